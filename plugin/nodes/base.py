@@ -1,0 +1,124 @@
+"""The contract every node module fulfils, and the exceptions actions raise.
+
+A node is one module under ``plugin/nodes/<kind dir>/<name>.py`` paired with one JSON Schema
+under ``plugin/schemas/<kind dir>/<name>.json``. The schema is data (titles, defaults, UI
+hints); the module is behaviour:
+
+events (``plugin/nodes/events``)
+    ``TRIGGERS``: the engine event names the node listens to (``"order_created"``, ...).
+    ``PAYLOAD_EVENT_TYPE``: the ``event_type`` of the webhook payload (SPEC §5).
+    ``matches(params, event) -> bool``: whether one engine event fires the flow; ``event`` is
+    ``{"type": str, "data": dict}`` (``data`` holds e.g. ``from``/``to`` status or ``name``).
+    Date-relative events also define ``TIME_FIELD`` (``"created_at"`` / ``"paid_at"``).
+
+conditions (``plugin/nodes/conditions``)
+    ``EVENTS``: ``None`` when the condition works with every event, else the set of event node
+    types whose context carries its data (a mismatch is a save-time error, SPEC §3.2).
+    ``evaluate(params, context) -> bool``; ``context`` is ``{"visit", "order", "client",
+    "event"}`` (each a dict or ``None``) plus ``"now"`` (an aware UTC datetime) and
+    ``"client_orders_count"`` (int).
+
+actions (``plugin/nodes/actions``)
+    ``execute(call: ActionCall) -> dict``: performs the call and returns its output
+    (recorded on the step). Raises :class:`Skip` when there is no recipient,
+    :class:`PermanentError` / :class:`RetryableError` on failure.
+    ``preview(call: ActionCall) -> dict``: the exact request that ``execute`` would send,
+    secrets masked; what a dry run shows.
+
+flow (``plugin/nodes/flow``)
+    ``delay_seconds(params) -> int``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SECRET_PLACEHOLDER = "********"
+
+
+class NodeError(Exception):
+    """Base of every error a node raises at run time."""
+
+
+class Skip(NodeError):
+    """The action has nothing to do for this context (no email, capped, ...)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ActionFailed(NodeError):
+    """The remote side (or the network) refused or failed the call."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        response: Any = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.response = response
+
+
+class PermanentError(ActionFailed):
+    """A failure that will not heal by itself: bad credentials, 4xx validation, 410."""
+
+    retryable = False
+
+
+class RetryableError(ActionFailed):
+    """Timeouts, connection errors, 429, 5xx: try again later (honouring ``retry_after``)."""
+
+    retryable = True
+
+
+class Deferred(NodeError):
+    """Not now, but not a failure either: a rate limit says wait ``seconds`` and try again.
+
+    Does not count as an attempt.
+    """
+
+    def __init__(self, seconds: float, reason: str = "rate limited"):
+        super().__init__(reason)
+        self.seconds = seconds
+        self.reason = reason
+
+
+@dataclass
+class ActionCall:
+    """Everything an action needs for one attempt; built by the engine."""
+
+    params: dict[str, Any]
+    """Params with secrets decrypted and ``x-template`` fields already rendered."""
+    context: dict[str, Any]
+    """``{"visit", "order", "client", "event"}`` as plain dicts (or ``None``)."""
+    run_id: str
+    node_id: str
+    flow: dict[str, Any]
+    """``{"id": str, "name": str}`` (ids are strings); ``{"id": "", "name": ""}`` for direct calls."""
+    event_type: str
+    """The SPEC §5 ``event_type`` (``order_created``, ...)."""
+    attempt: int = 1
+    state: dict[str, Any] = field(default_factory=dict)
+    """Survives between attempts of this step: an action stores e.g. the id of what it created
+    (or what it was about to create) so that a retry after an ambiguous timeout does not
+    create it twice."""
+    services: Any = None
+    """:class:`plugin.nodes._services.Services`: HTTP session (SSRF-guarded), Redis, settings."""
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable for this run and node across retries (``webhook-id``, ``Message-ID``)."""
+        return f"{self.run_id}-{self.node_id}"

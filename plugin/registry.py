@@ -1,0 +1,181 @@
+"""Node registry: pairs every node module with its JSON Schema and checks the pair.
+
+A node exists only when both its module (``plugin/nodes/<dir>/<name>.py``) and its schema
+(``plugin/schemas/<dir>/<name>.json``) are present; any unpaired or malformed node is a start-up
+error that lists every problem at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+NODES_DIR = PACKAGE_DIR / "nodes"
+SCHEMAS_DIR = PACKAGE_DIR / "schemas"
+
+# kind -> folder name under nodes/ and schemas/
+KIND_DIRS = {"event": "events", "condition": "conditions", "action": "actions", "flow": "flow"}
+KIND_HOOKS = {
+    "event": ("TRIGGERS", "PAYLOAD_EVENT_TYPE", "matches"),
+    "condition": ("EVENTS", "evaluate"),
+    "action": ("execute", "preview"),
+    "flow": ("delay_seconds",),
+}
+
+
+class RegistryError(Exception):
+    """The node folders are inconsistent; ``problems`` lists every one."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("node registry is inconsistent:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """One registered node type: its schema (data) and module (behaviour)."""
+
+    type: str
+    kind: str
+    version: int
+    schema: dict[str, Any]
+    module: ModuleType = field(repr=False, compare=False)
+    schema_path: str = ""
+
+    @property
+    def title(self) -> dict[str, str]:
+        return {"ru": self.schema.get("title", ""), "en": self.schema.get("x-title-en", "")}
+
+    @property
+    def description(self) -> dict[str, str]:
+        return {"ru": self.schema.get("description", ""), "en": self.schema.get("x-description-en", "")}
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        return self.schema.get("properties", {})
+
+    @property
+    def template_fields(self) -> dict[str, str]:
+        """Param name -> escaping channel, for every ``x-template`` field."""
+        return {
+            name: prop.get("x-escape", "text")
+            for name, prop in self.properties.items()
+            if prop.get("x-template")
+        }
+
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        return tuple(name for name, prop in self.properties.items() if prop.get("x-secret"))
+
+    def validator(self) -> Draft202012Validator:
+        return _validator(self.type)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "kind": self.kind,
+            "version": self.version,
+            "title": self.title,
+            "description": self.description,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.summary(), "schema": self.schema}
+
+
+class Registry:
+    """All node types by id."""
+
+    def __init__(self, nodes: dict[str, NodeType]):
+        self.nodes = nodes
+
+    def __contains__(self, type_id: str) -> bool:
+        return type_id in self.nodes
+
+    def __getitem__(self, type_id: str) -> NodeType:
+        return self.nodes[type_id]
+
+    def get(self, type_id: str) -> NodeType | None:
+        return self.nodes.get(type_id)
+
+    def __iter__(self):
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def of_kind(self, kind: str) -> list[NodeType]:
+        return [n for n in self.nodes.values() if n.kind == kind]
+
+    def events_for_trigger(self, trigger: str) -> list[NodeType]:
+        return [n for n in self.of_kind("event") if trigger in n.module.TRIGGERS]
+
+
+def _discover() -> tuple[dict[str, NodeType], list[str]]:
+    problems: list[str] = []
+    nodes: dict[str, NodeType] = {}
+    for kind, folder in KIND_DIRS.items():
+        module_dir, schema_dir = NODES_DIR / folder, SCHEMAS_DIR / folder
+        modules = {p.stem for p in module_dir.glob("*.py") if not p.stem.startswith("_")}
+        schemas = {p.stem for p in schema_dir.glob("*.json")}
+        for stem in sorted(modules - schemas):
+            problems.append(f"nodes/{folder}/{stem}.py has no schema schemas/{folder}/{stem}.json")
+        for stem in sorted(schemas - modules):
+            problems.append(f"schemas/{folder}/{stem}.json has no module nodes/{folder}/{stem}.py")
+        for stem in sorted(modules & schemas):
+            rel = f"schemas/{folder}/{stem}.json"
+            try:
+                schema = json.loads((schema_dir / f"{stem}.json").read_text(encoding="utf-8"))
+            except ValueError as exc:
+                problems.append(f"{rel}: not valid JSON: {exc}")
+                continue
+            type_id = f"{kind}.{stem}"
+            if schema.get("x-type") != type_id:
+                problems.append(f"{rel}: x-type is {schema.get('x-type')!r}, expected {type_id!r}")
+            try:
+                Draft202012Validator.check_schema(schema)
+            except Exception as exc:  # jsonschema.SchemaError
+                problems.append(f"{rel}: not a valid draft 2020-12 schema: {exc}")
+                continue
+            try:
+                module = importlib.import_module(f"plugin.nodes.{folder}.{stem}")
+            except Exception as exc:
+                problems.append(f"nodes/{folder}/{stem}.py failed to import: {exc!r}")
+                continue
+            missing = [hook for hook in KIND_HOOKS[kind] if not hasattr(module, hook)]
+            if missing:
+                problems.append(f"nodes/{folder}/{stem}.py lacks {', '.join(missing)}")
+                continue
+            nodes[type_id] = NodeType(
+                type=type_id,
+                kind=kind,
+                version=int(schema.get("x-version", 1)),
+                schema=schema,
+                module=module,
+                schema_path=rel,
+            )
+    return nodes, problems
+
+
+@lru_cache(maxsize=1)
+def get_registry() -> Registry:
+    nodes, problems = _discover()
+    if problems:
+        raise RegistryError(problems)
+    return Registry(nodes)
+
+
+@lru_cache(maxsize=None)
+def _validator(type_id: str) -> Draft202012Validator:
+    return Draft202012Validator(get_registry()[type_id].schema)
