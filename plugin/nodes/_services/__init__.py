@@ -1,0 +1,43 @@
+"""Shared helpers for actions: one module per external service, plus the Services bundle.
+
+The engine builds one :class:`Services` per worker process and hands it to every
+:class:`plugin.nodes.base.ActionCall`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Settings:
+    """Tunables an action reads; filled from the app config / environment by the engine."""
+
+    http_timeout: float = 15.0
+    smtp_timeout: float = 30.0
+    smtp_verify_tls: bool = True
+    outbound_allowlist: tuple[str, ...] = ()
+    email_cap_per_client: int = 5
+    sms_cap_per_client: int = 5
+    cap_window_seconds: int = 24 * 3600
+    rate_limits_enabled: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Services:
+    """What an action may touch: an outbound HTTP session, Redis, settings."""
+
+    settings: Settings = field(default_factory=Settings)
+    redis: Any = None
+    _http: Any = None
+
+    @property
+    def http(self):
+        """A ``requests.Session`` whose every connection passes the SSRF guard (SPEC §8)."""
+        if self._http is None:
+            from plugin.nodes._services.net import guarded_session
+
+            self._http = guarded_session(self.settings)
+        return self._http
