@@ -1,0 +1,6 @@
+"""Condition «Дата создания заказа»: the order is older / newer than N days."""
+
+from plugin.nodes.conditions._order import ORDER_EVENTS, age_condition
+
+EVENTS = ORDER_EVENTS
+evaluate = age_condition("created_at")

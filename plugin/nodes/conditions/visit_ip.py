@@ -1,0 +1,6 @@
+"""Condition «IP-адрес»: the visitor's IP; equals / any_of also take CIDR ranges (IPv4 and IPv6)."""
+
+from plugin.nodes.conditions._visit import ip_match, visit_condition
+
+EVENTS = None
+evaluate = visit_condition("ip", item_match=ip_match)

@@ -1,0 +1,20 @@
+"""Event «Смена статуса сделки»: an upsert changes the order's status, optionally from / to given ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugin.nodes.events._common import is_trigger, name_matches
+
+TRIGGERS = frozenset({"order_status_changed"})
+PAYLOAD_EVENT_TYPE = "order_status_changed"
+
+
+def matches(params: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Empty ``to`` / ``from`` lists mean any status; names compare case-insensitively."""
+    data = event.get("data") or {}
+    return (
+        is_trigger(event, TRIGGERS)
+        and name_matches(data.get("to"), params.get("to"))
+        and name_matches(data.get("from"), params.get("from"))
+    )
