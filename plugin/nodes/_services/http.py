@@ -1,0 +1,100 @@
+"""Shared outbound HTTP call and the mapping of responses and network errors to node errors."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from plugin.nodes.base import SECRET_PLACEHOLDER, NodeError, PermanentError, RetryableError
+
+log = logging.getLogger(__name__)
+
+BODY_LIMIT = 300
+"""How much of a remote error body is kept in an error message."""
+
+RETRYABLE_STATUSES = frozenset({408, 429})
+
+
+def host_of(url: str) -> str:
+    """The host (and port) of ``url``: all an error message may say about a secret URL."""
+    try:
+        return urlsplit(url).netloc.rsplit("@", 1)[-1] or "?"
+    except ValueError:
+        return "?"
+
+
+def mask_url(url: str, keep_tail: str = "") -> str:
+    """``https://host/********`` (plus ``keep_tail``): a secret URL fit for previews and logs."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{host_of(url)}/{SECRET_PLACEHOLDER}{keep_tail}"
+
+
+def trim(text: str, limit: int = BODY_LIMIT) -> str:
+    """One line of at most ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def retry_after(value: str | None) -> float | None:
+    """Parse a ``Retry-After`` header: delta seconds or an HTTP date; ``None`` when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+Describe = Callable[[requests.Response], str | None]
+
+
+def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -> requests.Response:
+    """Perform one request through the guarded session; network failures become RetryableError."""
+    settings = services.settings
+    kwargs.setdefault("timeout", settings.http_timeout)
+    try:
+        return services.http.request(method, url, allow_redirects=False, **kwargs)
+    except NodeError:
+        raise
+    except requests.Timeout:
+        raise RetryableError(f"{service}: timed out talking to {host_of(url)}") from None
+    except requests.ConnectionError:
+        raise RetryableError(f"{service}: cannot connect to {host_of(url)}") from None
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError) as exc:
+        raise PermanentError(f"{service}: invalid request to {host_of(url)}: {type(exc).__name__}") from None
+    except requests.RequestException as exc:
+        raise RetryableError(f"{service}: request to {host_of(url)} failed: {type(exc).__name__}") from None
+
+
+def check(resp: requests.Response, *, service: str, describe: Describe | None = None) -> requests.Response:
+    """Return ``resp`` when it is 2xx, else raise the matching node error."""
+    status = resp.status_code
+    if 200 <= status < 300:
+        return resp
+    detail = (describe(resp) if describe else None) or trim(resp.text or "") or resp.reason or ""
+    message = f"{service}: HTTP {status} from {host_of(resp.url)}" + (f": {detail}" if detail else "")
+    if 300 <= status < 400:
+        raise PermanentError(f"{service}: redirect not followed (HTTP {status})", status=status)
+    if status in RETRYABLE_STATUSES or status >= 500:
+        raise RetryableError(message, status=status, retry_after=retry_after(resp.headers.get("Retry-After")))
+    raise PermanentError(message, status=status)
+
+
+def json_or_none(resp: requests.Response) -> Any:
+    """The decoded JSON body, or ``None`` when the body is not JSON."""
+    try:
+        return resp.json()
+    except ValueError:
+        return None

@@ -1,0 +1,169 @@
+"""E-mail over SMTP: build the multipart message and send it with ``smtplib`` (contracts.md §5)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+from plugin.nodes._services.htmltext import html_to_text
+from plugin.nodes.base import PermanentError, RetryableError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
+
+
+def _address(name: str | None, addr: str, what: str) -> Address:
+    for value in (name or "", addr):
+        if "\r" in value or "\n" in value:
+            raise PermanentError(f"email: {what} contains a line break")
+    try:
+        return Address(display_name=name or "", addr_spec=addr)
+    except (ValueError, IndexError) as exc:
+        raise PermanentError(f"email: {what} {addr!r} is not a valid address: {exc}") from None
+
+
+def build_message(
+    *,
+    from_email: str,
+    from_name: str | None,
+    to_email: str,
+    to_name: str | None,
+    subject: str,
+    html: str,
+    message_id: str,
+) -> EmailMessage:
+    """From, To, Subject (RFC 2047 as needed), Date, Message-ID; text/plain then the HTML as is."""
+    if "\r" in subject or "\n" in subject:
+        raise PermanentError("email: the subject contains a line break")
+    msg = EmailMessage()
+    try:
+        msg["From"] = _address(from_name, from_email, "from_email")
+        msg["To"] = _address(to_name, to_email, "client email")
+        msg["Subject"] = subject
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = message_id
+    except ValueError as exc:  # EmailMessage refuses CR/LF in any header (header injection)
+        raise PermanentError(f"email: invalid header: {exc}") from None
+    msg.set_content(html_to_text(html) or " ")
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def message_id(idempotency_key: str, from_email: str) -> str:
+    """``<key@sender-domain>``: the same on every retry, so receivers and bounces can correlate."""
+    domain = from_email.rsplit("@", 1)[-1] or "localhost"
+    local = "".join(c if c.isalnum() or c in "-_." else "_" for c in idempotency_key)
+    return f"<{local}@{domain}>"
+
+
+def check_host(host: str, port: int, settings: Any) -> str | None:
+    """The IP the SSRF guard approves for ``host`` (``None`` while no guard is installed)."""
+    try:
+        from plugin.nodes._services import net
+    except ModuleNotFoundError as exc:
+        if exc.name != "plugin.nodes._services.net":
+            raise
+        log.debug("no SSRF guard module yet; connecting to %s directly", host)
+        return None
+    check = getattr(net, "check_host", None)
+    if check is None:
+        return None
+    try:
+        return check(host, port, settings)
+    except socket.gaierror:
+        raise RetryableError(f"email: cannot resolve {host}") from None
+
+
+def tls_context(settings: Any) -> ssl.SSLContext:
+    """Verifying by default; ``smtp_verify_tls=False`` only for self-signed test servers."""
+    ctx = ssl.create_default_context(cafile=(settings.extra or {}).get("smtp_ca_file"))
+    if not settings.smtp_verify_tls:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class _PinnedSMTP(smtplib.SMTP):
+    """Connects to the IP the SSRF guard approved, while TLS still checks the host name."""
+
+    pinned_ip: str | None = None
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return super()._get_socket(self.pinned_ip or host, port, timeout)
+
+
+class _PinnedSMTPSSL(smtplib.SMTP_SSL):
+    pinned_ip: str | None = None
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # SMTP_SSL wraps with server_hostname=self._host (the name), connecting to pinned_ip.
+        return super()._get_socket(self.pinned_ip or host, port, timeout)
+
+
+def _code_error(code: int, text: str) -> Exception:
+    cls = PermanentError if code >= 500 else RetryableError
+    return cls(f"email: SMTP {code} {text}".strip(), status=code)
+
+
+def _text(raw: bytes | str) -> str:
+    return (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).strip()
+
+
+def send(
+    settings: Any,
+    *,
+    host: str,
+    port: int,
+    security: str,
+    username: str | None,
+    password: str | None,
+    msg: EmailMessage,
+    pinned_ip: str | None = None,
+) -> None:
+    """Deliver ``msg``; 5xx and auth/TLS failures raise PermanentError, 4xx and network RetryableError."""
+    timeout = settings.smtp_timeout
+    try:
+        if security == "ssl":
+            client: smtplib.SMTP = _PinnedSMTPSSL(timeout=timeout, context=tls_context(settings))
+        else:
+            client = _PinnedSMTP(timeout=timeout)
+        client.pinned_ip = pinned_ip
+        with client:
+            client.connect(host, port)
+            client.ehlo()
+            if security == "starttls":
+                client.starttls(context=tls_context(settings))
+                client.ehlo()
+            if username:
+                client.login(username, password or "")
+            client.send_message(msg)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise PermanentError(
+            f"email: login refused: {exc.smtp_code} {_text(exc.smtp_error)}", status=exc.smtp_code
+        ) from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, text = next(iter(exc.recipients.values()), (550, b"recipient refused"))
+        raise _code_error(code, _text(text)) from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise PermanentError(f"email: server does not support {exc}") from None
+    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
+        raise RetryableError(f"email: connection to {host}:{port} lost: {exc}") from None
+    except smtplib.SMTPResponseException as exc:
+        raise _code_error(exc.smtp_code, _text(exc.smtp_error)) from None
+    except smtplib.SMTPException as exc:
+        raise PermanentError(f"email: {type(exc).__name__}: {exc}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise PermanentError(f"email: TLS certificate of {host} not trusted: {exc.verify_message}") from None
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+        raise RetryableError(f"email: TLS connection to {host}:{port} cut: {exc.reason}") from None
+    except ssl.SSLError as exc:
+        raise PermanentError(f"email: TLS handshake with {host}:{port} failed: {exc.reason}") from None
+    except (TimeoutError, OSError) as exc:
+        raise RetryableError(f"email: cannot reach {host}:{port}: {type(exc).__name__}: {exc}") from None

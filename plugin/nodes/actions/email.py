@@ -1,0 +1,96 @@
+"""action.email: send the HTML letter to the client's e-mail over SMTP."""
+
+from __future__ import annotations
+
+import logging
+
+from plugin.nodes._services import limits, smtp
+from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, PermanentError, Skip
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "email"
+
+
+def _recipient(call: ActionCall) -> tuple[str, str | None]:
+    client = (call.context or {}).get("client") or {}
+    email = (client.get("email") or "").strip()
+    if not email:
+        raise Skip("у клиента нет email (client has no email)")
+    return email, client.get("name")
+
+
+def _message(call: ActionCall, to_email: str, to_name: str | None):
+    p = call.params
+    return smtp.build_message(
+        from_email=p["from_email"],
+        from_name=p.get("from_name"),
+        to_email=to_email,
+        to_name=to_name,
+        subject=p["subject"],
+        html=p["html"],
+        message_id=smtp.message_id(call.idempotency_key, p["from_email"]),
+    )
+
+
+def _port(params: dict) -> tuple[str, int]:
+    security = params.get("security") or "ssl"
+    if security not in smtp.DEFAULT_PORTS:
+        raise PermanentError(f"email: security must be ssl, starttls or none, got {security!r}")
+    return security, int(params.get("smtp_port") or smtp.DEFAULT_PORTS[security])
+
+
+def execute(call: ActionCall) -> dict:
+    """Send once per step: capped per client across flows; Skip without an address or when capped."""
+    p, settings = call.params, call.services.settings
+    to_email, to_name = _recipient(call)
+    security, port = _port(p)
+    msg = _message(call, to_email, to_name)
+    host = p["smtp_host"]
+    pinned_ip = smtp.check_host(host, port, settings)
+    who = limits.client_identity(call.context, to_email)
+    if not limits.reserve(call.services, CHANNEL, who, call.idempotency_key, settings.email_cap_per_client):
+        raise Skip(
+            f"лимит писем клиенту исчерпан (client email cap of {settings.email_cap_per_client} "
+            f"per {settings.cap_window_seconds} s reached)"
+        )
+    try:
+        smtp.send(
+            settings,
+            host=host,
+            port=port,
+            security=security,
+            username=p.get("username"),
+            password=p.get("password"),
+            msg=msg,
+            pinned_ip=pinned_ip,
+        )
+    except NodeError as exc:
+        if isinstance(exc, PermanentError):
+            limits.release(call.services, CHANNEL, who, call.idempotency_key)
+        raise
+    log.info("email %s sent via %s:%s", msg["Message-ID"], host, port)
+    return {"message_id": msg["Message-ID"], "to": to_email}
+
+
+def preview(call: ActionCall) -> dict:
+    """The letter that would be sent (addresses, subject, both parts, Message-ID), password masked."""
+    p = call.params
+    to_email, to_name = _recipient(call)
+    security, port = _port(p)
+    msg = _message(call, to_email, to_name)
+    return {
+        "smtp": {
+            "host": p["smtp_host"],
+            "port": port,
+            "security": security,
+            "username": p.get("username"),
+            "password": SECRET_PLACEHOLDER if p.get("password") else None,
+        },
+        "to": str(msg["To"]),
+        "from": str(msg["From"]),
+        "subject": p["subject"],
+        "html": p["html"],
+        "text": msg.get_body(("plain",)).get_content(),
+        "message_id": msg["Message-ID"],
+    }
