@@ -1,0 +1,415 @@
+"""SSRF guard for every outgoing call: resolve once, check every address, connect to the checked one."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import socket
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
+
+from plugin.nodes.base import PermanentError
+
+log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+ALLOWLIST_SETTING = "AUTOMATION_OUTBOUND_ALLOWLIST"
+
+_METADATA = "a cloud metadata address"
+_PRIVATE = "a private address"
+_DOCUMENTATION = "a documentation address"
+
+# Specific before general: the first match names the reason.
+_BLOCKED_NETWORKS: tuple[tuple[IPNetwork, str], ...] = tuple(
+    (ipaddress.ip_network(net), reason)
+    for net, reason in (
+        ("169.254.169.254/32", _METADATA),  # AWS, GCP, Azure, OpenStack, DigitalOcean
+        ("169.254.170.2/32", _METADATA),  # AWS ECS task metadata
+        ("169.254.170.23/32", _METADATA),  # AWS EKS pod identity
+        ("100.100.100.200/32", _METADATA),  # Alibaba Cloud
+        ("192.0.0.192/32", _METADATA),  # Oracle Cloud
+        ("fd00:ec2::254/128", _METADATA),  # AWS IPv6
+        ("0.0.0.0/8", "an unspecified ('this network') address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("10.0.0.0/8", _PRIVATE),
+        ("172.16.0.0/12", _PRIVATE),
+        ("192.168.0.0/16", _PRIVATE),
+        ("169.254.0.0/16", "a link-local address"),
+        ("100.64.0.0/10", "a carrier-grade NAT (CGNAT) address"),
+        ("192.0.0.0/24", "an IETF protocol assignment address"),
+        ("192.0.2.0/24", _DOCUMENTATION),
+        ("198.51.100.0/24", _DOCUMENTATION),
+        ("203.0.113.0/24", _DOCUMENTATION),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("192.88.99.0/24", "a 6to4 relay anycast address"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("240.0.0.0/4", "a reserved address"),
+        ("::/128", "an unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("fe80::/10", "a link-local address"),
+        ("fc00::/7", "a private (unique local) address"),
+        ("fec0::/10", "a site-local address"),
+        ("ff00::/8", "a multicast address"),
+        ("100::/64", "a discard-only address"),
+        ("64:ff9b:1::/48", "a local-use NAT64 address"),
+        ("2001:db8::/32", _DOCUMENTATION),
+        ("3fff::/20", _DOCUMENTATION),
+    )
+)
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+
+# Blocked by name whatever the resolver answers, unless allowlisted by name or every answer is allowlisted.
+_METADATA_HOSTNAMES = frozenset(
+    {"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal"}
+)
+
+_HOSTNAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*")
+
+
+class BlockedDestination(PermanentError):
+    """An outgoing call was refused by the SSRF guard; the message names the host and the reason."""
+
+    def __init__(self, host: str, reason: str, ip: str | None = None):
+        if ip is None or ip == host:
+            message = f"{host} is {reason}; add it to {ALLOWLIST_SETTING} to allow it"
+        else:
+            message = (
+                f"{host} resolves to {ip}, {reason}; add {host} or {ip} to {ALLOWLIST_SETTING} to allow it"
+            )
+        super().__init__(message)
+        self.host = host
+        self.ip = ip
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """Parsed ``AUTOMATION_OUTBOUND_ALLOWLIST``: exact hostnames, and IP networks (an IP is a /32 or /128)."""
+
+    hostnames: frozenset[str] = frozenset()
+    networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> Allowlist:
+        """Parse entries; ports and wildcards are not supported and raise ``ValueError``."""
+        hostnames: set[str] = set()
+        networks: list[IPNetwork] = []
+        for raw in entries:
+            entry = raw.strip()
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+                continue
+            except ValueError:
+                pass
+            name = _normalize_hostname(entry)
+            if not _HOSTNAME.fullmatch(name):
+                raise ValueError(
+                    f"invalid {ALLOWLIST_SETTING} entry {raw!r}: expected a hostname, an IP address "
+                    "or a CIDR network (ports and wildcards are not supported)"
+                )
+            hostnames.add(name)
+        return cls(frozenset(hostnames), tuple(networks))
+
+    def allows_host(self, host: str) -> bool:
+        return _normalize_hostname(host) in self.hostnames
+
+    def allows_ip(self, ip: IPAddress) -> bool:
+        candidates = [ip]
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            candidates.append(ip.ipv4_mapped)  # ::ffff:a.b.c.d is the same endpoint as a.b.c.d
+        return any(c in net for c in candidates for net in self.networks if c.version == net.version)
+
+
+def is_allowed_ip(ip: str | IPAddress, allowlist: Allowlist | Iterable[str] = ()) -> tuple[bool, str]:
+    """``(True, why)`` when ``ip`` may be called, else ``(False, reason)``, e.g. "a loopback address"."""
+    if not isinstance(allowlist, Allowlist):
+        allowlist = Allowlist.parse(allowlist)
+    address = _parse_ip(ip) if isinstance(ip, str) else ip
+    if address is None:
+        raise ValueError(f"not an IP address: {ip!r}")
+    if allowlist.allows_ip(address):
+        return True, f"in {ALLOWLIST_SETTING}"
+    reason = _blocked_reason(address)
+    return (False, reason) if reason else (True, "a public address")
+
+
+def check_host(host: str, port: int, settings: Any) -> str:
+    """Resolve ``host`` once and check it for a non-HTTP protocol (SMTP); returns the IP to connect to.
+
+    Connect to the returned IP but keep ``host`` for TLS (``server_hostname``) and greetings.
+    Raises :class:`BlockedDestination` (and ``socket.gaierror`` when the name does not resolve).
+    """
+    infos = _Guard(Allowlist.parse(settings.outbound_allowlist)).resolve(host, port)
+    return infos[0][4][0]
+
+
+def guarded_session(settings: Any) -> requests.Session:
+    """A ``requests.Session`` whose every connection passes the SSRF guard and never follows redirects."""
+    return GuardedSession(settings)
+
+
+class GuardedSession(requests.Session):
+    """Session with pinned-IP adapters; a 3xx comes back to the caller, ``settings.http_timeout`` by default."""
+
+    def __init__(self, settings: Any):
+        super().__init__()
+        self._default_timeout = settings.http_timeout
+        adapter = GuardedAdapter(Allowlist.parse(settings.outbound_allowlist))
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+
+    def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self._default_timeout)  # a call without one could hang a worker
+        return super().request(method, url, **kwargs)
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        # Never follow, even with allow_redirects=True: the caller decides, and its next call is checked.
+        return None
+
+
+class GuardedAdapter(HTTPAdapter):
+    """HTTP(S) adapter whose connections resolve once, check every address, and connect to a checked one.
+
+    Pools stay keyed by (scheme, host, port), so keep-alive works as usual. Proxies are ignored: a proxy
+    would resolve the destination itself and bypass the guard.
+    """
+
+    def __init__(self, allowlist: Allowlist, **kwargs: Any):
+        self._guard = _Guard(allowlist)
+        super().__init__(**kwargs)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        self._pool_connections = connections
+        self._pool_maxsize = maxsize
+        self._pool_block = block
+        self.poolmanager = _GuardedPoolManager(
+            self._guard, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
+        )
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if kwargs.get("proxies") and any(kwargs["proxies"].values()):
+            log.debug(
+                "ignoring proxies for %s: the SSRF guard connects directly", urlsplit(request.url).hostname
+            )
+        kwargs["proxies"] = None
+        return super().send(request, **kwargs)
+
+
+class _Guard:
+    """Resolve-and-check: the one place that decides whether a host may be called."""
+
+    def __init__(self, allowlist: Allowlist):
+        self.allowlist = allowlist
+
+    def resolve(self, host: str, port: int) -> list[tuple]:
+        """``getaddrinfo`` once; every answer must be allowed (strict), else :class:`BlockedDestination`.
+
+        An internal-only name (localhost, metadata) passes when allowlisted by name, or when every
+        address it resolves to is allowlisted.
+        """
+        name = host.strip("[]").replace("%25", "%")  # a URL spells an IPv6 zone id "%25eth0"
+        if self.allowlist.allows_host(name):
+            return _resolve(name, port)
+        name_reason = None
+        literal = _parse_ip(name)
+        if literal is not None:
+            reason = None if self.allowlist.allows_ip(literal) else _blocked_reason(literal)
+            if reason:  # refuse before resolving: a scoped link-local may not even resolve here
+                raise self._blocked(name, reason)
+        else:
+            name_reason = _blocked_hostname_reason(name)
+            if name_reason and not self.allowlist.networks:
+                raise self._blocked(name, name_reason)
+        infos = _resolve(name, port)
+        for info in infos:
+            ip = _strip_scope(info[4][0])
+            address = ipaddress.ip_address(ip)
+            if self.allowlist.allows_ip(address):
+                continue
+            if name_reason:
+                raise self._blocked(name, name_reason)
+            reason = _blocked_reason(address)
+            if reason:
+                raise self._blocked(name, reason, ip)
+        return infos
+
+    @staticmethod
+    def _blocked(host: str, reason: str, ip: str | None = None) -> BlockedDestination:
+        error = BlockedDestination(host, reason, ip)
+        log.warning("outbound call blocked: %s", error)
+        return error
+
+
+class _PinnedConnectionMixin:
+    """Replaces urllib3's ``create_connection`` (which resolves on its own) with the guard's answer.
+
+    ``self.host`` is untouched, so the Host header, SNI and certificate hostname check use the real name.
+    """
+
+    def __init__(self, *args: Any, guard: _Guard, **kwargs: Any):
+        self._guard = guard
+        super().__init__(*args, **kwargs)
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            infos = self._guard.resolve(self._dns_host, self.port)
+            sock = _connect(infos, self.timeout, self.source_address, self.socket_options)
+        except socket.gaierror as e:
+            raise NameResolutionError(self.host, self, e) from e
+        except TimeoutError as e:
+            raise ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            ) from e
+        except OSError as e:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {e}") from e
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class _GuardedPoolManager(PoolManager):
+    def __init__(self, guard: _Guard, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._guard = guard
+        self.pool_classes_by_scheme = {
+            "http": _GuardedHTTPConnectionPool,
+            "https": _GuardedHTTPSConnectionPool,
+        }
+
+    def _new_pool(
+        self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None
+    ) -> HTTPConnectionPool:
+        # Added after the pool key is computed, so it does not disturb pooling per (scheme, host, port).
+        context = dict(self.connection_pool_kw if request_context is None else request_context)
+        context["guard"] = self._guard
+        return super()._new_pool(scheme, host, port, request_context=context)
+
+
+def _resolve(name: str, port: int) -> list[tuple]:
+    infos = socket.getaddrinfo(name, port, allowed_gai_family(), socket.SOCK_STREAM)
+    if not infos:
+        raise socket.gaierror(f"{name} did not resolve")
+    return infos
+
+
+def _connect(infos: list[tuple], timeout: Any, source_address: Any, socket_options: Any) -> socket.socket:
+    """Connect to the first reachable checked address, without resolving anything again."""
+    error: OSError | None = None
+    for family, socktype, proto, _canonname, sockaddr in infos:
+        sock = socket.socket(family, socktype, proto)
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            if timeout is not _DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as e:
+            error = e
+            sock.close()
+    assert error is not None  # infos is never empty
+    raise error
+
+
+def _blocked_reason(ip: IPAddress) -> str | None:
+    """Why ``ip`` must not be called, or ``None`` for a public address."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            label, inner = embedded
+            inner_reason = _blocked_reason(inner)
+            if inner_reason:
+                return f"{label} of {inner}, {inner_reason}"
+            if ip.ipv4_mapped is not None:
+                return None  # the same endpoint as a public IPv4 address
+    for network, reason in _BLOCKED_NETWORKS:
+        if ip.version == network.version and ip in network:
+            return reason
+    if ip.is_multicast:
+        return "a multicast address"
+    if not ip.is_global:
+        return "a reserved (not globally routable) address"
+    return None
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
+    """The IPv4 address a transition-mechanism IPv6 address leads to, with the mechanism's name."""
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.ipv4_mapped is not None:
+        return "an IPv4-mapped address", ip.ipv4_mapped
+    if ip in _NAT64:
+        return "a NAT64 address", low32
+    if ip.sixtofour is not None:
+        return "a 6to4 address", ip.sixtofour
+    if ip.teredo is not None:
+        return "a Teredo address", ip.teredo[1]
+    if ip in _IPV4_TRANSLATED:
+        return "an IPv4-translated address", low32
+    if ip in _IPV4_COMPATIBLE and int(ip) > 1:
+        return "an IPv4-compatible address", low32
+    return None
+
+
+def _blocked_hostname_reason(host: str) -> str | None:
+    name = _normalize_hostname(host)
+    if name in _METADATA_HOSTNAMES:
+        return "a cloud metadata hostname"
+    if name == "localhost" or name.endswith(".localhost"):
+        return "a loopback hostname"
+    return None
+
+
+def _normalize_hostname(host: str) -> str:
+    return host.strip().lower().rstrip(".")
+
+
+def _parse_ip(text: str) -> IPAddress | None:
+    """A strict IP literal (dotted quad or IPv6, zone id dropped); other spellings go to the resolver."""
+    try:
+        return ipaddress.ip_address(_strip_scope(text.strip("[]")))
+    except ValueError:
+        return None
+
+
+def _strip_scope(ip: str) -> str:
+    return ip.split("%", 1)[0]
