@@ -45,7 +45,7 @@ ENGINE_EVENTS = {
     ],
 )
 def test_triggers_and_payload_event_type(module, trigger, payload_type):
-    assert module.TRIGGERS == frozenset({trigger})
+    assert module.TRIGGERS == (trigger,)
     assert module.PAYLOAD_EVENT_TYPE == payload_type
     assert module.matches({}, {"type": trigger, "data": {}}) is True
     for other in ENGINE_EVENTS - {trigger}:

@@ -6,7 +6,7 @@ from typing import Any
 
 from plugin.nodes.events._common import is_trigger, name_matches
 
-TRIGGERS = frozenset({"custom_event"})
+TRIGGERS = ("custom_event",)
 PAYLOAD_EVENT_TYPE = "custom_event"
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from plugin.nodes.events._common import is_trigger
 
-TRIGGERS = frozenset({"order_created"})
+TRIGGERS = ("order_created",)
 PAYLOAD_EVENT_TYPE = "order_created"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from plugin.nodes.events._common import days_after, is_trigger
 
-TRIGGERS = frozenset({"order_days_since_created"})
+TRIGGERS = ("order_days_since_created",)
 PAYLOAD_EVENT_TYPE = "order_days_since_created"
 # The periodic sweep decides due-ness from TIME_FIELD + ``days`` (catching up at most
 # ``catch_up_hours`` after the flow is enabled), so ``matches`` only checks the trigger.

@@ -6,7 +6,7 @@ from typing import Any
 
 from plugin.nodes.events._common import is_trigger, name_matches
 
-TRIGGERS = frozenset({"order_status_changed"})
+TRIGGERS = ("order_status_changed",)
 PAYLOAD_EVENT_TYPE = "order_status_changed"
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from plugin.nodes.events._common import is_trigger
 
-TRIGGERS = frozenset({"visit_created"})
+TRIGGERS = ("visit_created",)
 PAYLOAD_EVENT_TYPE = "visit_created"
 
 
