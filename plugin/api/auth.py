@@ -1,0 +1,63 @@
+"""Bearer-token authentication: tokens are stored hashed; AUTOMATION_API_TOKEN adds one more."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from flask import Flask, current_app, g, request
+
+from plugin.errors import Unauthorized
+from plugin.extensions import db
+from plugin.storage.models import ApiToken
+
+PUBLIC_PATHS = ("/api/v1/health", "/plugin.json", "/api/v1/openapi.json")
+PUBLIC_PREFIXES = ("/assets/",)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(name: str = "") -> str:
+    token = "an_" + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(name=name, token_hash=hash_token(token)))
+    db.session.commit()
+    return token
+
+
+def _is_public(path: str) -> bool:
+    return (
+        path in PUBLIC_PATHS
+        or path == "/"
+        or path == "/favicon.svg"
+        or path.startswith(PUBLIC_PREFIXES)
+    )
+
+
+def authenticate(header: str | None) -> str | None:
+    """The token's identity (for rate limits) or None."""
+    if not header or not header.startswith("Bearer "):
+        return None
+    token = header[len("Bearer ") :].strip()
+    if not token:
+        return None
+    env_token = current_app.config.get("API_TOKEN") or ""
+    if env_token and hmac.compare_digest(token.encode(), env_token.encode()):
+        return "env"
+    digest = hash_token(token)
+    row = db.session.query(ApiToken.id).filter(ApiToken.token_hash == digest).first()
+    return f"token:{row.id}" if row else None
+
+
+def install_auth(app: Flask) -> None:
+    @app.before_request
+    def require_token():
+        if request.method == "OPTIONS" or _is_public(request.path):
+            return None
+        identity = authenticate(request.headers.get("Authorization"))
+        if identity is None:
+            raise Unauthorized("a valid bearer token is required (Authorization: Bearer <token>)")
+        g.identity = identity
+        return None

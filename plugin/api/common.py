@@ -1,0 +1,80 @@
+"""Request helpers shared by the blueprints: strict JSON bodies and cursor pagination."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from flask import request
+
+from plugin.errors import ApiProblem
+
+MAX_DEPTH = 32
+
+
+class MalformedJson(ApiProblem):
+    status = 400
+    title = "Malformed JSON"
+    slug = "malformed-json"
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def strict_loads(raw: bytes | str) -> Any:
+    """JSON as RFC 8259 says: no NaN/Infinity, and nesting bounded."""
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise MalformedJson("the JSON body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJson(f"the request body is not valid JSON: {exc}", [{"path": "/", "message": str(exc)}]) from None
+    if _depth(value, MAX_DEPTH) > MAX_DEPTH:
+        raise MalformedJson(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def json_body(required: bool = True) -> Any:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise MalformedJson("a JSON body is required", [{"path": "/", "message": "the body is empty"}])
+        return {}
+    mimetype = request.mimetype or ""
+    if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiProblem(
+            f"expected Content-Type application/json, got {mimetype!r}", status=415
+        )
+    return strict_loads(raw)
+
+
+def encode_cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(value, list):
+            raise ValueError
+        return value
+    except Exception:
+        raise ApiProblem("the cursor is not one this server issued", [{"path": "/cursor", "message": "invalid cursor"}])

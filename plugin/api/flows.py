@@ -1,0 +1,277 @@
+"""Scenarios (flows): CRUD, enable/disable, export/import and dry runs (SPEC §6, §7)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from plugin.api.common import json_body
+from plugin.engine import context as ctx
+from plugin.engine.dispatch import bump_generation
+from plugin.engine.runner import dry_run
+from plugin.errors import NotFound, ValidationFailed
+from plugin.extensions import db
+from plugin.runtime import rt
+from plugin.storage import flows as store
+from plugin.storage.models import CustomEvent, Event, Flow, Order, Visit
+from plugin.storage.secrets import open_params
+
+blp = Blueprint("flows", __name__, url_prefix="/api/v1/flows", description="Scenarios (сценарии)")
+
+FLOW_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FlowDocument"}}},
+}
+
+
+def _get(flow_id: str) -> Flow:
+    flow = db.session.get(Flow, flow_id)
+    if flow is None:
+        raise NotFound(f"no flow {flow_id!r}")
+    return flow
+
+
+def _changed() -> None:
+    bump_generation(rt().redis)
+
+
+@blp.route("")
+class FlowList(MethodView):
+    @blp.doc(summary="List scenarios with Статус, name and Срабатываний")
+    @blp.response(200)
+    def get(self):
+        flows = db.session.query(Flow).order_by(Flow.created_at, Flow.id).all()
+        return {"flows": [store.flow_summary(f) for f in flows]}
+
+    @blp.doc(summary="Create a scenario from a SPEC §6 document", requestBody=FLOW_BODY)
+    @blp.response(201)
+    def post(self):
+        runtime = rt()
+        flow = store.save_flow(db.session, runtime.registry, runtime.secrets, json_body())
+        db.session.commit()
+        _changed()
+        return store.flow_document(runtime.registry, flow)
+
+
+@blp.route("/<string:flow_id>")
+class FlowItem(MethodView):
+    @blp.doc(summary="One scenario (secrets as placeholders)")
+    @blp.response(200)
+    def get(self, flow_id: str):
+        return store.flow_document(rt().registry, _get(flow_id))
+
+    @blp.doc(summary="Replace a scenario; a secret equal to the placeholder keeps its stored value", requestBody=FLOW_BODY)
+    @blp.response(200)
+    def put(self, flow_id: str):
+        runtime = rt()
+        flow = _get(flow_id)
+        store.save_flow(db.session, runtime.registry, runtime.secrets, json_body(), flow)
+        db.session.commit()
+        _changed()
+        return store.flow_document(runtime.registry, flow)
+
+    @blp.doc(
+        summary="Enable/disable or rename",
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"enabled": {"type": "boolean"}, "name": {"type": "string", "minLength": 1, "maxLength": 200}},
+                    }
+                }
+            },
+        },
+    )
+    @blp.response(200)
+    def patch(self, flow_id: str):
+        runtime = rt()
+        flow = _get(flow_id)
+        body = json_body()
+        problems = []
+        if not isinstance(body, dict):
+            raise ValidationFailed("the body must be a JSON object", [{"path": "/", "message": "expected an object"}])
+        for key in body:
+            if key not in ("enabled", "name"):
+                problems.append({"path": f"/{key}", "message": "only 'enabled' and 'name' can be patched"})
+        if "enabled" in body and not isinstance(body["enabled"], bool):
+            problems.append({"path": "/enabled", "message": "must be true or false"})
+        if "name" in body and (not isinstance(body["name"], str) or not 1 <= len(body["name"].strip()) <= 200):
+            problems.append({"path": "/name", "message": "must be a string of 1–200 characters"})
+        if body.get("enabled") is True:
+            problems += store.enable_problems(runtime.registry, flow)
+        if problems:
+            raise ValidationFailed(f"{len(problems)} problem(s)", problems)
+        if "name" in body:
+            flow.name = body["name"].strip()
+        if "enabled" in body:
+            store.set_enabled(flow, body["enabled"])
+        db.session.commit()
+        _changed()
+        return store.flow_document(runtime.registry, flow)
+
+    @blp.doc(summary="Delete a scenario (its run history stays)")
+    @blp.response(204)
+    def delete(self, flow_id: str):
+        db.session.delete(_get(flow_id))
+        db.session.commit()
+        _changed()
+        return None
+
+
+@blp.route("/<string:flow_id>/export")
+class FlowExport(MethodView):
+    @blp.doc(summary="The scenario as a portable document (secrets as placeholders)")
+    @blp.response(200)
+    def get(self, flow_id: str):
+        return store.export_document(rt().registry, _get(flow_id))
+
+
+@blp.route("/import")
+class FlowImport(MethodView):
+    @blp.doc(
+        summary="Import one document or {\"flows\": [...]}; all or nothing",
+        requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+    )
+    @blp.response(201)
+    def post(self):
+        runtime = rt()
+        body = json_body()
+        many = isinstance(body, dict) and "flows" in body and "nodes" not in body
+        docs = body["flows"] if many else [body]
+        if not isinstance(docs, list) or not docs:
+            raise ValidationFailed("'flows' must be a non-empty list", [{"path": "/flows", "message": "expected a non-empty array"}])
+        problems, flows = [], []
+        for i, doc in enumerate(docs):
+            base = f"/flows/{i}" if many else ""
+            try:
+                with db.session.begin_nested():
+                    flows.append(
+                        store.save_flow(db.session, runtime.registry, runtime.secrets, doc, imported=True, base=base)
+                    )
+            except ValidationFailed as exc:
+                problems += exc.errors
+        if problems:
+            db.session.rollback()
+            raise ValidationFailed(f"{len(problems)} problem(s); nothing was imported", problems)
+        db.session.commit()
+        _changed()
+        return {"flows": [store.flow_document(runtime.registry, f) for f in flows]}
+
+
+def _test_context(body: dict) -> tuple[dict, str | None]:
+    """The context of a dry run: given inline, or built from a stored order/visit/event."""
+    session = db.session
+    if body.get("event_id") is not None:
+        event = session.get(Event, body["event_id"])
+        if event is None:
+            raise NotFound(f"no stored event {body['event_id']!r}")
+        from plugin.engine.dispatch import event_context
+
+        return event_context(session, event) or ctx.normalize({}), event.trigger
+    if body.get("order_id") is not None:
+        order = session.get(Order, str(body["order_id"]))
+        if order is None:
+            raise NotFound(f"no order {body['order_id']!r}")
+        return ctx.for_order(session, order), None
+    if body.get("visit_id") is not None:
+        visit = session.get(Visit, str(body["visit_id"]))
+        if visit is None:
+            raise NotFound(f"no visit {body['visit_id']!r}")
+        return ctx.for_visit(session, visit), None
+    if body.get("custom_event_id") is not None:
+        custom = session.get(CustomEvent, str(body["custom_event_id"]))
+        if custom is None:
+            raise NotFound(f"no custom event {body['custom_event_id']!r}")
+        return ctx.for_custom_event(session, custom), None
+    context = body.get("context", {})
+    if not isinstance(context, dict):
+        raise ValidationFailed("context must be an object", [{"path": "/context", "message": "expected an object"}])
+    return ctx.normalize(context), None
+
+
+def _dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:
+    runtime = rt()
+    context, _trigger = _test_context(body)
+    event_node = next(n for n in definition["nodes"] if n["type"].startswith("event."))
+    event_type = runtime.registry[event_node["type"]].module.PAYLOAD_EVENT_TYPE
+    result = dry_run(
+        definition,
+        runtime.registry,
+        context,
+        open_params=lambda node: open_params(runtime.registry, runtime.secrets, node),
+        flow={"id": flow_id, "name": name},
+        event_type=event_type,
+        services=runtime.services,
+    )
+    result["context"] = context
+    return result
+
+
+TEST_BODY = {
+    "required": False,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "context": {"type": "object"},
+                    "event_id": {"type": "integer"},
+                    "order_id": {"type": "string"},
+                    "visit_id": {"type": "string"},
+                    "custom_event_id": {"type": "string"},
+                    "flow": {"$ref": "#/components/schemas/FlowDocument"},
+                },
+            }
+        }
+    },
+}
+
+
+@blp.route("/<string:flow_id>/test")
+class FlowTest(MethodView):
+    @blp.doc(summary="Dry run: every verdict and the exact rendered messages, nothing sent", requestBody=TEST_BODY)
+    @blp.response(200)
+    def post(self, flow_id: str):
+        flow = _get(flow_id)
+        body = json_body(required=False)
+        if not isinstance(body, dict):
+            raise ValidationFailed("the body must be a JSON object", [{"path": "/", "message": "expected an object"}])
+        return _dry(flow.definition, flow.name, flow.id, body)
+
+
+@blp.route("/test")
+class FlowTestUnsaved(MethodView):
+    @blp.doc(summary="Dry run of an unsaved document (the editor's current state)", requestBody=TEST_BODY)
+    @blp.response(200)
+    def post(self):
+        runtime = rt()
+        body = json_body()
+        if not isinstance(body, dict) or not isinstance(body.get("flow"), dict):
+            raise ValidationFailed("expected {\"flow\": <document>, \"context\": {...}}", [{"path": "/flow", "message": "required"}])
+        doc = body["flow"]
+        existing = db.session.get(Flow, doc.get("id")) if isinstance(doc.get("id"), str) else None
+        from plugin.engine.validation import validate_flow
+        from plugin.storage.secrets import seal_nodes
+
+        problems = validate_flow(doc, runtime.registry)
+        if problems:
+            raise ValidationFailed(
+                f"the flow has {len(problems)} problem(s)", [{**p, "path": "/flow" + p["path"]} for p in problems]
+            )
+        nodes = seal_nodes(runtime.registry, runtime.secrets, doc["nodes"], existing.definition["nodes"] if existing else None)
+        return _dry({"nodes": nodes, "edges": doc["edges"]}, doc["name"], doc.get("id") or "", body)
+
+
+def register_schema(api) -> None:
+    """Publish the flow document schema as a component of the OpenAPI document."""
+    import json
+
+    from plugin.registry import SCHEMAS_DIR
+
+    schema = json.loads((SCHEMAS_DIR / "flow.json").read_text(encoding="utf-8"))
+    schema.pop("$schema", None)
+    api.spec.components.schema("FlowDocument", component=schema)
+

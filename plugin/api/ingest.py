@@ -1,0 +1,125 @@
+"""Ingestion endpoints: the data is committed before the 202, then its dispatch is enqueued."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+
+from plugin.api import schemas
+from plugin.errors import ValidationFailed
+from plugin.extensions import db
+from plugin.runtime import rt
+from plugin.storage import ingest
+from plugin.storage.ingest import status_map
+
+log = logging.getLogger(__name__)
+
+blp = Blueprint("ingest", __name__, url_prefix="/api/v1", description="Ingestion of visits, clients, orders and events")
+
+
+def _groups() -> dict[str, str]:
+    cache = current_app.extensions.setdefault("status_map", {})
+    raw = current_app.config.get("STATUS_GROUPS", "")
+    if raw not in cache:
+        cache.clear()
+        cache[raw] = status_map(raw)
+    return cache[raw]
+
+
+def _commit_and_enqueue(events) -> int:
+    db.session.commit()
+    ids = [e.id for e in events]
+    if ids:
+        from plugin.engine.tasks import enqueue_events
+
+        try:
+            enqueue_events(rt().queue, ids)
+        except Exception:  # stored: the sweeper dispatches undispatched events
+            log.warning("could not enqueue %d events; the sweeper will dispatch them", len(ids))
+    return len(ids)
+
+
+def _id(value: str, name: str) -> str:
+    if not 1 <= len(value) <= 64:
+        raise ValidationFailed("invalid id", [{"path": f"/{name}", "message": "must be 1–64 characters long"}])
+    return value
+
+
+@blp.route("/visits")
+class Visits(MethodView):
+    @blp.arguments(schemas.VisitIn)
+    @blp.response(202, schemas.Accepted)
+    @blp.doc(summary="A new visit (fires «Новый визит»); a repeated id fires nothing")
+    def post(self, data):
+        created, events = ingest.ingest_visit(db.session, data)
+        return {"accepted": True, "created": created, "events": _commit_and_enqueue(events)}
+
+
+@blp.route("/clients/<string:external_id>")
+class Clients(MethodView):
+    @blp.arguments(schemas.ClientIn)
+    @blp.response(202, schemas.Accepted)
+    @blp.doc(summary="Create or update a client by its CRM id")
+    def put(self, data, external_id):
+        created, _changed = ingest.upsert_client(db.session, _id(external_id, "external_id"), data)
+        db.session.commit()
+        return {"accepted": True, "created": created, "events": 0}
+
+
+@blp.route("/orders/<string:order_id>")
+class Orders(MethodView):
+    @blp.arguments(schemas.OrderIn)
+    @blp.response(202, schemas.Accepted)
+    @blp.doc(summary="Create or update an order (fires «Новая сделка», «Смена статуса сделки»)")
+    def put(self, data, order_id):
+        events = ingest.upsert_order(db.session, _id(order_id, "id"), data, _groups())
+        created = any(e.trigger == "order_created" for e in events)
+        return {"accepted": True, "created": created, "events": _commit_and_enqueue(events)}
+
+
+@blp.route("/events")
+class CustomEvents(MethodView):
+    @blp.arguments(schemas.CustomEventIn)
+    @blp.response(202, schemas.Accepted)
+    @blp.doc(summary="A custom event (Roistat «События»); a repeated id fires nothing")
+    def post(self, data):
+        created, events = ingest.ingest_custom_event(db.session, data)
+        return {"accepted": True, "created": created, "events": _commit_and_enqueue(events)}
+
+
+@blp.route("/batch")
+class Batch(MethodView):
+    @blp.arguments(schemas.BatchIn)
+    @blp.response(202, schemas.BatchAccepted)
+    @blp.doc(summary="Up to 1,000 ingestion items in one request, stored in one transaction")
+    def post(self, data):
+        loaded, problems = [], []
+        for i, item in enumerate(data["items"]):
+            try:
+                loaded.append((item["type"], schemas.ITEM_SCHEMAS[item["type"]]().load(item["data"])))
+            except ValidationError as exc:
+                from plugin.errors import _smorest_errors
+
+                problems += _smorest_errors(exc.messages, f"/items/{i}/data")
+        if problems:
+            raise ValidationFailed(f"{len(problems)} problem(s); nothing was stored", problems)
+        events = []
+        groups = _groups()
+        for kind, item in loaded:
+            if kind == "visit":
+                events += ingest.ingest_visit(db.session, item)[1]
+            elif kind == "client":
+                external_id = item.pop("external_id")
+                ingest.upsert_client(db.session, external_id, item)
+            elif kind == "order":
+                order_id = item.pop("id")
+                events += ingest.upsert_order(db.session, order_id, item, groups)
+            else:
+                events += ingest.ingest_custom_event(db.session, item)[1]
+            db.session.flush()
+        return {"accepted": len(loaded), "events": _commit_and_enqueue(events)}
+

@@ -1,0 +1,71 @@
+"""Health, the manifest, template variables and Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from flask import Flask, Response, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import text
+
+from plugin.engine.variables import VARIABLES
+from plugin.extensions import db
+from plugin.runtime import rt
+
+blp = Blueprint("meta", __name__, url_prefix="/api/v1", description="Health and catalog metadata")
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.doc(security=[], summary="Liveness of the API, database, Redis and workers")
+    @blp.response(200)
+    def get(self):
+        status = {"status": "ok", "database": "ok", "redis": "ok", "workers": 0}
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception as exc:
+            status["database"] = f"error: {exc.__class__.__name__}"
+            status["status"] = "degraded"
+        try:
+            from rq import Worker
+
+            runtime = rt()
+            runtime.redis.ping()
+            status["workers"] = len(Worker.all(connection=runtime.redis))
+        except Exception as exc:
+            status["redis"] = f"error: {exc.__class__.__name__}"
+            status["status"] = "degraded"
+        return status
+
+
+@blp.route("/variables")
+class Variables(MethodView):
+    @blp.doc(summary="Template variables usable as {name} in x-template fields")
+    @blp.response(200)
+    def get(self):
+        return {
+            "variables": [
+                {"name": v["name"], "title": v["title"], "example": v["example"]} for v in VARIABLES
+            ]
+        }
+
+
+def manifest() -> dict:
+    from plugin.manifest import build_manifest
+
+    return build_manifest(rt().registry)
+
+
+def register_plain_routes(app: Flask) -> None:
+    @app.get("/plugin.json")
+    def plugin_manifest():
+        return jsonify(manifest())
+
+    @app.get("/metrics")
+    def metrics():
+        from plugin.metrics import render_metrics
+
+        body, content_type = render_metrics()
+        return Response(body, content_type=content_type)

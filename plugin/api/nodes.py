@@ -1,0 +1,110 @@
+"""The node catalog and direct node execution for third-party platforms (SPEC §7)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from plugin.api.common import json_body
+from plugin.engine import context as ctx
+from plugin.engine import validation
+from plugin.errors import NotFound, ValidationFailed
+from plugin.extensions import db
+from plugin.runtime import rt
+
+blp = Blueprint("nodes", __name__, url_prefix="/api/v1/nodes", description="Node catalog and execution")
+
+
+def _spec(type_id: str):
+    spec = rt().registry.get(type_id)
+    if spec is None:
+        raise NotFound(f"no node type {type_id!r}", [{"path": "/type", "message": f"unknown node type {type_id!r}"}])
+    return spec
+
+
+@blp.route("")
+class NodeList(MethodView):
+    @blp.doc(summary="Every node type with its params schema")
+    @blp.response(200)
+    def get(self):
+        order = ["event", "condition", "action", "flow"]
+        nodes = sorted(rt().registry, key=lambda n: (order.index(n.kind), n.type))
+        return {"nodes": [n.describe() for n in nodes]}
+
+
+@blp.route("/<string:type_id>")
+class NodeItem(MethodView):
+    @blp.doc(summary="One node type with its params schema")
+    @blp.response(200)
+    def get(self, type_id: str):
+        return _spec(type_id).describe()
+
+
+@blp.route("/<string:type_id>/execute")
+class NodeExecute(MethodView):
+    @blp.doc(
+        summary="Run one node: conditions answer {result}, events {matches}, actions perform the call",
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["params"],
+                        "properties": {
+                            "params": {"type": "object"},
+                            "context": {"type": "object"},
+                            "event": {"type": "object"},
+                        },
+                    }
+                }
+            },
+        },
+    )
+    @blp.response(200)
+    def post(self, type_id: str):
+        runtime = rt()
+        spec = _spec(type_id)
+        body = json_body()
+        problems = []
+        if not isinstance(body, dict):
+            raise ValidationFailed("the body must be a JSON object", [{"path": "/", "message": "expected an object"}])
+        params = body.get("params", {})
+        context = body.get("context", {})
+        if not isinstance(params, dict):
+            problems.append({"path": "/params", "message": "params must be an object"})
+        if context is not None and not isinstance(context, dict):
+            problems.append({"path": "/context", "message": "context must be an object"})
+        if problems:
+            raise ValidationFailed("invalid request", problems)
+        node = {"id": "node", "type": type_id, "params": params}
+        problems = validation._node_problems([node], runtime.registry)
+        problems = [{**p, "path": p["path"].replace("/nodes/0", "", 1) or "/"} for p in problems]
+        if problems:
+            raise ValidationFailed(f"the params have {len(problems)} problem(s)", problems)
+        context = ctx.normalize(context)
+        if spec.kind == "condition":
+            return {"result": bool(spec.module.evaluate(params, ctx.for_conditions(context)))}
+        if spec.kind == "event":
+            return {"matches": _event_matches(spec, params, context, body.get("event"))}
+        if spec.kind == "flow":
+            return {"delay_seconds": spec.module.delay_seconds(params)}
+        from plugin.engine.execution import execute_direct
+        from plugin.engine.tasks import make_engine
+        from plugin.storage.secrets import seal_nodes
+
+        sealed = seal_nodes(runtime.registry, runtime.secrets, [node], None)[0]
+        return execute_direct(db.session, make_engine(runtime), spec, node, sealed, context)
+
+
+def _event_matches(spec, params, context, event) -> bool:
+    if getattr(spec.module, "TIME_FIELD", None):
+        due = spec.module.due_at(params, context.get("order") or {})
+        return due is not None and due <= datetime.now(UTC)
+    if not isinstance(event, dict):
+        event = {"type": spec.module.TRIGGERS[0], "data": {}}
+    return event.get("type", spec.module.TRIGGERS[0]) in spec.module.TRIGGERS and bool(
+        spec.module.matches(params, {"type": event.get("type"), "data": event.get("data") or {}})
+    )

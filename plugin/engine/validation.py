@@ -1,0 +1,276 @@
+"""Flow and preset validation: every problem at once, each with a JSON-pointer path (SPEC §6, §7).
+
+Pure: a document and the registry in, a list of problems out.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from plugin.engine import templating
+from plugin.nodes.base import SECRET_PLACEHOLDER
+from plugin.registry import SCHEMAS_DIR, Registry
+
+Problem = dict[str, str]
+
+
+@lru_cache(maxsize=1)
+def flow_validator() -> Draft202012Validator:
+    schema = json.loads((Path(SCHEMAS_DIR) / "flow.json").read_text(encoding="utf-8"))
+    return Draft202012Validator(schema)
+
+
+def pointer(*parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += "/" + str(part).replace("~", "~0").replace("/", "~1")
+    return out or "/"
+
+
+def _schema_message(error: ValidationError) -> str:
+    if error.validator == "required":
+        return error.message
+    if error.validator == "additionalProperties":
+        return error.message
+    if error.validator in ("enum", "const"):
+        return f"{error.instance!r} is not one of the allowed values {error.validator_value!r}"
+    return error.message
+
+
+def _schema_problems(validator: Draft202012Validator, instance: Any, base: tuple) -> list[Problem]:
+    problems = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
+        problems.extend(_flatten(error, base))
+    return problems
+
+
+def _flatten(error: ValidationError, base: tuple) -> list[Problem]:
+    # For anyOf/oneOf the most useful message is the best sub-error, not "is not valid under any"
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        best = max(error.context, key=lambda e: len(e.absolute_path))
+        return _flatten(best, base)
+    path = base + tuple(error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        path = path + ((missing,) if missing else ())
+    return [{"path": pointer(*path), "message": _schema_message(error)}]
+
+
+def validate_flow(doc: Any, registry: Registry, *, enabling: bool = False) -> list[Problem]:
+    """All problems of a flow document; empty when it can be saved."""
+    if not isinstance(doc, dict):
+        return [{"path": "/", "message": "a flow document must be a JSON object"}]
+    problems = _schema_problems(flow_validator(), doc, ())
+    if problems:
+        return problems
+    nodes, edges = doc["nodes"], doc["edges"]
+    problems += _node_problems(nodes, registry)
+    problems += _graph_problems(nodes, edges, registry)
+    if enabling:
+        for index, node in enumerate(nodes):
+            spec = registry.get(node["type"])
+            for name in spec.secret_fields if spec else ():
+                if node["params"].get(name) == SECRET_PLACEHOLDER:
+                    problems.append(
+                        {
+                            "path": pointer("nodes", index, "params", name),
+                            "message": "this secret was not imported: fill it in before enabling the flow",
+                        }
+                    )
+    return problems
+
+
+def _node_problems(nodes: list[dict], registry: Registry) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for index, node in enumerate(nodes):
+        if node["id"] in seen:
+            problems.append(
+                {"path": pointer("nodes", index, "id"), "message": f"duplicate node id {node['id']!r}"}
+            )
+        seen.setdefault(node["id"], index)
+        spec = registry.get(node["type"])
+        if spec is None:
+            problems.append(
+                {"path": pointer("nodes", index, "type"), "message": f"unknown node type {node['type']!r}"}
+            )
+            continue
+        if node.get("version", spec.version) > spec.version:
+            problems.append(
+                {
+                    "path": pointer("nodes", index, "version"),
+                    "message": f"{spec.type} version {node['version']} is newer than this server's {spec.version}",
+                }
+            )
+        params = node["params"]
+        problems += _schema_problems(spec.validator(), params, ("nodes", index, "params"))
+        for name in spec.template_fields:
+            value = params.get(name)
+            if isinstance(value, str):
+                for message in templating.check(value):
+                    problems.append({"path": pointer("nodes", index, "params", name), "message": message})
+    return problems
+
+
+def _graph_problems(nodes: list[dict], edges: list[dict], registry: Registry) -> list[Problem]:
+    problems: list[Problem] = []
+    index_of = {n["id"]: i for i, n in enumerate(nodes)}
+    kinds = {n["id"]: n["type"].split(".")[0] for n in nodes}
+    events = [n for n in nodes if kinds[n["id"]] == "event"]
+    if not events:
+        problems.append({"path": "/nodes", "message": "a flow needs exactly one event node; it has none"})
+    elif len(events) > 1:
+        for node in events[1:]:
+            problems.append(
+                {
+                    "path": pointer("nodes", index_of[node["id"]], "type"),
+                    "message": "a flow needs exactly one event node; this is a second one",
+                }
+            )
+    if not any(k == "action" for k in kinds.values()):
+        problems.append({"path": "/nodes", "message": "a flow needs at least one action"})
+
+    succ: dict[str, list[str]] = {n["id"]: [] for n in nodes}
+    seen_edges = set()
+    for i, edge in enumerate(edges):
+        src, dst = edge["from"], edge["to"]
+        bad = False
+        for end in ("from", "to"):
+            if edge[end] not in index_of:
+                problems.append(
+                    {"path": pointer("edges", i, end), "message": f"no node with id {edge[end]!r}"}
+                )
+                bad = True
+        if bad:
+            continue
+        if src == dst:
+            problems.append({"path": pointer("edges", i), "message": "an edge cannot connect a node to itself"})
+            continue
+        if kinds[dst] == "event":
+            problems.append({"path": pointer("edges", i, "to"), "message": "the event node cannot have incoming edges"})
+        if "branch" in edge and kinds[src] != "condition":
+            problems.append(
+                {"path": pointer("edges", i, "branch"), "message": "only a condition's edges take a branch"}
+            )
+        key = (src, dst, edge.get("branch", "true"))
+        if key in seen_edges:
+            problems.append({"path": pointer("edges", i), "message": "duplicate edge"})
+        seen_edges.add(key)
+        succ[src].append(dst)
+
+    cycle = _find_cycle(succ)
+    if cycle:
+        problems.append(
+            {
+                "path": "/edges",
+                "message": "the flow has a cycle: " + " → ".join(cycle),
+            }
+        )
+    if len(events) == 1:
+        reachable = _reachable(events[0]["id"], succ)
+        for node in nodes:
+            if node["id"] not in reachable:
+                problems.append(
+                    {
+                        "path": pointer("nodes", index_of[node["id"]]),
+                        "message": f"node {node['id']!r} is not reachable from the event",
+                    }
+                )
+        event_type = events[0]["type"]
+        for index, node in enumerate(nodes):
+            spec = registry.get(node["type"])
+            if spec is None or spec.kind != "condition":
+                continue
+            allowed = spec.module.EVENTS
+            if allowed is not None and event_type not in allowed:
+                event_spec = registry.get(event_type)
+                label = event_spec.title["ru"] if event_spec else event_type
+                problems.append(
+                    {
+                        "path": pointer("nodes", index, "type"),
+                        "message": f"{spec.type} cannot be used with the event {event_type} («{label}»): "
+                        f"it needs one of {', '.join(sorted(allowed))}",
+                    }
+                )
+    return problems
+
+
+def _reachable(start: str, succ: dict[str, list[str]]) -> set[str]:
+    seen, stack = {start}, [start]
+    while stack:
+        for nxt in succ[stack.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _find_cycle(succ: dict[str, list[str]]) -> list[str] | None:
+    color: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        color[node] = 1
+        path.append(node)
+        for nxt in succ[node]:
+            if color.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if color.get(nxt) is None:
+                found = visit(nxt)
+                if found:
+                    return found
+        color[node] = 2
+        path.pop()
+        return None
+
+    for node in succ:
+        if color.get(node) is None:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def validate_preset(doc: Any, registry: Registry) -> list[Problem]:
+    """A preset: ``trigger`` (one event + conditions) or ``action`` (one action)."""
+    if not isinstance(doc, dict):
+        return [{"path": "/", "message": "a preset must be a JSON object"}]
+    problems: list[Problem] = []
+    name = doc.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        problems.append({"path": "/name", "message": "a preset needs a name of 1–200 characters"})
+    kind = doc.get("kind")
+    if kind not in ("trigger", "action"):
+        problems.append({"path": "/kind", "message": f"kind must be 'trigger' or 'action', got {kind!r}"})
+        return problems
+    fake = {"name": "preset", "nodes": doc.get("nodes"), "edges": doc.get("edges", [])}
+    schema_problems = _schema_problems(flow_validator(), fake, ())
+    if schema_problems:
+        return problems + schema_problems
+    nodes = fake["nodes"]
+    problems += _node_problems(nodes, registry)
+    kinds = [n["type"].split(".")[0] for n in nodes]
+    if kind == "action":
+        if len(nodes) != 1 or kinds[0] != "action":
+            problems.append({"path": "/nodes", "message": "an action preset holds exactly one action node"})
+    else:
+        if kinds.count("event") != 1:
+            problems.append({"path": "/nodes", "message": "a trigger preset holds exactly one event node"})
+        for i, k in enumerate(kinds):
+            if k not in ("event", "condition"):
+                problems.append(
+                    {"path": pointer("nodes", i, "type"), "message": "a trigger preset holds only an event and conditions"}
+                )
+        if not problems:
+            ids = {n["id"] for n in nodes}
+            for i, edge in enumerate(fake["edges"]):
+                for end in ("from", "to"):
+                    if edge[end] not in ids:
+                        problems.append({"path": pointer("edges", i, end), "message": f"no node with id {edge[end]!r}"})
+    return problems

@@ -1,0 +1,120 @@
+"""The exception tree for user/config problems and the one JSON error shape (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "https://automation-nodes.dev/problems/"
+
+
+class ApiProblem(Exception):
+    """A 4xx answer with every problem listed, each with a JSON-pointer path."""
+
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(self, detail: str, errors: list[dict] | None = None, *, status: int | None = None, headers=None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+
+class ValidationFailed(ApiProblem):
+    status = 422
+    title = "Validation failed"
+    slug = "validation"
+
+
+class NotFound(ApiProblem):
+    status = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class Conflict(ApiProblem):
+    status = 409
+    title = "Conflict"
+    slug = "conflict"
+
+
+class Unauthorized(ApiProblem):
+    status = 401
+    title = "Unauthorized"
+    slug = "unauthorized"
+
+
+class TooManyRequests(ApiProblem):
+    status = 429
+    title = "Too many requests"
+    slug = "rate-limited"
+
+
+def problem(status: int, title: str, detail: str, errors: list | None = None, slug: str | None = None, headers=None):
+    body = {
+        "type": PROBLEM_TYPE + (slug or str(status)),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path if request else None,
+        "errors": errors or [],
+    }
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="automation"'
+    return response
+
+
+def _smorest_errors(messages, base="") -> list[dict]:
+    """Flatten marshmallow's nested error dict into pointer/message pairs."""
+    out = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key in ("json", "query", "headers", "form", "path", "files"):
+                out += _smorest_errors(value, base)
+            else:
+                out += _smorest_errors(value, f"{base}/{key}")
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        for message in messages:
+            out.append({"path": base or "/", "message": message})
+    elif isinstance(messages, list):
+        for i, value in enumerate(messages):
+            out += _smorest_errors(value, f"{base}/{i}")
+    else:
+        out.append({"path": base or "/", "message": str(messages)})
+    return out
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiProblem)
+    def _api_problem(exc: ApiProblem):
+        return problem(exc.status, exc.title, exc.detail, exc.errors, exc.slug, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        errors = []
+        data = getattr(exc, "data", None)
+        if isinstance(data, dict) and "messages" in data:
+            errors = _smorest_errors(data["messages"])
+        status = exc.code or 500
+        detail = exc.description or exc.name
+        if status == 422 and errors:
+            detail = "the request does not match the documented schema"
+        return problem(status, exc.name, detail, errors)
+
+    @app.errorhandler(Exception)
+    def _bug(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internal server error", "an unexpected error occurred; it has been logged")

@@ -1,0 +1,32 @@
+"""Prometheus metrics, read from the database at scrape time (true across all processes)."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+
+from plugin.extensions import db
+from plugin.storage.models import Event, Flow, Run
+
+
+class _DatabaseCollector:
+    def collect(self):
+        flows = GaugeMetricFamily("automation_flows", "Flows by state", labels=["enabled"])
+        for enabled, count in db.session.execute(select(Flow.enabled, func.count()).group_by(Flow.enabled)):
+            flows.add_metric(["true" if enabled else "false"], count)
+        yield flows
+        runs = GaugeMetricFamily("automation_runs", "Runs by status", labels=["status"])
+        for status, count in db.session.execute(select(Run.status, func.count()).group_by(Run.status)):
+            runs.add_metric([status], count)
+        yield runs
+        pending = db.session.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None)))
+        yield GaugeMetricFamily("automation_events_undispatched", "Stored events not yet matched", value=pending or 0)
+        triggered = db.session.scalar(select(func.coalesce(func.sum(Flow.triggered_count), 0)))
+        yield GaugeMetricFamily("automation_flow_triggered_total", "Sum of Срабатываний", value=triggered or 0)
+
+
+def render_metrics() -> tuple[bytes, str]:
+    registry = CollectorRegistry()
+    registry.register(_DatabaseCollector())
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,98 @@
+"""The processes of a deployment: API, RQ workers, the RQ cron scheduler, and the embedded supervisor."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_worker(burst: bool = False) -> None:
+    """One RQ worker with the in-worker scheduler (for delayed re-runs), JSON-serialised jobs."""
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    from plugin.engine.tasks import _app
+
+    app = _app()
+    runtime = app.extensions["automation"]
+    worker = Worker([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
+    worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+
+
+def run_scheduler() -> None:
+    """The periodic sweep (N-day events, lost work) through RQ's own cron scheduler."""
+    from rq import Queue
+    from rq.cron import CronJob, CronScheduler
+    from rq.serializers import JSONSerializer
+
+    from plugin.engine import tasks
+    from plugin.engine.tasks import _app
+
+    class JsonCronJob(CronJob):
+        # rq's CronJob enqueues with the default (pickle) serializer; our jobs are JSON
+        def enqueue(self, connection):
+            queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
+            return queue.enqueue(self.func, args=self.args, kwargs=self.kwargs, **self.job_options)
+
+    app = _app()
+    runtime = app.extensions["automation"]
+    scheduler = CronScheduler(connection=runtime.redis, logging_level="WARNING")
+    interval = int(app.config.get("SWEEP_INTERVAL", 10))
+    job = scheduler.register(tasks.sweep, runtime.queue.name, interval=interval, job_timeout=600, result_ttl=0)
+    job.__class__ = JsonCronJob
+    scheduler.start()
+
+
+def serve_api(port: int, workers: int = 2, threads: int = 8) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "plugin.wsgi:app",
+            "--bind", f"0.0.0.0:{port}", "--workers", str(workers), "--threads", str(threads),
+            "--worker-class", "gthread", "--timeout", "120", "--graceful-timeout", "10",
+            "--access-logfile", "-", "--log-level", "warning",
+        ],
+        cwd=ROOT,
+    )
+
+
+def supervise(port: int, n_workers: int) -> int:
+    """Start API, workers and scheduler as children; stop them all cleanly on Ctrl-C/SIGTERM."""
+    children: list[subprocess.Popen] = [serve_api(port)]
+    for _ in range(n_workers):
+        children.append(subprocess.Popen([sys.executable, str(ROOT / "server.py"), "worker"], cwd=ROOT))
+    children.append(subprocess.Popen([sys.executable, str(ROOT / "server.py"), "scheduler"], cwd=ROOT))
+    stopping = False
+
+    def stop(_signum=None, _frame=None):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    log.error("child %s exited with %s; stopping", child.args, child.returncode)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.time() + 15
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return 0
+

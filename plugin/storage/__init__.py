@@ -1,0 +1,1 @@
+"""Persistence: models, secrets at rest, and queries."""

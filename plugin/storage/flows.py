@@ -1,0 +1,157 @@
+"""Flows and presets: validation, secret sealing, (de)serialisation of the SPEC §6 document."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from plugin.engine.context import iso
+from plugin.engine.validation import validate_flow, validate_preset
+from plugin.errors import ValidationFailed
+from plugin.storage.models import Flow, Preset, new_id, utcnow
+from plugin.storage.secrets import mask_nodes, missing_secrets, seal_nodes
+
+FORMAT = "automation-flow/1"
+
+
+def _clean_nodes(registry, nodes: list[dict]) -> list[dict]:
+    """Fill each node's version and defaults so stored flows are explicit."""
+    out = []
+    for node in copy.deepcopy(nodes):
+        spec = registry.get(node["type"])
+        node.setdefault("version", spec.version if spec else 1)
+        out.append(node)
+    return out
+
+
+def _event_type(nodes: list[dict]) -> str:
+    return next(n["type"] for n in nodes if n["type"].startswith("event."))
+
+
+def flow_document(registry, flow: Flow, *, with_stats: bool = True) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "id": flow.id,
+        "name": flow.name,
+        "enabled": flow.enabled,
+        "version": flow.version,
+        "nodes": mask_nodes(registry, flow.definition["nodes"]),
+        "edges": copy.deepcopy(flow.definition["edges"]),
+    }
+    if flow.definition.get("description"):
+        doc["description"] = flow.definition["description"]
+    if with_stats:
+        doc["event_type"] = flow.event_type
+        doc["stats"] = flow_stats(flow)
+        doc["created_at"] = iso(flow.created_at)
+        doc["updated_at"] = iso(flow.updated_at)
+        doc["needs_secrets"] = missing_secrets(registry, flow.definition["nodes"])
+    return doc
+
+
+def export_document(registry, flow: Flow) -> dict[str, Any]:
+    doc = flow_document(registry, flow, with_stats=False)
+    return doc
+
+
+def flow_stats(flow: Flow) -> dict[str, Any]:
+    return {
+        "triggered": flow.triggered_count,
+        "failed": flow.failed_count,
+        "last_triggered_at": iso(flow.last_triggered_at),
+    }
+
+
+def flow_summary(flow: Flow) -> dict[str, Any]:
+    return {
+        "id": flow.id,
+        "name": flow.name,
+        "enabled": flow.enabled,
+        "version": flow.version,
+        "event_type": flow.event_type,
+        "updated_at": iso(flow.updated_at),
+        "stats": flow_stats(flow),
+    }
+
+
+def _check(registry, doc: Any, *, enabling: bool, base: str = "") -> None:
+    problems = validate_flow(doc, registry, enabling=enabling)
+    if problems:
+        if base:
+            problems = [{**p, "path": base + (p["path"] if p["path"] != "/" else "")} for p in problems]
+        raise ValidationFailed(f"the flow has {len(problems)} problem(s)", problems)
+
+
+def save_flow(session: Session, registry, box, doc: Any, flow: Flow | None = None, *, imported=False,
+              base: str = "") -> Flow:
+    """Create (``flow`` None) or replace a flow from a SPEC §6 document; raises ValidationFailed."""
+    _check(registry, doc, enabling=False, base=base)
+    nodes = _clean_nodes(registry, doc["nodes"])
+    previous = flow.definition["nodes"] if flow is not None else None
+    sealed = seal_nodes(registry, box, nodes, previous)
+    wants_enabled = bool(doc.get("enabled", False))
+    if wants_enabled and missing_secrets(registry, sealed):
+        if imported:
+            wants_enabled = False  # SPEC §8: imported flows with placeholder secrets stay disabled
+        else:
+            _check(registry, {**doc, "nodes": mask_nodes(registry, sealed)}, enabling=True, base=base)
+    definition = {"nodes": sealed, "edges": copy.deepcopy(doc["edges"])}
+    if isinstance(doc.get("description"), str):
+        definition["description"] = doc["description"]
+    now = utcnow()
+    if flow is None:
+        flow_id = doc.get("id") if imported and doc.get("id") and session.get(Flow, doc["id"]) is None else new_id()
+        flow = Flow(id=flow_id, created_at=now, version=0, triggered_count=0, failed_count=0)
+        session.add(flow)
+    flow.name = doc["name"]
+    flow.definition = definition
+    flow.event_type = _event_type(nodes)
+    flow.version = (flow.version or 0) + 1
+    flow.updated_at = now
+    set_enabled(flow, wants_enabled)
+    return flow
+
+
+def set_enabled(flow: Flow, enabled: bool) -> None:
+    if enabled and not flow.enabled:
+        flow.enabled_at = utcnow()
+        flow.sweep_watermark = None
+    flow.enabled = enabled
+
+
+def enable_problems(registry, flow: Flow) -> list[dict]:
+    return [
+        {"path": path, "message": "this secret is not set: fill it in before enabling the flow"}
+        for path in missing_secrets(registry, flow.definition["nodes"])
+    ]
+
+
+def preset_document(registry, preset: Preset) -> dict[str, Any]:
+    return {
+        "id": preset.id,
+        "name": preset.name,
+        "kind": preset.kind,
+        "nodes": mask_nodes(registry, preset.definition["nodes"]),
+        "edges": copy.deepcopy(preset.definition.get("edges", [])),
+        "created_at": iso(preset.created_at),
+        "updated_at": iso(preset.updated_at),
+    }
+
+
+def save_preset(session: Session, registry, box, doc: Any, preset: Preset | None = None) -> Preset:
+    problems = validate_preset(doc, registry)
+    if problems:
+        raise ValidationFailed(f"the preset has {len(problems)} problem(s)", problems)
+    nodes = _clean_nodes(registry, doc["nodes"])
+    previous = preset.definition["nodes"] if preset is not None else None
+    now = utcnow()
+    if preset is None:
+        preset = Preset(id=new_id(), created_at=now)
+        session.add(preset)
+    preset.name = doc["name"].strip()
+    preset.kind = doc["kind"]
+    preset.definition = {"nodes": seal_nodes(registry, box, nodes, previous), "edges": copy.deepcopy(doc.get("edges", []))}
+    preset.updated_at = now
+    return preset

@@ -1,0 +1,180 @@
+"""Ingestion: store visits, clients, orders and custom events, and derive engine events (SPEC §3.1).
+
+Everything here runs inside the caller's transaction; the caller commits once (durably) and
+only then enqueues the dispatch of the returned event ids. Idempotent: a repeated visit or event
+id, or an order upsert that changes nothing, derives no event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from plugin.storage.models import VISIT_FIELDS, Client, CustomEvent, Event, Order, Visit, new_id, utcnow
+
+log = logging.getLogger(__name__)
+
+STATUS_GROUPS = ("in_work", "paid", "cancelled")
+DEFAULT_STATUS_MAP = {
+    "оплачен": "paid", "оплачено": "paid", "оплачена": "paid", "успешно реализовано": "paid",
+    "сделка успешна": "paid", "paid": "paid", "won": "paid", "closed won": "paid",
+    "отменен": "cancelled", "отменён": "cancelled", "отменено": "cancelled", "отказ": "cancelled",
+    "закрыто и не реализовано": "cancelled", "cancelled": "cancelled", "canceled": "cancelled", "lost": "cancelled",
+}
+
+
+def status_map(config_value: str) -> dict[str, str]:
+    """The status-name → group map: built-ins plus ``AUTOMATION_STATUS_GROUPS`` (JSON or name:group,…)."""
+    mapping = dict(DEFAULT_STATUS_MAP)
+    raw = (config_value or "").strip()
+    if raw:
+        if raw.startswith("{"):
+            extra = json.loads(raw)
+        else:
+            extra = dict(item.rsplit(":", 1) for item in raw.split(",") if ":" in item)
+        mapping.update({k.strip().casefold(): v.strip() for k, v in extra.items() if v.strip() in STATUS_GROUPS})
+    return mapping
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _event(session: Session, trigger: str, subject_id: str, data: dict | None = None) -> Event:
+    event = Event(trigger=trigger, subject_id=subject_id, data=data or {}, created_at=utcnow())
+    session.add(event)
+    return event
+
+
+def ingest_visit(session: Session, data: dict) -> tuple[bool, list[Event]]:
+    visit_id = str(data["id"])
+    if session.get(Visit, visit_id) is not None:
+        return False, []
+    visit = Visit(id=visit_id, created_at=naive_utc(data.get("created_at")) or utcnow())
+    for name in VISIT_FIELDS:
+        value = data.get(name)
+        setattr(visit, name, None if value is None else str(value))
+    visit.client_id = None if data.get("client_id") is None else str(data["client_id"])
+    session.add(visit)
+    return True, [_event(session, "visit_created", visit_id)]
+
+
+def upsert_client(session: Session, external_id: str, data: dict) -> tuple[bool, bool]:
+    """Returns (created, changed). Clients fire nothing themselves; they feed every context."""
+    client = session.get(Client, external_id)
+    created = client is None
+    if created:
+        client = Client(external_id=external_id, fields={})
+        session.add(client)
+    changed = created
+    for name in ("name", "company", "phone", "email"):
+        if name in data and getattr(client, name) != data[name]:
+            setattr(client, name, data[name])
+            changed = True
+    if "fields" in data and data["fields"] is not None and client.fields != data["fields"]:
+        client.fields = data["fields"]
+        changed = True
+    if changed:
+        client.updated_at = utcnow()
+    return created, changed
+
+
+def upsert_order(session: Session, order_id: str, data: dict, groups: dict[str, str]) -> list[Event]:
+    """Create or update an order; derive order_created / order_status_changed events."""
+    events: list[Event] = []
+    if isinstance(data.get("client"), dict) and data["client"].get("external_id"):
+        client_data = dict(data["client"])
+        upsert_client(session, str(client_data.pop("external_id")), client_data)
+        data.setdefault("client_id", data["client"]["external_id"])
+    order = session.get(Order, order_id)
+    now = utcnow()
+    status = data.get("status")
+    group = data.get("status_group") or (groups.get(status.casefold()) if status else None)
+    if order is None:
+        order = Order(
+            id=order_id,
+            price=data.get("price"),
+            cost=data.get("cost"),
+            status=status,
+            status_group=group or "in_work",
+            created_at=naive_utc(data.get("created_at")) or now,
+            paid_at=naive_utc(data.get("paid_at")),
+            client_id=_str(data.get("client_id")),
+            visit_id=_str(data.get("visit_id")),
+            responsible_user_id=_str(data.get("responsible_user_id")),
+            fields=data.get("fields") or {},
+            first_seen_at=now,
+            updated_at=now,
+        )
+        if order.status_group == "paid" and order.paid_at is None:
+            order.paid_at = now
+        session.add(order)
+        events.append(_event(session, "order_created", order_id))
+        return events
+
+    before_status = order.status
+    before_dates = (order.created_at, order.paid_at)
+    changed = False
+    updates: dict[str, Any] = {}
+    for name in ("price", "cost", "status"):
+        if name in data:
+            updates[name] = data[name]
+    for name in ("client_id", "visit_id", "responsible_user_id"):
+        if name in data:
+            updates[name] = _str(data[name])
+    for name in ("created_at", "paid_at"):
+        if name in data:
+            updates[name] = naive_utc(data[name])
+    if "fields" in data and data["fields"] is not None:
+        updates["fields"] = data["fields"]
+    if group is not None and ("status_group" in data or "status" in data):
+        updates["status_group"] = group
+    elif "status" in data and data["status"] != order.status:
+        updates["status_group"] = "in_work"
+    for name, value in updates.items():
+        if name == "created_at" and value is None:
+            continue
+        if getattr(order, name) != value:
+            setattr(order, name, value)
+            changed = True
+    if order.status_group == "paid" and order.paid_at is None:
+        order.paid_at = now
+        changed = True
+    if not changed:
+        return events
+    order.updated_at = now
+    if order.status != before_status:
+        events.append(
+            _event(session, "order_status_changed", order_id, {"from": before_status, "to": order.status})
+        )
+    elif (order.created_at, order.paid_at) != before_dates:
+        events.append(_event(session, "order_dates_changed", order_id))
+    return events
+
+
+def ingest_custom_event(session: Session, data: dict) -> tuple[bool, list[Event]]:
+    event_id = str(data.get("id") or new_id())
+    if session.get(CustomEvent, event_id) is not None:
+        return False, []
+    custom = CustomEvent(
+        id=event_id,
+        name=data["name"],
+        visit_id=_str(data.get("visit_id")),
+        client_id=_str(data.get("client_id")),
+        data=data.get("data") or {},
+        created_at=naive_utc(data.get("created_at")) or utcnow(),
+    )
+    session.add(custom)
+    return True, [_event(session, "custom_event", event_id, {"name": custom.name})]
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
