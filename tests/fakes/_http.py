@@ -1,0 +1,196 @@
+"""Shared base of the HTTP fakes: a real threaded HTTP server on 127.0.0.1 that records every request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Request:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    """Lower-case names."""
+    body: bytes
+    received_at: float = field(default_factory=time.time)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+    def form(self) -> dict[str, list[str]]:
+        return parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+
+    def form_first(self) -> dict[str, str]:
+        return {k: v[0] for k, v in self.form().items()}
+
+
+@dataclass
+class Reply:
+    """What the fake answers; ``delay`` sleeps before answering (a slow server)."""
+
+    status: int = 200
+    body: Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+    delay: float = 0.0
+
+    def encode(self) -> tuple[bytes, str]:
+        if isinstance(self.body, bytes):
+            return self.body, self.content_type or "application/octet-stream"
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8"), self.content_type or "text/plain; charset=utf-8"
+        data = json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+        return data, self.content_type or "application/json"
+
+
+class TokenBucket:
+    """Thread-safe bucket: ``take()`` returns 0 when allowed, else the seconds until a token is free."""
+
+    def __init__(self, rate: float, burst: float):
+        self.rate, self.burst = float(rate), float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> float:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return 0.0
+            return (1 - self.tokens) / self.rate
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        req = Request(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        reply = self.server.fake._dispatch(req)
+        if reply.delay:
+            time.sleep(reply.delay)
+        data, ctype = reply.encode()
+        try:
+            self.send_response(reply.status)
+            headers = {"Content-Type": ctype, **reply.headers}
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(0 if reply.status in (204, 304) else len(data)))
+            self.end_headers()
+            if reply.status not in (204, 304) and self.command != "HEAD":
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    fake: FakeHTTPServer
+
+
+class FakeHTTPServer:
+    """Base of every HTTP fake: start/stop, ``url``, ``requests`` log, and forced replies (switches)."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self._forced: deque[Reply] = deque()
+        self._sticky: Reply | None = None
+        self._lock = threading.Lock()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+    def start(self) -> FakeHTTPServer:
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.fake = self
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, daemon=True, name=type(self).__name__
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None, "fake not started"
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # switches
+    def force(self, reply: Reply, times: int | None = 1) -> None:
+        """Answer the next ``times`` requests with ``reply`` (``None``: every request until ``reset``)."""
+        with self._lock:
+            if times is None:
+                self._sticky = reply
+            else:
+                self._forced.extend([reply] * times)
+
+    def reset(self) -> None:
+        """Drop every forced reply and recorded request."""
+        with self._lock:
+            self._forced.clear()
+            self._sticky = None
+            self.requests.clear()
+
+    def _dispatch(self, req: Request) -> Reply:
+        with self._lock:
+            self.requests.append(req)
+            forced = self._forced.popleft() if self._forced else self._sticky
+        if forced is not None:
+            return forced
+        try:
+            return self.handle(req)
+        except Exception:  # a bug in the fake must show up in the test, not hang it
+            log.exception("fake %s failed", type(self).__name__)
+            return Reply(599, "fake server error")
+
+    def handle(self, req: Request) -> Reply:  # pragma: no cover - overridden
+        raise NotImplementedError
