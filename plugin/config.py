@@ -20,6 +20,16 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
 def from_env() -> dict:
     """Build the Flask config mapping from the process environment."""
     data_dir = Path(os.environ.get("AUTOMATION_DATA_DIR") or Path.cwd() / "data").resolve()
@@ -42,4 +52,9 @@ def from_env() -> dict:
         "SMTP_VERIFY_TLS": os.environ.get("AUTOMATION_SMTP_VERIFY_TLS", "1") not in ("0", "false", "no"),
         "STATUS_GROUPS": os.environ.get("AUTOMATION_STATUS_GROUPS", ""),
         "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),
+        "LEASE_SECONDS": _int("AUTOMATION_LEASE_SECONDS", 120),
+        "MAX_ATTEMPTS": _int("AUTOMATION_MAX_ATTEMPTS", 8),
+        "RETRY_BASE_SECONDS": _float("AUTOMATION_RETRY_BASE_SECONDS", 5.0),
+        "HTTP_TIMEOUT": _float("AUTOMATION_HTTP_TIMEOUT", 15.0),
+        "RATE_LIMITS": os.environ.get("AUTOMATION_RATE_LIMITS", "1") not in ("0", "false", "no"),
     }

@@ -1,0 +1,217 @@
+"""Shared fixtures: real Redis, SQLite and PostgreSQL databases, the app, workers and a live server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from tests.fakes.fixtures import *  # noqa: F401,F403
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "test-token-0123456789"
+REDIS_BASE = os.environ.get("AUTOMATION_TEST_REDIS", "redis://127.0.0.1:6379")
+PG_BASE = os.environ.get("AUTOMATION_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+BACKENDS = [b for b in os.environ.get("AUTOMATION_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    return f"{PG_BASE}/postgres"
+
+
+def _create_pg_database() -> str:
+    name = f"automation_test_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return name
+
+
+def _drop_pg_database(name: str) -> None:
+    engine = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis database of its own for each test on the machine's real Redis, flushed around it."""
+    db = 1 + (os.getpid() % 8)
+    url = f"{REDIS_BASE}/{db}"
+    client = redis_lib.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """Each test using this runs once on SQLite (embedded default) and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'automation.db'}"
+        return
+    name = _create_pg_database()
+    yield f"{PG_BASE}/{name}"
+    _drop_pg_database(name)
+
+
+@pytest.fixture
+def pg_url(tmp_path):
+    name = _create_pg_database()
+    yield f"{PG_BASE}/{name}"
+    _drop_pg_database(name)
+
+
+def app_env(database_url: str, redis_url: str, data_dir: Path, **extra) -> dict:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "AUTOMATION_DATA_DIR": str(data_dir),
+        "AUTOMATION_API_TOKEN": TOKEN,
+        "AUTOMATION_OUTBOUND_ALLOWLIST": "127.0.0.1,::1,localhost",
+        "AUTOMATION_RETRY_BASE_SECONDS": "0.3",
+        "AUTOMATION_LEASE_SECONDS": "6",
+        "AUTOMATION_SWEEP_INTERVAL": "1",
+        "AUTOMATION_SMTP_VERIFY_TLS": "0",
+        "AUTOMATION_HTTP_TIMEOUT": "5",
+        "AUTOMATION_SECRET_KEY": "0Nq0kxJ7m3y0n4U3hCz8y2W3x9mQm0mX4nOa3JcZ6eA=",
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def make_app(env: dict):
+    """create_app with the given environment (the app reads its config from the environment)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        from plugin.app import create_app
+        from plugin.cli import migrate_db
+
+        migrate_db()
+        return create_app()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def env(database_url, redis_url, tmp_path):
+    return app_env(database_url, redis_url, tmp_path / "data")
+
+
+@pytest.fixture
+def app(env):
+    app = make_app(env)
+    yield app
+    from plugin.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    c = app.test_client()
+    c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    return c
+
+
+@pytest.fixture
+def anon(app):
+    return app.test_client()
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.port = free_port()
+        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+
+
+class Processes:
+    """Worker / scheduler subprocesses of ``server.py`` sharing the test's database and Redis."""
+
+    def __init__(self, env: dict, log_dir: Path):
+        self.env = {**os.environ, **env}
+        self.log_dir = log_dir
+        self.children: list[subprocess.Popen] = []
+
+    def start(self, role: str = "worker") -> subprocess.Popen:
+        log = open(self.log_dir / f"{role}-{len(self.children)}.log", "wb")
+        child = subprocess.Popen(
+            [sys.executable, str(ROOT / "server.py"), role], cwd=ROOT, env=self.env, stdout=log, stderr=log
+        )
+        self.children.append(child)
+        return child
+
+    def stop_all(self):
+        for child in self.children:
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.log_dir.glob("*.log")))
+
+
+@pytest.fixture
+def live(app):
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def procs(env, tmp_path):
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    p = Processes(env, log_dir)
+    yield p
+    p.stop_all()
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
