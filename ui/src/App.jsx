@@ -1,0 +1,161 @@
+// The shell: language, login, header, and which screen is shown.
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { api, errorText, setUnauthorizedHandler } from './api.js';
+import { getToken, setToken } from './auth.js';
+import { CatalogContext } from './catalog.js';
+import { DEFAULT_LANG, I18nContext, LANGS, translate } from './i18n.js';
+import { navigate, useHashRoute } from './router.js';
+import { Banner } from './components/common.jsx';
+import { FlowList } from './components/FlowList.jsx';
+import { Editor } from './components/Editor.jsx';
+import { Login } from './components/Login.jsx';
+
+const LANG_KEY = 'automation-lang';
+
+function initialLang() {
+  try {
+    const saved = window.localStorage.getItem(LANG_KEY);
+    if (LANGS.includes(saved)) return saved;
+  } catch {
+    /* storage may be disabled */
+  }
+  return DEFAULT_LANG;
+}
+
+export function App() {
+  const [lang, setLangState] = useState(initialLang);
+  const [token, setTokenState] = useState(() => getToken());
+  const [expired, setExpired] = useState(false);
+  const [catalog, setCatalog] = useState(null);
+  const [catalogError, setCatalogError] = useState(null);
+  const [toast, setToast] = useState(null);
+  const route = useHashRoute();
+  const leaveGuard = useRef(null);
+
+  const setLang = useCallback((l) => {
+    setLangState(l);
+    try {
+      window.localStorage.setItem(LANG_KEY, l);
+    } catch {
+      /* ignore */
+    }
+  }, []);
+  const i18n = useMemo(() => ({ lang, setLang, t: (key, vars) => translate(lang, key, vars) }), [lang, setLang]);
+  const { t } = i18n;
+
+  useEffect(() => {
+    document.documentElement.lang = lang;
+    document.title = `${translate(lang, 'app.title')} — ${translate(lang, 'app.flows')}`;
+  }, [lang]);
+
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      setToken('');
+      setTokenState('');
+      setExpired(true);
+    });
+  }, []);
+
+  const loadCatalog = useCallback(async () => {
+    setCatalogError(null);
+    try {
+      const [nodes, variables] = await Promise.all([api.nodes(), api.variables().catch(() => [])]);
+      setCatalog({ nodes, variables, byType: Object.fromEntries(nodes.map((n) => [n.type, n])) });
+    } catch (err) {
+      if (err.status !== 401) setCatalogError(err);
+    }
+  }, []);
+
+  useEffect(() => {
+    if (token) loadCatalog();
+  }, [token, loadCatalog]);
+
+  useEffect(() => {
+    if (!toast) return undefined;
+    const id = setTimeout(() => setToast(null), 4000);
+    return () => clearTimeout(id);
+  }, [toast]);
+
+  const login = (value) => {
+    setToken(value);
+    setTokenState(value);
+    setExpired(false);
+  };
+  const logout = () => {
+    setToken('');
+    setTokenState('');
+    setCatalog(null);
+  };
+  const goList = async () => {
+    if (leaveGuard.current && !(await leaveGuard.current())) return;
+    navigate('#/');
+  };
+
+  return (
+    <I18nContext.Provider value={i18n}>
+      <a href="#main" className="skip-link" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+        {t('app.skipToContent')}
+      </a>
+      <header className="app-header">
+        <button type="button" className="brand" onClick={goList} data-testid="nav-home">
+          <span className="brand-mark" aria-hidden="true" />
+          <span className="brand-text">{t('app.title')}</span>
+          <span className="brand-sep" aria-hidden="true">/</span>
+          <span className="brand-section">{t('app.flows')}</span>
+        </button>
+        <div className="header-tools">
+          <div className="lang-switch" role="group" aria-label={t('app.language')}>
+            {LANGS.map((l) => (
+              <button
+                key={l}
+                type="button"
+                className={`lang-btn${l === lang ? ' active' : ''}`}
+                aria-pressed={l === lang}
+                onClick={() => setLang(l)}
+                data-testid={`lang-${l}`}
+              >
+                {l.toUpperCase()}
+              </button>
+            ))}
+          </div>
+          {token && (
+            <button type="button" className="btn btn-ghost btn-sm" onClick={logout} data-testid="logout">
+              {t('app.logout')}
+            </button>
+          )}
+        </div>
+      </header>
+      <main id="main" tabIndex={-1} className="app-main">
+        {!token ? (
+          <Login onLogin={login} expired={expired} />
+        ) : catalogError ? (
+          <div className="page">
+            <Banner>
+              {errorText(catalogError, t)}{' '}
+              <button type="button" className="btn btn-sm" onClick={loadCatalog}>
+                {t('common.refresh')}
+              </button>
+            </Banner>
+          </div>
+        ) : !catalog ? (
+          <div className="page loading" role="status">{t('app.loading')}</div>
+        ) : (
+          <CatalogContext.Provider value={catalog}>
+            {route.name === 'editor' ? (
+              <Editor key={route.id} routeId={route.id} onToast={setToast} leaveGuard={leaveGuard} />
+            ) : (
+              <FlowList onToast={setToast} />
+            )}
+          </CatalogContext.Provider>
+        )}
+      </main>
+      <div className="toast-area" aria-live="polite">
+        {toast && (
+          <div className="toast" data-testid="toast">
+            {toast}
+          </div>
+        )}
+      </div>
+    </I18nContext.Provider>
+  );
+}

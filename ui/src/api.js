@@ -1,0 +1,101 @@
+// The HTTP API client: bearer token, JSON in and out, problem details as ApiError.
+import { getToken } from './auth.js';
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.problem = problem || { status, title: `HTTP ${status}` };
+  }
+}
+
+let onUnauthorized = () => {};
+
+/** Called with no arguments whenever the server answers 401. */
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+export async function request(method, path, body) {
+  const headers = { Accept: 'application/json, application/problem+json' };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {
+    throw new ApiError(0, { status: 0, title: 'network', detail: err?.message || String(err) });
+  }
+  if (res.status === 401) {
+    onUnauthorized();
+    throw new ApiError(401, await readJson(res));
+  }
+  if (res.status === 204) return null;
+  const data = await readJson(res);
+  if (!res.ok) throw new ApiError(res.status, data && typeof data === 'object' ? data : { status: res.status, title: `HTTP ${res.status}` });
+  return data;
+}
+
+async function readJson(res) {
+  const text = await res.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { status: res.status, title: `HTTP ${res.status}`, detail: text.slice(0, 300) };
+  }
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  nodes: () => request('GET', '/api/v1/nodes').then((d) => d?.nodes || []),
+  variables: () => request('GET', '/api/v1/variables').then((d) => d?.variables || []),
+  flows: () => request('GET', '/api/v1/flows').then((d) => d?.flows || []),
+  flow: (id) => request('GET', `/api/v1/flows/${enc(id)}`),
+  createFlow: (doc) => request('POST', '/api/v1/flows', doc),
+  saveFlow: (id, doc) => request('PUT', `/api/v1/flows/${enc(id)}`, doc),
+  patchFlow: (id, patch) => request('PATCH', `/api/v1/flows/${enc(id)}`, patch),
+  deleteFlow: (id) => request('DELETE', `/api/v1/flows/${enc(id)}`),
+  exportFlow: (id) => request('GET', `/api/v1/flows/${enc(id)}/export`),
+  importFlows: (body) => request('POST', '/api/v1/flows/import', body).then((d) => d?.flows || []),
+  testDoc: (flow, context) => request('POST', '/api/v1/flows/test', { flow, context }),
+  testFlow: (id, context) => request('POST', `/api/v1/flows/${enc(id)}/test`, { context }),
+  presets: () => request('GET', '/api/v1/presets').then((d) => d?.presets || []),
+  createPreset: (preset) => request('POST', '/api/v1/presets', preset),
+  deletePreset: (id) => request('DELETE', `/api/v1/presets/${enc(id)}`),
+  runs: (flowId, cursor, limit = 20) =>
+    request('GET', `/api/v1/runs?flow_id=${enc(flowId)}&limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+  retryRun: (id) => request('POST', `/api/v1/runs/${enc(id)}/retry`),
+};
+
+/** Saves `data` as a pretty-printed JSON file download. */
+export function downloadJson(filename, data) {
+  const blob = new Blob([JSON.stringify(data, null, 2) + '\n'], { type: 'application/json' });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** A safe file name for a flow export: "<name>.json". */
+export function exportFileName(name) {
+  const base = String(name || 'flow').replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '_').trim() || 'flow';
+  return `${base}.json`;
+}
+
+/** The human text of an error for a banner. */
+export function errorText(err, t) {
+  if (err instanceof ApiError) {
+    if (err.status === 0) return t('common.networkError', { message: err.problem.detail });
+    const p = err.problem || {};
+    return p.detail || p.title || t('common.requestFailed', { status: err.status });
+  }
+  return err?.message || String(err);
+}

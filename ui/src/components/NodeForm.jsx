@@ -1,0 +1,38 @@
+// The right-panel form of the selected node, generated from its JSON Schema by rjsf.
+import { useMemo } from 'react';
+import Form from '@rjsf/core';
+import { rjsfTranslator, useI18n } from '../i18n.js';
+import { formSchemas } from '../schemaUi.js';
+import { validator } from '../validator.js';
+import { widgets } from './widgets.jsx';
+
+export function NodeForm({ node, def, fieldErrors, onChange }) {
+  const { t, lang } = useI18n();
+  const optionTitle = (type) => {
+    const key = `form.option${String(type).charAt(0).toUpperCase()}${String(type).slice(1)}`;
+    const s = t(key);
+    return s === key ? String(type) : s;
+  };
+  const { schema, uiSchema } = useMemo(() => formSchemas(def?.schema, lang, optionTitle), [def, lang]); // eslint-disable-line react-hooks/exhaustive-deps
+  const translateString = useMemo(() => rjsfTranslator(lang), [lang]);
+  const hasFields = Object.keys(schema.properties || {}).length > 0 || schema.additionalProperties;
+
+  if (!def) return null;
+  if (!hasFields) return <p className="muted">{t('panel.noParams')}</p>;
+  return (
+    <Form
+      className="node-form"
+      schema={schema}
+      uiSchema={uiSchema}
+      formData={node.data.params}
+      validator={validator}
+      widgets={widgets}
+      extraErrors={fieldErrors}
+      showErrorList={false}
+      noHtml5Validate
+      translateString={translateString}
+      onChange={(e) => onChange(e.formData ?? {})}
+      onSubmit={() => {}}
+    />
+  );
+}

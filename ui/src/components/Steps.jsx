@@ -1,0 +1,77 @@
+// One list of run steps (test run or history): node, status, verdict, output, error.
+import { useCatalog } from '../catalog.js';
+import { pick, useI18n } from '../i18n.js';
+import { JsonView, StatusBadge } from './common.jsx';
+
+export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) {
+  const { t, lang } = useI18n();
+  const { byType } = useCatalog();
+  if (!steps || steps.length === 0) return <p className="muted small">{t('test.noSteps')}</p>;
+  return (
+    <ol className="step-list">
+      {steps.map((s, i) => {
+        const type = s.type || nodeTypes[s.node_id];
+        const title = byType[type] ? pick(byType[type].title, lang) : type || s.node_id;
+        return (
+          <li key={`${s.node_id}-${i}`} className={`step step-${s.status}`} data-testid={`step-${s.node_id}`} data-status={s.status}>
+            <div className="step-head">
+              {onSelectNode ? (
+                <button type="button" className="link-btn step-title" onClick={() => onSelectNode(s.node_id)}>
+                  {title}
+                </button>
+              ) : (
+                <span className="step-title">{title}</span>
+              )}
+              <code className="step-id">{s.node_id}</code>
+              <StatusBadge status={s.status} />
+            </div>
+            {s.verdict !== null && s.verdict !== undefined && (
+              <div className={`step-verdict verdict-${s.verdict}`} data-testid={`step-verdict-${s.node_id}`}>
+                {t('step.verdict', { value: s.verdict ? t('common.yes') : t('common.no') })}
+              </div>
+            )}
+            {showAttempts && s.attempts !== undefined && s.attempts !== null && (
+              <div className="muted small">{t('runs.attempts', { count: s.attempts })}</div>
+            )}
+            {s.error && (
+              <div className="step-error" role="note">
+                {t('step.error', { message: s.error })}
+              </div>
+            )}
+            {s.output && Object.keys(s.output).length > 0 && (
+              <details className="step-output" open={!showAttempts}>
+                <summary>{t('step.output')}</summary>
+                <OutputView output={s.output} />
+              </details>
+            )}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+/** Rendered messages read best as text; anything else as JSON. */
+function OutputView({ output }) {
+  const textKeys = ['text', 'subject', 'message'];
+  const texts = textKeys.filter((k) => typeof output[k] === 'string');
+  const htmlBody = typeof output.html === 'string' ? output.html : null;
+  const rest = Object.fromEntries(Object.entries(output).filter(([k]) => !texts.includes(k) && k !== 'html'));
+  return (
+    <div className="output-view">
+      {texts.map((k) => (
+        <div key={k} className="output-text">
+          <span className="output-key">{k}</span>
+          <div className="output-value">{output[k]}</div>
+        </div>
+      ))}
+      {htmlBody !== null && (
+        <div className="output-text">
+          <span className="output-key">html</span>
+          <iframe className="output-html" title="html" sandbox="" srcDoc={htmlBody} />
+        </div>
+      )}
+      {Object.keys(rest).length > 0 && <JsonView value={rest} />}
+    </div>
+  );
+}

@@ -1,0 +1,243 @@
+// Conversion between the flow document (SPEC §6, "automation-flow/1") and React Flow's
+// nodes/edges, plus the small graph helpers the editor needs (fresh ids, presets, layout).
+
+export const FLOW_FORMAT = 'automation-flow/1';
+export const SECRET_PLACEHOLDER = '********';
+
+/** The React Flow node type (component) for a node type id such as "condition.visit_city". */
+export function kindOf(type) {
+  const kind = String(type || '').split('.')[0];
+  return ['event', 'condition', 'action', 'flow'].includes(kind) ? kind : 'action';
+}
+
+const NODE_KEYS = ['id', 'type', 'version', 'params', 'position'];
+
+/** A new, empty flow document. */
+export function newFlowDoc(name) {
+  return { format: FLOW_FORMAT, name, enabled: false, nodes: [], edges: [] };
+}
+
+/** Edge id for React Flow; stable for the same from/to/branch. */
+export function edgeId(from, to, branch) {
+  return `e:${from}->${to}${branch ? `:${branch}` : ''}`;
+}
+
+/** Places nodes that have no position in layers by their distance from the roots. */
+export function autoLayout(nodes, edges) {
+  const depth = {};
+  const incoming = {};
+  for (const e of edges) (incoming[e.to] ||= []).push(e.from);
+  const byId = Object.fromEntries(nodes.map((n) => [n.id, n]));
+  const visiting = new Set();
+  const depthOf = (id) => {
+    if (depth[id] !== undefined) return depth[id];
+    if (visiting.has(id)) return 0; // a cycle: the server will name it, we just must not hang
+    visiting.add(id);
+    const parents = (incoming[id] || []).filter((p) => byId[p]);
+    depth[id] = parents.length ? Math.max(...parents.map(depthOf)) + 1 : 0;
+    visiting.delete(id);
+    return depth[id];
+  };
+  const perLayer = {};
+  return nodes.map((n) => {
+    if (n.position && Number.isFinite(n.position.x) && Number.isFinite(n.position.y)) return n;
+    const d = depthOf(n.id);
+    const i = (perLayer[d] = (perLayer[d] ?? -1) + 1);
+    return { ...n, position: { x: i * 280, y: d * 150 } };
+  });
+}
+
+/** Flow document -> { nodes, edges } for React Flow. Unknown node fields are kept in data.extra. */
+export function docToFlow(doc) {
+  const docNodes = autoLayout(Array.isArray(doc?.nodes) ? doc.nodes : [], Array.isArray(doc?.edges) ? doc.edges : []);
+  const kinds = {};
+  const nodes = docNodes.map((n) => {
+    const extra = {};
+    for (const [k, v] of Object.entries(n)) if (!NODE_KEYS.includes(k)) extra[k] = v;
+    kinds[n.id] = kindOf(n.type);
+    const data = { type: n.type, params: n.params ?? {} };
+    if (n.version !== undefined) data.version = n.version;
+    if (Object.keys(extra).length) data.extra = extra;
+    return { id: String(n.id), type: kindOf(n.type), position: { ...n.position }, data };
+  });
+  const edges = (Array.isArray(doc?.edges) ? doc.edges : []).map((e) => {
+    const data = {};
+    if (e.branch !== undefined) data.branch = e.branch;
+    const extra = {};
+    for (const [k, v] of Object.entries(e)) if (!['from', 'to', 'branch'].includes(k)) extra[k] = v;
+    if (Object.keys(extra).length) data.extra = extra;
+    const edge = { id: edgeId(e.from, e.to, e.branch), source: String(e.from), target: String(e.to), data };
+    if (kinds[e.from] === 'condition') edge.sourceHandle = e.branch === 'false' || e.branch === false ? 'false' : 'true';
+    return edge;
+  });
+  return { nodes, edges };
+}
+
+/**
+ * React Flow nodes/edges -> flow document, keeping the other top-level fields of `base`.
+ * Node order follows `nodes`, so a problem path /nodes/<i> points at nodes[i].
+ */
+export function flowToDoc(base, nodes, edges) {
+  const doc = { ...base };
+  doc.format = base?.format || FLOW_FORMAT;
+  const kinds = {};
+  doc.nodes = nodes.map((n) => {
+    kinds[n.id] = kindOf(n.data.type);
+    const out = { id: n.id, type: n.data.type };
+    if (n.data.version !== undefined) out.version = n.data.version;
+    out.params = n.data.params ?? {};
+    out.position = { x: Math.round(n.position.x), y: Math.round(n.position.y) };
+    return { ...out, ...(n.data.extra || {}) };
+  });
+  doc.edges = edges.map((e) => {
+    const out = { from: e.source, to: e.target };
+    const branch = e.data?.branch;
+    if (branch !== undefined) out.branch = branch;
+    else if (kinds[e.source] === 'condition' && e.sourceHandle === 'false') out.branch = 'false';
+    return { ...out, ...(e.data?.extra || {}) };
+  });
+  delete doc.stats;
+  return doc;
+}
+
+/** A node id not in `taken`, readable: "slack", "slack_2", ... */
+export function freshId(type, taken) {
+  const base = String(type || 'node').split('.').pop().replace(/[^a-zA-Z0-9_-]/g, '_') || 'node';
+  const has = taken instanceof Set ? (x) => taken.has(x) : (x) => taken.includes(x);
+  if (!has(base)) return base;
+  for (let i = 2; ; i += 1) if (!has(`${base}_${i}`)) return `${base}_${i}`;
+}
+
+/** Would connecting source -> target close a cycle? */
+export function createsCycle(edges, source, target) {
+  if (source === target) return true;
+  const out = {};
+  for (const e of edges) (out[e.source] ||= []).push(e.target);
+  const stack = [target];
+  const seen = new Set();
+  while (stack.length) {
+    const id = stack.pop();
+    if (id === source) return true;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...(out[id] || []));
+  }
+  return false;
+}
+
+/** The edge React Flow should add for a connection, or null when the connection is not allowed. */
+export function connectionToEdge(nodes, edges, conn) {
+  const { source, target } = conn;
+  const src = nodes.find((n) => n.id === source);
+  const dst = nodes.find((n) => n.id === target);
+  if (!src || !dst) return null;
+  if (kindOf(dst.data.type) === 'event') return null;
+  if (createsCycle(edges, source, target)) return null;
+  const isCondition = kindOf(src.data.type) === 'condition';
+  const branch = isCondition ? (conn.sourceHandle === 'false' ? 'false' : 'true') : undefined;
+  if (edges.some((e) => e.source === source && e.target === target && (e.data?.branch ?? (isCondition ? e.sourceHandle : undefined)) === branch)) {
+    return null;
+  }
+  const edge = { id: edgeId(source, target, branch), source, target, data: branch ? { branch } : {} };
+  if (isCondition) edge.sourceHandle = branch;
+  return edge;
+}
+
+/** The trigger part of a flow: the event, the conditions reachable from it through conditions only, and their edges. */
+export function triggerPart(nodes, edges) {
+  const event = nodes.find((n) => kindOf(n.data.type) === 'event');
+  if (!event) return null;
+  const keep = new Set([event.id]);
+  const stack = [event.id];
+  while (stack.length) {
+    const id = stack.pop();
+    for (const e of edges) {
+      if (e.source !== id || keep.has(e.target)) continue;
+      const t = nodes.find((n) => n.id === e.target);
+      if (t && kindOf(t.data.type) === 'condition') {
+        keep.add(t.id);
+        stack.push(t.id);
+      }
+    }
+  }
+  const part = { nodes: nodes.filter((n) => keep.has(n.id)), edges: edges.filter((e) => keep.has(e.source) && keep.has(e.target)) };
+  return flowToDoc({}, part.nodes, part.edges);
+}
+
+/** One action node as an action preset's nodes/edges. */
+export function actionPart(node) {
+  return flowToDoc({}, [node], []);
+}
+
+/**
+ * Copies a preset's nodes into the canvas with fresh ids.
+ * Returns { nodes, edges } to use as the new canvas, plus `added` (the new node ids) and
+ * `replacedEvent` (the id of the removed event, if any). A trigger preset replaces the
+ * canvas's event; what hung off the old event is re-attached to the preset's single exit.
+ */
+export function applyPreset(nodes, edges, preset, at = { x: 0, y: 0 }) {
+  const taken = new Set(nodes.map((n) => n.id));
+  const idMap = {};
+  for (const n of preset.nodes || []) {
+    const id = freshId(n.type, taken);
+    taken.add(id);
+    idMap[n.id] = id;
+  }
+  const presetFlow = docToFlow({ nodes: preset.nodes || [], edges: preset.edges || [] });
+  const xs = presetFlow.nodes.map((n) => n.position.x);
+  const ys = presetFlow.nodes.map((n) => n.position.y);
+  const minX = xs.length ? Math.min(...xs) : 0;
+  const minY = ys.length ? Math.min(...ys) : 0;
+  const newNodes = presetFlow.nodes.map((n) => ({
+    ...n,
+    id: idMap[n.id],
+    position: { x: n.position.x - minX + at.x, y: n.position.y - minY + at.y },
+    data: { ...n.data, params: structuredClone(n.data.params ?? {}) },
+    selected: false,
+  }));
+  const newEdges = presetFlow.edges.map((e) => ({
+    ...e,
+    id: edgeId(idMap[e.source], idMap[e.target], e.data?.branch),
+    source: idMap[e.source],
+    target: idMap[e.target],
+  }));
+
+  let keptNodes = nodes;
+  let keptEdges = edges;
+  let replacedEvent = null;
+  const presetEvent = newNodes.find((n) => kindOf(n.data.type) === 'event');
+  const oldEvent = nodes.find((n) => kindOf(n.data.type) === 'event');
+  if (presetEvent && oldEvent) {
+    replacedEvent = oldEvent.id;
+    const exits = newNodes.filter((n) => !newEdges.some((e) => e.source === n.id));
+    const exit = exits.length === 1 ? exits[0] : presetEvent;
+    const reattached = edges
+      .filter((e) => e.source === oldEvent.id)
+      .map((e) => {
+        const isCond = kindOf(exit.data.type) === 'condition';
+        const edge = { id: edgeId(exit.id, e.target, isCond ? 'true' : undefined), source: exit.id, target: e.target, data: isCond ? { branch: 'true' } : {} };
+        if (isCond) edge.sourceHandle = 'true';
+        return edge;
+      });
+    keptNodes = nodes.filter((n) => n.id !== oldEvent.id);
+    keptEdges = edges.filter((e) => e.source !== oldEvent.id && e.target !== oldEvent.id).concat(reattached);
+  }
+  return {
+    nodes: [...keptNodes, ...newNodes],
+    edges: [...keptEdges, ...newEdges],
+    added: newNodes.map((n) => n.id),
+    replacedEvent,
+  };
+}
+
+/** Replaces secret values by the placeholder, for exports of unsaved documents. */
+export function maskSecrets(doc, catalog) {
+  const out = structuredClone(doc);
+  for (const n of out.nodes || []) {
+    const props = catalog?.[n.type]?.schema?.properties || {};
+    for (const [k, p] of Object.entries(props)) {
+      if (p && p['x-secret'] && n.params && n.params[k] !== undefined && n.params[k] !== '') n.params[k] = SECRET_PLACEHOLDER;
+    }
+  }
+  return out;
+}
