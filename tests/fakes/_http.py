@@ -138,7 +138,10 @@ class FakeHTTPServer:
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.fake = self
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, daemon=True, name=type(self).__name__
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=type(self).__name__,
         )
         self._thread.start()
         return self

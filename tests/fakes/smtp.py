@@ -7,6 +7,7 @@ import email.policy
 import socket
 import ssl
 import threading
+import warnings
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -71,6 +72,15 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
+class _QuietController(Controller):
+    """aiosmtpd warns about AUTH without STARTTLS; here TLS is implicit (or the port is plain on purpose)."""
+
+    def factory(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return super().factory()
+
+
 class FakeSMTP:
     """Three listeners sharing one mailbox: ``ssl_port`` (implicit TLS), ``starttls_port`` and ``plain_port``.
 
@@ -109,13 +119,13 @@ class FakeSMTP:
         self.auth_attempts.append(
             (auth_data.login.decode() if isinstance(auth_data, LoginPassword) else "", ok)
         )
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     def _controller(self, port: int, tls: bool, **kwargs: Any) -> Controller:
         auth: dict[str, Any] = {}
         if self.login is not None:
             auth = {"authenticator": self._authenticate, "auth_required": True}
-        return Controller(_Handler(self, tls), hostname=HOST, port=port, **auth, **kwargs)
+        return _QuietController(_Handler(self, tls), hostname=HOST, port=port, **auth, **kwargs)
 
     def start(self) -> FakeSMTP:
         self.ssl_port, self.starttls_port, self.plain_port = free_port(), free_port(), free_port()

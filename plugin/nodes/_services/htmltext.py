@@ -10,9 +10,32 @@ log = logging.getLogger(__name__)
 
 SKIPPED = frozenset({"style", "script", "head", "title", "template", "noscript"})
 BLOCKS = frozenset(
-    {"p", "div", "br", "tr", "table", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
-     "blockquote", "pre", "hr", "section", "article", "header", "footer", "center", "body"}
-)  # fmt: skip
+    {
+        "p",
+        "div",
+        "br",
+        "tr",
+        "table",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "hr",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "center",
+        "body",
+    }
+)
 
 
 class _TextParser(HTMLParser):
@@ -47,7 +70,8 @@ class _TextParser(HTMLParser):
         elif tag == "a" and self.links:
             href, start = self.links.pop()
             text = " ".join("".join(self.out[start:]).split())
-            if href and not href.startswith(("#", "javascript:")) and href != text:
+            bare = href.split(":", 1)[1] if href and href.startswith(("mailto:", "tel:")) else href
+            if href and not href.startswith(("#", "javascript:")) and text not in (href, bare):
                 self.out.append(f" ({href})" if text else href)
 
     def handle_data(self, data: str) -> None:

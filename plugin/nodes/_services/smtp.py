@@ -7,7 +7,7 @@ import smtplib
 import socket
 import ssl
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import formatdate
 from typing import Any
 
@@ -52,7 +52,11 @@ def build_message(
     except ValueError as exc:  # EmailMessage refuses CR/LF in any header (header injection)
         raise PermanentError(f"email: invalid header: {exc}") from None
     msg.set_content(html_to_text(html) or " ")
-    msg.add_alternative(html, subtype="html")
+    msg.make_alternative()
+    # The HTML goes as its exact UTF-8 bytes (base64): no line-ending or trailing-newline rewriting.
+    html_part = MIMEPart(policy=msg.policy)
+    html_part.set_content(html.encode("utf-8"), "text", "html", cte="base64", params={"charset": "utf-8"})
+    msg.attach(html_part)
     return msg
 
 
@@ -93,17 +97,22 @@ def tls_context(settings: Any) -> ssl.SSLContext:
 class _PinnedSMTP(smtplib.SMTP):
     """Connects to the IP the SSRF guard approved, while TLS still checks the host name."""
 
-    pinned_ip: str | None = None
+    def __init__(self, host: str, port: int, *, pinned_ip: str | None, **kwargs: Any):
+        self.pinned_ip = pinned_ip
+        super().__init__(host, port, **kwargs)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         return super()._get_socket(self.pinned_ip or host, port, timeout)
 
 
 class _PinnedSMTPSSL(smtplib.SMTP_SSL):
-    pinned_ip: str | None = None
+    """Implicit TLS to the approved IP; ``SMTP_SSL`` wraps with ``server_hostname`` = the host name."""
+
+    def __init__(self, host: str, port: int, *, pinned_ip: str | None, **kwargs: Any):
+        self.pinned_ip = pinned_ip
+        super().__init__(host, port, **kwargs)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        # SMTP_SSL wraps with server_hostname=self._host (the name), connecting to pinned_ip.
         return super()._get_socket(self.pinned_ip or host, port, timeout)
 
 
@@ -131,12 +140,12 @@ def send(
     timeout = settings.smtp_timeout
     try:
         if security == "ssl":
-            client: smtplib.SMTP = _PinnedSMTPSSL(timeout=timeout, context=tls_context(settings))
+            client: smtplib.SMTP = _PinnedSMTPSSL(
+                host, port, pinned_ip=pinned_ip, timeout=timeout, context=tls_context(settings)
+            )
         else:
-            client = _PinnedSMTP(timeout=timeout)
-        client.pinned_ip = pinned_ip
+            client = _PinnedSMTP(host, port, pinned_ip=pinned_ip, timeout=timeout)
         with client:
-            client.connect(host, port)
             client.ehlo()
             if security == "starttls":
                 client.starttls(context=tls_context(settings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -13,18 +14,40 @@ from standardwebhooks.webhooks import Webhook
 log = logging.getLogger(__name__)
 
 VISIT_KEYS = (
-    "id", "ip", "marker", "city", "country", "referrer", "domain", "landing_page",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-    "roistat_param_1", "roistat_param_2", "roistat_param_3", "roistat_param_4", "roistat_param_5",
-)  # fmt: skip
+    "id",
+    "ip",
+    "marker",
+    "city",
+    "country",
+    "referrer",
+    "domain",
+    "landing_page",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "roistat_param_1",
+    "roistat_param_2",
+    "roistat_param_3",
+    "roistat_param_4",
+    "roistat_param_5",
+)
 ORDER_KEYS = ("id", "price", "cost", "status")
 CLIENT_KEYS = ("external_id", "name", "company", "phone", "email")
 ID_KEYS = frozenset({"id", "external_id"})
 
 PROTECTED_HEADERS = frozenset(
-    {"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "content-length",
-     "host", "transfer-encoding"}
-)  # fmt: skip
+    {
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "content-type",
+        "content-length",
+        "host",
+        "transfer-encoding",
+    }
+)
 
 
 def _pick(source: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -69,11 +92,22 @@ def message_id(idempotency_key: str) -> str:
     return "msg_" + re.sub(r"[^A-Za-z0-9_-]", "_", idempotency_key)
 
 
+def signing_key(secret: str) -> bytes:
+    """``whsec_<base64>`` → the decoded bytes; any other string → its UTF-8 bytes. ValueError when unusable."""
+    if secret.startswith("whsec_"):
+        encoded = secret[len("whsec_") :]
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    else:
+        key = secret.encode("utf-8")
+    if not key:
+        raise ValueError("the signing secret is empty")
+    return key
+
+
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """``v1,<base64 HMAC-SHA256>``; a ``whsec_`` secret is base64, any other string is used as bytes."""
-    key: str | bytes = secret if secret.startswith("whsec_") else secret.encode("utf-8")
+    """``v1,<base64 HMAC-SHA256>`` of ``msg_id.timestamp.body`` (Standard Webhooks v1)."""
     when = datetime.fromtimestamp(timestamp, tz=UTC)
-    return Webhook(key).sign(msg_id, when, body.decode("utf-8"))
+    return Webhook(signing_key(secret)).sign(msg_id, when, body.decode("utf-8"))
 
 
 def headers(

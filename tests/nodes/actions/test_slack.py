@@ -39,7 +39,12 @@ def test_text_escaped_by_the_engine_is_sent_as_is(fake_slack, make_action_call):
 
 @pytest.mark.parametrize(
     ("code", "status"),
-    [("channel_is_archived", 410), ("no_service", 404), ("channel_not_found", 404), ("action_prohibited", 403)],
+    [
+        ("channel_is_archived", 410),
+        ("no_service", 404),
+        ("channel_not_found", 404),
+        ("action_prohibited", 403),
+    ],
 )
 def test_documented_errors_are_permanent_and_name_only_the_host(fake_slack, make_action_call, code, status):
     fake_slack.fail(code)
