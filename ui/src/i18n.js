@@ -86,6 +86,7 @@ export const messages = {
   'editor.unsavedMark': { ru: 'не сохранено', en: 'unsaved' },
   'editor.notFound': { ru: 'Сценарий не найден', en: 'Scenario not found' },
   'editor.saveErrors': { ru: 'Сценарий не сохранён: исправьте ошибки ({count})', en: 'The scenario was not saved: fix the errors ({count})' },
+  'editor.minimap': { ru: 'Мини-карта схемы', en: 'Diagram minimap' },
   'editor.canvas': { ru: 'Схема сценария', en: 'Scenario diagram' },
   'editor.emptyCanvas': {
     ru: 'Перетащите событие из палитры слева (или выберите его и нажмите Enter), затем добавьте условия и действия.',

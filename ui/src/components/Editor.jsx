@@ -209,6 +209,17 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
     return pos;
   };
 
+  /** Pans so that a node added without the mouse is in view. */
+  const reveal = (node) => {
+    const rect = canvasRef.current?.getBoundingClientRect();
+    if (!rect) return;
+    const { x, y, zoom } = rf.getViewport();
+    const sx = node.position.x * zoom + x;
+    const sy = node.position.y * zoom + y;
+    if (sx >= 0 && sy >= 0 && sx + NODE_W * zoom <= rect.width && sy + NODE_H * zoom <= rect.height - 20) return;
+    rf.setCenter(node.position.x + NODE_W / 2, node.position.y + NODE_H / 2, { zoom, duration: 200 });
+  };
+
   const addNode = async (type, position) => {
     const def = catalog.byType[type];
     const kind = kindOf(type);
@@ -241,6 +252,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
       }
     }
     setNodes((ns) => [...ns.map((n) => (n.selected ? { ...n, selected: false } : n)), node]);
+    if (!position) reveal(node);
     if (anchor) {
       setEdges((es) => {
         const e = connectionToEdge([...nodes, node], es, { source: anchor.id, target: id, sourceHandle: 'true' });
@@ -263,11 +275,23 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
       });
       if (!ok) return;
     }
-    const at = position || (presetHasEvent && old ? old.position : placeFor(presetHasEvent ? null : nodes.find((n) => n.selected), nodes));
+    let at = position;
+    if (!at && presetHasEvent && old) {
+      // Left of everything, level with the old event, so nothing lands on top of the kept nodes.
+      const xs = (preset.nodes || []).map((n) => n.position?.x ?? 0);
+      const width = (xs.length ? Math.max(...xs) - Math.min(...xs) : 0) + NODE_W;
+      const left = Math.min(...nodes.map((n) => n.position.x));
+      at = { x: left - width - 80, y: old.position.y };
+    }
+    if (!at) at = placeFor(presetHasEvent ? null : nodes.find((n) => n.selected), nodes);
     const res = applyPreset(nodes, edges, preset, at);
     const added = new Set(res.added);
     setNodes(res.nodes.map((n) => ({ ...n, selected: added.has(n.id) && n.id === res.added[res.added.length - 1] })));
     setEdges(res.edges);
+    if (!position) {
+      const last = res.nodes.find((n) => n.id === res.added[res.added.length - 1]);
+      if (last) reveal(last);
+    }
     setTab('params');
   };
 
@@ -542,12 +566,11 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
                 minZoom={0.2}
                 maxZoom={2}
                 defaultViewport={{ x: 40, y: 40, zoom: 1 }}
-                proOptions={{ hideAttribution: true }}
                 onNodeClick={() => setTab('params')}
               >
                 <Background gap={20} size={1} />
                 <Controls showInteractive={false} />
-                <MiniMap pannable zoomable ariaLabel="minimap" nodeClassName={(n) => `minimap-${n.type}`} />
+                <MiniMap pannable zoomable ariaLabel={t('editor.minimap')} style={{ width: 140, height: 96 }} nodeClassName={(n) => `minimap-${n.type}`} />
               </ReactFlow>
             </CanvasContext.Provider>
             {nodes.length === 0 && (
@@ -582,7 +605,6 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
             >
               {t('editor.saveAction')}
             </button>
-            <span className="muted small canvas-hint">{t('editor.keyboardHint')}</span>
           </div>
         </div>
         <aside className="side-panel" aria-label={t(`panel.${tab}`)} data-testid="side-panel">
@@ -604,7 +626,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
           <div className="panel-body" role="tabpanel">
             {tab === 'params' &&
               (selected ? (
-                <div className="node-panel" data-testid="node-panel" data-node-id={selected.id}>
+                <div className="node-panel" data-testid="panel-node" data-node-id={selected.id}>
                   <div className="node-panel-head">
                     <span className={`dot dot-${selectedKind}`} aria-hidden="true" />
                     <span className="muted small">{t(`kind.${selectedKind}`)}</span>
@@ -613,7 +635,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
                   {selectedDef && pick(selectedDef.description, lang) && <p className="muted small">{pick(selectedDef.description, lang)}</p>}
                   <p className="muted small">{t('panel.nodeId', { id: selected.id })}</p>
                   {selectedProblems?.messages.length > 0 && (
-                    <ul className="error-list" role="alert" data-testid="node-errors">
+                    <ul className="error-list" role="alert" data-testid="panel-node-errors">
                       {selectedProblems.messages.map((m, i) => (
                         <li key={i}>{m}</li>
                       ))}
@@ -653,13 +675,16 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
                         {t('editor.saveTrigger')}
                       </button>
                     )}
-                    <button type="button" className="btn btn-sm btn-danger-text" onClick={() => removeNode(selected.id)} data-testid="node-delete">
+                    <button type="button" className="btn btn-sm btn-danger-text" onClick={() => removeNode(selected.id)} data-testid="panel-node-delete">
                       {t('editor.deleteNode')}
                     </button>
                   </div>
                 </div>
               ) : (
-                <p className="muted" data-testid="panel-empty">{t('panel.selectNode')}</p>
+                <div data-testid="panel-empty">
+                  <p className="muted">{t('panel.selectNode')}</p>
+                  <p className="muted small canvas-hint">{t('editor.keyboardHint')}</p>
+                </div>
               ))}
             {tab === 'test' && (
               <TestPanel

@@ -40,7 +40,7 @@ function NodeCard({ id, data, selected, kind }) {
       <div className="fnode-head">
         <span className="fnode-kind">{t(`kind.${kind}`)}</span>
         {step && (
-          <span className={`badge badge-${step.status}`} data-testid={`node-step-${id}`}>
+          <span className={`badge badge-${step.status}`} data-testid={`step-badge-${id}`}>
             {step.verdict === true ? t('node.true') : step.verdict === false ? t('node.false') : statusLabel(lang, step.status)}
           </span>
         )}
