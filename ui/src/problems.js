@@ -35,7 +35,9 @@ export function mapProblem(problem, doc) {
   for (const err of errors) {
     const message = err?.message ?? String(err);
     const path = err?.path ?? '';
-    const seg = parsePointer(path);
+    let seg = parsePointer(path);
+    // The dry run of an unsaved document (POST /flows/test) reports paths under /flow.
+    if (seg[0] === 'flow' && (seg[1] === 'nodes' || seg[1] === 'edges' || seg[1] === 'name')) seg = seg.slice(1);
     if (seg[0] === 'nodes' && seg.length >= 2 && /^\d+$/.test(seg[1]) && docNodes[Number(seg[1])]) {
       const node = docNodes[Number(seg[1])];
       const entry = (out.nodes[node.id] ||= { messages: [], fields: {} });

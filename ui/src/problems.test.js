@@ -65,6 +65,12 @@ describe('mapProblem', () => {
     expect(m.banner.map((b) => b.path)).toEqual(['/name', '/', '/nodes/9/params/x', '/enabled']);
   });
 
+  it('understands the /flow prefix of the dry-run endpoint', () => {
+    const t = mapProblem({ errors: [{ path: '/flow/nodes/2/params/text', message: 'm' }, { path: '/flow/edges/0', message: 'e' }] }, doc);
+    expect(t.nodes.slack.fields).toEqual({ text: { __errors: ['m'] } });
+    expect(Object.keys(t.edges)).toEqual([edgeId('start', 'city')]);
+  });
+
   it('a problem without errors is one banner line with its detail', () => {
     const only = mapProblem({ title: 'Conflict', status: 409, detail: 'version mismatch' }, doc);
     expect(only.banner).toEqual([{ path: '', message: 'version mismatch' }]);
