@@ -21,11 +21,17 @@ SIMPLE_HTML = (
 def params(fake, security="ssl", html=SIMPLE_HTML, **extra):
     port = {"ssl": fake.ssl_port, "starttls": fake.starttls_port, "none": fake.plain_port}[security]
     return {
-        "smtp_host": "127.0.0.1", "smtp_port": port, "security": security,
-        "username": fake.login, "password": fake.password,
-        "from_email": "sender@example.ru", "from_name": "Школа Маркетинга",
-        "subject": "Ваша заявка принята — спасибо!", "html": html, **extra,
-    }  # fmt: skip
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "security": security,
+        "username": fake.login,
+        "password": fake.password,
+        "from_email": "sender@example.ru",
+        "from_name": "Школа Маркетинга",
+        "subject": "Ваша заявка принята — спасибо!",
+        "html": html,
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls", "none"])

@@ -22,16 +22,34 @@ EXPECTED_PAYLOAD = {
     "script_id": "19",
     "script_name": "Тестовый сценарий",
     "visit": {
-        "id": "12345", "ip": "123.45.67.89", "marker": "test_page_post", "city": "Москва", "country": "Россия",
-        "referrer": "testpage.com", "domain": "site.com", "landing_page": "site.com/test/page",
-        "utm_source": "yandex", "utm_medium": None, "utm_campaign": None, "utm_term": None, "utm_content": None,
-        "roistat_param_1": "p1", "roistat_param_2": None, "roistat_param_3": None, "roistat_param_4": None,
+        "id": "12345",
+        "ip": "123.45.67.89",
+        "marker": "test_page_post",
+        "city": "Москва",
+        "country": "Россия",
+        "referrer": "testpage.com",
+        "domain": "site.com",
+        "landing_page": "site.com/test/page",
+        "utm_source": "yandex",
+        "utm_medium": None,
+        "utm_campaign": None,
+        "utm_term": None,
+        "utm_content": None,
+        "roistat_param_1": "p1",
+        "roistat_param_2": None,
+        "roistat_param_3": None,
+        "roistat_param_4": None,
         "roistat_param_5": None,
     },
     "order": {"id": "100", "price": 120, "cost": 100, "status": "Новая"},
-    "client": {"external_id": "2", "name": "Иван Петров", "company": None, "phone": "8 (912) 345-67-89",
-               "email": "ivan@example.com"},
-}  # fmt: skip
+    "client": {
+        "external_id": "2",
+        "name": "Иван Петров",
+        "company": None,
+        "phone": "8 (912) 345-67-89",
+        "email": "ivan@example.com",
+    },
+}
 
 
 @pytest.fixture
@@ -93,8 +111,9 @@ def test_wrong_secret_is_rejected_by_the_receiver_as_permanent(receiver, make_ac
 
 def test_retries_keep_the_webhook_id_so_the_receiver_dedupes(receiver, make_action_call):
     first = make_action_call({"url": receiver.url, "signing_secret": SECRET}, sample_context(), run_id="r42")
-    retry = make_action_call({"url": receiver.url, "signing_secret": SECRET}, sample_context(), run_id="r42",
-                             attempt=2)  # fmt: skip
+    retry = make_action_call(
+        {"url": receiver.url, "signing_secret": SECRET}, sample_context(), run_id="r42", attempt=2
+    )
     webhook.execute(first)
     webhook.execute(retry)
     assert len(receiver.deliveries) == 1
@@ -102,8 +121,9 @@ def test_retries_keep_the_webhook_id_so_the_receiver_dedupes(receiver, make_acti
 
 
 def test_webhook_id_never_contains_dots(receiver, make_action_call):
-    call = make_action_call({"url": receiver.url, "signing_secret": SECRET}, sample_context(), run_id="a.b",
-                            node_id="n.1")  # fmt: skip
+    call = make_action_call(
+        {"url": receiver.url, "signing_secret": SECRET}, sample_context(), run_id="a.b", node_id="n.1"
+    )
     webhook.execute(call)
     assert receiver.deliveries[0].webhook_id == "msg_a_b-n_1"
 
@@ -117,8 +137,11 @@ def test_custom_event_carries_the_event_object(fake_receiver, make_action_call):
 
 
 def test_missing_context_gives_nulls(fake_receiver, make_action_call):
-    webhook.execute(make_action_call({"url": fake_receiver.url}, {}, event_type="visit_created",
-                                     flow={"id": "", "name": ""}))  # fmt: skip
+    webhook.execute(
+        make_action_call(
+            {"url": fake_receiver.url}, {}, event_type="visit_created", flow={"id": "", "name": ""}
+        )
+    )
     payload = fake_receiver.deliveries[0].payload
     assert payload["script_id"] is None and payload["script_name"] is None
     assert set(payload["visit"].values()) == {None} and len(payload["visit"]) == 18
@@ -127,8 +150,12 @@ def test_missing_context_gives_nulls(fake_receiver, make_action_call):
 
 
 def test_user_headers_are_added_but_cannot_override_ours(receiver, make_action_call):
-    headers = {"X-Token": "abc", "webhook-id": "msg_forged", "Content-Type": "text/plain",
-               "WEBHOOK-SIGNATURE": "v1,forged"}  # fmt: skip
+    headers = {
+        "X-Token": "abc",
+        "webhook-id": "msg_forged",
+        "Content-Type": "text/plain",
+        "WEBHOOK-SIGNATURE": "v1,forged",
+    }
     call = make_action_call(
         {"url": receiver.url, "signing_secret": SECRET, "headers": headers}, sample_context()
     )
@@ -141,8 +168,9 @@ def test_user_headers_are_added_but_cannot_override_ours(receiver, make_action_c
 
 
 def test_get_sends_the_payload_as_one_query_parameter(receiver, make_action_call):
-    webhook.execute(make_action_call({"url": receiver.url, "method": "GET", "signing_secret": SECRET},
-                                     sample_context()))  # fmt: skip
+    webhook.execute(
+        make_action_call({"url": receiver.url, "method": "GET", "signing_secret": SECRET}, sample_context())
+    )
     [delivery] = receiver.deliveries
     assert delivery.request.method == "GET" and delivery.request.body == b""
     assert list(delivery.request.query) == ["payload"]
@@ -215,8 +243,11 @@ def test_invalid_whsec_secret_is_permanent(fake_receiver, make_action_call):
 
 
 def test_preview_shows_the_request_with_secrets_masked(make_action_call):
-    params = {"url": "https://crm.example.com/hook", "signing_secret": SECRET,
-              "headers": {"Authorization": "Bearer top-secret", "X-Source": "automation"}}  # fmt: skip
+    params = {
+        "url": "https://crm.example.com/hook",
+        "signing_secret": SECRET,
+        "headers": {"Authorization": "Bearer top-secret", "X-Source": "automation"},
+    }
     call = make_action_call(params, sample_context())
     out = webhook.preview(call)
     assert out["method"] == "POST" and out["url"] == "https://crm.example.com/hook"
