@@ -1,43 +1,107 @@
-"""The plugin manifest (``plugin.json``) a host platform reads, generated from the registry."""
+"""The plugin manifest (``plugin.json``) a host platform reads, generated from the registry.
+
+The committed ``plugin.json`` must equal :func:`build_manifest` of the live registry (a test checks
+it); regenerate it with ``python server.py manifest`` after adding or changing a node. The shape is
+described by ``plugin/schemas/manifest.json``.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from plugin import __version__
 from plugin.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_PATH = ROOT / "plugin.json"
+SCHEMA_ID = "https://automation-nodes.dev/schemas/manifest.json"
+SCHEMA_PATH = "plugin/schemas/manifest.json"
+
+API_BASE = "/api/v1"
+KIND_ORDER = ("event", "condition", "action", "flow")
+# What ``POST /api/v1/nodes/{type}/execute`` answers, by kind (SPEC §7).
+EXECUTE_ANSWER = {"event": "matches", "condition": "result", "action": "status", "flow": "delay_seconds"}
+PUBLIC_PATHS = ("/api/v1/health", "/api/v1/openapi.json", "/plugin.json")
 
 
-def build_manifest(registry: Registry) -> dict:
+def _node(node, event_types: list[str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "type": node.type,
+        "kind": node.kind,
+        "version": node.version,
+        "title": node.title,
+        "description": node.description,
+        "schema": "plugin/" + node.schema_path,
+        "catalog": f"{API_BASE}/nodes/{node.type}",
+        "execute": f"{API_BASE}/nodes/{node.type}/execute",
+        "answer": EXECUTE_ANSWER[node.kind],
+        "secrets": list(node.secret_fields),
+        "templates": sorted(node.template_fields),
+    }
+    if node.kind == "event":
+        entry["event_type"] = node.module.PAYLOAD_EVENT_TYPE
+    if node.kind == "condition":
+        allowed = node.module.EVENTS
+        entry["events"] = sorted(allowed) if allowed is not None else list(event_types)
+    return entry
+
+
+def build_manifest(registry: Registry) -> dict[str, Any]:
+    """The manifest as a dict; deterministic for a given registry and version."""
+    nodes = sorted(registry, key=lambda n: (KIND_ORDER.index(n.kind), n.type))
+    event_types = [n.type for n in nodes if n.kind == "event"]
     return {
-        "$schema": "plugin/schemas/manifest.json",
+        "$schema": SCHEMA_ID,
+        "manifest_version": 1,
         "id": "automation-nodes",
         "name": "Marketing automation scenarios",
-        "name_ru": "Автоматизация маркетинга — сценарии",
+        "title": {"ru": "Автоматизация маркетинга — сценарии", "en": "Marketing automation scenarios"},
         "version": __version__,
         "description": "Event → conditions → actions scenarios (a self-hosted rebuild of Roistat's "
-        "«Автоматизация маркетинга → Сценарии») served as a node server.",
-        "api": {"base": "/api/v1", "openapi": "/api/v1/openapi.json", "health": "/api/v1/health"},
-        "auth": {"type": "bearer", "header": "Authorization", "scheme": "Bearer"},
-        "entry_points": {"server": "server.py", "ui": "/", "manifest": "/plugin.json"},
-        "flow_format": "automation-flow/1",
-        "nodes": [
-            {
-                "type": node.type,
-                "kind": node.kind,
-                "version": node.version,
-                "title": node.title,
-                "schema": "plugin/" + node.schema_path,
-                "execute": f"/api/v1/nodes/{node.type}/execute",
-            }
-            for node in sorted(registry, key=lambda n: (["event", "condition", "action", "flow"].index(n.kind), n.type))
-        ],
+        "«Автоматизация маркетинга → Сценарии») served as a node server: other platforms post events to "
+        "it and call any node directly.",
+        "homepage": "/",
+        "api": {
+            "base": API_BASE,
+            "openapi": f"{API_BASE}/openapi.json",
+            "health": f"{API_BASE}/health",
+            "nodes": f"{API_BASE}/nodes",
+            "variables": f"{API_BASE}/variables",
+            "execute": {"method": "POST", "path": f"{API_BASE}/nodes/{{type}}/execute"},
+            "ingest": {
+                "visit": {"method": "POST", "path": f"{API_BASE}/visits"},
+                "client": {"method": "PUT", "path": f"{API_BASE}/clients/{{external_id}}"},
+                "order": {"method": "PUT", "path": f"{API_BASE}/orders/{{id}}"},
+                "event": {"method": "POST", "path": f"{API_BASE}/events"},
+                "batch": {"method": "POST", "path": f"{API_BASE}/batch"},
+            },
+            "flows": f"{API_BASE}/flows",
+            "flows_import": {"method": "POST", "path": f"{API_BASE}/flows/import"},
+        },
+        "auth": {
+            "type": "http",
+            "scheme": "bearer",
+            "header": "Authorization",
+            "format": "Bearer <token>",
+            "public": list(PUBLIC_PATHS),
+        },
+        "entry_points": {
+            "server": "python server.py",
+            "ui": "/",
+            "manifest": "/plugin.json",
+            "metrics": "/metrics",
+        },
+        "flow_format": {"id": "automation-flow/1", "schema": "plugin/schemas/flow.json"},
+        "nodes": [_node(n, event_types) for n in nodes],
     }
 
 
+def render_manifest(registry: Registry) -> str:
+    """The exact text of ``plugin.json``."""
+    return json.dumps(build_manifest(registry), ensure_ascii=False, indent=2) + "\n"
+
+
 def write_manifest(registry: Registry, path: Path = MANIFEST_PATH) -> None:
-    path.write_text(json.dumps(build_manifest(registry), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    path.write_text(render_manifest(registry), encoding="utf-8")
