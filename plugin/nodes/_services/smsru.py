@@ -16,15 +16,29 @@ RETRYABLE_CODES = frozenset({220, 500})
 """Per contracts.md §4.1 only these heal by themselves; every other code (and unknown ones) is final."""
 
 MEANINGS = {
-    200: "wrong api_id", 201: "insufficient balance", 202: "bad recipient or no route",
-    203: "no message text", 204: "sender name not approved", 205: "message too long",
-    206: "daily limit reached", 207: "cannot send to this number", 208: "bad time",
-    209: "number is in the stop-list", 210: "GET used where POST is required", 211: "method not found",
-    212: "text is not UTF-8", 213: "more than 100 numbers", 220: "service temporarily unavailable",
-    230: "daily limit for this number", 231: "identical message to this number within a minute",
-    232: "identical message to this number within a day", 300: "bad token", 301: "bad password",
-    302: "account not confirmed", 500: "server error",
-}  # fmt: skip
+    200: "wrong api_id",
+    201: "insufficient balance",
+    202: "bad recipient or no route",
+    203: "no message text",
+    204: "sender name not approved",
+    205: "message too long",
+    206: "daily limit reached",
+    207: "cannot send to this number",
+    208: "bad time",
+    209: "number is in the stop-list",
+    210: "GET used where POST is required",
+    211: "method not found",
+    212: "text is not UTF-8",
+    213: "more than 100 numbers",
+    220: "service temporarily unavailable",
+    230: "daily limit for this number",
+    231: "identical message to this number within a minute",
+    232: "identical message to this number within a day",
+    300: "bad token",
+    301: "bad password",
+    302: "account not confirmed",
+    500: "server error",
+}
 
 
 def request(base_url: str | None, api_id: str, to: str, text: str, sender: str | None) -> dict[str, Any]:

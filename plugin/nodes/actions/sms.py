@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from plugin.nodes._services import http, limits, phones, smsru, twilio
+from plugin.nodes._services import limits, phones, smsru, twilio
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, PermanentError, Skip
 
 log = logging.getLogger(__name__)
@@ -18,12 +18,9 @@ def _phone(call: ActionCall) -> str:
     raw = client.get("phone")
     if raw is None or not str(raw).strip():
         raise Skip("у клиента нет телефона (client has no phone)")
-    e164 = phones.to_e164(
-        str(raw),
-        call.services.settings.extra.get("phone_region", phones.DEFAULT_REGION)
-        if call.services
-        else phones.DEFAULT_REGION,
-    )
+    settings = getattr(call.services, "settings", None)
+    region = (getattr(settings, "extra", None) or {}).get("phone_region", phones.DEFAULT_REGION)
+    e164 = phones.to_e164(str(raw), region)
     if e164 is None:
         raise Skip(f"некорректный телефон клиента (invalid phone {raw!r})")
     return e164
@@ -92,14 +89,9 @@ def preview(call: ActionCall) -> dict:
             "headers": {"Content-Type": "application/x-www-form-urlencoded"},
             "body": req["data"],
         }
-    req = twilio.request(p.get("base_url"), SECRET_PLACEHOLDER, to, p.get("sender") or "", p["text"])
-    return {
-        "method": "POST",
-        "url": req["url"],
-        "headers": {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Authorization": f"Basic {SECRET_PLACEHOLDER}",
-        },
-        "body": req["data"],
-        "host": http.host_of(req["url"]),
+    req = twilio.request(p.get("base_url"), p.get("account_sid") or "", to, p.get("sender") or "", p["text"])
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": f"Basic {SECRET_PLACEHOLDER}",
     }
+    return {"method": "POST", "url": req["url"], "headers": headers, "body": req["data"]}
