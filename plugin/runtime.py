@@ -46,6 +46,8 @@ def redis_from_config(config: dict[str, Any]) -> Redis:
     if not url:
         url = embedded_redis_url(config["DATA_DIR"])
         config["REDIS_URL"] = url
+    if url.startswith("unix://"):
+        return Redis.from_url(url, health_check_interval=30)
     return Redis.from_url(url, health_check_interval=30, socket_keepalive=True)
 
 

