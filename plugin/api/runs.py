@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -10,7 +12,7 @@ from sqlalchemy import and_, or_, select
 from plugin.api.common import decode_cursor, encode_cursor
 from plugin.engine.context import iso
 from plugin.engine.execution import step_dict
-from plugin.errors import Conflict, NotFound, ValidationFailed
+from plugin.errors import ApiProblem, Conflict, NotFound, ValidationFailed
 from plugin.extensions import db
 from plugin.runtime import rt
 from plugin.storage.models import Run, Step, utcnow
@@ -84,10 +86,7 @@ class RunList(MethodView):
         if status:
             query = query.where(Run.status == status)
         if args.get("cursor"):
-            created, run_id = decode_cursor(args["cursor"])[:2]
-            from datetime import datetime
-
-            created_at = datetime.fromisoformat(created)
+            created_at, run_id = _cursor_position(args["cursor"])
             query = query.where(or_(Run.created_at < created_at, and_(Run.created_at == created_at, Run.id < run_id)))
         runs = db.session.scalars(query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit + 1)).all()
         more = len(runs) > limit
@@ -95,6 +94,18 @@ class RunList(MethodView):
         steps = _steps_for([r.id for r in runs])
         next_cursor = encode_cursor(runs[-1].created_at.isoformat(), runs[-1].id) if more else None
         return {"runs": [run_dict(r, steps[r.id]) for r in runs], "next_cursor": next_cursor}
+
+
+def _cursor_position(cursor: str) -> tuple[datetime, str]:
+    """(created_at, run id) of a cursor this server issued; anything else is a 400, not a 500."""
+    parts = decode_cursor(cursor)
+    try:
+        created, run_id = parts[:2]
+        return datetime.fromisoformat(created), str(run_id)
+    except (TypeError, ValueError):
+        raise ApiProblem(
+            "the cursor is not one this server issued", [{"path": "/cursor", "message": "invalid cursor"}]
+        ) from None
 
 
 def _get(run_id: str) -> Run:
