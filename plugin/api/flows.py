@@ -9,6 +9,7 @@ from plugin.api.common import json_body
 from plugin.engine import context as ctx
 from plugin.engine.dispatch import bump_generation
 from plugin.engine.runner import dry_run
+from plugin.engine.validation import validate_flow
 from plugin.errors import NotFound, ValidationFailed
 from plugin.extensions import db
 from plugin.runtime import rt
@@ -143,19 +144,21 @@ class FlowImport(MethodView):
         docs = body["flows"] if many else [body]
         if not isinstance(docs, list) or not docs:
             raise ValidationFailed("'flows' must be a non-empty list", [{"path": "/flows", "message": "expected a non-empty array"}])
-        problems, flows = [], []
+        # Validate every document before writing any: a SAVEPOINT per document is not enough,
+        # because on SQLite (pysqlite) releasing an outermost SAVEPOINT commits it.
+        problems = []
         for i, doc in enumerate(docs):
             base = f"/flows/{i}" if many else ""
-            try:
-                with db.session.begin_nested():
-                    flows.append(
-                        store.save_flow(db.session, runtime.registry, runtime.secrets, doc, imported=True, base=base)
-                    )
-            except ValidationFailed as exc:
-                problems += exc.errors
+            problems += [
+                {**p, "path": base + (p["path"] if p["path"] != "/" else "") or "/"}
+                for p in validate_flow(doc, runtime.registry)
+            ]
         if problems:
-            db.session.rollback()
             raise ValidationFailed(f"{len(problems)} problem(s); nothing was imported", problems)
+        flows = []
+        for doc in docs:
+            flows.append(store.save_flow(db.session, runtime.registry, runtime.secrets, doc, imported=True))
+            db.session.flush()  # a second document with the same id then gets a new one
         db.session.commit()
         _changed()
         return {"flows": [store.flow_document(runtime.registry, f) for f in flows]}
@@ -253,7 +256,6 @@ class FlowTestUnsaved(MethodView):
             raise ValidationFailed("expected {\"flow\": <document>, \"context\": {...}}", [{"path": "/flow", "message": "required"}])
         doc = body["flow"]
         existing = db.session.get(Flow, doc.get("id")) if isinstance(doc.get("id"), str) else None
-        from plugin.engine.validation import validate_flow
         from plugin.storage.secrets import seal_nodes
 
         problems = validate_flow(doc, runtime.registry)
