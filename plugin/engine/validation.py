@@ -6,6 +6,7 @@ Pure: a document and the registry in, a list of problems out.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,25 @@ def _flatten(error: ValidationError, base: tuple) -> list[Problem]:
         best = max(error.context, key=lambda e: len(e.absolute_path))
         return _flatten(best, base)
     path = base + tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        # Point at each unexpected key itself, not at the object that holds it
+        extras = _unexpected_keys(error.instance, error.schema)
+        if extras:
+            allowed = ", ".join(sorted(error.schema.get("properties", {}))) or "none"
+            return [
+                {"path": pointer(*path, key), "message": f"unknown field {key!r} (allowed: {allowed})"}
+                for key in extras
+            ]
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else ""
         path = path + ((missing,) if missing else ())
     return [{"path": pointer(*path), "message": _schema_message(error)}]
+
+
+def _unexpected_keys(instance: dict, schema: dict) -> list[str]:
+    known = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    return [k for k in instance if k not in known and not any(re.search(p, k) for p in patterns)]
 
 
 def validate_flow(doc: Any, registry: Registry, *, enabling: bool = False) -> list[Problem]:
@@ -67,10 +83,14 @@ def validate_flow(doc: Any, registry: Registry, *, enabling: bool = False) -> li
     if not isinstance(doc, dict):
         return [{"path": "/", "message": "a flow document must be a JSON object"}]
     problems = _schema_problems(flow_validator(), doc, ())
-    if problems:
+    # Every problem at once: a bad name or one malformed node must not hide the others' problems
+    broken = {_under(p["path"]) for p in problems} - {None}
+    nodes, edges = doc.get("nodes"), doc.get("edges")
+    if "nodes" not in broken:
+        skip = {part[1] for part in broken if isinstance(part, tuple)}
+        problems += _node_problems(nodes, registry, skip=skip)
+    if broken:
         return problems
-    nodes, edges = doc["nodes"], doc["edges"]
-    problems += _node_problems(nodes, registry)
     problems += _graph_problems(nodes, edges, registry)
     if enabling:
         for index, node in enumerate(nodes):
@@ -86,10 +106,22 @@ def validate_flow(doc: Any, registry: Registry, *, enabling: bool = False) -> li
     return problems
 
 
-def _node_problems(nodes: list[dict], registry: Registry) -> list[Problem]:
+def _under(path: str) -> Any:
+    """Which part of a flow a schema problem breaks: "nodes", "edges", ("nodes", i), or None."""
+    parts = path.split("/")
+    if len(parts) < 2 or parts[1] not in ("nodes", "edges"):
+        return None
+    if len(parts) == 2 or parts[1] == "edges" or not parts[2].isdigit():
+        return parts[1]
+    return ("nodes", int(parts[2]))
+
+
+def _node_problems(nodes: list[dict], registry: Registry, *, skip: set[int] = frozenset()) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for index, node in enumerate(nodes):
+        if index in skip:
+            continue
         if node["id"] in seen:
             problems.append(
                 {"path": pointer("nodes", index, "id"), "message": f"duplicate node id {node['id']!r}"}
