@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 
-from tests.fakes.fixtures import LIMITS_REDIS_URL, sample_context
+import pytest
+
+from plugin.nodes._services import limits
+from plugin.nodes.base import Deferred
+from tests.fakes.fixtures import LIMITS_REDIS_URL, make_services, sample_context
 from tests.fakes.workers import run_action
 
 BASE_SETTINGS = {
@@ -89,3 +94,31 @@ def test_sms_cap_is_shared_by_two_workers(fake_twilio, limits_redis):
     flat = [o for worker in outcomes for o in worker]
     assert sorted(flat) == ["ok"] * 3 + ["skipped"] * 3, outcomes
     assert len(fake_twilio.messages) == 3
+
+
+def test_without_redis_limits_are_not_enforced():
+    services = make_services(redis=None, email_cap_per_client=0)
+    assert limits.reserve(services, "email", "id:2", "run-1", cap=0)
+    for _ in range(10):
+        limits.throttle(services, "slack", "https://hooks.slack.com/services/T/B/X")
+
+
+def test_bucket_allows_its_burst_then_defers_by_the_interval(limits_redis):
+    services = make_services(
+        redis=limits_redis, extra={"rate_limits": {"telegram": {"rate": 0.1, "burst": 3}}}
+    )
+    for _ in range(3):
+        limits.throttle(services, "telegram", "chat-1")
+    with pytest.raises(Deferred) as err:
+        limits.throttle(services, "telegram", "chat-1")
+    assert 9.0 < err.value.seconds <= 10.0
+    limits.throttle(services, "telegram", "chat-2")  # another destination has its own bucket
+    assert not any(b"chat" in key for key in limits_redis.keys("*"))  # destinations are hashed
+
+
+def test_cap_window_slides(limits_redis):
+    services = make_services(redis=limits_redis, cap_window_seconds=1)
+    assert limits.reserve(services, "sms", "id:2", "run-1", cap=1)
+    assert not limits.reserve(services, "sms", "id:2", "run-2", cap=1)
+    time.sleep(1.1)
+    assert limits.reserve(services, "sms", "id:2", "run-2", cap=1)

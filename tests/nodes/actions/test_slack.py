@@ -133,3 +133,9 @@ def test_preview_masks_the_webhook_url(fake_slack, make_action_call):
         "body": {"text": "Новый заказ 100 от Иван Петров"},
     }
     assert fake_slack.requests == []
+
+
+def test_200_without_ok_is_not_success(fake_slack, make_action_call):
+    fake_slack.force(Reply(200, "<html>login page</html>"))
+    with pytest.raises(PermanentError, match="unexpected answer"):
+        slack.execute(make_action_call(params(fake_slack)))

@@ -257,3 +257,10 @@ def test_preview_shows_the_request_with_secrets_masked(make_action_call):
     assert out["headers"]["webhook-signature"] == "v1," + SECRET_PLACEHOLDER
     assert out["headers"]["webhook-id"] == f"msg_{call.run_id}-{call.node_id}"
     assert "top-secret" not in json.dumps(out) and SECRET not in json.dumps(out)
+
+
+def test_line_break_in_a_user_header_is_permanent(fake_receiver, make_action_call):
+    params = {"url": fake_receiver.url, "headers": {"X-Note": "a\r\nX-Injected: 1"}}
+    with pytest.raises(PermanentError, match="invalid request"):
+        webhook.execute(make_action_call(params, sample_context()))
+    assert fake_receiver.requests == []
