@@ -208,6 +208,9 @@ export const messages = {
   'status.dry_run': { ru: 'Тест', en: 'Dry run' },
   'status.no_match': { ru: 'Условия не выполнены', en: 'Conditions not met' },
   'status.retrying': { ru: 'Повтор', en: 'Retrying' },
+  'status.would_trigger': { ru: 'Сценарий сработает', en: 'Would trigger' },
+  'status.not_triggered': { ru: 'Сценарий не сработает', en: 'Would not trigger' },
+  'status.would_wait': { ru: 'Будет ожидание', en: 'Would wait' },
   'status.cancelled': { ru: 'Отменено', en: 'Cancelled' },
 };
 

@@ -58,7 +58,12 @@ function propertyUi(prop, lang) {
   const widget = prop['x-widget'];
   if (prop['x-secret']) ui['ui:widget'] = 'secret';
   else if (widget === 'html') ui['ui:widget'] = 'html';
-  else if (widget === 'status-list') ui['ui:widget'] = 'statusList';
+  else if (widget === 'status-list' && (prop.anyOf || prop.oneOf)) {
+    // «список или через запятую»: one chips editor replaces the list/text choice.
+    ui['ui:field'] = 'statusList';
+    ui['ui:fieldReplacesAnyOrOneOf'] = true;
+  } else if (widget === 'status-list') ui['ui:widget'] = 'statusList';
+  else if (widget === 'password') ui['ui:widget'] = 'password';
   else if (prop['x-template']) ui['ui:widget'] = 'template';
   else if (widget === 'textarea') ui['ui:widget'] = 'textarea';
   if (widget === 'textarea' || widget === 'html') ui['ui:options'] = { ...(ui['ui:options'] || {}), multiline: true, rows: widget === 'html' ? 10 : 4 };
@@ -67,6 +72,16 @@ function propertyUi(prop, lang) {
     ui['ui:placeholder'] = prop.examples[0];
   }
   if (prop.type === 'object' && prop.properties) Object.assign(ui, objectUi(prop, lang));
+  // A choice between shapes («Текст» / «Список»): the option selector already names the shape,
+  // so the option's own label is hidden; a list of plain strings is edited as chips.
+  for (const key of ['anyOf', 'oneOf']) {
+    if (!Array.isArray(prop[key]) || ui['ui:field']) continue;
+    ui[key] = prop[key].map((opt) => {
+      const o = { ...propertyUi(opt, lang), 'ui:label': false };
+      if (opt?.type === 'array' && opt.items?.type === 'string' && !opt.items.enum && !o['ui:widget']) o['ui:widget'] = 'statusList';
+      return o;
+    });
+  }
   return ui;
 }
 

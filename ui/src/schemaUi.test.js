@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formSchemas, localizeSchema, paramsSummary } from './schemaUi.js';
 import { defaultParams, validator } from './validator.js';
-import { insertAt } from './components/widgets.jsx';
+import { insertAt, toStatusList } from './components/widgets.jsx';
 import { captureToken } from './auth.js';
 import { parseHash } from './router.js';
 import { exportFileName } from './api.js';
@@ -34,6 +34,24 @@ describe('schema -> form', () => {
   it('labels enums with x-enum-titles in the chosen language', () => {
     expect(formSchemas(city, 'ru').uiSchema.operator['ui:enumNames'][0]).toBe('Равно');
     expect(formSchemas(city, 'en').uiSchema.operator['ui:enumNames'][0]).toBe('Equals');
+  });
+
+  it('hides the label of anyOf options and edits string lists as chips', () => {
+    const ui = formSchemas(city, 'ru').uiSchema.value.anyOf;
+    expect(ui.map((o) => o['ui:label'])).toEqual([false, false]);
+    expect(ui[1]['ui:widget']).toBe('statusList');
+  });
+
+  it('a status-list over "list or comma string" becomes one chips field', () => {
+    const status = readSchema('conditions/order_status.json');
+    const ui = formSchemas(status, 'ru').uiSchema.value;
+    expect(ui['ui:field']).toBe('statusList');
+    expect(ui['ui:fieldReplacesAnyOrOneOf']).toBe(true);
+    expect(ui.anyOf).toBeUndefined();
+    expect(toStatusList('Новая, В работе')).toEqual(['Новая', 'В работе']);
+    expect(toStatusList(['a'])).toEqual(['a']);
+    expect(toStatusList(undefined)).toEqual([]);
+    expect(toStatusList([undefined, null, '', 'x'])).toEqual(['x']);
   });
 
   it('names untitled anyOf options and drops $id/$schema', () => {

@@ -111,12 +111,15 @@ export class CspSafeValidator {
 
 export const validator = new CspSafeValidator();
 
+/** rjsf default-filling options: a list with minItems starts empty, not as [undefined]. */
+export const DEFAULTS_BEHAVIOR = { arrayMinItems: { populate: 'never' } };
+
 /** The params a freshly added node starts with: the schema's defaults. */
 export function defaultParams(schema) {
   if (!schema) return {};
   try {
     const local = stripIds(schema);
-    return createSchemaUtils(validator, local).getDefaultFormState(local, {}) || {};
+    return createSchemaUtils(validator, local, DEFAULTS_BEHAVIOR).getDefaultFormState(local, {}) || {};
   } catch {
     return {};
   }

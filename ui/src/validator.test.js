@@ -73,6 +73,12 @@ describe('CSP-safe validator', () => {
     expect(validator.isValid({ $ref: '#/$defs/n' }, 'x', root)).toBe(false);
   });
 
+  it('starts lists with minItems empty (no [undefined])', () => {
+    expect(defaultParams({ type: 'object', properties: { v: { type: 'array', items: { type: 'string' }, minItems: 1 } } })).toEqual({});
+    const status = schemas.find((s) => s['x-type'] === 'condition.order_status');
+    if (status) expect(JSON.stringify(defaultParams(status))).not.toContain('null');
+  });
+
   it('fills defaults for new nodes', () => {
     for (const schema of schemas) {
       const params = defaultParams(schema);

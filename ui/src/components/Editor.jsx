@@ -217,7 +217,8 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
     const sx = node.position.x * zoom + x;
     const sy = node.position.y * zoom + y;
     if (sx >= 0 && sy >= 0 && sx + NODE_W * zoom <= rect.width && sy + NODE_H * zoom <= rect.height - 20) return;
-    rf.setCenter(node.position.x + NODE_W / 2, node.position.y + NODE_H / 2, { zoom, duration: 200 });
+    // Fit the whole diagram (not just the new node) so the rest of it stays in view too.
+    setTimeout(() => rf.fitView({ padding: 0.15, maxZoom: Math.max(1, zoom), duration: 150 }), 60);
   };
 
   const addNode = async (type, position) => {
@@ -689,6 +690,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
             {tab === 'test' && (
               <TestPanel
                 getDoc={() => doc}
+                savedId={flowId && !dirty ? flowId : null}
                 nodeTypes={nodeTypeById}
                 onResult={(res) => setSteps(Object.fromEntries((res?.steps || []).map((s) => [s.node_id, s])))}
                 onProblem={showProblem}

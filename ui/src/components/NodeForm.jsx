@@ -3,8 +3,8 @@ import { useMemo } from 'react';
 import Form from '@rjsf/core';
 import { rjsfTranslator, useI18n } from '../i18n.js';
 import { formSchemas } from '../schemaUi.js';
-import { validator } from '../validator.js';
-import { widgets } from './widgets.jsx';
+import { DEFAULTS_BEHAVIOR, validator } from '../validator.js';
+import { fields, widgets } from './widgets.jsx';
 
 export function NodeForm({ node, def, fieldErrors, onChange }) {
   const { t, lang } = useI18n();
@@ -27,6 +27,8 @@ export function NodeForm({ node, def, fieldErrors, onChange }) {
       formData={node.data.params}
       validator={validator}
       widgets={widgets}
+      fields={fields}
+      experimental_defaultFormStateBehavior={DEFAULTS_BEHAVIOR}
       extraErrors={fieldErrors}
       showErrorList={false}
       noHtml5Validate

@@ -55,6 +55,9 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
 function OutputView({ output }) {
   const textKeys = ['text', 'subject', 'message'];
   const texts = textKeys.filter((k) => typeof output[k] === 'string');
+  // A request preview ({method, url, body: {text}}) shows its message text first, then the request.
+  const body = output.body && typeof output.body === 'object' ? output.body : null;
+  const bodyTexts = body ? textKeys.filter((k) => typeof body[k] === 'string') : [];
   const htmlBody = typeof output.html === 'string' ? output.html : null;
   const rest = Object.fromEntries(Object.entries(output).filter(([k]) => !texts.includes(k) && k !== 'html'));
   return (
@@ -63,6 +66,12 @@ function OutputView({ output }) {
         <div key={k} className="output-text">
           <span className="output-key">{k}</span>
           <div className="output-value">{output[k]}</div>
+        </div>
+      ))}
+      {bodyTexts.map((k) => (
+        <div key={`body-${k}`} className="output-text">
+          <span className="output-key">{k}</span>
+          <div className="output-value">{body[k]}</div>
         </div>
       ))}
       {htmlBody !== null && (

@@ -24,11 +24,12 @@ export const SAMPLE_CONTEXT = {
 
 const SAMPLE_TEXT = JSON.stringify(SAMPLE_CONTEXT, null, 2);
 
-export function TestPanel({ getDoc, nodeTypes, onResult, onProblem, onSelectNode }) {
+export function TestPanel({ getDoc, savedId, nodeTypes, onResult, onProblem, onSelectNode }) {
   const { t } = useI18n();
   const [text, setText] = useState(SAMPLE_TEXT);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
+  const [problems, setProblems] = useState([]);
   const [result, setResult] = useState(null);
   const id = useId();
 
@@ -42,15 +43,20 @@ export function TestPanel({ getDoc, nodeTypes, onResult, onProblem, onSelectNode
     }
     setBusy(true);
     setError(null);
+    setProblems([]);
     const doc = getDoc();
     try {
-      const res = await api.testDoc(doc, context);
+      // A saved, unchanged flow is tested as stored (its secrets included); otherwise the editor's document.
+      const res = savedId ? await api.testFlow(savedId, context) : await api.testDoc(doc, context);
       setResult(res);
       onResult(res);
     } catch (err) {
       setResult(null);
       onResult(null);
-      if (err instanceof ApiError && err.problem?.errors?.length) onProblem(err.problem, doc);
+      if (err instanceof ApiError && err.problem?.errors?.length) {
+        onProblem(err.problem, doc);
+        setProblems(err.problem.errors.map((e) => `${e.path || '/'}: ${e.message}`));
+      }
       setError(errorText(err, t));
     } finally {
       setBusy(false);
@@ -79,7 +85,18 @@ export function TestPanel({ getDoc, nodeTypes, onResult, onProblem, onSelectNode
       <button type="button" className="btn btn-primary" onClick={run} disabled={busy} data-testid="test-run">
         {busy ? t('test.running') : t('test.run')}
       </button>
-      {error && <Banner onClose={() => setError(null)} testId="test-error">{error}</Banner>}
+      {error && (
+        <Banner onClose={() => setError(null)} testId="test-error">
+          {error}
+          {problems.length > 0 && (
+            <ul className="problem-list">
+              {problems.map((m, i) => (
+                <li key={i}>{m}</li>
+              ))}
+            </ul>
+          )}
+        </Banner>
+      )}
       {result && (
         <div className="test-result" data-testid="test-result">
           <p>

@@ -239,7 +239,7 @@ export function HtmlWidget(props) {
 export function StatusListWidget({ id, value, onChange, disabled, readonly, rawErrors }) {
   const { t } = useI18n();
   const [draft, setDraft] = useState('');
-  const items = Array.isArray(value) ? value : typeof value === 'string' && value ? [value] : [];
+  const items = toStatusList(value);
   const add = () => {
     const v = draft.trim();
     if (!v) return;
@@ -291,6 +291,29 @@ export function StatusListWidget({ id, value, onChange, disabled, readonly, rawE
     </div>
   );
 }
+
+/** Splits "Новая, В работе" into ["Новая", "В работе"]. */
+export function toStatusList(value) {
+  if (Array.isArray(value)) return value.filter((x) => x !== undefined && x !== null && x !== '').map(String);
+  if (typeof value === 'string') return value.split(',').map((x) => x.trim()).filter(Boolean);
+  return [];
+}
+
+/** The status list as an rjsf field, for properties that accept "a list or a comma-separated string". */
+export function StatusListField({ fieldPathId, formData, onChange, disabled, readonly, rawErrors }) {
+  return (
+    <StatusListWidget
+      id={fieldPathId?.$id}
+      value={toStatusList(formData)}
+      onChange={(v) => onChange(v.length ? v : undefined, fieldPathId?.path ?? [])}
+      disabled={disabled}
+      readonly={readonly}
+      rawErrors={rawErrors}
+    />
+  );
+}
+
+export const fields = { statusList: StatusListField };
 
 export const widgets = {
   secret: SecretWidget,
