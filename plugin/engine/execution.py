@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -162,71 +163,93 @@ def _mark_triggered(session: Session, run: Run) -> None:
     session.commit()
 
 
+@dataclass
+class Outcome:
+    """The result of one action attempt, before it is stored."""
+
+    status: str  # succeeded | skipped | failed | retrying | waiting
+    output: dict | None = None
+    error: str | None = None
+    state: dict = field(default_factory=dict)
+    resume_in: float | None = None  # seconds, for retrying / waiting
+    counted: bool = True  # a rate-limit wait is not an attempt
+    duration_ms: float = 0.0
+
+
+def call_action(engine: Engine, spec, node: dict, params: dict, context: dict, *, run_id: str, flow_info: dict,
+                event_type: str, attempt: int, state: dict) -> Outcome:
+    """Perform one attempt of an action and classify what happened; touches no database."""
+    secret_values = [params.get(n) for n in spec.secret_fields]
+    state = dict(state or {})
+    started = time.monotonic()
+    while True:
+        try:
+            call = build_call(
+                spec, node, params, context, run_id=run_id, flow=flow_info, event_type=event_type,
+                attempt=attempt, state=state, services=engine.services,
+            )
+            output = spec.module.execute(call)
+        except Deferred as exc:
+            if exc.seconds <= INLINE_WAIT:
+                time.sleep(max(exc.seconds, 0.01))
+                continue
+            outcome = Outcome("waiting", error=f"waiting: {exc.reason}", resume_in=exc.seconds, counted=False)
+        except Skip as exc:
+            outcome = Outcome("skipped", output={"skipped": exc.reason})
+        except ActionFailed as exc:
+            message = _describe(exc)
+            if exc.retryable and attempt < engine.max_attempts:
+                delay = exc.retry_after if exc.retry_after is not None else backoff(attempt, engine.retry_base)
+                outcome = Outcome("retrying", error=message, resume_in=max(0.0, min(float(delay), 86400.0)))
+            else:
+                suffix = f" (gave up after {attempt} attempts)" if exc.retryable else ""
+                outcome = Outcome("failed", error=message + suffix)
+        except templating.TemplateError as exc:
+            outcome = Outcome("failed", error=f"template error: {exc}")
+        except Exception as exc:  # a bug in an action: recorded, never silent
+            log.exception("action %s crashed", node["type"])
+            outcome = Outcome("failed", error=f"internal error in {node['type']}: {exc!r}")
+        else:
+            outcome = Outcome("succeeded", output=output if isinstance(output, dict) else {"result": output})
+        outcome.state = mask(state, secret_values)
+        outcome.output = mask(outcome.output, secret_values)
+        outcome.error = mask(outcome.error, secret_values)
+        outcome.duration_ms = round((time.monotonic() - started) * 1000, 2)
+        return outcome
+
+
+def apply_outcome(step: Step, outcome: Outcome) -> float | None:
+    """Store an outcome on its step; returns the epoch second to try again at, if any."""
+    if not outcome.counted:
+        step.attempts -= 1
+    step.state = outcome.state
+    step.duration_ms = outcome.duration_ms
+    step.error = outcome.error
+    if outcome.status in ("retrying", "waiting"):
+        step.status = outcome.status
+        step.resume_at = utcnow() + timedelta(seconds=outcome.resume_in or 0.0)
+        return step.resume_at.timestamp()
+    step.output = outcome.output
+    _finish(step, outcome.status)
+    return None
+
+
 def _attempt(session, engine: Engine, graph: Graph, run: Run, step: Step, context, flow_info) -> float | None:
     """One call of an action; returns the epoch second to try again at, or None when settled."""
     node = graph.nodes[step.node_id]
     spec = graph.spec(step.node_id)
     params = open_params(engine.registry, engine.secrets, node)
-    secret_values = [params.get(n) for n in spec.secret_fields]
-    while True:
-        step.attempts += 1
-        step.status = "running"
-        step.started_at = step.started_at or utcnow()
-        state = dict(step.state or {})
-        session.commit()  # the attempt is on record before anything leaves the process
-        started = time.monotonic()
-        try:
-            call = build_call(
-                spec, node, params, context, run_id=run.id, flow=flow_info, event_type=run.event_type,
-                attempt=step.attempts, state=state, services=engine.services,
-            )
-            output = spec.module.execute(call)
-        except Deferred as exc:
-            step.attempts -= 1
-            step.state = mask(state, secret_values)
-            if exc.seconds <= INLINE_WAIT:
-                session.commit()
-                time.sleep(max(exc.seconds, 0.01))
-                continue
-            step.status = "waiting"
-            step.error = f"waiting: {exc.reason}"
-            step.resume_at = utcnow() + timedelta(seconds=exc.seconds)
-            session.commit()
-            return step.resume_at.timestamp()
-        except Skip as exc:
-            step.state = mask(state, secret_values)
-            step.output = {"skipped": mask(exc.reason, secret_values)}
-            step.error = None
-            _finish(step, "skipped")
-        except ActionFailed as exc:
-            step.state = mask(state, secret_values)
-            step.duration_ms = round((time.monotonic() - started) * 1000, 2)
-            message = mask(_describe(exc), secret_values)
-            step.error = message
-            if exc.retryable and step.attempts < engine.max_attempts:
-                delay = exc.retry_after if exc.retry_after is not None else backoff(step.attempts, engine.retry_base)
-                delay = max(0.0, min(float(delay), 86400.0))
-                step.status = "retrying"
-                step.resume_at = utcnow() + timedelta(seconds=delay)
-                session.commit()
-                return step.resume_at.timestamp()
-            if exc.retryable:
-                step.error = f"{message} (gave up after {step.attempts} attempts)"
-            _finish(step, "failed")
-        except templating.TemplateError as exc:
-            step.error = mask(f"template error: {exc}", secret_values)
-            _finish(step, "failed")
-        except Exception as exc:  # a bug in an action: recorded, never silent
-            log.exception("action %s crashed", node["type"])
-            step.error = mask(f"internal error in {node['type']}: {exc!r}", secret_values)
-            _finish(step, "failed")
-        else:
-            step.state = mask(state, secret_values)
-            step.output = mask(output if isinstance(output, dict) else {"result": output}, secret_values)
-            step.error = None
-            _finish(step, "succeeded")
-        step.duration_ms = round((time.monotonic() - started) * 1000, 2)
-        return None
+    step.attempts += 1
+    step.status = "running"
+    step.started_at = step.started_at or utcnow()
+    session.commit()  # the attempt is on record before anything leaves the process
+    outcome = call_action(
+        engine, spec, node, params, context, run_id=run.id, flow_info=flow_info, event_type=run.event_type,
+        attempt=step.attempts, state=step.state or {},
+    )
+    wake = apply_outcome(step, outcome)
+    session.commit()
+    return wake
 
 
 def _describe(exc: ActionFailed) -> str:
