@@ -96,8 +96,20 @@ export function flowToDoc(base, nodes, edges) {
     else if (kinds[e.source] === 'condition' && e.sourceHandle === 'false') out.branch = 'false';
     return { ...out, ...(e.data?.extra || {}) };
   });
-  delete doc.stats;
+  // Read-only fields the server adds to what it returns; they are not part of the document.
+  for (const k of ['stats', 'needs_secrets', 'created_at', 'updated_at', 'event_type']) delete doc[k];
   return doc;
+}
+
+/** needs_secrets (JSON pointers into `doc`) -> { nodeId: [param names] }. */
+export function missingSecretsByNode(doc) {
+  const out = {};
+  for (const p of Array.isArray(doc?.needs_secrets) ? doc.needs_secrets : []) {
+    const m = /^\/nodes\/(\d+)\/params\/([^/]+)$/.exec(String(p));
+    const node = m && doc.nodes?.[Number(m[1])];
+    if (node) (out[node.id] ||= []).push(m[2].replace(/~1/g, '/').replace(/~0/g, '~'));
+  }
+  return out;
 }
 
 /** A node id not in `taken`, readable: "slack", "slack_2", ... */

@@ -9,6 +9,7 @@ import {
   freshId,
   kindOf,
   maskSecrets,
+  missingSecretsByNode,
   triggerPart,
   actionPart,
 } from './flowDoc.js';
@@ -166,6 +167,18 @@ describe('presets', () => {
     // what followed the old event now follows the preset's last condition
     expect(res.edges.some((e) => e.source === city && e.target === 'new' && e.data.branch === 'true')).toBe(true);
     expect(res.edges.some((e) => e.source === 'start' || e.target === 'start')).toBe(false);
+  });
+});
+
+describe('server-only fields', () => {
+  it('are not sent back', () => {
+    const { nodes, edges } = docToFlow(doc);
+    const out = flowToDoc({ ...doc, stats: {}, needs_secrets: [], created_at: 'x', updated_at: 'y', event_type: 'e' }, nodes, edges);
+    for (const k of ['stats', 'needs_secrets', 'created_at', 'updated_at', 'event_type']) expect(out).not.toHaveProperty(k);
+  });
+  it('needs_secrets pointers name nodes and fields', () => {
+    expect(missingSecretsByNode({ ...doc, needs_secrets: ['/nodes/3/params/webhook_url', '/nodes/99/params/x'] })).toEqual({ late: ['webhook_url'] });
+    expect(missingSecretsByNode(doc)).toEqual({});
   });
 });
 

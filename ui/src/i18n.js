@@ -86,6 +86,10 @@ export const messages = {
   'editor.unsavedMark': { ru: 'не сохранено', en: 'unsaved' },
   'editor.notFound': { ru: 'Сценарий не найден', en: 'Scenario not found' },
   'editor.saveErrors': { ru: 'Сценарий не сохранён: исправьте ошибки ({count})', en: 'The scenario was not saved: fix the errors ({count})' },
+  'editor.missingSecrets': {
+    ru: 'Секреты импортированного сценария нужно заполнить заново, иначе его нельзя включить:',
+    en: 'The secrets of this imported scenario must be filled in again before it can be enabled:',
+  },
   'editor.minimap': { ru: 'Мини-карта схемы', en: 'Diagram minimap' },
   'editor.canvas': { ru: 'Схема сценария', en: 'Scenario diagram' },
   'editor.emptyCanvas': {
@@ -147,6 +151,8 @@ export const messages = {
 
   'form.secretSet': { ru: 'задано', en: 'set' },
   'form.secretKeep': { ru: 'Значение задано — введите новое, чтобы заменить', en: 'A value is set — type a new one to replace it' },
+  'form.secretMissing': { ru: 'Введите значение', en: 'Enter a value' },
+  'form.secretNotSet': { ru: 'не задано', en: 'not set' },
   'form.insertVariable': { ru: 'Вставить переменную', en: 'Insert a variable' },
   'form.variables': { ru: 'Переменные', en: 'Variables' },
   'form.variableFilter': { ru: 'Найти переменную', en: 'Find a variable' },

@@ -131,7 +131,10 @@ export function paramsSummary(rawSchema, params, lang) {
       const i = prop.enum.indexOf(v);
       const titles = prop['x-enum-titles'][lang] || prop['x-enum-titles'].ru;
       text = i >= 0 && titles?.[i] ? titles[i] : String(v);
-    } else if (Array.isArray(v)) text = v.join(', ');
+    } else if (Array.isArray(v)) {
+      if (!v.length) continue;
+      text = v.join(', ');
+    }
     else if (typeof v === 'boolean') continue;
     else text = String(v);
     parts.push(text);

@@ -72,6 +72,7 @@ describe('schema -> form', () => {
   it('summarises params for the canvas without secrets', () => {
     expect(paramsSummary(city, { operator: 'any_of', value: ['Москва', 'Казань'] }, 'ru')).toBe('Любое из · Москва, Казань');
     expect(paramsSummary(slack, { text: 'Привет', webhook_url: 'https://secret' }, 'ru')).toBe('Привет');
+    expect(paramsSummary({ properties: { to: {}, from: {} } }, { to: ['Оплачено'], from: [] }, 'ru')).toBe('Оплачено');
   });
 });
 

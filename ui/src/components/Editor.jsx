@@ -23,6 +23,7 @@ import {
   freshId,
   kindOf,
   maskSecrets,
+  missingSecretsByNode,
   newFlowDoc,
 } from '../flowDoc.js';
 import { pick, useI18n } from '../i18n.js';
@@ -73,6 +74,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
   const [dialog, setDialog] = useState(null);
   const [saving, setSaving] = useState(false);
   const [presetError, setPresetError] = useState(null);
+  const [missingSecrets, setMissingSecrets] = useState({});
 
   const doc = useMemo(() => (base ? flowToDoc(base, nodes, edges) : null), [base, nodes, edges]);
   const docText = useMemo(() => (doc ? JSON.stringify(doc) : null), [doc]);
@@ -89,6 +91,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
       const flow = docToFlow(loaded);
       const ns = flow.nodes.map((n) => (keepSelection.includes(n.id) ? { ...n, selected: true } : n));
       setBase(b);
+      setMissingSecrets(missingSecretsByNode(loaded));
       setNodes(ns);
       setEdges(flow.edges);
       setSaved(JSON.stringify(flowToDoc(b, ns, flow.edges)));
@@ -550,6 +553,19 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
           </ul>
         </Banner>
       )}
+      {Object.keys(missingSecrets).length > 0 && (
+        <Banner kind="info" testId="missing-secrets">
+          {t('editor.missingSecrets')}{' '}
+          {Object.keys(missingSecrets).map((id, i) => (
+            <span key={id}>
+              {i > 0 && ', '}
+              <button type="button" className="link-btn" onClick={() => selectNode(id)}>
+                {pick(catalog.byType[nodeTypeById[id]]?.title, lang) || id}
+              </button>
+            </span>
+          ))}
+        </Banner>
+      )}
       <div className="editor-body">
         <Palette presets={presets} onAdd={(type) => addNode(type)} onAddPreset={(id) => addPreset(id)} onDeletePreset={deletePreset} />
         <div className="canvas-column">
@@ -648,6 +664,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
                     node={selected}
                     def={selectedDef}
                     fieldErrors={selectedProblems?.fields}
+                    missingSecrets={missingSecrets[selected.id]}
                     onChange={(params) => updateParams(selected.id, params)}
                   />
                   <div className="node-panel-foot">

@@ -6,14 +6,22 @@ import { formSchemas } from '../schemaUi.js';
 import { DEFAULTS_BEHAVIOR, validator } from '../validator.js';
 import { fields, widgets } from './widgets.jsx';
 
-export function NodeForm({ node, def, fieldErrors, onChange }) {
+export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
   const { t, lang } = useI18n();
   const optionTitle = (type) => {
     const key = `form.option${String(type).charAt(0).toUpperCase()}${String(type).slice(1)}`;
     const s = t(key);
     return s === key ? String(type) : s;
   };
-  const { schema, uiSchema } = useMemo(() => formSchemas(def?.schema, lang, optionTitle), [def, lang]); // eslint-disable-line react-hooks/exhaustive-deps
+  const { schema, uiSchema } = useMemo(() => {
+    const out = formSchemas(def?.schema, lang, optionTitle);
+    // Imported secrets come back as the placeholder with nothing stored behind it: not «задано».
+    for (const field of missingSecrets || []) {
+      const ui = (out.uiSchema[field] ||= {});
+      ui['ui:options'] = { ...(ui['ui:options'] || {}), secretMissing: true };
+    }
+    return out;
+  }, [def, lang, missingSecrets]); // eslint-disable-line react-hooks/exhaustive-deps
   const translateString = useMemo(() => rjsfTranslator(lang), [lang]);
   const hasFields = Object.keys(schema.properties || {}).length > 0 || schema.additionalProperties;
 

@@ -16,10 +16,11 @@ function errorClass(rawErrors) {
   return rawErrors && rawErrors.length ? ' input-invalid' : '';
 }
 
-export function SecretWidget({ id, value, required, disabled, readonly, onChange, onBlur, onFocus, placeholder, rawErrors, autofocus }) {
+export function SecretWidget({ id, value, required, disabled, readonly, onChange, onBlur, onFocus, placeholder, rawErrors, autofocus, options }) {
   const { t } = useI18n();
-  const isSet = value === SECRET_PLACEHOLDER;
-  const wasSet = useRef(isSet);
+  const missing = Boolean(options?.secretMissing) && value === SECRET_PLACEHOLDER;
+  const isSet = value === SECRET_PLACEHOLDER && !missing;
+  const wasSet = useRef(value === SECRET_PLACEHOLDER);
   return (
     <div className="secret-field">
       <input
@@ -28,8 +29,8 @@ export function SecretWidget({ id, value, required, disabled, readonly, onChange
         type="password"
         className={`input${errorClass(rawErrors)}`}
         autoComplete="new-password"
-        value={isSet ? '' : value ?? ''}
-        placeholder={isSet ? t('form.secretKeep') : placeholder}
+        value={isSet || missing ? '' : value ?? ''}
+        placeholder={isSet ? t('form.secretKeep') : missing ? t('form.secretMissing') : placeholder}
         required={required && !isSet}
         disabled={disabled}
         readOnly={readonly}
@@ -47,6 +48,11 @@ export function SecretWidget({ id, value, required, disabled, readonly, onChange
       {isSet && (
         <span className="badge badge-set" id={`${id}__set`} data-testid={`${id}__set`}>
           {t('form.secretSet')}
+        </span>
+      )}
+      {missing && (
+        <span className="badge badge-failed" data-testid={`${id}__missing`}>
+          {t('form.secretNotSet')}
         </span>
       )}
     </div>
