@@ -12,6 +12,7 @@ from plugin.engine import context as ctx
 from plugin.engine import validation
 from plugin.errors import NotFound, ValidationFailed
 from plugin.extensions import db
+from plugin.nodes.base import SECRET_PLACEHOLDER
 from plugin.runtime import rt
 
 blp = Blueprint("nodes", __name__, url_prefix="/api/v1/nodes", description="Node catalog and execution")
@@ -82,6 +83,12 @@ class NodeExecute(MethodView):
         node = {"id": "node", "type": type_id, "params": params}
         problems = validation._node_problems([node], runtime.registry)
         problems = [{**p, "path": p["path"].replace("/nodes/0", "", 1) or "/"} for p in problems]
+        # No stored value stands behind a placeholder here: the caller must send the secret itself
+        problems += [
+            {"path": f"/params/{name}", "message": "a secret must be given in clear, not as the placeholder"}
+            for name in spec.secret_fields
+            if params.get(name) == SECRET_PLACEHOLDER
+        ]
         if problems:
             raise ValidationFailed(f"the params have {len(problems)} problem(s)", problems)
         context = ctx.normalize(context)

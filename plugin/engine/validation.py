@@ -141,7 +141,18 @@ def _node_problems(nodes: list[dict], registry: Registry, *, skip: set[int] = fr
                 }
             )
         params = node["params"]
-        problems += _schema_problems(spec.validator(), params, ("nodes", index, "params"))
+        # A secret given as the placeholder stands for the stored (or not yet filled) value: it is
+        # not checked against the secret's own schema (an exported Slack URL is "********")
+        held = {
+            pointer("nodes", index, "params", name)
+            for name in spec.secret_fields
+            if params.get(name) == SECRET_PLACEHOLDER
+        }
+        problems += [
+            p
+            for p in _schema_problems(spec.validator(), params, ("nodes", index, "params"))
+            if p["path"] not in held
+        ]
         for name in spec.template_fields:
             value = params.get(name)
             if isinstance(value, str):
