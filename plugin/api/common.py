@@ -78,3 +78,26 @@ def decode_cursor(cursor: str) -> list:
         return value
     except Exception:
         raise ApiProblem("the cursor is not one this server issued", [{"path": "/cursor", "message": "invalid cursor"}])
+
+
+CONTEXT_KEYS = ("visit", "order", "client", "event")
+
+
+def context_problems(context: Any, base: str = "/context") -> list[dict]:
+    """A caller-supplied run context: an object whose visit/order/client/event are objects or null.
+
+    Checked rather than silently dropped, so a typo'd context is a 422 and not a run on nothing.
+    """
+    if context is None:
+        return []
+    if not isinstance(context, dict):
+        return [{"path": base, "message": f"expected an object, got {type(context).__name__}"}]
+    problems = [
+        {"path": f"{base}/{key}", "message": f"expected an object or null, got {type(context[key]).__name__}"}
+        for key in CONTEXT_KEYS
+        if context.get(key) is not None and not isinstance(context[key], dict)
+    ]
+    count = context.get("client_orders_count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        problems.append({"path": f"{base}/client_orders_count", "message": "expected a non-negative integer"})
+    return problems

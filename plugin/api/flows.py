@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from plugin.api.common import json_body
+from plugin.api.common import context_problems, json_body
 from plugin.engine import context as ctx
 from plugin.engine.dispatch import bump_generation
 from plugin.engine.runner import dry_run
@@ -167,6 +167,16 @@ class FlowImport(MethodView):
 def _test_context(body: dict) -> tuple[dict, str | None]:
     """The context of a dry run: given inline, or built from a stored order/visit/event."""
     session = db.session
+    problems = context_problems(body.get("context"))
+    event_id = body.get("event_id")
+    if event_id is not None and (isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 < event_id < 2**31):
+        problems.append({"path": "/event_id", "message": f"expected a positive integer event id, got {event_id!r}"})
+    for name in ("order_id", "visit_id", "custom_event_id"):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            problems.append({"path": f"/{name}", "message": f"expected a string or an integer, got {value!r}"})
+    if problems:
+        raise ValidationFailed(f"{len(problems)} problem(s) in the dry-run request", problems)
     if body.get("event_id") is not None:
         event = session.get(Event, body["event_id"])
         if event is None:
@@ -189,10 +199,7 @@ def _test_context(body: dict) -> tuple[dict, str | None]:
         if custom is None:
             raise NotFound(f"no custom event {body['custom_event_id']!r}")
         return ctx.for_custom_event(session, custom), None
-    context = body.get("context", {})
-    if not isinstance(context, dict):
-        raise ValidationFailed("context must be an object", [{"path": "/context", "message": "expected an object"}])
-    return ctx.normalize(context), None
+    return ctx.normalize(body.get("context") or {}), None
 
 
 def _dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from plugin.api.common import json_body
+from plugin.api.common import context_problems, json_body
 from plugin.engine import context as ctx
 from plugin.engine import validation
 from plugin.errors import NotFound, ValidationFailed
@@ -76,8 +76,7 @@ class NodeExecute(MethodView):
         context = body.get("context", {})
         if not isinstance(params, dict):
             problems.append({"path": "/params", "message": "params must be an object"})
-        if context is not None and not isinstance(context, dict):
-            problems.append({"path": "/context", "message": "context must be an object"})
+        problems += context_problems(context)
         if problems:
             raise ValidationFailed("invalid request", problems)
         node = {"id": "node", "type": type_id, "params": params}
