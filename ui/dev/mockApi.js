@@ -141,8 +141,16 @@ export function mockApi() {
     });
     return errors;
   };
+  const needsSecrets = (doc) => {
+    const paths = [];
+    (doc.nodes || []).forEach((n, i) => {
+      for (const [k, p] of Object.entries(byType[n.type]?.schema.properties || {})) if (p['x-secret'] && n.params?.[k] === '********') paths.push(`/nodes/${i}/params/${k}`);
+    });
+    return paths;
+  };
   const mask = (doc) => {
     const out = structuredClone(doc);
+    out.needs_secrets = needsSecrets(doc);
     for (const n of out.nodes || []) {
       for (const [k, p] of Object.entries(byType[n.type]?.schema.properties || {})) if (p['x-secret'] && n.params?.[k]) n.params[k] = '********';
     }
@@ -257,6 +265,9 @@ export function mockApi() {
     ['PATCH', /^\/api\/v1\/flows\/([^/]+)$/, (m, body) => {
       const f = flows.get(m[1]);
       if (!f) return { status: 404, body: { title: 'Not found', status: 404 } };
+      if (body?.enabled === true && needsSecrets(f).length) {
+        return problem(needsSecrets(f).map((path) => ({ path, message: 'секрет не задан' })), 'Нельзя включить сценарий');
+      }
       Object.assign(f, body);
       return { body: mask(f) };
     }],

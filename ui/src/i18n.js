@@ -46,7 +46,7 @@ export const messages = {
   'list.export': { ru: 'Экспорт', en: 'Export' },
   'list.exportAria': { ru: 'Экспортировать сценарий «{name}»', en: 'Export scenario “{name}”' },
   'list.deleteAria': { ru: 'Удалить сценарий «{name}»', en: 'Delete scenario “{name}”' },
-  'list.toggleAria': { ru: 'Сценарий «{name}» включён', en: 'Scenario “{name}” enabled' },
+  'list.toggleAria': { ru: 'Включить сценарий «{name}»', en: 'Enable scenario “{name}”' },
   'list.openAria': { ru: 'Открыть сценарий «{name}»', en: 'Open scenario “{name}”' },
   'list.deleteTitle': { ru: 'Удалить сценарий?', en: 'Delete the scenario?' },
   'list.deleteText': { ru: 'Сценарий «{name}» и история его запусков будут удалены.', en: 'Scenario “{name}” and its run history will be deleted.' },

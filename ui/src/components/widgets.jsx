@@ -30,7 +30,8 @@ export function SecretWidget({ id, value, required, disabled, readonly, onChange
         className={`input${errorClass(rawErrors)}`}
         autoComplete="new-password"
         value={isSet || missing ? '' : value ?? ''}
-        placeholder={isSet ? t('form.secretKeep') : missing ? t('form.secretMissing') : placeholder}
+        placeholder={isSet ? '••••••••' : missing ? t('form.secretMissing') : placeholder}
+        title={isSet ? t('form.secretKeep') : undefined}
         required={required && !isSet}
         disabled={disabled}
         readOnly={readonly}
