@@ -1,5 +1,5 @@
 // The shell: language, login, header, and which screen is shown.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, errorText, setUnauthorizedHandler } from './api.js';
 import { getToken, setToken } from './auth.js';
 import { CatalogContext } from './catalog.js';
@@ -7,10 +7,12 @@ import { DEFAULT_LANG, I18nContext, LANGS, translate } from './i18n.js';
 import { navigate, useHashRoute } from './router.js';
 import { Banner } from './components/common.jsx';
 import { FlowList } from './components/FlowList.jsx';
-import { Editor } from './components/Editor.jsx';
 import { Login } from './components/Login.jsx';
 
 const LANG_KEY = 'automation-lang';
+
+// The editor (React Flow + rjsf) is its own chunk, so the scenario list opens without it.
+const Editor = lazy(() => import('./components/Editor.jsx').then((m) => ({ default: m.Editor })));
 
 function initialLang() {
   try {
@@ -29,8 +31,8 @@ export function App() {
   const [catalog, setCatalog] = useState(null);
   const [catalogError, setCatalogError] = useState(null);
   const [toast, setToast] = useState(null);
-  const route = useHashRoute();
   const leaveGuard = useRef(null);
+  const route = useHashRoute(leaveGuard);
 
   const setLang = useCallback((l) => {
     setLangState(l);
@@ -87,7 +89,8 @@ export function App() {
     setCatalog(null);
   };
   const goList = async () => {
-    if (leaveGuard.current && !(await leaveGuard.current())) return;
+    if (leaveGuard.current?.dirty && !(await leaveGuard.current.confirm())) return;
+    if (leaveGuard.current) leaveGuard.current = { ...leaveGuard.current, dirty: false };
     navigate('#/');
   };
 
@@ -142,7 +145,9 @@ export function App() {
         ) : (
           <CatalogContext.Provider value={catalog}>
             {route.name === 'editor' ? (
-              <Editor key={route.id} routeId={route.id} onToast={setToast} leaveGuard={leaveGuard} />
+              <Suspense fallback={<div className="page loading" role="status">{t('app.loading')}</div>}>
+                <Editor key={route.id} routeId={route.id} onToast={setToast} leaveGuard={leaveGuard} />
+              </Suspense>
             ) : (
               <FlowList onToast={setToast} />
             )}

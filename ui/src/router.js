@@ -13,13 +13,37 @@ export function flowHash(id) {
   return `#/flows/${encodeURIComponent(id)}`;
 }
 
-export function useHashRoute() {
+/**
+ * The current route. `guardRef.current`, when set, is `{ dirty: boolean, confirm: () => Promise<boolean> }`:
+ * leaving a dirty editor with the browser's Back button asks first, like «Отменить» does.
+ */
+export function useHashRoute(guardRef) {
   const [route, setRoute] = useState(() => parseHash(window.location.hash));
   useEffect(() => {
-    const onChange = () => setRoute(parseHash(window.location.hash));
+    let passing = false;
+    const onChange = (e) => {
+      const next = window.location.hash;
+      const prev = e?.oldURL ? new URL(e.oldURL).hash : '';
+      const from = parseHash(prev);
+      const to = parseHash(next);
+      const leaving = from.name === 'editor' && (to.name !== 'editor' || to.id !== from.id);
+      const guard = guardRef?.current;
+      if (!passing && leaving && guard?.dirty) {
+        // Put the address back while we ask; go on only if the user agrees.
+        window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search + prev);
+        guard.confirm().then((ok) => {
+          if (!ok) return;
+          passing = true;
+          window.location.hash = next;
+        });
+        return;
+      }
+      passing = false;
+      setRoute(to);
+    };
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
-  }, []);
+  }, [guardRef]);
   return route;
 }
 

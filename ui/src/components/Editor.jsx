@@ -151,11 +151,11 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
     [dirty, t],
   );
   useEffect(() => {
-    leaveGuard.current = confirmLeave;
+    leaveGuard.current = { dirty, confirm: confirmLeave };
     return () => {
       leaveGuard.current = null;
     };
-  }, [confirmLeave, leaveGuard]);
+  }, [dirty, confirmLeave, leaveGuard]);
   useEffect(() => {
     if (!dirty) return undefined;
     const onBeforeUnload = (e) => {
@@ -167,7 +167,9 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
   }, [dirty]);
 
   const cancel = async () => {
-    if (await confirmLeave()) navigate('#/');
+    if (!(await confirmLeave())) return;
+    leaveGuard.current = { dirty: false, confirm: confirmLeave };
+    navigate('#/');
   };
 
   const confirm = (opts) =>
