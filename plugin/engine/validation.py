@@ -225,22 +225,28 @@ def _graph_problems(nodes: list[dict], edges: list[dict], registry: Registry) ->
                         "message": f"node {node['id']!r} is not reachable from the event",
                     }
                 )
-        event_type = events[0]["type"]
-        for index, node in enumerate(nodes):
-            spec = registry.get(node["type"])
-            if spec is None or spec.kind != "condition":
-                continue
-            allowed = spec.module.EVENTS
-            if allowed is not None and event_type not in allowed:
-                event_spec = registry.get(event_type)
-                label = event_spec.title["ru"] if event_spec else event_type
-                problems.append(
-                    {
-                        "path": pointer("nodes", index, "type"),
-                        "message": f"{spec.type} cannot be used with the event {event_type} («{label}»): "
-                        f"it needs one of {', '.join(sorted(allowed))}",
-                    }
-                )
+        problems += _condition_event_problems(nodes, events[0]["type"], registry)
+    return problems
+
+
+def _condition_event_problems(nodes: list[dict], event_type: str, registry: Registry) -> list[Problem]:
+    """Conditions whose data the event cannot have (SPEC §3.2), e.g. event_data without event.custom."""
+    problems: list[Problem] = []
+    for index, node in enumerate(nodes):
+        spec = registry.get(node["type"])
+        if spec is None or spec.kind != "condition":
+            continue
+        allowed = spec.module.EVENTS
+        if allowed is not None and event_type not in allowed:
+            event_spec = registry.get(event_type)
+            label = event_spec.title["ru"] if event_spec else event_type
+            problems.append(
+                {
+                    "path": pointer("nodes", index, "type"),
+                    "message": f"{spec.type} cannot be used with the event {event_type} («{label}»): "
+                    f"it needs one of {', '.join(sorted(allowed))}",
+                }
+            )
     return problems
 
 
@@ -305,6 +311,9 @@ def validate_preset(doc: Any, registry: Registry) -> list[Problem]:
     else:
         if kinds.count("event") != 1:
             problems.append({"path": "/nodes", "message": "a trigger preset holds exactly one event node"})
+        else:
+            event_type = nodes[kinds.index("event")]["type"]
+            problems += _condition_event_problems(nodes, event_type, registry)
         for i, k in enumerate(kinds):
             if k not in ("event", "condition"):
                 problems.append(
