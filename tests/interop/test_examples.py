@@ -162,6 +162,10 @@ def test_there_are_at_least_twelve_scenarios_each_with_a_sample():
     assert len(stems) >= 12
     assert stems == set(SAMPLES), "every example scenario needs a sample context in SAMPLES"
     assert set(NEAR_MISSES) <= stems
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    assert [stem for stem in sorted(stems) if f"`{stem}`" not in readme] == [], (
+        "list every scenario in the README"
+    )
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
