@@ -30,7 +30,9 @@ export function App() {
   const [expired, setExpired] = useState(false);
   const [catalog, setCatalog] = useState(null);
   const [catalogError, setCatalogError] = useState(null);
-  const [toast, setToast] = useState(null);
+  const [toast, setToastState] = useState(null);
+  // Toasts keep the message key, so switching the language translates a visible one too.
+  const setToast = useCallback((key, vars) => setToastState({ key, vars, at: Date.now() }), []);
   const leaveGuard = useRef(null);
   const route = useHashRoute(leaveGuard);
 
@@ -157,7 +159,7 @@ export function App() {
       <div className="toast-area" aria-live="polite">
         {toast && (
           <div className="toast" data-testid="toast">
-            {toast}
+            {t(toast.key, toast.vars)}
           </div>
         )}
       </div>

@@ -32,7 +32,7 @@ describe('message catalog', () => {
     const used = new Set();
     for (const file of sourceFiles(srcDir)) {
       const text = fs.readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/\bt\(\s*'([a-zA-Z]+\.[a-zA-Z_.]+)'/g)) used.add(m[1]);
+      for (const m of text.matchAll(/\b(?:t|onToast\??\.?)\(\s*'([a-zA-Z]+\.[a-zA-Z_.]+)'/g)) used.add(m[1]);
     }
     expect(used.size).toBeGreaterThan(50);
     const missing = [...used].filter((k) => !messages[k]);

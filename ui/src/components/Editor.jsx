@@ -391,7 +391,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
         setFlowId(res.id);
         replaceHash(flowHash(res.id));
       }
-      onToast(t('editor.saved'));
+      onToast('editor.saved');
     } catch (err) {
       if (err instanceof ApiError && err.status !== 401) showProblem(err.problem, sent);
     } finally {
@@ -419,7 +419,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
       await api.createPreset({ name, kind, nodes: part.nodes, edges: part.edges });
       setDialog(null);
       setPresetError(null);
-      onToast(t('editor.presetSaved', { name }));
+      onToast('editor.presetSaved', { name });
       setPresets(await api.presets());
     } catch (err) {
       const list = err?.problem?.errors;
@@ -496,6 +496,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
             value={base.name ?? ''}
             onChange={(e) => setBase((b) => ({ ...b, name: e.target.value }))}
             aria-label={t('editor.name')}
+            style={{ width: `${Math.min(Math.max((base.name || '').length, 10), 36) + 3}ch` }}
             data-testid="flow-name"
             maxLength={200}
           />

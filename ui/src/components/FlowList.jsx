@@ -61,7 +61,7 @@ export function FlowList({ onToast }) {
     try {
       await api.deleteFlow(flow.id);
       setFlows((fs) => fs.filter((f) => f.id !== flow.id));
-      onToast(t('list.deleted'));
+      onToast('list.deleted');
     } catch (err) {
       setError(errorText(err, t));
     }
@@ -182,7 +182,7 @@ export function FlowList({ onToast }) {
           onClose={() => setImporting(false)}
           onImported={(list) => {
             setImporting(false);
-            onToast(t('list.imported', { count: list.length }));
+            onToast('list.imported', { count: list.length });
             load();
           }}
         />

@@ -37,7 +37,7 @@ export function RunsPanel({ flowId, nodeTypes, onSelectNode, onToast }) {
   const retry = async (run) => {
     try {
       await api.retryRun(run.id);
-      onToast?.(t('runs.retried'));
+      onToast?.('runs.retried');
       load();
     } catch (err) {
       setError(errorText(err, t));
