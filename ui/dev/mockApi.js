@@ -196,7 +196,7 @@ export function mockApi() {
   const listItem = (f) => ({ id: f.id, name: f.name, enabled: f.enabled, version: f.version, event_type: f.nodes?.find((n) => n.type.startsWith('event.'))?.type, updated_at: f.updated_at, stats: f.stats });
   const store = (doc, id) => {
     const prev = flows.get(id);
-    const nodesIn = (doc.nodes || []).map((n, i) => {
+    const nodesIn = (doc.nodes || []).map((n) => {
       const old = prev?.nodes?.find((o) => o.id === n.id);
       const params = { ...n.params };
       for (const [k, v] of Object.entries(params)) if (v === '********' && old) params[k] = old.params[k];
@@ -253,7 +253,7 @@ export function mockApi() {
     ['GET', /^\/api\/v1\/flows\/([^/]+)\/export$/, (m) => {
       const f = flows.get(m[1]);
       if (!f) return { status: 404, body: { title: 'Not found', status: 404 } };
-      const { stats, updated_at, ...doc } = mask(f);
+      const { stats: _stats, updated_at: _updated, ...doc } = mask(f);
       return { body: doc };
     }],
     ['GET', /^\/api\/v1\/flows\/([^/]+)$/, (m) => (flows.has(m[1]) ? { body: mask(flows.get(m[1])) } : { status: 404, body: { title: 'Сценарий не найден', status: 404 } })],

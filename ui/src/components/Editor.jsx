@@ -25,6 +25,7 @@ import {
   maskSecrets,
   missingSecretsByNode,
   newFlowDoc,
+  triggerPart,
 } from '../flowDoc.js';
 import { pick, useI18n } from '../i18n.js';
 import { mapProblem } from '../problems.js';
@@ -36,7 +37,6 @@ import { NodeForm } from './NodeForm.jsx';
 import { DND_MIME, Palette } from './Palette.jsx';
 import { RunsPanel } from './RunsPanel.jsx';
 import { TestPanel } from './TestPanel.jsx';
-import { triggerPart } from '../flowDoc.js';
 
 const NO_PROBLEMS = { banner: [], name: [], nodes: {}, edges: {} };
 const NODE_W = 220;
