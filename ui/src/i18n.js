@@ -169,6 +169,13 @@ export const messages = {
   'form.optionObject': { ru: 'Объект', en: 'Object' },
   'form.optionNull': { ru: 'Пусто', en: 'Empty' },
 
+  'conn.title': { ru: 'Связи', en: 'Connections' },
+  'conn.none': { ru: 'Нет исходящих связей', en: 'No outgoing connections' },
+  'conn.target': { ru: 'Подключить к узлу…', en: 'Connect to a node…' },
+  'conn.branch': { ru: 'Ветка условия', en: 'Condition branch' },
+  'conn.add': { ru: 'Подключить', en: 'Connect' },
+  'conn.remove': { ru: 'Удалить связь с «{target}»', en: 'Remove the connection to “{target}”' },
+
   'test.title': { ru: 'Тестовый запуск', en: 'Test run' },
   'test.hint': {
     ru: 'Проверка без отправки: условия вычисляются на примере данных, сообщения показываются так, как были бы отправлены.',

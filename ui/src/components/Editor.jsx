@@ -33,6 +33,7 @@ import { flowHash, navigate, replaceHash } from '../router.js';
 import { defaultParams } from '../validator.js';
 import { Banner, ConfirmDialog, PromptDialog, Toggle } from './common.jsx';
 import { CanvasContext, nodeTypes } from './FlowNodes.jsx';
+import { Connections } from './Connections.jsx';
 import { NodeForm } from './NodeForm.jsx';
 import { DND_MIME, Palette } from './Palette.jsx';
 import { RunsPanel } from './RunsPanel.jsx';
@@ -590,7 +591,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
               >
                 <Background gap={20} size={1} />
                 <Controls showInteractive={false} />
-                <MiniMap pannable zoomable ariaLabel={t('editor.minimap')} style={{ width: 140, height: 96 }} nodeClassName={(n) => `minimap-${n.type}`} />
+                <MiniMap position="top-right" pannable zoomable ariaLabel={t('editor.minimap')} style={{ width: 120, height: 80 }} nodeClassName={(n) => `minimap-${n.type}`} />
               </ReactFlow>
             </CanvasContext.Provider>
             {nodes.length === 0 && (
@@ -669,6 +670,14 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
                     fieldErrors={selectedProblems?.fields}
                     missingSecrets={missingSecrets[selected.id]}
                     onChange={(params) => updateParams(selected.id, params)}
+                  />
+                  <Connections
+                    key={`conn:${selected.id}`}
+                    node={selected}
+                    nodes={nodes}
+                    edges={edges}
+                    onAdd={(edge) => setEdges((es) => [...es, edge])}
+                    onRemove={(id) => setEdges((es) => es.filter((e) => e.id !== id))}
                   />
                   <div className="node-panel-foot">
                     {selectedKind === 'action' && (
