@@ -10,13 +10,13 @@ from __future__ import annotations
 import html
 import json
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
+from plugin.engine import sandbox
 from plugin.engine.variables import VARIABLE_NAMES, resolve
 
 ROISTAT_VAR = re.compile(r"(?<!\{)\{([a-z][a-z0-9_]*)\}(?!\})")
@@ -24,7 +24,7 @@ JINJA_MARKERS = ("{{", "{%")
 JINJA_NAMES = frozenset({"visit", "order", "client", "event", "roistat", "loop", "range", "now"})
 
 MAX_OUTPUT = 512 * 1024
-MAX_RANGE = 1000
+MAX_RANGE = sandbox.MAX_RANGE
 MAX_LOOP_DEPTH = 2
 TIME_BUDGET = 0.5
 
@@ -47,31 +47,8 @@ ESCAPERS: dict[str, Callable[[str], str]] = {
 }
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox with our limits on ranges and on repetition of strings and lists."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator, left, right):
-        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
-            raise SecurityError("exponent too large")
-        if operator == "*":
-            for seq, count in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(count, int):
-                    if len(seq) * count > MAX_OUTPUT:
-                        raise SecurityError("result too large")
-        return super().call_binop(context, operator, left, right)
-
-
-def _bounded_range(*args: int) -> range:
-    rng = range(*args)
-    if len(rng) > MAX_RANGE:
-        raise SecurityError(f"range of {len(rng)} items exceeds the limit of {MAX_RANGE}")
-    return rng
-
-
-def _make_env() -> _Sandbox:
-    env = _Sandbox(
+def _make_env() -> sandbox.Sandbox:
+    return sandbox.Sandbox(
         undefined=ChainableUndefined,
         autoescape=False,
         # "{#" appears in CSS selectors (``a{#x}``): comments use a spelling nobody writes by accident
@@ -79,8 +56,6 @@ def _make_env() -> _Sandbox:
         comment_end_string="##}",
         keep_trailing_newline=True,
     )
-    env.globals = {"range": _bounded_range}
-    return env
 
 
 _ENV = _make_env()
@@ -102,11 +77,57 @@ def check(template: str) -> list[str]:
         except TemplateSyntaxError as exc:
             problems.append(f"template syntax error on line {exc.lineno}: {exc.message}")
             return problems
-        for name in sorted(meta.find_undeclared_variables(ast) - JINJA_NAMES):
+        try:
+            undeclared = meta.find_undeclared_variables(ast)
+        except TemplateSyntaxError:  # an unknown filter or test, reported below
+            undeclared = set()
+        for name in sorted(undeclared - JINJA_NAMES):
             problems.append(f"unknown name {name!r} in template expression")
         if _loop_depth(ast) > MAX_LOOP_DEPTH:
             problems.append(f"loops nested deeper than {MAX_LOOP_DEPTH} levels")
+        problems += _reach_problems(ast)
     return problems
+
+
+def _reach_problems(ast: nodes.Template) -> list[str]:
+    """What a template may not reach: private attributes, other templates, unknown filters."""
+    problems: list[str] = []
+    for node in ast.find_all(
+        (
+            nodes.Getattr,
+            nodes.Getitem,
+            nodes.Filter,
+            nodes.Test,
+            nodes.Name,
+            nodes.Include,
+            nodes.Import,
+            nodes.FromImport,
+            nodes.Extends,
+        )
+    ):
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            problems.append(f"private attribute {node.attr!r} is not accessible")
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+            and node.arg.value.startswith("_")
+        ):
+            problems.append(f"private attribute {node.arg.value!r} is not accessible")
+        elif isinstance(node, nodes.Filter):
+            if node.name not in _ENV.filters:
+                problems.append(f"unknown filter {node.name!r}")
+            elif node.name == "attr" and any(
+                isinstance(a, nodes.Const) and str(a.value).startswith("_") for a in node.args
+            ):
+                problems.append("private attribute is not accessible through |attr")
+        elif isinstance(node, nodes.Test) and node.name not in _ENV.tests:
+            problems.append(f"unknown test {node.name!r}")
+        elif isinstance(node, nodes.Name) and node.name == "self" and node.ctx == "load":
+            problems.append("'self' is not available in templates")
+        elif isinstance(node, nodes.Include | nodes.Import | nodes.FromImport | nodes.Extends):
+            problems.append("templates cannot include, import or extend other templates")
+    return list(dict.fromkeys(problems))
 
 
 def _loop_depth(node: nodes.Node) -> int:
@@ -133,43 +154,44 @@ def render(template: str, context: dict[str, Any], channel: str = "text") -> str
     return _render_jinja(template, context, escape)
 
 
-def _finalizer(escape: Callable[[str], str]) -> Callable[[Any], str]:
+def _finalizer(escape: Callable[[str], str], budget: sandbox.Budget) -> Callable[[Any], str]:
     def finalize(value: Any) -> str:
-        if value is None or isinstance(value, ChainableUndefined):
-            return ""
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        return escape(str(value))
+        return escape(sandbox.printed(value, budget))
 
     return finalize
 
 
 def _render_jinja(template: str, context: dict[str, Any], escape: Callable[[str], str]) -> str:
-    env = _ENV.overlay(finalize=_finalizer(escape))
+    budget = sandbox.Budget(TIME_BUDGET, MAX_OUTPUT)
+    env = _ENV.overlay(finalize=_finalizer(escape, budget))
+    token = sandbox.start(budget)
     try:
-        compiled = env.from_string(ROISTAT_VAR.sub(_to_jinja, template))
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
-    values = {
-        "visit": context.get("visit"),
-        "order": context.get("order"),
-        "client": context.get("client"),
-        "event": context.get("event"),
-        "roistat": {name: resolve(name, context) for name in VARIABLE_NAMES},
-    }
-    started, size, parts = time.monotonic(), 0, []
-    try:
+        try:
+            compiled = env.from_string(ROISTAT_VAR.sub(_to_jinja, template))
+        except TemplateSyntaxError as exc:
+            raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
+        values = {
+            "visit": context.get("visit"),
+            "order": context.get("order"),
+            "client": context.get("client"),
+            "event": context.get("event"),
+            "roistat": {name: resolve(name, context) for name in VARIABLE_NAMES},
+        }
+        size, parts = 0, []
         for chunk in compiled.generate(values):
             parts.append(chunk)
             size += len(chunk)
             if size > MAX_OUTPUT:
                 raise TemplateError(f"rendered text is longer than {MAX_OUTPUT} characters")
-            if time.monotonic() - started > TIME_BUDGET:
-                raise TemplateError(f"rendering took longer than {TIME_BUDGET} s")
+            budget.tick()
     except SecurityError as exc:
         raise TemplateError(f"template refused by the sandbox: {exc}") from None
     except TemplateError:
         raise
-    except Exception as exc:  # UndefinedError, TypeError, ZeroDivisionError in user expressions
-        raise TemplateError(f"template failed: {exc}") from None
+    except RecursionError:
+        raise TemplateError("template failed: recursion too deep") from None
+    except Exception as exc:  # UndefinedError, TypeError, ZeroDivisionError, MemoryError in user expressions
+        raise TemplateError(f"template failed: {type(exc).__name__}: {exc}"[:500]) from None
+    finally:
+        sandbox.stop(token)
     return "".join(parts)
