@@ -124,7 +124,7 @@ export function paramsSummary(rawSchema, params, lang) {
   const parts = [];
   for (const [name, prop] of Object.entries(props)) {
     const v = params[name];
-    if (v === undefined || v === null || v === '' || prop?.['x-secret']) continue;
+    if (v === undefined || v === null || v === '' || prop?.['x-secret'] || prop?.['x-widget'] === 'html') continue;
     if (typeof v === 'object' && !Array.isArray(v)) continue;
     let text;
     if (Array.isArray(prop?.enum) && prop['x-enum-titles']) {

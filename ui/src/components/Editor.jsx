@@ -497,7 +497,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
             value={base.name ?? ''}
             onChange={(e) => setBase((b) => ({ ...b, name: e.target.value }))}
             aria-label={t('editor.name')}
-            style={{ width: `${Math.min(Math.max((base.name || '').length, 10), 36) + 3}ch` }}
+            style={{ width: `${Math.round(Math.min(Math.max((base.name || '').length, 10), 36) * 1.25) + 2}ch` }}
             data-testid="flow-name"
             maxLength={200}
           />
