@@ -198,6 +198,7 @@ export const messages = {
   'runs.attempts': { ru: 'Попыток: {count}', en: 'Attempts: {count}' },
   'runs.trigger': { ru: 'Источник: {trigger}', en: 'Trigger: {trigger}' },
   'runs.duration': { ru: 'Длительность: {value}', en: 'Duration: {value}' },
+  'runs.nextAttempt': { ru: 'Следующая попытка: {time}', en: 'Next attempt: {time}' },
   'runs.showSteps': { ru: 'Показать шаги запуска от {time}', en: 'Show the steps of the run at {time}' },
 
   'step.node': { ru: 'Узел', en: 'Node' },
@@ -222,7 +223,7 @@ export const messages = {
   'status.no_match': { ru: 'Условия не выполнены', en: 'Conditions not met' },
   'status.retrying': { ru: 'Повтор', en: 'Retrying' },
   'status.would_trigger': { ru: 'Сценарий сработает', en: 'Would trigger' },
-  'status.not_triggered': { ru: 'Сценарий не сработает', en: 'Would not trigger' },
+  'status.not_triggered': { ru: 'Не сработал', en: 'Not triggered' },
   'status.would_wait': { ru: 'Будет ожидание', en: 'Would wait' },
   'status.cancelled': { ru: 'Отменено', en: 'Cancelled' },
 };

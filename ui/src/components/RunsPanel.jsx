@@ -69,6 +69,14 @@ export function RunsPanel({ flowId, nodeTypes, onSelectNode, onToast }) {
                 {run.finished_at && run.created_at && (
                   <div className="muted small">{t('runs.duration', { value: duration(run.created_at, run.finished_at) })}</div>
                 )}
+                {run.error && (
+                  <div className="step-error" role="note">
+                    {t('step.error', { message: run.error })}
+                  </div>
+                )}
+                {run.next_attempt_at && !run.finished_at && (
+                  <div className="muted small">{t('runs.nextAttempt', { time: formatTime(run.next_attempt_at, lang) })}</div>
+                )}
                 <StepList steps={run.steps} nodeTypes={nodeTypes} onSelectNode={onSelectNode} showAttempts />
               </div>
             </details>
