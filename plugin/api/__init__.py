@@ -14,4 +14,4 @@ def register_blueprints(app: Flask, api: Api) -> None:
     flows.register_schema(api)
     for module in (meta, nodes, flows, presets, ingest, runs):
         api.register_blueprint(module.blp)
-    meta.register_plain_routes(app)
+    meta.register_plain_routes(app, api)

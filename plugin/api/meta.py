@@ -58,7 +58,9 @@ def manifest() -> dict:
     return build_manifest(rt().registry)
 
 
-def register_plain_routes(app: Flask) -> None:
+def register_plain_routes(app: Flask, api=None) -> None:
+    """/plugin.json and /metrics live outside /api/v1 but are part of the documented API."""
+
     @app.get("/plugin.json")
     def plugin_manifest():
         return jsonify(manifest())
@@ -69,3 +71,29 @@ def register_plain_routes(app: Flask) -> None:
 
         body, content_type = render_metrics()
         return Response(body, content_type=content_type)
+
+    if api is not None:
+        rules = {rule.endpoint: rule for rule in app.url_map.iter_rules()}
+        api.spec.path(
+            rule=rules["plugin_manifest"],
+            operations={
+                "get": {
+                    "tags": ["meta"],
+                    "summary": "The plugin manifest (also plugin.json at the repository root)",
+                    "security": [],
+                    "responses": {"200": {"description": "The manifest", "content": {"application/json": {}}}},
+                }
+            },
+        )
+        api.spec.path(
+            rule=rules["metrics"],
+            operations={
+                "get": {
+                    "tags": ["meta"],
+                    "summary": "Prometheus metrics",
+                    "responses": {
+                        "200": {"description": "Prometheus text exposition format", "content": {"text/plain": {}}}
+                    },
+                }
+            },
+        )
