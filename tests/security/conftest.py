@@ -1,0 +1,55 @@
+"""Fixtures of the adversarial tests: an app per module, and the markers of leaked internals."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import redis as redis_lib
+
+from tests.conftest import REDIS_BASE, TOKEN, app_env, make_app
+
+# What must never reach a rendered message, a run trace or an error message.
+LEAK = re.compile(
+    r"<class |<module |<function |<built-in |<bound method |<generator |<Template|TemplateReference|"
+    r" object at 0x|__[a-z]+__|jinja2\.|Environment|SECRET_KEY|" + re.escape(TOKEN)
+)
+
+
+def leaks(text: str, *secrets: str) -> list[str]:
+    """The leak markers and secret values found in ``text``."""
+    found = LEAK.findall(text or "")
+    found += [s for s in secrets if s and s in (text or "")]
+    return found
+
+
+@pytest.fixture(scope="module")
+def module_redis_url():
+    """A Redis database for the whole module (the function-scoped one is flushed per test)."""
+    url = f"{REDIS_BASE}/{1 + (os.getpid() % 8)}"
+    client = redis_lib.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def module_app(tmp_path_factory, module_redis_url):
+    """One SQLite-backed app for a module of many small API calls (templating does not touch the DB)."""
+    data = tmp_path_factory.mktemp("data")
+    app = make_app(app_env(f"sqlite:///{data / 'automation.db'}", module_redis_url, data))
+    yield app
+    from plugin.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def api(module_app):
+    client = module_app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    return client
