@@ -217,11 +217,10 @@ def test_retry_of_a_failed_flow_run_delivers(api, procs, fake_receiver):
     fake_receiver.respond_with(400)
     flow = api.create_flow(webhook_flow(fake_receiver.url + "/h"))
     api.put_order("900", {"price": 1})
-    failed = wait_for(
-        lambda: list(api.iter_runs(flow_id=flow["id"], status="failed")),
-        timeout=15,
-        message="a failed run\n" + procs.logs(),
-    )[0]
+    try:
+        failed = wait_for(lambda: list(api.iter_runs(flow_id=flow["id"], status="failed")), timeout=15)[0]
+    except AssertionError:
+        raise AssertionError(f"no failed run: {list(api.iter_runs())}\n{procs.logs()}") from None
     retried = api.retry_run(failed["id"])
     assert retried["status"] == "queued"
     wait_for(
