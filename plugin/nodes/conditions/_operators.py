@@ -75,7 +75,10 @@ def to_number(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float, Decimal)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float range (JSON allows 400-digit numbers)
+            return None
     elif isinstance(value, str):
         text = value.strip()
         if not text or "_" in text:  # float() accepts "1_000"; data never means that
@@ -108,7 +111,11 @@ def to_datetime(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is past year 9999 in UTC
+        log.debug("date out of range in UTC: %r", value)
+        return None
 
 
 def split_list(value: Any) -> list[str]:
