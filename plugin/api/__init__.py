@@ -7,7 +7,12 @@ from flask_smorest import Api
 
 
 def register_blueprints(app: Flask, api: Api) -> None:
+    from flask_smorest import Blueprint
+
     from plugin.api import flows, ingest, meta, nodes, presets, runs
+    from plugin.api.common import install_strict_json
+
+    install_strict_json(Blueprint.ARGUMENTS_PARSER)  # no NaN/Infinity or depth bombs via @blp.arguments
 
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from typing import Any
 
 from flask import request
@@ -21,6 +22,13 @@ class MalformedJson(ApiProblem):
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 would be stored as Infinity, which JSON (and PostgreSQL) refuse
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -41,7 +49,7 @@ def _depth(value: Any, limit: int) -> int:
 def strict_loads(raw: bytes | str) -> Any:
     """JSON as RFC 8259 says: no NaN/Infinity, and nesting bounded."""
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise MalformedJson("the JSON body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -49,6 +57,18 @@ def strict_loads(raw: bytes | str) -> Any:
     if _depth(value, MAX_DEPTH) > MAX_DEPTH:
         raise MalformedJson(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
     return value
+
+
+def install_strict_json(parser) -> None:
+    """Make a webargs parser (flask-smorest's ``@blp.arguments``) read JSON bodies strictly too."""
+    from webargs.core import is_json, missing
+
+    @parser.location_loader("json")
+    def load_strict_json(req, schema):
+        if not is_json(req.mimetype):  # webargs' rule: other content types carry no JSON
+            return missing
+        raw = req.get_data(cache=True)
+        return strict_loads(raw) if raw.strip() else missing
 
 
 def json_body(required: bool = True) -> Any:
