@@ -64,9 +64,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from plugin.api import register_blueprints
     from plugin.api.auth import install_auth
+    from plugin.api.ratelimit import install_rate_limit
 
     register_blueprints(app, api)
     install_auth(app)
+    install_rate_limit(app)  # after auth: the limit is per token identity
     _install_ui(app)
     _install_headers(app)
     return app

@@ -49,6 +49,8 @@ def from_env() -> dict:
         "SMS_CAP": _int("AUTOMATION_SMS_CAP", 5),
         "CAP_WINDOW_HOURS": _int("AUTOMATION_CAP_WINDOW_HOURS", 24),
         "MAX_CONTENT_LENGTH": _int("AUTOMATION_MAX_BODY_BYTES", 5 * 1024 * 1024),
+        "INGEST_RATE": _float("AUTOMATION_INGEST_RATE", 2000.0),
+        "INGEST_BURST": _int("AUTOMATION_INGEST_BURST", 4000),
         "SMTP_VERIFY_TLS": os.environ.get("AUTOMATION_SMTP_VERIFY_TLS", "1") not in ("0", "false", "no"),
         "STATUS_GROUPS": os.environ.get("AUTOMATION_STATUS_GROUPS", ""),
         "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),

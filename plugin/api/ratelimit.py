@@ -1,0 +1,87 @@
+"""Rate limit of ingestion per token, shared by every API process through Redis (GCRA).
+
+The generic cell rate algorithm keeps one timestamp per token in Redis (the "theoretical arrival
+time"); a Lua script reads the clock from Redis itself, so any number of API processes on any
+number of hosts share one budget: ``AUTOMATION_INGEST_RATE`` requests per second, with bursts of
+up to ``AUTOMATION_INGEST_BURST``. A request over the budget gets ``429`` with ``Retry-After``.
+When Redis is unreachable the limit is not enforced: accepting data matters more than limiting it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from flask import Flask, current_app, g, request
+
+from plugin.errors import TooManyRequests
+
+log = logging.getLogger(__name__)
+
+BLUEPRINTS = frozenset({"ingest"})
+KEY_PREFIX = "automation:ratelimit:ingest:"
+
+# KEYS[1] the token's key; ARGV: emission interval (s), burst, cost. Returns {allowed, retry_after}.
+GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + cost * interval
+local allow_at = new_tat - burst * interval
+if allow_at > now then
+  return {0, tostring(allow_at - now)}
+end
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+return {1, '0'}
+"""
+
+
+class RateLimiter:
+    """``take(identity)`` → ``None`` when allowed, else the seconds until the request would be."""
+
+    def __init__(self, redis, rate: float, burst: int):
+        if rate < 0 or burst < 1:
+            raise ValueError(f"the ingestion rate must be >= 0 and the burst >= 1, got {rate!r} / {burst!r}")
+        self.rate = rate
+        self.burst = burst
+        self._script = redis.register_script(GCRA)
+
+    def take(self, identity: str, cost: int = 1) -> float | None:
+        if self.rate == 0:
+            return None
+        allowed, retry_after = self._script(
+            keys=[KEY_PREFIX + identity], args=[1.0 / self.rate, self.burst, cost]
+        )
+        return None if int(allowed) else float(retry_after)
+
+
+def install_rate_limit(app: Flask) -> None:
+    """Limit the ingestion blueprints per ``g.identity`` (set by the auth hook, which runs first)."""
+    runtime = app.extensions["automation"]
+    app.extensions["ingest_rate_limiter"] = RateLimiter(
+        runtime.redis, float(app.config["INGEST_RATE"]), int(app.config["INGEST_BURST"])
+    )
+
+    @app.before_request
+    def limit_ingestion():
+        if request.blueprint not in BLUEPRINTS or request.method == "OPTIONS":
+            return
+        identity = getattr(g, "identity", None) or "anonymous"
+        limiter = current_app.extensions["ingest_rate_limiter"]
+        try:
+            wait = limiter.take(identity)
+        except Exception as exc:  # noqa: BLE001 - Redis down: accept rather than refuse data
+            log.warning("ingestion rate limit not checked: %s", type(exc).__name__)
+            return
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            raise TooManyRequests(
+                f"more than {limiter.rate:g} ingestion requests per second for this token; "
+                f"try again in {seconds} s",
+                headers={"Retry-After": str(seconds)},
+            )
+        return
