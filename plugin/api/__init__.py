@@ -10,7 +10,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from flask_smorest import Blueprint
 
     from plugin.api import flows, ingest, meta, nodes, presets, runs
-    from plugin.api.common import install_strict_json
+    from plugin.api.common import install_strict_json, reject_nul_input
 
     install_strict_json(Blueprint.ARGUMENTS_PARSER)  # no NaN/Infinity or depth bombs via @blp.arguments
 
@@ -18,5 +18,8 @@ def register_blueprints(app: Flask, api: Api) -> None:
     api.spec.options["security"] = [{"bearerAuth": []}]
     flows.register_schema(api)
     for module in (meta, nodes, flows, presets, ingest, runs):
+        # a blueprint hook runs after the app's auth hook; the blueprints outlive one app (tests)
+        if reject_nul_input not in module.blp.before_request_funcs.get(None, []):
+            module.blp.before_request(reject_nul_input)
         api.register_blueprint(module.blp)
     meta.register_plain_routes(app, api)

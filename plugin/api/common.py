@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import request
 
-from plugin.errors import ApiProblem
+from plugin.errors import ApiProblem, ValidationFailed
 
 MAX_DEPTH = 32
 
@@ -121,3 +121,47 @@ def context_problems(context: Any, base: str = "/context") -> list[dict]:
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
         problems.append({"path": f"{base}/client_orders_count", "message": "expected a non-negative integer"})
     return problems
+
+
+def _escape(part: Any) -> str:
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def nul_problems(value: Any, base: str = "") -> list[dict]:
+    """Pointers of every string (key or value) holding U+0000, which PostgreSQL text cannot store."""
+    problems, stack = [], [(value, base)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                problems.append({"path": path or "/", "message": "text cannot contain the NUL character (U+0000)"})
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{path}/{_escape(key)}"
+                if "\x00" in key:
+                    problems.append({"path": child_path, "message": "a key cannot contain the NUL character (U+0000)"})
+                stack.append((child, child_path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}/{i}") for i, child in enumerate(item))
+    return sorted(problems, key=lambda p: p["path"])
+
+
+def reject_nul_input() -> None:
+    """A request hook for the API blueprints (after auth): NUL in the URL, query or JSON body is a 422.
+
+    Without it PostgreSQL refuses the value mid-transaction and the client gets a 500.
+    """
+    problems = []
+    if "\x00" in request.path:
+        problems.append({"path": "/", "message": "the URL cannot contain the NUL character (U+0000)"})
+    for key, value in request.args.items(multi=True):
+        if "\x00" in key or "\x00" in value:
+            problems.append({"path": f"/{_escape(key)}", "message": "the query cannot contain the NUL character"})
+    if request.is_json:
+        try:
+            body = json.loads(request.get_data(cache=True))
+        except (ValueError, RecursionError):
+            body = None  # the view answers the malformed body
+        problems += nul_problems(body)
+    if problems:
+        raise ValidationFailed(f"{len(problems)} value(s) contain the NUL character", problems)
