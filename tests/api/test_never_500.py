@@ -1,0 +1,135 @@
+"""Never a 500 for bad input, never an HTML page from /api (SPEC §7): junk sent to every route."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+FLOWS = Path(__file__).resolve().parent.parent / "fixtures" / "flows"
+JUNK = [
+    [],
+    "x",
+    0,
+    None,
+    True,
+    {},
+    {
+        "params": None,
+        "context": None,
+        "flow": None,
+        "items": None,
+        "nodes": None,
+        "edges": None,
+        "name": None,
+    },
+    {"params": {"operator": {"$gt": ""}}, "context": {"visit": {"city": ["a"]}}, "flow": {"nodes": [{}]}},
+    {"items": [{"type": "visit", "data": {"id": {"nested": [1, {"deeper": None}]}}}]},
+    {
+        "name": "x" * 100_000,
+        "nodes": [{"id": "a" * 1000, "type": "event." + "x" * 1000, "params": {}}],
+        "edges": [],
+    },
+    {
+        "event_id": -1,
+        "order_id": [],
+        "visit_id": {},
+        "context": {"order": {"price": "NaN", "created_at": "soon"}},
+    },
+    # NUL characters: PostgreSQL text cannot hold them
+    {"id": "v\x00", "city": "Мос\x00ква", "name": "n\x00", "status": "\x00", "data": {"k\x00": "v\x00"}},
+    {
+        "items": [
+            {"type": "visit", "data": {"id": "v\x00"}},
+            {"type": "client", "data": {"external_id": "c\x00"}},
+        ]
+    },
+]
+RAW = [b"{", b"\x00\x01", b'{"a": Infinity}', '{"a": "\ud800"}'.encode("utf-8", "surrogatepass"), b"[" * 5000]
+
+
+def concrete_paths(app, client) -> list[tuple[str, str]]:
+    doc = json.loads((FLOWS / "big_order_slack.json").read_text(encoding="utf-8"))
+    flow_id = client.post("/api/v1/flows", json=doc).get_json()["id"]
+    preset = {"name": "p", "kind": "action", "nodes": [doc["nodes"][2]]}
+    preset_id = client.post("/api/v1/presets", json=preset).get_json()["id"]
+    values = {
+        "flow_id": flow_id,
+        "preset_id": preset_id,
+        "run_id": "no-such-run",
+        "external_id": "c-junk",
+        "order_id": "o-junk",
+        "filename": "x.js",
+    }
+    out = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if "type_id" in rule.arguments:
+                for type_id in (
+                    "condition.visit_city",
+                    "event.order_status_changed",
+                    "action.webhook",
+                    "flow.delay",
+                ):
+                    out.append((method, rule.rule.replace("<string:type_id>", type_id)))
+                continue
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: values[m.group(1)], rule.rule)
+            out.append((method, path))
+    return out
+
+
+def test_junk_to_every_route_is_never_a_500_and_api_errors_are_problems(app, client):
+    failures = []
+    for method, path in concrete_paths(app, client):
+        if path in ("/", "/favicon.svg") or path.startswith("/assets/"):
+            continue
+        attempts = [{"json": body} for body in JUNK] + [
+            {"data": raw, "content_type": "application/json"} for raw in RAW
+        ]
+        if method == "GET":
+            attempts = [
+                {"query_string": {"limit": "-1", "status": "x", "cursor": "%%", "flow_id": "\x00"}},
+                {},
+            ]
+        for kwargs in attempts:
+            resp = client.open(path, method=method, **kwargs)
+            if resp.status_code >= 500:
+                failures.append(f"{method} {path} {str(kwargs)[:80]}: {resp.status_code}")
+            elif resp.status_code >= 400 and resp.mimetype != "application/problem+json":
+                failures.append(f"{method} {path}: {resp.status_code} as {resp.mimetype}")
+    assert not failures, "\n".join(failures)
+
+
+def test_nul_characters_are_422_with_their_paths_on_every_backend(client, anon):
+    """PostgreSQL text cannot hold U+0000: the API refuses it up front instead of failing mid-write."""
+    doc = json.loads((FLOWS / "big_order_slack.json").read_text(encoding="utf-8"))
+    cases = [
+        ("post", "/api/v1/visits", {"id": "v1", "city": "Мос\x00ква"}, ["/city"]),
+        ("put", "/api/v1/clients/c1", {"name": "a\x00", "fields": {"k\x00": 1}}, ["/name", "/fields/k\x00"]),
+        ("put", "/api/v1/orders/o1", {"status": "\x00"}, ["/status"]),
+        ("post", "/api/v1/events", {"name": "form", "data": {"list": ["ok", "b\x00d"]}}, ["/data/list/1"]),
+        (
+            "post",
+            "/api/v1/batch",
+            {"items": [{"type": "visit", "data": {"id": "v\x00"}}]},
+            ["/items/0/data/id"],
+        ),
+        ("post", "/api/v1/flows", {**doc, "name": "a\x00"}, ["/name"]),
+        (
+            "post",
+            "/api/v1/presets",
+            {"name": "p\x00", "kind": "action", "nodes": [doc["nodes"][2]]},
+            ["/name"],
+        ),
+    ]
+    for method, url, body, paths in cases:
+        resp = getattr(client, method)(url, json=body)
+        assert resp.status_code == 422, f"{method} {url}: {resp.status_code}"
+        assert resp.mimetype == "application/problem+json"
+        assert sorted(e["path"] for e in resp.get_json()["errors"]) == sorted(paths), resp.get_json()
+    for url in ("/api/v1/flows/a%00", "/api/v1/runs/a%00", "/api/v1/runs?flow_id=a%00"):
+        resp = client.get(url)
+        assert resp.status_code == 422 and resp.mimetype == "application/problem+json", url
+    assert client.get("/api/v1/flows").get_json()["flows"] == []
+    # auth still comes first
+    assert anon.post("/api/v1/visits", json={"id": "v\x00"}).status_code == 401
