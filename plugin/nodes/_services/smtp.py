@@ -11,6 +11,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import formatdate
 from typing import Any
 
+from plugin.nodes._services import net
 from plugin.nodes._services.htmltext import html_to_text
 from plugin.nodes.base import PermanentError, RetryableError
 
@@ -67,20 +68,13 @@ def message_id(idempotency_key: str, from_email: str) -> str:
     return f"<{local}@{domain}>"
 
 
-def check_host(host: str, port: int, settings: Any) -> str | None:
-    """The IP the SSRF guard approves for ``host`` (``None`` while no guard is installed)."""
+def check_host(host: str, port: int, settings: Any) -> str:
+    """The IP the SSRF guard approves for ``host``: connect there, keep ``host`` for TLS and greetings.
+
+    Raises :class:`~plugin.nodes._services.net.BlockedDestination` (a PermanentError) when refused.
+    """
     try:
-        from plugin.nodes._services import net
-    except ModuleNotFoundError as exc:
-        if exc.name != "plugin.nodes._services.net":
-            raise
-        log.debug("no SSRF guard module yet; connecting to %s directly", host)
-        return None
-    check = getattr(net, "check_host", None)
-    if check is None:
-        return None
-    try:
-        return check(host, port, settings)
+        return net.check_host(host, port, settings)
     except socket.gaierror:
         raise RetryableError(f"email: cannot resolve {host}") from None
 
