@@ -98,6 +98,28 @@ def migrate(env: dict[str, str], log: Path) -> None:
         )
 
 
+def start_api(procs: Procs, env: dict[str, str], workers: int = 2, threads: int = 8) -> tuple[str, subprocess.Popen]:
+    """The API under gunicorn with the arguments of plugin/processes.py ``serve_api`` (bound to
+    loopback; access log to the process log); returns (base URL, master process)."""
+    port = free_port()
+    api = procs.start("api", [
+        sys.executable, "-m", "gunicorn", "plugin.wsgi:app", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+        "--timeout", "120", "--graceful-timeout", "10", "--access-logfile", "-", "--log-level", "warning",
+    ], env)
+    return f"http://127.0.0.1:{port}", api
+
+
+def wait_healthy(procs: Procs, base: str, workers: int = 0, timeout: float = 60) -> None:
+    import requests
+
+    def healthy():
+        h = requests.get(base + "/api/v1/health", timeout=5).json()
+        return h.get("status") == "ok" and h.get("workers", 0) >= workers
+
+    wait_until(healthy, timeout, "the API" + (f" and {workers} workers" if workers else ""), alive=procs.check_alive)
+
+
 def make_app(env: dict[str, str]):
     """The Flask app built from ``env`` (the app reads its configuration from the environment)."""
     os.environ.update(env)

@@ -36,10 +36,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests  # noqa: E402
+import requests
 
-from bench import common as c  # noqa: E402
-from bench import loadgen, nodered  # noqa: E402
+from bench import common as c
+from bench import loadgen, nodered
 
 LUA = c.BENCH / "wrk_events.lua"
 NODE_RED_REF = {"actions_per_s": [1700, 1850], "p99_ms": [18, 48], "rss_mb": 220}
@@ -285,27 +285,16 @@ def ours_phase(args, mode: str, procs: c.Procs, receiver: Receiver, log_dir: Pat
         old.unlink()
     try:
         c.migrate(env, log_dir / "migrate.log")
-        port = c.free_port()
-        api = procs.start("api", [
-            sys.executable, "-m", "gunicorn", "plugin.wsgi:app", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(args.api_workers), "--threads", str(args.api_threads), "--worker-class", "gthread",
-            "--timeout", "120", "--graceful-timeout", "10", "--access-logfile", "-", "--log-level", "warning",
-        ], env)
+        base, api = c.start_api(procs, env, args.api_workers, args.api_threads)
         groups = {"api": api.pid}
         server = str(c.TARGET / "server.py")
         for i in range(args.rq_workers):
             groups[f"rq-worker-{i}"] = procs.start(f"rq-worker-{i}", [sys.executable, server, "worker"], env).pid
         if not args.no_scheduler:
             groups["scheduler"] = procs.start("scheduler", [sys.executable, server, "scheduler"], env).pid
-        base = f"http://127.0.0.1:{port}"
         http = requests.Session()
         http.headers["Authorization"] = f"Bearer {c.TOKEN}"
-
-        def healthy():
-            h = http.get(base + "/api/v1/health", timeout=5).json()
-            return h.get("status") == "ok" and h.get("workers", 0) >= args.rq_workers
-
-        c.wait_until(healthy, 60, "API and workers", alive=procs.check_alive)
+        c.wait_healthy(procs, base, args.rq_workers)
         r = http.post(base + "/api/v1/flows", json=bench_flow(receiver.url), timeout=30)
         if r.status_code != 201:
             raise RuntimeError(f"creating the bench flow failed: {r.status_code} {r.text}")
