@@ -212,3 +212,20 @@ def test_an_email_to_a_client_without_an_address_is_skipped_with_a_reason(client
     ctx = {"order": {"id": "9", "price": 50000}, "client": {"name": "Без почты"}}
     steps = steps_of(client.post(f"/api/v1/flows/{flow_id}/test", json={"context": ctx}))
     assert steps["mail"]["status"] == "skipped" and steps["mail"]["error"]
+
+
+@pytest.mark.parametrize(
+    "client_data, reason",
+    [
+        ({"name": "Anna\r\nBcc: evil@example.com", "email": "anna@example.com"}, "subject"),
+        ({"name": "Anna", "email": "anna@example.com\r\nBcc: evil@example.com"}, "email"),
+    ],
+    ids=["via_subject_variable", "via_recipient"],
+)
+def test_header_injection_through_client_data_fails_the_email_step(client, client_data, reason):
+    flow_id = client.post("/api/v1/flows", json=email_flow("<p>x</p>")).get_json()["id"]
+    ctx = {"order": {"id": "9", "price": 50000}, "client": client_data}
+    steps = steps_of(client.post(f"/api/v1/flows/{flow_id}/test", json={"context": ctx}))
+    assert steps["mail"]["status"] == "failed"
+    assert reason in steps["mail"]["error"] and "line break" in steps["mail"]["error"]
+    assert steps["mail"]["output"] is None
