@@ -15,15 +15,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_worker(burst: bool = False) -> None:
-    """One RQ worker with the in-worker scheduler (for delayed re-runs), JSON-serialised jobs."""
-    from rq import Worker
+    """One RQ worker with the in-worker scheduler (for delayed re-runs), JSON-serialised jobs.
+
+    A SimpleWorker runs jobs in its own process instead of forking one per job: the flow index,
+    the database pool and kept-alive HTTP connections survive from job to job.
+    """
+    from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
     from plugin.engine.tasks import _app
 
     app = _app()
     runtime = app.extensions["automation"]
-    worker = Worker([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
+    worker = SimpleWorker([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
 
 

@@ -54,14 +54,33 @@ def _drop_pg_database(name: str) -> None:
 
 @pytest.fixture
 def redis_url():
-    """A Redis database of its own for each test on the machine's real Redis, flushed around it."""
-    db = 1 + (os.getpid() % 8)
+    """A Redis database of its own for each test on the machine's real Redis, flushed around it.
+
+    Databases 1–14 are leased through a key in database 0, so concurrent test processes on the
+    same machine never share (and flush) one another's queues.
+    """
+    admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0")
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + 60
+    db = None
+    while db is None:
+        for candidate in range(1, 15):
+            if admin.set(f"automation-test:lease:{candidate}", token, nx=True, ex=1800):
+                db = candidate
+                break
+        else:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no free Redis test database (1–14)")
+            time.sleep(0.2)
     url = f"{REDIS_BASE}/{db}"
     client = redis_lib.Redis.from_url(url)
     client.flushdb()
     yield url
     client.flushdb()
     client.close()
+    if admin.get(f"automation-test:lease:{db}") == token.encode():
+        admin.delete(f"automation-test:lease:{db}")
+    admin.close()
 
 
 @pytest.fixture(params=BACKENDS)

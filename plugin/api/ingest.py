@@ -34,10 +34,10 @@ def _commit_and_enqueue(events) -> int:
     db.session.commit()
     ids = [e.id for e in events]
     if ids:
-        from plugin.engine.tasks import enqueue_events
+        from plugin.engine.tasks import notify_dispatch
 
         try:
-            enqueue_events(rt().queue, ids)
+            notify_dispatch(rt().queue)
         except Exception:  # stored: the sweeper dispatches undispatched events
             log.warning("could not enqueue %d events; the sweeper will dispatch them", len(ids))
     return len(ids)

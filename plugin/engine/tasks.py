@@ -68,8 +68,19 @@ def enqueue_run_in(queue: Queue, run_id: str, seconds: float) -> None:
         )
 
 
-def enqueue_events(queue: Queue, event_ids: list[int]) -> None:
-    queue.enqueue(JOB_PREFIX + "dispatch_events", list(event_ids), job_timeout=600, result_ttl=0, failure_ttl=86400)
+DISPATCH_FLAG = "automation:dispatch:pending"
+BATCH_SIZE = 200
+JOB_BUDGET_SECONDS = 20.0
+
+
+def notify_dispatch(queue: Queue) -> None:
+    """Make sure a dispatch job is on its way; one pending job serves every event stored before it starts.
+
+    The flag is cleared by the job *before* it claims events, so an event committed after that
+    moment sets the flag again and enqueues the next job: nothing waits for the sweeper.
+    """
+    if queue.connection.set(DISPATCH_FLAG, b"1", nx=True, ex=30):
+        queue.enqueue(JOB_PREFIX + "dispatch_pending", job_timeout=600, result_ttl=0, failure_ttl=86400)
 
 
 def _run_all(runtime, engine, run_ids: list[str]) -> None:
@@ -84,18 +95,34 @@ def _run_all(runtime, engine, run_ids: list[str]) -> None:
             log.exception("run %s failed to execute; the sweeper will retry it", run_id)
 
 
-def dispatch_events(event_ids: list[int]) -> int:
-    """Match each event to flows, create the runs, and execute them in this same job."""
-    from plugin.engine.dispatch import dispatch_event
+def dispatch_pending() -> int:
+    """Claim and dispatch stored events in batches until none are left (or the time budget is spent)."""
+    import time
+
+    from plugin.engine.batch import claim_events, dispatch_batch
     from plugin.extensions import db
 
     runtime, index, engine = _state()
+    runtime.redis.delete(DISPATCH_FLAG)
+    started, dispatched = time.monotonic(), 0
     with _app().app_context():
-        created: list[str] = []
-        for event_id in event_ids:
-            created += dispatch_event(db.session, runtime.registry, index, int(event_id), runtime.redis)
-        _run_all(runtime, engine, created)
-        return len(created)
+        while time.monotonic() - started < JOB_BUDGET_SECONDS:
+            ids = claim_events(db.session, BATCH_SIZE, engine.lease_seconds)
+            if not ids:
+                break
+            if len(ids) == BATCH_SIZE:
+                notify_dispatch(runtime.queue)  # more waiting: let another worker help
+            try:
+                handoff = dispatch_batch(db.session, engine, index, ids, runtime.redis)
+            except Exception:
+                db.session.rollback()
+                log.exception("dispatch of %d events failed; their claims expire and they are retried", len(ids))
+                raise
+            _run_all(runtime, engine, handoff)
+            dispatched += len(ids)
+        else:
+            notify_dispatch(runtime.queue)
+        return dispatched
 
 
 def execute_run(run_id: str) -> None:
@@ -128,7 +155,7 @@ def sweep() -> dict:
             )
             db.session.commit()
         if events:
-            enqueue_events(runtime.queue, events)
+            notify_dispatch(runtime.queue)
         for chunk in range(0, len(due + runs), 50):
             runtime.queue.enqueue(
                 JOB_PREFIX + "execute_runs", (due + runs)[chunk : chunk + 50], job_timeout=600, result_ttl=0

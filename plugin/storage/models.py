@@ -156,8 +156,12 @@ class Event(db.Model):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
-    __table_args__ = (Index("ix_events_pending", "dispatched_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_events_pending", "dispatched_at", "created_at"),
+        Index("ix_events_undispatched", "dispatched_at", "id"),
+    )
 
 
 class Run(db.Model):

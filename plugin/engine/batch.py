@@ -1,0 +1,353 @@
+"""Batched dispatch: claim stored events, create their runs in one transaction, send concurrently.
+
+The guarantees are those of the step-by-step path (see execution.py), with fewer commits:
+T1 inserts every run with its decided steps — condition verdicts, and each action of the first
+wave marked ``running`` with its attempt counted — and marks the events dispatched, atomically.
+Only then do the calls leave the process (concurrently, on kept-alive connections). T2 stores
+every outcome. A crash between T1 and T2 leaves leased ``running`` runs that the sweeper resumes
+with the same idempotency keys; anything beyond the first wave (an action's successors, retries,
+delays) continues on the step-by-step path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import timedelta
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from plugin.engine import context as ctx
+from plugin.engine.context import for_conditions
+from plugin.engine.dispatch import FlowIndex, check_order_due, dispatch_event
+from plugin.engine.execution import Engine, call_action
+from plugin.engine.runner import Graph, StepView, evaluate
+from plugin.storage.models import Client, CustomEvent, Event, Flow, Order, Run, Step, Visit, new_id, utcnow
+from plugin.storage.secrets import open_params
+
+log = logging.getLogger(__name__)
+
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="send")
+
+
+def claim_events(session: Session, limit: int, lease_seconds: float) -> list[int]:
+    """Take up to ``limit`` undispatched events for this worker (others skip them)."""
+    now = utcnow()
+    pending = (
+        select(Event.id)
+        .where(Event.dispatched_at.is_(None))
+        .where((Event.claimed_until.is_(None)) | (Event.claimed_until < now))
+        .order_by(Event.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        pending = pending.with_for_update(skip_locked=True)
+    stmt = (
+        update(Event)
+        .where(Event.id.in_(pending.scalar_subquery()))
+        .where(Event.dispatched_at.is_(None))
+        .where((Event.claimed_until.is_(None)) | (Event.claimed_until < now))
+        .values(claimed_until=now + timedelta(seconds=lease_seconds))
+        .returning(Event.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = sorted(session.scalars(stmt).all())
+    session.commit()
+    return ids
+
+
+def contexts_for(session: Session, events: list[Event]) -> dict[int, dict | None]:
+    """The run context of every event, with a handful of queries for the whole batch."""
+    def by_id(model, key, ids):
+        ids = {i for i in ids if i}
+        if not ids:
+            return {}
+        return {getattr(row, key): row for row in session.scalars(select(model).where(getattr(model, key).in_(ids)))}
+
+    orders = by_id(Order, "id", [e.subject_id for e in events if e.trigger.startswith("order_")])
+    customs = by_id(CustomEvent, "id", [e.subject_id for e in events if e.trigger == "custom_event"])
+    visit_ids = [e.subject_id for e in events if e.trigger == "visit_created"]
+    visit_ids += [o.visit_id for o in orders.values()] + [c.visit_id for c in customs.values()]
+    visits = by_id(Visit, "id", visit_ids)
+    client_ids = [o.client_id for o in orders.values()] + [v.client_id for v in visits.values()]
+    client_ids += [c.client_id for c in customs.values()]
+    clients = by_id(Client, "external_id", client_ids)
+    counts = {}
+    if clients:
+        counts = dict(
+            session.execute(
+                select(Order.client_id, func.count()).where(Order.client_id.in_(list(clients))).group_by(Order.client_id)
+            ).all()
+        )
+    latest: dict[str, Order | None] = {}
+
+    def latest_order(client_id):
+        if not client_id:
+            return None
+        if client_id not in latest:
+            latest[client_id] = session.scalars(
+                select(Order).where(Order.client_id == client_id).order_by(Order.created_at.desc()).limit(1)
+            ).first()
+        return latest[client_id]
+
+    out: dict[int, dict | None] = {}
+    for event in events:
+        if event.trigger.startswith("order_"):
+            order = orders.get(event.subject_id)
+            if order is None:
+                out[event.id] = None
+                continue
+            client_id = order.client_id
+            out[event.id] = {
+                "visit": ctx.visit_dict(visits.get(order.visit_id)),
+                "order": ctx.order_dict(order),
+                "client": ctx.client_dict(clients.get(client_id)),
+                "event": None,
+                "client_orders_count": counts.get(client_id, 0),
+            }
+        elif event.trigger == "visit_created":
+            visit = visits.get(event.subject_id)
+            if visit is None:
+                out[event.id] = None
+                continue
+            out[event.id] = {
+                "visit": ctx.visit_dict(visit),
+                "order": ctx.order_dict(latest_order(visit.client_id)),
+                "client": ctx.client_dict(clients.get(visit.client_id)),
+                "event": None,
+                "client_orders_count": counts.get(visit.client_id, 0),
+            }
+        elif event.trigger == "custom_event":
+            custom = customs.get(event.subject_id)
+            if custom is None:
+                out[event.id] = None
+                continue
+            visit = visits.get(custom.visit_id)
+            client_id = custom.client_id or (visit.client_id if visit else None)
+            out[event.id] = {
+                "visit": ctx.visit_dict(visit),
+                "order": ctx.order_dict(latest_order(client_id)),
+                "client": ctx.client_dict(clients.get(client_id)),
+                "event": ctx.custom_event_dict(custom),
+                "client_orders_count": counts.get(client_id, 0),
+            }
+        else:
+            out[event.id] = None
+    return out
+
+
+def _first_wave(graph: Graph, context: dict, now) -> tuple[dict[str, StepView], list[str]]:
+    """Decide event and conditions in memory; return their steps and the actions reached first."""
+    views: dict[str, StepView] = {}
+    actions: list[str] = []
+    cond_ctx = for_conditions(context, now)
+    for nid in graph.order:
+        active = graph.activation(nid, views)
+        if active is None:
+            continue
+        if active is False:
+            continue
+        kind = graph.kind[nid]
+        if kind == "event":
+            views[nid] = StepView(status="succeeded")
+        elif kind == "condition":
+            views[nid] = StepView(status="succeeded", verdict=evaluate(graph, nid, cond_ctx))
+        elif kind == "action":
+            views[nid] = StepView(status="running", attempts=1)
+            actions.append(nid)
+        # a delay stays undecided: the step-by-step path starts its wait
+    return views, actions
+
+
+def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids: list[int], redis=None) -> list[str]:
+    """Dispatch claimed events; returns ids of runs that still need the step-by-step path."""
+    events = session.scalars(select(Event).where(Event.id.in_(event_ids)).order_by(Event.id)).all()
+    registry = engine.registry
+    candidates = []
+    for event in events:
+        for info, definition, graph in index.flows_for(session, event.trigger, redis):
+            event_node = graph.nodes[graph.event_id]
+            spec = registry[event_node["type"]]
+            if spec.module.matches(event_node.get("params") or {}, {"type": event.trigger, "data": event.data or {}}):
+                candidates.append((event, info, definition, graph, spec))
+    contexts = contexts_for(session, [c[0] for c in candidates]) if candidates else {}
+    now = utcnow()
+    lease_until = now + timedelta(seconds=engine.lease_seconds)
+    runs, steps, sends, triggered, graphs = [], [], [], {}, {}
+    for event, info, definition, graph, spec in candidates:
+        context = contexts.get(event.id)
+        if context is None or not graph.reaches_action(context, now):
+            continue
+        views, actions = _first_wave(graph, context, now)
+        run_id = new_id()
+        graphs[run_id] = graph
+        runs.append({
+            "id": run_id, "flow_id": info["id"], "flow_version": info["version"], "flow_name": info["name"],
+            "definition": definition, "trigger": "event", "event_id": event.id,
+            "event_type": spec.module.PAYLOAD_EVENT_TYPE, "dedupe_key": f"ev:{event.id}:{info['id']}",
+            "status": "running", "triggered": True, "counted": True, "context": context,
+            "order_id": (context.get("order") or {}).get("id"),
+            "client_id": (context.get("client") or {}).get("external_id"),
+            "created_at": now, "updated_at": now, "lease_until": lease_until,
+        })
+        triggered[info["id"]] = triggered.get(info["id"], 0) + 1
+        for nid, view in views.items():
+            steps.append({
+                "run_id": run_id, "node_id": nid, "node_type": graph.nodes[nid]["type"], "status": view.status,
+                "verdict": view.verdict, "attempts": view.attempts, "state": {}, "started_at": now,
+                "finished_at": None if view.status == "running" else now,
+                "output": {"verdict": False} if view.verdict is False else None,
+            })
+        for nid in actions:
+            sends.append((run_id, graph, nid, context, info, spec.module.PAYLOAD_EVENT_TYPE))
+    try:
+        if runs:
+            session.execute(insert(Run), runs)
+            session.execute(insert(Step), steps)
+            for flow_id, count in triggered.items():
+                session.execute(
+                    update(Flow).where(Flow.id == flow_id)
+                    .values(triggered_count=Flow.triggered_count + count, last_triggered_at=now)
+                )
+        session.execute(update(Event).where(Event.id.in_([e.id for e in events])).values(dispatched_at=now))
+        session.commit()
+    except IntegrityError:  # a run already exists for some event: fall back to one at a time
+        session.rollback()
+        log.warning("batch of %d events hit an existing run; dispatching one by one", len(events))
+        created = []
+        for event in events:
+            created += dispatch_event(session, registry, index, event.id, redis)
+        return created
+
+    handoff = _send_and_settle(session, engine, runs, graphs, sends)
+    for event in events:
+        if event.trigger.startswith("order_"):
+            order = session.get(Order, event.subject_id)
+            if order is not None:
+                handoff += check_order_due(session, registry, order)
+    return handoff
+
+
+def _send(engine: Engine, run_id, graph: Graph, nid, context, info, event_type):
+    node = graph.nodes[nid]
+    spec = graph.spec(nid)
+    params = open_params(engine.registry, engine.secrets, node)
+    return call_action(
+        engine, spec, node, params, context, run_id=run_id, flow_info={"id": info["id"], "name": info["name"]},
+        event_type=event_type, attempt=1, state={},
+    )
+
+
+FLUSH_SECONDS = 0.02
+
+
+_STEPS = Step.__table__
+_RUNS = Run.__table__
+_STEP_UPDATE = (
+    update(_STEPS)
+    .where(_STEPS.c.run_id == bindparam("r"), _STEPS.c.node_id == bindparam("n"))
+    .values(
+        status=bindparam("b_status"), output=bindparam("b_output"), error=bindparam("b_error"),
+        state=bindparam("b_state"), attempts=bindparam("b_attempts"), finished_at=bindparam("b_finished_at"),
+        resume_at=bindparam("b_resume_at"), duration_ms=bindparam("b_duration_ms"),
+    )
+)
+_RUN_FINAL = (
+    update(_RUNS)
+    .where(_RUNS.c.id == bindparam("r"))
+    .values(
+        status=bindparam("b_status"), error=bindparam("b_error"), finished_at=bindparam("b_finished_at"),
+        updated_at=bindparam("b_finished_at"), lease_until=None, next_attempt_at=None,
+    )
+)
+
+
+def _flush_steps(session: Session, step_updates: list[dict]) -> None:
+    if not step_updates:
+        return
+    session.connection().execute(_STEP_UPDATE, step_updates)
+    session.commit()
+    step_updates.clear()
+
+
+def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs: dict, sends: list[tuple]) -> list[str]:
+    # Outcomes are committed in small groups as they arrive, so a crash re-sends (with the same
+    # idempotency key) only what was in flight in the last few milliseconds, not the whole batch.
+    futures = {_POOL.submit(_send, engine, *s): (s[0], s[1], s[2]) for s in sends}
+    step_updates = []
+    by_run: dict[str, tuple[Graph, dict]] = {run_id: (graph, {}) for run_id, graph in graphs.items()}
+    last_flush = time.monotonic()
+    for future in as_completed(futures):
+        run_id, graph, nid = futures[future]
+        outcome = future.result()
+        now = utcnow()
+        resume_at = now + timedelta(seconds=outcome.resume_in) if outcome.resume_in is not None else None
+        final = outcome.status not in ("retrying", "waiting")
+        step_updates.append({
+            "r": run_id, "n": nid, "b_status": outcome.status, "b_output": outcome.output if final else None,
+            "b_error": outcome.error, "b_state": outcome.state, "b_attempts": 1 if outcome.counted else 0,
+            "b_finished_at": now if final else None, "b_resume_at": resume_at, "b_duration_ms": outcome.duration_ms,
+        })
+        by_run[run_id][1][nid] = (outcome, resume_at)
+        if time.monotonic() - last_flush >= FLUSH_SECONDS:
+            _flush_steps(session, step_updates)
+            last_flush = time.monotonic()
+    _flush_steps(session, step_updates)
+    now = utcnow()
+    handoff, finals, failed_flows, not_reached = [], [], {}, []
+    stored = {r["id"]: r for r in runs}
+    for run_id, (graph, outcomes) in by_run.items():
+        views = {}
+        for nid in graph.order:
+            if nid in outcomes:
+                outcome, _ = outcomes[nid]
+                views[nid] = StepView(status=outcome.status)
+        decided, needs_more = _decided_views(graph, stored[run_id], views)
+        if needs_more or any(o.status in ("retrying", "waiting") for o, _ in outcomes.values()):
+            handoff.append(run_id)
+            continue
+        for nid in decided:
+            not_reached.append({"run_id": run_id, "node_id": nid, "node_type": graph.nodes[nid]["type"],
+                                "status": "not_reached", "attempts": 0, "state": {}})
+        failed = [o.error for o, _ in outcomes.values() if o.status == "failed"]
+        finals.append({"r": run_id, "b_status": "failed" if failed else "succeeded",
+                       "b_error": failed[0] if failed else None, "b_finished_at": now})
+        if failed:
+            flow_id = stored[run_id]["flow_id"]
+            failed_flows[flow_id] = failed_flows.get(flow_id, 0) + 1
+    if not_reached:
+        session.execute(insert(Step), not_reached)
+    if finals:
+        session.connection().execute(_RUN_FINAL, finals)
+    for flow_id, count in failed_flows.items():
+        session.execute(update(Flow).where(Flow.id == flow_id).values(failed_count=Flow.failed_count + count))
+    if handoff:  # the step-by-step path takes over right away (or at the retry time it finds)
+        session.execute(
+            update(Run).where(Run.id.in_(handoff)).values(status="queued", lease_until=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    return handoff
+
+
+def _decided_views(graph: Graph, run: dict, action_views: dict[str, StepView]) -> tuple[list[str], bool]:
+    """Nodes left that are certainly not reached, and whether anything else remains to run."""
+    views = dict(action_views)
+    first, _ = _first_wave(graph, run["context"], utcnow())
+    for nid, view in first.items():
+        if nid not in views:
+            views[nid] = view
+    not_reached = []
+    for nid in graph.order:
+        if nid in views:
+            continue
+        active = graph.activation(nid, views)
+        if active is False:
+            views[nid] = StepView(status="not_reached")
+            not_reached.append(nid)
+        else:
+            return [], True
+    return not_reached, False
