@@ -38,10 +38,11 @@ def _is_public(path: str) -> bool:
 
 def authenticate(header: str | None) -> str | None:
     """The token's identity (for rate limits) or None."""
-    if not header or not header.startswith("Bearer "):
+    if not header:
         return None
-    token = header[len("Bearer ") :].strip()
-    if not token:
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 9110 §11.1)
         return None
     env_token = current_app.config.get("API_TOKEN") or ""
     if env_token and hmac.compare_digest(token.encode(), env_token.encode()):
