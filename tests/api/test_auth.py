@@ -117,8 +117,11 @@ def test_public_routes_need_no_token(anon):
         assert anon.get(path).status_code != 401, path
 
 
-def test_the_configured_token_is_accepted(client):
+def test_the_configured_token_is_accepted(client, anon):
     assert client.get("/api/v1/flows").status_code == 200
+    # the scheme is case-insensitive (RFC 9110 §11.1); extra spaces around the token are tolerated
+    for header in (f"bearer {TOKEN}", f"BEARER {TOKEN}", f"Bearer  {TOKEN} "):
+        assert anon.get("/api/v1/flows", headers={"Authorization": header}).status_code == 200, header
 
 
 def test_a_created_token_works_and_is_stored_only_as_its_hash(app, anon, database_url):
