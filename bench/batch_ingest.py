@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import common as c  # noqa: E402
+from bench import common as c
 
 TARGET_PER_S = 20_000
 
@@ -95,7 +95,7 @@ def count_rows(db_url: str, prefix: str) -> dict:
 
     like = prefix + "-%"
     with psycopg.connect(db_url) as conn:
-        q = lambda sql: conn.execute(sql, (like,)).fetchone()[0]  # noqa: E731
+        q = lambda sql: conn.execute(sql, (like,)).fetchone()[0]
         return {
             "custom_events": q("SELECT count(*) FROM custom_events WHERE id LIKE %s"),
             "orders": q("SELECT count(*) FROM orders WHERE id LIKE %s"),

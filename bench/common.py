@@ -213,7 +213,7 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
             value = check()
             if value:
                 return value
-        except Exception as exc:  # not up yet
+        except Exception as exc:  # noqa: BLE001 - not up yet, whatever the reason
             last_error = exc
         time.sleep(interval)
     raise TimeoutError(f"{what} not ready in {timeout} s (last error: {last_error!r})")
@@ -296,7 +296,7 @@ class Sampler:
                         self._see(self._pg, psutil.Process(pid), "postgres", first)
                     except psutil.Error:
                         pass
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - PostgreSQL CPU is best effort
                 pass
 
     def _loop(self) -> None:
@@ -350,7 +350,7 @@ class Sampler:
 
         def delta(table: dict) -> float:
             total = 0.0
-            for pid, (proc, _label, first, last, _born) in table.items():
+            for proc, _label, first, last, _born in table.values():
                 alive = proc.is_running()
                 if alive or table is self._pg:
                     total += last - first
@@ -427,8 +427,9 @@ def git_state() -> dict[str, Any]:
     BENCH_TARGET tree (its ``.bench-source`` file names the commit it was exported from)."""
     def run(*args):
         try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        except Exception:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10,
+                                  check=False).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
             return ""
 
     if TARGET != ROOT:
@@ -454,7 +455,7 @@ def machine() -> dict[str, Any]:
         import psutil
 
         info["memory_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
-    except Exception:
+    except ImportError:
         pass
     return info
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import common as c  # noqa: E402
+from bench import common as c
 
 TARGET_S = 2.0
 CREATED_DAYS = [1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90]

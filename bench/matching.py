@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import common as c  # noqa: E402
+from bench import common as c
 
 TARGET_MEDIAN_MS = 1.0
 CITIES = ["Москва", "Санкт-Петербург", "Казань", "Екатеринбург", "Новосибирск", "Самара", "Омск", "Пермь"]
