@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
+import time
+import uuid
 
 import pytest
 import redis as redis_lib
@@ -26,13 +27,27 @@ def leaks(text: str, *secrets: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def module_redis_url():
-    """A Redis database for the whole module (the function-scoped one is flushed per test)."""
-    url = f"{REDIS_BASE}/{1 + (os.getpid() % 8)}"
+    """A Redis database for the whole module, leased like tests.conftest's ``redis_url`` (db 1–14)."""
+    admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0")
+    token, deadline, db = uuid.uuid4().hex, time.monotonic() + 60, None
+    while db is None:
+        db = next(
+            (n for n in range(1, 15) if admin.set(f"automation-test:lease:{n}", token, nx=True, ex=1800)),
+            None,
+        )
+        if db is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no free Redis test database (1–14)")
+            time.sleep(0.2)
+    url = f"{REDIS_BASE}/{db}"
     client = redis_lib.Redis.from_url(url)
     client.flushdb()
     yield url
     client.flushdb()
     client.close()
+    if admin.get(f"automation-test:lease:{db}") == token.encode():
+        admin.delete(f"automation-test:lease:{db}")
+    admin.close()
 
 
 @pytest.fixture(scope="module")
