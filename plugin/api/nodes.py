@@ -57,7 +57,13 @@ class NodeExecute(MethodView):
                         "properties": {
                             "params": {"type": "object"},
                             "context": {"type": "object"},
-                            "event": {"type": "object"},
+                            "event": {
+                                "type": "object",
+                                "description": "For events: the engine event to test, e.g. "
+                                "{\"type\": \"order_status_changed\", \"data\": {\"from\": \"Новая\", \"to\": \"Оплачен\"}}; "
+                                "defaults to one built from context.event",
+                                "properties": {"type": {"type": "string"}, "data": {"type": "object"}},
+                            },
                         },
                     }
                 }
@@ -110,7 +116,10 @@ def _event_matches(spec, params, context, event) -> bool:
         due = spec.module.due_at(params, context.get("order") or {})
         return due is not None and due <= datetime.now(UTC)
     if not isinstance(event, dict):
-        event = {"type": spec.module.TRIGGERS[0], "data": {}}
+        # the stored-event shape, derived from the context the caller sent
+        custom = context.get("event") or {}
+        data = {"name": custom.get("meta_id") or custom.get("name")} if custom else {}
+        event = {"type": spec.module.TRIGGERS[0], "data": data}
     return event.get("type", spec.module.TRIGGERS[0]) in spec.module.TRIGGERS and bool(
         spec.module.matches(params, {"type": event.get("type"), "data": event.get("data") or {}})
     )

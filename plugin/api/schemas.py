@@ -15,6 +15,8 @@ class Id(mf.Field):
         text = str(value).strip()
         if not 1 <= len(text) <= 64:
             raise ValidationError("must be 1–64 characters long")
+        if "/" in text:  # ids are path segments of /orders/{id} and /clients/{external_id}
+            raise ValidationError("must not contain '/'")
         return text
 
     def _jsonschema_type_mapping(self):

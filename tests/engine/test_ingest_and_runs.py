@@ -155,3 +155,16 @@ def test_slack_flow_end_to_end_with_rate_limits(app, client, fake_slack):
     assert len(fake_slack.requests) == 5
     runs = client.get("/api/v1/runs?limit=50").get_json()["runs"]
     assert len(runs) == 5 and {r["status"] for r in runs} == {"succeeded"}
+
+
+def test_event_node_execute_defaults_to_the_context_event(client):
+    body = {"params": {"name": "form_submit"}, "context": {"event": {"id": "1", "meta_id": "form_submit"}}}
+    assert client.post("/api/v1/nodes/event.custom/execute", json=body).get_json() == {"matches": True}
+    body["context"]["event"]["meta_id"] = "other"
+    assert client.post("/api/v1/nodes/event.custom/execute", json=body).get_json() == {"matches": False}
+
+
+def test_ids_with_a_slash_are_rejected_everywhere(client):
+    r = client.post("/api/v1/batch", json={"items": [{"type": "order", "data": {"id": "A/1"}}]})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["path"] == "/items/0/data/id"
+    assert client.put("/api/v1/orders/1", json={"visit_id": "v/1"}).status_code == 422
