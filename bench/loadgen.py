@@ -28,13 +28,16 @@ class Result:
     started_ms: float = 0.0
     ended_ms: float = 0.0
     late_ms: float = 0.0  # worst lag of a request behind its schedule
+    unsent: int = 0  # still queued in the generator when the grace period ran out (server too slow)
 
     def summary(self) -> dict:
         from bench.common import percentile
 
         ok = sum(n for s, n in self.statuses.items() if 200 <= s < 300)
         return {
-            "sent": self.sent,
+            "scheduled": self.sent,
+            "sent": self.sent - self.unsent,
+            "unsent_server_too_slow": self.unsent,
             "ok": ok,
             "non_2xx": sum(n for s, n in self.statuses.items() if not 200 <= s < 300),
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
@@ -77,7 +80,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def run(url: str, rate: float, duration: float, prefix: str, token: str | None = None,
-              connections: int = 16, name: str = "bench") -> Result:
+              connections: int = 16, name: str = "bench", grace: float = 10.0) -> Result:
+    """``grace``: seconds after the schedule ends during which queued requests are still sent;
+    what is left then is counted as ``unsent`` (keeps a run bounded when the server is too slow)."""
     parts = urlsplit(url)
     host, port, path = parts.hostname, parts.port or 80, parts.path or "/"
     total = int(rate * duration)
@@ -108,6 +113,9 @@ async def run(url: str, rate: float, duration: float, prefix: str, token: str | 
             if item is None:
                 break
             i, scheduled_ms = item
+            if time.monotonic() > stop_at:
+                result.unsent += 1
+                continue
             for attempt in (1, 2):
                 try:
                     if writer is None:
@@ -132,6 +140,7 @@ async def run(url: str, rate: float, duration: float, prefix: str, token: str | 
     ready.set()
     t0_wall = time.time() * 1000
     t0 = time.monotonic()
+    stop_at = t0 + duration + grace
     result.started_ms = t0_wall
     for i in range(total):
         due = t0 + i / rate
