@@ -76,7 +76,7 @@ export function App() {
 
   useEffect(() => {
     if (!toast) return undefined;
-    const id = setTimeout(() => setToast(null), 4000);
+    const id = setTimeout(() => setToastState(null), 4000);
     return () => clearTimeout(id);
   }, [toast]);
 
