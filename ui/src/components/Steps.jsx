@@ -30,7 +30,7 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
                 {t('step.verdict', { value: s.verdict ? t('common.yes') : t('common.no') })}
               </div>
             )}
-            {showAttempts && s.attempts !== undefined && s.attempts !== null && (
+            {showAttempts && s.attempts > 0 && (
               <div className="muted small">{t('runs.attempts', { count: s.attempts })}</div>
             )}
             {s.error && (
