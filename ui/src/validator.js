@@ -116,11 +116,19 @@ export const DEFAULTS_BEHAVIOR = { arrayMinItems: { populate: 'never' } };
 
 /** The params a freshly added node starts with: the schema's defaults. */
 export function defaultParams(schema) {
-  if (!schema) return {};
+  return withDefaults(schema, {}) || {};
+}
+
+/**
+ * `params` completed with the schema's defaults, as the node form fills them in when it opens.
+ * A loaded flow goes through this too, so that opening a node's form is not an unsaved change.
+ */
+export function withDefaults(schema, params) {
+  if (!schema) return params;
   try {
     const local = stripIds(schema);
-    return createSchemaUtils(validator, local, DEFAULTS_BEHAVIOR).getDefaultFormState(local, {}) || {};
+    return createSchemaUtils(validator, local, DEFAULTS_BEHAVIOR).getDefaultFormState(local, params ?? {}) ?? params;
   } catch {
-    return {};
+    return params;
   }
 }

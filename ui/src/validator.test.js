@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { customizeValidator } from '@rjsf/validator-ajv8';
 import Ajv2020 from 'ajv/dist/2020.js';
-import { defaultParams, validator } from './validator.js';
+import { defaultParams, validator, withDefaults } from './validator.js';
 import { formSchemas } from './schemaUi.js';
 
 const schemasDir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../plugin/schemas');
@@ -87,5 +87,15 @@ describe('CSP-safe validator', () => {
         if (p.default !== undefined && !emptyContainer) expect(params[k], `${schema['x-type']}.${k}`).toEqual(p.default);
       }
     }
+  });
+
+  it('completes stored params with defaults and keeps every stored value', () => {
+    const city = schemas.find((s) => s['x-type'] === 'condition.visit_city');
+    const stored = { operator: 'equals', value: 'Москва' };
+    const filled = withDefaults(city, stored);
+    expect(filled).toMatchObject(stored);
+    expect(filled.case_sensitive).toBe(city.properties.case_sensitive.default);
+    expect(withDefaults(city, filled)).toEqual(filled);
+    expect(withDefaults(undefined, stored)).toBe(stored);
   });
 });

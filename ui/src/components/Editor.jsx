@@ -30,7 +30,7 @@ import {
 import { pick, useI18n } from '../i18n.js';
 import { mapProblem } from '../problems.js';
 import { flowHash, navigate, replaceHash } from '../router.js';
-import { defaultParams } from '../validator.js';
+import { defaultParams, withDefaults } from '../validator.js';
 import { Banner, ConfirmDialog, PromptDialog, Toggle } from './common.jsx';
 import { CanvasContext, nodeTypes } from './FlowNodes.jsx';
 import { Connections } from './Connections.jsx';
@@ -90,14 +90,20 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
     (loaded, keepSelection = []) => {
       const b = withoutGraph(loaded);
       const flow = docToFlow(loaded);
-      const ns = flow.nodes.map((n) => (keepSelection.includes(n.id) ? { ...n, selected: true } : n));
+      const ns = flow.nodes.map((n) => {
+        // The form adds the schema's defaults when it opens: start from them, so that selecting a node
+        // is not an unsaved change.
+        const def = catalog.byType[n.data.type];
+        const node = def ? { ...n, data: { ...n.data, params: withDefaults(def.schema, n.data.params) } } : n;
+        return keepSelection.includes(n.id) ? { ...node, selected: true } : node;
+      });
       setBase(b);
       setMissingSecrets(missingSecretsByNode(loaded));
       setNodes(ns);
       setEdges(flow.edges);
       setSaved(JSON.stringify(flowToDoc(b, ns, flow.edges)));
     },
-    [setNodes, setEdges],
+    [catalog, setNodes, setEdges],
   );
 
   // Load the flow (or start a new one) and the presets.
