@@ -11,6 +11,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from plugin.engine import templating
 from plugin.engine.context import for_conditions
@@ -121,9 +122,36 @@ def render_params(spec, params: dict, context: dict) -> dict:
     return out
 
 
+def secret_variants(secret: str) -> list[str]:
+    """The secret, plus the parts of a secret URL a remote side may echo on their own.
+
+    A Slack webhook or a Bitrix24 inbound-webhook URL is secret because of its path: a 404 page
+    or a proxy error quoting just ``/services/T…/B…/xxxx`` (or one of its tokens) must be masked
+    as well. Short plain words (``services``, ``rest``) are not secrets and are kept.
+    """
+    out = [secret]
+    if "://" in secret:
+        try:
+            parts = urlsplit(secret)
+            password = parts.password
+        except ValueError:
+            return out
+        if password:
+            out.append(password)
+        tail = secret.split(parts.netloc, 1)[-1] if parts.netloc else ""
+        if len(tail.strip("/")) >= 8:
+            out.append(tail)
+        out += [seg for seg in parts.path.split("/") if len(seg) >= 16 or (len(seg) >= 8 and not seg.isalpha())]
+    return out
+
+
 def mask(value: Any, secrets: list[str]) -> Any:
-    """Remove every secret value from a structure that will be stored or shown."""
-    secrets = [s for s in secrets if isinstance(s, str) and len(s) >= 4]
+    """Remove every secret value (and the echoable parts of a secret URL) from a stored or shown structure."""
+    secrets = sorted(
+        {v for s in secrets if isinstance(s, str) and len(s) >= 4 for v in secret_variants(s)},
+        key=len,
+        reverse=True,
+    )
     if not secrets:
         return value
     if isinstance(value, str):
@@ -208,6 +236,12 @@ def dry_run(
         else:
             spec = graph.spec(nid)
             params = open_params(node)
+            unset = [name for name in spec.secret_fields if params.get(name) == SECRET_PLACEHOLDER]
+            if unset:
+                steps[nid] = StepView(status="failed")
+                results.append({**entry, "status": "failed",
+                                "error": f"secret {', '.join(unset)} is not set: fill it in before this can send"})
+                continue
             try:
                 call = build_call(
                     spec, node, params, context, run_id="dry-run", flow=flow, event_type=event_type,

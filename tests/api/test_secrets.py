@@ -245,11 +245,6 @@ def test_the_unsaved_dry_run_of_a_stored_flow_uses_its_stored_secrets(client):
     assert hook["output"]["headers"]["webhook-signature"] == "v1," + PLACEHOLDER
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner.dry_run previews an action whose secret is an unfilled placeholder as would_send "
-    "(Slack to '://?/********', a webhook signed with the key '********'); reported, runner.py is not ours",
-)
 def test_a_dry_run_flags_a_secret_that_was_never_filled(client):
     doc = json.loads((FLOWS / "big_order_slack.json").read_text(encoding="utf-8"))
     doc["nodes"][2]["params"]["webhook_url"] = PLACEHOLDER
