@@ -134,10 +134,15 @@ def _run_all(n_workers: int) -> int:
 
 
 def _rotate_secrets() -> int:
+    """Re-encrypt with the first key every secret at rest: flows, presets and the runs' snapshots.
+
+    Runs keep a copy of their flow's definition (secrets sealed); a waiting, retrying or failed
+    run must still decrypt once the old key is dropped, so they are rotated too, in chunks.
+    """
     from plugin.app import create_app
     from plugin.extensions import db
     from plugin.runtime import rt
-    from plugin.storage.models import Flow, Preset
+    from plugin.storage.models import Flow, Preset, Run
     from plugin.storage.secrets import rotate_nodes
 
     with create_app().app_context():
@@ -149,5 +154,15 @@ def _rotate_secrets() -> int:
             row.definition = definition
             count += 1
         db.session.commit()
-        print(f"re-encrypted the secrets of {count} flows and presets")
+        runs, last = 0, ""
+        while chunk := db.session.query(Run).filter(Run.id > last).order_by(Run.id).limit(500).all():
+            for run in chunk:
+                definition = dict(run.definition or {})
+                nodes = rotate_nodes(runtime.registry, runtime.secrets, definition.get("nodes") or [])
+                if nodes != definition.get("nodes"):
+                    run.definition = {**definition, "nodes": nodes}
+                    runs += 1
+            last = chunk[-1].id
+            db.session.commit()
+        print(f"re-encrypted the secrets of {count} flows and presets and {runs} runs")
     return 0
