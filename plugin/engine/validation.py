@@ -44,6 +44,16 @@ def _schema_message(error: ValidationError) -> str:
     return error.message
 
 
+def _without_secrets(problems: list[Problem], secrets: list[Any]) -> list[Problem]:
+    """jsonschema quotes the offending value ("'ftp://…/T1/B1/xyz' does not match …"): not a secret's."""
+    values = [v for v in secrets if isinstance(v, str) and v and v != SECRET_PLACEHOLDER]
+    for value in sorted(values, key=len, reverse=True):
+        for problem in problems:
+            for spelling in (repr(value), value):
+                problem["message"] = problem["message"].replace(spelling, repr(SECRET_PLACEHOLDER))
+    return problems
+
+
 def _schema_problems(validator: Draft202012Validator, instance: Any, base: tuple) -> list[Problem]:
     problems = []
     for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
@@ -148,11 +158,14 @@ def _node_problems(nodes: list[dict], registry: Registry, *, skip: set[int] = fr
             for name in spec.secret_fields
             if params.get(name) == SECRET_PLACEHOLDER
         }
-        problems += [
-            p
-            for p in _schema_problems(spec.validator(), params, ("nodes", index, "params"))
-            if p["path"] not in held
-        ]
+        problems += _without_secrets(
+            [
+                p
+                for p in _schema_problems(spec.validator(), params, ("nodes", index, "params"))
+                if p["path"] not in held
+            ],
+            [params.get(name) for name in spec.secret_fields],
+        )
         for name in spec.template_fields:
             value = params.get(name)
             if isinstance(value, str):
