@@ -24,6 +24,9 @@ from urllib3.util.timeout import _DEFAULT_TIMEOUT
 from plugin.nodes.base import PermanentError
 
 log = logging.getLogger(__name__)
+# urllib3's DEBUG lines quote every request path, and paths carry secrets (a Slack webhook's, a
+# Telegram bot token): keep that logger at INFO even when the application logs at DEBUG.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
