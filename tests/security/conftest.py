@@ -68,3 +68,16 @@ def api(module_app):
     client = module_app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
     return client
+
+
+def isolated_env(database_url: str, redis_url: str, data_dir, **extra) -> dict:
+    """``app_env`` with a queue of its own: a worker left running by an earlier, killed test run on the
+    same Redis database (it may run older code) never takes this test's jobs."""
+    return app_env(
+        database_url, redis_url, data_dir, AUTOMATION_QUEUE=f"automation-{uuid.uuid4().hex[:8]}", **extra
+    )
+
+
+@pytest.fixture
+def env(database_url, redis_url, tmp_path):
+    return isolated_env(database_url, redis_url, tmp_path / "data")

@@ -14,8 +14,9 @@ import threading
 import pytest
 
 from plugin.nodes._services.net import GuardedSession
-from tests.conftest import app_env, wait_for
+from tests.conftest import wait_for
 from tests.fakes._http import Reply
+from tests.security.conftest import isolated_env
 
 SPELLINGS = {
     "dotted": "127.0.0.2",
@@ -74,12 +75,14 @@ def database_url(tmp_path):
 
 @pytest.fixture
 def env(database_url, redis_url, tmp_path):
-    return app_env(
+    return isolated_env(
         database_url,
         redis_url,
         tmp_path / "data",
         AUTOMATION_OUTBOUND_ALLOWLIST="127.0.0.1/32",
         AUTOMATION_MAX_ATTEMPTS="3",
+        AUTOMATION_SMS_CAP="100",  # six SMS actions to one client: not the cap under test here
+        AUTOMATION_EMAIL_CAP="100",
     )
 
 
