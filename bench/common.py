@@ -29,7 +29,7 @@ LOGS = CACHE / "bench-logs"
 
 PG_BASE = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_BASE = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
-REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
+REDIS_DB = os.environ.get("BENCH_REDIS_DB")  # unset: lease one of 1–14 like the test suite does
 TOKEN = "bench-token-6f1d0c1e2b7a4e58"
 SECRET_KEY = "0Nq0kxJ7m3y0n4U3hCz8y2W3x9mQm0mX4nOa3JcZ6eA="
 
@@ -62,8 +62,42 @@ def drop_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def redis_url(db: int = REDIS_DB) -> str:
-    return f"{REDIS_BASE}/{db}"
+_lease: dict[str, Any] = {}
+
+
+def redis_url() -> str:
+    """The benchmark's Redis database: ``BENCH_REDIS_DB``, or one of 1–14 leased through the key
+    ``automation-test:lease:<n>`` in database 0 — the protocol of tests/conftest.py, so a benchmark
+    and a concurrent test run never flush each other's database. Released when the process exits."""
+    if REDIS_DB:
+        return f"{REDIS_BASE}/{REDIS_DB}"
+    if "url" in _lease:
+        return _lease["url"]
+    import atexit
+
+    import redis
+
+    admin = redis.Redis.from_url(f"{REDIS_BASE}/0")
+    token = f"bench-{uuid.uuid4().hex}"
+    deadline = time.monotonic() + 120
+    while True:
+        db = next((n for n in range(1, 15) if admin.set(f"automation-test:lease:{n}", token, nx=True, ex=1800)), None)
+        if db is not None:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("no free Redis database (1–14 are all leased); set BENCH_REDIS_DB")
+        time.sleep(0.5)
+
+    def release() -> None:
+        try:
+            if admin.get(f"automation-test:lease:{db}") == token.encode():
+                admin.delete(f"automation-test:lease:{db}")
+        except redis.RedisError:
+            pass
+
+    atexit.register(release)
+    _lease.update(url=f"{REDIS_BASE}/{db}", db=db)
+    return _lease["url"]
 
 
 def flush_redis(url: str) -> None:
