@@ -34,12 +34,6 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 FAILED_RESOURCE = re.compile(r"^Failed to load resource: the server responded with a status of (\d{3})\b")
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.browser)
-
-
 @pytest.fixture
 def database_url(tmp_path):
     """Shadows the root fixture: browser tests run on SQLite only (the API suites cover PostgreSQL)."""
@@ -51,7 +45,11 @@ def _stale(dist: Path) -> bool:
     if not index.exists():
         return True
     built = index.stat().st_mtime
-    sources = [UI / "index.html", UI / "package-lock.json", *(p for p in (UI / "src").rglob("*") if p.is_file())]
+    sources = [
+        UI / "index.html",
+        UI / "package-lock.json",
+        *(p for p in (UI / "src").rglob("*") if p.is_file()),
+    ]
     return any(p.stat().st_mtime > built for p in sources if p.exists())
 
 
@@ -164,7 +162,7 @@ def ui(request, browser, live, tmp_path):
         try:
             page.screenshot(path=str(shot))
             print(f"screenshot of the failed page: {shot}")
-        except Exception:  # noqa: BLE001 - a diagnostic only
-            pass
+        except Exception as exc:  # noqa: BLE001 - a diagnostic only
+            print(f"no screenshot of the failed page: {exc}")
     context.close()
     assert not problems, "the page logged errors:\n" + "\n".join(problems)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.helpers import connect, drop, edge
+from tests.browser.helpers import assert_in_viewport, connect, drop, edge
 from tests.conftest import wait_for
+
+pytestmark = pytest.mark.browser
 
 
 def _flow_id(page) -> str:
@@ -62,8 +65,12 @@ def test_build_by_drag_and_drop_enable_in_the_list_and_see_the_run(ui, procs, fa
     saved = ui.api.get(f"/api/v1/flows/{flow_id}").json()
     assert saved["name"] == "Крупный заказ → Slack" and saved["enabled"] is False
     types = {n["id"]: n["type"] for n in saved["nodes"]}
-    assert types == {event: "event.order_created", cond: "condition.order_price", slack: "action.slack",
-                     hook: "action.webhook"}
+    assert types == {
+        event: "event.order_created",
+        cond: "condition.order_price",
+        slack: "action.slack",
+        hook: "action.webhook",
+    }
     params = {n["id"]: n["params"] for n in saved["nodes"]}
     assert params[cond] == {"operator": "gt", "value": 10000}
     assert params[slack]["text"] == "Крупный заказ {order_id} на {order_price} ₽"
@@ -88,7 +95,10 @@ def test_build_by_drag_and_drop_enable_in_the_list_and_see_the_run(ui, procs, fa
     assert fake_slack.messages == ["Крупный заказ 1 на 12000 ₽"]
     assert fake_receiver.deliveries == []
     wait_for(
-        lambda: [r["status"] for r in ui.api.get(f"/api/v1/runs?flow_id={flow_id}").json()["runs"]] == ["succeeded"],
+        lambda: (
+            [r["status"] for r in ui.api.get(f"/api/v1/runs?flow_id={flow_id}").json()["runs"]]
+            == ["succeeded"]
+        ),
         timeout=15,
         message="the run to succeed\n" + procs.logs(),
     )
@@ -117,8 +127,12 @@ def _slack_flow(hook_url: str) -> dict:
         "enabled": False,
         "nodes": [
             {"id": "start", "type": "event.order_created", "params": {}, "position": {"x": 0, "y": 0}},
-            {"id": "notify", "type": "action.slack", "position": {"x": 0, "y": 160},
-             "params": {"text": "Заказ {order_id}", "webhook_url": hook_url}},
+            {
+                "id": "notify",
+                "type": "action.slack",
+                "position": {"x": 0, "y": 160},
+                "params": {"text": "Заказ {order_id}", "webhook_url": hook_url},
+            },
         ],
         "edges": [{"from": "start", "to": "notify"}],
     }
@@ -128,7 +142,10 @@ def test_a_server_validation_error_lands_on_its_field_and_marks_the_node(ui, fak
     flow_id = ui.api.post("/api/v1/flows", json=_slack_flow(fake_slack.hook_url)).json()["id"]
     typo = {**_slack_flow(fake_slack.hook_url)}
     typo["nodes"] = [dict(n) for n in typo["nodes"]]
-    typo["nodes"][1]["params"] = {"text": "Заказ {order_id} от {clinet_name}", "webhook_url": fake_slack.hook_url}
+    typo["nodes"][1]["params"] = {
+        "text": "Заказ {order_id} от {clinet_name}",
+        "webhook_url": fake_slack.hook_url,
+    }
     refused = ui.api.put(f"/api/v1/flows/{flow_id}", json=typo)
     assert refused.status_code == 422
     (problem,) = refused.json()["errors"]
@@ -152,6 +169,8 @@ def test_a_server_validation_error_lands_on_its_field_and_marks_the_node(ui, fak
     expect(node).to_have_attribute("title", problem["message"])
     expect(ui.by("editor-errors")).to_contain_text(problem["message"])
     expect(ui.by("dirty-mark")).to_be_visible()
+    # the banner pushes the editor down, but the field, its message and «Сохранить» stay in the window
+    assert_in_viewport(page, ui.by("editor-errors"), text, field_error, ui.by("flow-save"), node)
     assert "clinet_name" not in str(ui.api.get(f"/api/v1/flows/{flow_id}").json())
 
     # the banner's link selects the node it names; fixing the field clears its error

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FLOW = {
@@ -12,10 +15,23 @@ FLOW = {
     "name": "Вебхук в CRM",
     "enabled": False,
     "nodes": [
-        {"id": "start", "type": "event.order_status_changed", "params": {"to": ["Оплачено"], "from": []},
-         "position": {"x": 0, "y": 0}},
-        {"id": "hook", "type": "action.webhook", "position": {"x": 0, "y": 160},
-         "params": {"url": "http://127.0.0.1:9/crm", "method": "POST", "headers": {}, "signing_secret": SECRET}},
+        {
+            "id": "start",
+            "type": "event.order_status_changed",
+            "params": {"to": ["Оплачено"], "from": []},
+            "position": {"x": 0, "y": 0},
+        },
+        {
+            "id": "hook",
+            "type": "action.webhook",
+            "position": {"x": 0, "y": 160},
+            "params": {
+                "url": "http://127.0.0.1:9/crm",
+                "method": "POST",
+                "headers": {},
+                "signing_secret": SECRET,
+            },
+        },
     ],
     "edges": [{"from": "start", "to": "hook"}],
 }
@@ -87,6 +103,6 @@ def test_export_downloads_the_json_and_import_brings_it_back_from_file_and_paste
     expect(ui.by("dirty-mark")).to_have_count(0)
     with page.expect_download() as info:
         ui.by("editor-export").click()
-    from_editor = json.loads(open(info.value.path(), encoding="utf-8").read())
+    from_editor = json.loads(info.value.path().read_text(encoding="utf-8"))
     assert from_editor == ui.api.get(f"/api/v1/flows/{pasted_id}/export").json()
     assert from_editor["name"] == "Вебхук в CRM (вставка)"

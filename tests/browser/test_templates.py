@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import connect, edge, node_ids
+
+pytestmark = pytest.mark.browser
 
 SOURCE = {
     "format": "automation-flow/1",
     "name": "Оплата из Москвы",
     "enabled": False,
     "nodes": [
-        {"id": "paid", "type": "event.order_status_changed", "params": {"to": ["Оплачено"], "from": []},
-         "position": {"x": 0, "y": 0}},
-        {"id": "big", "type": "condition.order_price", "params": {"operator": "gte", "value": 5000},
-         "position": {"x": 0, "y": 150}},
-        {"id": "moscow", "type": "condition.visit_city", "params": {"operator": "equals", "value": "Москва"},
-         "position": {"x": 0, "y": 300}},
-        {"id": "crm", "type": "action.webhook",
-         "params": {"url": "http://127.0.0.1:9/crm", "method": "GET", "headers": {"X-Source": "automation"}},
-         "position": {"x": 0, "y": 450}},
+        {
+            "id": "paid",
+            "type": "event.order_status_changed",
+            "params": {"to": ["Оплачено"], "from": []},
+            "position": {"x": 0, "y": 0},
+        },
+        {
+            "id": "big",
+            "type": "condition.order_price",
+            "params": {"operator": "gte", "value": 5000},
+            "position": {"x": 0, "y": 150},
+        },
+        {
+            "id": "moscow",
+            "type": "condition.visit_city",
+            "params": {"operator": "equals", "value": "Москва"},
+            "position": {"x": 0, "y": 300},
+        },
+        {
+            "id": "crm",
+            "type": "action.webhook",
+            "params": {
+                "url": "http://127.0.0.1:9/crm",
+                "method": "GET",
+                "headers": {"X-Source": "automation"},
+            },
+            "position": {"x": 0, "y": 450},
+        },
     ],
     "edges": [
         {"from": "paid", "to": "big"},
@@ -68,7 +90,10 @@ def test_save_both_kinds_of_template_and_apply_them_in_a_new_scenario(ui):
     trigger, action = presets["trigger"], presets["action"]
     assert trigger["name"] == "Оплата ≥ 5000 из Москвы" and action["name"] == "GET в CRM"
     assert sorted(n["type"] for n in trigger["nodes"]) == [
-        "condition.order_price", "condition.visit_city", "event.order_status_changed"]
+        "condition.order_price",
+        "condition.visit_city",
+        "event.order_status_changed",
+    ]
     assert [n["type"] for n in action["nodes"]] == ["action.webhook"]
     palette = ui.by("palette")
     expect(palette.get_by_role("heading", name="Шаблоны")).to_be_visible()
@@ -104,8 +129,10 @@ def test_save_both_kinds_of_template_and_apply_them_in_a_new_scenario(ui):
 
     assert shape(saved["nodes"]) == shape(trigger["nodes"] + action["nodes"])
     for source in SOURCE["nodes"]:  # the templates carry every parameter of the source flow
-        assert any(n["type"] == source["type"] and n["params"].items() >= source["params"].items()
-                   for n in saved["nodes"]), source
+        assert any(
+            n["type"] == source["type"] and n["params"].items() >= source["params"].items()
+            for n in saved["nodes"]
+        ), source
     by_id = {n["id"]: n["type"] for n in saved["nodes"]}
     assert sorted((by_id[e["from"]], by_id[e["to"]], e.get("branch")) for e in saved["edges"]) == [
         ("condition.order_price", "condition.visit_city", "true"),
