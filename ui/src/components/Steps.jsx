@@ -22,7 +22,7 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
               ) : (
                 <span className="step-title">{title}</span>
               )}
-              <code className="step-id">{s.node_id}</code>
+              <code className="step-id" title={s.node_id}>{s.node_id}</code>
               <StatusBadge status={s.status} />
             </div>
             {s.verdict !== null && s.verdict !== undefined && (
