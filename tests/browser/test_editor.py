@@ -172,6 +172,12 @@ def test_a_server_validation_error_lands_on_its_field_and_marks_the_node(ui, fak
     # the banner pushes the editor down, but the field, its message and «Сохранить» stay in the window
     assert_in_viewport(page, ui.by("editor-errors"), text, field_error, ui.by("flow-save"), node)
     assert "clinet_name" not in str(ui.api.get(f"/api/v1/flows/{flow_id}").json())
+    # leaving with the refused edit asks first; «Остаться» keeps it
+    ui.by("editor-cancel").click()
+    expect(ui.by("confirm-dialog")).to_contain_text("Есть несохранённые изменения")
+    ui.by("confirm-cancel").click()
+    expect(ui.by("confirm-dialog")).to_have_count(0)
+    expect(text).to_have_value("Заказ {order_id} от {clinet_name}")
 
     # the banner's link selects the node it names; fixing the field clears its error
     page.locator(".react-flow__pane").click(position={"x": 20, "y": 20})
@@ -186,3 +192,52 @@ def test_a_server_validation_error_lands_on_its_field_and_marks_the_node(ui, fak
     expect(node).not_to_have_attribute("data-error", "true")
     saved = ui.api.get(f"/api/v1/flows/{flow_id}").json()
     assert saved["nodes"][1]["params"]["text"] == "Заказ {order_id} от {client_name}"
+    ui.by("editor-cancel").click()  # saved: no question
+    expect(ui.by(f"flow-row-{flow_id}")).to_be_visible()
+
+
+def test_a_dry_run_shows_each_step_on_the_canvas_and_in_the_test_panel(ui, fake_slack):
+    flow = _slack_flow(fake_slack.hook_url)
+    flow["nodes"].insert(
+        1,
+        {
+            "id": "big",
+            "type": "condition.order_price",
+            "params": {"operator": "gte", "value": 10000},
+            "position": {"x": 0, "y": 80},
+        },
+    )
+    flow["nodes"].append(
+        {
+            "id": "hook",
+            "type": "action.webhook",
+            "params": {"url": "http://127.0.0.1:9/small"},
+            "position": {"x": 250, "y": 160},
+        }
+    )
+    flow["edges"] = [
+        {"from": "start", "to": "big"},
+        {"from": "big", "to": "notify", "branch": "true"},
+        {"from": "big", "to": "hook", "branch": "false"},
+    ]
+    flow["nodes"][2]["params"]["text"] = "Заказ {order_id} от {client_name}"
+    flow_id = ui.api.post("/api/v1/flows", json=flow).json()["id"]
+    ui.open(f"#/flows/{flow_id}")
+    ui.by("editor-test").click()
+    context = ui.by("test-context")
+
+    context.fill('{"order": {"id": "7", "price": 20000}, "client": {"name": "Анна"}}')
+    ui.by("test-run").click()
+    expect(ui.by("test-result")).to_be_visible()
+    expect(ui.by("node-big")).to_have_attribute("data-step-status", "succeeded")
+    expect(ui.by("step-badge-big")).to_have_text("да")
+    expect(ui.by("node-notify")).to_have_attribute("data-step-status", "would_send")
+    expect(ui.by("step-notify")).to_contain_text("Заказ 7 от Анна")
+    expect(ui.by("node-hook")).to_have_attribute("data-step-status", "not_reached")
+
+    context.fill('{"order": {"id": "8", "price": 500}}')
+    ui.by("test-run").click()
+    expect(ui.by("step-badge-big")).to_have_text("нет")
+    expect(ui.by("node-hook")).to_have_attribute("data-step-status", "would_send")
+    expect(ui.by("node-notify")).to_have_attribute("data-step-status", "not_reached")
+    assert fake_slack.messages == []  # a dry run sends nothing

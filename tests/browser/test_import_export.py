@@ -88,8 +88,18 @@ def test_export_downloads_the_json_and_import_brings_it_back_from_file_and_paste
     pasted_row = rows.filter(has_text="Вебхук в CRM (вставка)")
     expect(pasted_row).to_have_count(1)
 
+    # a copy too many: «Удалить» asks, then the row goes
+    extra = rows.filter(has_text="Вебхук в CRM").filter(has_not_text="вставка").last
+    extra_id = extra.get_attribute("data-testid").removeprefix("flow-row-")
+    ui.by(f"flow-delete-{extra_id}").click()
+    expect(ui.by("confirm-dialog")).to_contain_text("Вебхук в CRM")
+    ui.by("confirm-ok").click()
+    expect(rows).to_have_count(2)
+    expect(ui.by(f"flow-row-{extra_id}")).to_have_count(0)
+    assert ui.api.get(f"/api/v1/flows/{extra_id}").status_code == 404
+
     flows = ui.api.get("/api/v1/flows").json()["flows"]
-    assert sorted(f["name"] for f in flows) == ["Вебхук в CRM", "Вебхук в CRM", "Вебхук в CRM (вставка)"]
+    assert sorted(f["name"] for f in flows) == ["Вебхук в CRM", "Вебхук в CRM (вставка)"]
     for f in flows:
         again = ui.api.get(f"/api/v1/flows/{f['id']}/export").json()
         assert _graph(again) == _graph(exported)
