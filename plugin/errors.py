@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,9 @@ class ApiProblem(Exception):
     title = "Bad request"
     slug = "bad-request"
 
-    def __init__(self, detail: str, errors: list[dict] | None = None, *, status: int | None = None, headers=None):
+    def __init__(
+        self, detail: str, errors: list[dict] | None = None, *, status: int | None = None, headers=None
+    ):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
@@ -58,7 +61,9 @@ class TooManyRequests(ApiProblem):
     slug = "rate-limited"
 
 
-def problem(status: int, title: str, detail: str, errors: list | None = None, slug: str | None = None, headers=None):
+def problem(
+    status: int, title: str, detail: str, errors: list | None = None, slug: str | None = None, headers=None
+):
     body = {
         "type": PROBLEM_TYPE + (slug or str(status)),
         "title": title,
@@ -113,6 +118,26 @@ def register_error_handlers(app: Flask) -> None:
         if status == 422 and errors:
             detail = "the request does not match the documented schema"
         return problem(status, exc.name, detail, errors)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc: Exception):
+        # The database is restarting, unreachable or (SQLite) locked past the busy timeout: a 503 the
+        # client retries (ingestion is idempotent, so a retry never fires twice), not a 500 "bug".
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+        try:
+            from plugin.extensions import db
+
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the connection is gone; the pool replaces it (pre-ping)
+            log.debug("rollback after a lost database connection failed too")
+        return problem(
+            503,
+            "Service unavailable",
+            "the database is not reachable right now; try again (a repeated ingestion fires nothing twice)",
+            slug="unavailable",
+            headers={"Retry-After": "5"},
+        )
 
     @app.errorhandler(Exception)
     def _bug(exc: Exception):
