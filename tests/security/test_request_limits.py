@@ -156,3 +156,17 @@ def test_ingestion_is_accepted_when_redis_is_unreachable(tmp_path):
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
     response = client.put("/api/v1/orders/o1", json={"price": 10})
     assert response.status_code == 202, response.get_data(as_text=True)  # the sweeper dispatches it later
+
+
+def test_an_unreachable_database_is_a_503_problem_not_a_500(tmp_path, module_redis_url, monkeypatch):
+    from plugin.app import create_app
+
+    env = app_env(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere", module_redis_url, tmp_path / "d")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    client = create_app().test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    for response in (client.get("/api/v1/flows"), client.put("/api/v1/orders/o1", json={"price": 1})):
+        body = _problem(response, 503)
+        assert response.headers["Retry-After"] == "5"
+        assert "try again" in body["detail"]
