@@ -405,3 +405,77 @@ def test_postgresql_restart_mid_load_loses_no_accepted_event(deployment, pg_url)
         )
     finally:
         receiver.stop()
+
+
+def test_a_worker_killed_mid_send_duplicates_only_under_the_same_webhook_id_and_message_id(
+    deployment, tmp_path, fake_smtp
+):
+    import signal
+
+    receiver = FlakyReceiver("slow")
+    receiver.start()
+    try:
+        api, procs, _env = deployment(f"sqlite:///{tmp_path / 'a.db'}", workers=1)
+        flow = _webhook_flow("kill", "event.order_created", {"hook": receiver.url + "/h"})
+        flow["nodes"].append(
+            {
+                "id": "mail",
+                "type": "action.email",
+                "params": {
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": fake_smtp.plain_port,
+                    "security": "none",
+                    "username": fake_smtp.login,
+                    "password": fake_smtp.password,
+                    "from_email": "shop@example.com",
+                    "subject": "Заказ {order_id}",
+                    "html": "<p>{order_id}</p>",
+                },
+            }
+        )
+        flow["edges"].append({"from": "start", "to": "mail"})
+        assert api.post("/api/v1/flows", json=flow).status_code == 201
+        items = [
+            {
+                "type": "order",
+                "data": {
+                    "id": str(i),
+                    "price": i,
+                    "client": {"external_id": f"c{i}", "email": f"c{i}@example.com"},
+                },
+            }
+            for i in range(1, 61)
+        ]
+        assert api.post("/api/v1/batch", json={"items": items}).status_code == 202
+        wait_for(lambda: len(receiver.deliveries) >= 15, timeout=30, message="first deliveries")
+        worker = procs.children[0]
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        at_kill = len(receiver.deliveries), len(fake_smtp.messages)
+        assert at_kill[0] < 60, "everything was delivered before the kill; the test proves nothing"
+        procs.start("worker")
+        try:
+            wait_for(_settled(api, 60), timeout=90, interval=0.3, message="60 settled runs")
+        except AssertionError:
+            raise AssertionError(procs.logs()) from None
+        ledger = Ledger.build(api, {"hook": receiver})
+        assert not ledger.problems, ledger.problems
+        mails: Counter[tuple[str, str]] = Counter()
+        ids_per_order: dict[str, set[str]] = defaultdict(set)
+        for received in fake_smtp.messages:
+            message_id = received.message["Message-ID"]
+            run_id, node_id = message_id.strip("<>").split("@")[0].split("-", 1)
+            mails[run_id, node_id] += 1
+            ids_per_order[received.rcpt_tos[0]].add(message_id)
+        mail_steps = {k: s for k, s in ledger.other_steps.items() if k[1] == "mail"}
+        assert all(s["status"] == "succeeded" for s in mail_steps.values())
+        assert set(mails) == set(mail_steps)  # every recorded send arrived, nothing unrecorded did
+        assert all(mails[k] <= s["attempts"] for k, s in mail_steps.items())
+        assert all(len(ids) == 1 for ids in ids_per_order.values()) and len(ids_per_order) == 60
+        print(
+            f"\nledger (SIGKILL of the worker at {at_kill[0]} webhooks / {at_kill[1]} e-mails): 60 runs, "
+            f"lost {ledger.lost}, webhook duplicates {ledger.duplicates}, "
+            f"e-mail duplicates {sum(n - 1 for n in mails.values())} (same Message-ID)"
+        )
+    finally:
+        receiver.stop()
