@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import assert_in_viewport, edge
+from tests.conftest import TOKEN
 
 pytestmark = pytest.mark.browser
 
@@ -207,3 +208,30 @@ def test_the_english_switch_changes_the_labels(ui):
     ui.by("lang-ru").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Сценарии")
     expect(ui.by("flow-add")).to_have_text("+ Добавить сценарий")
+
+
+def test_login_keeps_the_token_out_of_the_address_bar_and_asks_again_for_a_wrong_one(ui):
+    page = ui.page
+    ui.open()
+    assert "token" not in page.url  # taken from /?token=… into sessionStorage
+    page.reload()
+    expect(ui.by("flow-table")).to_be_visible()
+
+    fresh = page.context.new_page()  # a new tab has its own session: the UI asks for the token
+    try:
+        fresh.on("console", ui.console.on_console)
+        fresh.on("pageerror", ui.console.on_page_error)
+        ui.console.allow(401)
+        fresh.goto(ui.url + "/")
+        expect(fresh.get_by_test_id("login-form")).to_be_visible()
+        fresh.get_by_test_id("login-token").fill("wrong-token")
+        fresh.get_by_test_id("login-submit").click()
+        expect(fresh.get_by_test_id("login-expired")).to_be_visible()
+        fresh.get_by_test_id("login-token").fill(TOKEN)
+        fresh.keyboard.press("Enter")
+        expect(fresh.get_by_test_id("flow-table")).to_be_visible()
+        expect(fresh.get_by_test_id("logout")).to_be_visible()
+        fresh.get_by_test_id("logout").click()
+        expect(fresh.get_by_test_id("login-form")).to_be_visible()
+    finally:
+        fresh.close()
