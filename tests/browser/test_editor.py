@@ -42,7 +42,9 @@ def test_build_by_drag_and_drop_enable_in_the_list_and_see_the_run(ui, procs, fa
     expect(edge(page, event, cond)).to_be_attached()
     expect(edge(page, cond, slack, "true")).to_be_attached()
     expect(edge(page, cond, hook, "false")).to_be_attached()
-    # an event has no input: dropping a connection onto nothing adds no edge
+    # refused connections: into the event (it has no input), and one closing a cycle
+    connect(page, f"handle-{slack}-out", f"node-{event}")
+    connect(page, f"handle-{hook}-out", f"handle-{cond}-in")
     expect(page.locator(".react-flow__edge")).to_have_count(3)
 
     ui.by(f"node-{cond}").click()
