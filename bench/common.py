@@ -62,6 +62,8 @@ def drop_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_STARTED = time.monotonic()
+_LOAD_AT_START = os.getloadavg()
 _lease: dict[str, Any] = {}
 
 
@@ -474,7 +476,9 @@ def git_state() -> dict[str, Any]:
         "target": "working tree",
         "commit": run("rev-parse", "HEAD"),
         "subject": run("log", "-1", "--format=%s"),
-        "uncommitted_engine_changes": run("status", "--porcelain", "--", "plugin", "server.py").splitlines(),
+        "uncommitted_engine_changes": [
+            line.strip() for line in run("status", "--porcelain", "--", "plugin", "server.py").splitlines()
+        ],
     }
 
 
@@ -483,7 +487,8 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "loadavg_at_start": [round(x, 2) for x in _LOAD_AT_START],
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     try:
         import psutil
@@ -499,6 +504,7 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     doc = {
         "benchmark": name,
+        "wall_seconds": round(time.monotonic() - _STARTED, 1),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git": git_state(),
         "machine": machine(),

@@ -490,7 +490,6 @@ def main() -> int:
     finally:
         procs.stop_all()
     results["seconds"] = round(time.monotonic() - started, 1)
-    results["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
     headers = ["system", "mode", "API req/s", "errors+unsent", "API p99 ms", "delivered/s steady", "delivered/s sustained",
                "delivered", "undelivered",
