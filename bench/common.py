@@ -384,14 +384,19 @@ class Sampler:
         busy0, t0 = self._machine0
         wall = t1 - t0
 
+        by_group: dict[str, float] = {}
+
         def delta(table: dict) -> float:
             total = 0.0
-            for proc, _label, first, last, _born in table.values():
+            for proc, label, first, last, _born in table.values():
                 alive = proc.is_running()
                 if alive or table is self._pg:
-                    total += last - first
+                    value = last - first
                 else:  # reaped: its parent's children_* holds its whole life; drop what preceded start
-                    total -= first
+                    value = -first
+                total += value
+                group = label.split("/")[0]
+                by_group[group] = by_group.get(group, 0.0) + value
             return total
 
         sut = delta(self._procs)
@@ -406,6 +411,7 @@ class Sampler:
             "cpu": {
                 "wall_s": round(wall, 2),
                 "system_under_test_s": round(sut, 2),
+                "by_process_tree_s": {k: round(v, 2) for k, v in sorted(by_group.items())},
                 "postgres_backends_s": round(pg, 2),
                 "redis_s": round(redis_cpu, 2),
                 "load_generator_and_receiver_s": round(helpers, 2),

@@ -319,6 +319,13 @@ def ours_phase(args, mode: str, procs: c.Procs, receiver: Receiver, log_dir: Pat
         db["rq_queue_length_at_cutoff"] = queue_length(redis, queue)
         cpu = sampled["cpu"]
         cpu["ms_per_delivered_action"] = per_action(cpu["system_under_test_s"] + cpu["postgres_backends_s"], stats["delivered"])
+        trees = cpu["by_process_tree_s"]
+        cpu["ms_per_action_by_part"] = {
+            "api": per_action(trees.get("api", 0.0), stats["delivered"]),
+            "rq_workers": per_action(sum(v for k, v in trees.items() if k.startswith("rq-worker")), stats["delivered"]),
+            "scheduler": per_action(trees.get("scheduler", 0.0), stats["delivered"]),
+            "postgres": per_action(cpu["postgres_backends_s"], stats["delivered"]),
+        }
         return {"load": load, "delivery": stats, "drain": drained, "db": db, "cpu": cpu,
                 "rss_mb": rss_summary(sampled["rss_peaks_mb"], args.rq_workers), "log_errors": procs.errors(),
                 "logs": str(log_dir)}
@@ -435,8 +442,10 @@ def rows_for(system: str, res: dict, modes) -> tuple[list[list], list[list]]:
             lost, pending, d["duplicates"],
             d["latency_ms"]["p50"], d["latency_ms"]["p99"],
         ])
+        parts = cpu.get("ms_per_action_by_part")
+        split = (f" (api {parts['api']}, rq {parts['rq_workers']}, pg {parts['postgres']})" if parts else "")
         resources.append([
-            system, mode, cpu["ms_per_delivered_action"], cpu["system_under_test_s"], cpu["postgres_backends_s"],
+            system, mode, f"{cpu['ms_per_delivered_action']}{split}", cpu["system_under_test_s"], cpu["postgres_backends_s"],
             cpu["redis_s"], cpu["others_cores"], mem,
         ])
     return rows, resources
