@@ -12,11 +12,14 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from plugin.storage.models import VISIT_FIELDS, Client, CustomEvent, Event, Order, Visit, new_id, utcnow
 
 log = logging.getLogger(__name__)
+
+_INSERT_EVENT = insert(Event).returning(Event.id)
 
 STATUS_GROUPS = ("in_work", "paid", "cancelled")
 DEFAULT_STATUS_MAP = {
@@ -56,15 +59,14 @@ def _event(session: Session, trigger: str, subject_id: str, data: dict | None = 
 
 def ingest_visit(session: Session, data: dict) -> tuple[bool, list[Event]]:
     visit_id = str(data["id"])
-    if session.get(Visit, visit_id) is not None:
-        return False, []
-    visit = Visit(id=visit_id, created_at=naive_utc(data.get("created_at")) or utcnow())
+    values = {"id": visit_id, "created_at": naive_utc(data.get("created_at")) or utcnow()}
     for name in VISIT_FIELDS:
         value = data.get(name)
-        setattr(visit, name, None if value is None else str(value))
-    visit.client_id = None if data.get("client_id") is None else str(data["client_id"])
-    session.add(visit)
-    return True, [_event(session, "visit_created", visit_id)]
+        values[name] = None if value is None else str(value)
+    values["client_id"] = None if data.get("client_id") is None else str(data["client_id"])
+    if not _insert_new(session, Visit, values):
+        return False, []
+    return True, [_event_row(session, "visit_created", visit_id, {})]
 
 
 def upsert_client(session: Session, external_id: str, data: dict) -> tuple[bool, bool]:
@@ -160,20 +162,53 @@ def upsert_order(session: Session, order_id: str, data: dict, groups: dict[str, 
     return events
 
 
+_INSERT_NEW: dict = {}
+
+
+def _insert_new(session: Session, model, values: dict) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: True when the row is new (one statement, no read first)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only the two supported databases
+        if session.get(model, values["id"]) is not None:
+            return False
+        session.add(model(**values))
+        return True
+    key = (dialect, model)
+    if key not in _INSERT_NEW:
+        _INSERT_NEW[key] = insert(model).on_conflict_do_nothing().returning(model.id)
+    return session.connection().execute(_INSERT_NEW[key], values).first() is not None
+
+
+def _event_row(session: Session, trigger: str, subject_id: str, data: dict) -> Event:
+    """Insert an engine event with Core (the hot path of ingestion) and return it detached."""
+    now = utcnow()
+    event_id = session.connection().execute(
+        _INSERT_EVENT, {"trigger": trigger, "subject_id": subject_id, "data": data, "created_at": now}
+    ).scalar_one()
+    return Event(id=event_id, trigger=trigger, subject_id=subject_id, data=data, created_at=now)
+
+
 def ingest_custom_event(session: Session, data: dict) -> tuple[bool, list[Event]]:
     event_id = str(data.get("id") or new_id())
-    if session.get(CustomEvent, event_id) is not None:
-        return False, []
-    custom = CustomEvent(
-        id=event_id,
-        name=data["name"],
-        visit_id=_str(data.get("visit_id")),
-        client_id=_str(data.get("client_id")),
-        data=data.get("data") or {},
-        created_at=naive_utc(data.get("created_at")) or utcnow(),
+    created = _insert_new(
+        session,
+        CustomEvent,
+        {
+            "id": event_id,
+            "name": data["name"],
+            "visit_id": _str(data.get("visit_id")),
+            "client_id": _str(data.get("client_id")),
+            "data": data.get("data") or {},
+            "created_at": naive_utc(data.get("created_at")) or utcnow(),
+        },
     )
-    session.add(custom)
-    return True, [_event(session, "custom_event", event_id, {"name": custom.name})]
+    if not created:
+        return False, []
+    return True, [_event_row(session, "custom_event", event_id, {"name": data["name"]})]
 
 
 def _str(value: Any) -> str | None:

@@ -15,7 +15,10 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 @pytest.fixture
 def stack(live, procs, fake_receiver):
     procs.start("worker")
-    return Api(live.url), fake_receiver, procs
+    api = Api(live.url)
+    # timings below are measured from a running worker, not from a process still booting
+    wait_for(lambda: api.get("/api/v1/health").json()["workers"] >= 1, timeout=30, message="the worker to register")
+    return api, fake_receiver, procs
 
 
 def test_order_upsert_delivers_exact_payload_once(stack):
