@@ -478,8 +478,18 @@ def main() -> int:
     parser.add_argument("--skip-node-red", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/e2e.json")
+    parser.add_argument("--print", action="store_true",
+                        help="only print the tables of bench/results/e2e.json (comparison recomputed and stored)")
     args = parser.parse_args()
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if args.print:
+        path = c.RESULTS / "e2e.json"
+        results = json.loads(path.read_text())
+        print(f"{path.relative_to(c.ROOT)}: finished {results.get('finished_at')}, {results.get('git')}, "
+              f"machine {results.get('machine')}")
+        report(results, results["params"]["modes"])
+        path.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
+        return 0
     if subprocess.run(["which", "wrk"], capture_output=True, check=False).returncode != 0:
         print("wrk is missing: installing it with apt-get (Debian package wrk)", flush=True)
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
@@ -499,7 +509,14 @@ def main() -> int:
     finally:
         procs.stop_all()
     results["seconds"] = round(time.monotonic() - started, 1)
+    report(results, args.modes)
+    if not args.no_write:
+        print(f"results: {c.write_results('e2e', results).relative_to(c.ROOT)}")
+    return 0
 
+
+def report(results: dict, modes) -> None:
+    """Print the tables and the comparison (also stored into ``results``)."""
     headers = ["system", "mode", "API req/s", "errors+unsent", "API p99 ms", "delivered/s steady", "delivered/s sustained",
                "delivered", "undelivered",
                "pending", "dups", "e2e p50 ms", "e2e p99 ms"]
@@ -510,7 +527,7 @@ def main() -> int:
         if key in results:
             if key == "node_red":
                 label = f"Node-RED {results['node_red']['version']}"
-            r1, r2 = rows_for(label, results[key], args.modes)
+            r1, r2 = rows_for(label, results[key], modes)
             rows += r1
             resources += r2
     print()
@@ -522,19 +539,16 @@ def main() -> int:
     for line in comparison["lines"]:
         print(line)
     if "ours" in results:
-        for mode in args.modes:
+        for mode in modes:
             db = results["ours"].get(mode, {}).get("db")
             if db:
                 failed = [k for k, v in db["checks"].items() if not v]
                 print(f"DB check ({mode}): stored {db['stored_custom_events']:,} events, runs {db['runs_by_status']}, "
                       f"webhook steps {db['webhook_steps_by_status']} — " + ("OK" if not failed else "FAILED: " + "; ".join(failed)))
     for system in ("ours", "node_red"):
-        for mode in args.modes:
+        for mode in modes:
             for proc, err in (results.get(system, {}).get(mode, {}).get("log_errors") or {}).items():
                 print(f"{system} {mode} log {proc}.log: {err['tracebacks']} traceback(s), last: {err['last']}")
-    if not args.no_write:
-        print(f"results: {c.write_results('e2e', results).relative_to(c.ROOT)}")
-    return 0
 
 
 def compare(results: dict) -> dict:
@@ -575,6 +589,12 @@ def compare(results: dict) -> dict:
         out["ours_max_process_rss_mb"] = peak
         lines.append(f"ours largest process RSS under load: {peak:,.0f} MB "
                      f"(target ≤ {TARGETS['rss_mb']} MB each: {c.verdict(peak, TARGETS['rss_mb'], False)})")
+    ours_cpu = ours.get("closed", {}).get("cpu", {}).get("ms_per_delivered_action")
+    red_cpu = red.get("closed", {}).get("cpu", {}).get("ms_per_delivered_action")
+    if ours_cpu and red_cpu:
+        out["cpu_per_action_ours_over_node_red"] = round(ours_cpu / red_cpu, 2)
+        lines.append(f"CPU per delivered action (closed loop; less sensitive to a busy machine): ours {ours_cpu} ms "
+                     f"(incl. PostgreSQL) vs Node-RED {red_cpu} ms = {ours_cpu / red_cpu:.1f}× the CPU")
     red_rss = red.get("closed", {}).get("rss_mb", {}).get("node")
     if red_rss:
         lines.append(f"Node-RED RSS under load: {red_rss:,.0f} MB (reference ~{NODE_RED_REF['rss_mb']} MB)")
