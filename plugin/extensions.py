@@ -1,9 +1,10 @@
 """Flask extensions, created unbound and attached in the application factory."""
 
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
+
+from plugin.api.openapi import ProblemApi, ProblemsPlugin
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -16,4 +17,5 @@ NAMING = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
-api = Api()
+# every error response of the OpenAPI document is the shared problem+json Problem (plugin/api/openapi.py)
+api = ProblemApi(spec_kwargs={"extra_plugins": [ProblemsPlugin()]})

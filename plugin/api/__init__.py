@@ -16,6 +16,9 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
+    from plugin.api import openapi
+
+    openapi.register(api)
     flows.register_schema(api)
     for module in (meta, nodes, flows, presets, ingest, runs):
         # a blueprint hook runs after the app's auth hook; the blueprints outlive one app (tests)

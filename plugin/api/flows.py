@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from plugin.api.common import context_problems, json_body
+from plugin.api.openapi import ok
 from plugin.engine import context as ctx
 from plugin.engine.dispatch import bump_generation
 from plugin.engine.runner import dry_run
@@ -39,12 +40,14 @@ def _changed() -> None:
 @blp.route("")
 class FlowList(MethodView):
     @blp.doc(summary="List scenarios with Статус, name and Срабатываний")
+    @blp.doc(responses=ok("FlowList", 200))
     @blp.response(200)
     def get(self):
         flows = db.session.query(Flow).order_by(Flow.created_at, Flow.id).all()
         return {"flows": [store.flow_summary(f) for f in flows]}
 
     @blp.doc(summary="Create a scenario from a SPEC §6 document", requestBody=FLOW_BODY)
+    @blp.doc(responses=ok("Flow", 201))
     @blp.response(201)
     def post(self):
         runtime = rt()
@@ -57,11 +60,13 @@ class FlowList(MethodView):
 @blp.route("/<string:flow_id>")
 class FlowItem(MethodView):
     @blp.doc(summary="One scenario (secrets as placeholders)")
+    @blp.doc(responses=ok("Flow", 200))
     @blp.response(200)
     def get(self, flow_id: str):
         return store.flow_document(rt().registry, _get(flow_id))
 
     @blp.doc(summary="Replace a scenario; a secret equal to the placeholder keeps its stored value", requestBody=FLOW_BODY)
+    @blp.doc(responses=ok("Flow", 200))
     @blp.response(200)
     def put(self, flow_id: str):
         runtime = rt()
@@ -86,6 +91,7 @@ class FlowItem(MethodView):
             },
         },
     )
+    @blp.doc(responses=ok("Flow", 200))
     @blp.response(200)
     def patch(self, flow_id: str):
         runtime = rt()
@@ -125,6 +131,7 @@ class FlowItem(MethodView):
 @blp.route("/<string:flow_id>/export")
 class FlowExport(MethodView):
     @blp.doc(summary="The scenario as a portable document (secrets as placeholders)")
+    @blp.doc(responses=ok("FlowExport", 200))
     @blp.response(200)
     def get(self, flow_id: str):
         return store.export_document(rt().registry, _get(flow_id))
@@ -136,6 +143,7 @@ class FlowImport(MethodView):
         summary="Import one document or {\"flows\": [...]}; all or nothing",
         requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
     )
+    @blp.doc(responses=ok("FlowImportResult", 201))
     @blp.response(201)
     def post(self):
         runtime = rt()
@@ -243,6 +251,7 @@ TEST_BODY = {
 @blp.route("/<string:flow_id>/test")
 class FlowTest(MethodView):
     @blp.doc(summary="Dry run: every verdict and the exact rendered messages, nothing sent", requestBody=TEST_BODY)
+    @blp.doc(responses=ok("DryRun", 200))
     @blp.response(200)
     def post(self, flow_id: str):
         flow = _get(flow_id)
@@ -255,6 +264,7 @@ class FlowTest(MethodView):
 @blp.route("/test")
 class FlowTestUnsaved(MethodView):
     @blp.doc(summary="Dry run of an unsaved document (the editor's current state)", requestBody=TEST_BODY)
+    @blp.doc(responses=ok("DryRun", 200))
     @blp.response(200)
     def post(self):
         runtime = rt()

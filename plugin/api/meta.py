@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import text
 
+from plugin.api.openapi import ok
 from plugin.engine.variables import VARIABLES
 from plugin.extensions import db
 from plugin.runtime import rt
@@ -20,6 +21,7 @@ blp = Blueprint("meta", __name__, url_prefix="/api/v1", description="Health and 
 @blp.route("/health")
 class Health(MethodView):
     @blp.doc(security=[], summary="Liveness of the API, database, Redis and workers")
+    @blp.doc(responses=ok("Health", 200))
     @blp.response(200)
     def get(self):
         status = {"status": "ok", "database": "ok", "redis": "ok", "workers": 0}
@@ -43,6 +45,7 @@ class Health(MethodView):
 @blp.route("/variables")
 class Variables(MethodView):
     @blp.doc(summary="Template variables usable as {name} in x-template fields")
+    @blp.doc(responses=ok("VariableList", 200))
     @blp.response(200)
     def get(self):
         return {
@@ -81,7 +84,12 @@ def register_plain_routes(app: Flask, api=None) -> None:
                     "tags": ["meta"],
                     "summary": "The plugin manifest (also plugin.json at the repository root)",
                     "security": [],
-                    "responses": {"200": {"description": "The manifest", "content": {"application/json": {}}}},
+                    "responses": {
+                        "200": {
+                            "description": "The manifest",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Manifest"}}},
+                        }
+                    },
                 }
             },
         )
@@ -92,7 +100,10 @@ def register_plain_routes(app: Flask, api=None) -> None:
                     "tags": ["meta"],
                     "summary": "Prometheus metrics",
                     "responses": {
-                        "200": {"description": "Prometheus text exposition format", "content": {"text/plain": {}}}
+                        "200": {
+                            "description": "Prometheus text exposition format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
                     },
                 }
             },

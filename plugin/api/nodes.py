@@ -8,6 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from plugin.api.common import context_problems, json_body
+from plugin.api.openapi import ok
 from plugin.engine import context as ctx
 from plugin.engine import validation
 from plugin.errors import NotFound, ValidationFailed
@@ -28,6 +29,7 @@ def _spec(type_id: str):
 @blp.route("")
 class NodeList(MethodView):
     @blp.doc(summary="Every node type with its params schema")
+    @blp.doc(responses=ok("NodeList", 200))
     @blp.response(200)
     def get(self):
         order = ["event", "condition", "action", "flow"]
@@ -38,6 +40,7 @@ class NodeList(MethodView):
 @blp.route("/<string:type_id>")
 class NodeItem(MethodView):
     @blp.doc(summary="One node type with its params schema")
+    @blp.doc(responses=ok("NodeType", 200))
     @blp.response(200)
     def get(self, type_id: str):
         return _spec(type_id).describe()
@@ -70,6 +73,7 @@ class NodeExecute(MethodView):
             },
         },
     )
+    @blp.doc(responses=ok("NodeResult", 200))
     @blp.response(200)
     def post(self, type_id: str):
         runtime = rt()

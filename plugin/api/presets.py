@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from plugin.api.common import json_body
+from plugin.api.openapi import ok
 from plugin.errors import NotFound
 from plugin.extensions import db
 from plugin.runtime import rt
@@ -43,6 +44,7 @@ def _get(preset_id: str) -> Preset:
 @blp.route("")
 class PresetList(MethodView):
     @blp.doc(summary="List templates")
+    @blp.doc(responses=ok("PresetList", 200))
     @blp.response(200)
     def get(self):
         registry = rt().registry
@@ -50,6 +52,7 @@ class PresetList(MethodView):
         return {"presets": [store.preset_document(registry, p) for p in presets]}
 
     @blp.doc(summary="Save a template", requestBody=PRESET_BODY)
+    @blp.doc(responses=ok("Preset", 201))
     @blp.response(201)
     def post(self):
         runtime = rt()
@@ -61,11 +64,13 @@ class PresetList(MethodView):
 @blp.route("/<string:preset_id>")
 class PresetItem(MethodView):
     @blp.doc(summary="One template")
+    @blp.doc(responses=ok("Preset", 200))
     @blp.response(200)
     def get(self, preset_id: str):
         return store.preset_document(rt().registry, _get(preset_id))
 
     @blp.doc(summary="Replace a template", requestBody=PRESET_BODY)
+    @blp.doc(responses=ok("Preset", 200))
     @blp.response(200)
     def put(self, preset_id: str):
         runtime = rt()

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import and_, or_, select
 
 from plugin.api.common import decode_cursor, encode_cursor
+from plugin.api.openapi import ok
 from plugin.engine.context import iso
 from plugin.engine.execution import step_dict
 from plugin.errors import ApiProblem, Conflict, NotFound, ValidationFailed
@@ -63,6 +64,7 @@ class RunList(MethodView):
                          ("client_id", "string"), ("limit", "integer"), ("cursor", "string"))
         ],
     )
+    @blp.doc(responses=ok("RunList", 200))
     @blp.response(200)
     def get(self):
         args = request.args
@@ -118,6 +120,7 @@ def _get(run_id: str) -> Run:
 @blp.route("/<string:run_id>")
 class RunItem(MethodView):
     @blp.doc(summary="One run with every step: verdicts, rendered output (secrets masked), attempts, errors")
+    @blp.doc(responses=ok("Run", 200))
     @blp.response(200)
     def get(self, run_id: str):
         run = _get(run_id)
@@ -127,6 +130,7 @@ class RunItem(MethodView):
 @blp.route("/<string:run_id>/retry")
 class RunRetry(MethodView):
     @blp.doc(summary="Replay a failed run: failed steps run again, succeeded ones are never re-sent")
+    @blp.doc(responses=ok("Run", 202))
     @blp.response(202)
     def post(self, run_id: str):
         run = _get(run_id)
