@@ -107,19 +107,6 @@ class Batch(MethodView):
                 problems += _smorest_errors(exc.messages, f"/items/{i}/data")
         if problems:
             raise ValidationFailed(f"{len(problems)} problem(s); nothing was stored", problems)
-        events = []
-        groups = _groups()
-        for kind, item in loaded:
-            if kind == "visit":
-                events += ingest.ingest_visit(db.session, item)[1]
-            elif kind == "client":
-                external_id = item.pop("external_id")
-                ingest.upsert_client(db.session, external_id, item)
-            elif kind == "order":
-                order_id = item.pop("id")
-                events += ingest.upsert_order(db.session, order_id, item, groups)
-            else:
-                events += ingest.ingest_custom_event(db.session, item)[1]
-            db.session.flush()
+        events = ingest.ingest_batch(db.session, loaded, _groups())
         return {"accepted": len(loaded), "events": _commit_and_enqueue(events)}
 

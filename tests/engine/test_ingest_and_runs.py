@@ -168,3 +168,36 @@ def test_ids_with_a_slash_are_rejected_everywhere(client):
     r = client.post("/api/v1/batch", json={"items": [{"type": "order", "data": {"id": "A/1"}}]})
     assert r.status_code == 422 and r.get_json()["errors"][0]["path"] == "/items/0/data/id"
     assert client.put("/api/v1/orders/1", json={"visit_id": "v/1"}).status_code == 422
+
+
+def test_batch_has_the_semantics_of_single_requests(app, client):
+    client.post("/api/v1/visits", json={"id": "v0"})
+    items = [
+        {"type": "visit", "data": {"id": "v0", "city": "Москва"}},  # stored before: fires nothing
+        {"type": "visit", "data": {"id": "v1", "city": "Москва"}},
+        {"type": "visit", "data": {"id": "v1", "city": "Казань"}},  # repeated in the batch: first wins
+        {"type": "client", "data": {"external_id": "c1", "name": "Анна"}},
+        {"type": "order", "data": {"id": "o1", "status": "Новая", "client_id": "c1"}},
+        {"type": "order", "data": {"id": "o1", "status": "Оплачен"}},  # same order again: a status change
+        {"type": "order", "data": {"id": "o2", "client": {"external_id": "c2", "name": "Борис"}}},
+        {"type": "event", "data": {"id": "e1", "name": "form", "data": {"n": 1}}},
+        {"type": "event", "data": {"id": "e1", "name": "form"}},
+    ]
+    r = client.post("/api/v1/batch", json={"items": items})
+    assert r.status_code == 202 and r.get_json() == {"accepted": 9, "events": 5}
+    with app.app_context():
+        from plugin.storage.models import Client, CustomEvent, Visit
+
+        triggers = sorted((e.trigger, e.subject_id, tuple(sorted((e.data or {}).items())))
+                          for e in db.session.query(Event).filter(Event.subject_id != "v0"))
+        assert triggers == sorted([
+            ("visit_created", "v1", ()), ("order_created", "o1", ()), ("order_created", "o2", ()),
+            ("order_status_changed", "o1", (("from", "Новая"), ("to", "Оплачен"))),
+            ("custom_event", "e1", (("name", "form"),)),
+        ])
+        assert db.session.get(Visit, "v1").city == "Москва"
+        assert db.session.get(Order, "o1").status_group == "paid"
+        assert db.session.get(Client, "c2").name == "Борис"
+        assert db.session.get(CustomEvent, "e1").data == {"n": 1}
+    # replayed: visits, events and o2 fire nothing; o1 goes back to «Новая» and on to «Оплачен» again
+    assert client.post("/api/v1/batch", json={"items": items}).get_json() == {"accepted": 9, "events": 2}
