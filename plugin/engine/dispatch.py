@@ -10,7 +10,7 @@ import logging
 import time
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -196,16 +196,49 @@ def sweep_days(session: Session, registry: Registry, now=None, batch: int = 5000
             last_id = orders[-1].id
             keys = {f"days:{flow.id}:{o.id}": o for o in orders}
             done = set(session.scalars(select(Run.dedupe_key).where(Run.dedupe_key.in_(list(keys)))).all())
-            for key, order in keys.items():
-                if key in done:
-                    continue
-                run_id = _fire_days(session, graph, info, flow.definition, spec, order, key)
-                if run_id:
-                    created.append(run_id)
-            session.commit()
+            due = {key: order for key, order in keys.items() if key not in done}
+            if due:
+                created += _fire_days_bulk(session, graph, info, flow.definition, spec, due, now)
         flow.sweep_watermark = now
         session.commit()
     return created
+
+
+def _fire_days_bulk(session, graph, info, definition, spec, due: dict[str, Order], now) -> list[str]:
+    """Create the runs of many due orders with one multi-row insert; contexts are built in bulk."""
+    from types import SimpleNamespace
+
+    from plugin.engine.batch import contexts_for
+
+    subjects = [SimpleNamespace(id=o.id, trigger="order_created", subject_id=o.id) for o in due.values()]
+    contexts = contexts_for(session, subjects)
+    rows, queued = [], []
+    for key, order in due.items():
+        context = contexts[order.id]
+        triggered = graph.reaches_action(context, now)
+        run_id = new_id()
+        rows.append({
+            "id": run_id, "flow_id": info["id"], "flow_version": info["version"], "flow_name": info["name"],
+            "definition": definition, "trigger": "schedule", "event_id": None,
+            "event_type": spec.module.PAYLOAD_EVENT_TYPE, "dedupe_key": key,
+            "status": "queued" if triggered else "not_triggered", "triggered": False, "counted": False,
+            "context": context, "order_id": order.id, "client_id": (context.get("client") or {}).get("external_id"),
+            "created_at": now, "updated_at": now, "finished_at": None if triggered else now,
+        })
+        if triggered:
+            queued.append(run_id)
+    try:
+        session.execute(insert(Run), rows)
+        session.commit()
+    except IntegrityError:  # an upsert check fired some of them meanwhile: one at a time, exactly once
+        session.rollback()
+        queued = []
+        for key, order in due.items():
+            run_id = _fire_days(session, graph, info, definition, spec, order, key)
+            if run_id:
+                queued.append(run_id)
+        session.commit()
+    return queued
 
 
 def _fire_days(session, graph, info, definition, spec, order: Order, key: str) -> str | None:
