@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -168,18 +168,20 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     registry = engine.registry
     candidates = []
     for event in events:
-        for info, definition, graph in index.flows_for(session, event.trigger, redis):
+        for info, definition, graph in index.candidates(session, event.trigger, event.data or {}, redis):
             event_node = graph.nodes[graph.event_id]
             spec = registry[event_node["type"]]
             if spec.module.matches(event_node.get("params") or {}, {"type": event.trigger, "data": event.data or {}}):
                 candidates.append((event, info, definition, graph, spec))
     contexts = contexts_for(session, [c[0] for c in candidates]) if candidates else {}
     now = utcnow()
+    aware_now = now.replace(tzinfo=UTC)
+    cond_ctxs = {eid: for_conditions(c, aware_now) for eid, c in contexts.items() if c is not None}
     lease_until = now + timedelta(seconds=engine.lease_seconds)
     runs, steps, sends, triggered, graphs = [], [], [], {}, {}
     for event, info, definition, graph, spec in candidates:
         context = contexts.get(event.id)
-        if context is None or not graph.reaches_action(context, now):
+        if context is None or not graph.reaches_action(context, cond_ctx=cond_ctxs[event.id]):
             continue
         views, actions = _first_wave(graph, context, now)
         run_id = new_id()

@@ -129,4 +129,9 @@ def normalize(context: dict | None) -> dict:
 
 
 def for_conditions(context: dict, now: datetime | None = None) -> dict:
-    return {**context, "now": now or datetime.now(UTC)}
+    """The context conditions see: plus ``now``, always an aware UTC datetime."""
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:  # the database's naive UTC
+        now = now.replace(tzinfo=UTC)
+    return {**context, "now": now}

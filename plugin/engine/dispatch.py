@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from plugin.engine import context as ctx
 from plugin.engine.runner import Graph
+from plugin.nodes.conditions._operators import fold, split_list, to_text
 from plugin.registry import Registry
 from plugin.storage.models import CustomEvent, Event, Flow, Order, Run, Visit, new_id, utcnow
 
@@ -33,7 +34,18 @@ class FlowIndex:
         self.registry = registry
         self.generation: bytes | None = None
         self.by_trigger: dict[str, list[tuple[Flow, dict, Graph]]] = {}
+        self.by_key: dict[str, dict[str, list]] = {}  # trigger -> folded key -> flows
         self.checked_at = 0.0
+
+    def candidates(self, session: Session, trigger: str, data: dict, redis=None) -> list[tuple[dict, dict, Graph]]:
+        """The flows an event may fire: those without a key filter, plus those filed under its key."""
+        flows = self.flows_for(session, trigger, redis)
+        keyed = self.by_key.get(trigger)
+        if keyed is None:
+            return flows
+        value = data.get(self.index_field[trigger])
+        hits = keyed.get(fold(to_text(value).strip()), []) if value is not None else []
+        return flows + hits
 
     def flows_for(self, session: Session, trigger: str, redis=None) -> list[tuple[dict, dict, Graph]]:
         generation = None
@@ -51,7 +63,10 @@ class FlowIndex:
 
     def _load(self, session: Session) -> None:
         by_trigger: dict[str, list] = {}
+        by_key: dict[str, dict[str, list]] = {}
+        self.index_field: dict[str, str] = {}
         triggers_of = {n.type: n.module.TRIGGERS for n in self.registry.of_kind("event")}
+        index_key = {n.type: getattr(n.module, "INDEX_KEY", None) for n in self.registry.of_kind("event")}
         rows = session.execute(
             select(Flow.id, Flow.name, Flow.version, Flow.event_type, Flow.definition, Flow.enabled_at)
             .where(Flow.enabled.is_(True))
@@ -62,9 +77,22 @@ class FlowIndex:
                 "enabled_at": row.enabled_at,
             }
             graph = Graph(row.definition, self.registry)
+            param = index_key.get(row.event_type)
+            keys = set()
+            if param:
+                event_params = graph.nodes[graph.event_id].get("params") or {}
+                keys = {fold(k) for k in split_list(event_params.get(param))}
             for trigger in triggers_of.get(row.event_type, ()):
-                by_trigger.setdefault(trigger, []).append((info, row.definition, graph))
+                if param:
+                    self.index_field[trigger] = param
+                    by_key.setdefault(trigger, {})
+                if keys:
+                    for key in keys:
+                        by_key[trigger].setdefault(key, []).append((info, row.definition, graph))
+                else:
+                    by_trigger.setdefault(trigger, []).append((info, row.definition, graph))
         self.by_trigger = by_trigger
+        self.by_key = by_key
 
 
 def bump_generation(redis) -> None:
@@ -98,7 +126,7 @@ def dispatch_event(session: Session, registry: Registry, index: FlowIndex, event
         return []
     created: list[str] = []
     context = None
-    for info, definition, graph in index.flows_for(session, event.trigger, redis):
+    for info, definition, graph in index.candidates(session, event.trigger, event.data or {}, redis):
         event_node = graph.nodes[graph.event_id]
         spec = registry[event_node["type"]]
         if not spec.module.matches(event_node.get("params") or {}, {"type": event.trigger, "data": event.data or {}}):

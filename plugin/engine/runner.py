@@ -59,6 +59,28 @@ class Graph:
                     ready.append(nxt)
         self.event_id = next((nid for nid in self.order if self.kind[nid] == "event"), None)
         self.registry = registry
+        self.chain = self._as_chain(outgoing)
+
+    def _as_chain(self, outgoing: dict[str, list[str]]) -> list[tuple] | None:
+        """A flow that is one straight line event → conditions (true branches) → action: its
+        conditions as (evaluate, params), so matching is a short-circuiting loop (most flows)."""
+        if self.event_id is None:
+            return None
+        chain, nid = [], self.event_id
+        while True:
+            nexts = outgoing[nid]
+            if len(nexts) != 1:
+                return None
+            nid = nexts[0]
+            if len(self.incoming[nid]) != 1 or self.incoming[nid][0][1] == "false":
+                return None
+            kind = self.kind[nid]
+            if kind == "action":
+                return chain
+            if kind != "condition":
+                return None
+            node = self.nodes[nid]
+            chain.append((self.registry[node["type"]].module.evaluate, node.get("params") or {}, node["type"]))
 
     def spec(self, node_id: str):
         return self.registry[self.nodes[node_id]["type"]]
@@ -85,10 +107,19 @@ class Graph:
             return False
         return None
 
-    def reaches_action(self, context: dict, now=None) -> bool:
+    def reaches_action(self, context: dict, now=None, cond_ctx: dict | None = None) -> bool:
         """Whether the conditions let this context reach any action (delays pass through)."""
+        cond_ctx = cond_ctx or for_conditions(context, now)
+        if self.chain is not None:
+            for evaluate_fn, params, type_id in self.chain:
+                try:
+                    if not evaluate_fn(params, cond_ctx):
+                        return False
+                except Exception:  # a condition bug is a False verdict, logged
+                    log.exception("condition %s failed to evaluate", type_id)
+                    return False
+            return True
         steps: dict[str, StepView] = {}
-        cond_ctx = for_conditions(context, now)
         for nid in self.order:
             active = self.activation(nid, steps)
             if active is False or active is None:

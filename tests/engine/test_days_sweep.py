@@ -100,3 +100,19 @@ def test_catch_up_window_and_upsert_check(app, client):
         db.session.commit()
         assert len(sweep_days(db.session, rt().registry)) == 1
         assert db.session.scalar(select(func.count()).select_from(Run)) == 3
+
+
+def test_date_conditions_are_evaluated_in_the_sweep_and_the_batch_path(app, client):
+    """Age conditions compare aware datetimes: a naive 'now' from the database must not make them false."""
+    flow = _days_flow(3)
+    flow["nodes"].insert(1, {"id": "age", "type": "condition.order_created_age",
+                             "params": {"operator": "older_than_days", "value": 2}})
+    flow["edges"] = [{"from": "start", "to": "age"}, {"from": "age", "to": "hook"}]
+    assert client.post("/api/v1/flows", json=flow).status_code == 201
+    with app.app_context():
+        db.session.add(Order(id="due", created_at=utcnow() - timedelta(days=3, minutes=5), status_group="in_work",
+                             fields={}))
+        db.session.commit()
+        created = sweep_days(db.session, rt().registry)
+        assert len(created) == 1
+        assert db.session.get(Run, created[0]).status == "queued"

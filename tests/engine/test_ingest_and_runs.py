@@ -201,3 +201,16 @@ def test_batch_has_the_semantics_of_single_requests(app, client):
         assert db.session.get(CustomEvent, "e1").data == {"n": 1}
     # replayed: visits, events and o2 fire nothing; o1 goes back to «Новая» and on to «Оплачен» again
     assert client.post("/api/v1/batch", json={"items": items}).get_json() == {"accepted": 9, "events": 2}
+
+
+def test_flow_index_files_custom_events_by_name(app, client, fake_receiver):
+    named = _flow(fake_receiver.url + "/named", "event.custom", {"name": "Form_Submit"})
+    anyname = _flow(fake_receiver.url + "/any", "event.custom", {"name": ""})
+    other = _flow(fake_receiver.url + "/other", "event.custom", {"name": "cart"})
+    for flow in (named, anyname, other):
+        assert client.post("/api/v1/flows", json=flow).status_code == 201
+    client.post("/api/v1/events", json={"id": "1", "name": " form_submit "})
+    client.post("/api/v1/events", json={"id": "2", "name": "unknown"})
+    drain(app)
+    paths = sorted(r.path for r in fake_receiver.requests)
+    assert paths == ["/any", "/any", "/named"]

@@ -7,6 +7,9 @@ from typing import Any
 from plugin.nodes.events._common import is_trigger, name_matches
 
 TRIGGERS = ("custom_event",)
+# The flow index files flows under the names in this param and looks events up by the same
+# field of their data: only flows that can match are ever evaluated.
+INDEX_KEY = "name"
 PAYLOAD_EVENT_TYPE = "custom_event"
 
 

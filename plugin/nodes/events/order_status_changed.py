@@ -7,6 +7,9 @@ from typing import Any
 from plugin.nodes.events._common import is_trigger, name_matches
 
 TRIGGERS = ("order_status_changed",)
+# The flow index files flows under the names in this param and looks events up by the same
+# field of their data: only flows that can match are ever evaluated.
+INDEX_KEY = "to"
 PAYLOAD_EVENT_TYPE = "order_status_changed"
 
 
