@@ -214,3 +214,39 @@ def test_flow_index_files_custom_events_by_name(app, client, fake_receiver):
     drain(app)
     paths = sorted(r.path for r in fake_receiver.requests)
     assert paths == ["/any", "/any", "/named"]
+
+
+def test_branches_false_paths_and_an_action_reached_twice_runs_once(app, client, fake_receiver):
+    """event → (city = Москва) → A;  event → (price > 100) → A;  (price > 100) —false→ B."""
+    url = fake_receiver.url
+    flow = {"name": "ветки", "enabled": True, "nodes": [
+        {"id": "start", "type": "event.order_created", "params": {}},
+        {"id": "city", "type": "condition.visit_city", "params": {"operator": "equals", "value": "москва"}},
+        {"id": "price", "type": "condition.order_price", "params": {"operator": "gt", "value": 100}},
+        {"id": "A", "type": "action.webhook", "params": {"url": url + "/A"}},
+        {"id": "B", "type": "action.webhook", "params": {"url": url + "/B"}},
+        {"id": "after", "type": "action.webhook", "params": {"url": url + "/after"}},
+    ], "edges": [
+        {"from": "start", "to": "city"}, {"from": "start", "to": "price"},
+        {"from": "city", "to": "A"}, {"from": "price", "to": "A", "branch": "true"},
+        {"from": "price", "to": "B", "branch": "false"}, {"from": "A", "to": "after"},
+    ]}
+    assert client.post("/api/v1/flows", json=flow).status_code == 201
+    client.post("/api/v1/visits", json={"id": "v", "city": "МОСКВА"})
+    client.put("/api/v1/orders/1", json={"price": 500, "visit_id": "v"})   # both paths reach A
+    client.put("/api/v1/orders/2", json={"price": 5})                      # only the false branch
+    drain(app)
+    from plugin.engine.execution import execute_run
+    from plugin.storage.models import Run
+
+    with app.app_context():  # A's successor runs after A succeeded, on the step-by-step path
+        engine = make_engine(rt())
+        for run in db.session.query(Run).filter(Run.status == "queued").all():
+            execute_run(db.session, engine, run.id)
+    got = sorted((r.path, r.json()["order"]["id"]) for r in fake_receiver.requests)
+    assert got == [("/A", "1"), ("/B", "2"), ("/after", "1")]
+    runs = {r["order_id"]: r for r in client.get("/api/v1/runs").get_json()["runs"]}
+    steps1 = {s["node_id"]: s["status"] for s in runs["1"]["steps"]}
+    assert steps1 == {"start": "succeeded", "city": "succeeded", "price": "succeeded", "A": "succeeded",
+                      "B": "not_reached", "after": "succeeded"}
+    assert runs["1"]["status"] == runs["2"]["status"] == "succeeded"
