@@ -167,8 +167,9 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     events = session.scalars(select(Event).where(Event.id.in_(event_ids)).order_by(Event.id)).all()
     registry = engine.registry
     candidates = []
+    index.flows_for(session, "", redis)  # refresh once for the whole batch
     for event in events:
-        for info, definition, graph in index.candidates(session, event.trigger, event.data or {}, redis):
+        for info, definition, graph in index.candidates(session, event.trigger, event.data or {}, fresh=True):
             event_node = graph.nodes[graph.event_id]
             spec = registry[event_node["type"]]
             if spec.module.matches(event_node.get("params") or {}, {"type": event.trigger, "data": event.data or {}}):

@@ -37,9 +37,12 @@ class FlowIndex:
         self.by_key: dict[str, dict[str, list]] = {}  # trigger -> folded key -> flows
         self.checked_at = 0.0
 
-    def candidates(self, session: Session, trigger: str, data: dict, redis=None) -> list[tuple[dict, dict, Graph]]:
-        """The flows an event may fire: those without a key filter, plus those filed under its key."""
-        flows = self.flows_for(session, trigger, redis)
+    def candidates(self, session: Session, trigger: str, data: dict, redis=None, *, fresh: bool = False):
+        """The flows an event may fire: those without a key filter, plus those filed under its key.
+
+        ``fresh``: the caller refreshed the index for this batch already (one Redis read a batch).
+        """
+        flows = self.by_trigger.get(trigger, []) if fresh else self.flows_for(session, trigger, redis)
         keyed = self.by_key.get(trigger)
         if keyed is None:
             return flows

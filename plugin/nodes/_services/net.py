@@ -178,7 +178,8 @@ class GuardedSession(requests.Session):
     def __init__(self, settings: Any):
         super().__init__()
         self._default_timeout = settings.http_timeout
-        adapter = GuardedAdapter(Allowlist.parse(settings.outbound_allowlist))
+        # as many kept-alive connections per host as the engine sends concurrently (batch.py)
+        adapter = GuardedAdapter(Allowlist.parse(settings.outbound_allowlist), pool_connections=64, pool_maxsize=32)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
