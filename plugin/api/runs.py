@@ -134,8 +134,10 @@ class RunRetry(MethodView):
     @blp.response(202)
     def post(self, run_id: str):
         run = _get(run_id)
-        if run.status != "failed" or run.trigger == "direct":
-            raise Conflict(f"only a failed flow run can be retried; this one is {run.status}")
+        if run.trigger == "direct":
+            raise Conflict("a direct node call is not retried by the server: call the node again")
+        if run.status != "failed":
+            raise Conflict(f"only a failed run can be retried; this one is {run.status}")
         for step in db.session.scalars(select(Step).where(Step.run_id == run.id)):
             if step.status == "not_reached":
                 db.session.delete(step)

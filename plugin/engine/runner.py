@@ -267,12 +267,9 @@ def dry_run(
         else:
             spec = graph.spec(nid)
             params = open_params(node)
+            # an imported flow whose secret was never filled: show what it would send, and say
+            # that it cannot until the secret is set (status needs_secret, the path still counts)
             unset = [name for name in spec.secret_fields if params.get(name) == SECRET_PLACEHOLDER]
-            if unset:
-                steps[nid] = StepView(status="failed")
-                results.append({**entry, "status": "failed",
-                                "error": f"secret {', '.join(unset)} is not set: fill it in before this can send"})
-                continue
             try:
                 call = build_call(
                     spec, node, params, context, run_id="dry-run", flow=flow, event_type=event_type,
@@ -281,7 +278,11 @@ def dry_run(
                 preview = spec.module.preview(call)
                 secret_values = [params.get(n) for n in spec.secret_fields]
                 steps[nid] = StepView(status="succeeded")
-                results.append({**entry, "status": "would_send", "output": mask(preview, secret_values)})
+                if unset:
+                    results.append({**entry, "status": "needs_secret", "output": mask(preview, secret_values),
+                                    "error": f"secret {', '.join(unset)} is not set: fill it in before this can send"})
+                else:
+                    results.append({**entry, "status": "would_send", "output": mask(preview, secret_values)})
             except NodeError as exc:
                 from plugin.nodes.base import Skip
 
@@ -291,7 +292,7 @@ def dry_run(
             except templating.TemplateError as exc:
                 steps[nid] = StepView(status="failed")
                 results.append({**entry, "status": "failed", "error": str(exc)})
-    triggered = any(r["status"] in ("would_send", "skipped") for r in results if graph.kind.get(r["node_id"]) == "action")
+    triggered = any(r["status"] in ("would_send", "needs_secret", "skipped") for r in results if graph.kind.get(r["node_id"]) == "action")
     return {
         "status": "would_trigger" if triggered else "not_triggered",
         "triggered": triggered,

@@ -253,4 +253,5 @@ def test_a_dry_run_flags_a_secret_that_was_never_filled(client):
     )
     assert resp.status_code == 200
     slack = next(s for s in resp.get_json()["steps"] if s["node_id"] == "slack")
-    assert slack["status"] == "failed" and "webhook_url" in (slack["error"] or "")
+    assert slack["status"] == "needs_secret" and "webhook_url" in (slack["error"] or "")
+    assert "99999" in json.dumps(slack["output"]), "the message it would send is still shown"

@@ -211,6 +211,7 @@ export const messages = {
   'status.skipped': { ru: 'Пропущено', en: 'Skipped' },
   'status.not_reached': { ru: 'Не достигнуто', en: 'Not reached' },
   'status.would_send': { ru: 'Будет отправлено', en: 'Would send' },
+  'status.needs_secret': { ru: 'Нужен секрет', en: 'Needs a secret' },
   'status.pending': { ru: 'В очереди', en: 'Pending' },
   'status.queued': { ru: 'В очереди', en: 'Queued' },
   'status.running': { ru: 'Выполняется', en: 'Running' },
