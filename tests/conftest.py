@@ -114,6 +114,8 @@ def app_env(database_url: str, redis_url: str, data_dir: Path, **extra) -> dict:
         "AUTOMATION_SMTP_VERIFY_TLS": "0",
         "AUTOMATION_HTTP_TIMEOUT": "5",
         "AUTOMATION_SECRET_KEY": "0Nq0kxJ7m3y0n4U3hCz8y2W3x9mQm0mX4nOa3JcZ6eA=",
+        # a queue of its own: a stray worker left on the machine can never take this test's jobs
+        "AUTOMATION_QUEUE": f"automation-test-{uuid.uuid4().hex[:8]}",
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env
