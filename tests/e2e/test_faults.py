@@ -35,30 +35,35 @@ def _delivered_orders(receiver) -> dict[str, set[str]]:
 
 @pytest.mark.slow
 def test_sigkill_of_worker_mid_run_loses_nothing(live, procs, fake_receiver):
+    """500 events; the worker is killed with SIGKILL mid-run; a new worker and the sweeper finish."""
+    total = 500
     api = Api(live.url)
-    fake_receiver.slow(0.03, times=None)  # every delivery takes a moment so the kill lands mid-flight
+    fake_receiver.slow(0.01, times=None)  # every delivery takes a moment so the kill lands mid-flight
     assert api.post("/api/v1/flows", json=webhook_flow(fake_receiver.url + "/h")).status_code == 201
-    _batch_orders(api, 1, 100)
+    for start in range(1, total + 1, 100):
+        _batch_orders(api, start, 100)
     worker = procs.start("worker")
-    wait_for(lambda: len(_delivered_orders(fake_receiver)) >= 20, timeout=30, message="first deliveries\n" + procs.logs())
+    wait_for(lambda: len(_delivered_orders(fake_receiver)) >= 100, timeout=60,
+             message="first deliveries\n" + procs.logs())
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     killed_at = len(_delivered_orders(fake_receiver))
-    assert killed_at < 100, "the worker finished before it could be killed; the test proves nothing"
+    assert killed_at < total, "the worker finished before it could be killed; the test proves nothing"
     procs.start("worker")
     procs.start("scheduler")  # the sweeper finds the expired lease and the lost job
-    wait_for(lambda: len(_delivered_orders(fake_receiver)) == 100, timeout=60,
-             message=f"all 100 deliveries (had {len(_delivered_orders(fake_receiver))})\n" + procs.logs())
+    wait_for(lambda: len(_delivered_orders(fake_receiver)) == total, timeout=120,
+             message=f"all {total} deliveries (had {len(_delivered_orders(fake_receiver))})\n" + procs.logs())
     delivered = _delivered_orders(fake_receiver)
-    assert set(delivered) == {str(i) for i in range(1, 101)}
+    assert set(delivered) == {str(i) for i in range(1, total + 1)}
     # a duplicate may only follow a kill mid-send, and then under the same webhook-id
     assert all(len(ids) == 1 for ids in delivered.values()), {k: v for k, v in delivered.items() if len(v) > 1}
     # sends go out concurrently (16 at a time) and their outcomes are committed every 20 ms: only
     # what was in flight, or landed in the last 20 ms before the kill, may be sent twice
-    total = sum(1 for r in fake_receiver.requests if r.path == "/h")
-    assert total <= 100 + 50, f"{total} requests for 100 orders"
-    wait_for(lambda: [r["status"] for r in api.get("/api/v1/runs?limit=500").json()["runs"]] == ["succeeded"] * 100,
-             timeout=20, message="every run to be recorded as succeeded")
+    sent = sum(1 for r in fake_receiver.requests if r.path == "/h")
+    assert sent <= total + 50, f"{sent} requests for {total} orders"
+    wait_for(lambda: sorted({r["status"] for r in api.get("/api/v1/runs?limit=500").json()["runs"]}) == ["succeeded"]
+             and len(api.get("/api/v1/runs?limit=500").json()["runs"]) == total,
+             timeout=30, message="every run to be recorded as succeeded")
 
 
 @pytest.mark.slow
