@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -83,14 +84,65 @@ def redis_url():
     admin.close()
 
 
+# Databases handed out already migrated (copied from a template made once per session);
+# make_app skips the Alembic upgrade for these.
+PREMIGRATED: set[str] = set()
+_TEMPLATES: dict[str, str] = {}
+
+
+def _migrate_in_subprocess(database_url: str, data_dir: Path) -> None:
+    """`server.py migrate` in its own process, so no connection to the template stays open."""
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": f"{REDIS_BASE}/0",
+           "AUTOMATION_DATA_DIR": str(data_dir), "AUTOMATION_SECRET_KEY": "0Nq0kxJ7m3y0n4U3hCz8y2W3x9mQm0mX4nOa3JcZ6eA="}
+    subprocess.run([sys.executable, str(ROOT / "server.py"), "migrate"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _template(kind: str, tmp_factory) -> str:
+    if kind not in _TEMPLATES:
+        base = tmp_factory.mktemp("db-template")
+        if kind == "sqlite":
+            path = base / "template.db"
+            _migrate_in_subprocess(f"sqlite:///{path}", base)
+            import sqlite3
+
+            with sqlite3.connect(path) as conn:  # fold the WAL into the file we copy
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.execute("PRAGMA journal_mode=DELETE")
+            _TEMPLATES[kind] = str(path)
+        else:
+            name = _create_pg_database()
+            _migrate_in_subprocess(f"{PG_BASE}/{name}", base)
+            _TEMPLATES[kind] = name
+    return _TEMPLATES[kind]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_templates():
+    yield
+    if "postgresql" in _TEMPLATES:
+        _drop_pg_database(_TEMPLATES["postgresql"])
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request, tmp_path):
-    """Each test using this runs once on SQLite (embedded default) and once on PostgreSQL."""
+def database_url(request, tmp_path, tmp_path_factory):
+    """Each test using this runs once on SQLite (embedded default) and once on PostgreSQL,
+    each time on a fresh database copied from one migrated template."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'automation.db'}"
+        path = tmp_path / "automation.db"
+        shutil.copyfile(_template("sqlite", tmp_path_factory), path)
+        url = f"sqlite:///{path}"
+        PREMIGRATED.add(url)
+        yield url
         return
-    name = _create_pg_database()
-    yield f"{PG_BASE}/{name}"
+    name = f"automation_test_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_template("postgresql", tmp_path_factory)}"'))
+    engine.dispose()
+    url = f"{PG_BASE}/{name}"
+    PREMIGRATED.add(url)
+    yield url
     _drop_pg_database(name)
 
 
@@ -129,7 +181,8 @@ def make_app(env: dict):
         from plugin.app import create_app
         from plugin.cli import migrate_db
 
-        migrate_db()
+        if env.get("DATABASE_URL") not in PREMIGRATED:
+            migrate_db()
         return create_app()
     finally:
         for key, value in saved.items():
