@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -17,7 +18,7 @@ import redis as redis_lib
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
-from tests.fakes.fixtures import *  # noqa: F401,F403
+from tests.fakes.fixtures import *  # noqa: F403 - the fakes are fixtures for every test
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789"
@@ -53,35 +54,41 @@ def _drop_pg_database(name: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def redis_url():
-    """A Redis database of its own for each test on the machine's real Redis, flushed around it.
+@contextlib.contextmanager
+def leased_redis_db():
+    """A Redis database of its own on the machine's real Redis, flushed around its use.
 
     Databases 1–14 are leased through a key in database 0, so concurrent test processes on the
     same machine never share (and flush) one another's queues.
     """
     admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0")
-    token = uuid.uuid4().hex
-    deadline = time.monotonic() + 60
-    db = None
+    token, deadline, db = uuid.uuid4().hex, time.monotonic() + 60, None
     while db is None:
-        for candidate in range(1, 15):
-            if admin.set(f"automation-test:lease:{candidate}", token, nx=True, ex=1800):
-                db = candidate
-                break
-        else:
+        db = next(
+            (n for n in range(1, 15) if admin.set(f"automation-test:lease:{n}", token, nx=True, ex=1800)),
+            None,
+        )
+        if db is None:
             if time.monotonic() > deadline:
                 raise RuntimeError("no free Redis test database (1–14)")
             time.sleep(0.2)
     url = f"{REDIS_BASE}/{db}"
     client = redis_lib.Redis.from_url(url)
     client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
-    if admin.get(f"automation-test:lease:{db}") == token.encode():
-        admin.delete(f"automation-test:lease:{db}")
-    admin.close()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+        if admin.get(f"automation-test:lease:{db}") == token.encode():
+            admin.delete(f"automation-test:lease:{db}")
+        admin.close()
+
+
+@pytest.fixture
+def redis_url():
+    with leased_redis_db() as url:
+        yield url
 
 
 # Databases handed out already migrated (copied from a template made once per session);

@@ -85,6 +85,14 @@ def json_body(required: bool = True) -> Any:
     return strict_loads(raw)
 
 
+def json_object(required: bool = True) -> dict:
+    """A JSON body that must be an object (every endpoint taking named fields)."""
+    body = json_body(required)
+    if not isinstance(body, dict):
+        raise ValidationFailed("the body must be a JSON object", [{"path": "/", "message": "expected an object"}])
+    return body
+
+
 def encode_cursor(*parts: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 

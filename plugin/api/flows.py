@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from plugin.api.common import context_problems, json_body
+from plugin.api.common import context_problems, json_body, json_object
 from plugin.api.openapi import ok
 from plugin.engine import context as ctx
 from plugin.engine.dispatch import bump_generation
@@ -96,10 +96,8 @@ class FlowItem(MethodView):
     def patch(self, flow_id: str):
         runtime = rt()
         flow = _get(flow_id)
-        body = json_body()
+        body = json_object()
         problems = []
-        if not isinstance(body, dict):
-            raise ValidationFailed("the body must be a JSON object", [{"path": "/", "message": "expected an object"}])
         for key in body:
             if key not in ("enabled", "name"):
                 problems.append({"path": f"/{key}", "message": "only 'enabled' and 'name' can be patched"})
@@ -255,9 +253,7 @@ class FlowTest(MethodView):
     @blp.response(200)
     def post(self, flow_id: str):
         flow = _get(flow_id)
-        body = json_body(required=False)
-        if not isinstance(body, dict):
-            raise ValidationFailed("the body must be a JSON object", [{"path": "/", "message": "expected an object"}])
+        body = json_object(required=False)
         return _dry(flow.definition, flow.name, flow.id, body)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 
 from flask import Flask, Response, jsonify
 from flask.views import MethodView

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from plugin.api.common import context_problems, json_body
+from plugin.api.common import context_problems, json_object
 from plugin.api.openapi import ok
 from plugin.engine import context as ctx
 from plugin.engine import validation
@@ -78,10 +78,8 @@ class NodeExecute(MethodView):
     def post(self, type_id: str):
         runtime = rt()
         spec = _spec(type_id)
-        body = json_body()
+        body = json_object()
         problems = []
-        if not isinstance(body, dict):
-            raise ValidationFailed("the body must be a JSON object", [{"path": "/", "message": "expected an object"}])
         params = body.get("params", {})
         context = body.get("context", {})
         if not isinstance(params, dict):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 
 import pytest
-import redis as redis_lib
 
-from tests.conftest import REDIS_BASE, TOKEN, app_env, make_app
+from tests.conftest import TOKEN, app_env, leased_redis_db, make_app
 
 # What must never reach a rendered message, a run trace or an error message.
 LEAK = re.compile(
@@ -28,26 +26,8 @@ def leaks(text: str, *secrets: str) -> list[str]:
 @pytest.fixture(scope="module")
 def module_redis_url():
     """A Redis database for the whole module, leased like tests.conftest's ``redis_url`` (db 1–14)."""
-    admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0")
-    token, deadline, db = uuid.uuid4().hex, time.monotonic() + 60, None
-    while db is None:
-        db = next(
-            (n for n in range(1, 15) if admin.set(f"automation-test:lease:{n}", token, nx=True, ex=1800)),
-            None,
-        )
-        if db is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError("no free Redis test database (1–14)")
-            time.sleep(0.2)
-    url = f"{REDIS_BASE}/{db}"
-    client = redis_lib.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
-    if admin.get(f"automation-test:lease:{db}") == token.encode():
-        admin.delete(f"automation-test:lease:{db}")
-    admin.close()
+    with leased_redis_db() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
