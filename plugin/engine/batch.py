@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session
 
 from plugin.engine import context as ctx
 from plugin.engine.context import for_conditions
-from plugin.engine.dispatch import FlowIndex, check_order_due, dispatch_event
+from plugin.engine.dispatch import (
+    UPSERT_TRIGGERS,
+    FlowIndex,
+    aimed_elsewhere,
+    days_flows,
+    days_key,
+    dispatch_event,
+    is_days_trigger,
+    record_due,
+)
 from plugin.engine.execution import Engine, call_action
 from plugin.engine.runner import Graph, StepView, evaluate
 from plugin.storage.models import Client, CustomEvent, Event, Flow, Order, Run, Step, Visit, new_id, utcnow
@@ -170,6 +179,8 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     index.flows_for(session, "", redis)  # refresh once for the whole batch
     for event in events:
         for info, definition, graph in index.candidates(session, event.trigger, event.data or {}, fresh=True):
+            if aimed_elsewhere(event.trigger, event.data, info["id"]):
+                continue
             event_node = graph.nodes[graph.event_id]
             spec = registry[event_node["type"]]
             if spec.module.matches(event_node.get("params") or {}, {"type": event.trigger, "data": event.data or {}}):
@@ -180,17 +191,24 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     cond_ctxs = {eid: for_conditions(c, aware_now) for eid, c in contexts.items() if c is not None}
     lease_until = now + timedelta(seconds=engine.lease_seconds)
     runs, steps, sends, triggered, graphs = [], [], [], {}, {}
+    quiet = []  # due events whose conditions are false: stored as not_triggered runs
     for event, info, definition, graph, spec in candidates:
         context = contexts.get(event.id)
-        if context is None or not graph.reaches_action(context, cond_ctx=cond_ctxs[event.id]):
+        days = is_days_trigger(event.trigger)
+        if context is None:
+            continue
+        if not graph.reaches_action(context, cond_ctx=cond_ctxs[event.id]):
+            if days:
+                quiet.append(_run_row(event, info, definition, spec, context, now, status="not_triggered"))
             continue
         views, actions = _first_wave(graph, context, now)
         run_id = new_id()
         graphs[run_id] = graph
         runs.append({
             "id": run_id, "flow_id": info["id"], "flow_version": info["version"], "flow_name": info["name"],
-            "definition": definition, "trigger": "event", "event_id": event.id,
-            "event_type": spec.module.PAYLOAD_EVENT_TYPE, "dedupe_key": f"ev:{event.id}:{info['id']}",
+            "definition": definition, "trigger": "schedule" if days else "event", "event_id": event.id,
+            "event_type": spec.module.PAYLOAD_EVENT_TYPE,
+            "dedupe_key": days_key(info["id"], event.subject_id) if days else f"ev:{event.id}:{info['id']}",
             "status": "running", "triggered": True, "counted": True, "context": context,
             "order_id": (context.get("order") or {}).get("id"),
             "client_id": (context.get("client") or {}).get("external_id"),
@@ -206,7 +224,18 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
             })
         for nid in actions:
             sends.append((run_id, graph, nid, context, info, spec.module.PAYLOAD_EVENT_TYPE))
+    # the upsert check (SPEC §3.1): N-day flows whose moment for an upserted order already fell
+    # get their due events recorded in this same transaction; the next claim dispatches them
+    upserted = {e.subject_id for e in events if e.trigger in UPSERT_TRIGGERS}
+    due_flows = days_flows(session, registry, index) if upserted else []
     try:
+        if due_flows:
+            orders = session.execute(
+                select(Order.id, Order.created_at, Order.paid_at).where(Order.id.in_(upserted))
+            ).all()
+            record_due(session, due_flows, orders, now)
+        if quiet:
+            session.execute(insert(Run), quiet)
         if runs:
             session.execute(insert(Run), runs)
             session.execute(insert(Step), steps)
@@ -225,13 +254,20 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
             created += dispatch_event(session, registry, index, event.id, redis)
         return created
 
-    handoff = _send_and_settle(session, engine, runs, graphs, sends)
-    for event in events:
-        if event.trigger.startswith("order_"):
-            order = session.get(Order, event.subject_id)
-            if order is not None:
-                handoff += check_order_due(session, registry, order)
-    return handoff
+    return _send_and_settle(session, engine, runs, graphs, sends)
+
+
+def _run_row(event, info, definition, spec, context, now, *, status) -> dict:
+    """A finished run row without steps: a due event whose flow's conditions are false."""
+    return {
+        "id": new_id(), "flow_id": info["id"], "flow_version": info["version"], "flow_name": info["name"],
+        "definition": definition, "trigger": "schedule", "event_id": event.id,
+        "event_type": spec.module.PAYLOAD_EVENT_TYPE, "dedupe_key": days_key(info["id"], event.subject_id),
+        "status": status, "triggered": False, "counted": False, "context": context,
+        "order_id": (context.get("order") or {}).get("id"),
+        "client_id": (context.get("client") or {}).get("external_id"),
+        "created_at": now, "updated_at": now, "finished_at": now,
+    }
 
 
 def _send(engine: Engine, run_id, graph: Graph, nid, context, info, event_type):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from typing import NamedTuple
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import JSON, DateTime, String, and_, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,6 +131,8 @@ def dispatch_event(session: Session, registry: Registry, index: FlowIndex, event
     created: list[str] = []
     context = None
     for info, definition, graph in index.candidates(session, event.trigger, event.data or {}, redis):
+        if aimed_elsewhere(event.trigger, event.data, info["id"]):
+            continue
         event_node = graph.nodes[graph.event_id]
         spec = registry[event_node["type"]]
         if not spec.module.matches(event_node.get("params") or {}, {"type": event.trigger, "data": event.data or {}}):
@@ -138,6 +141,14 @@ def dispatch_event(session: Session, registry: Registry, index: FlowIndex, event
             context = event_context(session, event)
             if context is None:
                 break
+        if is_days_trigger(event.trigger):
+            run_id = _create_days_run(
+                session, info, definition, context, graph, event_id=event.id,
+                event_type=spec.module.PAYLOAD_EVENT_TYPE, order_id=event.subject_id,
+            )
+            if run_id:
+                created.append(run_id)
+            continue
         if not graph.reaches_action(context):
             continue
         run_id = _create_run(
@@ -146,10 +157,10 @@ def dispatch_event(session: Session, registry: Registry, index: FlowIndex, event
         )
         if run_id:
             created.append(run_id)
-    if event.trigger.startswith("order_"):
+    if event.trigger in UPSERT_TRIGGERS:
         order = session.get(Order, event.subject_id)
-        if order is not None:
-            created += check_order_due(session, registry, order)
+        if order is not None:  # due events recorded here are dispatched by the next claim
+            record_due(session, days_flows(session, registry, index), [order])
     if event.dispatched_at is None:
         event.dispatched_at = utcnow()
     session.commit()
@@ -183,100 +194,189 @@ def _create_run(session, info, definition, context, *, trigger, event_id, event_
 
 
 # -- date-relative events (SPEC §3.1) --------------------------------------------------------
+#
+# A due (flow, order) is recorded as an engine event — trigger ``order_days_since_created`` /
+# ``order_days_since_paid``, ``data = {"flow_id": …}``, ``dedupe_key = days:{flow}:{order}`` —
+# with ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING``: the sweep (one set-based statement per
+# flow) and the upsert check race freely, the row exists once. The batched dispatch turns these
+# events into runs like any other event, evaluating the flow's conditions against the order's
+# state at dispatch; a due event targets only the flow it names. The run keeps the dedupe key
+# ``days:{flow}:{order}``, so an event dispatched twice still makes one run.
+
+UPSERT_TRIGGERS = ("order_created", "order_status_changed", "order_dates_changed", "order_updated")
+OVERLAP = timedelta(seconds=1)  # each sweep re-reads 1 s before its watermark: rows committed late
 
 
-def _days_flows(session: Session, registry: Registry):
-    types = [n.type for n in registry.of_kind("event") if getattr(n.module, "TIME_FIELD", None)]
-    return session.scalars(select(Flow).where(Flow.enabled.is_(True), Flow.event_type.in_(types))).all()
+class DaysFlow(NamedTuple):
+    id: str
+    trigger: str  # the event trigger of this flow's due events
+    field: str  # Order time field (created_at / paid_at)
+    days: timedelta
+    catch_up: timedelta
+    enabled_at: object  # naive UTC datetime or None
+
+    def floor(self, now):
+        """The earliest moment this flow fires for: ``catch_up_hours`` before it was enabled."""
+        return (self.enabled_at or now) - self.catch_up
 
 
-def _window(flow: Flow, params: dict, now):
-    """The moments (``time field + N days``) this flow still has to fire for: (start, now]."""
-    catch_up = timedelta(hours=int(params.get("catch_up_hours", 24)))
-    floor = (flow.enabled_at or now) - catch_up
-    start = max(flow.sweep_watermark, floor) if flow.sweep_watermark else floor
-    return start, floor
+def days_key(flow_id: str, order_id: str) -> str:
+    return f"days:{flow_id}:{order_id}"
 
 
-def sweep_days(session: Session, registry: Registry, now=None, batch: int = 5000) -> list[str]:
-    """Fire every N-day flow once for each order whose moment fell due since the last sweep."""
+def days_triggers(registry: Registry) -> dict[str, str]:
+    """Event node type → trigger of its due events, for the N-day event types."""
+    return {
+        n.type: n.module.TRIGGERS[0]
+        for n in registry.of_kind("event") if getattr(n.module, "TIME_FIELD", None)
+    }
+
+
+def is_days_trigger(trigger: str) -> bool:
+    return trigger in ("order_days_since_created", "order_days_since_paid")
+
+
+def aimed_elsewhere(trigger: str, data: dict | None, flow_id: str) -> bool:
+    """A due event fires exactly the flow it was recorded for, never another flow of its type."""
+    return is_days_trigger(trigger) and (data or {}).get("flow_id") != flow_id
+
+
+def _days_flow(registry: Registry, flow_id, event_type, definition, enabled_at) -> DaysFlow | None:
+    node = next((n for n in definition.get("nodes", ()) if n.get("type") == event_type), None)
+    if node is None:
+        return None
+    module = registry[event_type].module
+    params = node.get("params") or {}
+    return DaysFlow(
+        id=flow_id, trigger=module.TRIGGERS[0], field=module.TIME_FIELD,
+        days=timedelta(days=int(params.get("days", 0))),
+        catch_up=timedelta(hours=int(params.get("catch_up_hours", 24))), enabled_at=enabled_at,
+    )
+
+
+def days_flows(session: Session, registry: Registry, index: FlowIndex | None = None) -> list[DaysFlow]:
+    """The enabled N-day flows: from the (already refreshed) index when given, else one query."""
+    types = days_triggers(registry)
+    out = []
+    if index is not None:
+        for event_type, trigger in types.items():
+            for info, definition, _graph in index.candidates(session, trigger, {}, fresh=True):
+                flow = _days_flow(registry, info["id"], event_type, definition, info.get("enabled_at"))
+                if flow is not None:
+                    out.append(flow)
+        return out
+    rows = session.execute(
+        select(Flow.id, Flow.event_type, Flow.definition, Flow.enabled_at)
+        .where(Flow.enabled.is_(True), Flow.event_type.in_(list(types)))
+    ).all()
+    for row in rows:
+        flow = _days_flow(registry, row.id, row.event_type, row.definition, row.enabled_at)
+        if flow is not None:
+            out.append(flow)
+    return out
+
+
+def _insert_events(session: Session):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(Event)
+
+
+def sweep_days(session: Session, registry: Registry, now=None) -> list[int]:
+    """Record, once, a due event for every (N-day flow, order) whose moment fell due since the
+    flow's last sweep; returns the ids of the events recorded now (already committed).
+
+    One ``INSERT … SELECT … ON CONFLICT DO NOTHING`` per flow over the order time-field index,
+    and the flow's watermark advanced in the same transaction. Nothing is built in Python per
+    order: the runs come from dispatching these events (the caller notifies dispatch).
+    """
     now = now or utcnow()
-    created: list[str] = []
-    for flow in _days_flows(session, registry):
-        graph = Graph(flow.definition, registry)
-        event_node = graph.nodes[graph.event_id]
-        spec = registry[event_node["type"]]
-        params = event_node.get("params") or {}
-        days = timedelta(days=int(params.get("days", 0)))
-        column = getattr(Order, spec.module.TIME_FIELD)
-        start, _floor = _window(flow, params, now)
-        # moment = column + days in (start, now]  <=>  column in (start - days, now - days]
-        # 1 s of overlap with the last sweep covers rows committed late; dedupe keeps it exact
-        low, high = start - days - timedelta(seconds=1), now - days
-        info = {"id": flow.id, "name": flow.name, "version": flow.version}
-        last_id = ""
-        while True:
-            orders = session.scalars(
-                select(Order)
-                .where(column.is_not(None), column > low, column <= high, Order.id > last_id)
-                .order_by(Order.id)
-                .limit(batch)
-            ).all()
-            if not orders:
-                break
-            last_id = orders[-1].id
-            keys = {f"days:{flow.id}:{o.id}": o for o in orders}
-            done = set(session.scalars(select(Run.dedupe_key).where(Run.dedupe_key.in_(list(keys)))).all())
-            due = {key: order for key, order in keys.items() if key not in done}
-            if due:
-                created += _fire_days_bulk(session, graph, info, flow.definition, spec, due, now)
-        flow.sweep_watermark = now
+    recorded: list[int] = []
+    types = days_triggers(registry)
+    flows = session.execute(
+        select(Flow.id, Flow.event_type, Flow.definition, Flow.enabled_at, Flow.sweep_watermark)
+        .where(Flow.enabled.is_(True), Flow.event_type.in_(list(types)))
+    ).all()
+    session.commit()
+    orders = Order.__table__
+    for row in flows:
+        flow = _days_flow(registry, row.id, row.event_type, row.definition, row.enabled_at)
+        if flow is None:
+            continue
+        column = orders.c[flow.field]
+        # moment = column + N days; due when floor <= moment <= now, and not before the
+        # watermark (minus the overlap) once the flow has been swept
+        floor = flow.floor(now)
+        where = [column.is_not(None), column <= now - flow.days]
+        if row.sweep_watermark is not None and row.sweep_watermark - OVERLAP > floor:
+            where.append(column > row.sweep_watermark - OVERLAP - flow.days)
+        else:
+            where.append(column >= floor - flow.days)
+        due = select(
+            literal(flow.trigger, String), orders.c.id, literal({"flow_id": flow.id}, JSON),
+            literal(now, DateTime), literal(f"days:{flow.id}:", String) + orders.c.id,
+        ).where(*where)
+        stmt = (
+            _insert_events(session)
+            .from_select(["trigger", "subject_id", "data", "created_at", "dedupe_key"], due)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(Event.id)
+        )
+        recorded += session.execute(stmt).scalars().all()
+        session.execute(
+            update(Flow)
+            .where(Flow.id == flow.id, or_(Flow.sweep_watermark.is_(None), Flow.sweep_watermark < now))
+            .values(sweep_watermark=now)
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
-    return created
+    return recorded
 
 
-def _fire_days_bulk(session, graph, info, definition, spec, due: dict[str, Order], now) -> list[str]:
-    """Create the runs of many due orders with one multi-row insert; contexts are built in bulk."""
-    from types import SimpleNamespace
-
-    from plugin.engine.batch import contexts_for
-
-    subjects = [SimpleNamespace(id=o.id, trigger="order_created", subject_id=o.id) for o in due.values()]
-    contexts = contexts_for(session, subjects)
-    rows, queued = [], []
-    for key, order in due.items():
-        context = contexts[order.id]
-        triggered = graph.reaches_action(context, now)
-        run_id = new_id()
-        rows.append({
-            "id": run_id, "flow_id": info["id"], "flow_version": info["version"], "flow_name": info["name"],
-            "definition": definition, "trigger": "schedule", "event_id": None,
-            "event_type": spec.module.PAYLOAD_EVENT_TYPE, "dedupe_key": key,
-            "status": "queued" if triggered else "not_triggered", "triggered": False, "counted": False,
-            "context": context, "order_id": order.id, "client_id": (context.get("client") or {}).get("external_id"),
-            "created_at": now, "updated_at": now, "finished_at": None if triggered else now,
-        })
-        if triggered:
-            queued.append(run_id)
-    try:
-        session.execute(insert(Run), rows)
-        session.commit()
-    except IntegrityError:  # an upsert check fired some of them meanwhile: one at a time, exactly once
-        session.rollback()
-        queued = []
-        for key, order in due.items():
-            run_id = _fire_days(session, graph, info, definition, spec, order, key)
-            if run_id:
-                queued.append(run_id)
-        session.commit()
-    return queued
+def record_due(session: Session, flows: list[DaysFlow], orders, now=None) -> list[int]:
+    """The upsert check: record the due events of these orders (objects or rows with ``id`` and
+    the time fields) for the given N-day flows, whatever the watermark. Does not commit."""
+    if not flows:
+        return []
+    now = now or utcnow()
+    rows, seen = [], set()
+    for order in orders:
+        for flow in flows:
+            value = getattr(order, flow.field, None)
+            if value is None:
+                continue
+            if not (flow.floor(now) <= value + flow.days <= now):
+                continue
+            key = days_key(flow.id, order.id)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append({"trigger": flow.trigger, "subject_id": order.id, "data": {"flow_id": flow.id},
+                         "created_at": now, "dedupe_key": key})
+    if not rows:
+        return []
+    stmt = _insert_events(session).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Event.id)
+    return list(session.execute(stmt, rows).scalars().all())
 
 
-def _fire_days(session, graph, info, definition, spec, order: Order, key: str) -> str | None:
-    context = ctx.for_order(session, order)
+def check_order_due(session: Session, registry: Registry, order: Order, now=None,
+                    index: FlowIndex | None = None) -> list[int]:
+    """On upsert: record the due events of N-day flows whose moment for this order already fell
+    (SPEC §3.1); returns the ids of the events recorded now (committed). Dispatch makes the runs."""
+    recorded = record_due(session, days_flows(session, registry, index), [order], now)
+    session.commit()
+    return recorded
+
+
+def _create_days_run(session, info, definition, context, graph, *, event_id, event_type, order_id) -> str | None:
+    """The run of a due event, keyed ``days:{flow}:{order}``; ``not_triggered`` (stored, so the
+    history shows it) when the conditions are false against the order's current state."""
     run_id = _create_run(
-        session, info, definition, context, trigger="schedule", event_id=None,
-        event_type=spec.module.PAYLOAD_EVENT_TYPE, dedupe_key=key,
+        session, info, definition, context, trigger="schedule", event_id=event_id,
+        event_type=event_type, dedupe_key=days_key(info["id"], order_id),
     )
     if run_id and not graph.reaches_action(context):
         run = session.get(Run, run_id)
@@ -284,33 +384,6 @@ def _fire_days(session, graph, info, definition, spec, order: Order, key: str) -
         run.finished_at = utcnow()
         return None
     return run_id
-
-
-def check_order_due(session: Session, registry: Registry, order: Order, now=None) -> list[str]:
-    """On upsert: fire N-day flows whose moment for this order is already due (SPEC §3.1)."""
-    now = now or utcnow()
-    created = []
-    for flow in _days_flows(session, registry):
-        graph = Graph(flow.definition, registry)
-        event_node = graph.nodes[graph.event_id]
-        spec = registry[event_node["type"]]
-        params = event_node.get("params") or {}
-        value = getattr(order, spec.module.TIME_FIELD)
-        if value is None:
-            continue
-        moment = value + timedelta(days=int(params.get("days", 0)))
-        _start, floor = _window(flow, params, now)
-        if not (floor <= moment <= now):
-            continue
-        key = f"days:{flow.id}:{order.id}"
-        if session.scalar(select(Run.id).where(Run.dedupe_key == key)):
-            continue
-        info = {"id": flow.id, "name": flow.name, "version": flow.version}
-        run_id = _fire_days(session, graph, info, flow.definition, spec, order, key)
-        if run_id:
-            created.append(run_id)
-    session.commit()
-    return created
 
 
 def stale_work(session: Session, now=None, limit: int = 1000) -> tuple[list[int], list[str]]:

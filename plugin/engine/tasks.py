@@ -138,7 +138,8 @@ def execute_runs(run_ids: list[str]) -> None:
 
 
 def sweep() -> dict:
-    """Periodic: N-day events, then anything accepted but not finished (lost jobs, expired leases)."""
+    """Periodic: N-day due events (recorded, then dispatched like any event), then anything
+    accepted but not finished (lost jobs, expired leases)."""
     from sqlalchemy import update
 
     from plugin.engine.dispatch import stale_work, sweep_days
@@ -147,7 +148,10 @@ def sweep() -> dict:
 
     runtime, _index, _engine = _state()
     with _app().app_context():
+        # due (flow, order) pairs are recorded as events, committed; dispatch makes their runs
         due = sweep_days(db.session, runtime.registry)
+        if due:
+            notify_dispatch(runtime.queue)
         events, runs = stale_work(db.session)
         if runs:
             db.session.execute(
@@ -156,10 +160,8 @@ def sweep() -> dict:
             db.session.commit()
         if events:
             notify_dispatch(runtime.queue)
-        for chunk in range(0, len(due + runs), 50):
-            runtime.queue.enqueue(
-                JOB_PREFIX + "execute_runs", (due + runs)[chunk : chunk + 50], job_timeout=600, result_ttl=0
-            )
+        for chunk in range(0, len(runs), 50):
+            runtime.queue.enqueue(JOB_PREFIX + "execute_runs", runs[chunk : chunk + 50], job_timeout=600, result_ttl=0)
         if due or events or runs:
             log.info("sweep: %d due, %d events re-dispatched, %d runs resumed", len(due), len(events), len(runs))
         return {"due": len(due), "events": len(events), "runs": len(runs)}

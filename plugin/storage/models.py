@@ -157,10 +157,13 @@ class Event(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # set on date-relative (N-day) events only: ``days:{flow_id}:{order_id}``, recorded once
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     __table_args__ = (
         Index("ix_events_pending", "dispatched_at", "created_at"),
         Index("ix_events_undispatched", "dispatched_at", "id"),
+        Index("uq_events_dedupe_key", "dedupe_key", unique=True),
     )
 
 
