@@ -71,6 +71,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     install_rate_limit(app)  # after auth: the limit is per token identity
     _install_ui(app)
     _install_headers(app)
+    from plugin.api.fastpath import install as install_fast_ingest
+
+    install_fast_ingest(app)  # in front of Flask for the valid common case of /events and /visits
     return app
 
 

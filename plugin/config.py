@@ -58,5 +58,6 @@ def from_env() -> dict:
         "MAX_ATTEMPTS": _int("AUTOMATION_MAX_ATTEMPTS", 8),
         "RETRY_BASE_SECONDS": _float("AUTOMATION_RETRY_BASE_SECONDS", 5.0),
         "HTTP_TIMEOUT": _float("AUTOMATION_HTTP_TIMEOUT", 15.0),
+        "FAST_INGEST": os.environ.get("AUTOMATION_FAST_INGEST", "1") not in ("0", "false", "no"),
         "RATE_LIMITS": os.environ.get("AUTOMATION_RATE_LIMITS", "1") not in ("0", "false", "no"),
     }

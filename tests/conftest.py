@@ -131,12 +131,11 @@ def _drop_templates():
         _drop_pg_database(_TEMPLATES["postgresql"])
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request, tmp_path, tmp_path_factory):
-    """Each test using this runs once on SQLite (embedded default) and once on PostgreSQL,
-    each time on a fresh database copied from one migrated template."""
-    if request.param == "sqlite":
-        path = tmp_path / "automation.db"
+@contextlib.contextmanager
+def fresh_database(kind: str, folder: Path, tmp_path_factory):
+    """A fresh database of ``kind`` (sqlite / postgresql) copied from the migrated template."""
+    if kind == "sqlite":
+        path = folder / f"automation-{uuid.uuid4().hex[:6]}.db"
         shutil.copyfile(_template("sqlite", tmp_path_factory), path)
         url = f"sqlite:///{path}"
         PREMIGRATED.add(url)
@@ -149,8 +148,18 @@ def database_url(request, tmp_path, tmp_path_factory):
     engine.dispose()
     url = f"{PG_BASE}/{name}"
     PREMIGRATED.add(url)
-    yield url
-    _drop_pg_database(name)
+    try:
+        yield url
+    finally:
+        _drop_pg_database(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path, tmp_path_factory):
+    """Each test using this runs once on SQLite (embedded default) and once on PostgreSQL,
+    each time on a fresh database copied from one migrated template."""
+    with fresh_database(request.param, tmp_path, tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture

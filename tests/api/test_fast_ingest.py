@@ -1,0 +1,166 @@
+"""The lean WSGI path of POST /events and /visits answers exactly what the Flask path answers.
+
+Two apps on two fresh databases — one with the fast path (the default), one with
+``AUTOMATION_FAST_INGEST=0`` — get the same requests; status, headers, body and the stored rows
+must be the same, and the fast one must really have served the valid requests itself.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from plugin.storage.models import ApiToken, CustomEvent, Event, Visit
+from tests.conftest import TOKEN, app_env, fresh_database, make_app
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def slow_app(database_url, redis_url, tmp_path, tmp_path_factory):
+    """The same kind of database as ``app``'s, a fresh one, behind the Flask path only."""
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with fresh_database(kind, tmp_path, tmp_path_factory) as url:
+        app = make_app(app_env(url, redis_url, tmp_path / "slow", AUTOMATION_FAST_INGEST="0"))
+        yield app
+        from plugin.extensions import db
+
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _post(app, path, body, headers=None, raw=None, content_type="application/json"):
+    client = app.test_client()
+    data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
+    return client.post(path, data=data, headers={**AUTH, **(headers or {})}, content_type=content_type)
+
+
+def _shape(response):
+    headers = {k: v for k, v in response.headers.items() if k not in ("Content-Length",)}
+    body = response.get_json(silent=True)
+    if isinstance(body, dict):
+        body.pop("instance", None)
+    return response.status_code, headers, body
+
+
+def _rows(app):
+    from plugin.extensions import db
+
+    with app.app_context():
+        visits = {v.id: {c: getattr(v, c) for c in ("ip", "city", "utm_source", "client_id", "landing_page")}
+                  for v in db.session.scalars(select(Visit))}
+        customs = {c.id: (c.name, c.visit_id, c.client_id, c.data) for c in db.session.scalars(select(CustomEvent))
+                   if not c.id.startswith("gen")}
+        events = sorted((e.trigger, e.subject_id, json.dumps(e.data, sort_keys=True))
+                        for e in db.session.scalars(select(Event)) if len(e.subject_id) < 32)
+        return visits, customs, events
+
+
+VALID = [
+    ("/api/v1/visits", {"id": "v1", "city": "Москва", "utm_source": "yandex", "ip": "5.255.255.5"}),
+    ("/api/v1/visits", {"id": 42, "client_id": 7, "landing_page": "https://shop.example/промо?a=1"}),
+    ("/api/v1/visits", {"id": "v1", "city": "Казань"}),  # repeated id: created false, nothing fired
+    ("/api/v1/visits", {"id": "v-date", "created_at": "2026-11-01T10:00:00+03:00"}),
+    ("/api/v1/events", {"id": "e1", "name": "form_submit", "data": {"form": {"amount": 1500}}}),
+    ("/api/v1/events", {"id": "e1", "name": "form_submit"}),  # repeated
+    ("/api/v1/events", {"id": 9, "name": "Звонок", "visit_id": "v1", "client_id": "c1", "data": {}}),
+    ("/api/v1/events", {"id": "e-date", "name": "x", "created_at": "2026-11-01T10:00:00Z"}),
+]
+
+INVALID = [
+    ("/api/v1/visits", {"city": "Москва"}, {}),  # no id
+    ("/api/v1/visits", {"id": "v2", "unknown": 1}, {}),
+    ("/api/v1/visits", {"id": "a/b"}, {}),
+    ("/api/v1/visits", {"id": True}, {}),
+    ("/api/v1/visits", {"id": "v3", "city": 5}, {}),
+    ("/api/v1/visits", [1, 2], {}),
+    ("/api/v1/events", {"name": ""}, {}),
+    ("/api/v1/events", {"name": "x", "data": [1]}, {}),
+    ("/api/v1/events", {"name": "nul\u0000inside"}, {}),
+    ("/api/v1/events", {"name": "x"}, {"Authorization": "Bearer wrong"}),
+    ("/api/v1/events", {"name": "x"}, {"Authorization": "Basic abc"}),
+    ("/api/v1/events", {"name": "x", "created_at": "yesterday"}, {}),
+]
+
+
+def test_valid_requests_answered_identically_and_served_fast(app, client, slow_app):
+    fast_mw = app.wsgi_app
+    assert type(fast_mw).__name__ == "FastIngest"
+    assert type(slow_app.wsgi_app).__name__ != "FastIngest"
+    for path, body in VALID:
+        fast, slow = _post(app, path, body), _post(slow_app, path, body)
+        assert _shape(fast) == _shape(slow), (path, body)
+        assert fast.data == slow.data  # byte for byte, newline included
+        assert fast.status_code == 202
+    assert fast_mw.served == len(VALID)
+    assert _rows(app) == _rows(slow_app)
+    visits, customs, events = _rows(app)
+    assert visits["v1"]["city"] == "Москва" and visits["42"]["client_id"] == "7"
+    assert customs["9"] == ("Звонок", "v1", "c1", {})
+    assert sum(1 for e in events if e[1] == "v1") == 1 and sum(1 for e in events if e[1] == "e1") == 1
+    assert ("custom_event", "e1", json.dumps({"name": "form_submit"})) in events
+
+
+def test_generated_ids_are_stored_with_one_event(app, client):
+    r = _post(app, "/api/v1/events", {"name": "no_id", "data": {"n": 1}})
+    assert r.status_code == 202 and r.get_json() == {"accepted": True, "created": True, "events": 1}
+    from plugin.extensions import db
+
+    with app.app_context():
+        (custom,) = db.session.scalars(select(CustomEvent).where(CustomEvent.name == "no_id")).all()
+        (event,) = db.session.scalars(select(Event).where(Event.subject_id == custom.id)).all()
+        assert event.trigger == "custom_event" and event.data == {"name": "no_id"} and len(custom.id) == 32
+        assert custom.data == {"n": 1}
+
+
+def test_everything_else_is_answered_by_flask(app, client, slow_app):
+    for path, body, headers in INVALID:
+        fast, slow = _post(app, path, body, headers), _post(slow_app, path, body, headers)
+        assert fast.status_code in (401, 422), (path, body, fast.status_code)
+        assert _shape(fast) == _shape(slow), (path, body)
+        assert fast.get_json()["errors"] or fast.status_code == 401
+    raw_cases = [
+        (b'{"name": "x", "n": NaN}', "application/json"),
+        (b'{"name": "x",', "application/json"),
+        (b'{"name": "x"}', "text/plain"),
+        (b"", "application/json"),
+    ]
+    for raw, content_type in raw_cases:
+        fast = _post(app, "/api/v1/events", None, raw=raw, content_type=content_type)
+        slow = _post(slow_app, "/api/v1/events", None, raw=raw, content_type=content_type)
+        assert fast.status_code >= 400 and _shape(fast) == _shape(slow), raw
+    assert app.wsgi_app.served == 0
+    assert _rows(app) == ({}, {}, [])
+
+
+def test_stored_api_tokens_and_the_rate_limit_apply(database_url, redis_url, tmp_path):
+    app = make_app(app_env(database_url, redis_url, tmp_path / "rl", AUTOMATION_INGEST_RATE="1",
+                           AUTOMATION_INGEST_BURST="2"))
+    from plugin.api.auth import create_token
+    from plugin.extensions import db
+
+    try:
+        with app.app_context():
+            token = create_token("site")
+        headers = {"Authorization": f"Bearer {token}"}
+        answers = [_post(app, "/api/v1/events", {"id": f"r{i}", "name": "x"}, headers) for i in range(4)]
+        assert [a.status_code for a in answers[:2]] == [202, 202]
+        assert answers[2].status_code == 429 and int(answers[2].headers["Retry-After"]) >= 1
+        assert app.wsgi_app.served == 2
+        with app.app_context():
+            db.session.query(ApiToken).delete()
+            db.session.commit()
+        assert _post(app, "/api/v1/events", {"name": "x"}, headers).status_code == 401  # revoked at once
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_can_be_turned_off(database_url, redis_url, tmp_path):
+    app = make_app(app_env(database_url, redis_url, tmp_path / "off", AUTOMATION_FAST_INGEST="0"))
+    assert type(app.wsgi_app).__name__ != "FastIngest"
+    assert _post(app, "/api/v1/events", {"name": "x"}).status_code == 202
