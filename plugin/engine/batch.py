@@ -177,7 +177,7 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     registry = engine.registry
     candidates = []
     index.flows_for(session, "", redis)  # refresh once for the whole batch
-    for event in events:
+    for event in (e for e in events if is_days_trigger(e.trigger)):  # due: the flow named, any verdict
         for info, definition, graph in index.candidates(session, event.trigger, event.data or {}, fresh=True):
             if aimed_elsewhere(event.trigger, event.data, info["id"]):
                 continue
@@ -185,10 +185,15 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
             spec = registry[event_node["type"]]
             if spec.module.matches(event_node.get("params") or {}, {"type": event.trigger, "data": event.data or {}}):
                 candidates.append((event, info, definition, graph, spec))
-    contexts = contexts_for(session, [c[0] for c in candidates]) if candidates else {}
+    # other events: the index returns the flows whose event node matches and conditions hold
+    wanted = [e for e in events
+              if not is_days_trigger(e.trigger) and index.may_fire(session, e.trigger, e.data or {}, fresh=True)]
+    contexts = contexts_for(session, [c[0] for c in candidates] + wanted) if candidates or wanted else {}
     now = utcnow()
     aware_now = now.replace(tzinfo=UTC)
     cond_ctxs = {eid: for_conditions(c, aware_now) for eid, c in contexts.items() if c is not None}
+    candidates += [(e, *m) for e in wanted if e.id in cond_ctxs
+                   for m in index.matching(session, e.trigger, e.data or {}, cond_ctxs[e.id], fresh=True)]
     lease_until = now + timedelta(seconds=engine.lease_seconds)
     runs, steps, sends, triggered, graphs = [], [], [], {}, {}
     quiet = []  # due events whose conditions are false: stored as not_triggered runs
@@ -197,9 +202,8 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
         days = is_days_trigger(event.trigger)
         if context is None:
             continue
-        if not graph.reaches_action(context, cond_ctx=cond_ctxs[event.id]):
-            if days:
-                quiet.append(_run_row(event, info, definition, spec, context, now, status="not_triggered"))
+        if days and not graph.reaches_action(context, cond_ctx=cond_ctxs[event.id]):  # others: checked
+            quiet.append(_run_row(event, info, definition, spec, context, now, status="not_triggered"))
             continue
         views, actions = _first_wave(graph, context, now)
         run_id = new_id()

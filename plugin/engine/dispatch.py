@@ -7,7 +7,6 @@ A run row (with its context snapshot) is committed before any job for it is enqu
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -16,87 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.engine import context as ctx
-from plugin.engine.runner import Graph
-from plugin.nodes.conditions._operators import fold, split_list, to_text
+from plugin.engine.index import FlowIndex  # the flow index lives there; importable from here too
 from plugin.registry import Registry
 from plugin.storage.models import CustomEvent, Event, Flow, Order, Run, Visit, new_id, utcnow
 
 log = logging.getLogger(__name__)
-
-
-class FlowIndex:
-    """Enabled flows grouped by trigger, cached per process and refreshed when flows change.
-
-    The cache is keyed by a generation counter in Redis that every flow write bumps, so a
-    worker scans nothing per event: one dict lookup, then only the flows of that event type.
-    """
-
-    def __init__(self, registry: Registry):
-        self.registry = registry
-        self.generation: bytes | None = None
-        self.by_trigger: dict[str, list[tuple[Flow, dict, Graph]]] = {}
-        self.by_key: dict[str, dict[str, list]] = {}  # trigger -> folded key -> flows
-        self.checked_at = 0.0
-
-    def candidates(self, session: Session, trigger: str, data: dict, redis=None, *, fresh: bool = False):
-        """The flows an event may fire: those without a key filter, plus those filed under its key.
-
-        ``fresh``: the caller refreshed the index for this batch already (one Redis read a batch).
-        """
-        flows = self.by_trigger.get(trigger, []) if fresh else self.flows_for(session, trigger, redis)
-        keyed = self.by_key.get(trigger)
-        if keyed is None:
-            return flows
-        value = data.get(self.index_field[trigger])
-        hits = keyed.get(fold(to_text(value).strip()), []) if value is not None else []
-        return flows + hits
-
-    def flows_for(self, session: Session, trigger: str, redis=None) -> list[tuple[dict, dict, Graph]]:
-        generation = None
-        if redis is not None:
-            try:
-                generation = redis.get("automation:flows:generation") or b"0"
-            except Exception:  # Redis down: fall back to a short time-based refresh
-                generation = None
-        stale = generation is None and time.monotonic() - self.checked_at > 2.0
-        if generation != self.generation or stale or not self.checked_at:
-            self._load(session)
-            self.generation = generation
-            self.checked_at = time.monotonic()
-        return self.by_trigger.get(trigger, [])
-
-    def _load(self, session: Session) -> None:
-        by_trigger: dict[str, list] = {}
-        by_key: dict[str, dict[str, list]] = {}
-        self.index_field: dict[str, str] = {}
-        triggers_of = {n.type: n.module.TRIGGERS for n in self.registry.of_kind("event")}
-        index_key = {n.type: getattr(n.module, "INDEX_KEY", None) for n in self.registry.of_kind("event")}
-        rows = session.execute(
-            select(Flow.id, Flow.name, Flow.version, Flow.event_type, Flow.definition, Flow.enabled_at)
-            .where(Flow.enabled.is_(True))
-        ).all()
-        for row in rows:
-            info = {
-                "id": row.id, "name": row.name, "version": row.version, "event_type": row.event_type,
-                "enabled_at": row.enabled_at,
-            }
-            graph = Graph(row.definition, self.registry)
-            param = index_key.get(row.event_type)
-            keys = set()
-            if param:
-                event_params = graph.nodes[graph.event_id].get("params") or {}
-                keys = {fold(k) for k in split_list(event_params.get(param))}
-            for trigger in triggers_of.get(row.event_type, ()):
-                if param:
-                    self.index_field[trigger] = param
-                    by_key.setdefault(trigger, {})
-                if keys:
-                    for key in keys:
-                        by_key[trigger].setdefault(key, []).append((info, row.definition, graph))
-                else:
-                    by_trigger.setdefault(trigger, []).append((info, row.definition, graph))
-        self.by_trigger = by_trigger
-        self.by_key = by_key
 
 
 def bump_generation(redis) -> None:
@@ -130,7 +53,22 @@ def dispatch_event(session: Session, registry: Registry, index: FlowIndex, event
         return []
     created: list[str] = []
     context = None
-    for info, definition, graph in index.candidates(session, event.trigger, event.data or {}, redis):
+    data = event.data or {}
+    if not is_days_trigger(event.trigger):  # the flows whose event node matches and conditions hold
+        matched = []
+        if index.may_fire(session, event.trigger, data, redis):
+            context = event_context(session, event)
+            if context is not None:
+                matched = index.matching(session, event.trigger, data, ctx.for_conditions(context), fresh=True)
+        for info, definition, _graph, spec in matched:
+            run_id = _create_run(
+                session, info, definition, context, trigger="event", event_id=event.id,
+                event_type=spec.module.PAYLOAD_EVENT_TYPE, dedupe_key=f"ev:{event.id}:{info['id']}",
+            )
+            if run_id:
+                created.append(run_id)
+    due = index.candidates(session, event.trigger, data, redis) if is_days_trigger(event.trigger) else []
+    for info, definition, graph in due:  # a due event: the flow it names, with any verdict
         if aimed_elsewhere(event.trigger, event.data, info["id"]):
             continue
         event_node = graph.nodes[graph.event_id]
@@ -141,19 +79,9 @@ def dispatch_event(session: Session, registry: Registry, index: FlowIndex, event
             context = event_context(session, event)
             if context is None:
                 break
-        if is_days_trigger(event.trigger):
-            run_id = _create_days_run(
-                session, info, definition, context, graph, event_id=event.id,
-                event_type=spec.module.PAYLOAD_EVENT_TYPE, order_id=event.subject_id,
-            )
-            if run_id:
-                created.append(run_id)
-            continue
-        if not graph.reaches_action(context):
-            continue
-        run_id = _create_run(
-            session, info, definition, context, trigger="event", event_id=event.id,
-            event_type=spec.module.PAYLOAD_EVENT_TYPE, dedupe_key=f"ev:{event.id}:{info['id']}",
+        run_id = _create_days_run(
+            session, info, definition, context, graph, event_id=event.id,
+            event_type=spec.module.PAYLOAD_EVENT_TYPE, order_id=event.subject_id,
         )
         if run_id:
             created.append(run_id)

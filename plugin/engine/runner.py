@@ -6,9 +6,11 @@ tasks module persists them; the API calls :func:`dry_run` directly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 from plugin.engine import templating
 from plugin.engine.context import for_conditions
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError
+from plugin.nodes.conditions._operators import Access
 from plugin.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,36 @@ class StepView:
     resume_at: float | None = None  # epoch seconds
     attempts: int = 0
     state: dict = field(default_factory=dict)
+
+
+class Check:
+    """One condition node prepared for matching: ``test(cond_ctx)`` is ``evaluate(params, cond_ctx)``
+    with the params worked out once (the module's ``prepare``), ``access`` how a flow index can
+    find the contexts it holds for (the module's ``access``; ``None``: it cannot)."""
+
+    __slots__ = ("access", "test", "type")
+
+    def __init__(self, test: Callable[[dict], bool], type_id: str, access: Access | None = None):
+        self.test, self.type, self.access = test, type_id, access
+
+
+def prepare_condition(node: dict, registry: Registry) -> Check:
+    """The :class:`Check` of a condition node. Params a module cannot prepare (invalid ones, whose
+    ``evaluate`` raises) keep calling ``evaluate``, so the verdict — and its log — stay the same."""
+    module = registry[node["type"]].module
+    params = node.get("params") or {}
+    prepare, access = getattr(module, "prepare", None), getattr(module, "access", None)
+    if prepare is not None:
+        try:
+            test = prepare(params)
+        except Exception:  # noqa: BLE001 - invalid params: evaluate raises (a logged False) per event
+            test = None
+        if test is not None:
+            try:
+                return Check(test, node["type"], access(params) if access is not None else None)
+            except Exception:  # noqa: BLE001 - no access: the index evaluates it like an unindexed one
+                return Check(test, node["type"])
+    return Check(functools.partial(module.evaluate, params), node["type"])
 
 
 class Graph:
@@ -61,9 +94,9 @@ class Graph:
         self.registry = registry
         self.chain = self._as_chain(outgoing)
 
-    def _as_chain(self, outgoing: dict[str, list[str]]) -> list[tuple] | None:
-        """A flow that is one straight line event → conditions (true branches) → action: its
-        conditions as (evaluate, params), so matching is a short-circuiting loop (most flows)."""
+    def _as_chain(self, outgoing: dict[str, list[str]]) -> list[Check] | None:
+        """A flow that is one straight line event → conditions (true branches) / delays → action:
+        its conditions, prepared, so matching is a short-circuiting loop (most flows)."""
         if self.event_id is None:
             return None
         chain, nid = [], self.event_id
@@ -77,10 +110,10 @@ class Graph:
             kind = self.kind[nid]
             if kind == "action":
                 return chain
-            if kind != "condition":
+            if kind == "condition":
+                chain.append(prepare_condition(self.nodes[nid], self.registry))
+            elif kind != "flow":  # a delay passes the context through; anything else: walk the graph
                 return None
-            node = self.nodes[nid]
-            chain.append((self.registry[node["type"]].module.evaluate, node.get("params") or {}, node["type"]))
 
     def spec(self, node_id: str):
         return self.registry[self.nodes[node_id]["type"]]
@@ -111,12 +144,12 @@ class Graph:
         """Whether the conditions let this context reach any action (delays pass through)."""
         cond_ctx = cond_ctx or for_conditions(context, now)
         if self.chain is not None:
-            for evaluate_fn, params, type_id in self.chain:
+            for check in self.chain:
                 try:
-                    if not evaluate_fn(params, cond_ctx):
+                    if not check.test(cond_ctx):
                         return False
                 except Exception:  # a condition bug is a False verdict, logged
-                    log.exception("condition %s failed to evaluate", type_id)
+                    log.exception("condition %s failed to evaluate", check.type)
                     return False
             return True
         steps: dict[str, StepView] = {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import operator as op
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -197,4 +199,175 @@ def match(operator: str, actual: Any, params: dict[str, Any], *, item_match: Ite
         params.get("value"),
         case_sensitive=bool(params.get("case_sensitive", False)),
         item_match=item_match,
+    )
+
+
+# -- prepared conditions and index access ---------------------------------------------------------
+# ``text_test`` / ``numeric_test`` / ``match_test`` are ``text_match`` / ``numeric_match`` /
+# ``match`` with the params worked out once (lists split, needles folded, numbers parsed): a
+# condition module's ``prepare(params)`` builds its test from them, and the flow index and
+# ``Graph.reaches_action`` call that test for every event. A module's ``access(params)`` tells the
+# flow index how to find the contexts a condition holds for without evaluating it (an
+# :class:`Access`); tests/engine/test_flow_index.py checks both against ``evaluate``.
+
+Test = Callable[[Any], bool]
+
+_FAST_NUMERIC = {
+    "eq": op.eq, "ne": op.ne, "gt": op.gt, "lt": op.lt, "gte": op.ge, "lte": op.le,
+}
+RANGE_OPERATORS = ("gt", "gte", "lt", "lte")
+
+
+@dataclass(frozen=True)
+class Access:
+    """An exact index key of a condition: it holds **iff** ``read(context)`` is not ``None`` and
+
+    - ``op == "in"``: the value read is one of ``value`` (a frozenset; folded text or floats);
+    - ``op`` in ``gt gte lt lte``: the value read (a float) compares so with ``value`` (a float).
+
+    ``source`` names what ``read`` reads and how it normalizes it (two accesses with the same
+    source read the same key), ``weight`` estimates the share of contexts it holds for.
+    """
+
+    source: tuple
+    read: Callable[[dict[str, Any]], Any]
+    op: str
+    value: Any
+    weight: float
+
+
+def text_key(value: Any, case_sensitive: bool = False) -> str | None:
+    """What equality operators compare: the trimmed (folded) text; ``None`` when absent."""
+    if is_absent(value):
+        return None
+    return fold(to_text(value).strip(), case_sensitive)
+
+
+def equality_items(operator: str, expected: Any) -> list[str]:
+    """The trimmed items ``equals`` / ``not_equals`` / ``any_of`` compare with (as text_match)."""
+    if operator == "any_of" or isinstance(expected, (list, tuple)):
+        return split_list(expected)
+    return [to_text(expected).strip()]
+
+
+def text_test(
+    operator: str, expected: Any, *, case_sensitive: bool = False, item_match: ItemMatch | None = None
+) -> Test:
+    """``text_match(operator, actual, expected, …)`` as a function of ``actual`` alone."""
+    if operator not in TEXT_OPERATORS:
+        raise ValueError(f"unknown text operator {operator!r}, expected one of {TEXT_OPERATORS}")
+    when_absent = operator in TRUE_WHEN_ABSENT
+    cs = case_sensitive
+    if operator in ("is_empty", "is_not_empty"):
+        present = operator == "is_not_empty"
+        return lambda actual: when_absent if is_absent(actual) else present
+    if operator in ("contains", "not_contains"):
+        needles = expected if isinstance(expected, (list, tuple)) else [expected]
+        texts = tuple(fold(to_text(n), cs) for n in needles if not is_absent(n))
+        positive = operator == "contains"
+
+        def contains(actual: Any) -> bool:
+            if is_absent(actual):
+                return when_absent
+            data = fold(to_text(actual).strip(), cs)
+            return any(t in data for t in texts) is positive
+
+        return contains
+    items = equality_items(operator, expected)
+    negate = operator == "not_equals"
+    if item_match is None:
+        keys = frozenset(fold(item, cs) for item in items)
+
+        def equals(actual: Any) -> bool:
+            if is_absent(actual):
+                return when_absent
+            return (fold(to_text(actual).strip(), cs) in keys) is not negate
+
+        return equals
+
+    def matches_item(actual: Any) -> bool:
+        if is_absent(actual):
+            return when_absent
+        raw = to_text(actual).strip()
+        return any(item_match(raw, item) for item in items) is not negate
+
+    return matches_item
+
+
+def numeric_test(operator: str, expected: Any) -> Test:
+    """``numeric_match(operator, actual, expected)`` as a function of ``actual`` alone."""
+    compare = _FAST_NUMERIC.get(operator)
+    if compare is None:
+        raise ValueError(f"unknown numeric operator {operator!r}, expected one of {NUMERIC_OPERATORS}")
+    wanted = to_number(expected)
+    if wanted is None:
+        return lambda actual: False
+    when_absent = operator in TRUE_WHEN_ABSENT
+
+    def test(actual: Any) -> bool:
+        number = to_number(actual)
+        if number is None:
+            return when_absent
+        return compare(number, wanted)
+
+    return test
+
+
+def match_test(operator: str, params: dict[str, Any], *, item_match: ItemMatch | None = None) -> Test:
+    """``match(operator, actual, params, …)`` as a function of ``actual`` alone."""
+    if operator in _NUMERIC:
+        return numeric_test(operator, params.get("value"))
+    return text_test(
+        operator,
+        params.get("value"),
+        case_sensitive=bool(params.get("case_sensitive", False)),
+        item_match=item_match,
+    )
+
+
+def text_access(
+    operator: str, expected: Any, source: tuple, read_raw: Callable[[dict[str, Any]], Any],
+    *, case_sensitive: bool = False, item_match: ItemMatch | None = None,
+) -> Access | None:
+    """The access of ``text_test(operator, expected, …)`` applied to ``read_raw(context)``:
+    ``equals`` / ``any_of`` compare folded text with a set of keys; other operators have none."""
+    if item_match is not None or operator not in ("equals", "any_of"):
+        return None
+    keys = frozenset(fold(item, case_sensitive) for item in equality_items(operator, expected))
+    cs = case_sensitive
+    return Access(
+        source=("text", *source, cs), read=lambda context: text_key(read_raw(context), cs),
+        op="in", value=keys, weight=min(1.0, 0.1 * len(keys)),
+    )
+
+
+def numeric_access(
+    operator: str, expected: Any, source: tuple, read_raw: Callable[[dict[str, Any]], Any]
+) -> Access | None:
+    """The access of ``numeric_test(operator, expected)`` applied to ``read_raw(context)``:
+    ``eq`` is a key, ``gt gte lt lte`` a threshold; ``ne`` (true when absent) has none."""
+    if operator != "eq" and operator not in RANGE_OPERATORS:
+        return None
+    wanted = to_number(expected)
+    source = ("number", *source)
+
+    def read(context: dict[str, Any]) -> float | None:
+        return to_number(read_raw(context))
+
+    if wanted is None:  # never holds
+        return Access(source=source, read=read, op="in", value=frozenset(), weight=0.0)
+    if operator == "eq":
+        return Access(source=source, read=read, op="in", value=frozenset({wanted}), weight=0.1)
+    return Access(source=source, read=read, op=operator, value=wanted, weight=0.5)
+
+
+def match_access(
+    operator: str, params: dict[str, Any], source: tuple, read_raw: Callable[[dict[str, Any]], Any]
+) -> Access | None:
+    """The access of ``match_test(operator, params)`` applied to ``read_raw(context)``."""
+    if operator in _NUMERIC:
+        return numeric_access(operator, params.get("value"), source, read_raw)
+    return text_access(
+        operator, params.get("value"), source, read_raw,
+        case_sensitive=bool(params.get("case_sensitive", False)),
     )

@@ -43,3 +43,27 @@ def age_condition(field: str) -> Callable[[dict[str, Any], dict[str, Any]], bool
         return age > limit if operator == "older_than_days" else age < limit
 
     return evaluate
+
+
+def age_prepare(field: str) -> Callable[[dict[str, Any]], Callable[[dict[str, Any]], bool]]:
+    """Build ``prepare(params)`` for :func:`age_condition` (operator and limit parsed once).
+
+    Params it cannot parse are left to ``evaluate`` (which raises only when there is a date)."""
+
+    def prepare(params: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+        operator = params.get("operator", "older_than_days")
+        if operator not in AGE_OPERATORS:
+            raise ValueError(f"unknown date operator {operator!r}, expected one of {AGE_OPERATORS}")
+        limit = timedelta(days=int(params["value"]))
+        older = operator == "older_than_days"
+
+        def test(context: dict[str, Any]) -> bool:
+            moment = to_datetime(order_value(context, field))
+            if moment is None:
+                return False
+            age = context["now"] - moment
+            return age > limit if older else age < limit
+
+        return test
+
+    return prepare

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.nodes.conditions._operators import match
+from plugin.nodes.conditions._operators import Access, Test, match, match_access, match_test
 
 EVENTS = frozenset({"event.custom"})
 
@@ -25,3 +25,18 @@ def lookup(data: Any, path: str) -> Any:
 def evaluate(params: dict[str, Any], context: dict[str, Any]) -> bool:
     data = (context.get("event") or {}).get("data")
     return match(params.get("operator", "equals"), lookup(data, params.get("path", "")), params)
+
+
+def _reader(path: str):
+    return lambda context: lookup((context.get("event") or {}).get("data"), path)
+
+
+def prepare(params: dict[str, Any]) -> Test:
+    test = match_test(params.get("operator", "equals"), params)
+    read = _reader(params.get("path", ""))
+    return lambda context: test(read(context))
+
+
+def access(params: dict[str, Any]) -> Access | None:
+    path = params.get("path", "")
+    return match_access(params.get("operator", "equals"), params, ("event.data", path), _reader(path))
