@@ -187,11 +187,16 @@ def days_flows(session: Session, registry: Registry, index: FlowIndex | None = N
     types = days_triggers(registry)
     out = []
     if index is not None:
+        # cached per index load: ``by_trigger`` is a new dict each time the index reloads
+        cached = getattr(index, "_days_flows", None)
+        if cached is not None and cached[0] is index.by_trigger:
+            return cached[1]
         for event_type, trigger in types.items():
-            for info, definition, _graph in index.candidates(session, trigger, {}, fresh=True):
+            for info, definition, _graph in index.by_trigger.get(trigger, ()):
                 flow = _days_flow(registry, info["id"], event_type, definition, info.get("enabled_at"))
                 if flow is not None:
                     out.append(flow)
+        index._days_flows = (index.by_trigger, out)
         return out
     rows = session.execute(
         select(Flow.id, Flow.event_type, Flow.definition, Flow.enabled_at)
