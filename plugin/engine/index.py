@@ -258,11 +258,15 @@ class FlowIndex:
     # -- loading ----------------------------------------------------------------------------
 
     def _load(self, session: Session) -> None:
-        events = {n.type: n for n in self.registry.of_kind("event")}
         rows = session.execute(
             select(Flow.id, Flow.name, Flow.version, Flow.event_type, Flow.definition, Flow.enabled_at)
             .where(Flow.enabled.is_(True))
         ).all()
+        self.build(rows)
+
+    def build(self, rows) -> None:
+        """File these flows (rows with id, name, version, event_type, definition, enabled_at)."""
+        events = {n.type: n for n in self.registry.of_kind("event")}
         by_trigger: dict[str, list] = {}
         triggers: dict[str, _Trigger] = {}
         groups: dict[tuple[str, str, str], _Group] = {}
