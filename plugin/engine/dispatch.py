@@ -232,9 +232,13 @@ def sweep_days(session: Session, registry: Registry, now=None) -> list[int]:
     flows = session.execute(
         select(Flow.id, Flow.event_type, Flow.definition, Flow.enabled_at, Flow.sweep_watermark)
         .where(Flow.enabled.is_(True), Flow.event_type.in_(list(types)))
+        .order_by(Flow.id)
     ).all()
     session.commit()
     orders = Order.__table__
+    # keys are inserted in one order everywhere — flow id, then order id bytewise (as the upsert
+    # check sorts them) — so concurrent sweeps and upsert checks wait for each other, never deadlock
+    by_id = orders.c.id.collate("C") if session.get_bind().dialect.name == "postgresql" else orders.c.id
     for row in flows:
         flow = _days_flow(registry, row.id, row.event_type, row.definition, row.enabled_at)
         if flow is None:
@@ -251,7 +255,7 @@ def sweep_days(session: Session, registry: Registry, now=None) -> list[int]:
         due = select(
             literal(flow.trigger, String), orders.c.id, literal({"flow_id": flow.id}, JSON),
             literal(now, DateTime), literal(f"days:{flow.id}:", String) + orders.c.id,
-        ).where(*where)
+        ).where(*where).order_by(by_id)
         stmt = (
             _insert_events(session)
             .from_select(["trigger", "subject_id", "data", "created_at", "dedupe_key"], due)
@@ -291,6 +295,7 @@ def record_due(session: Session, flows: list[DaysFlow], orders, now=None) -> lis
                          "created_at": now, "dedupe_key": key})
     if not rows:
         return []
+    rows.sort(key=lambda r: (r["data"]["flow_id"], r["subject_id"]))  # the sweep's order: no deadlock
     stmt = _insert_events(session).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Event.id)
     return list(session.execute(stmt, rows).scalars().all())
 
