@@ -392,9 +392,9 @@ def main() -> int:
         ["orders", "flows", "due", "sweep s", "2nd sweep s", "next sweep s", "drain s", "runs", "runs/s",
          "delivered", "exactly once"],
         [[args.orders, len(flows), due_total,
-          f"> {sweep_s:.1f} (cancelled)" if first["cancelled_after_budget"] else round(sweep_s, 3),
-          round(second["seconds"], 3) if second else None, round(third["seconds"], 3) if third else None,
-          round(drain["seconds"], 2) if drain else None, runs_total, round(runs_per_s) if runs_per_s else None,
+          f"> {sweep_s:.1f} (cancelled)" if first["cancelled_after_budget"] else f"{sweep_s:.3f}",
+          f"{second['seconds']:.3f}" if second else None, f"{third['seconds']:.3f}" if third else None,
+          f"{drain['seconds']:.1f}" if drain else None, runs_total, round(runs_per_s) if runs_per_s else None,
           len(deliveries), complete and events_exact and runs_exact]],
     ))
     print(f"runs by status: {check['runs_by_status']} (not_triggered = the status condition was false at dispatch; "
