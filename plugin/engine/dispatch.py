@@ -30,7 +30,7 @@ def bump_generation(redis) -> None:
 
 
 def event_context(session: Session, event: Event) -> dict | None:
-    if event.trigger in ("order_created", "order_status_changed", "order_updated"):
+    if event.trigger.startswith("order_"):  # upserts and due (N-day) events, as contexts_for does
         order = session.get(Order, event.subject_id)
         return ctx.for_order(session, order) if order else None
     if event.trigger == "visit_created":

@@ -270,3 +270,28 @@ def test_concurrent_sweeps_upserts_and_dispatch_record_and_run_once(app, client,
         assert len(keys) == len(set(keys)) and set(keys) == expected
     delivered = [(d.request.path, d.payload["order"]["id"]) for d in fake_receiver.deliveries]
     assert len(delivered) == len(set(delivered)) == len(expected)
+
+
+def test_a_run_from_before_due_events_is_not_repeated(app, client, fake_receiver):
+    """Runs created by the sweep before due events existed carry the same key: no second run."""
+    flow_id = _post(client, _flow(fake_receiver.url + "/h", 3))
+    with app.app_context():
+        now = utcnow()
+        _orders([{"id": "old", "created_at": now - timedelta(days=3, hours=1)},
+                 {"id": "new", "created_at": now - timedelta(days=3, hours=2)}])
+        db.session.add(Run(id="legacy", flow_id=flow_id, flow_version=1, flow_name="N дней", definition={},
+                           trigger="schedule", event_type="order_days_since_created",
+                           dedupe_key=f"days:{flow_id}:old", status="succeeded", context={}, order_id="old"))
+        db.session.commit()
+        assert len(sweep_days(db.session, rt().registry, now=now)) == 2  # the events: the key is new there
+        drain(app)
+        runs = dict(db.session.execute(select(Run.order_id, Run.id)).all())
+        assert set(runs) == {"old", "new"} and runs["old"] == "legacy"
+        # that batch fell back to one event at a time: its new run goes the step-by-step way
+        from plugin.engine.execution import execute_run
+        from plugin.engine.tasks import make_engine
+
+        assert db.session.get(Run, runs["new"]).status == "queued"
+        execute_run(db.session, make_engine(rt()), runs["new"])
+        assert db.session.get(Run, runs["new"]).status == "succeeded"
+    assert [d.payload["order"]["id"] for d in fake_receiver.deliveries] == ["new"]
