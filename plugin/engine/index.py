@@ -28,6 +28,7 @@ import logging
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -42,29 +43,54 @@ log = logging.getLogger(__name__)
 
 GENERATION_KEY = "automation:flows:generation"
 Match = tuple[dict, dict, Graph, NodeType]  # (flow info, definition, graph, event node type)
+_POS = attrgetter("pos")
 
 
 class _Entry:
-    """One flow in one group: what it returns, and what is left to check once it is found."""
+    """One flow in one group: what it returns, and the tests left once it is found (slots)."""
 
-    __slots__ = ("match", "pos", "tests", "types")
+    __slots__ = ("match", "pos", "slots")
 
-    def __init__(self, pos: int, match: Match, tests: tuple, types: tuple):
-        self.pos, self.match, self.tests, self.types = pos, match, tests, types
+    def __init__(self, pos: int, match: Match, slots: tuple[int, ...]):
+        self.pos, self.match, self.slots = pos, match, slots
 
 
-def _check(entries, ctx: dict, out: list) -> None:
-    """Append the entries whose remaining tests all hold (a failing test is a False verdict)."""
-    for entry in entries:
-        for test in entry.tests:
-            try:
-                if not test(ctx):
+class _Tests:
+    """Every distinct condition of the loaded flows, by slot: equal conditions (same type and
+    params) share one slot, so an event evaluates each at most once (``memo``: slot → verdict)."""
+
+    def __init__(self):
+        self.tests: list[Callable[[dict], bool]] = []
+        self.types: list[str] = []
+        self.slot_of: dict[str, int] = {}
+
+    def slot(self, test: Callable[[dict], bool], type_id: str, key: str | None) -> int:
+        if key is not None and key in self.slot_of:
+            return self.slot_of[key]
+        self.tests.append(test)
+        self.types.append(type_id)
+        if key is not None:
+            self.slot_of[key] = len(self.tests) - 1
+        return len(self.tests) - 1
+
+    def check(self, entries, ctx: dict, memo: dict, out: list) -> None:
+        """Append the entries whose remaining tests all hold (a raising test is a False verdict)."""
+        tests = self.tests
+        get = memo.get
+        for entry in entries:
+            for slot in entry.slots:
+                ok = get(slot)
+                if ok is None:
+                    try:
+                        ok = bool(tests[slot](ctx))
+                    except Exception:  # a condition bug is a False verdict, logged
+                        log.exception("condition %s failed to evaluate", self.types[slot])
+                        ok = False
+                    memo[slot] = ok
+                if not ok:
                     break
-            except Exception:  # a condition bug is a False verdict, logged
-                log.exception("condition %s failed to evaluate", entry.types[entry.tests.index(test)])
-                break
-        else:
-            out.append(entry)
+            else:
+                out.append(entry)
 
 
 def _read(access_read: Callable[[dict], Any], ctx: dict) -> Any:
@@ -77,7 +103,8 @@ def _read(access_read: Callable[[dict], Any], ctx: dict) -> Any:
 class _Conditions:
     """The flows of one group, filed by the access of one of their conditions."""
 
-    def __init__(self):
+    def __init__(self, tests: _Tests):
+        self.tests = tests
         self.keyed: dict[tuple, tuple[Callable, dict[Any, list[_Entry]]]] = {}
         self.ranges: dict[tuple, tuple[Callable, str, list, list[_Entry]]] = {}
         self.rest: list[_Entry] = []
@@ -88,12 +115,12 @@ class _Conditions:
         if graph.chain is None:  # branches, false paths: walk the whole graph for this flow
             def walk(ctx: dict, graph: Graph = graph) -> bool:
                 return graph.reaches_action(ctx, cond_ctx=ctx)
-            self.rest.append(_Entry(pos, match, (walk,), ("graph",)))
+            self.rest.append(_Entry(pos, match, (self.tests.slot(walk, "graph", None),)))
             return
         chain = graph.chain
         best = min((c for c in chain if c.access is not None), key=lambda c: c.access.weight, default=None)
         others = [c for c in chain if c is not best]
-        entry = _Entry(pos, match, tuple(c.test for c in others), tuple(c.type for c in others))
+        entry = _Entry(pos, match, tuple(self.tests.slot(c.test, c.type, c.key) for c in others))
         if best is None:
             self.rest.append(entry)
             return
@@ -115,35 +142,50 @@ class _Conditions:
             entries[:] = [entry for _, entry in items]
         self._pending = {}
 
-    def collect(self, ctx: dict, out: list) -> None:
+    def collect(self, ctx: dict, memo: dict, out: list) -> None:
+        check = self.tests.check
         for read, table in self.keyed.values():
             key = _read(read, ctx)
             if key is not None:
                 hits = table.get(key)
                 if hits:
-                    _check(hits, ctx, out)
+                    check(hits, ctx, memo, out)
         for read, op, thresholds, entries in self.ranges.values():
             number = _read(read, ctx)
             if number is None:
                 continue
             if op == "gt":  # threshold < number
-                _check(entries[: bisect_left(thresholds, number)], ctx, out)
+                check(entries[: bisect_left(thresholds, number)], ctx, memo, out)
             elif op == "gte":  # threshold <= number
-                _check(entries[: bisect_right(thresholds, number)], ctx, out)
+                check(entries[: bisect_right(thresholds, number)], ctx, memo, out)
             elif op == "lt":  # threshold > number
-                _check(entries[bisect_right(thresholds, number):], ctx, out)
+                check(entries[bisect_right(thresholds, number):], ctx, memo, out)
             else:  # lte: threshold >= number
-                _check(entries[bisect_left(thresholds, number):], ctx, out)
-        _check(self.rest, ctx, out)
+                check(entries[bisect_left(thresholds, number):], ctx, memo, out)
+        check(self.rest, ctx, memo, out)
 
 
 class _Group:
     """Flows of one trigger whose event nodes are of one type with equal params."""
 
-    def __init__(self, spec: NodeType, params: dict):
+    def __init__(self, spec: NodeType, params: dict, tests: _Tests):
         self.spec, self.params = spec, params
-        self.matches = spec.module.matches
-        self.conditions = _Conditions()
+        self.matches = self._prepare(spec.module, params)
+        self.conditions = _Conditions(tests)
+
+    @staticmethod
+    def _prepare(module, params: dict) -> Callable[[dict], bool]:
+        """``matches(params, ·)``: the module's ``prepare`` when it has one (params parsed once)."""
+        prepare = getattr(module, "prepare", None)
+        if prepare is not None:
+            try:
+                test = prepare(params)
+            except Exception:  # noqa: BLE001 - params it cannot prepare: matches decides, as before
+                test = None
+            if test is not None:
+                return test
+        matches = module.matches
+        return lambda event: matches(params, event)
 
 
 class _Trigger:
@@ -211,7 +253,7 @@ class FlowIndex:
         if table is None:
             return False
         event = {"type": trigger, "data": data}
-        return any(group.matches(group.params, event) for group in table.groups_for(data))
+        return any(group.matches(event) for group in table.groups_for(data))
 
     def matching(
         self, session: Session, trigger: str, data: dict, cond_ctx: dict, redis=None, *, fresh: bool = False
@@ -228,11 +270,11 @@ class FlowIndex:
             return []
         event = {"type": trigger, "data": data}
         found: list[_Entry] = []
-        groups = table.groups_for(data)
-        for group in groups:
-            if group.matches(group.params, event):
-                group.conditions.collect(cond_ctx, found)
-        found.sort(key=lambda entry: entry.pos)
+        memo: dict[int, bool] = {}
+        for group in table.groups_for(data):
+            if group.matches(event):
+                group.conditions.collect(cond_ctx, memo, found)
+        found.sort(key=_POS)
         return [entry.match for entry in found]
 
     def candidates(self, session: Session, trigger: str, data: dict, redis=None, *, fresh: bool = False):
@@ -270,6 +312,7 @@ class FlowIndex:
         by_trigger: dict[str, list] = {}
         triggers: dict[str, _Trigger] = {}
         groups: dict[tuple[str, str, str], _Group] = {}
+        tests = _Tests()
         for pos, row in enumerate(rows):
             node_type = events.get(row.event_type)
             if node_type is None:
@@ -292,7 +335,7 @@ class FlowIndex:
                 by_trigger.setdefault(trigger, []).append((info, row.definition, graph))
                 group = groups.get((trigger, spec.type, canonical))
                 if group is None:
-                    group = groups[trigger, spec.type, canonical] = _Group(spec, params)
+                    group = groups[trigger, spec.type, canonical] = _Group(spec, params, tests)
                     table = triggers.setdefault(trigger, _Trigger())
                     if keys:
                         by_key = table.keyed.setdefault(field, {})

@@ -7,6 +7,7 @@ tasks module persists them; the API calls :func:`dry_run` directly.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import random
 import time
@@ -41,12 +42,13 @@ class StepView:
 class Check:
     """One condition node prepared for matching: ``test(cond_ctx)`` is ``evaluate(params, cond_ctx)``
     with the params worked out once (the module's ``prepare``), ``access`` how a flow index can
-    find the contexts it holds for (the module's ``access``; ``None``: it cannot)."""
+    find the contexts it holds for (the module's ``access``; ``None``: it cannot), ``key`` equal
+    for equal conditions (type and params), whose verdicts on one context are equal."""
 
-    __slots__ = ("access", "test", "type")
+    __slots__ = ("access", "key", "test", "type")
 
-    def __init__(self, test: Callable[[dict], bool], type_id: str, access: Access | None = None):
-        self.test, self.type, self.access = test, type_id, access
+    def __init__(self, test: Callable[[dict], bool], type_id: str, access: Access | None = None, key: str = ""):
+        self.test, self.type, self.access, self.key = test, type_id, access, key
 
 
 def prepare_condition(node: dict, registry: Registry) -> Check:
@@ -54,6 +56,7 @@ def prepare_condition(node: dict, registry: Registry) -> Check:
     ``evaluate`` raises) keep calling ``evaluate``, so the verdict — and its log — stay the same."""
     module = registry[node["type"]].module
     params = node.get("params") or {}
+    key = node["type"] + json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
     prepare, access = getattr(module, "prepare", None), getattr(module, "access", None)
     if prepare is not None:
         try:
@@ -62,10 +65,10 @@ def prepare_condition(node: dict, registry: Registry) -> Check:
             test = None
         if test is not None:
             try:
-                return Check(test, node["type"], access(params) if access is not None else None)
+                return Check(test, node["type"], access(params) if access is not None else None, key)
             except Exception:  # noqa: BLE001 - no access: the index evaluates it like an unindexed one
-                return Check(test, node["type"])
-    return Check(functools.partial(module.evaluate, params), node["type"])
+                return Check(test, node["type"], None, key)
+    return Check(functools.partial(module.evaluate, params), node["type"], None, key)
 
 
 class Graph:

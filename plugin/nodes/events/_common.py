@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,14 @@ def name_matches(actual: Any, wanted: Any) -> bool:
     if not names:
         return True
     return actual is not None and fold(to_text(actual).strip()) in names
+
+
+def names_test(wanted: Any) -> Callable[[Any], bool]:
+    """``name_matches(·, wanted)`` with the wanted names folded once (for prepared event nodes)."""
+    names = frozenset(fold(name) for name in split_list(wanted))
+    if not names:
+        return lambda actual: True
+    return lambda actual: actual is not None and fold(to_text(actual).strip()) in names
 
 
 def days_after(order: dict[str, Any] | None, field: str, days: int) -> datetime | None:
