@@ -25,10 +25,10 @@ from plugin.engine.context import for_conditions
 from plugin.engine.dispatch import (
     UPSERT_TRIGGERS,
     FlowIndex,
-    aimed_elsewhere,
     days_flows,
     days_key,
     dispatch_event,
+    due_flow,
     is_days_trigger,
     record_due,
 )
@@ -178,13 +178,10 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     candidates = []
     index.flows_for(session, "", redis)  # refresh once for the whole batch
     for event in (e for e in events if is_days_trigger(e.trigger)):  # due: the flow named, any verdict
-        for info, definition, graph in index.candidates(session, event.trigger, event.data or {}, fresh=True):
-            if aimed_elsewhere(event.trigger, event.data, info["id"]):
-                continue
-            event_node = graph.nodes[graph.event_id]
-            spec = registry[event_node["type"]]
-            if spec.module.matches(event_node.get("params") or {}, {"type": event.trigger, "data": event.data or {}}):
-                candidates.append((event, info, definition, graph, spec))
+        target = due_flow(index, event.trigger, event.data)
+        if target is not None:
+            info, definition, graph = target
+            candidates.append((event, info, definition, graph, registry[graph.nodes[graph.event_id]["type"]]))
     # other events: the index returns the flows whose event node matches and conditions hold
     wanted = [e for e in events
               if not is_days_trigger(e.trigger) and index.may_fire(session, e.trigger, e.data or {}, fresh=True)]

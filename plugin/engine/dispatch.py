@@ -67,14 +67,12 @@ def dispatch_event(session: Session, registry: Registry, index: FlowIndex, event
             )
             if run_id:
                 created.append(run_id)
-    due = index.candidates(session, event.trigger, data, redis) if is_days_trigger(event.trigger) else []
+    if is_days_trigger(event.trigger):
+        index.flows_for(session, event.trigger, redis)  # refreshed
+        target = due_flow(index, event.trigger, data)
+    due = [target] if is_days_trigger(event.trigger) and target is not None else []
     for info, definition, graph in due:  # a due event: the flow it names, with any verdict
-        if aimed_elsewhere(event.trigger, event.data, info["id"]):
-            continue
-        event_node = graph.nodes[graph.event_id]
-        spec = registry[event_node["type"]]
-        if not spec.module.matches(event_node.get("params") or {}, {"type": event.trigger, "data": event.data or {}}):
-            continue
+        spec = registry[graph.nodes[graph.event_id]["type"]]
         if context is None:
             context = event_context(session, event)
             if context is None:
@@ -164,9 +162,20 @@ def is_days_trigger(trigger: str) -> bool:
     return trigger in ("order_days_since_created", "order_days_since_paid")
 
 
-def aimed_elsewhere(trigger: str, data: dict | None, flow_id: str) -> bool:
-    """A due event fires exactly the flow it was recorded for, never another flow of its type."""
-    return is_days_trigger(trigger) and (data or {}).get("flow_id") != flow_id
+def due_flow(index: FlowIndex, trigger: str, data: dict | None):
+    """A due event fires exactly the flow it was recorded for, never another flow of its type.
+
+    The flow a due event names — ``(info, definition, graph)`` — if it is still enabled with
+    this trigger, else None. One dict lookup (cached per index load; refresh the index first)."""
+    cached = getattr(index, "_due_by_id", None)
+    if cached is None or cached[0] is not index.by_trigger:
+        by_id = {
+            (trig, entry[0]["id"]): entry
+            for trig in ("order_days_since_created", "order_days_since_paid")
+            for entry in index.by_trigger.get(trig, ())
+        }
+        cached = index._due_by_id = (index.by_trigger, by_id)
+    return cached[1].get((trigger, (data or {}).get("flow_id")))
 
 
 def _days_flow(registry: Registry, flow_id, event_type, definition, enabled_at) -> DaysFlow | None:
