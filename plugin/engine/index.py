@@ -4,25 +4,32 @@ Loaded once per process and reloaded when the flow generation in Redis changes (
 bumps it). Per trigger, the flows are filed in three levels:
 
 1. **the event node's key** (``INDEX_KEY`` of the event module: a custom event's ``name``, a
-   status change's ``to``): flows filed under each folded name, plus those without one;
-2. **the event node's params**: flows whose event nodes have equal params form a group, and the
-   module's ``matches`` is called once per group and event (once for all 2,000 «new order» flows);
-3. **one condition of each straight-line flow** (event → conditions → action, the usual shape):
-   the condition whose :class:`~plugin.nodes.conditions._operators.Access` is the most selective —
-   equality / «any of» / «in» on a context field (city, UTM tag, status, event data, …) in a dict
-   keyed by the folded value; numeric thresholds (price, orders count, event data > N) in sorted
-   lists searched with ``bisect``. An event reads each field once and touches only the flows whose
-   indexed condition holds; their other conditions are then evaluated (prepared once, at load).
-   Flows with no indexable condition (``not_in``, ``contains``, IP ranges, dates, …) and flows
-   that are not a straight line (branches, false paths) are evaluated in full, as before.
+   status change's ``to``): a bucket per folded name, plus the bucket of flows without one; an
+   event looks at two buckets at most;
+2. **the event node's params**: flows whose event nodes have equal params form a group; the
+   group's ``matches`` (prepared by the event module's ``prepare`` when it has one) is called
+   once per event — once for all 2,000 «new order» flows, whose event node has no params;
+3. **one condition of each straight-line flow** (event → conditions / delays → action, the usual
+   shape): the condition whose :class:`~plugin.nodes.conditions._operators.Access` is the most
+   selective — equality / «any of» / «in» on a context field (city, UTM tag, status, event
+   data, …) in a dict keyed by the folded value; numeric thresholds (price, orders count, event
+   data > N) in sorted lists cut with ``bisect``. An event reads each field once and touches only
+   the flows whose indexed condition holds; their other conditions are then checked. Flows with
+   no indexable condition (``not_in``, ``contains``, IP ranges, dates, …) and flows that are not
+   a straight line (branches, false paths) are checked in full.
 
-An access is exact (the condition holds iff the value read is in the keys / past the threshold),
-so the index returns exactly the flows that ``matches`` + ``Graph.reaches_action`` select:
-tests/engine/test_flow_index.py checks that on random flows and contexts.
+Conditions are prepared once at load (``prepare`` of the condition module: lists split, names
+folded, numbers parsed), and equal conditions (same type and params) share a slot, so an event
+evaluates each distinct condition at most once, whatever the number of flows that use it.
+
+An access is exact (the condition holds iff the value read is among the keys / past the
+threshold), so the index returns exactly the flows that ``matches`` + ``Graph.reaches_action``
+select: tests/engine/test_flow_index.py checks that on random flows and contexts.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -100,110 +107,161 @@ def _read(access_read: Callable[[dict], Any], ctx: dict) -> Any:
         return None
 
 
-class _Conditions:
-    """The flows of one group, filed by the access of one of their conditions."""
+class _Part:
+    """Entries found by one key or one threshold list: ``bare`` ones hold as soon as they are
+    found (nothing left to check), ``tested`` ones have tests left (sorted by threshold)."""
+
+    __slots__ = ("bare", "bare_at", "tested", "tested_at")
+
+    def __init__(self):
+        self.bare: list[_Entry] = []
+        self.tested: list[_Entry] = []
+        self.bare_at: list[float] = []  # thresholds of a threshold list, in the order of the entries
+        self.tested_at: list[float] = []
+
+    def add(self, entry: _Entry, threshold: float | None = None) -> None:
+        (self.tested if entry.slots else self.bare).append(entry)
+        if threshold is not None:
+            (self.tested_at if entry.slots else self.bare_at).append(threshold)
+
+    def seal(self) -> None:
+        for entries, at in ((self.bare, self.bare_at), (self.tested, self.tested_at)):
+            if at:
+                order = sorted(range(len(at)), key=lambda i: (at[i], entries[i].pos))
+                entries[:] = [entries[i] for i in order]
+                at[:] = [at[i] for i in order]
+
+
+class _Bucket:
+    """The flows of one trigger under one event key (or without one), filed by the access of one
+    of their conditions. An entry's first slot is its event node's verdict, unless the bucket
+    has one event group only (then that verdict is checked once, before anything else)."""
 
     def __init__(self, tests: _Tests):
         self.tests = tests
-        self.keyed: dict[tuple, tuple[Callable, dict[Any, list[_Entry]]]] = {}
-        self.ranges: dict[tuple, tuple[Callable, str, list, list[_Entry]]] = {}
-        self.rest: list[_Entry] = []
-        self._pending: dict[tuple, list[tuple[float, _Entry]]] = {}
+        self.groups: dict[int, Callable[[dict], bool]] = {}  # event slot -> prepared matches
+        self.single: int | None = None  # the event slot when there is only one
+        self.keyed: dict[tuple, tuple[Callable, dict[Any, _Part]]] = {}
+        self.ranges: dict[tuple, tuple[Callable, str, _Part]] = {}
+        self.rest = _Part()
+        self._flows: list[tuple[int, Match, int]] = []
 
-    def add(self, pos: int, match: Match) -> None:
-        graph = match[2]
-        if graph.chain is None:  # branches, false paths: walk the whole graph for this flow
-            def walk(ctx: dict, graph: Graph = graph) -> bool:
-                return graph.reaches_action(ctx, cond_ctx=ctx)
-            self.rest.append(_Entry(pos, match, (self.tests.slot(walk, "graph", None),)))
-            return
-        chain = graph.chain
-        best = min((c for c in chain if c.access is not None), key=lambda c: c.access.weight, default=None)
-        others = [c for c in chain if c is not best]
-        entry = _Entry(pos, match, tuple(self.tests.slot(c.test, c.type, c.key) for c in others))
-        if best is None:
-            self.rest.append(entry)
-            return
-        access: Access = best.access
-        if access.op == "in":
-            _read_fn, table = self.keyed.setdefault(access.source, (access.read, {}))
-            for key in access.value:
-                table.setdefault(key, []).append(entry)
-        else:
-            self.ranges.setdefault((access.source, access.op), (access.read, access.op, [], []))
-            self._pending.setdefault((access.source, access.op), []).append((access.value, entry))
+    def add(self, pos: int, match: Match, event_slot: int, event_test: Callable[[dict], bool]) -> None:
+        self.groups[event_slot] = event_test
+        self._flows.append((pos, match, event_slot))
 
     def seal(self) -> None:
-        """Sort the threshold lists (once, after the last ``add``)."""
-        for key, items in self._pending.items():
-            items.sort(key=lambda item: (item[0], item[1].pos))
-            _read_fn, _op, thresholds, entries = self.ranges[key]
-            thresholds[:] = [value for value, _ in items]
-            entries[:] = [entry for _, entry in items]
-        self._pending = {}
+        """File every flow added (once, after the last ``add``)."""
+        tests = self.tests
+        self.single = next(iter(self.groups)) if len(self.groups) == 1 else None
+        for pos, match, event_slot in self._flows:
+            head = () if self.single is not None else (event_slot,)
+            graph = match[2]
+            if graph.chain is None:  # branches, false paths: walk the whole graph for this flow
+                def walk(ctx: dict, graph: Graph = graph) -> bool:
+                    return graph.reaches_action(ctx, cond_ctx=ctx)
+                self.rest.add(_Entry(pos, match, (*head, tests.slot(walk, "graph", None))))
+                continue
+            chain = graph.chain
+            best = min((c for c in chain if c.access is not None), key=lambda c: c.access.weight, default=None)
+            slots = [tests.slot(c.test, c.type, c.key) for c in chain if c is not best]
+            entry = _Entry(pos, match, (*head, *dict.fromkeys(slots)))
+            if best is None:
+                self.rest.add(entry)
+                continue
+            access: Access = best.access
+            if access.op == "in":
+                _read_fn, table = self.keyed.setdefault(access.source, (access.read, {}))
+                for key in access.value:
+                    table.setdefault(key, _Part()).add(entry)
+            else:
+                _read_fn, _op, part = self.ranges.setdefault(
+                    (access.source, access.op), (access.read, access.op, _Part()))
+                part.add(entry, access.value)
+        for _read_fn, _op, part in self.ranges.values():
+            part.seal()
+        self._flows = []
 
     def collect(self, ctx: dict, memo: dict, out: list) -> None:
         check = self.tests.check
         for read, table in self.keyed.values():
             key = _read(read, ctx)
             if key is not None:
-                hits = table.get(key)
-                if hits:
-                    check(hits, ctx, memo, out)
-        for read, op, thresholds, entries in self.ranges.values():
+                part = table.get(key)
+                if part is not None:
+                    out += part.bare
+                    check(part.tested, ctx, memo, out)
+        for read, op, part in self.ranges.values():
             number = _read(read, ctx)
             if number is None:
                 continue
             if op == "gt":  # threshold < number
-                check(entries[: bisect_left(thresholds, number)], ctx, memo, out)
+                out += part.bare[: bisect_left(part.bare_at, number)]
+                check(part.tested[: bisect_left(part.tested_at, number)], ctx, memo, out)
             elif op == "gte":  # threshold <= number
-                check(entries[: bisect_right(thresholds, number)], ctx, memo, out)
+                out += part.bare[: bisect_right(part.bare_at, number)]
+                check(part.tested[: bisect_right(part.tested_at, number)], ctx, memo, out)
             elif op == "lt":  # threshold > number
-                check(entries[bisect_right(thresholds, number):], ctx, memo, out)
+                out += part.bare[bisect_right(part.bare_at, number):]
+                check(part.tested[bisect_right(part.tested_at, number):], ctx, memo, out)
             else:  # lte: threshold >= number
-                check(entries[bisect_left(thresholds, number):], ctx, memo, out)
-        check(self.rest, ctx, memo, out)
+                out += part.bare[bisect_left(part.bare_at, number):]
+                check(part.tested[bisect_left(part.tested_at, number):], ctx, memo, out)
+        out += self.rest.bare
+        check(self.rest.tested, ctx, memo, out)
+
+    def entries(self):
+        """Every entry once (unevaluated)."""
+        seen = {}
+        parts = [self.rest, *(p for _, table in self.keyed.values() for p in table.values()),
+                 *(p for *_, p in self.ranges.values())]
+        for part in parts:
+            for entry in (*part.bare, *part.tested):
+                seen[entry.pos] = entry
+        return seen.values()
 
 
-class _Group:
-    """Flows of one trigger whose event nodes are of one type with equal params."""
-
-    def __init__(self, spec: NodeType, params: dict, tests: _Tests):
-        self.spec, self.params = spec, params
-        self.matches = self._prepare(spec.module, params)
-        self.conditions = _Conditions(tests)
-
-    @staticmethod
-    def _prepare(module, params: dict) -> Callable[[dict], bool]:
-        """``matches(params, ·)``: the module's ``prepare`` when it has one (params parsed once)."""
-        prepare = getattr(module, "prepare", None)
-        if prepare is not None:
-            try:
-                test = prepare(params)
-            except Exception:  # noqa: BLE001 - params it cannot prepare: matches decides, as before
-                test = None
-            if test is not None:
-                return test
-        matches = module.matches
-        return lambda event: matches(params, event)
+def _prepare_event(module, params: dict) -> Callable[[dict], bool]:
+    """``matches(params, ·)``: the module's ``prepare`` when it has one (params parsed once)."""
+    prepare = getattr(module, "prepare", None)
+    if prepare is not None:
+        try:
+            test = prepare(params)
+        except Exception:  # noqa: BLE001 - params it cannot prepare: matches decides, as before
+            test = None
+        if test is not None:
+            return test
+    matches = module.matches
+    return lambda event: matches(params, event)
 
 
 class _Trigger:
-    """The groups of one trigger: by the event node's key, and those without a key."""
+    """The buckets of one trigger: by the event node's key, and the one without a key."""
 
-    def __init__(self):
-        self.unkeyed: list[_Group] = []
-        self.keyed: dict[str, dict[str, list[_Group]]] = {}  # data field -> folded key -> groups
+    def __init__(self, tests: _Tests):
+        self.unkeyed = _Bucket(tests)
+        self.keyed: dict[str, dict[str, _Bucket]] = {}  # data field -> folded key -> bucket
 
-    def groups_for(self, data: dict) -> list[_Group]:
-        if not self.keyed:
-            return self.unkeyed
-        groups = list(self.unkeyed)
+    def buckets_for(self, data: dict) -> list[_Bucket]:
+        buckets = [self.unkeyed]
         for field, by_key in self.keyed.items():
             value = data.get(field)
             if value is not None:
-                groups += by_key.get(fold(to_text(value).strip()), ())
-        return groups
+                bucket = by_key.get(fold(to_text(value).strip()))
+                if bucket is not None:
+                    buckets.append(bucket)
+        return buckets
+
+    def all_buckets(self) -> list[_Bucket]:
+        return [self.unkeyed, *(b for by_key in self.keyed.values() for b in by_key.values())]
+
+
+def _event_verdicts(buckets: list[_Bucket], event: dict, memo: dict) -> None:
+    """Each event group's verdict on this event, into ``memo`` (a raising ``matches`` raises)."""
+    for bucket in buckets:
+        for slot, test in bucket.groups.items():
+            if slot not in memo:
+                memo[slot] = bool(test(event))
 
 
 class FlowIndex:
@@ -252,8 +310,9 @@ class FlowIndex:
         table = self._triggers.get(trigger)
         if table is None:
             return False
-        event = {"type": trigger, "data": data}
-        return any(group.matches(event) for group in table.groups_for(data))
+        memo: dict[int, bool] = {}
+        _event_verdicts(table.buckets_for(data), {"type": trigger, "data": data}, memo)
+        return any(memo.values())
 
     def matching(
         self, session: Session, trigger: str, data: dict, cond_ctx: dict, redis=None, *, fresh: bool = False
@@ -268,34 +327,27 @@ class FlowIndex:
         table = self._triggers.get(trigger)
         if table is None:
             return []
-        event = {"type": trigger, "data": data}
+        buckets = table.buckets_for(data)
+        memo: dict[int, bool] = {}  # slot -> verdict on this event
+        _event_verdicts(buckets, {"type": trigger, "data": data}, memo)
         found: list[_Entry] = []
-        memo: dict[int, bool] = {}
-        for group in table.groups_for(data):
-            if group.matches(event):
-                group.conditions.collect(cond_ctx, memo, found)
+        for bucket in buckets:
+            if bucket.single is not None and not memo[bucket.single]:
+                continue
+            bucket.collect(cond_ctx, memo, found)
         found.sort(key=_POS)
         return [entry.match for entry in found]
 
     def candidates(self, session: Session, trigger: str, data: dict, redis=None, *, fresh: bool = False):
         """The flows whose event key lets them match, ``(info, definition, graph)``, unevaluated
-        (the index before conditions were indexed; kept for callers outside the engine)."""
+        (what the index returned before it filed conditions; the N-day dispatch uses it)."""
         if not fresh:
             self.refresh(session, redis)
         table = self._triggers.get(trigger)
         if table is None:
             return []
-        entries = {}
-        for group in table.groups_for(data):
-            conditions = group.conditions
-            for entry in conditions.rest:
-                entries[entry.pos] = entry
-            for _, by_key in conditions.keyed.values():
-                for hits in by_key.values():
-                    entries.update((e.pos, e) for e in hits)
-            for *_, ranged in conditions.ranges.values():
-                entries.update((e.pos, e) for e in ranged)
-        return [entries[pos].match[:3] for pos in sorted(entries)]
+        entries = [entry for bucket in table.buckets_for(data) for entry in bucket.entries()]
+        return [entry.match[:3] for entry in sorted(entries, key=_POS)]
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -307,11 +359,22 @@ class FlowIndex:
         self.build(rows)
 
     def build(self, rows) -> None:
-        """File these flows (rows with id, name, version, event_type, definition, enabled_at)."""
+        """File these flows (rows with id, name, version, event_type, definition, enabled_at).
+
+        The cyclic garbage collector is paused meanwhile: the build allocates hundreds of
+        thousands of small objects, all kept, and collections during it cost 60 % of its time."""
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(rows)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _build(self, rows) -> None:
         events = {n.type: n for n in self.registry.of_kind("event")}
         by_trigger: dict[str, list] = {}
         triggers: dict[str, _Trigger] = {}
-        groups: dict[tuple[str, str, str], _Group] = {}
         tests = _Tests()
         for pos, row in enumerate(rows):
             node_type = events.get(row.event_type)
@@ -330,21 +393,26 @@ class FlowIndex:
             params = event_node.get("params") or {}
             field = getattr(node_type.module, "INDEX_KEY", None)
             keys = {fold(k) for k in split_list(params.get(field))} if field else set()
-            canonical = json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
+            group_key = "event:" + spec.type + json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
+            event_slot = tests.slot_of.get(group_key)
+            event_test = None
+            if event_slot is None:
+                event_test = _prepare_event(spec.module, params)
+                event_slot = tests.slot(event_test, spec.type, group_key)
+            event_test = tests.tests[event_slot]
+            match = (info, row.definition, graph, spec)
             for trigger in node_type.module.TRIGGERS:
                 by_trigger.setdefault(trigger, []).append((info, row.definition, graph))
-                group = groups.get((trigger, spec.type, canonical))
-                if group is None:
-                    group = groups[trigger, spec.type, canonical] = _Group(spec, params, tests)
-                    table = triggers.setdefault(trigger, _Trigger())
-                    if keys:
-                        by_key = table.keyed.setdefault(field, {})
-                        for key in keys:
-                            by_key.setdefault(key, []).append(group)
-                    else:
-                        table.unkeyed.append(group)
-                group.conditions.add(pos, (info, row.definition, graph, spec))
-        for group in groups.values():
-            group.conditions.seal()
+                table = triggers.get(trigger) or triggers.setdefault(trigger, _Trigger(tests))
+                if keys:
+                    by_key = table.keyed.setdefault(field, {})
+                    for key in keys:
+                        (by_key.get(key) or by_key.setdefault(key, _Bucket(tests))).add(
+                            pos, match, event_slot, event_test)
+                else:
+                    table.unkeyed.add(pos, match, event_slot, event_test)
+        for table in triggers.values():
+            for bucket in table.all_buckets():
+                bucket.seal()
         self.by_trigger = by_trigger
         self._triggers = triggers
