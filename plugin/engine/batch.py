@@ -52,11 +52,18 @@ def claim_events(session: Session, limit: int, lease_seconds: float) -> list[int
         .order_by(Event.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
         pending = pending.with_for_update(skip_locked=True)
+    # computed once (a MATERIALIZED CTE): as a plain ``IN (subquery)`` PostgreSQL may plan it as
+    # the inner side of a nested loop and rescan it per row, and each rescan skips the rows this
+    # statement already updated and returns the next ones — claiming the whole backlog at once
+    pending = pending.cte("pending")
+    if postgresql:
+        pending = pending.prefix_with("MATERIALIZED")
     stmt = (
         update(Event)
-        .where(Event.id.in_(pending.scalar_subquery()))
+        .where(Event.id.in_(select(pending.c.id)))
         .where(Event.dispatched_at.is_(None))
         .where((Event.claimed_until.is_(None)) | (Event.claimed_until < now))
         .values(claimed_until=now + timedelta(seconds=lease_seconds))
