@@ -188,16 +188,20 @@ def drain_dispatch(app, budget: float, profile=None) -> dict:
     """Dispatch every stored event in process, as one worker's dispatch job does: claim 200,
     ``dispatch_batch`` (contexts, conditions, runs + steps in one transaction, webhooks sent
     concurrently, outcomes stored), repeat until nothing is left."""
+    from sqlalchemy import func, select
+
     from plugin.engine.batch import claim_events, dispatch_batch
     from plugin.engine.dispatch import FlowIndex
     from plugin.engine.tasks import BATCH_SIZE, make_engine
     from plugin.extensions import db
     from plugin.runtime import rt
+    from plugin.storage.models import Run, utcnow
 
     with app.app_context():
         runtime = rt()
         engine, index = make_engine(runtime), FlowIndex(runtime.registry)
         events = batches = handoff = 0
+        started_at = utcnow()
         started = time.perf_counter()
         if profile is not None:
             profile.enable()
@@ -213,9 +217,12 @@ def drain_dispatch(app, budget: float, profile=None) -> dict:
             if profile is not None:
                 profile.disable()
         seconds = time.perf_counter() - started
+        # the run rows of a batch are stamped when its transaction starts, before its sends
+        last_run = db.session.scalar(select(func.max(Run.created_at)).where(Run.trigger == "schedule"))
         db.session.remove()
     return {"seconds": seconds, "events": events, "batches": batches, "handoff_runs": handoff,
-            "stopped_at_budget": seconds >= budget}
+            "stopped_at_budget": seconds >= budget,
+            "last_run_created_s": (last_run - started_at).total_seconds() if last_run else None}
 
 
 def time_upsert_check(app, rounds: int = 20, batch: int = 200) -> dict:
@@ -402,7 +409,8 @@ def main() -> int:
     if drain:
         print(f"drain: {drain['batches']} batches of ≤ 200 events, {drain['handoff_runs']} runs handed to the "
               "step-by-step path; includes contexts, conditions, run + step rows, sending each webhook to the "
-              "local receiver and storing its outcome")
+              "local receiver and storing its outcome; the last batch's runs were stamped "
+              f"{drain['last_run_created_s']:.1f} s after the drain started (its sends and outcomes follow)")
     print(f"upsert check: {upsert['us_per_order']} µs per upserted order ({upsert['flows']} N-day flows from the "
           f"flow index, batch of {upsert['batch']}, median {upsert['median_ms_per_batch']} ms per batch)")
     verdict = "FAIL" if first["cancelled_after_budget"] else c.verdict(sweep_s, TARGET_S, False)
@@ -430,6 +438,7 @@ def main() -> int:
             "seconds": round(drain["seconds"], 2), "events": drain["events"], "batches": drain["batches"],
             "runs": runs_total, "runs_per_s": round(runs_per_s, 1) if runs_per_s else None,
             "handoff_runs": drain["handoff_runs"], "deliveries": len(deliveries),
+            "last_run_created_s": drain["last_run_created_s"] and round(drain["last_run_created_s"], 2),
             "includes": "one in-process dispatcher: claim 200 events, contexts, conditions, run + step rows, "
                         "webhooks sent to a local receiver, outcomes stored"},
         "upsert_check": upsert,
