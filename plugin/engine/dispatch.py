@@ -232,7 +232,7 @@ def sweep_days(session: Session, registry: Registry, now=None) -> list[int]:
     flow's last sweep; returns the ids of the events recorded now (already committed).
 
     One ``INSERT … SELECT … ON CONFLICT DO NOTHING`` per flow over the order time-field index,
-    and the flow's watermark advanced in the same transaction. Nothing is built in Python per
+    and the flow's watermark advanced, all in one transaction. Nothing is built in Python per
     order: the runs come from dispatching these events (the caller notifies dispatch).
     """
     now = now or utcnow()
@@ -278,7 +278,7 @@ def sweep_days(session: Session, registry: Registry, now=None) -> list[int]:
             .values(sweep_watermark=now)
             .execution_options(synchronize_session=False)
         )
-        session.commit()
+    session.commit()  # one transaction: every flow's due events and watermark, or none
     return recorded
 
 
