@@ -32,17 +32,19 @@ def _finite_float(text: str) -> float:
 
 
 def _depth(value: Any, limit: int) -> int:
+    """How deep ``value`` nests (a scalar is 1, ``{"a": 1}`` is 2); stops once past ``limit``."""
+    if not isinstance(value, dict | list):
+        return 1
     stack = [(value, 1)]
-    deepest = 0
+    deepest = 1
     while stack:
         item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        children = item.values() if isinstance(item, dict) else item
+        if children and depth + 1 > deepest:  # a child, container or scalar, is one level deeper
+            deepest = depth + 1
+            if deepest > limit:
+                return deepest
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list) and child)
     return deepest
 
 

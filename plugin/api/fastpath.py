@@ -1,4 +1,4 @@
-"""The lean hot path of ingestion: ``POST /api/v1/events`` and ``POST /api/v1/visits``.
+"""The lean hot path of ingestion: ``POST /api/v1/events``, ``/visits`` and ``/batch``.
 
 These two endpoints take most of a busy site's traffic. Through Flask + flask-smorest + the ORM a
 request costs ~2.5 ms of Python; this WSGI middleware answers the common, valid case in well
@@ -6,11 +6,13 @@ under half of that with the very same rules, and hands everything else to the Fl
 
 * the same bearer-token check (``plugin.api.auth.authenticate``'s rules: the env token, else the
   SHA-256 of the token looked up in ``api_tokens``) and the same per-token rate limiter;
-* the same strict JSON reading (``strict_loads``) and the same marshmallow schema (``VisitIn``,
-  ``CustomEventIn``), so what is accepted and how it is stored cannot drift from the documented API;
+* the same strict JSON reading (``strict_loads``) and the same marshmallow schemas (``VisitIn``,
+  ``CustomEventIn``; for a batch each item's schema, the envelope checked as ``BatchIn`` does),
+  so what is accepted and how it is stored cannot drift from the documented API;
 * the same durability: the row and its engine event are committed (on PostgreSQL one atomic
   statement: ``WITH … INSERT … ON CONFLICT DO NOTHING RETURNING … INSERT INTO events``) before the
-  202, then the dispatch is notified exactly as ``plugin.api.ingest`` does.
+  202, then the dispatch is notified exactly as ``plugin.api.ingest`` does (a batch goes through
+  the same ``ingest_batch`` as the Flask view, in one transaction).
 
 Anything else — a missing or wrong token, a rate-limited token, a body that is not valid JSON,
 that holds U+0000, that fails the schema, a database error before the commit — is passed to the
@@ -36,7 +38,8 @@ from plugin.storage.models import VISIT_FIELDS, new_id, utcnow
 
 log = logging.getLogger(__name__)
 
-PATHS = {"/api/v1/events": "event", "/api/v1/visits": "visit"}
+PATHS = {"/api/v1/events": "event", "/api/v1/visits": "visit", "/api/v1/batch": "batch"}
+BATCH_MAX = 1000
 _TOKEN_SQL = text("SELECT id FROM api_tokens WHERE token_hash = :h")
 
 _VISIT_COLUMNS = ("id", *VISIT_FIELDS, "client_id", "created_at")
@@ -77,6 +80,8 @@ class FastIngest:
         self.app = app
         self.flask_wsgi = app.wsgi_app
         self.schemas = {"event": schemas.CustomEventIn(), "visit": schemas.VisitIn()}
+        self.item_schemas = {kind: schema() for kind, schema in schemas.ITEM_SCHEMAS.items()}
+        self._groups: tuple[str | None, dict] = (None, {})
         self.headers = _headers_of(app)
         self._engine = None
         self.served = 0  # requests answered here (the rest went to Flask): for tests and metrics
@@ -134,8 +139,10 @@ class FastIngest:
         if not isinstance(body, dict):
             return None
         try:
-            data = self.schemas[kind].load(body)
+            data = self._batch(body) if kind == "batch" else self.schemas[kind].load(body)
         except ValidationError:
+            return None
+        if data is None:
             return None
         engine = self._db()
         identity = self._identity(engine, environ.get("HTTP_AUTHORIZATION"))
@@ -147,15 +154,51 @@ class FastIngest:
                 return None  # Flask answers the 429 (a refused GCRA take costs nothing)
         except Exception:  # noqa: BLE001 - Redis down: accept rather than refuse data (as Flask does)
             log.warning("ingestion rate limit not checked (fast path)")
+        if kind == "batch":
+            derived = self._store_batch(engine, data)
+            self._notify(derived)
+            return {"accepted": len(data), "events": derived}
         created = self._store(engine, kind, data)
-        if created:
+        self._notify(1 if created else 0)
+        return {"accepted": True, "created": created, "events": 1 if created else 0}
+
+    def _notify(self, count: int) -> None:
+        if count:
             from plugin.engine.tasks import notify_dispatch
 
             try:
                 notify_dispatch(self.app.extensions["automation"].queue)
             except Exception:  # noqa: BLE001 - stored: the sweeper dispatches undispatched events
-                log.warning("could not enqueue 1 event; the sweeper will dispatch it")
-        return {"accepted": True, "created": created, "events": 1 if created else 0}
+                log.warning("could not enqueue %d events; the sweeper will dispatch them", count)
+
+    def _batch(self, body: dict) -> list[tuple[str, dict]] | None:
+        """``BatchIn`` and each item's schema, for a well-formed batch; None sends it to Flask."""
+        items = body.get("items")
+        if len(body) != 1 or not isinstance(items, list) or not 1 <= len(items) <= BATCH_MAX:
+            return None
+        loaded = []
+        for item in items:
+            if not isinstance(item, dict) or len(item) != 2 or not isinstance(item.get("data"), dict):
+                return None
+            kind = item.get("type")
+            loader = self.item_schemas.get(kind) if isinstance(kind, str) else None
+            if loader is None:
+                return None
+            loaded.append((item["type"], loader.load(item["data"])))
+        return loaded
+
+    def _store_batch(self, engine, loaded: list[tuple[str, dict]]) -> int:
+        from sqlalchemy.orm import Session
+
+        from plugin.storage.ingest import ingest_batch, status_map
+
+        raw = self.app.config.get("STATUS_GROUPS", "")
+        if self._groups[0] != raw:
+            self._groups = (raw, status_map(raw))
+        with Session(engine, expire_on_commit=False) as session:
+            derived = ingest_batch(session, loaded, self._groups[1])
+            session.commit()
+        return derived
 
     def _db(self):
         if self._engine is None:

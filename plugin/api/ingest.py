@@ -31,16 +31,17 @@ def _groups() -> dict[str, str]:
 
 
 def _commit_and_enqueue(events) -> int:
+    """Commit, then notify the dispatch; ``events``: the derived events or their number."""
+    count = events if isinstance(events, int) else len(events)  # counted before the commit expires them
     db.session.commit()
-    ids = [e.id for e in events]
-    if ids:
+    if count:
         from plugin.engine.tasks import notify_dispatch
 
         try:
             notify_dispatch(rt().queue)
-        except Exception:  # stored: the sweeper dispatches undispatched events
-            log.warning("could not enqueue %d events; the sweeper will dispatch them", len(ids))
-    return len(ids)
+        except Exception:  # noqa: BLE001 - stored: the sweeper dispatches undispatched events
+            log.warning("could not enqueue %d events; the sweeper will dispatch them", count)
+    return count
 
 
 def _id(value: str, name: str) -> str:
@@ -91,6 +92,9 @@ class CustomEvents(MethodView):
         return {"accepted": True, "created": created, "events": _commit_and_enqueue(events)}
 
 
+_ITEM_LOADERS = {kind: schema() for kind, schema in schemas.ITEM_SCHEMAS.items()}  # built once: ~20 µs an item
+
+
 @blp.route("/batch")
 class Batch(MethodView):
     @blp.arguments(schemas.BatchIn)
@@ -100,7 +104,7 @@ class Batch(MethodView):
         loaded, problems = [], []
         for i, item in enumerate(data["items"]):
             try:
-                loaded.append((item["type"], schemas.ITEM_SCHEMAS[item["type"]]().load(item["data"])))
+                loaded.append((item["type"], _ITEM_LOADERS[item["type"]].load(item["data"])))
             except ValidationError as exc:
                 from plugin.errors import _smorest_errors
 

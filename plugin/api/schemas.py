@@ -60,7 +60,7 @@ class ClientIn(Strict):
     company = _text(500)
     phone = _text(64)
     email = mf.String(allow_none=True, validate=validate.Length(max=320))
-    fields = mf.Dict(keys=mf.String(), allow_none=True)
+    fields = mf.Dict(allow_none=True)
 
 
 class ClientWithId(ClientIn):
@@ -77,7 +77,7 @@ class OrderIn(Strict):
     client_id = Id(allow_none=True)
     visit_id = Id(allow_none=True)
     responsible_user_id = Id(allow_none=True)
-    fields = mf.Dict(keys=mf.String(), allow_none=True)
+    fields = mf.Dict(allow_none=True)
     client = mf.Nested(ClientWithId, allow_none=True, metadata={"description": "Upsert the client inline"})
 
 
@@ -94,7 +94,7 @@ class CustomEventIn(Strict):
     name = mf.String(required=True, validate=validate.Length(min=1, max=200))
     visit_id = Id(allow_none=True)
     client_id = Id(allow_none=True)
-    data = mf.Dict(keys=mf.String(), load_default=dict)
+    data = mf.Dict(load_default=dict)
     created_at = mf.DateTime(allow_none=True)
 
 

@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from plugin.engine.dispatch import (
 )
 from plugin.engine.execution import Engine, call_action
 from plugin.engine.runner import Graph, StepView, evaluate
+from plugin.storage import bulk
 from plugin.storage.models import Client, CustomEvent, Event, Flow, Order, Run, Step, Visit, new_id, utcnow
 from plugin.storage.secrets import open_params
 
@@ -81,7 +82,7 @@ def contexts_for(session: Session, events: list[Event]) -> dict[int, dict | None
         ids = {i for i in ids if i}
         if not ids:
             return {}
-        return {getattr(row, key): row for row in session.scalars(select(model).where(getattr(model, key).in_(ids)))}
+        return {getattr(row, key): row for row in session.scalars(select(model).where(bulk.among(session, getattr(model, key), ids)))}
 
     orders = by_id(Order, "id", [e.subject_id for e in events if e.trigger.startswith("order_")])
     customs = by_id(CustomEvent, "id", [e.subject_id for e in events if e.trigger == "custom_event"])
@@ -95,7 +96,7 @@ def contexts_for(session: Session, events: list[Event]) -> dict[int, dict | None
     if clients:
         counts = dict(
             session.execute(
-                select(Order.client_id, func.count()).where(Order.client_id.in_(list(clients))).group_by(Order.client_id)
+                select(Order.client_id, func.count()).where(bulk.among(session, Order.client_id, clients)).group_by(Order.client_id)
             ).all()
         )
     latest: dict[str, Order | None] = {}
@@ -180,7 +181,7 @@ def _first_wave(graph: Graph, context: dict, now) -> tuple[dict[str, StepView], 
 
 def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids: list[int], redis=None) -> list[str]:
     """Dispatch claimed events; returns ids of runs that still need the step-by-step path."""
-    events = session.scalars(select(Event).where(Event.id.in_(event_ids)).order_by(Event.id)).all()
+    events = session.scalars(select(Event).where(bulk.among(session, Event.id, event_ids)).order_by(Event.id)).all()
     registry = engine.registry
     candidates = []
     index.flows_for(session, "", redis)  # refresh once for the whole batch
@@ -239,20 +240,23 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     try:
         if due_flows:
             orders = session.execute(
-                select(Order.id, Order.created_at, Order.paid_at).where(Order.id.in_(upserted))
+                select(Order.id, Order.created_at, Order.paid_at).where(bulk.among(session, Order.id, upserted))
             ).all()
             record_due(session, due_flows, orders, now)
         if quiet:
-            session.execute(insert(Run), quiet)
+            bulk.insert_rows(session, _RUNS, quiet)
         if runs:
-            session.execute(insert(Run), runs)
-            session.execute(insert(Step), steps)
+            bulk.insert_rows(session, _RUNS, runs)
+            bulk.insert_rows(session, _STEPS, steps)
             for flow_id, count in triggered.items():
                 session.execute(
                     update(Flow).where(Flow.id == flow_id)
                     .values(triggered_count=Flow.triggered_count + count, last_triggered_at=now)
                 )
-        session.execute(update(Event).where(Event.id.in_([e.id for e in events])).values(dispatched_at=now))
+        session.execute(
+            update(Event.__table__).where(bulk.among(session, Event.__table__.c.id, [e.id for e in events]))
+            .values(dispatched_at=now)
+        )
         session.commit()
     except IntegrityError:  # a run already exists for some event: fall back to one at a time
         session.rollback()
@@ -293,29 +297,11 @@ FLUSH_SECONDS = 0.02
 
 _STEPS = Step.__table__
 _RUNS = Run.__table__
-_STEP_UPDATE = (
-    update(_STEPS)
-    .where(_STEPS.c.run_id == bindparam("r"), _STEPS.c.node_id == bindparam("n"))
-    .values(
-        status=bindparam("b_status"), output=bindparam("b_output"), error=bindparam("b_error"),
-        state=bindparam("b_state"), attempts=bindparam("b_attempts"), finished_at=bindparam("b_finished_at"),
-        resume_at=bindparam("b_resume_at"), duration_ms=bindparam("b_duration_ms"),
-    )
-)
-_RUN_FINAL = (
-    update(_RUNS)
-    .where(_RUNS.c.id == bindparam("r"))
-    .values(
-        status=bindparam("b_status"), error=bindparam("b_error"), finished_at=bindparam("b_finished_at"),
-        updated_at=bindparam("b_finished_at"), lease_until=None, next_attempt_at=None,
-    )
-)
-
 
 def _flush_steps(session: Session, step_updates: list[dict]) -> None:
     if not step_updates:
         return
-    session.connection().execute(_STEP_UPDATE, step_updates)
+    bulk.update_rows(session, _STEPS, ("run_id", "node_id"), step_updates)
     session.commit()
     step_updates.clear()
 
@@ -334,9 +320,9 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
         resume_at = now + timedelta(seconds=outcome.resume_in) if outcome.resume_in is not None else None
         final = outcome.status not in ("retrying", "waiting")
         step_updates.append({
-            "r": run_id, "n": nid, "b_status": outcome.status, "b_output": outcome.output if final else None,
-            "b_error": outcome.error, "b_state": outcome.state, "b_attempts": 1 if outcome.counted else 0,
-            "b_finished_at": now if final else None, "b_resume_at": resume_at, "b_duration_ms": outcome.duration_ms,
+            "run_id": run_id, "node_id": nid, "status": outcome.status, "output": outcome.output if final else None,
+            "error": outcome.error, "state": outcome.state, "attempts": 1 if outcome.counted else 0,
+            "finished_at": now if final else None, "resume_at": resume_at, "duration_ms": outcome.duration_ms,
         })
         by_run[run_id][1][nid] = (outcome, resume_at)
         if time.monotonic() - last_flush >= FLUSH_SECONDS:
@@ -360,20 +346,21 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
             not_reached.append({"run_id": run_id, "node_id": nid, "node_type": graph.nodes[nid]["type"],
                                 "status": "not_reached", "attempts": 0, "state": {}})
         failed = [o.error for o, _ in outcomes.values() if o.status == "failed"]
-        finals.append({"r": run_id, "b_status": "failed" if failed else "succeeded",
-                       "b_error": failed[0] if failed else None, "b_finished_at": now})
+        finals.append({"id": run_id, "status": "failed" if failed else "succeeded",
+                       "error": failed[0] if failed else None, "finished_at": now, "updated_at": now,
+                       "lease_until": None, "next_attempt_at": None})
         if failed:
             flow_id = stored[run_id]["flow_id"]
             failed_flows[flow_id] = failed_flows.get(flow_id, 0) + 1
     if not_reached:
-        session.execute(insert(Step), not_reached)
+        bulk.insert_rows(session, _STEPS, not_reached)
     if finals:
-        session.connection().execute(_RUN_FINAL, finals)
+        bulk.update_rows(session, _RUNS, ("id",), finals)
     for flow_id, count in failed_flows.items():
         session.execute(update(Flow).where(Flow.id == flow_id).values(failed_count=Flow.failed_count + count))
     if handoff:  # the step-by-step path takes over right away (or at the retry time it finds)
         session.execute(
-            update(Run).where(Run.id.in_(handoff)).values(status="queued", lease_until=None, updated_at=now)
+            update(Run).where(bulk.among(session, Run.id, handoff)).values(status="queued", lease_until=None, updated_at=now)
             .execution_options(synchronize_session=False)
         )
     session.commit()

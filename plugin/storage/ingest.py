@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from plugin.storage import bulk
 from plugin.storage.models import VISIT_FIELDS, Client, CustomEvent, Event, Order, Visit, new_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -224,31 +225,41 @@ def ingest_custom_event(session: Session, data: dict) -> tuple[bool, list[Event]
     return True, [_event_row(session, "custom_event", event_id, {"name": data["name"]})]
 
 
-def ingest_batch(session: Session, items: list[tuple[str, dict]], groups: dict[str, str]) -> list[Event]:
+def ingest_batch(session: Session, items: list[tuple[str, dict]], groups: dict[str, str]) -> int:
     """Store up to 1,000 items with a handful of statements; same semantics as one by one.
 
-    Visits and custom events go in with one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING
-    each (ids already stored, or repeated in the batch, fire nothing); orders and clients are
-    loaded at once and upserted in the batch's order, so two updates of one order in one batch
-    derive the same events as two requests would.
+    Returns how many engine events the batch derived (all inserted in this transaction).
+
+    Visits, custom events and orders that are new (not stored, named once in the batch, without
+    an inline client) go in with one multi-row ``INSERT … ON CONFLICT DO NOTHING`` per table
+    (ids already stored, or repeated in the batch, fire nothing), their engine events with one
+    more. Existing orders, orders named twice and clients are loaded at once and upserted through
+    the ORM in the batch's order, so two updates of one order derive the same events as two
+    requests would.
     """
-    events: list[Event] = []
-    order_ids = {str(d["id"]) for k, d in items if k == "order"}
+    now = utcnow()
+    derived = 0
+    order_ids = [str(d["id"]) for k, d in items if k == "order"]
+    repeated = {i for i in order_ids if order_ids.count(i) > 1} if len(set(order_ids)) != len(order_ids) else set()
     client_ids = {str(d["external_id"]) for k, d in items if k == "client"}
     client_ids |= {str(d["client"]["external_id"]) for k, d in items
                    if k == "order" and isinstance(d.get("client"), dict) and d["client"].get("external_id")}
-    known_orders = _load(session, Order, Order.id, order_ids)
+    known_orders = _load(session, Order, Order.id, set(order_ids))
     known_clients = _load(session, Client, Client.external_id, client_ids)
-    visits, customs = [], []
+    visits, customs, new_orders, late = [], [], [], []
     for kind, data in items:
         if kind == "client":
             data = dict(data)
             upsert_client(session, str(data.pop("external_id")), data, known_clients)
         elif kind == "order":
-            data = dict(data)
-            events += upsert_order(session, str(data.pop("id")), data, groups, known_orders, known_clients)
+            order_id = str(data["id"])
+            if order_id in known_orders or order_id in repeated or isinstance(data.get("client"), dict):
+                data = dict(data)
+                derived += len(upsert_order(session, str(data.pop("id")), data, groups, known_orders, known_clients))
+            else:
+                new_orders.append((_new_order_row(order_id, data, groups, now), data))
         elif kind == "visit":
-            values = {"id": str(data["id"]), "created_at": naive_utc(data.get("created_at")) or utcnow()}
+            values = {"id": str(data["id"]), "created_at": naive_utc(data.get("created_at")) or now}
             for name in VISIT_FIELDS:
                 values[name] = None if data.get(name) is None else str(data[name])
             values["client_id"] = _str(data.get("client_id"))
@@ -257,52 +268,55 @@ def ingest_batch(session: Session, items: list[tuple[str, dict]], groups: dict[s
             customs.append({
                 "id": str(data.get("id") or new_id()), "name": data["name"], "visit_id": _str(data.get("visit_id")),
                 "client_id": _str(data.get("client_id")), "data": data.get("data") or {},
-                "created_at": naive_utc(data.get("created_at")) or utcnow(),
+                "created_at": naive_utc(data.get("created_at")) or now,
             })
     session.flush()
     rows = []
-    for visit_id in _insert_many_new(session, Visit, visits):
+    if new_orders:
+        stored = set(bulk.insert_new_rows(session, Order.__table__, [row for row, _ in new_orders]))
+        for row, data in new_orders:
+            if row["id"] in stored:
+                rows.append({"trigger": "order_created", "subject_id": row["id"], "data": {}})
+            else:  # created meanwhile by another request: an upsert like any other
+                late.append(data)
+    for visit_id in bulk.insert_new_rows(session, Visit.__table__, visits):
         rows.append({"trigger": "visit_created", "subject_id": visit_id, "data": {}})
     names = {c["id"]: c["name"] for c in customs}
-    for custom_id in _insert_many_new(session, CustomEvent, customs):
+    for custom_id in bulk.insert_new_rows(session, CustomEvent.__table__, customs):
         rows.append({"trigger": "custom_event", "subject_id": custom_id, "data": {"name": names[custom_id]}})
-    if rows:
-        now = utcnow()
-        for row in rows:
-            row["created_at"] = now
-        ids = session.execute(insert(Event).returning(Event.id, sort_by_parameter_order=True), rows).scalars().all()
-        events += [Event(id=i, trigger=r["trigger"], subject_id=r["subject_id"], data=r["data"]) for i, r in zip(ids, rows, strict=True)]
-    return events
+    for row in rows:
+        row["created_at"] = now
+    bulk.insert_rows(session, Event.__table__, rows)
+    derived += len(rows)
+    for data in late:
+        data = dict(data)
+        derived += len(upsert_order(session, str(data.pop("id")), data, groups))
+    return derived
+
+
+def _new_order_row(order_id: str, data: dict, groups: dict[str, str], now: datetime) -> dict:
+    """The row ``upsert_order`` would create for an order not stored yet."""
+    status = data.get("status")
+    group = data.get("status_group") or (groups.get(status.casefold()) if status else None) or "in_work"
+    paid_at = naive_utc(data.get("paid_at"))
+    if group == "paid" and paid_at is None:
+        paid_at = now
+    return {
+        "id": order_id, "price": data.get("price"), "cost": data.get("cost"), "status": status,
+        "status_group": group, "created_at": naive_utc(data.get("created_at")) or now, "paid_at": paid_at,
+        "client_id": _str(data.get("client_id")), "visit_id": _str(data.get("visit_id")),
+        "responsible_user_id": _str(data.get("responsible_user_id")), "fields": data.get("fields") or {},
+        "first_seen_at": now, "updated_at": now,
+    }
 
 
 def _load(session: Session, model, column, ids: set[str]) -> dict:
     out = {}
     ids = list(ids)
     for start in range(0, len(ids), 500):
-        for row in session.scalars(select(model).where(column.in_(ids[start : start + 500]))):
+        for row in session.scalars(select(model).where(bulk.among(session, column, ids[start : start + 500]))):
             out[getattr(row, column.key)] = row
     return out
-
-
-def _insert_many_new(session: Session, model, rows: list[dict]) -> list[str]:
-    """Insert rows whose id is new (first occurrence wins); returns the ids actually inserted."""
-    seen, unique = set(), []
-    for row in rows:
-        if row["id"] not in seen:
-            seen.add(row["id"])
-            unique.append(row)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    inserted: list[str] = []
-    for start in range(0, len(unique), 400):
-        chunk = unique[start : start + 400]
-        stmt = dialect_insert(model).values(chunk).on_conflict_do_nothing().returning(model.id)
-        inserted += list(session.execute(stmt).scalars())
-    order = {row["id"]: i for i, row in enumerate(unique)}
-    return sorted(inserted, key=order.__getitem__)
 
 
 def _str(value: Any) -> str | None:

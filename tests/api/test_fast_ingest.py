@@ -104,6 +104,74 @@ def test_valid_requests_answered_identically_and_served_fast(app, client, slow_a
     assert ("custom_event", "e1", json.dumps({"name": "form_submit"})) in events
 
 
+def _orders(app):
+    from plugin.storage.models import Client, Order
+
+    with app.app_context():
+        from plugin.extensions import db
+
+        orders = {o.id: (o.price, o.status, o.status_group, o.client_id, o.fields, o.paid_at is not None)
+                  for o in db.session.scalars(select(Order))}
+        clients = {c.external_id: (c.name, c.phone) for c in db.session.scalars(select(Client))}
+        return orders, clients
+
+
+BATCHES = [
+    [
+        {"type": "visit", "data": {"id": "bv1", "city": "Казань"}},
+        {"type": "event", "data": {"id": "be1", "name": "form", "data": {"a": [1, {"b": None}]}}},
+        {"type": "order", "data": {"id": "bo1", "price": 1500, "status": "Новая", "client_id": "c1"}},
+        {"type": "order", "data": {"id": "bo2", "status": "Оплачен", "fields": {"k": "v"}}},
+        {"type": "order", "data": {"id": "bo3", "client": {"external_id": "c9", "name": "Иван"}}},
+        {"type": "client", "data": {"external_id": "c1", "phone": "+79990000000"}},
+        {"type": "order", "data": {"id": "bo4", "status": "Новая"}},
+        {"type": "order", "data": {"id": "bo4", "status": "Оплачен"}},  # named twice: created, then changed
+        {"type": "visit", "data": {"id": "bv1"}},  # repeated in the batch: once
+    ],
+    [
+        {"type": "order", "data": {"id": "bo1", "status": "Отказ"}},  # stored: status change
+        {"type": "order", "data": {"id": "bo2", "status": "Оплачен"}},  # unchanged: nothing
+        {"type": "order", "data": {"id": "bo5", "price": 10.5}},
+        {"type": "event", "data": {"id": "be1", "name": "form"}},  # stored already
+    ],
+]
+
+
+def test_batches_answered_identically_and_served_fast(app, client, slow_app):
+    for items in BATCHES:
+        fast = _post(app, "/api/v1/batch", {"items": items})
+        slow = _post(slow_app, "/api/v1/batch", {"items": items})
+        assert fast.status_code == 202 and _shape(fast) == _shape(slow), items
+        assert fast.data == slow.data
+    assert app.wsgi_app.served == len(BATCHES)
+    assert _rows(app) == _rows(slow_app)
+    assert _orders(app) == _orders(slow_app)
+    orders, clients = _orders(app)
+    assert orders["bo4"][1:3] == ("Оплачен", "paid") and orders["bo1"][1:3] == ("Отказ", "cancelled")
+    assert clients["c9"] == ("Иван", None) and clients["c1"][1] == "+79990000000"
+    events = _rows(app)[2]
+    assert [e[0] for e in events if e[1] == "bo4"] == ["order_created", "order_status_changed"]
+    assert [e[0] for e in events if e[1] == "bo2"] == ["order_created"]
+
+
+@pytest.mark.parametrize("body", [
+    {"items": []},
+    {"items": [{"type": "visit"}]},
+    {"items": [{"type": "visit", "data": {"id": "x"}, "extra": 1}]},
+    {"items": [{"type": ["visit"], "data": {"id": "x"}}]},
+    {"items": [{"type": "lead", "data": {"id": "x"}}]},
+    {"items": [{"type": "visit", "data": {"id": "ok"}}, {"type": "order", "data": {"id": "a/b"}}]},
+    {"items": [{"type": "visit", "data": {"id": "x"}}] * 1001},
+    {"items": {"type": "visit"}},
+    {"items": [{"type": "event", "data": {"name": "x"}}], "more": True},
+])
+def test_bad_batches_are_answered_by_flask(app, client, slow_app, body):
+    fast, slow = _post(app, "/api/v1/batch", body), _post(slow_app, "/api/v1/batch", body)
+    assert fast.status_code == 422 and _shape(fast) == _shape(slow)
+    assert app.wsgi_app.served == 0
+    assert _rows(app) == ({}, {}, []) and _orders(app) == ({}, {})
+
+
 def test_generated_ids_are_stored_with_one_event(app, client):
     r = _post(app, "/api/v1/events", {"name": "no_id", "data": {"n": 1}})
     assert r.status_code == 202 and r.get_json() == {"accepted": True, "created": True, "events": 1}

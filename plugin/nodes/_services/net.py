@@ -177,6 +177,9 @@ class GuardedSession(requests.Session):
 
     def __init__(self, settings: Any):
         super().__init__()
+        # nothing from the environment: no ~/.netrc credentials sent to a user-configured URL, no
+        # proxy variables (the guard connects directly); it also spares a netrc lookup per request
+        self.trust_env = False
         self._default_timeout = settings.http_timeout
         # as many kept-alive connections per host as the engine sends concurrently (batch.py)
         adapter = GuardedAdapter(Allowlist.parse(settings.outbound_allowlist), pool_connections=64, pool_maxsize=32)

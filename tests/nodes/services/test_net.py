@@ -43,6 +43,7 @@ class Receiver:
 
     def __init__(self, hosts=("127.0.0.1",), status=200, headers=None, ssl_context=None):
         self.hits: list[tuple[str, str, str]] = []
+        self.authorization: list[str | None] = []
         self.connections = 0
         self.sni: list[str | None] = []
         self.status = status
@@ -81,6 +82,7 @@ class Receiver:
     def record(self, handler: BaseHTTPRequestHandler) -> None:
         with self._lock:
             self.hits.append((handler.connection.getsockname()[0], handler.path, handler.headers.get("Host")))
+            self.authorization.append(handler.headers.get("Authorization"))
 
     def connected(self) -> None:
         with self._lock:
@@ -253,6 +255,25 @@ def test_the_canary_does_count_these_spellings_without_the_guard(receiver_factor
         assert plain.get(f"http://{host}:{canary.port}/", timeout=5).status_code == 200
 
     assert len(canary.hits) == len(spellings)
+
+
+def test_nothing_is_taken_from_the_environment(receiver_factory, tmp_path, monkeypatch):
+    """~/.netrc credentials are never sent to a user-configured URL, and proxy variables are ignored."""
+    target = receiver_factory(("127.0.0.1",))
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login admin password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a proxy there would refuse the connection
+    plain = requests.Session()
+    plain.proxies = {}
+    monkeypatch.delenv("HTTP_PROXY")
+    assert plain.get(f"http://127.0.0.1:{target.port}/control", timeout=5).status_code == 200
+    assert target.authorization == ["Basic YWRtaW46aHVudGVyMg=="]  # control: requests reads NETRC
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+
+    assert session("127.0.0.1").get(f"http://127.0.0.1:{target.port}/hook").status_code == 200
+    assert target.authorization[1:] == [None]
 
 
 def test_blocked_destination_is_a_permanent_failure_with_host_and_reason():
