@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 GENERATION_KEY = "automation:flows:generation"
 Match = tuple[dict, dict, Graph, NodeType]  # (flow info, definition, graph, event node type)
 _POS = attrgetter("pos")
+EVENT = -1  # memo key of the event itself (slots are >= 0)
 
 
 class _Entry:
@@ -70,6 +71,7 @@ class _Tests:
         self.tests: list[Callable[[dict], bool]] = []
         self.types: list[str] = []
         self.slot_of: dict[str, int] = {}
+        self.event_slots: set[int] = set()
 
     def slot(self, test: Callable[[dict], bool], type_id: str, key: str | None) -> int:
         if key is not None and key in self.slot_of:
@@ -81,23 +83,32 @@ class _Tests:
         return len(self.tests) - 1
 
     def check(self, entries, ctx: dict, memo: dict, out: list) -> None:
-        """Append the entries whose remaining tests all hold (a raising test is a False verdict)."""
-        tests = self.tests
+        """Append the entries whose remaining tests all hold."""
         get = memo.get
         for entry in entries:
             for slot in entry.slots:
                 ok = get(slot)
                 if ok is None:
-                    try:
-                        ok = bool(tests[slot](ctx))
-                    except Exception:  # a condition bug is a False verdict, logged
-                        log.exception("condition %s failed to evaluate", self.types[slot])
-                        ok = False
-                    memo[slot] = ok
+                    ok = self.verdict(slot, ctx, memo)
                 if not ok:
                     break
             else:
                 out.append(entry)
+
+    def verdict(self, slot: int, ctx: dict, memo: dict) -> bool:
+        """Evaluate a slot into ``memo``: an event node's ``matches`` on the event (``memo[EVENT]``;
+        an exception propagates, as it always did), a condition on the context (an exception is a
+        False verdict, logged)."""
+        if slot in self.event_slots:
+            ok = memo[slot] = bool(self.tests[slot](memo[EVENT]))
+            return ok
+        try:
+            ok = bool(self.tests[slot](ctx))
+        except Exception:  # a condition bug is a False verdict, logged
+            log.exception("condition %s failed to evaluate", self.types[slot])
+            ok = False
+        memo[slot] = ok
+        return ok
 
 
 def _read(access_read: Callable[[dict], Any], ctx: dict) -> Any:
@@ -256,12 +267,6 @@ class _Trigger:
         return [self.unkeyed, *(b for by_key in self.keyed.values() for b in by_key.values())]
 
 
-def _event_verdicts(buckets: list[_Bucket], event: dict, memo: dict) -> None:
-    """Each event group's verdict on this event, into ``memo`` (a raising ``matches`` raises)."""
-    for bucket in buckets:
-        for slot, test in bucket.groups.items():
-            if slot not in memo:
-                memo[slot] = bool(test(event))
 
 
 class FlowIndex:
@@ -310,9 +315,8 @@ class FlowIndex:
         table = self._triggers.get(trigger)
         if table is None:
             return False
-        memo: dict[int, bool] = {}
-        _event_verdicts(table.buckets_for(data), {"type": trigger, "data": data}, memo)
-        return any(memo.values())
+        event = {"type": trigger, "data": data}
+        return any(test(event) for bucket in table.buckets_for(data) for test in bucket.groups.values())
 
     def matching(
         self, session: Session, trigger: str, data: dict, cond_ctx: dict, redis=None, *, fresh: bool = False
@@ -327,12 +331,10 @@ class FlowIndex:
         table = self._triggers.get(trigger)
         if table is None:
             return []
-        buckets = table.buckets_for(data)
-        memo: dict[int, bool] = {}  # slot -> verdict on this event
-        _event_verdicts(buckets, {"type": trigger, "data": data}, memo)
+        memo: dict = {EVENT: {"type": trigger, "data": data}}  # and slot -> verdict on this event
         found: list[_Entry] = []
-        for bucket in buckets:
-            if bucket.single is not None and not memo[bucket.single]:
+        for bucket in table.buckets_for(data):
+            if bucket.single is not None and not bucket.tests.verdict(bucket.single, cond_ctx, memo):
                 continue
             bucket.collect(cond_ctx, memo, found)
         found.sort(key=_POS)
@@ -399,6 +401,7 @@ class FlowIndex:
             if event_slot is None:
                 event_test = _prepare_event(spec.module, params)
                 event_slot = tests.slot(event_test, spec.type, group_key)
+                tests.event_slots.add(event_slot)
             event_test = tests.tests[event_slot]
             match = (info, row.definition, graph, spec)
             for trigger in node_type.module.TRIGGERS:
