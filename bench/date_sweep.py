@@ -296,6 +296,8 @@ def main() -> int:
                         help="seconds the first sweep may take before it is cancelled (keeps the run bounded)")
     parser.add_argument("--drain-budget", type=float, default=300,
                         help="seconds the in-process dispatch drain may take before it stops")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="time the first sweep this many more times (due events deleted, watermarks reset)")
     parser.add_argument("--profile", action="store_true", help="cProfile the first sweep and the drain")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--no-write", action="store_true")
@@ -307,6 +309,7 @@ def main() -> int:
     env = c.app_env(db_url, redis, c.CACHE / "bench-data", AUTOMATION_QUEUE=f"bench-{uuid.uuid4().hex[:6]}")
     procs = c.Procs(c.LOGS / "date_sweep")
     second = third = drain = upsert = None
+    repeats: list[dict] = []
     profiles = {"sweep": None, "drain": None}
     if args.profile:
         import cProfile
@@ -316,7 +319,7 @@ def main() -> int:
         receiver = Receiver(procs)
         c.migrate(env, c.LOGS / "date_sweep-migrate.log")
         app = c.make_app(env)
-        from sqlalchemy import func, select
+        from sqlalchemy import delete, func, select, update
 
         from plugin.engine.dispatch import sweep_days
         from plugin.extensions import db
@@ -353,6 +356,17 @@ def main() -> int:
                 second["seconds"] = time.perf_counter() - t
             recorded = db.session.scalar(select(func.count()).select_from(Event).where(Event.dedupe_key.is_not(None)))
             db.session.remove()
+            # the same first sweep again on a noisy machine: due events deleted, watermarks reset
+            for _ in range(args.repeat if complete else 0):
+                db.session.execute(delete(Event).where(Event.dedupe_key.is_not(None)))
+                db.session.execute(update(Flow).values(sweep_watermark=None))
+                db.session.commit()
+                t = time.perf_counter()
+                again = len(sweep_days(db.session, runtime.registry, now=now))
+                repeats.append({"seconds": time.perf_counter() - t, "recorded": again})
+                db.session.remove()
+            if repeats:
+                print("first sweep repeated: " + ", ".join(f"{r['seconds']:.3f} s" for r in repeats), flush=True)
         if complete:
             drain = drain_dispatch(app, args.drain_budget, profiles["drain"])
             print(f"dispatch drained: {drain['events']:,} events in {drain['seconds']:.2f} s", flush=True)
@@ -387,6 +401,7 @@ def main() -> int:
     checks = {
         "sweep recorded exactly the due set (no missing, no extra, no duplicate)": complete and events_exact,
         "second sweep (same now) recorded nothing": bool(second) and second["fired"] == 0 and recorded == fired,
+        "every repeat of the first sweep recorded the same due set": all(r["recorded"] == fired for r in repeats),
         "every flow has a watermark": all(w is not None for w in watermarks),
         "every due (flow, order) has exactly one run, nothing else ran": complete and runs_exact,
         "every event dispatched": bool(drain) and not drain["stopped_at_budget"] and check["undispatched_events"] == 0,
@@ -413,9 +428,14 @@ def main() -> int:
               f"{drain['last_run_created_s']:.1f} s after the drain started (its sends and outcomes follow)")
     print(f"upsert check: {upsert['us_per_order']} µs per upserted order ({upsert['flows']} N-day flows from the "
           f"flow index, batch of {upsert['batch']}, median {upsert['median_ms_per_batch']} ms per batch)")
-    verdict = "FAIL" if first["cancelled_after_budget"] else c.verdict(sweep_s, TARGET_S, False)
+    all_s = sorted([sweep_s] + [r["seconds"] for r in repeats])
+    median_s = all_s[len(all_s) // 2]
+    if repeats:
+        print(f"first sweep, {len(all_s)} timings: median {median_s:.3f} s, max {all_s[-1]:.3f} s")
+    verdict = "FAIL" if first["cancelled_after_budget"] else c.verdict(max(all_s), TARGET_S, False)
     print(f"sweep over {args.orders:,} orders, {len(flows)} N-day flows, {due_total:,} due (flow, order) found and "
-          f"durably recorded: {sweep_s:.3f} s (target ≤ {TARGET_S} s: {verdict}); their runs: "
+          f"durably recorded: {sweep_s:.3f} s (median of {len(all_s)}: {median_s:.3f} s, max {all_s[-1]:.3f} s; "
+          f"target ≤ {TARGET_S} s: {verdict}); their runs: "
           + (f"{drain['seconds']:.1f} s more ({runs_per_s:,.0f} runs/s, one in-process dispatcher)" if runs_per_s else "n/a"))
     print("checks: " + ("OK" if all(checks.values()) else "FAILED: " + "; ".join(k for k, v in checks.items() if not v)))
     if first["error"] and not first["cancelled_after_budget"]:
@@ -431,7 +451,9 @@ def main() -> int:
         "sweep": {"seconds": round(sweep_s, 3), "recorded": fired,
                   "includes": "finding every due (flow, order) in SQL and committing one due event per pair "
                               "(INSERT … SELECT … ON CONFLICT DO NOTHING) + the watermarks; not the runs",
-                  "cancelled_after_budget": first["cancelled_after_budget"], "error": first["error"]},
+                  "cancelled_after_budget": first["cancelled_after_budget"], "error": first["error"],
+                  "repeats_s": [round(r["seconds"], 3) for r in repeats], "median_s": round(median_s, 3),
+                  "max_s": round(all_s[-1], 3)},
         "second_sweep": second and {"seconds": round(second["seconds"], 3), "recorded": second["fired"]},
         "next_sweep_real_clock": third and {"seconds": round(third["seconds"], 3), "recorded": third["fired"]},
         "dispatch_drain": drain and {
