@@ -42,7 +42,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # pool_size above the API's threads (8 a worker): a connection closed and reopened per
+        # request past the default 5 costs a PostgreSQL backend start each time
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20},
         JSON_SORT_KEYS=False,
     )
     if test_config:

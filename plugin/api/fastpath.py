@@ -29,6 +29,7 @@ import logging
 
 from marshmallow import ValidationError
 from sqlalchemy import bindparam, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import JSON
 
 from plugin.api import schemas
@@ -84,6 +85,7 @@ class FastIngest:
         self._groups: tuple[str | None, dict] = (None, {})
         self.headers = _headers_of(app)
         self._engine = None
+        self._autocommit = None  # PostgreSQL: single-statement writes (see _store)
         self.served = 0  # requests answered here (the rest went to Flask): for tests and metrics
 
     # -- WSGI ------------------------------------------------------------------------------
@@ -206,6 +208,8 @@ class FastIngest:
 
             with self.app.app_context():
                 self._engine = db.engine
+            if self._engine.dialect.name == "postgresql":
+                self._autocommit = _autocommit_engine(self._engine)
         return self._engine
 
     def _identity(self, engine, header: str | None) -> str | None:
@@ -243,9 +247,15 @@ class FastIngest:
             pg, lite = _PG_CUSTOM, _SQLITE_CUSTOM
             event = {"trigger": "custom_event", "event_data": values["event_data"]}
         if engine.dialect.name == "postgresql":
-            with engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                return conn.execute(pg, values).first() is not None
+            # one round trip: no pre-ping; a connection found dead (PostgreSQL restarted) is
+            # replaced and the statement sent once more — with the same id, so it cannot fire twice
+            for attempt in (1, 2):
+                try:
+                    with self._autocommit.connect() as conn:
+                        return conn.execute(pg, values).first() is not None
+                except DBAPIError as exc:
+                    if attempt == 2 or not exc.connection_invalidated:
+                        raise
         with engine.begin() as conn:
             row = conn.execute(lite, {k: v for k, v in values.items() if k not in ("now", "event_data")}).first()
             if row is None:
@@ -253,6 +263,15 @@ class FastIngest:
             conn.execute(_SQLITE_EVENT, {"trigger": event["trigger"], "subject_id": row[0],
                                          "event_data": event["event_data"], "now": now})
             return True
+
+
+def _autocommit_engine(engine):
+    """An autocommit engine on the app's database without pre-ping, disposed with the app's engine."""
+    from sqlalchemy import create_engine, event
+
+    auto = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=20)
+    event.listen(engine, "engine_disposed", lambda _engine: auto.dispose())
+    return auto
 
 
 def _headers_of(app) -> list[tuple[str, str]]:

@@ -232,3 +232,28 @@ def test_can_be_turned_off(database_url, redis_url, tmp_path):
     app = make_app(app_env(database_url, redis_url, tmp_path / "off", AUTOMATION_FAST_INGEST="0"))
     assert type(app.wsgi_app).__name__ != "FastIngest"
     assert _post(app, "/api/v1/events", {"name": "x"}).status_code == 202
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no connections to lose
+def test_dead_database_connections_are_replaced_without_a_duplicate(app, client, database_url):
+    """PostgreSQL ends every connection (as on a restart): the next event is stored once, answered 202."""
+    from sqlalchemy import create_engine, text
+
+    for i in range(3):
+        assert _post(app, "/api/v1/events", {"id": f"warm{i}", "name": "x"}).status_code == 202
+    name = database_url.rsplit("/", 1)[1]
+    admin = create_engine(database_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :n"), {"n": name}).scalar()
+    admin.dispose()
+    assert killed >= 1
+    answers = [_post(app, "/api/v1/events", {"name": "after"}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    assert app.wsgi_app.served == 6
+    from plugin.extensions import db
+
+    with app.app_context():
+        customs = db.session.scalars(select(CustomEvent).where(CustomEvent.name == "after")).all()
+        events = db.session.scalars(select(Event).where(Event.subject_id.in_([c.id for c in customs]))).all()
+    assert len(customs) == 3 and len(events) == 3
