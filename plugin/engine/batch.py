@@ -12,8 +12,9 @@ delays) continues on the step-by-step path.
 from __future__ import annotations
 
 import logging
+import queue
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, timedelta
 
 from sqlalchemy import func, select, update
@@ -40,7 +41,8 @@ from plugin.storage.secrets import open_params
 
 log = logging.getLogger(__name__)
 
-_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="send")
+SENDERS = 16
+_POOL = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="send")
 
 
 def claim_events(session: Session, limit: int, lease_seconds: float) -> list[int]:
@@ -266,6 +268,9 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
             created += dispatch_event(session, registry, index, event.id, redis)
         return created
 
+    # the batch's ORM objects (events, orders, clients…) are done with: every outcome commit below
+    # would otherwise expire each of them again
+    session.expunge_all()
     return _send_and_settle(session, engine, runs, graphs, sends)
 
 
@@ -306,16 +311,44 @@ def _flush_steps(session: Session, step_updates: list[dict]) -> None:
     step_updates.clear()
 
 
+def _sent(engine: Engine, sends: list[tuple]):
+    """Send concurrently (up to SENDERS at once); yield ``((run_id, graph, node_id), outcome)`` as each ends.
+
+    A few long-lived tasks take sends from one queue (a Future per send costs more than the send's
+    own Python on this path); an exception inside a send is raised here, as ``future.result()`` would.
+    """
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    for item in sends:
+        todo.put(item)
+
+    def sender() -> None:
+        while True:
+            try:
+                item = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put(((item[0], item[1], item[2]), _send(engine, *item), None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the dispatching thread
+                done.put(((item[0], item[1], item[2]), None, exc))
+
+    for _ in range(min(SENDERS, len(sends))):
+        _POOL.submit(sender)
+    for _ in range(len(sends)):
+        key, outcome, error = done.get()
+        if error is not None:
+            raise error
+        yield key, outcome
+
+
 def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs: dict, sends: list[tuple]) -> list[str]:
     # Outcomes are committed in small groups as they arrive, so a crash re-sends (with the same
     # idempotency key) only what was in flight in the last few milliseconds, not the whole batch.
-    futures = {_POOL.submit(_send, engine, *s): (s[0], s[1], s[2]) for s in sends}
     step_updates = []
     by_run: dict[str, tuple[Graph, dict]] = {run_id: (graph, {}) for run_id, graph in graphs.items()}
     last_flush = time.monotonic()
-    for future in as_completed(futures):
-        run_id, graph, nid = futures[future]
-        outcome = future.result()
+    for (run_id, graph, nid), outcome in _sent(engine, sends):
         now = utcnow()
         resume_at = now + timedelta(seconds=outcome.resume_in) if outcome.resume_in is not None else None
         final = outcome.status not in ("retrying", "waiting")
