@@ -69,18 +69,33 @@ def enqueue_run_in(queue: Queue, run_id: str, seconds: float) -> None:
 
 
 DISPATCH_FLAG = "automation:dispatch:pending"
+WAKE_LIST = "automation:dispatch:wake"
+HELPER_FLAG = "automation:dispatch:helper"
 BATCH_SIZE = 200
 JOB_BUDGET_SECONDS = 20.0
+LINGER_SECONDS = 2  # an idle dispatch job waits this long for the next event (BLPOP: whole seconds)
+FLAG_SECONDS = 10  # the flag outlives a crashed job by at most this
 
 
 def notify_dispatch(queue: Queue) -> None:
-    """Make sure a dispatch job is on its way; one pending job serves every event stored before it starts.
+    """Make sure a dispatch job is on its way for events just committed (one Redis round trip).
 
-    The flag is cleared by the job *before* it claims events, so an event committed after that
-    moment sets the flag again and enqueues the next job: nothing waits for the sweeper.
+    While a dispatch job is alive it holds the flag, so this only pushes a wake-up token that the
+    job (waiting in BLPOP between batches) takes at once: an event reaches its flow in about a
+    millisecond instead of an RQ job's start-up. With no job alive, the flag is free and this
+    enqueues one. A job clears the flag *before* its last look for events, so an event committed
+    after that look enqueues the next job: nothing waits for the sweeper.
     """
-    if queue.connection.set(DISPATCH_FLAG, b"1", nx=True, ex=30):
-        queue.enqueue(JOB_PREFIX + "dispatch_pending", job_timeout=600, result_ttl=0, failure_ttl=86400)
+    pipe = queue.connection.pipeline(transaction=False)
+    pipe.set(DISPATCH_FLAG, b"1", nx=True, ex=FLAG_SECONDS)
+    pipe.rpush(WAKE_LIST, b"1")
+    pipe.ltrim(WAKE_LIST, 0, 0)
+    if pipe.execute()[0]:
+        _enqueue_dispatch(queue)
+
+
+def _enqueue_dispatch(queue: Queue) -> None:
+    queue.enqueue(JOB_PREFIX + "dispatch_pending", job_timeout=600, result_ttl=0, failure_ttl=86400)
 
 
 def _run_all(runtime, engine, run_ids: list[str]) -> None:
@@ -96,33 +111,67 @@ def _run_all(runtime, engine, run_ids: list[str]) -> None:
 
 
 def dispatch_pending() -> int:
-    """Claim and dispatch stored events in batches until none are left (or the time budget is spent)."""
+    """Claim and dispatch stored events in batches; between batches wait briefly to be woken.
+
+    Ends when nothing came for ``LINGER_SECONDS`` (after clearing the flag and one last look) or
+    past ``JOB_BUDGET_SECONDS`` (then the next job is enqueued), so other jobs get the worker.
+    """
     import time
 
-    from plugin.engine.batch import claim_events, dispatch_batch
     from plugin.extensions import db
 
     runtime, index, engine = _state()
-    runtime.redis.delete(DISPATCH_FLAG)
+    redis = runtime.redis
     started, dispatched = time.monotonic(), 0
     with _app().app_context():
-        while time.monotonic() - started < JOB_BUDGET_SECONDS:
-            ids = claim_events(db.session, BATCH_SIZE, engine.lease_seconds)
-            if not ids:
-                break
-            if len(ids) == BATCH_SIZE:
-                notify_dispatch(runtime.queue)  # more waiting: let another worker help
+        while True:
+            redis.set(DISPATCH_FLAG, b"1", ex=FLAG_SECONDS)  # alive: new events wake this job
+            redis.delete(WAKE_LIST)  # tokens so far are for events the claims below will find
+            dispatched += _dispatch_all(runtime, index, engine, db.session, started)
+            if time.monotonic() - started >= JOB_BUDGET_SECONDS:
+                redis.delete(DISPATCH_FLAG)
+                notify_dispatch(runtime.queue)  # a successor takes over; this worker is freed
+                return dispatched
             try:
-                handoff = dispatch_batch(db.session, engine, index, ids, runtime.redis)
-            except Exception:
-                db.session.rollback()
-                log.exception("dispatch of %d events failed; their claims expire and they are retried", len(ids))
-                raise
-            _run_all(runtime, engine, handoff)
-            dispatched += len(ids)
-        else:
-            notify_dispatch(runtime.queue)
-        return dispatched
+                woken = redis.blpop([WAKE_LIST], timeout=LINGER_SECONDS)
+            except Exception:  # noqa: BLE001 - connection lost (Redis restarted, client killed): wind down
+                log.warning("dispatch job could not wait for events; ending")
+                woken = None
+            if woken:
+                continue
+            try:
+                redis.delete(DISPATCH_FLAG)
+            except Exception:  # noqa: BLE001 - the flag expires by itself within FLAG_SECONDS
+                log.warning("dispatch job could not clear its flag; it expires in %d s", FLAG_SECONDS)
+            # an event committed while the flag was still set may have woken no one: one last look
+            last = _dispatch_all(runtime, index, engine, db.session, started)
+            dispatched += last
+            if not last:
+                return dispatched
+
+
+def _dispatch_all(runtime, index, engine, session, started: float) -> int:
+    """Claim and dispatch until no event is left (or the job's budget is spent)."""
+    import time
+
+    from plugin.engine.batch import claim_events, dispatch_batch
+
+    dispatched = 0
+    while time.monotonic() - started < JOB_BUDGET_SECONDS:
+        ids = claim_events(session, BATCH_SIZE, engine.lease_seconds)
+        if not ids:
+            break
+        if len(ids) == BATCH_SIZE and runtime.redis.set(HELPER_FLAG, b"1", nx=True, ex=5):
+            _enqueue_dispatch(runtime.queue)  # a backlog: let another worker help
+        try:
+            handoff = dispatch_batch(session, engine, index, ids, runtime.redis)
+        except Exception:
+            session.rollback()
+            log.exception("dispatch of %d events failed; their claims expire and they are retried", len(ids))
+            raise
+        _run_all(runtime, engine, handoff)
+        dispatched += len(ids)
+    return dispatched
 
 
 def execute_run(run_id: str) -> None:
