@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 import socket
 import sys
@@ -21,7 +22,10 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import allowed_gai_family
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
+from plugin.nodes._services.lean_http import LeanTransport
 from plugin.nodes.base import PermanentError
+
+LEAN_HTTP = os.environ.get("AUTOMATION_LEAN_HTTP", "1") not in ("0", "false", "no")
 
 log = logging.getLogger(__name__)
 # urllib3's DEBUG lines quote every request path, and paths carry secrets (a Slack webhook's, a
@@ -185,10 +189,20 @@ class GuardedSession(requests.Session):
         adapter = GuardedAdapter(Allowlist.parse(settings.outbound_allowlist), pool_connections=64, pool_maxsize=32)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
+        # the common call (a body, no redirects) skips requests/urllib3/http.client: same guard,
+        # same Response, ~20x less Python per call (plugin/nodes/_services/lean_http.py)
+        self.lean = LeanTransport(adapter._guard) if LEAN_HTTP else None
 
     def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._default_timeout)  # a call without one could hang a worker
+        if self.lean is not None and self.lean.takes(self, method, url, kwargs):
+            return self.lean.request(self, method, url, kwargs)
         return super().request(method, url, **kwargs)
+
+    def close(self) -> None:
+        if self.lean is not None:
+            self.lean.close()
+        super().close()
 
     def get_redirect_target(self, resp: requests.Response) -> None:
         # Never follow, even with allow_redirects=True: the caller decides, and its next call is checked.
