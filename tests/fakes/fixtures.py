@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +21,6 @@ from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio
 
 __all__ = [
-    "LIMITS_REDIS_URL",
     "fake_amocrm",
     "fake_bitrix24",
     "fake_receiver",
@@ -37,7 +35,6 @@ __all__ = [
     "sample_context",
 ]
 
-LIMITS_REDIS_URL = os.environ.get("AUTOMATION_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def make_services(redis: Any = None, **settings: Any) -> Services:
@@ -88,18 +85,19 @@ def make_action_call():
 
 @pytest.fixture
 def limits_redis() -> Iterator[Any]:
-    """The real Redis, db 15, flushed before and after the test."""
+    """The real Redis: a database leased for this test (as ``redis_url``), flushed before and after.
+
+    Its URL is ``limits_redis.lease_url`` (for worker processes of the test).
+    """
     import redis
 
-    client = redis.Redis.from_url(LIMITS_REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip(f"no Redis at {LIMITS_REDIS_URL}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+    from tests.conftest import leased_redis_db
+
+    with leased_redis_db() as url:
+        client = redis.Redis.from_url(url)
+        client.lease_url = url
+        yield client
+        client.close()
 
 
 def _serve(fake):
