@@ -361,7 +361,8 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
         if time.monotonic() - last_flush >= FLUSH_SECONDS:
             _flush_steps(session, step_updates)
             last_flush = time.monotonic()
-    _flush_steps(session, step_updates)
+    if step_updates:  # the last group is committed with the runs' final states below: one commit less
+        bulk.update_rows(session, _STEPS, ("run_id", "node_id"), step_updates)
     now = utcnow()
     handoff, finals, failed_flows, not_reached = [], [], {}, []
     stored = {r["id"]: r for r in runs}

@@ -86,12 +86,26 @@ def notify_dispatch(queue: Queue) -> None:
     enqueues one. A job clears the flag *before* its last look for events, so an event committed
     after that look enqueues the next job: nothing waits for the sweeper.
     """
-    pipe = queue.connection.pipeline(transaction=False)
-    pipe.set(DISPATCH_FLAG, b"1", nx=True, ex=FLAG_SECONDS)
-    pipe.rpush(WAKE_LIST, b"1")
-    pipe.ltrim(WAKE_LIST, 0, 0)
-    if pipe.execute()[0]:
+    connection = queue.connection
+    if _notify_script(connection)(keys=[DISPATCH_FLAG, WAKE_LIST], args=[FLAG_SECONDS], client=connection):
         _enqueue_dispatch(queue)
+
+
+# SET flag NX (no job alive: enqueue one), else leave one wake-up token: one command, one round trip
+_NOTIFY_LUA = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+redis.call('RPUSH', KEYS[2], '1')
+redis.call('LTRIM', KEYS[2], 0, 0)
+return 0
+"""
+_SCRIPT: list = []
+
+
+def _notify_script(connection):
+    """The script object (its SHA computed once); each call names the connection to run it on."""
+    if not _SCRIPT:
+        _SCRIPT.append(connection.register_script(_NOTIFY_LUA))
+    return _SCRIPT[0]
 
 
 def _enqueue_dispatch(queue: Queue) -> None:
