@@ -10,7 +10,7 @@ pools of :mod:`plugin.nodes._services.net` do; TLS verifies against certifi's bu
 
 Errors are the ``requests`` exceptions that path raises (``ConnectTimeout``, ``ReadTimeout``,
 ``ConnectionError``, ``SSLError``), so callers cannot tell the two apart. Calls this client does
-not take (streaming, auth, cookies, custom ``verify``/``cert``, form dicts, user info or non-ASCII
+not take (streaming, auth, cookies, ``verify=False``, client ``cert``, form dicts, user info or non-ASCII
 host names in the URL, redirects) go through ``requests`` as before.
 """
 
@@ -34,7 +34,7 @@ from requests.utils import get_encoding_from_headers, requote_uri
 MAX_IDLE_PER_HOST = 32
 MAX_HEADER_LINES = 200
 MAX_LINE = 65536
-SIMPLE_KWARGS = frozenset({"headers", "data", "json", "timeout", "allow_redirects"})
+SIMPLE_KWARGS = frozenset({"headers", "data", "json", "timeout", "allow_redirects", "verify"})
 
 
 class _Retry(Exception):
@@ -46,15 +46,18 @@ class LeanTransport:
         self._guard = guard
         self._idle: dict[tuple, list] = {}
         self._lock = threading.Lock()
-        self._tls: ssl.SSLContext | None = None
+        self._tls: dict[str, ssl.SSLContext] = {}
 
     # -- eligibility -----------------------------------------------------------------------
 
     def takes(self, session: requests.Session, method: str, url: str, kwargs: dict) -> bool:
         if not kwargs.keys() <= SIMPLE_KWARGS or kwargs.get("allow_redirects", True) is not False:
             return False
-        if session.auth or session.cookies or session.verify is not True or session.cert or session.proxies:
+        if session.auth or session.cookies or session.cert or session.proxies:
             return False
+        verify = kwargs.get("verify", session.verify)
+        if verify is not True and not (isinstance(verify, str) and verify):
+            return False  # verify=False (or a bundle object): requests decides
         if session.params or session.hooks.get("response"):
             return False
         data = kwargs.get("data")
@@ -105,9 +108,10 @@ class LeanTransport:
         head += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "host"]
         wire = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
-        key = (scheme, host, port)
+        verify = kwargs.get("verify", session.verify)
+        key = (scheme, host, port, verify)  # a connection verified against one bundle serves only it
         for attempt in (1, 2):
-            conn, reused = self._connection(key, connect_timeout)
+            conn, reused = self._connection(key, connect_timeout, verify)
             try:
                 status, reason, version, response_headers, content, keep = self._exchange(
                     conn, wire, method, read_timeout, reused
@@ -144,7 +148,7 @@ class LeanTransport:
 
     # -- connections -----------------------------------------------------------------------
 
-    def _connection(self, key: tuple, timeout: float | None):
+    def _connection(self, key: tuple, timeout: float | None, verify: bool | str = True):
         with self._lock:
             idle = self._idle.get(key)
             while idle:
@@ -152,7 +156,7 @@ class LeanTransport:
                 if conn.alive():
                     return conn, True
                 conn.close()
-        scheme, host, port = key
+        scheme, host, port, _verify = key
         try:
             infos = self._guard.resolve(host, port)
             sock = _connect(infos, timeout)
@@ -164,7 +168,7 @@ class LeanTransport:
             raise requests.exceptions.ConnectionError(f"cannot connect to {host}: {exc}") from None
         if scheme == "https":
             try:
-                sock = self._context().wrap_socket(sock, server_hostname=host)
+                sock = self._context(verify).wrap_socket(sock, server_hostname=host)
             except ssl.SSLError as exc:
                 sock.close()
                 raise requests.exceptions.SSLError(f"TLS with {host} failed: {exc}") from None
@@ -184,15 +188,18 @@ class LeanTransport:
                 return
         conn.close()
 
-    def _context(self) -> ssl.SSLContext:
-        if self._tls is None:
-            from requests.utils import DEFAULT_CA_BUNDLE_PATH
+    def _context(self, verify: bool | str) -> ssl.SSLContext:
+        """Verifying TLS: certifi's bundle (what requests uses), or the bundle file ``verify`` names."""
+        from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
-            context = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)
+        cafile = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+        context = self._tls.get(cafile)
+        if context is None:
+            context = ssl.create_default_context(cafile=cafile)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
             context.set_alpn_protocols(["http/1.1"])
-            self._tls = context
-        return self._tls
+            self._tls[cafile] = context
+        return context
 
     def close(self) -> None:
         with self._lock:

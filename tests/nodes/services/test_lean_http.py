@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import threading
 import time
 import zlib
 
 import pytest
 import requests
+import trustme
 
 from plugin.nodes._services import Settings
 from plugin.nodes._services.net import BlockedDestination, guarded_session
@@ -48,8 +50,12 @@ RESPONSES = {
 class RawServer:
     """Answers each request with RESPONSES[path]; '/hang' never answers, '/drop' closes at once."""
 
-    def __init__(self):
+    def __init__(self, tls: ssl.SSLContext | None = None):
         self.sock = socket.create_server(("127.0.0.1", 0))
+        self.tls = tls
+        self.sni: list[str | None] = []
+        if tls is not None:
+            tls.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)
         self.port = self.sock.getsockname()[1]
         self.requests: list[tuple[str, dict, bytes]] = []
         self.connections = 0
@@ -63,7 +69,15 @@ class RawServer:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._serve_tls if self.tls else self._serve, args=(conn,), daemon=True).start()
+
+    def _serve_tls(self, conn):
+        try:
+            conn = self.tls.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            conn.close()  # the client refused our certificate
+            return
+        self._serve(conn)
 
     def _serve(self, conn):
         buf = b""
@@ -196,11 +210,49 @@ def test_calls_it_does_not_take_go_through_requests(server):
     url = f"http://127.0.0.1:{server.port}/json"
     assert not lean.lean.takes(lean, "POST", url, {"data": {"a": "1"}, "allow_redirects": False})  # a form
     assert not lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": True})
-    assert not lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": False, "verify": "/ca.pem"})
+    assert not lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": False, "verify": False})
     assert not lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": False, "headers": {"X": "a\r\nB: c"}})
     assert not lean.lean.takes(lean, "POST", "http://user:pw@127.0.0.1/", {"allow_redirects": False})
     assert lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": False, "timeout": 3})
     # a header with CR/LF is refused as requests refuses it (no request is sent)
     with pytest.raises(ValueError):
         lean.post(url, json={}, headers={"X-Evil": "a\r\nInjected: 1"}, allow_redirects=False)
+    assert server.requests == []
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)  # the name only, not 127.0.0.1
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    s = RawServer(tls=context)
+    yield s, str(ca_file)
+    s.close()
+
+
+def test_https_verifies_the_certificate_against_the_host_name(tls_server):
+    server, ca_file = tls_server
+    lean = guarded_session(Settings(outbound_allowlist=("127.0.0.1", "::1", "localhost"), http_timeout=2))
+    url = f"https://localhost:{server.port}/json"
+    assert lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": False, "verify": ca_file})
+    answers = [lean.post(url, json={"n": i}, verify=ca_file, allow_redirects=False) for i in range(3)]
+    assert [a.json()["ok"] for a in answers] == [True] * 3
+    assert server.connections == 1 and server.sni == ["localhost"]  # one kept-alive TLS connection
+    assert server.requests[0][1]["host"] == f"localhost:{server.port}"
+    # the same bundle through requests gives the same answer
+    plain = guarded_session(Settings(outbound_allowlist=("127.0.0.1", "::1", "localhost"), http_timeout=2))
+    plain.lean = None
+    theirs = plain.post(url, json={"n": 0}, verify=ca_file, allow_redirects=False)
+    assert (theirs.status_code, theirs.content) == (answers[0].status_code, answers[0].content)
+
+
+def test_https_refuses_a_certificate_for_another_name_or_an_unknown_authority(tls_server):
+    server, ca_file = tls_server
+    lean = guarded_session(Settings(outbound_allowlist=("127.0.0.1", "localhost"), http_timeout=2))
+    with pytest.raises(requests.exceptions.SSLError, match="127.0.0.1"):
+        lean.post(f"https://127.0.0.1:{server.port}/json", json={}, verify=ca_file, allow_redirects=False)
+    with pytest.raises(requests.exceptions.SSLError):  # certifi's bundle does not know the test CA
+        lean.post(f"https://localhost:{server.port}/json", json={}, allow_redirects=False)
     assert server.requests == []
