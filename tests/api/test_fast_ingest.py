@@ -257,3 +257,38 @@ def test_dead_database_connections_are_replaced_without_a_duplicate(app, client,
         customs = db.session.scalars(select(CustomEvent).where(CustomEvent.name == "after")).all()
         events = db.session.scalars(select(Event).where(Event.subject_id.in_([c.id for c in customs]))).all()
     assert len(customs) == 3 and len(events) == 3
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_concurrent_batches_creating_the_same_orders_store_each_once(app, client, database_url):
+    """Two batches race to create the same new orders: 202 for both, one row and one order_created each."""
+    import threading
+
+    from plugin.storage.models import Order
+
+    ids = [f"race-{i}" for i in range(300)]
+    answers = []
+
+    def post(status):
+        items = [{"type": "order", "data": {"id": i, "price": 100, "status": status}} for i in ids]
+        answers.append(_post(app, "/api/v1/batch", {"items": items}))
+
+    for _ in range(3):
+        threads = [threading.Thread(target=post, args=(s,)) for s in ("Новая", "В работе")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert [a.status_code for a in answers] == [202] * 6
+    from plugin.extensions import db
+
+    with app.app_context():
+        orders = db.session.scalars(select(Order).where(Order.id.in_(ids))).all()
+        events = db.session.scalars(select(Event).where(Event.subject_id.in_(ids))).all()
+    assert len(orders) == len(ids)
+    created = [e for e in events if e.trigger == "order_created"]
+    assert sorted(e.subject_id for e in created) == sorted(ids)
+    # every later batch that changed the status derived exactly one status change per order
+    changes = [e for e in events if e.trigger == "order_status_changed"]
+    assert all(e.data["from"] != e.data["to"] for e in changes)
+    assert sum(a.get_json()["events"] for a in answers) == len(events)
