@@ -63,6 +63,20 @@ def _with_defaults(table: Table, rows: list[dict]) -> list[dict]:
     return out
 
 
+def _pg_insert(table: Table, names: tuple[str, ...], tail: str = ""):
+    """``INSERT INTO table (names) SELECT … FROM json_to_recordset(:rows)`` + ``tail``, built once."""
+    key = ("insert", table.name, names, tail)
+    if key not in _CACHE:
+        cols = _columns(table, names)
+        spec = ", ".join(f'"{c.name}" {_pg_type(c)}' for c in cols)
+        listed = ", ".join(f'"{c.name}"' for c in cols)
+        _CACHE[key] = text(
+            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM json_to_recordset(CAST(:rows AS json)) '
+            f"AS r({spec}) {tail}"
+        ).bindparams(bindparam("rows"))
+    return _CACHE[key]
+
+
 def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     """INSERT every row (all with the same keys) into ``table``; PostgreSQL: one statement."""
     if not rows:
@@ -72,16 +86,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.connection().execute(table.insert(), rows)
         return
-    key = ("insert", table.name, names)
-    if key not in _CACHE:
-        cols = _columns(table, names)
-        spec = ", ".join(f'"{c.name}" {_pg_type(c)}' for c in cols)
-        listed = ", ".join(f'"{c.name}"' for c in cols)
-        _CACHE[key] = text(
-            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM json_to_recordset(CAST(:rows AS json)) '
-            f"AS r({spec})"
-        ).bindparams(bindparam("rows"))
-    session.connection().execute(_CACHE[key], {"rows": _document(rows)})
+    session.connection().execute(_pg_insert(table, names), {"rows": _document(rows)})
 
 
 def update_rows(session: Session, table: Table, keys: tuple[str, ...], rows: list[dict]) -> None:
@@ -143,16 +148,8 @@ def insert_new_rows(session: Session, table: Table, rows: list[dict], key: str =
     names = tuple(unique[0])
     inserted: set = set()
     if session.get_bind().dialect.name == "postgresql":
-        cache_key = ("insert-new", table.name, names, key)
-        if cache_key not in _CACHE:
-            cols = _columns(table, names)
-            spec = ", ".join(f'"{c.name}" {_pg_type(c)}' for c in cols)
-            listed = ", ".join(f'"{c.name}"' for c in cols)
-            _CACHE[cache_key] = text(
-                f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM json_to_recordset(CAST(:rows AS json)) '
-                f'AS r({spec}) ON CONFLICT ("{key}") DO NOTHING RETURNING "{key}"'
-            ).bindparams(bindparam("rows"))
-        inserted.update(session.connection().execute(_CACHE[cache_key], {"rows": _document(unique)}).scalars())
+        statement = _pg_insert(table, names, f'ON CONFLICT ("{key}") DO NOTHING RETURNING "{key}"')
+        inserted.update(session.connection().execute(statement, {"rows": _document(unique)}).scalars())
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 

@@ -34,6 +34,7 @@ from requests.utils import get_encoding_from_headers, requote_uri
 MAX_IDLE_PER_HOST = 32
 MAX_HEADER_LINES = 200
 MAX_LINE = 65536
+NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 SIMPLE_KWARGS = frozenset({"headers", "data", "json", "timeout", "allow_redirects", "verify"})
 
 
@@ -158,8 +159,10 @@ class LeanTransport:
                 conn.close()
         scheme, host, port, _verify = key
         try:
+            from plugin.nodes._services.net import _connect  # the guard's connect (net imports this module)
+
             infos = self._guard.resolve(host, port)
-            sock = _connect(infos, timeout)
+            sock = _connect(infos, timeout, None, NODELAY)
         except socket.gaierror as exc:
             raise requests.exceptions.ConnectionError(f"cannot resolve {host}: {exc}") from None
         except TimeoutError:
@@ -381,22 +384,6 @@ def _timeouts(timeout: Any) -> tuple[float | None, float | None]:
     if isinstance(timeout, tuple):
         return timeout[0], timeout[1]
     return timeout, timeout
-
-
-def _connect(infos: list[tuple], timeout: float | None) -> socket.socket:
-    error: OSError | None = None
-    for family, socktype, proto, _canonname, sockaddr in infos:
-        sock = socket.socket(family, socktype, proto)
-        try:
-            sock.settimeout(timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as exc:
-            error = exc
-            sock.close()
-    assert error is not None  # infos is never empty
-    raise error
 
 
 def _decompress(content: bytes, encoding: str) -> bytes:

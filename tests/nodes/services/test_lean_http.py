@@ -17,7 +17,6 @@ import zlib
 
 import pytest
 import requests
-import trustme
 
 from plugin.nodes._services import Settings
 from plugin.nodes._services.net import BlockedDestination, guarded_session
@@ -221,14 +220,10 @@ def test_calls_it_does_not_take_go_through_requests(server):
 
 
 @pytest.fixture
-def tls_server(tmp_path):
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(context)  # the name only, not 127.0.0.1
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
+def tls_server(tls):
+    context, ca_file = tls
     s = RawServer(tls=context)
-    yield s, str(ca_file)
+    yield s, ca_file
     s.close()
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-import trustme
 
 from plugin.nodes._services import Services, Settings
 from plugin.nodes._services.net import (
@@ -476,16 +474,6 @@ def test_dns_rebinding_answer_with_any_blocked_address_is_refused(receiver_facto
         session("127.0.0.1/32").get(f"http://rebind.test:{target.port}/")
 
     assert target.hits == []
-
-
-@pytest.fixture
-def tls(tmp_path):
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_context)  # the name only, not 127.0.0.1
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    return server_context, str(ca_file)
 
 
 def test_https_to_a_pinned_address_verifies_the_certificate_against_the_hostname(receiver_factory, tls):
