@@ -1,18 +1,21 @@
-"""The lean hot path of ingestion: ``POST /api/v1/events``, ``/visits`` and ``/batch``.
+"""The lean hot path of ingestion: ``POST /api/v1/events``, ``/visits``, ``/batch``, ``PUT /orders/{id}``
+and ``PUT /clients/{id}``.
 
-These two endpoints take most of a busy site's traffic. Through Flask + flask-smorest + the ORM a
+These endpoints take most of a busy site's traffic. Through Flask + flask-smorest + the ORM a
 request costs ~2.5 ms of Python; this WSGI middleware answers the common, valid case in well
 under half of that with the very same rules, and hands everything else to the Flask app:
 
 * the same bearer-token check (``plugin.api.auth.authenticate``'s rules: the env token, else the
   SHA-256 of the token looked up in ``api_tokens``) and the same per-token rate limiter;
 * the same strict JSON reading (``strict_loads``) and the same marshmallow schemas (``VisitIn``,
-  ``CustomEventIn``; for a batch each item's schema, the envelope checked as ``BatchIn`` does),
+  ``CustomEventIn``, ``OrderIn``, ``ClientIn``; for a batch each item's schema, the envelope
+  checked as ``BatchIn`` does),
   so what is accepted and how it is stored cannot drift from the documented API;
 * the same durability: the row and its engine event are committed (on PostgreSQL one atomic
   statement: ``WITH … INSERT … ON CONFLICT DO NOTHING RETURNING … INSERT INTO events``) before the
-  202, then the dispatch is notified exactly as ``plugin.api.ingest`` does (a batch goes through
-  the same ``ingest_batch`` as the Flask view, in one transaction).
+  202, then the dispatch is notified exactly as ``plugin.api.ingest`` does (a batch and an order
+  or client upsert go through the same ``ingest_batch`` / ``upsert_order`` / ``upsert_client`` as
+  the Flask views, in one transaction).
 
 Anything else — a missing or wrong token, a rate-limited token, a body that is not valid JSON,
 that holds U+0000, that fails the schema, a database error before the commit — is passed to the
@@ -26,6 +29,7 @@ import hmac
 import io
 import json
 import logging
+import re
 
 from marshmallow import ValidationError
 from sqlalchemy import bindparam, text
@@ -80,7 +84,8 @@ class FastIngest:
     def __init__(self, app):
         self.app = app
         self.flask_wsgi = app.wsgi_app
-        self.schemas = {"event": schemas.CustomEventIn(), "visit": schemas.VisitIn()}
+        self.schemas = {"event": schemas.CustomEventIn(), "visit": schemas.VisitIn(), "order": schemas.OrderIn(),
+                        "client": schemas.ClientIn()}
         self.item_schemas = {kind: schema() for kind, schema in schemas.ITEM_SCHEMAS.items()}
         self._groups: tuple[str | None, dict] = (None, {})
         self.headers = _headers_of(app)
@@ -91,14 +96,14 @@ class FastIngest:
     # -- WSGI ------------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
-        kind = PATHS.get(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "POST" else None
+        kind, key = _route(environ)
         if kind is None or environ.get("QUERY_STRING"):
             return self.flask_wsgi(environ, start_response)
         raw = self._read(environ)
         if raw is None:
             return self.flask_wsgi(environ, start_response)
         try:
-            answer = self._handle(kind, environ, raw)
+            answer = self._handle(kind, environ, raw, key)
         except Exception:  # never answer from here on a surprise: Flask decides
             log.warning("fast ingestion path declined %s after an error", environ.get("PATH_INFO"), exc_info=True)
             answer = None
@@ -131,7 +136,7 @@ class FastIngest:
 
     # -- the request -----------------------------------------------------------------------
 
-    def _handle(self, kind: str, environ, raw: bytes) -> dict | None:
+    def _handle(self, kind: str, environ, raw: bytes, key: str | None = None) -> dict | None:
         if b"\\u0000" in raw:
             return None  # Flask names the path of every NUL
         try:
@@ -160,6 +165,10 @@ class FastIngest:
             derived = self._store_batch(engine, data)
             self._notify(derived)
             return {"accepted": len(data), "events": derived}
+        if kind in ("order", "client"):
+            created, derived = self._upsert(engine, kind, key, data)
+            self._notify(derived)
+            return {"accepted": True, "created": created, "events": derived}
         created = self._store(engine, kind, data)
         self._notify(1 if created else 0)
         return {"accepted": True, "created": created, "events": 1 if created else 0}
@@ -189,18 +198,40 @@ class FastIngest:
             loaded.append((item["type"], loader.load(item["data"])))
         return loaded
 
-    def _store_batch(self, engine, loaded: list[tuple[str, dict]]) -> int:
-        from sqlalchemy.orm import Session
-
-        from plugin.storage.ingest import ingest_batch, status_map
+    def _status_groups(self) -> dict:
+        from plugin.storage.ingest import status_map
 
         raw = self.app.config.get("STATUS_GROUPS", "")
         if self._groups[0] != raw:
             self._groups = (raw, status_map(raw))
+        return self._groups[1]
+
+    def _store_batch(self, engine, loaded: list[tuple[str, dict]]) -> int:
+        from sqlalchemy.orm import Session
+
+        from plugin.storage.ingest import ingest_batch
+
         with Session(engine, expire_on_commit=False) as session:
-            derived = ingest_batch(session, loaded, self._groups[1])
+            derived = ingest_batch(session, loaded, self._status_groups())
             session.commit()
         return derived
+
+    def _upsert(self, engine, kind: str, key: str, data: dict) -> tuple[bool, int]:
+        """``PUT /orders/{id}`` and ``/clients/{id}``: the storage calls of plugin.api.ingest, committed."""
+        from sqlalchemy.orm import Session
+
+        from plugin.storage.ingest import upsert_client, upsert_order
+
+        with Session(engine, expire_on_commit=False) as session:
+            if kind == "client":
+                created, _changed = upsert_client(session, key, data)
+                derived = 0
+            else:
+                events = upsert_order(session, key, data, self._status_groups())
+                created = any(e.trigger == "order_created" for e in events)
+                derived = len(events)
+            session.commit()
+        return created, derived
 
     def _db(self):
         if self._engine is None:
@@ -263,6 +294,23 @@ class FastIngest:
             conn.execute(_SQLITE_EVENT, {"trigger": event["trigger"], "subject_id": row[0],
                                          "event_data": event["event_data"], "now": now})
             return True
+
+
+# an id that reads the same in PATH_INFO and in Flask's decoded URL: anything else goes to Flask
+_SAFE_ID = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,64}")
+_UPSERTS = {"/api/v1/orders/": "order", "/api/v1/clients/": "client"}
+
+
+def _route(environ) -> tuple[str | None, str | None]:
+    path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
+    if method == "POST":
+        return PATHS.get(path), None
+    if method == "PUT" and path.startswith("/api/v1/"):
+        prefix, _, key = path.rpartition("/")
+        kind = _UPSERTS.get(prefix + "/")
+        if kind and _SAFE_ID.fullmatch(key):
+            return kind, key
+    return None, None
 
 
 def _autocommit_engine(engine):

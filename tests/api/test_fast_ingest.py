@@ -292,3 +292,41 @@ def test_concurrent_batches_creating_the_same_orders_store_each_once(app, client
     changes = [e for e in events if e.trigger == "order_status_changed"]
     assert all(e.data["from"] != e.data["to"] for e in changes)
     assert sum(a.get_json()["events"] for a in answers) == len(events)
+
+
+UPSERTS = [
+    ("/api/v1/clients/c1", {"name": "Иван", "phone": "+79990000000", "fields": {"vip": True}}),
+    ("/api/v1/clients/c1", {"name": "Иван"}),  # unchanged
+    ("/api/v1/orders/o-1", {"price": 12000, "status": "Новая", "client_id": "c1", "visit_id": "v1"}),
+    ("/api/v1/orders/o-1", {"price": 12000, "status": "Новая", "client_id": "c1"}),  # unchanged: nothing
+    ("/api/v1/orders/o-1", {"status": "Оплачен"}),  # status change, paid_at set
+    ("/api/v1/orders/o-1", {"created_at": "2026-01-01T00:00:00Z"}),  # dates changed
+    ("/api/v1/orders/o-2", {"price": 5, "client": {"external_id": "c2", "name": "Пётр"}}),
+    ("/api/v1/orders/ord:42_x.y", {"status_group": "cancelled"}),
+]
+UPSERTS_TO_FLASK = [
+    ("/api/v1/orders/o-3", {"price": "много"}),  # schema problem
+    ("/api/v1/orders/o-3", {"unknown": 1}),
+    ("/api/v1/orders/" + "x" * 65, {"price": 1}),  # too long for an id
+    ("/api/v1/orders/заказ-1", {"price": 1}),  # non-ASCII id: Flask decodes the URL
+    ("/api/v1/clients/c3", {"email": 5}),
+]
+
+
+def test_order_and_client_upserts_answered_identically_and_served_fast(app, client, slow_app):
+    put = lambda a, path, body: a.test_client().put(path, json=body, headers=AUTH)
+    for path, body in UPSERTS:
+        fast, slow = put(app, path, body), put(slow_app, path, body)
+        assert fast.status_code == 202 and _shape(fast) == _shape(slow), (path, body)
+        assert fast.data == slow.data
+    assert app.wsgi_app.served == len(UPSERTS)
+    for path, body in UPSERTS_TO_FLASK:
+        fast, slow = put(app, path, body), put(slow_app, path, body)
+        assert _shape(fast) == _shape(slow), (path, body)
+    assert app.wsgi_app.served == len(UPSERTS)  # all of those went to Flask
+    assert _orders(app) == _orders(slow_app)
+    assert _rows(app)[2] == _rows(slow_app)[2]
+    events = [e[:2] for e in _rows(app)[2]]
+    assert events == sorted([("order_created", "o-1"), ("order_status_changed", "o-1"),
+                             ("order_dates_changed", "o-1"), ("order_created", "o-2"),
+                             ("order_created", "ord:42_x.y"), ("order_created", "заказ-1")])
