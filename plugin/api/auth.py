@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 
 from flask import Flask, current_app, g, request
 
@@ -38,18 +39,24 @@ def _is_public(path: str) -> bool:
 
 def authenticate(header: str | None) -> str | None:
     """The token's identity (for rate limits) or None."""
+    return identity_for(
+        header, current_app.config.get("API_TOKEN") or "",
+        lambda digest: db.session.query(ApiToken.id).filter(ApiToken.token_hash == digest).scalar(),
+    )
+
+
+def identity_for(header: str | None, env_token: str, token_id: Callable[[str], int | None]) -> str | None:
+    """The bearer-token rules: ``token_id(sha256 hex)`` finds a stored token's id."""
     if not header:
         return None
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 9110 §11.1)
         return None
-    env_token = current_app.config.get("API_TOKEN") or ""
     if env_token and hmac.compare_digest(token.encode(), env_token.encode()):
         return "env"
-    digest = hash_token(token)
-    row = db.session.query(ApiToken.id).filter(ApiToken.token_hash == digest).first()
-    return f"token:{row.id}" if row else None
+    found = token_id(hash_token(token))
+    return f"token:{found}" if found is not None else None
 
 
 def install_auth(app: Flask) -> None:

@@ -25,7 +25,6 @@ path can only ever answer 202, with the body and headers the Flask view would ha
 
 from __future__ import annotations
 
-import hmac
 import io
 import json
 import logging
@@ -37,9 +36,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import JSON
 
 from plugin.api import schemas
-from plugin.api.auth import hash_token
+from plugin.api.auth import identity_for
 from plugin.api.common import MalformedJson, strict_loads
-from plugin.storage.models import VISIT_FIELDS, new_id, utcnow
+from plugin.storage.ingest import custom_event_row, visit_row
+from plugin.storage.models import VISIT_FIELDS, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +65,6 @@ _PG_CUSTOM = text(
     "SELECT 'custom_event', n.id, :event_data, :now FROM n RETURNING id"
 ).bindparams(bindparam("data", type_=JSON), bindparam("event_data", type_=JSON))
 
-# SQLite has no data-modifying CTE: two statements in one transaction.
-_SQLITE_VISIT = text(
-    f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) VALUES ({_VISIT_VALUES}) ON CONFLICT (id) DO NOTHING RETURNING id"
-)
-_SQLITE_CUSTOM = text(
-    "INSERT INTO custom_events (id, name, visit_id, client_id, data, created_at) "
-    "VALUES (:id, :name, :visit_id, :client_id, :data, :created_at) ON CONFLICT (id) DO NOTHING RETURNING id"
-).bindparams(bindparam("data", type_=JSON))
-_SQLITE_EVENT = text(
-    "INSERT INTO events (trigger, subject_id, data, created_at) VALUES (:trigger, :subject_id, :event_data, :now) "
-    "RETURNING id"
-).bindparams(bindparam("event_data", type_=JSON))
-
 class FastIngest:
     """WSGI middleware: ``app.wsgi_app = FastIngest(app)``; see the module docstring."""
 
@@ -86,8 +73,6 @@ class FastIngest:
         self.flask_wsgi = app.wsgi_app
         self.schemas = {"event": schemas.CustomEventIn(), "visit": schemas.VisitIn(), "order": schemas.OrderIn(),
                         "client": schemas.ClientIn()}
-        self.item_schemas = {kind: schema() for kind, schema in schemas.ITEM_SCHEMAS.items()}
-        self._groups: tuple[str | None, dict] = (None, {})
         self.headers = _headers_of(app)
         self._engine = None
         self._autocommit = None  # PostgreSQL: single-statement writes (see _store)
@@ -192,7 +177,7 @@ class FastIngest:
             if not isinstance(item, dict) or len(item) != 2 or not isinstance(item.get("data"), dict):
                 return None
             kind = item.get("type")
-            loader = self.item_schemas.get(kind) if isinstance(kind, str) else None
+            loader = schemas.ITEM_LOADERS.get(kind) if isinstance(kind, str) else None
             if loader is None:
                 return None
             loaded.append((item["type"], loader.load(item["data"])))
@@ -201,10 +186,7 @@ class FastIngest:
     def _status_groups(self) -> dict:
         from plugin.storage.ingest import status_map
 
-        raw = self.app.config.get("STATUS_GROUPS", "")
-        if self._groups[0] != raw:
-            self._groups = (raw, status_map(raw))
-        return self._groups[1]
+        return status_map(self.app.config.get("STATUS_GROUPS", ""))
 
     def _store_batch(self, engine, loaded: list[tuple[str, dict]]) -> int:
         from sqlalchemy.orm import Session
@@ -244,56 +226,40 @@ class FastIngest:
         return self._engine
 
     def _identity(self, engine, header: str | None) -> str | None:
-        # the rules of plugin.api.auth.authenticate, without a request context
-        if not header:
-            return None
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return None
-        env_token = self.app.config.get("API_TOKEN") or ""
-        if env_token and hmac.compare_digest(token.encode(), env_token.encode()):
-            return "env"
-        with engine.connect() as conn:
-            row = conn.execute(_TOKEN_SQL, {"h": hash_token(token)}).first()
-        return f"token:{row.id}" if row else None
+        def token_id(digest: str) -> int | None:
+            with engine.connect() as conn:
+                return conn.execute(_TOKEN_SQL, {"h": digest}).scalar()
+
+        return identity_for(header, self.app.config.get("API_TOKEN") or "", token_id)
 
     def _store(self, engine, kind: str, data: dict) -> bool:
+        """Store one visit or custom event with its engine event; True when it is new."""
+        if engine.dialect.name != "postgresql":
+            from sqlalchemy.orm import Session
+
+            from plugin.storage.ingest import ingest_custom_event, ingest_visit
+
+            with Session(engine) as session:
+                created, _events = (ingest_visit if kind == "visit" else ingest_custom_event)(session, data)
+                session.commit()
+            return created
         now = utcnow()
         if kind == "visit":
-            values = {"id": str(data["id"]), "created_at": _naive(data.get("created_at")) or now, "now": now}
-            for name in VISIT_FIELDS:
-                value = data.get(name)
-                values[name] = None if value is None else str(value)
-            values["client_id"] = _str(data.get("client_id"))
-            pg, lite = _PG_VISIT, _SQLITE_VISIT
-            event = {"trigger": "visit_created", "event_data": {}}
+            statement, values = _PG_VISIT, visit_row(data, now)
         else:
-            values = {
-                "id": str(data.get("id") or new_id()), "name": data["name"], "visit_id": _str(data.get("visit_id")),
-                "client_id": _str(data.get("client_id")), "data": data.get("data") or {},
-                "created_at": _naive(data.get("created_at")) or now, "now": now,
-                "event_data": {"name": data["name"]},
-            }
-            pg, lite = _PG_CUSTOM, _SQLITE_CUSTOM
-            event = {"trigger": "custom_event", "event_data": values["event_data"]}
-        if engine.dialect.name == "postgresql":
-            # one round trip: no pre-ping; a connection found dead (PostgreSQL restarted) is
-            # replaced and the statement sent once more — with the same id, so it cannot fire twice
-            for attempt in (1, 2):
-                try:
-                    with self._autocommit.connect() as conn:
-                        return conn.execute(pg, values).first() is not None
-                except DBAPIError as exc:
-                    if attempt == 2 or not exc.connection_invalidated:
-                        raise
-        with engine.begin() as conn:
-            row = conn.execute(lite, {k: v for k, v in values.items() if k not in ("now", "event_data")}).first()
-            if row is None:
-                return False
-            conn.execute(_SQLITE_EVENT, {"trigger": event["trigger"], "subject_id": row[0],
-                                         "event_data": event["event_data"], "now": now})
-            return True
+            statement, values = _PG_CUSTOM, custom_event_row(data, now)
+            values["event_data"] = {"name": data["name"]}
+        values["now"] = now
+        # one round trip: no pre-ping; a connection found dead (PostgreSQL restarted) is replaced
+        # and the statement sent once more — with the same id, so it cannot fire twice
+        for attempt in (1, 2):
+            try:
+                with self._autocommit.connect() as conn:
+                    return conn.execute(statement, values).first() is not None
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
 
 # an id that reads the same in PATH_INFO and in Flask's decoded URL: anything else goes to Flask
@@ -329,16 +295,6 @@ def _headers_of(app) -> list[tuple[str, str]]:
         for hook in reversed(app.after_request_funcs.get(None, [])):
             response = hook(response)
     return [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
-
-
-def _naive(value):
-    from plugin.storage.ingest import naive_utc
-
-    return naive_utc(value)
-
-
-def _str(value) -> str | None:
-    return None if value is None else str(value)
 
 
 def install(app) -> None:

@@ -63,16 +63,19 @@ def _with_defaults(table: Table, rows: list[dict]) -> list[dict]:
     return out
 
 
+def _recordset(table: Table, names: tuple[str, ...]) -> str:
+    """``json_to_recordset(CAST(:rows AS json)) AS r("a" type, …)`` for these columns."""
+    spec = ", ".join(f'"{c.name}" {_pg_type(c)}' for c in _columns(table, names))
+    return f"json_to_recordset(CAST(:rows AS json)) AS r({spec})"
+
+
 def _pg_insert(table: Table, names: tuple[str, ...], tail: str = ""):
     """``INSERT INTO table (names) SELECT … FROM json_to_recordset(:rows)`` + ``tail``, built once."""
     key = ("insert", table.name, names, tail)
     if key not in _CACHE:
-        cols = _columns(table, names)
-        spec = ", ".join(f'"{c.name}" {_pg_type(c)}' for c in cols)
-        listed = ", ".join(f'"{c.name}"' for c in cols)
+        listed = ", ".join(f'"{name}"' for name in names)
         _CACHE[key] = text(
-            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM json_to_recordset(CAST(:rows AS json)) '
-            f"AS r({spec}) {tail}"
+            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM {_recordset(table, names)} {tail}'
         ).bindparams(bindparam("rows"))
     return _CACHE[key]
 
@@ -108,13 +111,10 @@ def update_rows(session: Session, table: Table, keys: tuple[str, ...], rows: lis
         return
     key = ("update", table.name, names, keys)
     if key not in _CACHE:
-        cols = _columns(table, names)
-        spec = ", ".join(f'"{c.name}" {_pg_type(c)}' for c in cols)
         assign = ", ".join(f'"{n}" = r."{n}"' for n in settable)
         match = " AND ".join(f't."{k}" = r."{k}"' for k in keys)
         _CACHE[key] = text(
-            f'UPDATE "{table.name}" AS t SET {assign} FROM json_to_recordset(CAST(:rows AS json)) AS r({spec}) '
-            f"WHERE {match}"
+            f'UPDATE "{table.name}" AS t SET {assign} FROM {_recordset(table, names)} WHERE {match}'
         ).bindparams(bindparam("rows"))
     session.connection().execute(_CACHE[key], {"rows": _document(rows)})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -31,8 +32,11 @@ DEFAULT_STATUS_MAP = {
 }
 
 
+@lru_cache(maxsize=8)
 def status_map(config_value: str) -> dict[str, str]:
-    """The status-name → group map: built-ins plus ``AUTOMATION_STATUS_GROUPS`` (JSON or name:group,…)."""
+    """The status-name → group map: built-ins plus ``AUTOMATION_STATUS_GROUPS`` (JSON or name:group,…).
+
+    Cached per configuration value; callers only read the map."""
     mapping = dict(DEFAULT_STATUS_MAP)
     raw = (config_value or "").strip()
     if raw:
@@ -58,16 +62,29 @@ def _event(session: Session, trigger: str, subject_id: str, data: dict | None = 
     return event
 
 
-def ingest_visit(session: Session, data: dict) -> tuple[bool, list[Event]]:
-    visit_id = str(data["id"])
-    values = {"id": visit_id, "created_at": naive_utc(data.get("created_at")) or utcnow()}
+def visit_row(data: dict, now: datetime) -> dict:
+    """The ``visits`` row of a loaded ``VisitIn`` body."""
+    values = {"id": str(data["id"]), "created_at": naive_utc(data.get("created_at")) or now}
     for name in VISIT_FIELDS:
-        value = data.get(name)
-        values[name] = None if value is None else str(value)
-    values["client_id"] = None if data.get("client_id") is None else str(data["client_id"])
+        values[name] = _str(data.get(name))
+    values["client_id"] = _str(data.get("client_id"))
+    return values
+
+
+def custom_event_row(data: dict, now: datetime) -> dict:
+    """The ``custom_events`` row of a loaded ``CustomEventIn`` body (an id generated when absent)."""
+    return {
+        "id": str(data.get("id") or new_id()), "name": data["name"], "visit_id": _str(data.get("visit_id")),
+        "client_id": _str(data.get("client_id")), "data": data.get("data") or {},
+        "created_at": naive_utc(data.get("created_at")) or now,
+    }
+
+
+def ingest_visit(session: Session, data: dict) -> tuple[bool, list[Event]]:
+    values = visit_row(data, utcnow())
     if not _insert_new(session, Visit, values):
         return False, []
-    return True, [_event_row(session, "visit_created", visit_id, {})]
+    return True, [_event_row(session, "visit_created", values["id"], {})]
 
 
 def upsert_client(session: Session, external_id: str, data: dict, known: dict | None = None) -> tuple[bool, bool]:
@@ -207,22 +224,10 @@ def _event_row(session: Session, trigger: str, subject_id: str, data: dict) -> E
 
 
 def ingest_custom_event(session: Session, data: dict) -> tuple[bool, list[Event]]:
-    event_id = str(data.get("id") or new_id())
-    created = _insert_new(
-        session,
-        CustomEvent,
-        {
-            "id": event_id,
-            "name": data["name"],
-            "visit_id": _str(data.get("visit_id")),
-            "client_id": _str(data.get("client_id")),
-            "data": data.get("data") or {},
-            "created_at": naive_utc(data.get("created_at")) or utcnow(),
-        },
-    )
-    if not created:
+    values = custom_event_row(data, utcnow())
+    if not _insert_new(session, CustomEvent, values):
         return False, []
-    return True, [_event_row(session, "custom_event", event_id, {"name": data["name"]})]
+    return True, [_event_row(session, "custom_event", values["id"], {"name": data["name"]})]
 
 
 def ingest_batch(session: Session, items: list[tuple[str, dict]], groups: dict[str, str]) -> int:
@@ -259,17 +264,9 @@ def ingest_batch(session: Session, items: list[tuple[str, dict]], groups: dict[s
             else:
                 new_orders.append((_new_order_row(order_id, data, groups, now), data))
         elif kind == "visit":
-            values = {"id": str(data["id"]), "created_at": naive_utc(data.get("created_at")) or now}
-            for name in VISIT_FIELDS:
-                values[name] = None if data.get(name) is None else str(data[name])
-            values["client_id"] = _str(data.get("client_id"))
-            visits.append(values)
+            visits.append(visit_row(data, now))
         else:
-            customs.append({
-                "id": str(data.get("id") or new_id()), "name": data["name"], "visit_id": _str(data.get("visit_id")),
-                "client_id": _str(data.get("client_id")), "data": data.get("data") or {},
-                "created_at": naive_utc(data.get("created_at")) or now,
-            })
+            customs.append(custom_event_row(data, now))
     session.flush()
     rows = []
     if new_orders:

@@ -114,7 +114,7 @@ class LeanTransport:
         for attempt in (1, 2):
             conn, reused = self._connection(key, connect_timeout, verify)
             try:
-                status, reason, version, response_headers, content, keep = self._exchange(
+                status, reason, response_headers, content, keep = self._exchange(
                     conn, wire, method, read_timeout, reused
                 )
             except _Retry:
@@ -144,7 +144,6 @@ class LeanTransport:
         resp._content_consumed = True
         resp.elapsed = timedelta(seconds=time.perf_counter() - started)
         resp.raw = None
-        _ = version
         return resp
 
     # -- connections -----------------------------------------------------------------------
@@ -277,7 +276,7 @@ class LeanTransport:
                 content = _decompress(content, encoding)
             except zlib.error as exc:
                 raise requests.exceptions.ContentDecodingError(f"cannot decode {encoding} body: {exc}") from None
-        return status, reason, version, headers, content, not close
+        return status, reason, headers, content, not close
 
     @staticmethod
     def _read_headers(conn: _Connection) -> CaseInsensitiveDict:
