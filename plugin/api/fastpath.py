@@ -33,12 +33,22 @@ import re
 from marshmallow import ValidationError
 from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from sqlalchemy.types import JSON
 
 from plugin.api import schemas
 from plugin.api.auth import identity_for
 from plugin.api.common import MalformedJson, strict_loads
-from plugin.storage.ingest import custom_event_row, visit_row
+from plugin.storage.ingest import (
+    custom_event_row,
+    ingest_batch,
+    ingest_custom_event,
+    ingest_visit,
+    status_map,
+    upsert_client,
+    upsert_order,
+    visit_row,
+)
 from plugin.storage.models import VISIT_FIELDS, utcnow
 
 log = logging.getLogger(__name__)
@@ -184,15 +194,9 @@ class FastIngest:
         return loaded
 
     def _status_groups(self) -> dict:
-        from plugin.storage.ingest import status_map
-
         return status_map(self.app.config.get("STATUS_GROUPS", ""))
 
     def _store_batch(self, engine, loaded: list[tuple[str, dict]]) -> int:
-        from sqlalchemy.orm import Session
-
-        from plugin.storage.ingest import ingest_batch
-
         with Session(engine, expire_on_commit=False) as session:
             derived = ingest_batch(session, loaded, self._status_groups())
             session.commit()
@@ -200,10 +204,6 @@ class FastIngest:
 
     def _upsert(self, engine, kind: str, key: str, data: dict) -> tuple[bool, int]:
         """``PUT /orders/{id}`` and ``/clients/{id}``: the storage calls of plugin.api.ingest, committed."""
-        from sqlalchemy.orm import Session
-
-        from plugin.storage.ingest import upsert_client, upsert_order
-
         with Session(engine, expire_on_commit=False) as session:
             if kind == "client":
                 created, _changed = upsert_client(session, key, data)
@@ -235,10 +235,6 @@ class FastIngest:
     def _store(self, engine, kind: str, data: dict) -> bool:
         """Store one visit or custom event with its engine event; True when it is new."""
         if engine.dialect.name != "postgresql":
-            from sqlalchemy.orm import Session
-
-            from plugin.storage.ingest import ingest_custom_event, ingest_visit
-
             with Session(engine) as session:
                 created, _events = (ingest_visit if kind == "visit" else ingest_custom_event)(session, data)
                 session.commit()
