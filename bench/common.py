@@ -135,14 +135,14 @@ def migrate(env: dict[str, str], log: Path) -> None:
 
 
 def start_api(procs: Procs, env: dict[str, str], workers: int = 2, threads: int = 8) -> tuple[str, subprocess.Popen]:
-    """The API under gunicorn with the arguments of plugin/processes.py ``serve_api`` (bound to
-    loopback; access log to the process log); returns (base URL, master process)."""
+    """The API with the command of plugin/processes.py ``api_command`` (granian unless
+    ``AUTOMATION_API_SERVER`` in ``env`` says gunicorn; bound to loopback; access log to the
+    process log); returns (base URL, master process)."""
+    from plugin.processes import api_command
+
     port = free_port()
-    api = procs.start("api", [
-        sys.executable, "-m", "gunicorn", "plugin.wsgi:app", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-        "--timeout", "120", "--graceful-timeout", "10", "--access-logfile", "-", "--log-level", "warning",
-    ], env)
+    command = api_command(port, workers, threads, server=env.get("AUTOMATION_API_SERVER"), host="127.0.0.1")
+    api = procs.start("api", command, env)
     return f"http://127.0.0.1:{port}", api
 
 

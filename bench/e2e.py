@@ -6,8 +6,8 @@ passes) → POST the Roistat-shaped webhook message to a local receiver (bench/r
 process), which records each delivery's arrival time and the ``sent_at`` the load generator put
 in the event, so delivery throughput and event → delivery latency are measured at the receiver.
 
-Ours: a fresh PostgreSQL database, ``python server.py migrate``, the API under gunicorn (the
-arguments of plugin/processes.py ``serve_api``), N × ``python server.py worker`` and
+Ours: a fresh PostgreSQL database, ``python server.py migrate``, the API under granian (the
+command of plugin/processes.py ``api_command``; AUTOMATION_API_SERVER=gunicorn for gunicorn), N × ``python server.py worker`` and
 ``python server.py scheduler``, a flow ``event.custom`` (name "bench") → ``condition.event_data``
 (n gt -1) → ``action.webhook`` created through the API. Node-RED: bench/nodered.py.
 
@@ -266,7 +266,7 @@ def run_ours(args, procs: c.Procs, receiver: Receiver, log_dir: Path) -> dict:
     """Each phase on a fresh stack (new database, flushed Redis, new processes), so a backlog left
     by one phase never slows the next."""
     result: dict = {"config": {
-        "api": f"gunicorn gthread, {args.api_workers} workers × {args.api_threads} threads",
+        "api": f"{os.environ.get('AUTOMATION_API_SERVER') or 'granian'} (WSGI), {args.api_workers} workers × {args.api_threads} threads",
         "rq_workers": args.rq_workers, "scheduler": not args.no_scheduler,
     }}
     for mode in args.modes:
@@ -501,7 +501,7 @@ def main() -> int:
     try:
         receiver = Receiver(procs)
         if not args.skip_ours:
-            print("ours: PostgreSQL + Redis, gunicorn + RQ workers …", flush=True)
+            print("ours: PostgreSQL + Redis, API server + RQ workers …", flush=True)
             results["ours"] = run_ours(args, procs, receiver, log_dir)
         if not args.skip_node_red:
             print("Node-RED …", flush=True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where the API's CPU goes: one gunicorn worker under wrk, sampled by py-spy (GIL holder only).
+"""Where the API's CPU goes: one API worker (granian or gunicorn) under wrk, sampled by py-spy (GIL holder only).
 
 A fresh PostgreSQL database, the API with the arguments of plugin/processes.py ``serve_api`` but
 one worker (so one process holds all the work), ``POST /api/v1/events`` from wrk at 16
@@ -31,7 +31,7 @@ wrk.body = '{"name":"bench","data":{"n":1,"sent_at":1764300000000}}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %s"
 """
-NOISE = ("threading.py", "concurrent/futures", "runpy", "gunicorn/app", "arbiter", "gunicorn/__main__")
+NOISE = ("threading.py", "concurrent/futures", "runpy", "gunicorn/app", "arbiter", "gunicorn/__main__", "granian/")
 
 
 def summarize(raw: Path, top: int) -> list[tuple[float, str]]:

@@ -1,0 +1,127 @@
+"""`python server.py serve` under each production server: granian (the default) and gunicorn.
+
+The WSGI app is the same; what the server adds must not change what a client sees: keep-alive,
+chunked request bodies, the problem details of a bad body, the 413 of a body over the limit, the
+access log, and a clean stop on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from plugin.processes import api_command
+from tests.conftest import ROOT, TOKEN, app_env, free_port, wait_for
+
+SERVERS = ("granian", "gunicorn")
+
+
+@pytest.fixture(params=SERVERS)
+def served(request, tmp_path, redis_url):
+    server = request.param
+    port = free_port()
+    env = {**os.environ, **app_env(f"sqlite:///{tmp_path / 'api.db'}", redis_url, tmp_path / "data"),
+           "PORT": str(port), "AUTOMATION_API_SERVER": server, "AUTOMATION_MAX_BODY_BYTES": "4096"}
+    log = open(tmp_path / "serve.log", "w+b")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"), "serve"], cwd=ROOT, env=env,
+                            stdout=log, stderr=log, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        try:
+            return requests.get(base + "/api/v1/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(healthy, timeout=60, interval=0.3, message=f"{server} answering")
+        yield server, base, proc, log, tmp_path / "api.db"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _chunked_post(port: int, path: str, body: bytes) -> tuple[int, bytes]:
+    """A POST whose body comes in two chunks (Transfer-Encoding: chunked), on a raw socket."""
+    half = len(body) // 2
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:half], body[half:])) + b"0\r\n\r\n"
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+               "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request + chunks)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), rest
+
+
+@pytest.mark.slow
+def test_each_server_answers_the_api_the_same(served):
+    server, base, proc, log, db_file = served
+    port = int(base.rsplit(":", 1)[1])
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {TOKEN}"
+
+    # keep-alive: many requests over one connection, each stored
+    for i in range(30):
+        r = s.post(base + "/api/v1/events", json={"id": f"{server}-{i}", "name": "signup", "data": {"i": i}}, timeout=10)
+        assert r.status_code == 202, r.text
+        assert r.json() == {"accepted": True, "created": True, "events": 1}
+    assert s.post(base + "/api/v1/events", json={"id": f"{server}-0", "name": "signup"}, timeout=10).json() == {
+        "accepted": True, "created": False, "events": 0}
+
+    status, body = _chunked_post(port, "/api/v1/events", b'{"id":"chunked","name":"signup","data":{"x":1}}')
+    assert status == 202, body
+    assert b'"created":true' in body
+
+    r = s.post(base + "/api/v1/events", data=b'{"name": "signup", "data": {', timeout=10,
+               headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.json()["title"] == "Malformed JSON"
+
+    r = s.post(base + "/api/v1/events", json={"name": "signup", "data": {"pad": "x" * 5000}}, timeout=10)
+    assert r.status_code == 413, r.text
+
+    r = s.post(base + "/api/v1/events", json={"name": "signup"}, headers={"Authorization": "Bearer wrong"}, timeout=10)
+    assert r.status_code == 401
+
+    with sqlite3.connect(db_file) as conn:
+        assert conn.execute("SELECT count(*) FROM custom_events").fetchone()[0] == 31
+        assert conn.execute("SELECT data FROM custom_events WHERE id = 'chunked'").fetchone()[0] == '{"x": 1}'
+
+    # every request is in the access log (stdout), with its status
+    def logged():
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+        return text if text.count('POST /api/v1/events') >= 34 else None
+
+    text = wait_for(logged, timeout=10, message="access log lines")
+    assert " 413 " in text or '" 413' in text
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    started = time.monotonic()
+    proc.wait(timeout=30)
+    assert time.monotonic() - started < 20
+    with pytest.raises(requests.ConnectionError):
+        requests.get(base + "/api/v1/health", timeout=2)
+
+
+def test_api_command_names_the_server(monkeypatch):
+    monkeypatch.delenv("AUTOMATION_API_SERVER", raising=False)
+    assert api_command(8080)[1:3] == ["-m", "granian"]
+    monkeypatch.setenv("AUTOMATION_API_SERVER", "gunicorn")
+    assert api_command(8080)[1:3] == ["-m", "gunicorn"]
+    with pytest.raises(ValueError, match="granian, gunicorn"):
+        api_command(8080, server="waitress")
