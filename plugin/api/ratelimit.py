@@ -15,6 +15,7 @@ import math
 from flask import Flask, current_app, g, request
 
 from plugin.errors import TooManyRequests
+from plugin.leanredis import lean_script
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class RateLimiter:
             raise ValueError(f"the ingestion rate must be >= 0 and the burst >= 1, got {rate!r} / {burst!r}")
         self.rate = rate
         self.burst = burst
-        self._script = redis.register_script(GCRA)
+        self._script = lean_script(redis, GCRA)  # EVALSHA on a plain socket (plugin/leanredis.py)
 
     def take(self, identity: str, cost: int = 1) -> float | None:
         if self.rate == 0:

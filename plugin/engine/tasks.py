@@ -12,6 +12,8 @@ from functools import lru_cache
 
 from rq import Queue
 
+from plugin.leanredis import lean_script
+
 log = logging.getLogger(__name__)
 
 JOB_PREFIX = "plugin.engine.tasks."
@@ -86,8 +88,7 @@ def notify_dispatch(queue: Queue) -> None:
     enqueues one. A job clears the flag *before* its last look for events, so an event committed
     after that look enqueues the next job: nothing waits for the sweeper.
     """
-    connection = queue.connection
-    if _notify_script(connection)(keys=[DISPATCH_FLAG, WAKE_LIST], args=[FLAG_SECONDS], client=connection):
+    if lean_script(queue.connection, _NOTIFY_LUA)(keys=[DISPATCH_FLAG, WAKE_LIST], args=[FLAG_SECONDS]):
         _enqueue_dispatch(queue)
 
 
@@ -98,14 +99,6 @@ redis.call('RPUSH', KEYS[2], '1')
 redis.call('LTRIM', KEYS[2], 0, 0)
 return 0
 """
-_SCRIPT: list = []
-
-
-def _notify_script(connection):
-    """The script object (its SHA computed once); each call names the connection to run it on."""
-    if not _SCRIPT:
-        _SCRIPT.append(connection.register_script(_NOTIFY_LUA))
-    return _SCRIPT[0]
 
 
 def _enqueue_dispatch(queue: Queue) -> None:

@@ -30,7 +30,7 @@ def served(request, tmp_path, redis_url):
     port = free_port()
     env = {**os.environ, **app_env(f"sqlite:///{tmp_path / 'api.db'}", redis_url, tmp_path / "data"),
            "PORT": str(port), "AUTOMATION_API_SERVER": server, "AUTOMATION_MAX_BODY_BYTES": "4096"}
-    log = open(tmp_path / "serve.log", "w+b")
+    log = open(tmp_path / "serve.log", "w+b")  # noqa: SIM115 - closed by the fixture
     proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"), "serve"], cwd=ROOT, env=env,
                             stdout=log, stderr=log, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
