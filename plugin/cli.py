@@ -23,8 +23,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--dev", action="store_true", help="Flask's development server instead of the production one")
     worker = sub.add_parser("worker", help="one RQ worker")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    sub.add_parser("scheduler", help="the periodic sweep (rq cron)")
+    sub.add_parser("scheduler", help="the periodic sweep and retention prune (rq cron)")
     sub.add_parser("migrate", help="apply database migrations (Alembic)")
+    prune = sub.add_parser(
+        "prune", help="delete old dispatched events and finished runs now (AUTOMATION_*_RETENTION_*)"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token and print it once")
@@ -96,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "secrets":
         return _rotate_secrets()
+    if command == "prune":
+        return _prune(args.dry_run)
     if command == "serve":
         migrate_db()
         from plugin.config import from_env
@@ -165,4 +171,30 @@ def _rotate_secrets() -> int:
             last = chunk[-1].id
             db.session.commit()
         print(f"re-encrypted the secrets of {count} flows and presets and {runs} runs")
+    return 0
+
+
+def _prune(dry_run: bool) -> int:
+    """Retention on demand: the scheduler's prune, whole (no time budget), or its count."""
+    import time
+
+    from plugin.app import create_app
+    from plugin.engine import retention
+    from plugin.extensions import db
+    from plugin.runtime import rt
+
+    app = create_app()
+    policy = retention.Policy.from_config(app.config)
+    keep = (f"events: {f'{policy.event_hours} h' if policy.event_hours else 'forever'}, "
+            f"runs: {f'{policy.run_days} days' if policy.run_days else 'forever'}")
+    with app.app_context():
+        started = time.monotonic()
+        if dry_run:
+            counted = retention.count(db.session, policy)
+            print(f"would prune {counted.events} events, {counted.runs} runs, {counted.steps} steps ({keep})")
+            return 0
+        pruned = retention.prune(db.session, policy, budget=None)
+        retention.record(rt().redis, pruned)
+        retention.report(pruned, time.monotonic() - started)
+    print(f"pruned {pruned.events} events, {pruned.runs} runs, {pruned.steps} steps ({keep})")
     return 0

@@ -10,14 +10,17 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, minimum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
 
 
 def _float(name: str, default: float) -> float:
@@ -54,6 +57,10 @@ def from_env() -> dict:
         "SMTP_VERIFY_TLS": os.environ.get("AUTOMATION_SMTP_VERIFY_TLS", "1") not in ("0", "false", "no"),
         "STATUS_GROUPS": os.environ.get("AUTOMATION_STATUS_GROUPS", ""),
         "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),
+        # retention (plugin/engine/retention.py): 0 keeps forever; PRUNE_INTERVAL 0 = only `server.py prune`
+        "EVENT_RETENTION_HOURS": _int("AUTOMATION_EVENT_RETENTION_HOURS", 72, minimum=0),
+        "RUN_RETENTION_DAYS": _int("AUTOMATION_RUN_RETENTION_DAYS", 30, minimum=0),
+        "PRUNE_INTERVAL": _int("AUTOMATION_PRUNE_INTERVAL", 300, minimum=0),
         "LEASE_SECONDS": _int("AUTOMATION_LEASE_SECONDS", 120),
         "MAX_ATTEMPTS": _int("AUTOMATION_MAX_ATTEMPTS", 8),
         "RETRY_BASE_SECONDS": _float("AUTOMATION_RETRY_BASE_SECONDS", 5.0),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from plugin.extensions import db
@@ -24,6 +24,25 @@ class _DatabaseCollector:
         yield GaugeMetricFamily("automation_events_undispatched", "Stored events not yet matched", value=pending or 0)
         triggered = db.session.scalar(select(func.coalesce(func.sum(Flow.triggered_count), 0)))
         yield GaugeMetricFamily("automation_flow_triggered_total", "Sum of Срабатываний", value=triggered or 0)
+        yield from _retention()
+
+
+def _retention():
+    """Rows deleted by retention so far: totals the pruning process keeps in Redis."""
+    from plugin.engine.retention import totals
+    from plugin.runtime import rt
+
+    kept = totals(rt().redis)
+    if not kept:
+        return
+    pruned = CounterMetricFamily("automation_pruned_rows", "Rows deleted by retention", labels=["table"])
+    for table in ("events", "runs", "steps"):
+        pruned.add_metric([table], kept.get(table, 0.0))
+    yield pruned
+    if "last_run" in kept:
+        yield GaugeMetricFamily(
+            "automation_prune_last_run_timestamp_seconds", "When retention last ran", value=kept["last_run"]
+        )
 
 
 def render_metrics() -> tuple[bytes, str]:

@@ -32,14 +32,14 @@ def run_worker(burst: bool = False) -> None:
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
 
 
-def run_scheduler() -> None:
-    """The periodic sweep (N-day events, lost work) through RQ's own cron scheduler."""
+def schedule_jobs(scheduler, app) -> list:
+    """Register the periodic jobs on an rq ``CronScheduler``: the sweep (N-day events, lost work)
+    and, unless retention is off, the prune of old engine rows. Returns the cron jobs."""
     from rq import Queue
-    from rq.cron import CronJob, CronScheduler
+    from rq.cron import CronJob
     from rq.serializers import JSONSerializer
 
-    from plugin.engine import tasks
-    from plugin.engine.tasks import _app
+    from plugin.engine import retention, tasks
 
     class JsonCronJob(CronJob):
         # rq's CronJob enqueues with the default (pickle) serializer; our jobs are JSON
@@ -47,12 +47,30 @@ def run_scheduler() -> None:
             queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
             return queue.enqueue(self.func, args=self.args, kwargs=self.kwargs, **self.job_options)
 
+    config = app.config
+    queue_name = app.extensions["automation"].queue.name
+    jobs = [scheduler.register(
+        tasks.sweep, queue_name, interval=int(config.get("SWEEP_INTERVAL", 10)), job_timeout=600, result_ttl=0
+    )]
+    prune_interval = int(config.get("PRUNE_INTERVAL", 300))
+    if prune_interval > 0 and retention.Policy.from_config(config).enabled:
+        jobs.append(scheduler.register(
+            retention.prune_job, queue_name, interval=prune_interval, job_timeout=600, result_ttl=0
+        ))
+    for job in jobs:
+        job.__class__ = JsonCronJob
+    return jobs
+
+
+def run_scheduler() -> None:
+    """The periodic jobs (see :func:`schedule_jobs`) through RQ's own cron scheduler."""
+    from rq.cron import CronScheduler
+
+    from plugin.engine.tasks import _app
+
     app = _app()
-    runtime = app.extensions["automation"]
-    scheduler = CronScheduler(connection=runtime.redis, logging_level="WARNING")
-    interval = int(app.config.get("SWEEP_INTERVAL", 10))
-    job = scheduler.register(tasks.sweep, runtime.queue.name, interval=interval, job_timeout=600, result_ttl=0)
-    job.__class__ = JsonCronJob
+    scheduler = CronScheduler(connection=app.extensions["automation"].redis, logging_level="WARNING")
+    schedule_jobs(scheduler, app)
     scheduler.start()
 
 

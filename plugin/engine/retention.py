@@ -1,0 +1,364 @@
+"""Data retention: delete dispatched inbox events and finished runs (with their steps) past their age.
+
+What is never deleted, and why:
+
+- events not yet dispatched (``dispatched_at IS NULL``, claimed or not): they are work to do;
+- events with a ``dedupe_key`` (the N-day due events ``days:{flow}:{order}``): the sweep and the
+  order-upsert check record a due (flow, order) with ``INSERT … ON CONFLICT (dedupe_key) DO
+  NOTHING``, and the upsert check (``dispatch.record_due``) tests the whole window since the
+  flow was enabled, not a watermark: without the row, the next update of an order that fell due
+  long ago would record it again and fire the flow a second time;
+- runs keyed ``days:…``: the second guard of that once-per-(flow, order) promise (a due event
+  dispatched twice makes one run because of this key);
+- runs not finished (queued, running, waiting): work to do;
+- the newest event row, whatever its age: SQLite (no ``AUTOINCREMENT`` on ``events.id``) hands out
+  ``max(id) + 1``, so deleting the newest rows would reuse ids, and a stored run key
+  ``ev:{event}:{flow}`` would then swallow the run of the new event;
+- domain data (visits, orders, clients, custom events), flows, presets and their counters.
+
+Both tables are walked in key order — events by ``id``, runs by ``(created_at, id)``, the primary
+key and ``ix_runs_created`` — and the walk stops at the first row too young to go (an event is
+dispatched after it is created, a run finishes after it is created). The rows to delete are
+picked in Python from a chunk of at most :data:`CHUNK` rows and deleted with one statement that
+re-checks the rule, each chunk in its own short transaction, events and runs in turn, until both
+walks end or the time budget is spent. Rows kept for good (the N-day ones above) would be walked
+again by every run; a *mark* — the key up to which every row is deleted or kept for good, saved in
+Redis by the scheduled job — lets the next walk start after them. A lost mark costs one longer walk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from plugin.storage.bulk import among
+from plugin.storage.models import Event, Run, Step, utcnow
+
+log = logging.getLogger(__name__)
+
+FINISHED = ("succeeded", "failed", "not_triggered")  # the other statuses (queued, running, waiting) are open
+CHUNK = 5000
+BUDGET_SECONDS = 20.0  # per scheduled run: a worker is not held longer than a dispatch job holds it
+PAUSE_SECONDS = 0.02  # between chunks: SQLite writers waiting on the lock get their turn
+TOTALS_KEY = "automation:retention:pruned"  # Redis hash: rows deleted so far, per table, for /metrics
+MARKS_KEY = "automation:retention:marks:"  # + a hash of the database URL: one mark set per database
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How long to keep engine rows; 0 keeps them forever."""
+
+    event_hours: int
+    run_days: int
+
+    @classmethod
+    def from_config(cls, config) -> Policy:
+        return cls(int(config.get("EVENT_RETENTION_HOURS", 72)), int(config.get("RUN_RETENTION_DAYS", 30)))
+
+    @property
+    def enabled(self) -> bool:
+        return self.event_hours > 0 or self.run_days > 0
+
+
+@dataclass
+class Pruned:
+    """Rows deleted (or, for a dry run, that would be); ``complete`` is False when the budget ran out."""
+
+    events: int = 0
+    runs: int = 0
+    steps: int = 0
+    complete: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _event_rule(cutoff: datetime) -> list:
+    return [Event.dispatched_at.is_not(None), Event.dispatched_at < cutoff, Event.dedupe_key.is_(None)]
+
+
+def _run_rule(cutoff: datetime) -> list:
+    return [
+        Run.created_at < cutoff,  # implied by finished_at < cutoff; lets ix_runs_created narrow it
+        Run.status.in_(FINISHED),
+        Run.finished_at.is_not(None),
+        Run.finished_at < cutoff,
+        or_(Run.dedupe_key.is_(None), ~Run.dedupe_key.startswith("days:", autoescape=True)),
+    ]
+
+
+def _newest_event(session: Session) -> int:
+    return session.scalar(select(func.max(Event.id))) or 0
+
+
+def count(session: Session, policy: Policy, now: datetime | None = None) -> Pruned:
+    """What :func:`prune` would delete now, whole (the CLI's ``--dry-run``)."""
+    now = now or utcnow()
+    out = Pruned()
+    if policy.event_hours > 0:
+        rule = [*_event_rule(now - timedelta(hours=policy.event_hours)), Event.id < _newest_event(session)]
+        out.events = session.scalar(select(func.count()).select_from(Event).where(*rule)) or 0
+    if policy.run_days > 0:
+        runs = select(Run.id).where(*_run_rule(now - timedelta(days=policy.run_days)))
+        out.runs = session.scalar(select(func.count()).select_from(runs.subquery())) or 0
+        out.steps = session.scalar(select(func.count()).select_from(Step).where(Step.run_id.in_(runs))) or 0
+    session.rollback()
+    return out
+
+
+def _event_chunks(session: Session, cutoff: datetime, chunk: int, mark: int | None):
+    """Walk events by id after ``mark``, deleting the old dispatched ones; yields ``(deleted, mark)``
+    after each chunk, ``mark`` being the id up to which every row is deleted or kept for good."""
+    newest = _newest_event(session)
+    position, blocked = mark, False
+    while True:
+        query = select(Event.id, Event.created_at, Event.dispatched_at, Event.dedupe_key)
+        if position is not None:
+            query = query.where(Event.id > position)
+        rows = session.execute(query.order_by(Event.id).limit(chunk)).all()
+        session.commit()  # the read ends here: on SQLite the write below starts a fresh transaction
+        doomed, young, before = [], False, mark
+        for row in rows:
+            if row.created_at >= cutoff:  # so is its dispatch, and (but for a few) every row after it
+                young = True
+                break
+            position = row.id
+            if row.dedupe_key is not None:
+                pass  # kept for good
+            elif row.dispatched_at is not None and row.dispatched_at < cutoff and row.id < newest:
+                doomed.append(row.id)
+            else:
+                blocked = True  # may go later: the next walk starts before it
+            if not blocked:
+                mark = row.id
+        deleted = 0
+        if doomed:
+            deleted = session.execute(
+                delete(Event)
+                .where(among(session, Event.id, doomed), *_event_rule(cutoff))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            session.commit()
+            if deleted < len(doomed):  # gone already, or changed meanwhile: the next walk looks again
+                mark, blocked = before, True
+        yield deleted, mark
+        if young or len(rows) < chunk:
+            return
+
+
+def _after(position: tuple[datetime, str]):
+    # a row-value comparison: one range over ix_runs_created (created_at, id) on both databases
+    return tuple_(Run.created_at, Run.id) > tuple_(*position)
+
+
+def _run_chunks(session: Session, cutoff: datetime, chunk: int, mark: tuple[datetime, str] | None):
+    """Walk runs by (created_at, id) after ``mark``, deleting the old finished ones and their steps;
+    yields ``(runs, steps, mark)`` after each chunk."""
+    rule = _run_rule(cutoff)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    position, blocked = mark, False
+    while True:
+        query = select(Run.id, Run.created_at, Run.status, Run.finished_at, Run.dedupe_key)
+        if position is not None:
+            query = query.where(_after(position))
+        rows = session.execute(query.order_by(Run.created_at, Run.id).limit(chunk)).all()
+        session.commit()
+        doomed, young, before = [], False, mark
+        for row in rows:
+            if row.created_at >= cutoff:  # finished (if at all) after cutoff, and so is every row after it
+                young = True
+                break
+            position = (row.created_at, row.id)
+            if row.dedupe_key is not None and row.dedupe_key.startswith("days:"):
+                pass  # kept for good
+            elif row.status in FINISHED and row.finished_at is not None and row.finished_at < cutoff:
+                doomed.append(row.id)
+            else:
+                blocked = True
+            if not blocked:
+                mark = position
+        runs = steps = 0
+        candidates = len(doomed)
+        if doomed and postgresql:
+            # lock them: a run retried meanwhile (failed → queued) is skipped, never left without steps
+            doomed = list(
+                session.scalars(
+                    select(Run.id)
+                    .where(among(session, Run.id, doomed), *rule)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+        if doomed:
+            # steps first and explicitly (SQLite may not enforce ON DELETE CASCADE); both statements
+            # re-check that the run is still finished — on SQLite under its one write lock
+            still = select(Run.id).where(among(session, Run.id, doomed), *rule)
+            steps = session.execute(
+                delete(Step)
+                .where(among(session, Step.run_id, doomed), Step.run_id.in_(still))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            runs = session.execute(
+                delete(Run)
+                .where(among(session, Run.id, doomed), *rule)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        session.commit()
+        if runs < candidates:  # retried meanwhile (or gone already): the next walk looks again
+            mark, blocked = before, True
+        yield runs, steps, mark
+        if young or len(rows) < chunk:
+            return
+
+
+def prune(
+    session: Session,
+    policy: Policy,
+    now: datetime | None = None,
+    *,
+    budget: float | None = BUDGET_SECONDS,
+    chunk: int = CHUNK,
+    marks: dict | None = None,
+) -> Pruned:
+    """Delete what the policy no longer keeps: a chunk of events, then one of runs, in turn.
+
+    Stops when both walks end or once ``budget`` seconds have passed (None: no limit); a started
+    chunk is finished, so each table gets at least one per call. ``marks`` (``{"events": id,
+    "runs": (created_at, id)}``) says where the walks may start, and is updated as they go.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be a positive number of rows, got {chunk!r}")
+    now = now or utcnow()
+    marks = {} if marks is None else marks
+    started = time.monotonic()
+    out = Pruned()
+    walks = []
+    if policy.event_hours > 0:
+        walks.append(
+            (
+                "events",
+                _event_chunks(session, now - timedelta(hours=policy.event_hours), chunk, marks.get("events")),
+            )
+        )
+    if policy.run_days > 0:
+        walks.append(
+            ("runs", _run_chunks(session, now - timedelta(days=policy.run_days), chunk, marks.get("runs")))
+        )
+    first = True
+    while walks:
+        if not first and budget is not None and time.monotonic() - started >= budget:
+            out.complete = False
+            break
+        first = False
+        for walk in list(walks):
+            name, chunks = walk
+            step = next(chunks, None)
+            if step is None:
+                walks.remove(walk)
+            elif name == "events":
+                out.events += step[0]
+                marks["events"] = step[1]
+            else:
+                out.runs += step[0]
+                out.steps += step[1]
+                marks["runs"] = step[2]
+        if walks:
+            time.sleep(PAUSE_SECONDS)
+    for _name, chunks in walks:
+        chunks.close()
+    return out
+
+
+# -- the scheduled job: marks and totals in Redis (shared by every process) -------------------
+
+
+def _marks_key(database_url: str) -> str:
+    # per database: a mark taken on one database must never let a walk skip rows of another
+    return MARKS_KEY + hashlib.sha256(database_url.encode()).hexdigest()[:16]
+
+
+def load_marks(redis, database_url: str) -> dict:
+    try:
+        raw = redis.get(_marks_key(database_url))
+        data = json.loads(raw) if raw else {}
+        marks = {}
+        if isinstance(data.get("events"), int):
+            marks["events"] = data["events"]
+        if isinstance(data.get("runs"), list) and len(data["runs"]) == 2:
+            marks["runs"] = (datetime.fromisoformat(data["runs"][0]), str(data["runs"][1]))
+        return marks
+    except Exception:  # noqa: BLE001 - without marks the walks start at the beginning: slower, same result
+        log.warning("could not read the retention marks; walking from the start")
+        return {}
+
+
+def save_marks(redis, database_url: str, marks: dict) -> None:
+    data = {}
+    if marks.get("events") is not None:
+        data["events"] = marks["events"]
+    if marks.get("runs") is not None:
+        data["runs"] = [marks["runs"][0].isoformat(), marks["runs"][1]]
+    try:
+        redis.set(_marks_key(database_url), json.dumps(data))
+    except Exception:  # noqa: BLE001
+        log.warning("could not save the retention marks; the next run walks from the last saved ones")
+
+
+def record(redis, pruned: Pruned) -> None:
+    """Add to the running totals behind ``automation_pruned_rows_total``."""
+    try:
+        with redis.pipeline() as pipe:
+            for table in ("events", "runs", "steps"):
+                pipe.hincrby(TOTALS_KEY, table, getattr(pruned, table))
+            pipe.hset(TOTALS_KEY, "last_run", f"{time.time():.3f}")
+            pipe.execute()
+    except Exception:  # noqa: BLE001 - metrics must not fail the prune that already happened
+        log.warning("could not record the retention totals in Redis")
+
+
+def totals(redis) -> dict[str, float]:
+    """The totals :func:`record` keeps; empty when Redis cannot be read."""
+    try:
+        raw = redis.hgetall(TOTALS_KEY)
+    except Exception:  # noqa: BLE001 - a scrape without these beats a failed scrape
+        return {}
+    return {key.decode(): float(value) for key, value in raw.items()}
+
+
+def report(pruned: Pruned, seconds: float) -> None:
+    if pruned.events or pruned.runs or pruned.steps or not pruned.complete:
+        log.info(
+            "retention: pruned %d events, %d runs and %d steps in %.1f s%s",
+            pruned.events,
+            pruned.runs,
+            pruned.steps,
+            seconds,
+            "" if pruned.complete else "; the rest is left for the next run",
+        )
+
+
+def prune_job() -> dict[str, Any]:
+    """The scheduler's periodic job (an RQ worker runs it; see ``plugin.processes.schedule_jobs``)."""
+    from plugin.engine.tasks import _app
+    from plugin.extensions import db
+
+    app = _app()
+    redis = app.extensions["automation"].redis
+    database_url = app.config["SQLALCHEMY_DATABASE_URI"]
+    marks = load_marks(redis, database_url)
+    started = time.monotonic()
+    with app.app_context():
+        try:
+            pruned = prune(db.session, Policy.from_config(app.config), marks=marks)
+        finally:
+            save_marks(redis, database_url, marks)  # what was done stays done, even if a chunk failed
+    record(redis, pruned)
+    report(pruned, time.monotonic() - started)
+    return pruned.as_dict()
