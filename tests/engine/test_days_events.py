@@ -295,3 +295,24 @@ def test_a_run_from_before_due_events_is_not_repeated(app, client, fake_receiver
         execute_run(db.session, make_engine(rt()), runs["new"])
         assert db.session.get(Run, runs["new"]).status == "succeeded"
     assert [d.payload["order"]["id"] for d in fake_receiver.deliveries] == ["new"]
+
+
+def test_a_flow_disabled_before_its_due_event_is_dispatched_catches_up_when_enabled_again(app, client, fake_receiver):
+    flow_id = _post(client, _flow(fake_receiver.url + "/h", 3))
+    with app.app_context():
+        now = utcnow()
+        _orders([{"id": "late", "created_at": now - timedelta(days=3, hours=1)}])
+        assert len(sweep_days(db.session, rt().registry, now=now)) == 1  # recorded, not dispatched yet
+    assert client.patch(f"/api/v1/flows/{flow_id}", json={"enabled": False}).status_code == 200
+    with app.app_context():
+        drain(app)  # the flow is off: no run, and its (flow, order) key is freed
+        assert _run_keys() == [] and _due_keys() == []
+        assert db.session.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))) == 0
+    assert client.patch(f"/api/v1/flows/{flow_id}", json={"enabled": True}).status_code == 200
+    with app.app_context():
+        # enabled again within the catch-up window: the order is due once more, and fires once
+        assert len(sweep_days(db.session, rt().registry, now=utcnow())) == 1
+        assert sweep_days(db.session, rt().registry, now=utcnow()) == []
+        drain(app)
+        assert _run_keys() == [f"days:{flow_id}:late"]
+    assert [d.payload["order"]["id"] for d in fake_receiver.deliveries] == ["late"]
