@@ -104,7 +104,7 @@ def execute(call: ActionCall) -> dict:
     task_id = (_amocrm if crm == "amocrm" else _bitrix24)(call, order_id)
     call.state["task_id"] = task_id
     call.state.pop("pending", None)
-    log.info("%s task %s created on deal %s", crm, task_id, order_id)
+    log.debug("%s task %s created on deal %s", crm, task_id, order_id)
     return {"crm": crm, "task_id": task_id}
 
 

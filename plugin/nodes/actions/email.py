@@ -69,7 +69,7 @@ def execute(call: ActionCall) -> dict:
         if isinstance(exc, PermanentError):
             limits.release(call.services, CHANNEL, who, call.idempotency_key)
         raise
-    log.info("email %s sent via %s:%s", msg["Message-ID"], host, port)
+    log.debug("email %s sent via %s:%s", msg["Message-ID"], host, port)
     return {"message_id": msg["Message-ID"], "to": to_email}
 
 

@@ -15,7 +15,7 @@ def execute(call: ActionCall) -> dict:
     url, text = call.params["webhook_url"], call.params["text"]
     limits.throttle(call.services, "slack", url)
     slack.post(call.services, url, text)
-    log.info("slack message posted via %s", http.host_of(url))
+    log.debug("slack message posted via %s", http.host_of(url))
     return {"status": 200}
 
 

@@ -70,7 +70,7 @@ def execute(call: ActionCall) -> dict:
         if isinstance(exc, PermanentError):
             limits.release(call.services, CHANNEL, who, call.idempotency_key)
         raise
-    log.info("sms sent via %s", provider)
+    log.debug("sms sent via %s", provider)
     return out
 
 

@@ -15,7 +15,7 @@ def execute(call: ActionCall) -> dict:
     p = call.params
     limits.throttle(call.services, "telegram", f"{p['bot_token']}:{p['chat_id']}")
     message_id = telegram.send(call.services, p.get("base_url"), p["bot_token"], p["chat_id"], p["text"])
-    log.info("telegram message %s sent", message_id)
+    log.debug("telegram message %s sent", message_id)
     return {"message_id": message_id}
 
 

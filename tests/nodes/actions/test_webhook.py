@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import subprocess
+import sys
 from email.utils import formatdate
 from time import time
 
@@ -12,6 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from plugin.nodes._services import webhooks
 from plugin.nodes.actions import webhook
 from plugin.nodes.base import SECRET_PLACEHOLDER, PermanentError, RetryableError
+from tests.conftest import ROOT
 from tests.fakes.fixtures import make_services, sample_context
 from tests.fakes.receiver import FakeReceiver, expected_signature
 
@@ -264,3 +269,22 @@ def test_line_break_in_a_user_header_is_permanent(fake_receiver, make_action_cal
     with pytest.raises(PermanentError, match="invalid request"):
         webhook.execute(make_action_call(params, sample_context()))
     assert fake_receiver.requests == []
+
+
+def test_a_delivery_is_logged_at_debug_only(fake_receiver, make_action_call, caplog):
+    """A line per delivered action would flood INFO on a busy site; AUTOMATION_LOG_LEVEL=DEBUG shows it."""
+    caplog.set_level(logging.INFO, logger="plugin.nodes.actions.webhook")
+    webhook.execute(make_action_call({"url": fake_receiver.url}, sample_context()))
+    assert not [r for r in caplog.records if "delivered" in r.getMessage()]
+    caplog.set_level(logging.DEBUG, logger="plugin.nodes.actions.webhook")
+    out = webhook.execute(make_action_call({"url": fake_receiver.url}, sample_context()))
+    [record] = [r for r in caplog.records if "delivered" in r.getMessage()]
+    assert record.levelno == logging.DEBUG and out["webhook_id"] in record.getMessage()
+
+
+def test_the_log_level_setting_is_checked(tmp_path):
+    env = {**os.environ, "AUTOMATION_LOG_LEVEL": "loud", "AUTOMATION_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(ROOT / "server.py"), "manifest"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "AUTOMATION_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got 'LOUD'" in done.stderr
