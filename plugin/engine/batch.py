@@ -214,7 +214,7 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     candidates += [(e, *m) for e in wanted if e.id in cond_ctxs
                    for m in index.matching(session, e.trigger, e.data or {}, cond_ctxs[e.id], fresh=True)]
     lease_until = now + timedelta(seconds=engine.lease_seconds)
-    runs, steps, sends, triggered, graphs = [], [], [], {}, {}
+    runs, steps, sends, triggered, graphs, first_views = [], [], [], {}, {}, {}
     quiet = []  # due events whose conditions are false: stored as not_triggered runs
     for event, info, definition, graph, spec in candidates:
         context = contexts.get(event.id)
@@ -227,6 +227,7 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
         views, actions = _first_wave(graph, context, now)
         run_id = new_id()
         graphs[run_id] = graph
+        first_views[run_id] = views
         runs.append({
             "id": run_id, "flow_id": info["id"], "flow_version": info["version"], "flow_name": info["name"],
             "definition": definition, "trigger": "schedule" if days else "event", "event_id": event.id,
@@ -288,7 +289,7 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     # the batch's ORM objects (events, orders, clients…) are done with: every outcome commit below
     # would otherwise expire each of them again
     session.expunge_all()
-    return _send_and_settle(session, engine, runs, graphs, sends)
+    return _send_and_settle(session, engine, runs, graphs, sends, first_views)
 
 
 def _run_row(event, info, definition, spec, context, now, *, status) -> dict:
@@ -359,7 +360,8 @@ def _sent(engine: Engine, sends: list[tuple]):
         yield key, outcome
 
 
-def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs: dict, sends: list[tuple]) -> list[str]:
+def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs: dict, sends: list[tuple],
+                     first_views: dict[str, dict[str, StepView]]) -> list[str]:
     # Outcomes are committed in small groups as they arrive, so a crash re-sends (with the same
     # idempotency key) only what was in flight in the last few milliseconds, not the whole batch.
     step_updates = []
@@ -389,7 +391,7 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
             if nid in outcomes:
                 outcome, _ = outcomes[nid]
                 views[nid] = StepView(status=outcome.status)
-        decided, needs_more = _decided_views(graph, stored[run_id], views)
+        decided, needs_more = _decided_views(graph, first_views[run_id], views)
         if needs_more or any(o.status in ("retrying", "waiting") for o, _ in outcomes.values()):
             handoff.append(run_id)
             continue
@@ -418,10 +420,11 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
     return handoff
 
 
-def _decided_views(graph: Graph, run: dict, action_views: dict[str, StepView]) -> tuple[list[str], bool]:
-    """Nodes left that are certainly not reached, and whether anything else remains to run."""
+def _decided_views(graph: Graph, first: dict[str, StepView], action_views: dict[str, StepView]) -> tuple[list[str], bool]:
+    """Nodes left that are certainly not reached, and whether anything else remains to run.
+
+    ``first``: the views of the run's first wave, as dispatch stored them as steps."""
     views = dict(action_views)
-    first, _ = _first_wave(graph, run["context"], utcnow())
     for nid, view in first.items():
         if nid not in views:
             views[nid] = view
