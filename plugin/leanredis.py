@@ -27,14 +27,19 @@ from redis.connection import Connection, UnixDomainSocketConnection
 TIMEOUT_SECONDS = 5.0
 
 
+def _encode(part) -> bytes:
+    if isinstance(part, bytes):
+        return part
+    if isinstance(part, str):
+        return part.encode()
+    return (repr(part) if isinstance(part, float) else str(part)).encode()  # as redis-py encodes
+
+
 def _pack(*parts) -> bytes:
+    """One command in RESP: ``*<n>`` then each part as a bulk string."""
     out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        if isinstance(part, str):
-            part = part.encode()
-        elif not isinstance(part, bytes):
-            part = repr(part).encode() if isinstance(part, float) else str(part).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(part), part))
+    for part in map(_encode, parts):
+        out += (b"$%d\r\n" % len(part), part, b"\r\n")
     return b"".join(out)
 
 
