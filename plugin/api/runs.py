@@ -16,7 +16,7 @@ from plugin.engine.execution import step_dict
 from plugin.errors import ApiProblem, Conflict, NotFound, ValidationFailed
 from plugin.extensions import db
 from plugin.runtime import rt
-from plugin.storage.models import Run, Step, utcnow
+from plugin.storage.models import NOT_SUCCEEDED, Run, Step, utcnow
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run history")
 
@@ -87,6 +87,8 @@ class RunList(MethodView):
                 query = query.where(getattr(Run, name) == args[name])
         if status:
             query = query.where(Run.status == status)
+            if status != "succeeded":  # through ix_runs_status_created, in order (models.NOT_SUCCEEDED)
+                query = query.where(NOT_SUCCEEDED)
         if args.get("cursor"):
             created_at, run_id = _cursor_position(args["cursor"])
             query = query.where(or_(Run.created_at < created_at, and_(Run.created_at == created_at, Run.id < run_id)))

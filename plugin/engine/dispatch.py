@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from plugin.engine import context as ctx
 from plugin.engine.index import FlowIndex  # the flow index lives there; importable from here too
 from plugin.registry import Registry
-from plugin.storage.models import CustomEvent, Event, Flow, Order, Run, Visit, new_id, utcnow
+from plugin.storage.models import NOT_SUCCEEDED, CustomEvent, Event, Flow, Order, Run, Visit, new_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,10 @@ def _create_run(session, info, definition, context, *, trigger, event_id, event_
 #
 # A due (flow, order) is recorded as an engine event — trigger ``order_days_since_created`` /
 # ``order_days_since_paid``, ``data = {"flow_id": …}``, ``dedupe_key = days:{flow}:{order}`` —
-# with ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING``: the sweep (one set-based statement per
-# flow) and the upsert check race freely, the row exists once. The batched dispatch turns these
+# with ``INSERT … ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`` (the unique
+# index is partial, as only due events carry a key, and a conflict target must state the
+# predicate for either database to infer it): the sweep (one set-based statement per flow) and
+# the upsert check race freely, the row exists once. The batched dispatch turns these
 # events into runs like any other event, evaluating the flow's conditions against the order's
 # state at dispatch; a due event targets only the flow it names. The run keeps the dedupe key
 # ``days:{flow}:{order}``, so an event dispatched twice still makes one run.
@@ -227,6 +229,13 @@ def _insert_events(session: Session):
     return dialect_insert(Event)
 
 
+def _once_per_key(stmt):
+    """``ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING``: the partial unique index."""
+    return stmt.on_conflict_do_nothing(
+        index_elements=["dedupe_key"], index_where=Event.dedupe_key.is_not(None)
+    )
+
+
 def sweep_days(session: Session, registry: Registry, now=None) -> list[int]:
     """Record, once, a due event for every (N-day flow, order) whose moment fell due since the
     flow's last sweep; returns the ids of the events recorded now (already committed).
@@ -265,12 +274,8 @@ def sweep_days(session: Session, registry: Registry, now=None) -> list[int]:
             literal(flow.trigger, String), orders.c.id, literal({"flow_id": flow.id}, JSON),
             literal(now, DateTime), literal(f"days:{flow.id}:", String) + orders.c.id,
         ).where(*where).order_by(by_id)
-        stmt = (
-            _insert_events(session)
-            .from_select(["trigger", "subject_id", "data", "created_at", "dedupe_key"], due)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(Event.id)
-        )
+        columns = ["trigger", "subject_id", "data", "created_at", "dedupe_key"]
+        stmt = _once_per_key(_insert_events(session).from_select(columns, due)).returning(Event.id)
         recorded += session.execute(stmt).scalars().all()
         session.execute(
             update(Flow)
@@ -305,7 +310,7 @@ def record_due(session: Session, flows: list[DaysFlow], orders, now=None) -> lis
     if not rows:
         return []
     rows.sort(key=lambda r: (r["data"]["flow_id"], r["subject_id"]))  # the sweep's order: no deadlock
-    stmt = _insert_events(session).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Event.id)
+    stmt = _once_per_key(_insert_events(session)).returning(Event.id)
     return list(session.execute(stmt, rows).scalars().all())
 
 
@@ -345,6 +350,7 @@ def stale_work(session: Session, now=None, limit: int = 1000) -> tuple[list[int]
     runs = session.scalars(
         select(Run.id)
         .where(
+            NOT_SUCCEEDED,  # the partial index's own term: see models.NOT_SUCCEEDED
             Run.status.in_(("queued", "running", "waiting")),
             or_(Run.lease_until.is_(None), Run.lease_until < now),
             or_(Run.next_attempt_at.is_(None), Run.next_attempt_at <= now),

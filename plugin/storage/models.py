@@ -8,7 +8,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    literal_column,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.extensions import db
@@ -20,6 +32,16 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index over the rows matching ``where`` only, with the same predicate on PostgreSQL and SQLite.
+
+    A row outside ``where`` costs the index nothing on insert, nor on an update that leaves it
+    outside. A query uses the index only when its WHERE implies ``where``: ``col = :x`` implies
+    ``col IS NOT NULL`` on both databases; anything else should carry the predicate's own term.
+    """
+    return Index(name, *columns, unique=unique, postgresql_where=text(where), sqlite_where=text(where))
 
 
 class Flow(db.Model):
@@ -161,9 +183,11 @@ class Event(db.Model):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     __table_args__ = (
-        Index("ix_events_pending", "dispatched_at", "created_at"),
-        Index("ix_events_undispatched", "dispatched_at", "id"),
-        Index("uq_events_dedupe_key", "dedupe_key", unique=True),
+        # claims and the sweeper look up undispatched events only, by id: the index holds just
+        # those, so dispatching an event removes it rather than adding an entry
+        partial_index("ix_events_undispatched_id", "id", where="dispatched_at IS NULL"),
+        # ``INSERT … ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL`` names this index
+        partial_index("uq_events_dedupe_key", "dedupe_key", where="dedupe_key IS NOT NULL", unique=True),
     )
 
 
@@ -182,8 +206,8 @@ class Run(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     triggered: Mapped[bool] = mapped_column(Boolean, default=False)
     context: Mapped[dict] = mapped_column(JSON)
-    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -193,16 +217,27 @@ class Run(db.Model):
     counted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
-        Index("ix_runs_status_next", "status", "next_attempt_at"),
+        # runs not succeeded: the open ones the sweeper resumes and the failed / not-triggered
+        # ones the history is filtered by; succeeded runs, nearly all of them, stay out
+        partial_index("ix_runs_status_created", "status", "created_at", "id", where="status <> 'succeeded'"),
         Index("ix_runs_created", "created_at", "id"),
+        partial_index("ix_runs_order_id", "order_id", where="order_id IS NOT NULL"),
+        partial_index("ix_runs_client_id", "client_id", where="client_id IS NOT NULL"),
     )
+
+
+# ``ix_runs_status_created``'s predicate as a query term. SQLite uses a partial index only for a
+# query holding the very same term, and PostgreSQL cannot prove it from ``status = $1`` in a
+# generic (prepared) plan; written out literally it serves both.
+NOT_SUCCEEDED = Run.status != literal_column("'succeeded'")
 
 
 class Step(db.Model):
     __tablename__ = "steps"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    # looked up through uq_steps_run_node (run_id, node_id): no index of its own
+    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("runs.id", ondelete="CASCADE"))
     node_id: Mapped[str] = mapped_column(String(100))
     node_type: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")

@@ -1,0 +1,265 @@
+"""Migrations: they build exactly the models' schema, and 0004 (partial indexes) upgrades stored data and downgrades."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, func, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from plugin.engine.batch import claim_events
+from plugin.engine.dispatch import DaysFlow, record_due, stale_work
+from plugin.extensions import db
+from plugin.storage.models import Event, Run, Step, utcnow
+from tests.conftest import BACKENDS, app_env
+
+INDEXES_0003 = {
+    "events": {"ix_events_pending", "ix_events_undispatched", "uq_events_dedupe_key"},
+    "runs": {
+        "ix_runs_status_next",
+        "ix_runs_created",
+        "ix_runs_flow_id",
+        "ix_runs_order_id",
+        "ix_runs_client_id",
+    },
+    "steps": {"ix_steps_run_id", "uq_steps_run_node"},
+}
+INDEXES_0004 = {
+    "events": {"ix_events_undispatched_id", "uq_events_dedupe_key"},
+    "runs": {
+        "ix_runs_status_created",
+        "ix_runs_created",
+        "ix_runs_flow_id",
+        "ix_runs_order_id",
+        "ix_runs_client_id",
+    },
+    "steps": {"uq_steps_run_node"},
+}
+
+
+def _predicate(where) -> str | None:
+    """An index predicate as text both databases' spellings reduce to: PostgreSQL reflects
+    ``((status)::text <> 'succeeded'::text)`` for ``status <> 'succeeded'``."""
+    if where is None:
+        return None
+    sql = getattr(where, "text", None) or str(where)
+    sql = (
+        re.sub(r"::(character varying|[a-z]+)", "", sql.lower())
+        .replace("(", "")
+        .replace(")", "")
+        .replace("!=", "<>")
+    )
+    return " ".join(sql.split())
+
+
+def _reflected(conn, table: str) -> dict:
+    out = {}
+    for ix in inspect(conn).get_indexes(table):
+        if ix.get("duplicates_constraint"):  # PostgreSQL lists unique constraints here too
+            continue
+        options = ix.get("dialect_options", {})
+        where = options.get("postgresql_where", options.get("sqlite_where"))
+        out[ix["name"]] = (tuple(ix["column_names"]), bool(ix["unique"]), _predicate(where))
+    return out
+
+
+def _declared(table) -> dict:
+    out = {}
+    for ix in table.indexes:
+        where = {_predicate(ix.dialect_options[d]["where"]) for d in ("postgresql", "sqlite")}
+        assert len(where) == 1, f"{ix.name}: PostgreSQL and SQLite predicates differ: {where}"
+        out[ix.name] = (tuple(c.name for c in ix.columns), bool(ix.unique), where.pop())
+    return out
+
+
+def test_migrated_schema_matches_the_models(database_url):
+    """Alembic's comparison (tables, columns, index names) plus what it does not compare: each
+    index's columns, uniqueness and partial-index predicate."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), db.metadata) == []
+            for table in db.metadata.sorted_tables:
+                assert _reflected(conn, table.name) == _declared(table), table.name
+    finally:
+        engine.dispose()
+
+
+# -- 0004 on stored data ------------------------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request, tmp_path):
+    """A database with no schema at all, so the test chooses the revisions."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def bare_app(empty_url, redis_url, tmp_path, monkeypatch):
+    """The app on ``empty_url``, not migrated (the app reads its configuration when created)."""
+    for key, value in app_env(empty_url, redis_url, tmp_path / "data").items():
+        monkeypatch.setenv(key, value)
+    from plugin.app import create_app
+
+    app = create_app()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _store_history(now) -> dict[str, int | str]:
+    """Rows as 0003 holds them: dispatched, undispatched and N-day events; finished and open runs."""
+    rows = [
+        {"trigger": "custom_event", "subject_id": "ce1", "data": {}, "created_at": now, "dispatched_at": now},
+        {"trigger": "custom_event", "subject_id": "ce2", "data": {}, "created_at": now},
+        {
+            "trigger": "order_days_since_created",
+            "subject_id": "o1",
+            "data": {"flow_id": "f1"},
+            "created_at": now,
+            "dedupe_key": "days:f1:o1",
+        },
+    ]
+    ids = db.session.scalars(insert(Event).returning(Event.id, sort_by_parameter_order=True), rows).all()
+    run = {
+        "flow_id": "f1",
+        "flow_version": 1,
+        "flow_name": "f",
+        "definition": {},
+        "trigger": "event",
+        "event_type": "custom_event",
+        "context": {},
+        "triggered": True,
+        "counted": True,
+        "created_at": now - timedelta(minutes=5),
+        "updated_at": now - timedelta(minutes=5),
+    }
+    db.session.execute(
+        insert(Run),
+        [
+            {
+                **run,
+                "id": "r-ok",
+                "status": "succeeded",
+                "dedupe_key": "ev:1:f1",
+                "order_id": "o1",
+                "finished_at": now,
+            },
+            {
+                **run,
+                "id": "r-failed",
+                "status": "failed",
+                "dedupe_key": "ev:2:f1",
+                "client_id": "c1",
+                "finished_at": now,
+            },
+            {**run, "id": "r-open", "status": "waiting", "dedupe_key": "ev:3:f1"},
+        ],
+    )
+    db.session.execute(
+        insert(Step),
+        [
+            {
+                "run_id": r,
+                "node_id": n,
+                "node_type": "action.webhook",
+                "status": "succeeded",
+                "attempts": 1,
+                "state": {},
+            }
+            for r in ("r-ok", "r-failed", "r-open")
+            for n in ("start", "hook")
+        ],
+    )
+    db.session.commit()
+    return {"dispatched": ids[0], "plain": ids[1], "due": ids[2]}
+
+
+def _counts() -> tuple[int, int, int]:
+    counts = tuple(db.session.scalar(select(func.count()).select_from(m)) for m in (Event, Run, Step))
+    db.session.commit()
+    return counts
+
+
+def _migrate(step, revision: str) -> None:
+    db.session.remove()  # no open transaction of the test's may hold a lock the migration waits for
+    step(revision=revision)
+
+
+def _index_names(table: str) -> set[str]:
+    with db.engine.connect() as conn:
+        return {ix["name"] for ix in inspect(conn).get_indexes(table) if not ix.get("duplicates_constraint")}
+
+
+def _record_due(now, order_id: str) -> list[int]:
+    flow = DaysFlow(
+        "f1", "order_days_since_created", "created_at", timedelta(days=1), timedelta(hours=24), now
+    )
+    order = SimpleNamespace(id=order_id, created_at=now - timedelta(days=1, minutes=1))
+    recorded = record_due(db.session, [flow], [order], now)
+    db.session.commit()
+    return recorded
+
+
+def test_0004_upgrades_stored_data_and_downgrades(bare_app):
+    with bare_app.app_context():
+        _migrate(upgrade, "0003")
+        now = utcnow()
+        stored = _store_history(now)
+        before = _counts()
+
+        _migrate(upgrade, "0004")
+        assert _counts() == before
+        for table, names in INDEXES_0004.items():
+            assert _index_names(table) == names
+        # the partial unique index still holds every key once, and ON CONFLICT names it
+        assert _record_due(now, "o1") == []
+        assert len(_record_due(now, "o2")) == 1
+        with pytest.raises(IntegrityError):
+            db.session.execute(
+                insert(Event),
+                [
+                    {
+                        "trigger": "order_days_since_created",
+                        "subject_id": "o1",
+                        "data": {},
+                        "created_at": now,
+                        "dedupe_key": "days:f1:o1",
+                    }
+                ],
+            )
+        db.session.rollback()
+        # events without a key (nearly all) never collide
+        db.session.execute(
+            insert(Event),
+            [
+                {"trigger": "custom_event", "subject_id": f"x{i}", "data": {}, "created_at": now}
+                for i in range(2)
+            ],
+        )
+        db.session.commit()
+        # the lookups the new indexes serve find what 0003 stored
+        claimed = claim_events(db.session, 100, 60)
+        assert stored["dispatched"] not in claimed and {stored["plain"], stored["due"]} <= set(claimed)
+        _events, runs = stale_work(db.session, now=now + timedelta(minutes=1))
+        assert runs == ["r-open"]
+
+        _migrate(downgrade, "0003")
+        assert _counts() == (before[0] + 3, before[1], before[2])
+        for table, names in INDEXES_0003.items():
+            assert _index_names(table) == names
+        # the conflict target carrying the predicate also infers the plain unique index of 0003
+        assert _record_due(now, "o2") == []
+
+        _migrate(upgrade, "0004")
+        for table, names in INDEXES_0004.items():
+            assert _index_names(table) == names
