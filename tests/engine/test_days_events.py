@@ -316,3 +316,19 @@ def test_a_flow_disabled_before_its_due_event_is_dispatched_catches_up_when_enab
         drain(app)
         assert _run_keys() == [f"days:{flow_id}:late"]
     assert [d.payload["order"]["id"] for d in fake_receiver.deliveries] == ["late"]
+
+
+def test_one_by_one_dispatch_also_frees_the_key_of_a_disabled_flow(app, client, fake_receiver):
+    """dispatch_event (the fallback of a batch that hit an existing run) treats it as the batch does."""
+    from plugin.engine.dispatch import FlowIndex, dispatch_event
+
+    flow_id = _post(client, _flow(fake_receiver.url + "/h", 3))
+    with app.app_context():
+        _orders([{"id": "one", "created_at": utcnow() - timedelta(days=3, hours=1)}])
+        [event_id] = sweep_days(db.session, rt().registry, now=utcnow())
+    assert client.patch(f"/api/v1/flows/{flow_id}", json={"enabled": False}).status_code == 200
+    with app.app_context():
+        registry = rt().registry
+        assert dispatch_event(db.session, registry, FlowIndex(registry), event_id, rt().redis) == []
+        event = db.session.get(Event, event_id)
+        assert event.dispatched_at is not None and event.dedupe_key is None
