@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Batch ingestion: ``POST /api/v1/batch`` with 1,000 items per request, several clients at once.
 
-A fresh PostgreSQL database, ``python server.py migrate``, the API under gunicorn (serve_api's
+A fresh PostgreSQL database, ``python server.py migrate``, the API under granian (api_command's
 arguments); ``--clients`` threads each post batches of ``--batch`` items (custom events and
 orders, mixed half and half, every id unique) for ``--duration`` seconds. The API answers 202
 only after the commit, so accepted items/s is the durable ingest rate. Afterwards the rows are
