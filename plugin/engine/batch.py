@@ -316,6 +316,7 @@ def _send(engine: Engine, run_id, graph: Graph, nid, context, info, event_type):
 
 
 FLUSH_SECONDS = 0.02
+IDLE_TICK = 0.5  # while no outcome arrives, the settling loop still wakes this often (lease renewal)
 
 
 _STEPS = Step.__table__
@@ -353,8 +354,14 @@ def _sent(engine: Engine, sends: list[tuple]):
 
     for _ in range(min(SENDERS, len(sends))):
         _POOL.submit(sender)
-    for _ in range(len(sends)):
-        key, outcome, error = done.get()
+    left = len(sends)
+    while left:
+        try:
+            key, outcome, error = done.get(timeout=IDLE_TICK)
+        except queue.Empty:
+            yield None  # nothing yet: the caller may renew its leases
+            continue
+        left -= 1
         if error is not None:
             raise error
         yield key, outcome
@@ -364,10 +371,23 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
                      first_views: dict[str, dict[str, StepView]]) -> list[str]:
     # Outcomes are committed in small groups as they arrive, so a crash re-sends (with the same
     # idempotency key) only what was in flight in the last few milliseconds, not the whole batch.
+    #
+    # The runs were stored leased for ``lease_seconds``. Sends to slow or silent receivers can take
+    # longer than that (200 sends through 16 senders, each up to the HTTP timeout), and a run whose
+    # lease ran out is resumed by the sweeper — which would send again what is still in flight
+    # here (a second Slack message: no idempotency key there). So the lease of the batch's runs is
+    # renewed every third of it until they are settled.
     step_updates = []
     by_run: dict[str, tuple[Graph, dict]] = {run_id: (graph, {}) for run_id, graph in graphs.items()}
-    last_flush = time.monotonic()
-    for (run_id, graph, nid), outcome in _sent(engine, sends):
+    last_flush = renewed = time.monotonic()
+    renew_every = engine.lease_seconds / 3
+    for sent in _sent(engine, sends):
+        if time.monotonic() - renewed >= renew_every:
+            _renew_leases(session, engine, list(by_run), step_updates)
+            renewed = last_flush = time.monotonic()
+        if sent is None:
+            continue
+        (run_id, graph, nid), outcome = sent
         now = utcnow()
         resume_at = now + timedelta(seconds=outcome.resume_in) if outcome.resume_in is not None else None
         final = outcome.status not in ("retrying", "waiting")
@@ -418,6 +438,19 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
         )
     session.commit()
     return handoff
+
+
+def _renew_leases(session: Session, engine: Engine, run_ids: list[str], step_updates: list[dict]) -> None:
+    """Outcomes so far committed, and the runs still being settled here leased for another term."""
+    if step_updates:
+        bulk.update_rows(session, _STEPS, ("run_id", "node_id"), step_updates)
+        step_updates.clear()
+    session.execute(
+        update(Run.__table__)
+        .where(bulk.among(session, Run.__table__.c.id, run_ids), Run.__table__.c.status == "running")
+        .values(lease_until=utcnow() + timedelta(seconds=engine.lease_seconds))
+    )
+    session.commit()
 
 
 def _decided_views(graph: Graph, first: dict[str, StepView], action_views: dict[str, StepView]) -> tuple[list[str], bool]:

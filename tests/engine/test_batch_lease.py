@@ -1,0 +1,66 @@
+"""A dispatch batch slower than the run lease keeps its runs: the sweeper must not resume them.
+
+Runs are stored leased for ``lease_seconds``; sends to a slow receiver can take longer than that.
+If the lease ran out mid-batch, the sweeper's ``stale_work`` would hand the runs to a second
+executor, which sends again what is still in flight (a duplicate Slack message: no idempotency
+key there). The batch renews the lease of its runs until they are settled.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import select
+
+from plugin.engine.batch import SENDERS, claim_events, dispatch_batch
+from plugin.engine.dispatch import FlowIndex, stale_work
+from plugin.engine.tasks import make_engine
+from plugin.extensions import db
+from plugin.runtime import rt
+from plugin.storage.models import Run, utcnow
+from tests.engine.test_ingest_and_runs import _flow
+
+LEASE = 1.0
+DELAY = 1.5
+
+
+def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_receiver):
+    assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code == 201
+    count = 2 * SENDERS + 4  # three rounds of sends: the batch takes ~3 × DELAY, well past the lease
+    for i in range(count):
+        assert client.post("/api/v1/events", json={"id": f"e{i}", "name": "go"}).status_code == 202
+    fake_receiver.slow(DELAY, times=count)
+    seen_stale: list[str] = []
+    errors: list[BaseException] = []
+
+    def dispatch():
+        try:
+            with app.app_context():
+                runtime = rt()
+                engine = make_engine(runtime)
+                engine.lease_seconds = LEASE
+                ids = claim_events(db.session, 200, 60)
+                assert len(ids) == count
+                dispatch_batch(db.session, engine, FlowIndex(runtime.registry), ids, runtime.redis)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=dispatch)
+    started = time.monotonic()
+    worker.start()
+    with app.app_context():
+        # what the sweeper would resume, looked at while the batch is still sending
+        while worker.is_alive():
+            time.sleep(0.2)
+            db.session.rollback()  # a fresh snapshot each look (SQLite and PostgreSQL alike)
+            _events, runs = stale_work(db.session, now=utcnow())
+            seen_stale += runs
+    worker.join()
+    assert not errors, errors
+    assert time.monotonic() - started > 3 * LEASE  # the batch did outlive its lease, and stale_work looked
+    assert seen_stale == []
+    with app.app_context():
+        assert db.session.scalars(select(Run.status)).all() == ["succeeded"] * count
+    webhook_ids = [r.headers["webhook-id"] for r in fake_receiver.requests]
+    assert len(webhook_ids) == len(set(webhook_ids)) == count  # each sent once
