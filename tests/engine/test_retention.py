@@ -191,11 +191,10 @@ def test_finished_runs_go_with_their_steps_open_and_days_runs_stay(app):
         assert all(count == 2 for count in _steps_of().values())
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL always enforces the key
 def test_steps_go_even_where_sqlite_does_not_enforce_the_cascade(app):
     """Steps are deleted by their own statement, not left to ON DELETE CASCADE."""
     with app.app_context():
-        if db.engine.dialect.name != "sqlite":
-            pytest.skip("PostgreSQL always enforces the foreign key")
         _run("ok", status="succeeded", age_d=40, steps=4)
         _run("young", status="succeeded", age_d=1)
         db.session.commit()
