@@ -87,6 +87,7 @@ class FastIngest:
         self.headers = _headers_of(app)
         self._engine = None
         self._autocommit = None  # PostgreSQL: single-statement writes (see _store)
+        self._answers: dict[tuple, tuple[bytes, list]] = {}  # answer → (body, headers)
         self.served = 0  # requests answered here (the rest went to Flask): for tests and metrics
 
     # -- WSGI ------------------------------------------------------------------------------
@@ -108,9 +109,15 @@ class FastIngest:
             environ["CONTENT_LENGTH"] = str(len(raw))
             return self.flask_wsgi(environ, start_response)
         self.served += 1
-        body = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
-        start_response("202 ACCEPTED", [*self.headers, ("Content-Length", str(len(body)))])
-        return [body]
+        key = tuple(answer.items())  # a handful of distinct answers: encoded once each
+        cached = self._answers.get(key)
+        if cached is None:
+            body = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
+            cached = (body, [*self.headers, ("Content-Length", str(len(body)))])
+            if len(self._answers) < 1024:
+                self._answers[key] = cached
+        start_response("202 ACCEPTED", list(cached[1]))
+        return [cached[0]]
 
     def _read(self, environ) -> bytes | None:
         content_type = (environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
