@@ -56,8 +56,6 @@ BATCH_MAX = 1000
 _TOKEN_SQL = text("SELECT id FROM api_tokens WHERE token_hash = :h")
 
 _VISIT_COLUMNS = ("id", *VISIT_FIELDS, "client_id", "created_at")
-_VISIT_VALUES = ", ".join(":" + c for c in _VISIT_COLUMNS)
-_CUSTOM_COLUMNS = ("id", "name", "visit_id", "client_id", "data", "created_at")
 
 # PostgreSQL: the domain row and its engine event in one statement (atomic in autocommit), sent
 # as plain DBAPI (psycopg) SQL: SQLAlchemy's execute around it cost as much as the driver's call.
@@ -87,6 +85,7 @@ class FastIngest:
         self.headers = _headers_of(app)
         self._engine = None
         self._autocommit = None  # PostgreSQL: single-statement writes (see _store)
+        self._dbapi_error = None  # the driver's base exception, with the autocommit engine
         self._answers: dict[tuple, tuple[bytes, list]] = {}  # answer → (body, headers)
         self.served = 0  # requests answered here (the rest went to Flask): for tests and metrics
 

@@ -286,8 +286,8 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
             created += dispatch_event(session, registry, index, event.id, redis)
         return created
 
-    # the batch's ORM objects (events, orders, clients…) are done with: every outcome commit below
-    # would otherwise expire each of them again
+    # whatever the batch loaded as ORM objects (flows through the index…) is done with: every
+    # outcome commit below would otherwise expire each of them again
     session.expunge_all()
     return _send_and_settle(session, engine, runs, graphs, sends, first_views)
 
@@ -441,15 +441,13 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
 
 
 def _renew_leases(session: Session, engine: Engine, run_ids: list[str], step_updates: list[dict]) -> None:
-    """Outcomes so far committed, and the runs still being settled here leased for another term."""
-    if step_updates:
-        bulk.update_rows(session, _STEPS, ("run_id", "node_id"), step_updates)
-        step_updates.clear()
+    """The runs still being settled here leased for another term, with the outcomes so far."""
     session.execute(
-        update(Run.__table__)
-        .where(bulk.among(session, Run.__table__.c.id, run_ids), Run.__table__.c.status == "running")
+        update(_RUNS)
+        .where(bulk.among(session, _RUNS.c.id, run_ids), _RUNS.c.status == "running")
         .values(lease_until=utcnow() + timedelta(seconds=engine.lease_seconds))
     )
+    _flush_steps(session, step_updates)  # commits when outcomes are pending
     session.commit()
 
 

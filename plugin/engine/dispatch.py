@@ -70,9 +70,9 @@ def dispatch_event(session: Session, registry: Registry, index: FlowIndex, event
     if is_days_trigger(event.trigger):
         index.flows_for(session, event.trigger, redis)  # refreshed
         target = due_flow(index, event.trigger, data)
+        if target is None:
+            event.dedupe_key = None  # its flow is off: free the key, as dispatch_batch does
     due = [target] if is_days_trigger(event.trigger) and target is not None else []
-    if is_days_trigger(event.trigger) and target is None:
-        event.dedupe_key = None  # its flow is off: free the key, as dispatch_batch does
     for info, definition, graph in due:  # a due event: the flow it names, with any verdict
         spec = registry[graph.nodes[graph.event_id]["type"]]
         if context is None:
