@@ -72,12 +72,14 @@ def main() -> int:
             lua.write_text(LUA % c.TOKEN)
             stat = Path(f"/proc/{worker}/stat")
             before = sum(int(x) for x in stat.read_text().split()[13:15])  # utime + stime, in ticks
+            sampler = c.Sampler({}, pg_database=name).start()
             spy = subprocess.Popen([str(spy_bin), "record", "--gil", "-r", "400", "-f", "raw",
                                     "-o", str(raw), "-d", str(max(1, args.duration - 2)), "-p", worker],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             out = subprocess.run(["wrk", "-t2", "-c16", f"-d{args.duration}s", "-s", str(lua),
                                   base + "/api/v1/events"], check=True, capture_output=True, text=True).stdout
             cpu_s = (sum(int(x) for x in stat.read_text().split()[13:15]) - before) / 100
+            pg_s = sampler.stop()["cpu"]["postgres_backends_s"]
             spy.wait(timeout=60)
             import psycopg
 
@@ -86,6 +88,7 @@ def main() -> int:
             print(next((ln.strip() for ln in out.splitlines() if "Requests/sec" in ln), out))
             print(f"API worker: {cpu_s:.1f} CPU s for {stored:,} stored events = {1000 * cpu_s / max(stored, 1):.2f} "
                   f"CPU ms per event (rate limit {args.rate_limit}/s)")
+            print(f"PostgreSQL backends: {pg_s:.1f} CPU s = {1000 * pg_s / max(stored, 1):.2f} CPU ms per event")
             print("\nframes holding the GIL (inclusive %, py-spy --gil):")
             for share, frame in summarize(raw, args.top):
                 print(f"{share:5.1f}%  {frame[:150]}")

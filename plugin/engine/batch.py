@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import any_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,7 +45,14 @@ SENDERS = 16
 _POOL = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="send")
 
 
-def claim_events(session: Session, limit: int, lease_seconds: float) -> list[int]:
+class Claim(list):
+    """The ids of claimed events, in order, with their rows as the claim returned them (``rows``),
+    so that dispatching the batch needs no second read of the events."""
+
+    rows: list
+
+
+def claim_events(session: Session, limit: int, lease_seconds: float) -> Claim:
     """Take up to ``limit`` undispatched events for this worker (others skip them)."""
     now = utcnow()
     pending = (
@@ -64,18 +71,26 @@ def claim_events(session: Session, limit: int, lease_seconds: float) -> list[int
     pending = pending.cte("pending")
     if postgresql:
         pending = pending.prefix_with("MATERIALIZED")
+        # ``id = ANY(ARRAY(…))``: one primary-key probe per claimed id. As ``IN (SELECT … FROM
+        # pending)`` the planner, which estimates the CTE at one row, joined it by a nested loop
+        # over every undispatched event: ~90 ms per claim of 200 behind a backlog
+        chosen = Event.id == any_(func.array(select(pending.c.id).scalar_subquery()))
+    else:
+        chosen = Event.id.in_(select(pending.c.id))
+    table = Event.__table__
     stmt = (
-        update(Event)
-        .where(Event.id.in_(select(pending.c.id)))
-        .where(Event.dispatched_at.is_(None))
-        .where((Event.claimed_until.is_(None)) | (Event.claimed_until < now))
+        update(table)
+        .where(chosen)
+        .where(table.c.dispatched_at.is_(None))
+        .where((table.c.claimed_until.is_(None)) | (table.c.claimed_until < now))
         .values(claimed_until=now + timedelta(seconds=lease_seconds))
-        .returning(Event.id)
-        .execution_options(synchronize_session=False)
+        .returning(*table.c)
     )
-    ids = sorted(session.scalars(stmt).all())
+    rows = sorted(session.execute(stmt).all(), key=lambda row: row.id)
     session.commit()
-    return ids
+    claim = Claim(row.id for row in rows)
+    claim.rows = rows
+    return claim
 
 
 def contexts_for(session: Session, events: list) -> dict[int, dict | None]:
@@ -191,8 +206,10 @@ def _first_wave(graph: Graph, context: dict, now) -> tuple[dict[str, StepView], 
 
 def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids: list[int], redis=None) -> list[str]:
     """Dispatch claimed events; returns ids of runs that still need the step-by-step path."""
-    table = Event.__table__  # rows, not ORM objects (see contexts_for)
-    events = session.execute(select(table).where(bulk.among(session, table.c.id, event_ids)).order_by(table.c.id)).all()
+    events = getattr(event_ids, "rows", None)  # a Claim: the rows it returned
+    if events is None:
+        table = Event.__table__  # rows, not ORM objects (see contexts_for)
+        events = session.execute(select(table).where(bulk.among(session, table.c.id, event_ids)).order_by(table.c.id)).all()
     registry = engine.registry
     candidates = []
     index.flows_for(session, "", redis)  # refresh once for the whole batch
@@ -263,11 +280,6 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
         if runs:
             bulk.insert_rows(session, _RUNS, runs)
             bulk.insert_rows(session, _STEPS, steps)
-            for flow_id, count in triggered.items():
-                session.execute(
-                    update(Flow).where(Flow.id == flow_id)
-                    .values(triggered_count=Flow.triggered_count + count, last_triggered_at=now)
-                )
         session.execute(
             update(Event.__table__).where(bulk.among(session, Event.__table__.c.id, [e.id for e in events]))
             .values(dispatched_at=now)
@@ -276,6 +288,13 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
             # catches the order up (within catch_up_hours) instead of the old key blocking it forever
             session.execute(
                 update(Event.__table__).where(bulk.among(session, Event.__table__.c.id, orphans)).values(dedupe_key=None)
+            )
+        # last: a flow's row is locked from here to the commit, and a concurrent dispatch job
+        # updating the same flow waits for it (it waited through the events' update before)
+        for flow_id, count in sorted(triggered.items()):
+            session.execute(
+                update(Flow).where(Flow.id == flow_id)
+                .values(triggered_count=Flow.triggered_count + count, last_triggered_at=now)
             )
         session.commit()
     except IntegrityError:  # a run already exists for some event: fall back to one at a time
