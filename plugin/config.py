@@ -66,5 +66,6 @@ def from_env() -> dict:
         "RETRY_BASE_SECONDS": _float("AUTOMATION_RETRY_BASE_SECONDS", 5.0),
         "HTTP_TIMEOUT": _float("AUTOMATION_HTTP_TIMEOUT", 15.0),
         "FAST_INGEST": os.environ.get("AUTOMATION_FAST_INGEST", "1") not in ("0", "false", "no"),
+        "GROUP_COMMIT": os.environ.get("AUTOMATION_GROUP_COMMIT", "1") not in ("0", "false", "no"),
         "RATE_LIMITS": os.environ.get("AUTOMATION_RATE_LIMITS", "1") not in ("0", "false", "no"),
     }

@@ -37,6 +37,8 @@ from sqlalchemy.orm import Session
 from plugin.api import schemas
 from plugin.api.auth import identity_for
 from plugin.api.common import MalformedJson, strict_loads
+from plugin.api.groupcommit import VISIT_COLUMNS as _VISIT_COLUMNS
+from plugin.api.groupcommit import GroupCommit
 from plugin.storage.ingest import (
     custom_event_row,
     ingest_batch,
@@ -47,15 +49,13 @@ from plugin.storage.ingest import (
     upsert_order,
     visit_row,
 )
-from plugin.storage.models import VISIT_FIELDS, utcnow
+from plugin.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
 PATHS = {"/api/v1/events": "event", "/api/v1/visits": "visit", "/api/v1/batch": "batch"}
 BATCH_MAX = 1000
 _TOKEN_SQL = text("SELECT id FROM api_tokens WHERE token_hash = :h")
-
-_VISIT_COLUMNS = ("id", *VISIT_FIELDS, "client_id", "created_at")
 
 # PostgreSQL: the domain row and its engine event in one statement (atomic in autocommit), sent
 # as plain DBAPI (psycopg) SQL: SQLAlchemy's execute around it cost as much as the driver's call.
@@ -86,6 +86,7 @@ class FastIngest:
         self._engine = None
         self._autocommit = None  # PostgreSQL: single-statement writes (see _store)
         self._dbapi_error = None  # the driver's base exception, with the autocommit engine
+        self._group: GroupCommit | None = None  # PostgreSQL: concurrent rows in one statement
         self._answers: dict[tuple, tuple[bytes, list]] = {}  # answer → (body, headers)
         self.served = 0  # requests answered here (the rest went to Flask): for tests and metrics
 
@@ -171,8 +172,9 @@ class FastIngest:
             created, derived = self._upsert(engine, kind, key, data)
             self._notify(derived)
             return {"accepted": True, "created": created, "events": derived}
-        created = self._store(engine, kind, data)
-        self._notify(1 if created else 0)
+        created, notified = self._store(engine, kind, data)
+        if not notified:
+            self._notify(1 if created else 0)
         return {"accepted": True, "created": created, "events": 1 if created else 0}
 
     def _notify(self, count: int) -> None:
@@ -231,6 +233,8 @@ class FastIngest:
             if self._engine.dialect.name == "postgresql":
                 self._autocommit = _autocommit_engine(self._engine)
                 self._dbapi_error = self._autocommit.dialect.loaded_dbapi.Error
+                if self.app.config.get("GROUP_COMMIT", True):
+                    self._group = GroupCommit(self._autocommit, self._dbapi_error, self._notify)
         return self._engine
 
     def _identity(self, engine, header: str | None) -> str | None:
@@ -240,21 +244,32 @@ class FastIngest:
 
         return identity_for(header, self.app.config.get("API_TOKEN") or "", token_id)
 
-    def _store(self, engine, kind: str, data: dict) -> bool:
-        """Store one visit or custom event with its engine event; True when it is new."""
+    def _store(self, engine, kind: str, data: dict) -> tuple[bool, bool]:
+        """Store one visit or custom event with its engine event: (new?, dispatch notified?)."""
         if engine.dialect.name != "postgresql":
             with Session(engine) as session:
                 created, _events = (ingest_visit if kind == "visit" else ingest_custom_event)(session, data)
                 session.commit()
-            return created
+            return created, False
         now = utcnow()
-        if kind == "visit":
-            statement, values = _PG_VISIT, visit_row(data, now)
-        else:
-            statement, values = _PG_CUSTOM, custom_event_row(data, now)
-            values["data"] = json.dumps(values["data"])
-            values["event_data"] = json.dumps({"name": data["name"]})
+        values = visit_row(data, now) if kind == "visit" else custom_event_row(data, now)
         values["now"] = now
+        if self._group is not None:
+            if kind == "event":
+                values["event_data"] = {"name": data["name"]}
+            created = self._group.store(kind, values)
+            if created is not None:
+                return created, True  # the committer notified dispatch for its whole group
+            values.pop("event_data", None)  # the group failed: this row alone, with the same id
+        return self._store_one(kind, values), False
+
+    def _store_one(self, kind: str, values: dict) -> bool:
+        """One row and its engine event in one statement; True when it is new."""
+        if kind == "visit":
+            statement = _PG_VISIT
+        else:
+            statement = _PG_CUSTOM
+            values = {**values, "data": json.dumps(values["data"]), "event_data": json.dumps({"name": values["name"]})}
         # one round trip: no pre-ping; a connection found dead (PostgreSQL restarted) is replaced
         # and the statement sent once more — with the same id, so it cannot fire twice
         for attempt in (1, 2):

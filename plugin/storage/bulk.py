@@ -35,7 +35,7 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in bulk")
 
 
-def _document(rows: list[dict]) -> str:
+def document(rows: list[dict]) -> str:
     # orjson: datetimes as ISO 8601 (naive UTC here), ~10x the stdlib encoder on these documents;
     # the stdlib for what orjson refuses (integers beyond 64 bits, which JSON bodies may carry)
     try:
@@ -89,7 +89,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.connection().execute(table.insert(), rows)
         return
-    session.connection().execute(_pg_insert(table, names), {"rows": _document(rows)})
+    session.connection().execute(_pg_insert(table, names), {"rows": document(rows)})
 
 
 def update_rows(session: Session, table: Table, keys: tuple[str, ...], rows: list[dict]) -> None:
@@ -116,7 +116,7 @@ def update_rows(session: Session, table: Table, keys: tuple[str, ...], rows: lis
         _CACHE[key] = text(
             f'UPDATE "{table.name}" AS t SET {assign} FROM {_recordset(table, names)} WHERE {match}'
         ).bindparams(bindparam("rows"))
-    session.connection().execute(_CACHE[key], {"rows": _document(rows)})
+    session.connection().execute(_CACHE[key], {"rows": document(rows)})
 
 
 def among(session: Session, column, values) -> Any:
@@ -149,7 +149,7 @@ def insert_new_rows(session: Session, table: Table, rows: list[dict], key: str =
     inserted: set = set()
     if session.get_bind().dialect.name == "postgresql":
         statement = _pg_insert(table, names, f'ON CONFLICT ("{key}") DO NOTHING RETURNING "{key}"')
-        inserted.update(session.connection().execute(statement, {"rows": _document(unique)}).scalars())
+        inserted.update(session.connection().execute(statement, {"rows": document(unique)}).scalars())
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
