@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 
 from flask import Flask, current_app, g, request
 
@@ -41,19 +42,48 @@ return {1, '0'}
 """
 
 
-class RateLimiter:
-    """``take(identity)`` → ``None`` when allowed, else the seconds until the request would be."""
+def default_chunk(burst: int) -> int:
+    """Requests a process reserves per Redis call: 1 (each exactly) for bursts under 500, up to 16
+    for large ones — at most 1.5 % of the burst held ahead by each process."""
+    return max(1, min(16, burst * 3 // 200))
 
-    def __init__(self, redis, rate: float, burst: int):
+
+class RateLimiter:
+    """``take(identity)`` → ``None`` when allowed, else the seconds until the request would be.
+
+    A process reserves ``chunk`` requests of a token's budget with one Redis call and lets the
+    next ``chunk - 1`` requests through without one (a Redis round trip per request was ~7 % of an
+    API worker's CPU). The shared budget is still never exceeded; what a process holds (at most
+    ``chunk - 1`` per token) is spent early, so another process may see its 429 that much sooner.
+    When a chunk is refused, the single request is asked for, exactly as without chunks.
+    """
+
+    def __init__(self, redis, rate: float, burst: int, chunk: int | None = None):
         if rate < 0 or burst < 1:
             raise ValueError(f"the ingestion rate must be >= 0 and the burst >= 1, got {rate!r} / {burst!r}")
         self.rate = rate
         self.burst = burst
+        self.chunk = default_chunk(burst) if chunk is None else max(1, min(chunk, burst))
+        self._held: dict[str, int] = {}  # token identity -> requests reserved, not yet used (this process)
+        self._lock = threading.Lock()
         self._script = lean_script(redis, GCRA)  # EVALSHA on a plain socket (plugin/leanredis.py)
 
     def take(self, identity: str, cost: int = 1) -> float | None:
         if self.rate == 0:
             return None
+        if cost == 1 and self.chunk > 1:
+            with self._lock:
+                held = self._held.get(identity, 0)
+                if held:
+                    self._held[identity] = held - 1
+                    return None
+            if self._ask(identity, self.chunk) is None:
+                with self._lock:
+                    self._held[identity] = self._held.get(identity, 0) + self.chunk - 1
+                return None
+        return self._ask(identity, cost)
+
+    def _ask(self, identity: str, cost: int) -> float | None:
         allowed, retry_after = self._script(
             keys=[KEY_PREFIX + identity], args=[1.0 / self.rate, self.burst, cost]
         )

@@ -61,6 +61,41 @@ def test_rate_limiter_refuses_over_the_budget(client):
     assert wait is not None and 0 < wait <= 1.0
 
 
+def test_rate_limiter_chunks_never_exceed_the_shared_budget(client):
+    """Two processes (two limiters) reserving 8 requests per Redis call share a burst of 64: together
+    they let through at most 64, and at least 64 less what each may hold unused (7)."""
+    a, b = RateLimiter(client, rate=0.001, burst=64, chunk=8), RateLimiter(client, rate=0.001, burst=64, chunk=8)
+    identity = uuid.uuid4().hex
+    calls = []
+    script = a._script
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["args"][2])
+        return script(*args, **kwargs)
+
+    a._script = counting
+    allowed = {"a": 0, "b": 0}
+    for _ in range(3):  # 24 requests: well within the budget
+        for _ in range(8):
+            assert a.take(identity) is None
+            allowed["a"] += 1
+    assert calls == [8, 8, 8]  # one Redis call per chunk, not one per request
+    for _ in range(60):
+        for name, limiter in (("a", a), ("b", b)):
+            if limiter.take(identity) is None:
+                allowed[name] += 1
+    assert 64 - 2 * 7 <= allowed["a"] + allowed["b"] <= 64, allowed
+    assert allowed["b"] >= 8
+    assert a.take(identity) is not None and b.take(identity) is not None  # the budget is spent
+    assert a.take(identity, cost=1) > 0
+
+
+def test_rate_limiter_chunk_follows_the_burst(client):
+    assert RateLimiter(client, rate=1, burst=3).chunk == 1  # small bursts: each request exactly
+    assert RateLimiter(client, rate=2000, burst=4000).chunk == 16
+    assert RateLimiter(client, rate=10, burst=400).chunk == 6
+
+
 def test_noscript_after_a_flush_sends_the_script_again(client):
     lean = LeanScript(client, ECHO + " -- " + uuid.uuid4().hex)
     key = f"ns-{uuid.uuid4().hex}"
