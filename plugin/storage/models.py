@@ -251,4 +251,8 @@ class Step(db.Model):
     resume_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
 
-    __table_args__ = (Index("uq_steps_run_node", "run_id", "node_id", unique=True),)
+    __table_args__ = (
+        Index("uq_steps_run_node", "run_id", "node_id", unique=True),
+        # room on each page for the action's outcome, written in place (migration 0005)
+        {"postgresql_with": {"fillfactor": 80}},
+    )

@@ -1,4 +1,4 @@
-"""Migrations: they build exactly the models' schema, and 0004 (partial indexes) upgrades stored data and downgrades."""
+"""Migrations: they build exactly the models' schema; 0004 (partial indexes) upgrades stored data and downgrades; 0005 (steps fillfactor)."""
 
 from __future__ import annotations
 
@@ -263,3 +263,46 @@ def test_0004_upgrades_stored_data_and_downgrades(bare_app):
         _migrate(upgrade, "0004")
         for table, names in INDEXES_0004.items():
             assert _index_names(table) == names
+
+
+def test_0005_leaves_room_on_step_pages_for_outcomes_written_in_place(bare_app):
+    """PostgreSQL: steps get fillfactor 80, so the outcome of an action step is a HOT update (no
+    new index entries); SQLite has no such setting and the migration leaves it alone."""
+    with bare_app.app_context():
+        postgresql = db.engine.dialect.name == "postgresql"
+
+        def options():
+            if not postgresql:
+                return None
+            with db.engine.connect() as conn:
+                return conn.exec_driver_sql("SELECT reloptions FROM pg_class WHERE relname = 'steps'").scalar()
+
+        _migrate(upgrade, "0004")
+        assert options() is None
+        _migrate(upgrade, "0005")
+        assert options() == (["fillfactor=80"] if postgresql else None)
+        if postgresql:  # the outcome of each run's action, over pages packed by the inserts, stays on its page
+            now = utcnow()
+            db.session.execute(insert(Run), [
+                {"id": f"run-{i:04}-{'x' * 24}", "definition": {}, "trigger": "event", "event_type": "e",
+                 "context": {}, "status": "running", "created_at": now, "updated_at": now} for i in range(120)
+            ])
+            db.session.execute(insert(Step), [
+                {"run_id": f"run-{i:04}-{'x' * 24}", "node_id": node, "node_type": kind, "status": status,
+                 "attempts": 1, "state": {}, "started_at": now}
+                for i in range(120)
+                for node, kind, status in (("start", "event.custom", "succeeded"),
+                                           ("cond", "condition.event_data", "succeeded"),
+                                           ("hook", "action.webhook", "running"))
+            ])
+            db.session.commit()
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql(
+                    "UPDATE steps SET status = 'succeeded', output = '{\"status\": 200}', finished_at = now(), "
+                    "duration_ms = 1.5 WHERE node_id = 'hook'")
+                hot = conn.exec_driver_sql(
+                    "SELECT n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'steps'").scalar()
+                conn.commit()
+            assert hot >= 60, hot  # of 120; ~0 with pages filled to the brim
+        _migrate(downgrade, "0004")
+        assert options() is None
