@@ -156,12 +156,14 @@ def wait_healthy(procs: Procs, base: str, workers: int = 0, timeout: float = 60)
     wait_until(healthy, timeout, "the API" + (f" and {workers} workers" if workers else ""), alive=procs.check_alive)
 
 
-def make_app(env: dict[str, str]):
-    """The Flask app built from ``env`` (the app reads its configuration from the environment)."""
+def make_app(env: dict[str, str], worker: bool = False):
+    """The Flask app built from ``env`` (the app reads its configuration from the environment);
+    ``worker``: configured as an RQ worker's (``plugin.app.WORKER_CONFIG``), for work done in process
+    that a worker would do."""
     os.environ.update(env)
-    from plugin.app import create_app
+    import plugin.app
 
-    return create_app()
+    return plugin.app.create_app(getattr(plugin.app, "WORKER_CONFIG", None) if worker else None)
 
 
 # -- processes ---------------------------------------------------------------------------------

@@ -318,7 +318,7 @@ def main() -> int:
     try:
         receiver = Receiver(procs)
         c.migrate(env, c.LOGS / "date_sweep-migrate.log")
-        app = c.make_app(env)
+        app = c.make_app(env, worker=True)  # the sweep and the dispatch are a worker's work
         from sqlalchemy import delete, func, select, update
 
         from plugin.engine.dispatch import sweep_days

@@ -21,9 +21,9 @@ JOB_PREFIX = "plugin.engine.tasks."
 
 @lru_cache(maxsize=1)
 def _app():
-    from plugin.app import create_app
+    from plugin.app import WORKER_CONFIG, create_app
 
-    return create_app()
+    return create_app(WORKER_CONFIG)
 
 
 @lru_cache(maxsize=1)

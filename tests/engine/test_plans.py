@@ -76,10 +76,7 @@ def test_the_claim_never_rescans_its_chosen_ids_per_event(pg_url, redis_url, tmp
         assert sum(n.get("Rows Removed by Join Filter", 0) for n in nodes) == 0, json.dumps(plan, indent=1)
 
 
-def test_batch_statements_are_not_prepared_server_side(pg_url, redis_url, tmp_path):
-    """psycopg prepares a statement on its 5th use and PostgreSQL may then keep a generic plan
-    (made on a tiny table: a sequential scan); the app's connections prepare nothing."""
-    app = _pg_app(pg_url, redis_url, tmp_path)
+def _prepared_after_repeats(app) -> int:
     with app.app_context():
         _events(50)
         table = Event.__table__
@@ -87,5 +84,27 @@ def test_batch_statements_are_not_prepared_server_side(pg_url, redis_url, tmp_pa
             rows = db.session.execute(select(table).where(bulk.among(db.session, table.c.id, [1, 2, 3]))).all()
             assert len(rows) == 3
         prepared = db.session.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
-        assert prepared == 0
         db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
+        return prepared
+
+
+def test_a_workers_batch_statements_are_not_prepared_server_side(pg_url, redis_url, tmp_path, monkeypatch):
+    """psycopg prepares a statement on its 5th use and PostgreSQL may then keep a generic plan
+    (made on a tiny table: a sequential scan); a worker's connections (the app RQ workers and the
+    scheduler build, ``WORKER_CONFIG``) prepare nothing. The API's do (batch ingestion)."""
+    from plugin.app import WORKER_CONFIG, create_app
+    from plugin.engine import tasks
+
+    _pg_app(pg_url, redis_url, tmp_path)  # migrated
+    for key, value in app_env(pg_url, redis_url, tmp_path / "data").items():
+        monkeypatch.setenv(key, value)
+    tasks._app.cache_clear()
+    try:
+        worker = tasks._app()
+        assert worker.config["PG_PREPARE"] is False
+        assert _prepared_after_repeats(worker) == 0
+    finally:
+        tasks._app.cache_clear()
+    assert _prepared_after_repeats(create_app()) >= 1
