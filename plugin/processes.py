@@ -28,8 +28,28 @@ def run_worker(burst: bool = False) -> None:
 
     app = _app()
     runtime = app.extensions["automation"]
+    _children_die_with(os.getpid())
     worker = SimpleWorker([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+
+
+def _children_die_with(parent: int) -> None:
+    """Children this process forks (RQ's scheduler process: ``with_scheduler``) get SIGTERM when
+    it dies, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``): else the scheduler lived on as an orphan,
+    polling Redis for ever, one more after each killed worker."""
+
+    def in_child() -> None:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # not Linux: nothing to ask for
+            return
+        if os.getppid() != parent:  # the worker died between the fork and the prctl
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    os.register_at_fork(after_in_child=in_child)
 
 
 def schedule_jobs(scheduler, app) -> list:

@@ -66,6 +66,33 @@ def test_sigkill_of_worker_mid_run_loses_nothing(live, procs, fake_receiver):
              timeout=30, message="every run to be recorded as succeeded")
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_killed_workers_scheduler_process_does_not_live_on(procs):
+    """RQ's scheduler runs in a process the worker forks; SIGKILL of the worker ends it too
+    (before, it lived on as an orphan polling Redis, one more after each kill)."""
+    worker = procs.start("worker")
+    children = wait_for(lambda: _children(worker.pid), timeout=30, message="the scheduler process\n" + procs.logs())
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    wait_for(lambda: not any(_alive(pid) for pid in children), timeout=15,
+             message=f"the orphaned scheduler {children} to end")
+
+
 @pytest.mark.slow
 def test_redis_flushed_mid_run_loses_nothing(live, procs, fake_receiver, redis_url):
     api = Api(live.url)
