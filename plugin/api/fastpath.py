@@ -38,7 +38,7 @@ from plugin.api import schemas
 from plugin.api.auth import identity_for
 from plugin.api.common import MalformedJson, strict_loads
 from plugin.api.groupcommit import VISIT_COLUMNS as _VISIT_COLUMNS
-from plugin.api.groupcommit import GroupCommit
+from plugin.api.groupcommit import GroupCommit, with_cursor
 from plugin.storage.ingest import (
     custom_event_row,
     ingest_batch,
@@ -270,21 +270,12 @@ class FastIngest:
         else:
             statement = _PG_CUSTOM
             values = {**values, "data": json.dumps(values["data"]), "event_data": json.dumps({"name": values["name"]})}
-        # one round trip: no pre-ping; a connection found dead (PostgreSQL restarted) is replaced
-        # and the statement sent once more — with the same id, so it cannot fire twice
-        for attempt in (1, 2):
-            raw = self._autocommit.raw_connection()
-            try:
-                with raw.cursor() as cursor:
-                    cursor.execute(statement, values)
-                    return cursor.fetchone() is not None
-            except self._dbapi_error as exc:
-                if attempt == 2 or not self._autocommit.dialect.is_disconnect(exc, raw.dbapi_connection, None):
-                    raise
-                raw.invalidate(exc)
-            finally:
-                raw.close()
-        raise AssertionError("unreachable")
+
+        def write(cursor) -> bool:
+            cursor.execute(statement, values)
+            return cursor.fetchone() is not None
+
+        return with_cursor(self._autocommit, self._dbapi_error, write)  # one round trip, no pre-ping
 
 
 # an id that reads the same in PATH_INFO and in Flask's decoded URL: anything else goes to Flask

@@ -167,18 +167,28 @@ class GroupCommit:
             row["ord"] = order
             rows.append(row)
         document = bulk.document(rows)
-        for attempt in (1, 2):
-            raw = self._engine.raw_connection()
-            try:
-                with raw.cursor() as cursor:
-                    cursor.execute(STATEMENTS[kind], {"rows": document})
-                    return {subject for (subject,) in cursor.fetchall()}
-            except self._dbapi_error as exc:
-                # a dead connection (PostgreSQL restarted) is replaced and the group sent once
-                # more: the same ids, so what the first try may have committed is not stored twice
-                if attempt == 2 or not self._engine.dialect.is_disconnect(exc, raw.dbapi_connection, None):
-                    raise
-                raw.invalidate(exc)
-            finally:
-                raw.close()
-        raise AssertionError("unreachable")
+
+        def write(cursor) -> set[str]:
+            cursor.execute(STATEMENTS[kind], {"rows": document})
+            return {subject for (subject,) in cursor.fetchall()}
+
+        return with_cursor(self._engine, self._dbapi_error, write)
+
+
+def with_cursor(engine, dbapi_error, work):
+    """``work(cursor)`` on a pooled connection of ``engine`` (autocommit), without a pre-ping: a
+    connection found dead (PostgreSQL restarted) is replaced and ``work`` sent once more. Callers
+    write rows keyed by their own ids with ``ON CONFLICT``, so what the first try may have
+    committed is not stored twice."""
+    for attempt in (1, 2):
+        raw = engine.raw_connection()
+        try:
+            with raw.cursor() as cursor:
+                return work(cursor)
+        except dbapi_error as exc:
+            if attempt == 2 or not engine.dialect.is_disconnect(exc, raw.dbapi_connection, None):
+                raise
+            raw.invalidate(exc)
+        finally:
+            raw.close()
+    raise AssertionError("unreachable")
