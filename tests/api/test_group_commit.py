@@ -119,7 +119,8 @@ def test_the_same_id_in_one_group_is_stored_once_and_created_once(app, database_
 
 def test_a_row_the_database_refuses_fails_only_its_own_request(app, database_url):
     """A trigger refuses one name: its group fails, every other request of the group is stored
-    alone and answers 202; the refused one is answered by Flask (503, nothing stored)."""
+    alone and answers 202; the refused one gets Flask's error answer for a database error it did not
+    expect (500 problem details), and nothing of it is stored."""
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(
