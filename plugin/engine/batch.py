@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, timedelta
 
-from sqlalchemy import any_, func, select, update
+from sqlalchemy import any_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -291,11 +291,9 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
             )
         # last: a flow's row is locked from here to the commit, and a concurrent dispatch job
         # updating the same flow waits for it (it waited through the events' update before)
-        for flow_id, count in sorted(triggered.items()):
-            session.execute(
-                update(Flow).where(Flow.id == flow_id)
-                .values(triggered_count=Flow.triggered_count + count, last_triggered_at=now)
-            )
+        if triggered:
+            session.execute(_COUNT_TRIGGERED, [{"flow_id": flow_id, "count": count, "now": now}
+                                               for flow_id, count in sorted(triggered.items())])
         session.commit()
     except IntegrityError:  # a run already exists for some event: fall back to one at a time
         session.rollback()
@@ -340,6 +338,17 @@ IDLE_TICK = 0.5  # while no outcome arrives, the settling loop still wakes this 
 
 _STEPS = Step.__table__
 _RUNS = Run.__table__
+_FLOWS = Flow.__table__
+# the flows' counters, as Core statements built once: through the ORM entity (``update(Flow)``)
+# each went through the ORM's bulk-update path (session synchronisation included), ~13 % of a
+# dispatch worker's CPU at 200 events/s, where a batch holds an event or two
+_COUNT_TRIGGERED = (
+    update(_FLOWS).where(_FLOWS.c.id == bindparam("flow_id"))
+    .values(triggered_count=_FLOWS.c.triggered_count + bindparam("count"), last_triggered_at=bindparam("now"))
+)
+_COUNT_FAILED = update(_FLOWS).where(_FLOWS.c.id == bindparam("flow_id")).values(
+    failed_count=_FLOWS.c.failed_count + bindparam("count")
+)
 
 def _flush_steps(session: Session, step_updates: list[dict]) -> None:
     if not step_updates:
@@ -449,7 +458,7 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
     if finals:
         bulk.update_rows(session, _RUNS, ("id",), finals)
     for flow_id, count in failed_flows.items():
-        session.execute(update(Flow).where(Flow.id == flow_id).values(failed_count=Flow.failed_count + count))
+        session.execute(_COUNT_FAILED, {"flow_id": flow_id, "count": count})
     if handoff:  # the step-by-step path takes over right away (or at the retry time it finds)
         session.execute(
             update(Run).where(bulk.among(session, Run.id, handoff)).values(status="queued", lease_until=None, updated_at=now)
