@@ -37,8 +37,7 @@ from sqlalchemy.orm import Session
 from plugin.api import schemas
 from plugin.api.auth import identity_for
 from plugin.api.common import MalformedJson, strict_loads
-from plugin.api.groupcommit import VISIT_COLUMNS as _VISIT_COLUMNS
-from plugin.api.groupcommit import GroupCommit, with_cursor
+from plugin.api.groupcommit import GroupCommit, write_rows
 from plugin.storage.ingest import (
     custom_event_row,
     ingest_batch,
@@ -56,23 +55,6 @@ log = logging.getLogger(__name__)
 PATHS = {"/api/v1/events": "event", "/api/v1/visits": "visit", "/api/v1/batch": "batch"}
 BATCH_MAX = 1000
 _TOKEN_SQL = text("SELECT id FROM api_tokens WHERE token_hash = :h")
-
-# PostgreSQL: the domain row and its engine event in one statement (atomic in autocommit), sent
-# as plain DBAPI (psycopg) SQL: SQLAlchemy's execute around it cost as much as the driver's call.
-# JSON values are json.dumps text, as SQLAlchemy's JSON type writes them.
-_PG_VISIT = (
-    f"WITH n AS (INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) "
-    f"VALUES ({', '.join(f'%({c})s' for c in _VISIT_COLUMNS)}) ON CONFLICT (id) DO NOTHING RETURNING id) "
-    "INSERT INTO events (trigger, subject_id, data, created_at) "
-    "SELECT 'visit_created', n.id, CAST('{}' AS json), %(now)s FROM n RETURNING id"
-)
-_PG_CUSTOM = (
-    "WITH n AS (INSERT INTO custom_events (id, name, visit_id, client_id, data, created_at) "
-    "VALUES (%(id)s, %(name)s, %(visit_id)s, %(client_id)s, CAST(%(data)s AS json), %(created_at)s) "
-    "ON CONFLICT (id) DO NOTHING RETURNING id) "
-    "INSERT INTO events (trigger, subject_id, data, created_at) "
-    "SELECT 'custom_event', n.id, CAST(%(event_data)s AS json), %(now)s FROM n RETURNING id"
-)
 
 class FastIngest:
     """WSGI middleware: ``app.wsgi_app = FastIngest(app)``; see the module docstring."""
@@ -261,28 +243,14 @@ class FastIngest:
         now = utcnow()
         values = visit_row(data, now) if kind == "visit" else custom_event_row(data, now)
         values["now"] = now
+        if kind == "event":
+            values["event_data"] = {"name": data["name"]}
         if self._group is not None:
-            if kind == "event":
-                values["event_data"] = {"name": data["name"]}
             created = self._group.store(kind, values)
             if created is not None:
                 return created, True  # the committer notified dispatch for its whole group
-            values.pop("event_data", None)  # the group failed: this row alone, with the same id
-        return self._store_one(kind, values), False
-
-    def _store_one(self, kind: str, values: dict) -> bool:
-        """One row and its engine event in one statement; True when it is new."""
-        if kind == "visit":
-            statement = _PG_VISIT
-        else:
-            statement = _PG_CUSTOM
-            values = {**values, "data": json.dumps(values["data"]), "event_data": json.dumps({"name": values["name"]})}
-
-        def write(cursor) -> bool:
-            cursor.execute(statement, values)
-            return cursor.fetchone() is not None
-
-        return with_cursor(self._autocommit, self._dbapi_error, write)  # one round trip, no pre-ping
+        # no group commit, or the group failed: this row alone (the same id), in the same statement
+        return values["id"] in write_rows(self._autocommit, self._dbapi_error, kind, [values]), False
 
 
 # an id that reads the same in PATH_INFO and in Flask's decoded URL: anything else goes to Flask

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 256
 WAIT_SECONDS = 30.0
 
-VISIT_COLUMNS = ("id", *VISIT_FIELDS, "client_id", "created_at")
+_VISIT_COLUMNS = ("id", *VISIT_FIELDS, "client_id", "created_at")
 _CUSTOM_COLUMNS = ("id", "name", "visit_id", "client_id", "data", "created_at")
 
 
@@ -55,7 +55,7 @@ def _statement(table: str, columns: tuple[str, ...], types: dict[str, str], trig
 
 
 STATEMENTS = {
-    "visit": _statement("visits", VISIT_COLUMNS, {"created_at": "timestamp"}, "visit_created", "CAST('{}' AS json)"),
+    "visit": _statement("visits", _VISIT_COLUMNS, {"created_at": "timestamp"}, "visit_created", "CAST('{}' AS json)"),
     "event": _statement("custom_events", _CUSTOM_COLUMNS, {"created_at": "timestamp", "data": "json"},
                         "custom_event", "r.event_data"),
 }
@@ -142,7 +142,7 @@ class GroupCommit:
         failed = None
         for kind, items in by_kind.items():
             try:
-                inserted = self._insert(kind, items)
+                inserted = write_rows(self._engine, self._dbapi_error, kind, [i.values for i in items.values()])
             except Exception as exc:  # noqa: BLE001 - these requests store alone; other kinds stand
                 failed = exc
                 for item in items.values():
@@ -160,31 +160,19 @@ class GroupCommit:
             log.warning("group commit: some rows are stored one by one after %r", failed)
         return created
 
-    def _insert(self, kind: str, items: dict[str, _Item]) -> set[str]:
-        rows = []
-        for order, item in enumerate(items.values()):
-            row = dict(item.values)
-            row["ord"] = order
-            rows.append(row)
-        document = bulk.document(rows)
 
-        def write(cursor) -> set[str]:
-            cursor.execute(STATEMENTS[kind], {"rows": document})
-            return {subject for (subject,) in cursor.fetchall()}
-
-        return with_cursor(self._engine, self._dbapi_error, write)
-
-
-def with_cursor(engine, dbapi_error, work):
-    """``work(cursor)`` on a pooled connection of ``engine`` (autocommit), without a pre-ping: a
-    connection found dead (PostgreSQL restarted) is replaced and ``work`` sent once more. Callers
-    write rows keyed by their own ids with ``ON CONFLICT``, so what the first try may have
-    committed is not stored twice."""
+def write_rows(engine, dbapi_error, kind: str, values: list[dict]) -> set[str]:
+    """Store ``kind`` rows (distinct ids) with their engine events, atomically in one statement on
+    an autocommit connection; returns the ids actually inserted. No pre-ping: a connection found
+    dead (PostgreSQL restarted) is replaced and the statement sent once more — the rows' own ids
+    and ``ON CONFLICT`` keep what the first try may have committed from being stored twice."""
+    document = bulk.document([{**row, "ord": order} for order, row in enumerate(values)])
     for attempt in (1, 2):
         raw = engine.raw_connection()
         try:
             with raw.cursor() as cursor:
-                return work(cursor)
+                cursor.execute(STATEMENTS[kind], {"rows": document})
+                return {subject for (subject,) in cursor.fetchall()}
         except dbapi_error as exc:
             if attempt == 2 or not engine.dialect.is_disconnect(exc, raw.dbapi_connection, None):
                 raise
