@@ -13,8 +13,9 @@ schema itself. It never produces an error and never accepts what the schema refu
   ``Dict`` without key or value fields takes an exact ``dict``, copied as marshmallow copies it;
 * ``None`` is taken where the field allows it; a missing field gets its ``load_default``, and a
   missing required one gives up;
-* any other field (``Id``, date-times, ``Nested``) goes through its own ``field.deserialize``,
-  exactly what the schema would call, and a ``ValidationError`` there gives up;
+* any other field without validators (``Id``, date-times, ``Nested``) goes through its own
+  ``_deserialize``, as ``Field.deserialize`` calls it, and one with validators through
+  ``field.deserialize`` itself; a ``ValidationError`` there gives up;
 * a key the schema does not declare gives up (the schemas are ``unknown = RAISE``); so does a
   schema with hooks (``pre_load``, ``validates``, ``validates_schema``, ``post_load``), a field
   with a ``data_key`` or ``attribute``, or anything else not described here — such a schema is
@@ -37,7 +38,7 @@ _NO = object()  # a field's check gives up
 _MAX_EXACT_INT = 2**53
 
 
-def _string_check(field: mf.String) -> Callable[[Any], Any] | None:
+def _string_check(field: mf.String) -> Callable[[Any, dict], Any] | None:
     low, high, choices = 0, None, None
     for validator in field.validators:
         if type(validator) is validate.Length and validator.equal is None:
@@ -49,7 +50,7 @@ def _string_check(field: mf.String) -> Callable[[Any], Any] | None:
             return None
     allow_none = field.allow_none
 
-    def check(value):
+    def check(value, data):
         if type(value) is str:
             size = len(value)
             if size >= low and (high is None or size <= high) and (choices is None or value in choices):
@@ -60,12 +61,12 @@ def _string_check(field: mf.String) -> Callable[[Any], Any] | None:
     return check
 
 
-def _float_check(field: mf.Float) -> Callable[[Any], Any] | None:
+def _float_check(field: mf.Float) -> Callable[[Any, dict], Any] | None:
     if field.validators:
         return None
     allow_none, allow_nan = field.allow_none, field.allow_nan is not False
 
-    def check(value):
+    def check(value, data):
         kind = type(value)
         if kind is float:
             return value if allow_nan or math.isfinite(value) else _NO
@@ -76,15 +77,32 @@ def _float_check(field: mf.Float) -> Callable[[Any], Any] | None:
     return check
 
 
-def _dict_check(field: mf.Dict) -> Callable[[Any], Any] | None:
+def _dict_check(field: mf.Dict) -> Callable[[Any, dict], Any] | None:
     if field.validators or field.key_field is not None or field.value_field is not None:
         return None
     allow_none = field.allow_none
 
-    def check(value):
+    def check(value, data):
         if type(value) is dict:
             return dict(value)  # Mapping._deserialize returns ``mapping_type(value)``
         return None if value is None and allow_none else _NO
+
+    return check
+
+
+def _field_check(field: mf.Field) -> Callable[[Any, dict], Any] | None:
+    """A field without validators: its own ``_deserialize``, as ``Field.deserialize`` calls it."""
+    if field.validators:
+        return None
+    allow_none, deserialize, name = field.allow_none, field._deserialize, field.name
+
+    def check(value, data):
+        if value is None:
+            return None if allow_none else _NO
+        try:
+            return deserialize(value, name, data)
+        except ValidationError:
+            return _NO
 
     return check
 
@@ -97,7 +115,7 @@ class QuickLoader:
 
     def __init__(self, schema: Schema):
         self.schema = schema
-        self.plans: list[tuple[str, mf.Field, Callable[[Any], Any] | None, bool, Any]] = []
+        self.plans: list[tuple[str, mf.Field, Callable[[Any, dict], Any] | None, bool, Any]] = []
         self.names: frozenset[str] = frozenset()
         self.usable = self._plan(schema)
 
@@ -111,8 +129,7 @@ class QuickLoader:
                 return False
             check = None
             if not field.pre_load and not field.post_load:
-                maker = _INLINE.get(type(field))
-                check = maker(field) if maker else None
+                check = _INLINE.get(type(field), _field_check)(field)
             default = field.load_default
             self.plans.append((name, field, check, field.required, default))
         self.names = frozenset(schema.load_fields)
@@ -131,7 +148,7 @@ class QuickLoader:
                     out[name] = default() if callable(default) else default
                 continue
             if check is not None:
-                value = check(value)
+                value = check(value, data)
                 if value is _NO:
                     return None
             else:

@@ -10,6 +10,10 @@ class Id(mf.Field):
     """An id given as a string or an integer; stored as a string of 1–64 characters."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is str:  # the common case first: the same rules as below
+            text = value.strip()
+            if 0 < len(text) <= 64 and "/" not in text:
+                return text
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ValidationError(f"must be a string or an integer, got {type(value).__name__}")
         text = str(value).strip()
