@@ -15,6 +15,31 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# a young collection every 20,000 container allocations instead of 700; the older generations as
+# often as before relative to it
+GC_THRESHOLD = (20_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Fewer cyclic-GC passes in a long-running server process (``AUTOMATION_GC_TUNING=0``: off).
+
+    CPython's default runs a young collection every 700 container allocations, and a full one over
+    every tracked object every hundred of those. A 1,000-item ingestion batch parses into ~6,000
+    dicts and lists, so each request paid ~9 young passes, and the full passes walked the ~140,000
+    objects of the app itself (Flask, SQLAlchemy, marshmallow, the node registry), which are
+    built at start-up and never garbage. ``gc.freeze()`` takes those out of every pass, and the
+    higher threshold makes passes rarer; garbage cycles are still collected, a little later.
+    One API worker on ``POST /batch``: 37-38k -> 51-62k items/s, measured alternately.
+    """
+    if os.environ.get("AUTOMATION_GC_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
+        return
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 def run_worker(burst: bool = False) -> None:
     """One RQ worker with the in-worker scheduler (for delayed re-runs), JSON-serialised jobs.
 
@@ -28,6 +53,7 @@ def run_worker(burst: bool = False) -> None:
 
     app = _app()
     runtime = app.extensions["automation"]
+    tune_gc()
     _children_die_with(os.getpid())
     worker = SimpleWorker([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

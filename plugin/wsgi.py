@@ -1,5 +1,7 @@
-"""WSGI entry point for gunicorn: ``gunicorn plugin.wsgi:app``."""
+"""WSGI entry point of the API servers: ``granian --interface wsgi plugin.wsgi:app`` (or gunicorn)."""
 
 from plugin.app import create_app
+from plugin.processes import tune_gc
 
 app = create_app()
+tune_gc()
