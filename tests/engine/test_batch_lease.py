@@ -64,3 +64,33 @@ def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_r
         assert db.session.scalars(select(Run.status)).all() == ["succeeded"] * count
     webhook_ids = [r.headers["webhook-id"] for r in fake_receiver.requests]
     assert len(webhook_ids) == len(set(webhook_ids)) == count  # each sent once
+
+
+def test_a_batch_smaller_than_the_limit_is_not_followed_by_an_empty_claim(app, client, monkeypatch):
+    """At low rates each wake-up claimed twice (the second found nothing): events committed after
+    a claim that was not full push a wake-up token instead (tests/e2e/test_dispatch_wakeup.py)."""
+    from plugin.engine import batch, tasks
+
+    claims: list[int] = []
+
+    def counting_claim(session, limit, lease_seconds):
+        claim = claim_events(session, limit, lease_seconds)
+        claims.append(len(claim))
+        return claim
+
+    monkeypatch.setattr(batch, "claim_events", counting_claim)
+    for i in range(3):
+        assert client.post("/api/v1/events", json={"id": f"s{i}", "name": "go"}).status_code == 202
+    with app.app_context():
+        runtime = rt()
+        run = lambda: tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime),  # noqa: E731
+                                          db.session, time.monotonic())
+        assert run() == 3
+        assert claims == [3]
+
+        # a full batch may have left more behind: claim again, until one is not full
+        monkeypatch.setattr(tasks, "BATCH_SIZE", 2)
+        for i in range(5):
+            assert client.post("/api/v1/events", json={"id": f"t{i}", "name": "go"}).status_code == 202
+        assert run() == 5
+        assert claims == [3, 2, 2, 1]
