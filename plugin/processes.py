@@ -31,7 +31,7 @@ def tune_gc() -> None:
     higher threshold makes passes rarer; garbage cycles are still collected, a little later.
     One API worker on ``POST /batch``: 37-38k -> 51-62k items/s, measured alternately.
     """
-    if os.environ.get("AUTOMATION_GC_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not _enabled("AUTOMATION_GC_TUNING"):
         return
     import gc
 
@@ -131,15 +131,18 @@ def api_command(port: int, workers: int = 2, threads: int = 8, server: str | Non
     connections in Rust and runs the WSGI app on ``threads`` blocking threads per worker: on the
     2-core benchmark machine a stored event costs ~0.75 CPU ms there against ~1.6 under gunicorn's
     gthread worker, whose pure-Python parser and per-request thread hand-off cost more than our
-    own request handling (bench/README.md, "the API server"). Both log each request to stdout.
+    own request handling (bench/README.md, "the API server"). Both log each request to stdout
+    unless ``AUTOMATION_ACCESS_LOG=0``: through Python logging that line is ~17 % of a granian
+    worker's CPU at ~5,000 small requests/s (bench/profile_api.py).
     """
     server = (server or os.environ.get("AUTOMATION_API_SERVER") or "granian").strip().lower()
+    access_log = _enabled("AUTOMATION_ACCESS_LOG")
     if server == "gunicorn":
         return [
             sys.executable, "-m", "gunicorn", "plugin.wsgi:app",
             "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread", "--timeout", "120", "--graceful-timeout", "10",
-            "--access-logfile", "-", "--log-level", "warning",
+            *(["--access-logfile", "-"] if access_log else []), "--log-level", "warning",
         ]
     if server != "granian":
         raise ValueError(f"AUTOMATION_API_SERVER must be one of {', '.join(API_SERVERS)}, got {server!r}")
@@ -147,8 +150,13 @@ def api_command(port: int, workers: int = 2, threads: int = 8, server: str | Non
         sys.executable, "-m", "granian", "plugin.wsgi:app", "--interface", "wsgi",
         "--host", host, "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
         "--no-ws", "--respawn-failed-workers", "--workers-kill-timeout", "10",
-        "--access-log", "--log-level", "warning",
+        "--access-log" if access_log else "--no-access-log", "--log-level", "warning",
     ]
+
+
+def _enabled(name: str) -> bool:
+    """A switch of the environment that is on unless set to 0/false/no/off."""
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def serve_api(port: int, workers: int = 2, threads: int = 8) -> subprocess.Popen:

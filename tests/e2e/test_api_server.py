@@ -7,6 +7,7 @@ access log, and a clean stop on SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -24,13 +25,13 @@ from tests.conftest import ROOT, TOKEN, app_env, free_port, wait_for
 SERVERS = ("granian", "gunicorn")
 
 
-@pytest.fixture(params=SERVERS)
-def served(request, tmp_path, redis_url):
-    server = request.param
+@contextlib.contextmanager
+def _serving(server: str, tmp_path, redis_url, **extra):
+    """``python server.py serve`` under ``server``: (base URL, process, its log file, the SQLite file)."""
     port = free_port()
     env = {**os.environ, **app_env(f"sqlite:///{tmp_path / 'api.db'}", redis_url, tmp_path / "data"),
-           "PORT": str(port), "AUTOMATION_API_SERVER": server, "AUTOMATION_MAX_BODY_BYTES": "4096"}
-    log = open(tmp_path / "serve.log", "w+b")  # noqa: SIM115 - closed by the fixture
+           "PORT": str(port), "AUTOMATION_API_SERVER": server, "AUTOMATION_MAX_BODY_BYTES": "4096", **extra}
+    log = open(tmp_path / "serve.log", "w+b")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"), "serve"], cwd=ROOT, env=env,
                             stdout=log, stderr=log, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -43,12 +44,18 @@ def served(request, tmp_path, redis_url):
 
     try:
         wait_for(healthy, timeout=60, interval=0.3, message=f"{server} answering")
-        yield server, base, proc, log, tmp_path / "api.db"
+        yield base, proc, log, tmp_path / "api.db"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(params=SERVERS)
+def served(request, tmp_path, redis_url):
+    with _serving(request.param, tmp_path, redis_url) as (base, proc, log, db_file):
+        yield request.param, base, proc, log, db_file
 
 
 def _chunked_post(port: int, path: str, body: bytes) -> tuple[int, bytes]:
@@ -125,3 +132,27 @@ def test_api_command_names_the_server(monkeypatch):
     assert api_command(8080)[1:3] == ["-m", "gunicorn"]
     with pytest.raises(ValueError, match="granian, gunicorn"):
         api_command(8080, server="waitress")
+
+
+def test_the_access_log_can_be_turned_off(monkeypatch):
+    monkeypatch.delenv("AUTOMATION_ACCESS_LOG", raising=False)
+    assert "--access-log" in api_command(8080, server="granian")
+    assert api_command(8080, server="gunicorn")[-4:-2] == ["--access-logfile", "-"]
+    monkeypatch.setenv("AUTOMATION_ACCESS_LOG", "0")
+    granian = api_command(8080, server="granian")
+    assert "--no-access-log" in granian and "--access-log" not in granian
+    assert "--access-logfile" not in api_command(8080, server="gunicorn")
+
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_without_the_access_log_requests_are_served_and_not_logged(server, tmp_path, redis_url):
+    with _serving(server, tmp_path, redis_url, AUTOMATION_ACCESS_LOG="0") as (base, _proc, log, _db):
+        for i in range(3):
+            r = requests.post(base + "/api/v1/events", json={"id": f"q{i}", "name": "signup"},
+                              headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+            assert r.status_code == 202, r.text
+        time.sleep(0.5)  # what would have been logged is flushed by now
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+    assert "/api/v1/events" not in text and "/api/v1/health" not in text, text[-2000:]
