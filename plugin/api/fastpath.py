@@ -40,6 +40,7 @@ from plugin.api.auth import identity_for
 from plugin.api.common import MalformedJson, strict_loads
 from plugin.api.groupcommit import GroupCommit, write_rows
 from plugin.api.quickload import QuickLoader
+from plugin.api.ratelimit import RATE_TAKEN
 from plugin.storage.ingest import (
     custom_event_row,
     ingest_batch,
@@ -152,8 +153,11 @@ class FastIngest:
             return None
         limiter = self.app.extensions["ingest_rate_limiter"]
         try:
-            if limiter.take(identity) is not None:
-                return None  # Flask answers the 429 (a refused GCRA take costs nothing)
+            # kept for Flask, should it answer this request after all (a 429, or a later decline):
+            # one take of the token's budget per request
+            environ[RATE_TAKEN] = wait = limiter.take(identity)
+            if wait is not None:
+                return None  # Flask answers the 429
         except Exception:  # noqa: BLE001 - Redis down: accept rather than refuse data (as Flask does)
             log.warning("ingestion rate limit not checked (fast path)")
         if kind == "batch":

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 BLUEPRINTS = frozenset({"ingest"})
 KEY_PREFIX = "automation:ratelimit:ingest:"
+# WSGI environ key: the lean ingestion path (plugin/api/fastpath.py) already took this request
+# from the budget (None: allowed, else the wait) before handing it to Flask, which uses that
+# answer instead of a second take
+RATE_TAKEN = "automation.rate_taken"
 
 # KEYS[1] the token's key; ARGV: emission interval (s), burst, cost. Returns {allowed, retry_after}.
 GCRA = """
@@ -104,7 +108,10 @@ def install_rate_limit(app: Flask) -> None:
         identity = getattr(g, "identity", None) or "anonymous"
         limiter = current_app.extensions["ingest_rate_limiter"]
         try:
-            wait = limiter.take(identity)
+            if RATE_TAKEN in request.environ:
+                wait = request.environ[RATE_TAKEN]
+            else:
+                wait = limiter.take(identity)
         except Exception as exc:  # noqa: BLE001 - Redis down: accept rather than refuse data
             log.warning("ingestion rate limit not checked: %s", type(exc).__name__)
             return

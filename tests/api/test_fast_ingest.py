@@ -214,10 +214,16 @@ def test_stored_api_tokens_and_the_rate_limit_apply(database_url, redis_url, tmp
         with app.app_context():
             token = create_token("site")
         headers = {"Authorization": f"Bearer {token}"}
+        limiter = app.extensions["ingest_rate_limiter"]
+        takes: list[float | None] = []
+        real_take = limiter.take
+        limiter.take = lambda identity, cost=1: takes.append(real_take(identity, cost)) or takes[-1]
         answers = [_post(app, "/api/v1/events", {"id": f"r{i}", "name": "x"}, headers) for i in range(4)]
         assert [a.status_code for a in answers[:2]] == [202, 202]
         assert answers[2].status_code == 429 and int(answers[2].headers["Retry-After"]) >= 1
         assert app.wsgi_app.served == 2
+        # one take per request: a refusal on the fast path is answered by Flask without a second try
+        assert len(takes) == 4 and takes[:2] == [None, None] and all(t is not None for t in takes[2:])
         with app.app_context():
             db.session.query(ApiToken).delete()
             db.session.commit()
