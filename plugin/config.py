@@ -23,6 +23,11 @@ def _int(name: str, default: int, minimum: int | None = None) -> int:
     return value
 
 
+def switch(name: str) -> bool:
+    """An on/off environment variable, on unless set to 0, false, no or off."""
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw in (None, ""):
@@ -54,7 +59,7 @@ def from_env() -> dict:
         "MAX_CONTENT_LENGTH": _int("AUTOMATION_MAX_BODY_BYTES", 5 * 1024 * 1024),
         "INGEST_RATE": _float("AUTOMATION_INGEST_RATE", 2000.0),
         "INGEST_BURST": _int("AUTOMATION_INGEST_BURST", 4000),
-        "SMTP_VERIFY_TLS": os.environ.get("AUTOMATION_SMTP_VERIFY_TLS", "1") not in ("0", "false", "no"),
+        "SMTP_VERIFY_TLS": switch("AUTOMATION_SMTP_VERIFY_TLS"),
         "STATUS_GROUPS": os.environ.get("AUTOMATION_STATUS_GROUPS", ""),
         "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),
         # retention (plugin/engine/retention.py): 0 keeps forever; PRUNE_INTERVAL 0 = only `server.py prune`
@@ -65,7 +70,7 @@ def from_env() -> dict:
         "MAX_ATTEMPTS": _int("AUTOMATION_MAX_ATTEMPTS", 8),
         "RETRY_BASE_SECONDS": _float("AUTOMATION_RETRY_BASE_SECONDS", 5.0),
         "HTTP_TIMEOUT": _float("AUTOMATION_HTTP_TIMEOUT", 15.0),
-        "FAST_INGEST": os.environ.get("AUTOMATION_FAST_INGEST", "1") not in ("0", "false", "no"),
-        "GROUP_COMMIT": os.environ.get("AUTOMATION_GROUP_COMMIT", "1") not in ("0", "false", "no"),
-        "RATE_LIMITS": os.environ.get("AUTOMATION_RATE_LIMITS", "1") not in ("0", "false", "no"),
+        "FAST_INGEST": switch("AUTOMATION_FAST_INGEST"),
+        "GROUP_COMMIT": switch("AUTOMATION_GROUP_COMMIT"),
+        "RATE_LIMITS": switch("AUTOMATION_RATE_LIMITS"),
     }

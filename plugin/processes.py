@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from plugin.config import switch
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +33,7 @@ def tune_gc() -> None:
     higher threshold makes passes rarer; garbage cycles are still collected, a little later.
     One API worker on ``POST /batch``: 37-38k -> 51-62k items/s, measured alternately.
     """
-    if not _enabled("AUTOMATION_GC_TUNING"):
+    if not switch("AUTOMATION_GC_TUNING"):
         return
     import gc
 
@@ -136,7 +138,7 @@ def api_command(port: int, workers: int = 2, threads: int = 8, server: str | Non
     worker's CPU at ~5,000 small requests/s (bench/profile_api.py).
     """
     server = (server or os.environ.get("AUTOMATION_API_SERVER") or "granian").strip().lower()
-    access_log = _enabled("AUTOMATION_ACCESS_LOG")
+    access_log = switch("AUTOMATION_ACCESS_LOG")
     if server == "gunicorn":
         return [
             sys.executable, "-m", "gunicorn", "plugin.wsgi:app",
@@ -152,11 +154,6 @@ def api_command(port: int, workers: int = 2, threads: int = 8, server: str | Non
         "--no-ws", "--respawn-failed-workers", "--workers-kill-timeout", "10",
         "--access-log" if access_log else "--no-access-log", "--log-level", "warning",
     ]
-
-
-def _enabled(name: str) -> bool:
-    """A switch of the environment that is on unless set to 0/false/no/off."""
-    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def serve_api(port: int, workers: int = 2, threads: int = 8) -> subprocess.Popen:

@@ -114,7 +114,6 @@ class QuickLoader:
     """``QuickLoader(schema).load(data)``: what ``schema.load(data)`` returns, or None to let it decide."""
 
     def __init__(self, schema: Schema):
-        self.schema = schema
         self.plans: list[tuple[str, mf.Field, Callable[[Any, dict], Any] | None, bool, Any]] = []
         self.names: frozenset[str] = frozenset()
         self.usable = self._plan(schema)

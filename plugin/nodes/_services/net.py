@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import re
 import socket
 import sys
@@ -22,10 +21,11 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import allowed_gai_family
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
+from plugin.config import switch
 from plugin.nodes._services.lean_http import LeanTransport
 from plugin.nodes.base import PermanentError
 
-LEAN_HTTP = os.environ.get("AUTOMATION_LEAN_HTTP", "1") not in ("0", "false", "no")
+LEAN_HTTP = switch("AUTOMATION_LEAN_HTTP")
 
 log = logging.getLogger(__name__)
 # urllib3's DEBUG lines quote every request path, and paths carry secrets (a Slack webhook's, a
