@@ -505,8 +505,11 @@ def test_the_scheduler_prunes_through_a_worker(app, client, procs):
     with app.app_context():
         assert _steps_of() == {"open": 2}
     # the job adds to the counters just after its commit: the rows can be gone a moment before
-    text = wait_for(lambda: (t := client.get("/metrics").get_data(as_text=True)) if "pruned_rows_total{" in t else None,
-                    timeout=10, interval=0.1, message="the prune's counters")
+    def counted():
+        text = client.get("/metrics").get_data(as_text=True)
+        return text if "automation_pruned_rows_total{" in text else None
+
+    text = wait_for(counted, timeout=10, interval=0.1, message="the prune's counters")
     assert 'automation_pruned_rows_total{table="events"} 1.0' in text
     assert 'automation_pruned_rows_total{table="steps"} 2.0' in text
     assert "automation_prune_last_run_timestamp_seconds" in text
