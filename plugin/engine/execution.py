@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from plugin.engine import templating
 from plugin.engine.context import for_conditions
+from plugin.engine.lifecycle import STOPPING
 from plugin.engine.runner import DONE, Graph, StepView, backoff, build_call, evaluate, mask
 from plugin.nodes.base import ActionFailed, Deferred, Skip
 from plugin.storage.models import Flow, Run, Step, utcnow
@@ -25,7 +26,7 @@ from plugin.storage.secrets import open_params
 
 log = logging.getLogger(__name__)
 
-INLINE_WAIT = 1.0  # rate-limit waits up to this long are slept in place
+INLINE_WAIT = 1.0  # rate-limit waits are slept in place up to this long in all, per attempt
 
 
 class Engine:
@@ -182,6 +183,7 @@ def call_action(engine: Engine, spec, node: dict, params: dict, context: dict, *
     secret_values = [params.get(n) for n in spec.secret_fields]
     state = dict(state or {})
     started = time.monotonic()
+    waited = 0.0  # in-place rate-limit waits so far: bounded, so a worker is never held longer
     while True:
         try:
             call = build_call(
@@ -190,8 +192,10 @@ def call_action(engine: Engine, spec, node: dict, params: dict, context: dict, *
             )
             output = spec.module.execute(call)
         except Deferred as exc:
-            if exc.seconds <= INLINE_WAIT:
-                time.sleep(max(exc.seconds, 0.01))
+            if exc.seconds <= INLINE_WAIT - waited and not STOPPING.is_set():
+                pause = max(exc.seconds, 0.01)
+                waited += pause
+                time.sleep(pause)
                 continue
             outcome = Outcome("waiting", error=f"waiting: {exc.reason}", resume_in=exc.seconds, counted=False)
         except Skip as exc:
