@@ -24,7 +24,11 @@ class _DatabaseCollector:
         yield GaugeMetricFamily("automation_events_undispatched", "Stored events not yet matched", value=pending or 0)
         triggered = db.session.scalar(select(func.coalesce(func.sum(Flow.triggered_count), 0)))
         yield GaugeMetricFamily("automation_flow_triggered_total", "Sum of Срабатываний", value=triggered or 0)
+        failed = db.session.scalar(select(func.count()).select_from(Event).where(Event.error.is_not(None)))
+        yield GaugeMetricFamily("automation_events_failed", "Stored events that could not be dispatched "
+                                "(see events.error)", value=failed or 0)
         yield from _retention()
+        yield from _destinations()
 
 
 def _retention():
@@ -43,6 +47,32 @@ def _retention():
         yield GaugeMetricFamily(
             "automation_prune_last_run_timestamp_seconds", "When retention last ran", value=kept["last_run"]
         )
+
+
+def _destinations():
+    """Each destination's circuit as its processes last published it (open = its calls are
+    scheduled retries without a connection attempt)."""
+    import time
+
+    from plugin.nodes._services.destinations import published
+    from plugin.runtime import rt
+
+    circuits = published(rt().redis)
+    if not circuits:
+        return
+    state = GaugeMetricFamily("automation_destination_circuit_open",
+                              "1 while calls to the destination are held back by its open circuit",
+                              labels=["destination", "reason"])
+    until = GaugeMetricFamily("automation_destination_circuit_open_until_timestamp_seconds",
+                              "When the destination's open circuit lets a probe through", labels=["destination"])
+    now = time.time()
+    for dest, value in sorted(circuits.items()):
+        is_open = value.get("state") == "open" and (value.get("open_until") or 0) > now
+        state.add_metric([dest, value.get("reason") or ""], 1 if is_open else 0)
+        if is_open:
+            until.add_metric([dest], value["open_until"])
+    yield state
+    yield until
 
 
 def render_metrics() -> tuple[bytes, str]:

@@ -12,9 +12,7 @@ delays) continues on the step-by-step path.
 from __future__ import annotations
 
 import logging
-import queue
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -34,17 +32,15 @@ from plugin.engine.dispatch import (
     is_days_trigger,
     record_due,
 )
-from plugin.engine.execution import Engine, call_action
+from plugin.engine.execution import TRANSIENT, Engine, busy_outcome, call_action, refused_outcome
 from plugin.engine.runner import Graph, StepView, evaluate
+from plugin.engine.sendstage import Cancelled, stage
 from plugin.storage import bulk
 from plugin.storage.models import Client, CustomEvent, Event, Flow, Order, Run, Step, Visit, new_id, utcnow
+from plugin.nodes._services.destinations import lane_of
 from plugin.storage.secrets import open_params
 
 log = logging.getLogger(__name__)
-
-SENDERS = 16
-_POOL = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="send")
-
 
 class Claim(list):
     """The ids of claimed events, in order, with their rows as the claim returned them (``rows``),
@@ -322,6 +318,38 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     return _send_and_settle(session, engine, runs, graphs, sends, first_views)
 
 
+
+
+def dispatch_isolating(session: Session, engine: Engine, index: FlowIndex, event_ids: list[int],
+                       redis=None) -> list[str]:
+    """:func:`dispatch_batch`, with a poison event isolated: when the batch fails for a reason of
+    its events, it is halved until the event that fails alone is found; that one is recorded as
+    dispatched with its ``error`` (no run), and every other event of the batch goes on."""
+    try:
+        return dispatch_batch(session, engine, index, event_ids, redis)
+    except TRANSIENT:
+        session.rollback()
+        raise
+    except Exception as exc:  # noqa: BLE001 - one of these events, or a bug it triggers
+        session.rollback()
+        ids = list(event_ids)
+        if len(ids) == 1:
+            _record_failed_event(session, ids[0], exc)
+            return []
+        half = len(ids) // 2
+        return (dispatch_isolating(session, engine, index, ids[:half], redis)
+                + dispatch_isolating(session, engine, index, ids[half:], redis))
+
+
+def _record_failed_event(session: Session, event_id: int, exc: Exception) -> None:
+    log.error("event %s cannot be dispatched; recorded as failed: %r", event_id, exc, exc_info=exc)
+    message = f"dispatch failed: {type(exc).__name__}: {exc}"
+    message = message.encode("utf-8", "replace").decode("utf-8")[:2000]  # storable, whatever it quotes
+    table = Event.__table__
+    session.execute(update(table).where(table.c.id == event_id).values(dispatched_at=utcnow(), error=message))
+    session.commit()
+
+
 def _run_row(event, info, definition, spec, context, now, *, status) -> dict:
     """A finished run row without steps: a due event whose flow's conditions are false."""
     return {
@@ -335,13 +363,10 @@ def _run_row(event, info, definition, spec, context, now, *, status) -> dict:
     }
 
 
-def _send(engine: Engine, run_id, graph: Graph, nid, context, info, event_type):
-    node = graph.nodes[nid]
-    spec = graph.spec(nid)
-    params = open_params(engine.registry, engine.secrets, node)
+def _send(engine: Engine, run_id, graph: Graph, nid, params, context, info, event_type):
     return call_action(
-        engine, spec, node, params, context, run_id=run_id, flow_info={"id": info["id"], "name": info["name"]},
-        event_type=event_type, attempt=1, state={},
+        engine, graph.spec(nid), graph.nodes[nid], params, context, run_id=run_id,
+        flow_info={"id": info["id"], "name": info["name"]}, event_type=event_type, attempt=1, state={},
     )
 
 
@@ -372,37 +397,29 @@ def _flush_steps(session: Session, step_updates: list[dict]) -> None:
 
 
 def _sent(engine: Engine, sends: list[tuple]):
-    """Send concurrently (up to SENDERS at once); yield ``((run_id, graph, node_id), outcome)`` as each ends.
+    """Send on the send stage, each in its destination's lane; yield ``((run_id, graph, node_id),
+    outcome)`` as each ends, and ``None`` while nothing ends. A send still in flight when the stage
+    stops waiting is late: not yielded, settled by the stage when it ends (see sendstage.py); one
+    its lane never started comes back as a wait of ``busy_retry`` seconds, not an attempt.
 
-    A few long-lived tasks take sends from one queue (a Future per send costs more than the send's
-    own Python on this path); an exception inside a send is raised here, as ``future.result()`` would.
-    """
-    todo: queue.SimpleQueue = queue.SimpleQueue()
-    done: queue.SimpleQueue = queue.SimpleQueue()
-    for item in sends:
-        todo.put(item)
-
-    def sender() -> None:
-        while True:
-            try:
-                item = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                done.put(((item[0], item[1], item[2]), _send(engine, *item), None))
-            except BaseException as exc:  # noqa: BLE001 - handed to the dispatching thread
-                done.put(((item[0], item[1], item[2]), None, exc))
-
-    for _ in range(min(SENDERS, len(sends))):
-        _POOL.submit(sender)
-    left = len(sends)
-    while left:
-        try:
-            key, outcome, error = done.get(timeout=IDLE_TICK)
-        except queue.Empty:
-            yield None  # nothing yet: the caller may renew its leases
+    An exception inside a send is raised here, as ``future.result()`` would."""
+    items = []
+    for run_id, graph, nid, context, info, event_type in sends:
+        node = graph.nodes[nid]
+        params = open_params(engine.registry, engine.secrets, node)
+        lane = lane_of(node["type"], params)
+        refused = refused_outcome(engine, lane, 1)
+        if refused is not None:  # its receiver's circuit is open: a scheduled retry, no call
+            yield (run_id, graph, nid), refused
             continue
-        left -= 1
+        items.append(((run_id, graph, nid), lane, _send, (engine, run_id, graph, nid, params, context, info, event_type)))
+    for done in stage().run(items):
+        if done is None:
+            yield None
+            continue
+        key, outcome, error = done
+        if isinstance(error, Cancelled):  # never started: its circuit may have opened meanwhile
+            outcome, error = refused_outcome(engine, error.lane, 1) or busy_outcome(engine, error), None
         if error is not None:
             raise error
         yield key, outcome
@@ -443,17 +460,29 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
             last_flush = time.monotonic()
     if step_updates:  # the last group is committed with the runs' final states below: one commit less
         bulk.update_rows(session, _STEPS, ("run_id", "node_id"), step_updates)
+    # a run with a send still in flight (a silent receiver) stays leased: the send stage settles
+    # that send when it ends and the run goes on from there (sendstage.py, execution.LateSettler)
+    late = {run_id for run_id, _graph, nid, *_ in sends if nid not in by_run[run_id][1]}
     now = utcnow()
-    handoff, finals, failed_flows, not_reached = [], [], {}, []
+    handoff, finals, failed_flows, not_reached, waiting = [], [], {}, [], []
     stored = {r["id"]: r for r in runs}
     for run_id, (graph, outcomes) in by_run.items():
+        if run_id in late:
+            continue
         views = {}
         for nid in graph.order:
             if nid in outcomes:
                 outcome, _ = outcomes[nid]
                 views[nid] = StepView(status=outcome.status)
         decided, needs_more = _decided_views(graph, first_views[run_id], views)
-        if needs_more or any(o.status in ("retrying", "waiting") for o, _ in outcomes.values()):
+        resumes = [at for o, at in outcomes.values() if o.status in ("retrying", "waiting")]
+        if resumes and not _runnable_now(graph, first_views[run_id], views):
+            # only retries (or rate-limit waits) are left: the run waits, without the step-by-step
+            # path's statements per run; RQ's scheduler resumes it (Engine.schedule_many)
+            waiting.append({"id": run_id, "status": "waiting", "lease_until": None,
+                            "next_attempt_at": min(resumes), "updated_at": now})
+            continue
+        if needs_more or resumes:
             handoff.append(run_id)
             continue
         for nid in decided:
@@ -470,6 +499,8 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
         bulk.insert_rows(session, _STEPS, not_reached)
     if finals:
         bulk.update_rows(session, _RUNS, ("id",), finals)
+    if waiting:
+        bulk.update_rows(session, _RUNS, ("id",), waiting)
     for flow_id, count in failed_flows.items():
         session.execute(_COUNT_FAILED, {"flow_id": flow_id, "count": count})
     if handoff:  # the step-by-step path takes over right away (or at the retry time it finds)
@@ -478,7 +509,15 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
             .execution_options(synchronize_session=False)
         )
     session.commit()
+    if waiting:
+        engine.schedule_many([(row["id"], row["next_attempt_at"]) for row in waiting])
     return handoff
+
+
+def _runnable_now(graph: Graph, first: dict[str, StepView], action_views: dict[str, StepView]) -> bool:
+    """Whether some node of the run could run now (not only after a pending retry or wait)."""
+    views = {**first, **action_views}
+    return any(nid not in views and graph.activation(nid, views) is True for nid in graph.order)
 
 
 def _renew_leases(session: Session, engine: Engine, run_ids: list[str], step_updates: list[dict]) -> None:

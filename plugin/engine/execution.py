@@ -8,18 +8,25 @@ so a crash leaves at worst a ``running`` step that is retried with the same idem
 from __future__ import annotations
 
 import logging
+import queue
+import random
+import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from plugin.engine import templating
 from plugin.engine.context import for_conditions
 from plugin.engine.lifecycle import STOPPING
+from plugin.engine.sendstage import Cancelled, Late, stage
 from plugin.engine.runner import DONE, Graph, StepView, backoff, build_call, evaluate, mask
+from plugin.nodes._services.destinations import CircuitOpen, lane_of
 from plugin.nodes.base import ActionFailed, Deferred, Skip
 from plugin.storage.models import Flow, Run, Step, utcnow
 from plugin.storage.secrets import open_params
@@ -33,7 +40,7 @@ class Engine:
     """What execution needs from the process: registry, secrets, services, tunables."""
 
     def __init__(self, registry, secrets, services, *, lease_seconds=120, retry_base=5.0, max_attempts=8,
-                 schedule=None):
+                 schedule=None, schedule_many=None):
         self.registry = registry
         self.secrets = secrets
         self.services = services
@@ -41,6 +48,16 @@ class Engine:
         self.retry_base = retry_base
         self.max_attempts = max_attempts
         self.schedule = schedule  # callable(run_id, seconds) that re-enqueues a run later
+        self._schedule_many = schedule_many  # callable([(run_id, naive UTC datetime)]), grouped
+
+    def schedule_many(self, runs: list[tuple[str, Any]]) -> None:
+        """Resume these runs at their times (naive UTC datetimes); the sweeper is the fallback."""
+        if self._schedule_many is not None:
+            self._schedule_many(runs)
+        elif self.schedule is not None:
+            now = utcnow()
+            for run_id, at in runs:
+                self.schedule(run_id, max(0.0, (at - now).total_seconds()))
 
 
 def lease(session: Session, run_id: str, seconds: float) -> bool:
@@ -130,6 +147,9 @@ def execute_run(session: Session, engine: Engine, run_id: str) -> str | None:
                     continue
                 _mark_triggered(session, run)
                 result = _attempt(session, engine, graph, run, step, context, flow_info)
+                if result is LATE:  # still leased; the send stage settles the call and goes on
+                    session.commit()
+                    return "running"
                 if result is not None:
                     wake_at = min(wake_at or float("inf"), result)
                     continue
@@ -201,13 +221,7 @@ def call_action(engine: Engine, spec, node: dict, params: dict, context: dict, *
         except Skip as exc:
             outcome = Outcome("skipped", output={"skipped": exc.reason})
         except ActionFailed as exc:
-            message = _describe(exc)
-            if exc.retryable and attempt < engine.max_attempts:
-                delay = exc.retry_after if exc.retry_after is not None else backoff(attempt, engine.retry_base)
-                outcome = Outcome("retrying", error=message, resume_in=max(0.0, min(float(delay), 86400.0)))
-            else:
-                suffix = f" (gave up after {attempt} attempts)" if exc.retryable else ""
-                outcome = Outcome("failed", error=message + suffix)
+            outcome = failure_outcome(engine, exc, attempt)
         except templating.TemplateError as exc:
             outcome = Outcome("failed", error=f"template error: {exc}")
         except Exception as exc:  # a bug in an action: recorded, never silent
@@ -220,6 +234,37 @@ def call_action(engine: Engine, spec, node: dict, params: dict, context: dict, *
         outcome.error = mask(outcome.error, secret_values)
         outcome.duration_ms = round((time.monotonic() - started) * 1000, 2)
         return outcome
+
+
+BUSY_RETRY = 5.0
+
+
+def busy_outcome(engine: Engine, exc: Exception) -> Outcome:
+    """A call its destination's lane never started (the receiver holds every place): try again in
+    a few seconds; not an attempt."""
+    seconds = BUSY_RETRY * random.uniform(0.8, 1.2)
+    at = (utcnow() + timedelta(seconds=seconds)).strftime("%H:%M:%S")
+    return Outcome("waiting", error=f"waiting: {exc}; next try after {at} UTC", resume_in=seconds, counted=False)
+
+
+def failure_outcome(engine: Engine, exc: ActionFailed, attempt: int) -> Outcome:
+    """A failed attempt: retried later (by backoff, or when the remote side said) or failed."""
+    message = _describe(exc)
+    if exc.retryable and attempt < engine.max_attempts:
+        delay = backoff(attempt, engine.retry_base)
+        if exc.retry_after is not None:
+            # an open circuit says when the receiver may be tried again; a 429 when to come back
+            delay = (max(delay, exc.retry_after * random.uniform(1.0, 1.2)) if isinstance(exc, CircuitOpen)
+                     else exc.retry_after)
+        return Outcome("retrying", error=message, resume_in=max(0.0, min(float(delay), 86400.0)))
+    suffix = f" (gave up after {attempt} attempts)" if exc.retryable else ""
+    return Outcome("failed", error=message + suffix)
+
+
+def refused_outcome(engine: Engine, lane: str, attempt: int) -> Outcome | None:
+    """The outcome of a call whose destination's circuit is open, without making it; else None."""
+    refusal = engine.services.destinations.refusal(lane) if "://" in lane else None
+    return failure_outcome(engine, refusal, attempt) if refusal is not None else None
 
 
 def apply_outcome(step: Step, outcome: Outcome) -> float | None:
@@ -238,8 +283,14 @@ def apply_outcome(step: Step, outcome: Outcome) -> float | None:
     return None
 
 
-def _attempt(session, engine: Engine, graph: Graph, run: Run, step: Step, context, flow_info) -> float | None:
-    """One call of an action; returns the epoch second to try again at, or None when settled."""
+LATE = object()
+"""What :func:`_attempt` returns for a call still in flight: the send stage settles it."""
+
+
+def _attempt(session, engine: Engine, graph: Graph, run: Run, step: Step, context, flow_info, *,
+             inline: bool = False):
+    """One call of an action; returns the epoch second to try again at, None when settled, or
+    :data:`LATE` when the call outlived the wait (``inline``: waited for, however long)."""
     node = graph.nodes[step.node_id]
     spec = graph.spec(step.node_id)
     params = open_params(engine.registry, engine.secrets, node)
@@ -247,13 +298,102 @@ def _attempt(session, engine: Engine, graph: Graph, run: Run, step: Step, contex
     step.status = "running"
     step.started_at = step.started_at or utcnow()
     session.commit()  # the attempt is on record before anything leaves the process
-    outcome = call_action(
-        engine, spec, node, params, context, run_id=run.id, flow_info=flow_info, event_type=run.event_type,
-        attempt=step.attempts, state=step.state or {},
+    call = partial(
+        call_action, engine, spec, node, params, context, run_id=run.id, flow_info=flow_info,
+        event_type=run.event_type, attempt=step.attempts, state=step.state or {},
     )
+    lane = lane_of(node["type"], params)
+    refused = None if inline else refused_outcome(engine, lane, step.attempts)
+    if refused is not None:
+        outcome = refused
+    elif inline:
+        outcome = call()
+    else:
+        try:
+            outcome = stage().call((run.id, None, step.node_id), lane, call)
+        except Late:
+            return LATE
+        except Cancelled as exc:
+            outcome = refused_outcome(engine, lane, step.attempts) or busy_outcome(engine, exc)
     wake = apply_outcome(step, outcome)
     session.commit()
     return wake
+
+
+class LateSettler:
+    """Settles the calls the send stage finished after their waiter had moved on (one thread).
+
+    It stores the outcome on its step and takes the run on from there (step by step), and keeps
+    the leases of runs whose calls are still in flight, so the sweeper does not resume them."""
+
+    def __init__(self, engine: Engine, sessions):
+        self.engine = engine
+        self.sessions = sessions  # callable: a new SQLAlchemy Session (this thread's own)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, key, outcome, error) -> None:
+        self._queue.put((key, outcome, error))
+        self.start()
+
+    def start(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="late-settler", daemon=True)
+                    self._thread.start()
+
+    def _loop(self) -> None:
+        session = self.sessions()
+        renew_every = max(self.engine.lease_seconds / 3, 0.1)
+        renewed = time.monotonic()
+        while True:
+            try:
+                item = self._queue.get(timeout=renew_every)
+            except queue.Empty:
+                item = None
+                if stage().on_late is not self:  # replaced (a new engine in this process): done
+                    session.close()
+                    return
+            try:
+                if time.monotonic() - renewed >= renew_every:
+                    self._renew(session)
+                    renewed = time.monotonic()
+                if item is not None:
+                    self.settle(session, *item)
+            except Exception:  # noqa: BLE001 - the lease expires and the sweeper resumes the run
+                session.rollback()
+                log.exception("could not settle a late call %s", item[0] if item else "")
+
+    def _renew(self, session: Session) -> None:
+        run_ids = sorted({key[0] for key in stage().late_in_flight()})
+        if not run_ids:
+            return
+        session.execute(
+            update(Run).where(Run.id.in_(run_ids), Run.status == "running")
+            .values(lease_until=utcnow() + timedelta(seconds=self.engine.lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+
+    def settle(self, session: Session, key, outcome, error) -> str | None:
+        run_id, _graph, node_id = key
+        if error is not None:
+            log.error("late call of %s/%s raised %r", run_id, node_id, error)
+            outcome = Outcome("failed", error=f"internal error: {error!r}")
+        step = session.query(Step).filter(Step.run_id == run_id, Step.node_id == node_id).one_or_none()
+        if step is None or step.status != "running":
+            session.rollback()
+            return None
+        apply_outcome(step, outcome)
+        session.execute(
+            update(Run).where(Run.id == run_id, Run.status == "running")
+            .values(status="queued", lease_until=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        return execute_isolated(session, self.engine, run_id)
 
 
 def _describe(exc: ActionFailed) -> str:
@@ -284,6 +424,40 @@ def _settle(session, engine: Engine, run: Run, steps: dict[str, Step], graph: Gr
         session.execute(update(Flow).where(Flow.id == run.flow_id).values(failed_count=Flow.failed_count + 1))
     session.commit()
     return run.status
+
+
+TRANSIENT = (OperationalError, InterfaceError, TimeoutError, ConnectionError)
+"""Errors that say nothing about the run in hand: the database or its connection is unwell."""
+
+
+def execute_isolated(session: Session, engine: Engine, run_id: str) -> str | None:
+    """:func:`execute_run`, with a poison run recorded as failed (with the error) instead of
+    being retried for ever; a transient error leaves it to the sweeper."""
+    try:
+        return execute_run(session, engine, run_id)
+    except TRANSIENT:
+        session.rollback()
+        log.warning("run %s could not be executed (the database is unwell); the sweeper resumes it", run_id)
+        return None
+    except Exception as exc:  # noqa: BLE001 - recorded on the run
+        session.rollback()
+        log.exception("run %s cannot be executed; recorded as failed", run_id)
+        fail_run(session, run_id, f"internal error: {type(exc).__name__}: {exc}")
+        return "failed"
+
+
+def fail_run(session: Session, run_id: str, error: str) -> None:
+    """End an unfinished run as failed with ``error`` (counted in the flow's failures)."""
+    error = error.encode("utf-8", "replace").decode("utf-8")[:2000]
+    now = utcnow()
+    flow_id = session.execute(
+        update(Run).where(Run.id == run_id, Run.status.in_(("queued", "running", "waiting")))
+        .values(status="failed", error=error, finished_at=now, updated_at=now, lease_until=None, next_attempt_at=None)
+        .returning(Run.flow_id)
+    ).scalar()
+    if flow_id:
+        session.execute(update(Flow).where(Flow.id == flow_id).values(failed_count=Flow.failed_count + 1))
+    session.commit()
 
 
 def step_dict(step: Step) -> dict[str, Any]:
@@ -323,7 +497,7 @@ def execute_direct(session: Session, engine: Engine, spec, node: dict, sealed_no
     session.commit()
     once = Engine(engine.registry, engine.secrets, engine.services, max_attempts=1)
     graph = Graph({"nodes": [sealed_node], "edges": []}, engine.registry)
-    wait = _attempt(session, once, graph, run, step, context, {"id": "", "name": ""})
+    wait = _attempt(session, once, graph, run, step, context, {"id": "", "name": ""}, inline=True)
     if wait is not None:  # rate limited for longer than we hold an HTTP request
         step.status = "failed"
         step.error = f"rate limited: try again in {max(0.0, wait - time.time()):.1f} s"

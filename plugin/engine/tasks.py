@@ -7,7 +7,8 @@ runs every job inside its application context.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import math
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from rq import Queue
@@ -32,11 +33,18 @@ def _state():
 
     app = _app()
     runtime = app.extensions["automation"]
-    return runtime, FlowIndex(runtime.registry), make_engine(runtime)
+    with app.app_context():
+        return runtime, FlowIndex(runtime.registry), make_engine(runtime)
 
 
 def make_engine(runtime):
-    from plugin.engine.execution import Engine
+    """The engine of this process (inside an app context): its retries go through RQ's scheduler,
+    and the send stage's late calls are settled by a :class:`LateSettler` on its own session."""
+    from sqlalchemy.orm import Session
+
+    from plugin.engine.execution import Engine, LateSettler
+    from plugin.engine.sendstage import stage
+    from plugin.extensions import db
 
     config = runtime.config
 
@@ -46,7 +54,13 @@ def make_engine(runtime):
         except Exception:  # the sweeper picks it up from the database
             log.warning("could not schedule run %s; the sweeper will", run_id)
 
-    return Engine(
+    def schedule_many(runs: list[tuple[str, datetime]]) -> None:
+        try:
+            enqueue_runs_at(runtime.queue, runs)
+        except Exception:  # the sweeper picks them up from the database
+            log.warning("could not schedule %d runs; the sweeper will", len(runs))
+
+    engine = Engine(
         runtime.registry,
         runtime.secrets,
         runtime.services,
@@ -54,7 +68,26 @@ def make_engine(runtime):
         retry_base=float(config.get("RETRY_BASE_SECONDS", 5.0)),
         max_attempts=int(config.get("MAX_ATTEMPTS", 8)),
         schedule=schedule,
+        schedule_many=schedule_many,
     )
+    try:
+        bind = db.engine
+    except RuntimeError:  # no app context: an engine for direct calls only, which wait inline
+        return engine
+    stage().on_late = LateSettler(engine, lambda: Session(bind=bind))
+    stage().on_stall = on_stall(runtime.services)
+    return engine
+
+
+def on_stall(services):
+    """What the send stage does with a destination that holds every place of its lane unanswered:
+    its circuit opens, so its other calls become scheduled retries at once."""
+
+    def stalled(lane: str, calls: int, seconds: float) -> None:
+        if "://" in lane:
+            services.destinations.trip(lane, f"{calls} requests unanswered for {seconds:.0f} s")
+
+    return stalled
 
 
 def enqueue_run(queue: Queue, run_id: str) -> None:
@@ -68,6 +101,20 @@ def enqueue_run_in(queue: Queue, run_id: str, seconds: float) -> None:
         queue.enqueue_in(
             timedelta(seconds=seconds), JOB_PREFIX + "execute_run", run_id, job_timeout=600, result_ttl=0
         )
+
+
+def enqueue_runs_at(queue: Queue, runs: list[tuple[str, datetime]], chunk: int = 200) -> None:
+    """Resume runs at their (naive UTC) times: one scheduled RQ job per second and chunk, not one
+    per run (a dead receiver leaves a retry behind for every event addressed to it)."""
+    by_second: dict[int, list[str]] = {}
+    for run_id, at in runs:
+        second = math.ceil(at.replace(tzinfo=UTC).timestamp())
+        by_second.setdefault(second, []).append(run_id)
+    for second, ids in sorted(by_second.items()):
+        when = datetime.fromtimestamp(second, UTC)
+        for start in range(0, len(ids), chunk):
+            queue.enqueue_at(when, JOB_PREFIX + "execute_runs", ids[start : start + chunk], job_timeout=600,
+                             result_ttl=0, failure_ttl=86400)
 
 
 DISPATCH_FLAG = "automation:dispatch:pending"
@@ -106,15 +153,11 @@ def _enqueue_dispatch(queue: Queue) -> None:
 
 
 def _run_all(runtime, engine, run_ids: list[str]) -> None:
-    from plugin.engine.execution import execute_run as execute
+    from plugin.engine.execution import execute_isolated
     from plugin.extensions import db
 
     for run_id in run_ids:
-        try:
-            execute(db.session, engine, run_id)
-        except Exception:
-            db.session.rollback()
-            log.exception("run %s failed to execute; the sweeper will retry it", run_id)
+        execute_isolated(db.session, engine, run_id)
 
 
 def dispatch_pending() -> int:
@@ -161,7 +204,7 @@ def _dispatch_all(runtime, index, engine, session, started: float) -> int:
     """Claim and dispatch until no event is left (or the job's budget is spent)."""
     import time
 
-    from plugin.engine.batch import claim_events, dispatch_batch
+    from plugin.engine.batch import claim_events, dispatch_isolating
 
     dispatched = 0
     while time.monotonic() - started < JOB_BUDGET_SECONDS:
@@ -171,7 +214,7 @@ def _dispatch_all(runtime, index, engine, session, started: float) -> int:
         if len(ids) == BATCH_SIZE and runtime.redis.set(HELPER_FLAG, b"1", nx=True, ex=5):
             _enqueue_dispatch(runtime.queue)  # a backlog: let another worker help
         try:
-            handoff = dispatch_batch(session, engine, index, ids, runtime.redis)
+            handoff = dispatch_isolating(session, engine, index, ids, runtime.redis)
         except Exception:
             session.rollback()
             log.exception("dispatch of %d events failed; their claims expire and they are retried", len(ids))

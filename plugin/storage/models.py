@@ -181,11 +181,14 @@ class Event(db.Model):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # set on date-relative (N-day) events only: ``days:{flow_id}:{order_id}``, recorded once
     dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # why the event could not be dispatched (it is then dispatched, with no run): a poison event
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         # claims and the sweeper look up undispatched events only, by id: the index holds just
         # those, so dispatching an event removes it rather than adding an entry
         partial_index("ix_events_undispatched_id", "id", where="dispatched_at IS NULL"),
+        partial_index("ix_events_failed_id", "id", where="error IS NOT NULL"),
         # ``INSERT … ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL`` names this index
         partial_index("uq_events_dedupe_key", "dedupe_key", where="dedupe_key IS NOT NULL", unique=True),
     )

@@ -1,9 +1,11 @@
-"""A dispatch batch slower than the run lease keeps its runs: the sweeper must not resume them.
+"""Sends slower than the run lease keep their runs: the sweeper must not resume them.
 
 Runs are stored leased for ``lease_seconds``; sends to a slow receiver can take longer than that.
-If the lease ran out mid-batch, the sweeper's ``stale_work`` would hand the runs to a second
+If the lease ran out mid-send, the sweeper's ``stale_work`` would hand the runs to a second
 executor, which sends again what is still in flight (a duplicate Slack message: no idempotency
-key there). The batch renews the lease of its runs until they are settled.
+key there). The batch renews the lease of its runs while it waits for them, and once it moves on
+(the send stage's patience), the late settler renews the leases of the calls still in flight
+until it has settled them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import time
 
 from sqlalchemy import select
 
-from plugin.engine.batch import SENDERS, claim_events, dispatch_batch
+from plugin.engine.batch import claim_events, dispatch_batch
+from plugin.engine.sendstage import LANE_THREADS
 from plugin.engine.dispatch import FlowIndex, stale_work
 from plugin.engine.tasks import make_engine
 from plugin.extensions import db
@@ -27,7 +30,7 @@ DELAY = 1.5
 
 def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_receiver):
     assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code == 201
-    count = 2 * SENDERS + 4  # three rounds of sends: the batch takes ~3 × DELAY, well past the lease
+    count = LANE_THREADS  # as many as one receiver's lane sends at once: all in flight together
     for i in range(count):
         assert client.post("/api/v1/events", json={"id": f"e{i}", "name": "go"}).status_code == 202
     fake_receiver.slow(DELAY, times=count)
@@ -50,17 +53,21 @@ def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_r
     started = time.monotonic()
     worker.start()
     with app.app_context():
-        # what the sweeper would resume, looked at while the batch is still sending
-        while worker.is_alive():
+        # what the sweeper would resume, looked at while the sends are still going on
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
             time.sleep(0.2)
             db.session.rollback()  # a fresh snapshot each look (SQLite and PostgreSQL alike)
             _events, runs = stale_work(db.session, now=utcnow())
             seen_stale += runs
+            if not worker.is_alive() and db.session.scalars(select(Run.status)).all() == ["succeeded"] * count:
+                break
     worker.join()
     assert not errors, errors
-    assert time.monotonic() - started > 3 * LEASE  # the batch did outlive its lease, and stale_work looked
+    assert time.monotonic() - started > LEASE  # the sends did outlive the lease, and stale_work looked
     assert seen_stale == []
     with app.app_context():
+        db.session.rollback()
         assert db.session.scalars(select(Run.status)).all() == ["succeeded"] * count
     webhook_ids = [r.headers["webhook-id"] for r in fake_receiver.requests]
     assert len(webhook_ids) == len(set(webhook_ids)) == count  # each sent once

@@ -15,6 +15,9 @@ class Settings:
     """Tunables an action reads; filled from the app config / environment by the engine."""
 
     http_timeout: float = 15.0
+    connect_timeout: float = 5.0
+    """A receiver that does not even accept a connection within this is failing, whatever
+    ``http_timeout`` (the time to answer) allows."""
     smtp_timeout: float = 30.0
     smtp_verify_tls: bool = True
     outbound_allowlist: tuple[str, ...] = ()
@@ -32,6 +35,16 @@ class Services:
     settings: Settings = field(default_factory=Settings)
     redis: Any = None
     _http: Any = None
+    _destinations: Any = None
+
+    @property
+    def destinations(self):
+        """The per-destination concurrency bounds and circuit breakers of this process."""
+        if self._destinations is None:
+            from plugin.nodes._services.destinations import Destinations, Policy
+
+            self._destinations = Destinations(Policy(**self.settings.extra.get("destinations", {})), self.redis)
+        return self._destinations
 
     @property
     def http(self):

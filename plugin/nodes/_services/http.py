@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from plugin.nodes._services.destinations import NEUTRAL, destination_of
 from plugin.nodes.base import SECRET_PLACEHOLDER, NodeError, PermanentError, RetryableError
 
 log = logging.getLogger(__name__)
@@ -61,21 +62,38 @@ Describe = Callable[[requests.Response], str | None]
 
 
 def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -> requests.Response:
-    """Perform one request through the guarded session; network failures become RetryableError."""
+    """Perform one request through the guarded session; network failures become RetryableError.
+
+    The destination's circuit is asked first (:mod:`plugin.nodes._services.destinations`): an
+    open circuit raises a retryable error without a connection attempt, and the outcome of the
+    call (a network failure, 5xx or 429) is reported back to it."""
     settings = services.settings
-    kwargs.setdefault("timeout", settings.http_timeout)
+    kwargs.setdefault("timeout", (min(settings.connect_timeout, settings.http_timeout), settings.http_timeout))
+    gate = services.destinations
+    dest = destination_of(url)
+    gate.admit(dest)
+    failure: str | None = None
     try:
-        return services.http.request(method, url, allow_redirects=False, **kwargs)
-    except NodeError:
+        resp = services.http.request(method, url, allow_redirects=False, **kwargs)
+        if resp.status_code >= 500 or resp.status_code == 429:
+            failure = f"HTTP {resp.status_code}"
+        return resp
+    except NodeError:  # the SSRF guard refused it: nothing was said about the receiver
+        failure = NEUTRAL
         raise
     except requests.Timeout:
+        failure = "timed out"
         raise RetryableError(f"{service}: timed out talking to {host_of(url)}") from None
     except requests.ConnectionError:
+        failure = "cannot connect"
         raise RetryableError(f"{service}: cannot connect to {host_of(url)}") from None
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError) as exc:
         raise PermanentError(f"{service}: invalid request to {host_of(url)}: {type(exc).__name__}") from None
     except requests.RequestException as exc:
+        failure = type(exc).__name__
         raise RetryableError(f"{service}: request to {host_of(url)} failed: {type(exc).__name__}") from None
+    finally:
+        gate.done(dest, failure)
 
 
 def check(resp: requests.Response, *, service: str, describe: Describe | None = None) -> requests.Response:

@@ -1,0 +1,276 @@
+"""The send stage: actions' outgoing calls run on this process's send threads, one lane per
+destination, and whoever waits for them waits only so long.
+
+A dispatch batch or a resumed run hands its calls to the stage and collects the outcomes as they
+come. Each call goes into the lane of its destination; a lane is served by at most
+``LANE_THREADS`` threads at once, so a receiver that accepts and never answers holds a few
+threads, never all of them. When the waiter has heard nothing for ``IDLE_PATIENCE`` seconds it
+moves on: calls not started yet are handed back as :class:`Cancelled` (the engine schedules them
+again), and calls in flight are *late* — the stage settles each when it ends, through
+:attr:`SendStage.on_late` (the engine stores the outcome and takes the run on from there).
+
+The threads are daemon threads of our own rather than a ``ThreadPoolExecutor``: the executor
+joins its threads at interpreter exit, so a process asked to stop would wait for a call to a
+silent receiver (up to the HTTP timeout); a late call is resumed from the database instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from plugin.engine.lifecycle import STOPPING
+
+log = logging.getLogger(__name__)
+
+THREADS = 32
+LANE_THREADS = 8  # threads one destination may hold at once
+STALL_AFTER = 3.0  # a lane whose every thread has waited this long without an answer is stalled
+IDLE_PATIENCE = 1.0  # a waiter gives up on a lane that has ended no call for this long...
+MAX_WAIT = 10.0  # ...or after this long in all
+STEP_PATIENCE = 1.0  # a single call (the step-by-step path) is waited for this long
+
+
+class Cancelled(Exception):
+    """The call was not started: its destination's lane was still busy when the waiter moved on."""
+
+    def __init__(self, lane: str, queued: int):
+        super().__init__(f"{lane} is busy ({queued} calls waiting)")
+        self.lane = lane
+
+
+class Late(Exception):
+    """The call is still in flight; the stage settles it when it ends."""
+
+
+class Ticket:
+    """One call handed to the stage."""
+
+    __slots__ = ("key", "lane", "fn", "args", "reply", "abandoned", "started")
+
+    def __init__(self, key: Any, lane: str, fn: Callable, args: tuple, reply: queue.SimpleQueue):
+        self.key = key
+        self.lane = lane
+        self.fn = fn
+        self.args = args
+        self.reply = reply
+        self.abandoned = False
+        self.started = False
+
+
+class SendStage:
+    """This process's send threads and lanes, started on first use."""
+
+    def __init__(self, threads: int = THREADS, lane_threads: int = LANE_THREADS):
+        self.threads = threads
+        self.lane_threads = lane_threads
+        self.on_late: Callable[[Any, Any, BaseException | None], None] | None = None
+        self.on_stall: Callable[[str, int, float], None] | None = None  # (lane, calls, seconds)
+        self._stalled: set[str] = set()  # lanes reported stalled, until one of their calls ends
+        self._cond = threading.Condition()
+        self._lanes: dict[str, deque[Ticket]] = {}
+        self._busy: dict[str, int] = {}  # lane → threads serving it now
+        self._ready: deque[str] = deque()  # lanes with queued calls and a free place, round-robin
+        self._late: set[Ticket] = set()
+        self._progress: dict[str, float] = {}  # lane → when a call of it last ended
+        self._started = False
+
+    # -- the waiter's side ---------------------------------------------------------------------
+
+    def run(self, items: list[tuple[Any, str, Callable, tuple]], *, idle_patience: float = IDLE_PATIENCE,
+            max_wait: float = MAX_WAIT) -> Iterator[tuple[Any, Any, BaseException | None] | None]:
+        """Call ``fn(*args)`` for every ``(key, lane, fn, args)``; yield ``(key, result, error)`` as
+        each ends, and ``None`` now and then while nothing ends (the caller may renew leases).
+
+        A call whose lane has finished nothing for ``idle_patience`` seconds (a receiver that
+        does not answer), or any call still pending after ``max_wait``, is given up: yielded with
+        a :class:`Cancelled` error if it never started, else left to :attr:`on_late` (not yielded)."""
+        self._start()
+        reply: queue.SimpleQueue = queue.SimpleQueue()
+        tickets = [Ticket(key, lane, fn, args, reply) for key, lane, fn, args in items]
+        begun = time.monotonic()
+        with self._cond:
+            for ticket in tickets:
+                if ticket.lane not in self._lanes and ticket.lane not in self._busy:
+                    self._progress[ticket.lane] = begun  # an idle lane: its patience starts now
+                self._lanes.setdefault(ticket.lane, deque()).append(ticket)
+                self._mark_ready(ticket.lane)
+            self._cond.notify(len(tickets))
+        pending = set(tickets)
+        while pending:
+            try:
+                ticket, key, result, error = reply.get(timeout=min(idle_patience, 0.25))
+            except queue.Empty:
+                now = time.monotonic()
+                self._check_stalls(now)
+                if now - begun >= max_wait or STOPPING.is_set():
+                    stalled = list(pending)
+                else:
+                    with self._cond:
+                        stalled = [t for t in pending if now - self._progress.get(t.lane, begun) >= idle_patience]
+                if not stalled:
+                    yield None
+                    continue
+                for ticket, key, result, error in self._abandon(stalled, reply):
+                    pending.discard(ticket)
+                    yield key, result, error
+                pending.difference_update(stalled)
+                continue
+            pending.discard(ticket)
+            yield key, result, error
+
+    def call(self, key: Any, lane: str, fn: Callable, *args: Any, patience: float = STEP_PATIENCE):
+        """One call, waited for while its lane makes progress (``patience`` seconds without, twice
+        that in all); raises :class:`Late` when it is left in flight, :class:`Cancelled` when it
+        never started."""
+        for item in self.run([(key, lane, fn, args)], idle_patience=patience, max_wait=2 * patience):
+            if item is None:
+                continue
+            _key, result, error = item
+            if error is not None:
+                raise error
+            return result
+        raise Late(key)
+
+    def _check_stalls(self, now: float) -> None:
+        """Report lanes whose every thread has waited ``STALL_AFTER`` seconds without an answer."""
+        with self._cond:
+            stalls = [(lane, busy, now - self._progress.get(lane, now)) for lane, busy in self._busy.items()
+                      if busy >= self.lane_threads and lane not in self._stalled
+                      and now - self._progress.get(lane, now) >= STALL_AFTER]
+            self._stalled.update(lane for lane, _busy, _seconds in stalls)
+        for lane, busy, seconds in stalls:
+            handler = self.on_stall
+            if handler is not None:
+                try:
+                    handler(lane, busy, seconds)
+                except Exception:  # noqa: BLE001 - reporting only
+                    log.exception("could not report the stalled lane %s", lane)
+
+    def late_in_flight(self) -> list[Any]:
+        """Keys of the late calls still in flight (their runs' leases are to be kept)."""
+        with self._cond:
+            return [t.key for t in self._late]
+
+    def _abandon(self, stalled: list[Ticket], reply: queue.SimpleQueue):
+        """Give up ``stalled``: returns ``(ticket, key, result, error)`` for each outcome to yield
+        now — whatever had already arrived (any of the waiter's calls) and the cancelled ones."""
+        cancelled, late = [], 0
+        with self._cond:
+            for ticket in stalled:
+                ticket.abandoned = True
+                lane = self._lanes.get(ticket.lane)
+                if not ticket.started and lane is not None and ticket in lane:
+                    lane.remove(ticket)
+                    if not lane:
+                        del self._lanes[ticket.lane]
+                    cancelled.append((ticket, ticket.key, None, Cancelled(ticket.lane, len(lane))))
+                elif not ticket.started:
+                    continue  # taken by a thread a moment ago: it ends as late
+                else:
+                    self._late.add(ticket)
+                    late += 1
+        out = []
+        while True:  # outcomes that arrived before the flag was set are still the waiter's
+            try:
+                ticket, key, result, error = reply.get_nowait()
+            except queue.Empty:
+                break
+            with self._cond:
+                self._late.discard(ticket)
+            out.append((ticket, key, result, error))
+        if late:
+            log.info("%d calls still in flight are settled when they end", late)
+            start = getattr(self.on_late, "start", None)
+            if start is not None:
+                start()  # from now on it keeps their runs' leases
+        return out + cancelled
+
+    # -- the threads ---------------------------------------------------------------------------
+
+    def _mark_ready(self, lane: str) -> None:
+        if self._lanes.get(lane) and self._busy.get(lane, 0) < self.lane_threads and lane not in self._ready:
+            self._ready.append(lane)
+
+    def _start(self) -> None:
+        if self._started:
+            return
+        with self._cond:
+            if self._started:
+                return
+            for n in range(self.threads):
+                threading.Thread(target=self._work, name=f"send-{n}", daemon=True).start()
+            self._started = True
+
+    def _next(self) -> Ticket:
+        with self._cond:
+            while True:
+                while self._ready:
+                    lane = self._ready.popleft()
+                    calls = self._lanes.get(lane)
+                    if not calls or self._busy.get(lane, 0) >= self.lane_threads:
+                        continue
+                    ticket = calls.popleft()
+                    if not calls:
+                        del self._lanes[lane]
+                    ticket.started = True
+                    self._busy[lane] = self._busy.get(lane, 0) + 1
+                    self._mark_ready(lane)  # round-robin: the lane goes to the back if it has more
+                    return ticket
+                self._cond.wait()
+
+    def _work(self) -> None:
+        while True:
+            ticket = self._next()
+            result, error = None, None
+            try:
+                result = ticket.fn(*ticket.args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiter
+                error = exc
+            with self._cond:
+                self._progress[ticket.lane] = time.monotonic()
+                self._stalled.discard(ticket.lane)
+                busy = self._busy[ticket.lane] - 1
+                if busy:
+                    self._busy[ticket.lane] = busy
+                else:
+                    del self._busy[ticket.lane]
+                if self._lanes.get(ticket.lane):
+                    self._mark_ready(ticket.lane)
+                    self._cond.notify()
+                late = ticket.abandoned
+                if late:
+                    self._late.discard(ticket)
+                else:
+                    ticket.reply.put((ticket, ticket.key, result, error))
+            if late:
+                self._settle_late(ticket, result, error)
+
+    def _settle_late(self, ticket: Ticket, result: Any, error: BaseException | None) -> None:
+        handler = self.on_late
+        if handler is None:
+            log.error("late call %s ended with nobody to settle it; it is resumed after its lease", ticket.key)
+            return
+        try:
+            handler(ticket.key, result, error)
+        except Exception:  # noqa: BLE001 - the run's lease expires and the sweeper resumes it
+            log.exception("could not settle the late call %s; it is resumed after its lease", ticket.key)
+
+
+_STAGE: SendStage | None = None
+_STAGE_LOCK = threading.Lock()
+
+
+def stage() -> SendStage:
+    """This process's send stage."""
+    global _STAGE
+    if _STAGE is None:
+        with _STAGE_LOCK:
+            if _STAGE is None:
+                _STAGE = SendStage()
+    return _STAGE

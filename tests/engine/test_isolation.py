@@ -1,0 +1,123 @@
+"""One broken receiver slows only the runs addressed to it (issue: fault isolation).
+
+Three flows fire on every event: one to a healthy receiver, one to a port that refuses
+connections, one to a receiver that accepts and never answers (a black hole). Before, a dispatch
+batch waited for its slowest send: the black hole held every batch for the HTTP timeout and the
+healthy flow delivered nothing meanwhile.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from plugin.engine import tasks
+from plugin.engine.dispatch import FlowIndex
+from plugin.engine.sendstage import LANE_THREADS, STALL_AFTER
+from plugin.engine.tasks import make_engine
+from plugin.extensions import db
+from plugin.nodes._services.destinations import published
+from plugin.runtime import rt
+from plugin.storage.models import Run, Step
+from tests.conftest import app_env, free_port, wait_for
+from tests.engine.test_ingest_and_runs import _flow
+
+EVENTS = 30
+HTTP_TIMEOUT = 8  # the silent receiver's calls end by it, well after its lane is seen stalled
+
+
+@pytest.fixture
+def env(database_url, redis_url, tmp_path):
+    return app_env(database_url, redis_url, tmp_path / "data", AUTOMATION_HTTP_TIMEOUT=HTTP_TIMEOUT)
+
+
+@pytest.fixture
+def black_hole():
+    """A TCP port that accepts connections (the kernel completes them) and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+def _dispatch(app) -> float:
+    with app.app_context():
+        runtime = rt()
+        started = time.monotonic()
+        tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime), db.session, time.monotonic())
+        return time.monotonic() - started
+
+
+def _runs_by_flow(flows: dict[str, str]) -> dict[str, Counter]:
+    db.session.rollback()
+    out = {name: Counter() for name in flows}
+    names = {flow_id: name for name, flow_id in flows.items()}
+    for flow_id, status in db.session.execute(select(Run.flow_id, Run.status)):
+        out[names[flow_id]][status] += 1
+    return out
+
+
+def _errors(flow_id: str) -> list[str]:
+    rows = db.session.execute(
+        select(Step.error).join(Run, Run.id == Step.run_id).where(Run.flow_id == flow_id, Step.node_id == "hook")
+    )
+    return [error or "" for (error,) in rows]
+
+
+def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(app, client, fake_receiver, black_hole):
+    refused = f"http://127.0.0.1:{free_port()}"
+    flows = {}
+    for name, url in (("healthy", fake_receiver.url + "/h"), ("refused", refused + "/h"), ("silent", black_hole + "/h")):
+        resp = client.post("/api/v1/flows", json={**_flow(url, event="event.custom"), "name": name})
+        flows[name] = resp.get_json()["id"]
+    for i in range(EVENTS):
+        assert client.post("/api/v1/events", json={"id": f"e{i}", "name": "go"}).status_code == 202
+
+    elapsed = _dispatch(app)
+    # the batch did not wait for the silent receiver's timeout
+    assert elapsed < HTTP_TIMEOUT / 2
+    # (a healthy call that outlived the batch's patience on this busy machine is settled late)
+    wait_for(lambda: len(fake_receiver.deliveries) == EVENTS, timeout=5, message="the healthy deliveries")
+    with app.app_context():
+        wait_for(lambda: _runs_by_flow(flows)["healthy"] == Counter(succeeded=EVENTS), timeout=5,
+                 message="the healthy runs succeeded")
+        runs = _runs_by_flow(flows)
+        # none lost: every event has its run in each broken flow, waiting to be tried again
+        assert runs["refused"] == Counter(waiting=EVENTS)
+        assert sum(runs["silent"].values()) == EVENTS
+        # the silent receiver holds its lane's places; the others wait their turn, not an attempt
+        assert runs["silent"]["running"] == LANE_THREADS
+        assert runs["silent"]["waiting"] == EVENTS - LANE_THREADS
+        refusals = _errors(flows["refused"])
+        assert sum("cannot connect" in e for e in refusals) >= 5
+        # after 5 failures its circuit is open: no connection attempt, a scheduled retry
+        assert any(e.startswith("receiver unavailable") and "circuit open" in e for e in refusals)
+        circuits = published(rt().redis)
+        assert circuits[refused.replace("localhost", "127.0.0.1") + ""]["state"] == "open"
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert f'automation_destination_circuit_open{{destination="{refused}"' in metrics
+
+    # the silent receiver has held every place of its lane for STALL_AFTER: its circuit opens, and
+    # the next event's call to it is a scheduled retry at once
+    time.sleep(STALL_AFTER + 0.5)
+    assert client.post("/api/v1/events", json={"id": "late", "name": "go"}).status_code == 202
+    assert _dispatch(app) < 2
+    wait_for(lambda: len(fake_receiver.deliveries) == EVENTS + 1, timeout=5, message="the next delivery")
+    with app.app_context():
+        errors = _errors(flows["silent"])
+        assert sum("receiver unavailable" in e and "unanswered" in e for e in errors) == 1, errors
+
+    # the calls in flight end by the HTTP timeout; each is stored on its run, none is lost
+    with app.app_context():
+        def settled():
+            runs = _runs_by_flow(flows)["silent"]
+            return runs.get("running", 0) == 0 and sum(runs.values()) == EVENTS + 1
+
+        wait_for(settled, timeout=20, message="the silent receiver's calls settled")
+        timed_out = [e for e in _errors(flows["silent"]) if "timed out" in e]
+        assert len(timed_out) == LANE_THREADS
