@@ -33,7 +33,7 @@ from plugin.engine.dispatch import (
     record_due,
 )
 from plugin.engine.execution import TRANSIENT, Engine, busy_outcome, call_action, refused_outcome
-from plugin.engine.runner import Graph, StepView, evaluate
+from plugin.engine.runner import DONE, Graph, StepView, evaluate
 from plugin.engine.sendstage import Cancelled, stage
 from plugin.storage import bulk
 from plugin.storage.models import Client, CustomEvent, Event, Flow, Order, Run, Step, Visit, new_id, utcnow
@@ -273,7 +273,7 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
                 "output": {"verdict": False} if view.verdict is False else None,
             })
         for nid in actions:
-            sends.append((run_id, graph, nid, context, info, spec.module.PAYLOAD_EVENT_TYPE))
+            sends.append((run_id, graph, nid, context, info, spec.module.PAYLOAD_EVENT_TYPE, 1, {}))
     # the upsert check (SPEC §3.1): N-day flows whose moment for an upserted order already fell
     # get their due events recorded in this same transaction; the next claim dispatches them
     upserted = {e.subject_id for e in events if e.trigger in UPSERT_TRIGGERS}
@@ -350,6 +350,81 @@ def _record_failed_event(session: Session, event_id: int, exc: Exception) -> Non
     session.commit()
 
 
+RESUMABLE = ("retrying", "waiting")  # an action step that is to be tried again at its resume_at
+
+
+def resume_runs(session: Session, engine: Engine, run_ids: list[str]) -> list[str]:
+    """Resume runs due for a retry, many at once: the counterpart of :func:`dispatch_batch` for a
+    receiver's backlog of retries. Leased in one statement, their due action steps marked
+    ``running`` (the attempt counted) in one more and committed, then sent on the send stage and
+    settled in bulk, like a batch's first wave. Returns the runs that need the step-by-step path
+    (a delay, an action's successors, anything but a due retry), released for it."""
+    now = utcnow()
+    runs_t = _RUNS
+    leased = session.execute(
+        update(runs_t)
+        .where(bulk.among(session, runs_t.c.id, run_ids), runs_t.c.status.in_(("queued", "running", "waiting")))
+        .where((runs_t.c.lease_until.is_(None)) | (runs_t.c.lease_until < now))
+        .values(status="running", lease_until=now + timedelta(seconds=engine.lease_seconds), updated_at=now)
+        .returning(runs_t.c.id, runs_t.c.flow_id, runs_t.c.flow_version, runs_t.c.flow_name, runs_t.c.definition,
+                   runs_t.c.context, runs_t.c.event_type)
+    ).all()
+    if not leased:
+        session.commit()
+        return []
+    steps_by_run: dict[str, dict] = {}
+    for step in session.execute(select(_STEPS).where(bulk.among(session, _STEPS.c.run_id, [r.id for r in leased]))):
+        steps_by_run.setdefault(step.run_id, {})[step.node_id] = step
+    graphs_cache: dict[tuple, Graph] = {}
+    step_path, rewait, marks, sends, graphs, first_views, runs = [], [], [], [], {}, {}, []
+    soon = now + timedelta(seconds=0.5)
+    for run in leased:
+        key = (run.flow_id, run.flow_version) if run.flow_id else None
+        graph = graphs_cache.get(key) if key else None
+        if graph is None:
+            graph = Graph(run.definition, engine.registry)
+            if key:
+                graphs_cache[key] = graph
+        steps = steps_by_run.get(run.id, {})
+        due, later, other = [], [], False
+        for nid, step in steps.items():
+            if step.status in RESUMABLE and graph.kind.get(nid) == "action":
+                (due if step.resume_at is None or step.resume_at <= soon else later).append(nid)
+            elif step.status not in DONE or step.status == "failed":
+                other = True  # a delay, a step left running, a failure: the step path knows them
+        views = {nid: StepView(status=st.status, verdict=st.verdict) for nid, st in steps.items()}
+        if other or not (due or later) or _runnable_now(graph, views, {}):
+            step_path.append(run.id)
+            continue
+        if not due:  # woken early: wait again until the first retry is due
+            rewait.append({"id": run.id, "status": "waiting", "lease_until": None, "updated_at": now,
+                           "next_attempt_at": min(steps[nid].resume_at for nid in later)})
+            continue
+        info = {"id": run.flow_id or "", "name": run.flow_name}
+        graphs[run.id] = graph
+        first_views[run.id] = {nid: v for nid, v in views.items() if nid not in due}
+        runs.append({"id": run.id, "flow_id": run.flow_id})
+        for nid in due:
+            attempt = steps[nid].attempts + 1
+            marks.append({"run_id": run.id, "node_id": nid, "status": "running", "attempts": attempt,
+                          "resume_at": None})
+            sends.append((run.id, graph, nid, run.context, info, run.event_type, attempt, steps[nid].state or {}))
+    if marks:  # the attempts are on record before anything leaves the process
+        bulk.update_rows(session, _STEPS, ("run_id", "node_id"), marks)
+    if rewait:
+        bulk.update_rows(session, _RUNS, ("id",), rewait)
+    if step_path:
+        session.execute(update(_RUNS).where(bulk.among(session, _RUNS.c.id, step_path))
+                        .values(status="queued", lease_until=None, updated_at=now))
+    session.commit()
+    if rewait:
+        engine.schedule_many([(row["id"], row["next_attempt_at"]) for row in rewait])
+    if not sends:
+        return step_path
+    session.expunge_all()
+    return step_path + _send_and_settle(session, engine, runs, graphs, sends, first_views)
+
+
 def _run_row(event, info, definition, spec, context, now, *, status) -> dict:
     """A finished run row without steps: a due event whose flow's conditions are false."""
     return {
@@ -363,10 +438,10 @@ def _run_row(event, info, definition, spec, context, now, *, status) -> dict:
     }
 
 
-def _send(engine: Engine, run_id, graph: Graph, nid, params, context, info, event_type):
+def _send(engine: Engine, run_id, graph: Graph, nid, params, context, info, event_type, attempt, state):
     return call_action(
         engine, graph.spec(nid), graph.nodes[nid], params, context, run_id=run_id,
-        flow_info={"id": info["id"], "name": info["name"]}, event_type=event_type, attempt=1, state={},
+        flow_info={"id": info["id"], "name": info["name"]}, event_type=event_type, attempt=attempt, state=state,
     )
 
 
@@ -404,22 +479,27 @@ def _sent(engine: Engine, sends: list[tuple]):
 
     An exception inside a send is raised here, as ``future.result()`` would."""
     items = []
-    for run_id, graph, nid, context, info, event_type in sends:
+    for run_id, graph, nid, context, info, event_type, attempt, state in sends:
         node = graph.nodes[nid]
         params = open_params(engine.registry, engine.secrets, node)
         lane = lane_of(node["type"], params)
-        refused = refused_outcome(engine, lane, 1)
+        refused = refused_outcome(engine, lane, attempt)
         if refused is not None:  # its receiver's circuit is open: a scheduled retry, no call
+            refused.state = state
             yield (run_id, graph, nid), refused
             continue
-        items.append(((run_id, graph, nid), lane, _send, (engine, run_id, graph, nid, params, context, info, event_type)))
+        items.append(((run_id, graph, nid), lane, _send,
+                      (engine, run_id, graph, nid, params, context, info, event_type, attempt, state)))
+    attempts = {key: (args[-2], args[-1]) for key, _lane, _fn, args in items}
     for done in stage().run(items):
         if done is None:
             yield None
             continue
         key, outcome, error = done
         if isinstance(error, Cancelled):  # never started: its circuit may have opened meanwhile
-            outcome, error = refused_outcome(engine, error.lane, 1) or busy_outcome(engine, error), None
+            attempt, state = attempts[key]
+            outcome, error = refused_outcome(engine, error.lane, attempt) or busy_outcome(engine, error), None
+            outcome.state = state
         if error is not None:
             raise error
         yield key, outcome
@@ -437,6 +517,7 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
     # renewed every third of it until they are settled.
     step_updates = []
     by_run: dict[str, tuple[Graph, dict]] = {run_id: (graph, {}) for run_id, graph in graphs.items()}
+    attempt_of = {(send[0], send[2]): send[6] for send in sends}
     last_flush = renewed = time.monotonic()
     renew_every = engine.lease_seconds / 3
     for sent in _sent(engine, sends):
@@ -451,7 +532,8 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
         final = outcome.status not in ("retrying", "waiting")
         step_updates.append({
             "run_id": run_id, "node_id": nid, "status": outcome.status, "output": outcome.output if final else None,
-            "error": outcome.error, "state": outcome.state, "attempts": 1 if outcome.counted else 0,
+            "error": outcome.error, "state": outcome.state,
+            "attempts": attempt_of[run_id, nid] - (0 if outcome.counted else 1),
             "finished_at": now if final else None, "resume_at": resume_at, "duration_ms": outcome.duration_ms,
         })
         by_run[run_id][1][nid] = (outcome, resume_at)
@@ -462,7 +544,7 @@ def _send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs:
         bulk.update_rows(session, _STEPS, ("run_id", "node_id"), step_updates)
     # a run with a send still in flight (a silent receiver) stays leased: the send stage settles
     # that send when it ends and the run goes on from there (sendstage.py, execution.LateSettler)
-    late = {run_id for run_id, _graph, nid, *_ in sends if nid not in by_run[run_id][1]}
+    late = {send[0] for send in sends if send[2] not in by_run[send[0]][1]}
     now = utcnow()
     handoff, finals, failed_flows, not_reached, waiting = [], [], {}, [], []
     stored = {r["id"]: r for r in runs}

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from rq import Queue
 
+from plugin.engine.lifecycle import STOPPING
 from plugin.leanredis import lean_script
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ def dispatch_pending() -> int:
             redis.set(DISPATCH_FLAG, b"1", ex=FLAG_SECONDS)  # alive: new events wake this job
             redis.delete(WAKE_LIST)  # tokens so far are for events the claims below will find
             dispatched += _dispatch_all(runtime, index, engine, db.session, started)
-            if time.monotonic() - started >= JOB_BUDGET_SECONDS:
+            if time.monotonic() - started >= JOB_BUDGET_SECONDS or STOPPING.is_set():
                 redis.delete(DISPATCH_FLAG)
                 notify_dispatch(runtime.queue)  # a successor takes over; this worker is freed
                 return dispatched
@@ -207,7 +208,7 @@ def _dispatch_all(runtime, index, engine, session, started: float) -> int:
     from plugin.engine.batch import claim_events, dispatch_isolating
 
     dispatched = 0
-    while time.monotonic() - started < JOB_BUDGET_SECONDS:
+    while time.monotonic() - started < JOB_BUDGET_SECONDS and not STOPPING.is_set():
         ids = claim_events(session, BATCH_SIZE, engine.lease_seconds)
         if not ids:
             break
@@ -236,9 +237,19 @@ def execute_run(run_id: str) -> None:
 
 
 def execute_runs(run_ids: list[str]) -> None:
+    """Resume these runs: due retries many at once (batch.resume_runs), the rest step by step."""
+    from plugin.engine.batch import resume_runs
+    from plugin.extensions import db
+
     runtime, _index, engine = _state()
     with _app().app_context():
-        _run_all(runtime, engine, run_ids)
+        try:
+            rest = resume_runs(db.session, engine, run_ids)
+        except Exception:  # noqa: BLE001 - one by one, each isolated
+            db.session.rollback()
+            log.exception("resuming %d runs together failed; one by one", len(run_ids))
+            rest = run_ids
+        _run_all(runtime, engine, rest)
 
 
 def sweep() -> dict:

@@ -121,3 +121,27 @@ def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(app, clie
         wait_for(settled, timeout=20, message="the silent receiver's calls settled")
         timed_out = [e for e in _errors(flows["silent"]) if "timed out" in e]
         assert len(timed_out) == LANE_THREADS
+
+
+def test_due_retries_are_resumed_together_and_sent_once_each(app, client, fake_receiver):
+    """A receiver's backlog of retries is resumed as a batch (batch.resume_runs): leased in one
+    statement, re-sent on the send stage, settled in bulk; every attempt counted, under the same
+    webhook-id, and each run ends once."""
+    from plugin.engine.batch import resume_runs
+
+    assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code == 201
+    fake_receiver.respond_with(*([503] * 4))  # fewer failures than the circuit's threshold
+    for i in range(4):
+        assert client.post("/api/v1/events", json={"id": f"r{i}", "name": "go"}).status_code == 202
+    _dispatch(app)
+    with app.app_context():
+        waiting = db.session.scalars(select(Run.id).where(Run.status == "waiting")).all()
+        assert len(waiting) == 4
+        time.sleep(1.0)  # AUTOMATION_RETRY_BASE_SECONDS=0.3: the retries are due
+        assert resume_runs(db.session, make_engine(rt()), list(waiting) + ["no-such-run"]) == []
+        db.session.rollback()
+        assert db.session.scalars(select(Run.status)).all() == ["succeeded"] * 4
+        hooks = db.session.scalars(select(Step).where(Step.node_id == "hook")).all()
+        assert [s.attempts for s in hooks] == [2] * 4 and all(s.status == "succeeded" for s in hooks)
+    sent = Counter(r.headers["webhook-id"] for r in fake_receiver.requests)
+    assert sorted(sent.values()) == [2] * 4  # the failed attempt and its retry, same id

@@ -3,10 +3,12 @@
 A receiver that refuses, hangs, answers 5xx or 429 must slow only the runs addressed to it.
 Every outgoing call asks :meth:`Destinations.admit` first:
 
-- **closed**: the call goes out. Consecutive failures (connection refused or timed out, 5xx,
-  429) count; at ``threshold`` the circuit opens. The engine's send stage also opens it
-  (:meth:`Destinations.trip`) when the destination holds every place of its lane without
-  answering: a receiver that accepts and never answers fails no call before its timeouts.
+- **closed**: the call goes out. Consecutive failures to reach the receiver (connection refused,
+  unreachable, or not accepted in time) count; at ``threshold`` the circuit opens. Any HTTP
+  answer, 5xx and 429 included, shows the receiver reachable: those are retried per message with
+  backoff or Retry-After. The engine's send stage also opens it (:meth:`Destinations.trip`) when
+  the destination holds every place of its lane without answering: a receiver that accepts and
+  never answers.
 - **open**: no connection is attempted; the call raises :class:`CircuitOpen`, a retryable error
   whose ``retry_after`` is the end of the open period, so the engine schedules the retry.
 - **half-open** (the open period is over): one probe goes out; success closes the circuit,

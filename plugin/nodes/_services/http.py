@@ -9,7 +9,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import socket
+
 import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from plugin.nodes._services.destinations import NEUTRAL, destination_of
 from plugin.nodes.base import SECRET_PLACEHOLDER, NodeError, PermanentError, RetryableError
@@ -65,35 +68,49 @@ def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -
     """Perform one request through the guarded session; network failures become RetryableError.
 
     The destination's circuit is asked first (:mod:`plugin.nodes._services.destinations`): an
-    open circuit raises a retryable error without a connection attempt, and the outcome of the
-    call (a network failure, 5xx or 429) is reported back to it."""
+    open circuit raises a retryable error without a connection attempt. What the call says about
+    the receiver's reachability goes back to it: a refused or timed-out connection is a failure;
+    any HTTP answer (5xx and 429 included: those are retried per message, honouring Retry-After)
+    shows it reachable; an answer that never came is left to the send stage, which sees a receiver
+    holding every connection unanswered."""
     settings = services.settings
     kwargs.setdefault("timeout", (min(settings.connect_timeout, settings.http_timeout), settings.http_timeout))
     gate = services.destinations
     dest = destination_of(url)
     gate.admit(dest)
-    failure: str | None = None
+    failure: str | None = NEUTRAL
     try:
         resp = services.http.request(method, url, allow_redirects=False, **kwargs)
-        if resp.status_code >= 500 or resp.status_code == 429:
-            failure = f"HTTP {resp.status_code}"
+        failure = None
         return resp
     except NodeError:  # the SSRF guard refused it: nothing was said about the receiver
-        failure = NEUTRAL
         raise
+    except requests.ConnectTimeout:
+        failure = "connection timed out"
+        raise RetryableError(f"{service}: timed out connecting to {host_of(url)}") from None
     except requests.Timeout:
-        failure = "timed out"
         raise RetryableError(f"{service}: timed out talking to {host_of(url)}") from None
-    except requests.ConnectionError:
-        failure = "cannot connect"
+    except requests.ConnectionError as exc:
+        failure = "cannot connect" if _before_sending(exc) else NEUTRAL
         raise RetryableError(f"{service}: cannot connect to {host_of(url)}") from None
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError) as exc:
         raise PermanentError(f"{service}: invalid request to {host_of(url)}: {type(exc).__name__}") from None
     except requests.RequestException as exc:
-        failure = type(exc).__name__
         raise RetryableError(f"{service}: request to {host_of(url)} failed: {type(exc).__name__}") from None
     finally:
         gate.done(dest, failure)
+
+
+def _before_sending(exc: BaseException) -> bool:
+    """Whether a connection error happened before the request reached the receiver (refused,
+    unreachable, name not resolved) rather than after (a connection reset mid-answer)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (ConnectionRefusedError, NewConnectionError, NameResolutionError, socket.gaierror)):
+            return True
+        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None)
+    return False
 
 
 def check(resp: requests.Response, *, service: str, describe: Describe | None = None) -> requests.Response:
