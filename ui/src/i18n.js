@@ -205,6 +205,8 @@ export const messages = {
   'step.verdict': { ru: 'Результат условия: {value}', en: 'Condition result: {value}' },
   'step.output': { ru: 'Вывод', en: 'Output' },
   'step.error': { ru: 'Ошибка: {message}', en: 'Error: {message}' },
+  'step.unavailable': { ru: 'Получатель недоступен, повтор в {time}', en: 'Receiver unavailable, next try at {time}' },
+  'step.retryAt': { ru: 'Повтор в {time}', en: 'Next try at {time}' },
 
   'status.succeeded': { ru: 'Выполнено', en: 'Succeeded' },
   'status.failed': { ru: 'Ошибка', en: 'Failed' },

@@ -1,7 +1,7 @@
 // One list of run steps (test run or history): node, status, verdict, output, error.
 import { useCatalog } from '../catalog.js';
 import { pick, useI18n } from '../i18n.js';
-import { JsonView, StatusBadge } from './common.jsx';
+import { JsonView, StatusBadge, formatClock } from './common.jsx';
 
 export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) {
   const { t, lang } = useI18n();
@@ -32,6 +32,13 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
             )}
             {showAttempts && s.attempts > 0 && (
               <div className="muted small">{t('runs.attempts', { count: s.attempts })}</div>
+            )}
+            {(s.status === 'retrying' || s.status === 'waiting') && s.resume_at && (
+              <div className="step-retry" data-testid={`step-retry-${s.node_id}`}>
+                {t(/^receiver unavailable/.test(s.error || '') ? 'step.unavailable' : 'step.retryAt', {
+                  time: formatClock(s.resume_at, lang),
+                })}
+              </div>
             )}
             {s.error && (
               <div className="step-error" role="note">

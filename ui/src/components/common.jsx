@@ -172,6 +172,14 @@ export function JsonView({ value }) {
   return <pre className="json-view">{text}</pre>;
 }
 
+/** Hours and minutes only, for a time later today (a retry). */
+export function formatClock(value, lang) {
+  if (!value) return '';
+  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);
+  if (Number.isNaN(d.getTime())) return value;
+  return d.toLocaleTimeString(lang === 'en' ? 'en-GB' : 'ru-RU', { hour: '2-digit', minute: '2-digit' });
+}
+
 export function formatTime(value, lang) {
   if (!value) return '—';
   const d = new Date(value);
