@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
+from types import FunctionType
 from typing import Any
 
 from jinja2 import nodes
@@ -33,6 +34,9 @@ from plugin.engine.variables import as_text
 
 MAX_WEIGHT = 1024 * 1024
 """The largest value (in printed characters, roughly) a template may build."""
+MAX_BUILT = 4 * MAX_WEIGHT
+"""All a render may build, together: every value a filter, operator, call or literal makes, and every
+character printed, also into a ``{% set %}`` block, a macro or a ``{% filter %}`` (≤ 16 MB of text)."""
 SLOT = 8
 """What one item of a list or dict weighs on top of its content: keeps weighing fast (≤ 128 Ki items)."""
 MAX_RANGE = 1000
@@ -138,10 +142,17 @@ class Budget:
         self.iterations = 0
         self.printed = 0
         self.max_printed = 4 * max_output
+        self.built = 0
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
             raise SecurityError(f"rendering took longer than {self.seconds} s")
+
+    def charge(self, size: int) -> None:
+        """Count ``size`` characters built; memory is bounded by the sum, not only by each value."""
+        self.built += size
+        if self.built > MAX_BUILT:
+            raise SecurityError(f"the template built more than {MAX_BUILT} characters in all")
 
 
 _budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("template_budget", default=None)
@@ -159,6 +170,12 @@ def _tick() -> None:
     budget = _budget.get()
     if budget is not None:  # None while Jinja folds constants at compile time
         budget.tick()
+
+
+def _charge(size: int) -> None:
+    budget = _budget.get()
+    if budget is not None:
+        budget.charge(size)
 
 
 def _leaf_weight(item: Any) -> int:
@@ -214,6 +231,16 @@ def weight(value: Any, limit: int = MAX_WEIGHT) -> int:
 def check_weight(value: Any, what: str = "value") -> Any:
     if weight(value) > MAX_WEIGHT:
         raise SecurityError(f"{what} larger than {MAX_WEIGHT} characters")
+    return value
+
+
+def built(value: Any, what: str = "value") -> Any:
+    """A value a filter, operator or call has just made: bounded alone and counted in the render's total."""
+    if isinstance(value, str | list | tuple | dict):
+        size = weight(value)
+        if size > MAX_WEIGHT:
+            raise SecurityError(f"{what} larger than {MAX_WEIGHT} characters")
+        _charge(size)
     return value
 
 
@@ -291,14 +318,31 @@ def guard_iter(iterable: Iterable[Any]) -> Iterator[Any]:
 def guard_concat(*items: Any) -> str:
     """``a ~ b``: text of bounded size."""
     texts = [to_text(item) for item in items]
-    if sum(len(t) for t in texts) > MAX_WEIGHT:
+    size = sum(len(t) for t in texts)
+    if size > MAX_WEIGHT:
         raise SecurityError(f"text larger than {MAX_WEIGHT} characters")
+    _charge(size)
     return "".join(texts)
 
 
 def guard_value(value: Any) -> Any:
-    """A list, tuple or dict literal: bounded size (``[l, l]`` doubles)."""
-    return check_weight(value)
+    """A list, tuple or dict literal: bounded size (``[l, l]`` doubles); its own slots are counted."""
+    check_weight(value)
+    _charge(2 + SLOT * len(value))
+    return value
+
+
+def guard_data(size: int) -> str:
+    """Count the template's literal text before it is output: in a loop inside a ``{% set %}`` block
+    or a macro it is collected in memory, where the streaming output check does not see it."""
+    budget = _budget.get()
+    if budget is not None:
+        budget.printed += size
+        if budget.printed > budget.max_printed:
+            raise SecurityError(f"templates may print at most {budget.max_printed} characters in all")
+        budget.charge(size)
+        budget.tick()
+    return ""
 
 
 class _Guarder(NodeTransformer):
@@ -333,6 +377,16 @@ class _Guarder(NodeTransformer):
             return self._call("_guard_value", [node], node.lineno)
 
     visit_List = visit_Tuple = visit_Dict = _literal
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        node = self.generic_visit(node)
+        children: list[nodes.Node] = []
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                children.append(self._call("_guard_data", [nodes.Const(len(child.data))], child.lineno))
+            children.append(child)
+        node.nodes = children
+        return node
 
 
 def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
@@ -415,12 +469,12 @@ def _guard_filter(name: str, func: Callable) -> Callable:
             items = list(rest[0])
             rest = ((items if attribute is not None else [to_text(i) for i in items]), *rest[1:])
         _precheck(name, rest, kwargs)
-        result = func(*head, *rest, **kwargs)
-        if isinstance(result, str | list | tuple | dict):
-            check_weight(result, f"result of |{name}")
-        return result
+        return built(func(*head, *rest, **kwargs), f"result of |{name}")
 
     return guarded
+
+
+_GUARDS = frozenset([guard_iter, guard_concat, guard_value, guard_data])
 
 
 class Sandbox(ImmutableSandboxedEnvironment):
@@ -438,6 +492,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
             "_guard_iter": guard_iter,
             "_guard_concat": guard_concat,
             "_guard_value": guard_value,
+            "_guard_data": guard_data,
         }
 
     def _generate(self, source, name, filename, defer_init=False):  # the documented compile hook
@@ -458,7 +513,9 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context, __obj, /, *args: Any, **kwargs: Any) -> Any:
         _tick()
-        return super().call(__context, __obj, *args, **kwargs)
+        if isinstance(__obj, FunctionType) and __obj in _GUARDS:  # they weigh and count themselves
+            return __context.call(__obj, *args, **kwargs)
+        return built(super().call(__context, __obj, *args, **kwargs), "result of a call")
 
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
         _tick()
@@ -492,7 +549,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
             check_percent_format(left)
             check_weight(right)
             right = _format_args(right)
-        return super().call_binop(context, operator, left, right)
+        return built(super().call_binop(context, operator, left, right), f"result of {operator!r}")
 
 
 def printed(value: Any, budget: Budget | None) -> str:
@@ -502,6 +559,7 @@ def printed(value: Any, budget: Budget | None) -> str:
         budget.printed += len(text)
         if budget.printed > budget.max_printed:
             raise SecurityError(f"templates may print at most {budget.max_printed} characters in all")
+        budget.charge(len(text))
         budget.tick()
     return text
 

@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SecurityError
 
-from plugin.engine import sandbox
+from plugin.engine import sandbox, watchdog
 from plugin.engine.variables import VARIABLE_NAMES, resolve
 
 ROISTAT_VAR = re.compile(r"(?<!\{)\{([a-z][a-z0-9_]*)\}(?!\})")
@@ -27,6 +27,13 @@ MAX_OUTPUT = 512 * 1024
 MAX_RANGE = sandbox.MAX_RANGE
 MAX_LOOP_DEPTH = 2
 TIME_BUDGET = 0.5
+MAX_BRACKETS = 24
+"""Brackets open at once: Jinja's parser recurses about 13 frames deep per bracket."""
+MAX_NESTING = 40
+"""Levels of the parsed template: its compiler and our checks recurse once or more per level."""
+_OVERRUN = 0.05
+"""How long past its budget a render runs before the watchdog interrupts it (the sandbox's own
+checks between operations usually stop it first, with the same message)."""
 
 
 class TemplateError(Exception):
@@ -73,9 +80,9 @@ def check(template: str) -> list[str]:
             problems.append(f"unknown variable {{{name}}}")
     if uses_jinja(template):
         try:
-            ast = _ENV.parse(ROISTAT_VAR.sub(_to_jinja, template))
-        except TemplateSyntaxError as exc:
-            problems.append(f"template syntax error on line {exc.lineno}: {exc.message}")
+            ast = parse(ROISTAT_VAR.sub(_to_jinja, template))
+        except TemplateError as exc:
+            problems.append(str(exc))
             return problems
         try:
             undeclared = meta.find_undeclared_variables(ast)
@@ -87,6 +94,44 @@ def check(template: str) -> list[str]:
             problems.append(f"loops nested deeper than {MAX_LOOP_DEPTH} levels")
         problems += _reach_problems(ast)
     return problems
+
+
+def parse(source: str) -> nodes.Template:
+    """The template's tree, refused (:class:`TemplateError`) when nested too deeply to compile safely.
+
+    Brackets are counted on the tokens first (the lexer does not recurse), so a deep nesting never
+    reaches the recursive parser; what else recurses (``not not …``, nested blocks) is bounded on
+    the tree, and a parser out of stack before that is refused too: the same answer everywhere.
+    """
+    try:
+        open_brackets = 0
+        for _, kind, value in _ENV.lex(source):
+            if kind == "operator" and value in "([{":
+                open_brackets += 1
+                if open_brackets > MAX_BRACKETS:
+                    raise TemplateError(
+                        f"template nested too deeply: more than {MAX_BRACKETS} brackets open at once"
+                    )
+            elif kind == "operator" and value in ")]}":
+                open_brackets -= 1
+        ast = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
+    except RecursionError:
+        raise TemplateError(f"template nested too deeply: more than {MAX_NESTING} levels") from None
+    if _depth(ast) > MAX_NESTING:
+        raise TemplateError(f"template nested too deeply: more than {MAX_NESTING} levels")
+    return ast
+
+
+def _depth(ast: nodes.Node) -> int:
+    """How deep the tree is, counted without recursion (stops a level past :data:`MAX_NESTING`)."""
+    deepest, stack = 0, [(ast, 1)]
+    while stack and deepest <= MAX_NESTING:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 def _reach_problems(ast: nodes.Template) -> list[str]:
@@ -162,14 +207,22 @@ def _finalizer(escape: Callable[[str], str], budget: sandbox.Budget) -> Callable
 
 
 def _render_jinja(template: str, context: dict[str, Any], escape: Callable[[str], str]) -> str:
+    """The render, interrupted by the watchdog if one operation runs long past the time budget."""
+    try:
+        with watchdog.deadline(TIME_BUDGET + _OVERRUN):
+            return _render_bounded(template, context, escape)
+    except watchdog.Overrun:
+        raise TemplateError(
+            f"template refused by the sandbox: rendering took longer than {TIME_BUDGET} s"
+        ) from None
+
+
+def _render_bounded(template: str, context: dict[str, Any], escape: Callable[[str], str]) -> str:
     budget = sandbox.Budget(TIME_BUDGET, MAX_OUTPUT)
     env = _ENV.overlay(finalize=_finalizer(escape, budget))
     token = sandbox.start(budget)
     try:
-        try:
-            compiled = env.from_string(ROISTAT_VAR.sub(_to_jinja, template))
-        except TemplateSyntaxError as exc:
-            raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
+        compiled = env.from_string(parse(ROISTAT_VAR.sub(_to_jinja, template)))
         values = {
             "visit": context.get("visit"),
             "order": context.get("order"),
