@@ -7,6 +7,7 @@ import json
 import math
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from flask import request
@@ -123,7 +124,8 @@ def _stdlib_read(raw: bytes | str) -> tuple[Any, bool]:
                 raise _malformed(exc) from None
             text, bad_bytes = raw.decode(encoding, "surrogateescape"), exc
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float), bad_bytes is not None
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        return value, bad_bytes is not None
     except RecursionError:
         raise MalformedJson("the JSON body is nested too deeply") from None
     except ValueError as exc:  # a syntax error: told as the bad bytes, when there were some
@@ -262,17 +264,15 @@ def unstorable(problems: list[dict]) -> ValidationFailed:
 
 def reject_nul_input() -> None:
     """A request hook for the API blueprints (after auth): text PostgreSQL cannot store is a 422 —
-    U+0000 in the URL or query, U+0000 or what is not Unicode in any string of the JSON body.
+    U+0000 or bytes that are not UTF-8 in the URL or query, U+0000 or what is not Unicode in any
+    string of the JSON body.
 
     Without it the database refuses the value mid-transaction and the client gets a 500, or (json
-    columns take a \\ud800 escape) the event is accepted and fails later, in its dispatch.
+    columns take a \\ud800 escape) the event is accepted and fails later, in its dispatch; and
+    werkzeug reads a URL's bad bytes as U+FFFD, so ``PUT /orders/%FF`` and ``/orders/%FE`` would
+    update one order.
     """
-    problems = []
-    if "\x00" in request.path:
-        problems.append({"path": "/", "message": "the URL cannot contain the NUL character (U+0000)"})
-    for key, value in request.args.items(multi=True):
-        if "\x00" in key or "\x00" in value:
-            problems.append({"path": f"/{_escape(key)}", "message": "the query cannot contain the NUL character"})
+    problems = _url_problems(request.environ)
     if request.is_json:
         try:
             strict_loads(request.get_data(cache=True))
@@ -282,3 +282,23 @@ def reject_nul_input() -> None:
             pass  # the view answers the malformed body
     if problems:
         raise unstorable(problems)
+
+
+def _url_problems(environ: dict) -> list[dict]:
+    problems = []
+    path = environ.get("PATH_INFO", "")
+    try:  # PEP 3333: the URL's bytes, as latin-1
+        path = path.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        pass  # a server that decoded it already
+    if "\x00" in path:
+        problems.append({"path": "/", "message": "the URL cannot contain the NUL character (U+0000)"})
+    if (why := _unicode_problem(path, True)) is not None:
+        problems.append({"path": "/", "message": f"the URL is not valid Unicode: {why}"})
+    query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, errors="surrogateescape")
+    for key, value in query:
+        if "\x00" in key or "\x00" in value:
+            problems.append({"path": _pointer("", key), "message": "the query cannot contain U+0000"})
+        if (why := _unicode_problem(key, True) or _unicode_problem(value, True)) is not None:
+            problems.append({"path": _pointer("", key), "message": f"the query is not valid Unicode: {why}"})
+    return problems

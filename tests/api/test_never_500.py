@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 FLOWS = Path(__file__).resolve().parent.parent / "fixtures" / "flows"
 JUNK = [
@@ -127,8 +128,12 @@ def test_nul_characters_are_422_with_their_paths_on_every_backend(client, anon):
         assert resp.status_code == 422, f"{method} {url}: {resp.status_code}"
         assert resp.mimetype == "application/problem+json"
         assert sorted(e["path"] for e in resp.get_json()["errors"]) == sorted(paths), resp.get_json()
-    for url in ("/api/v1/flows/a%00", "/api/v1/runs/a%00", "/api/v1/runs?flow_id=a%00"):
-        resp = client.get(url)
+    urls = ("/api/v1/flows/a%00", "/api/v1/runs/a%00", "/api/v1/runs?flow_id=a%00", "/api/v1/runs?flow_id=%FF",
+            "/api/v1/flows/%ED%A0%80")
+    for url in urls:
+        path, _, query = url.partition("?")
+        raw_path = unquote_to_bytes(path).decode("latin-1")  # the path's bytes as a server gives them (PEP 3333)
+        resp = client.get(path, query_string=query, environ_overrides={"PATH_INFO": raw_path})
         assert resp.status_code == 422 and resp.mimetype == "application/problem+json", url
     assert client.get("/api/v1/flows").get_json()["flows"] == []
     # auth still comes first
@@ -161,10 +166,11 @@ def test_text_that_is_not_unicode_is_422_with_its_path_on_every_json_route(clien
         ("post", "/api/v1/nodes/action.webhook/execute",
          {"params": {"url": "http://127.0.0.1:9/" + mark, "method": "POST"}}, "/params/url"),
     ]
+    text = lambda d: json.dumps(d, ensure_ascii=False)
     encodings = [  # (name, how, U+FFFDs standing for the bad character in a key's pointer)
         ("escape", lambda d: json.dumps(d).replace(mark, "\\ud800").encode(), 1),
-        ("cesu", lambda d: json.dumps(d, ensure_ascii=False).replace(mark, lone).encode("utf-8", "surrogatepass"), 3),
-        ("bytes", lambda d: json.dumps(d, ensure_ascii=False).encode().replace(mark.encode(), b"\xc0\xaf\xff"), 3),
+        ("cesu", lambda d: text(d).replace(mark, lone).encode("utf-8", "surrogatepass"), 3),
+        ("bytes", lambda d: text(d).encode().replace(mark.encode(), b"\xc0\xaf\xff"), 3),
     ]
     failures = []
     for method, url, body, path in routes:

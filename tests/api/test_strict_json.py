@@ -132,8 +132,9 @@ odd_values = st.recursive(
 
 
 @SETTINGS
-@given(odd_values, st.booleans(), st.sampled_from([b"\xc2\xa4", b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
-                                                   b"\xe0\x80"]))
+@given(odd_values, st.booleans(),
+       st.sampled_from([b"\xc2\xa4", b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+                       b"\xe0\x80"]))
 def test_text_that_is_not_unicode_is_found_alike(value, ascii_only, mark_bytes):
     """Lone surrogates as escapes (ascii_only) or as CESU-8 bytes, NULs, bytes that are not UTF-8."""
     raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
