@@ -474,3 +474,31 @@ def test_ids_in_the_url_that_are_not_utf8_are_422_not_merged(app, client, slow_a
     fast, slow = put(app, "/api/v1/orders/%F0%9F%98%80"), put(slow_app, "/api/v1/orders/%F0%9F%98%80")
     assert fast.status_code == 202 and fast.data == slow.data
     assert list(_orders(app)[0]) == ["😀"]
+
+
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_a_real_server_refuses_what_is_not_unicode(server, tmp_path, redis_url):
+    """Over real HTTP (``server.py serve``): the URL's bytes as the server passes them, and bodies."""
+    import sqlite3
+
+    import requests
+
+    from tests.e2e.test_api_server import _serving
+
+    headers = {**AUTH, "Content-Type": "application/json"}
+    with _serving(server, tmp_path, redis_url) as (base, _proc, _log, db_file):
+        answers = [
+            requests.put(base + "/api/v1/orders/%FF", data=b'{"price": 1}', headers=headers, timeout=10),
+            requests.post(base + "/api/v1/events", data=b'{"id": "pz-1", "name": "pz", "data": {"\\ud800": 1}}',
+                          headers=headers, timeout=10),
+            requests.post(base + "/api/v1/visits", data=b'{"id": "v1", "city": "\xed\xa0\x80"}', headers=headers,
+                          timeout=10),
+        ]
+        assert [a.status_code for a in answers] == [422, 422, 422], [a.content for a in answers]
+        assert [[e["path"] for e in a.json()["errors"]] for a in answers] == [["/"], ["/data/\ufffd"], ["/city"]]
+        ok = requests.put(base + "/api/v1/orders/%F0%9F%98%80", data=b'{"price": 1}', headers=headers, timeout=10)
+        assert ok.status_code == 202, ok.content
+        with sqlite3.connect(db_file) as conn:
+            assert conn.execute("SELECT id FROM orders").fetchall() == [("😀",)]
+            assert conn.execute("SELECT count(*) FROM custom_events").fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM visits").fetchone() == (0,)
