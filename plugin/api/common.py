@@ -91,7 +91,7 @@ def strict_loads(raw: bytes | str) -> Any:
         if big:
             value = _stdlib_loads(raw)
         bad_bytes = False
-        unchecked = (b"\\u0000" if type(raw) is bytes else "\\u0000") in raw
+        unchecked = ("\\u0000" if type(raw) is str else b"\\u0000") in raw
     if depth > MAX_DEPTH:
         raise MalformedJson(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
     if unchecked:
