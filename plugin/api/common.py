@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from flask import request
@@ -63,36 +65,75 @@ def _shape(value: Any, limit: int) -> tuple[int, bool]:
 
 
 def strict_loads(raw: bytes | str) -> Any:
-    """JSON as RFC 8259 says: no NaN/Infinity, and nesting bounded.
+    """JSON as RFC 8259 says: no NaN/Infinity, nesting bounded, and text a database can store.
 
     orjson reads the body first (~2x the stdlib on ingestion batches, and without a Python call
-    per float). It refuses NaN, Infinity, numbers out of the double range, lone surrogates and a
-    UTF-8 BOM, and reads integers beyond 64 bits as floats; whatever it refuses, and any body in
-    which it read a float of 9.2e18 or more, is read again by the stdlib with the rules below, so
-    what is accepted, the values read and the messages of a refusal are the stdlib's
-    (``tests/api/test_strict_json.py`` compares the two on generated documents).
+    per float). It refuses NaN, Infinity, numbers out of the double range, lone surrogates, bytes
+    that are not UTF-8 and a UTF-8 BOM, and reads integers beyond 64 bits as floats; whatever it
+    refuses, and any body in which it read a float of 9.2e18 or more, is read again by the stdlib
+    with the rules below, so what is accepted, the values read and the messages of a refusal are
+    the stdlib's (``tests/api/test_strict_json.py`` compares the two on generated documents).
+
+    Every string, key or value, must be Unicode scalar values without U+0000 (PostgreSQL stores
+    neither a NUL nor a surrogate, in text or jsonb): else a 422 naming each one's JSON pointer.
+    What orjson read is valid Unicode already, so only a body holding a ``\\u0000`` escape or
+    read by the stdlib (which takes ``\\ud800`` escapes, and here bytes that are not UTF-8, as
+    lone surrogates) is walked.
     """
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        value = _stdlib_loads(raw)
+        value, bad_bytes = _stdlib_read(raw)
         depth, _big = _shape(value, MAX_DEPTH)
+        unchecked = True
     else:
         depth, big = _shape(value, MAX_DEPTH)
         if big:
             value = _stdlib_loads(raw)
+        bad_bytes = False
+        unchecked = ("\\u0000" if type(raw) is str else b"\\u0000") in raw
     if depth > MAX_DEPTH:
         raise MalformedJson(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
+    if unchecked:
+        problems = text_problems(value, bad_bytes=bad_bytes)
+        if problems:
+            raise unstorable(problems)
     return value
 
 
 def _stdlib_loads(raw: bytes | str) -> Any:
+    return _stdlib_read(raw)[0]
+
+
+def _stdlib_read(raw: bytes | str) -> tuple[Any, bool]:
+    """The stdlib's reading, and whether bytes that are not UTF-8 were read as lone surrogates.
+
+    ``json.loads`` decodes UTF-8 with ``surrogatepass`` (CESU-8 surrogates become lone ones) and
+    gives up on any other bad byte; here such bytes become U+DC80–U+DCFF (``surrogateescape``),
+    so a string holding them is refused with its path, as a lone surrogate is.
+    """
+    bad_bytes = None
+    text = raw
+    if isinstance(raw, bytes | bytearray):
+        encoding = json.detect_encoding(raw)
+        utf8 = encoding.startswith("utf-8")
+        try:
+            text = raw.decode(encoding, "strict" if utf8 else "surrogatepass")
+        except UnicodeDecodeError as exc:
+            if not utf8:
+                raise _malformed(exc) from None
+            text, bad_bytes = raw.decode(encoding, "surrogateescape"), exc
     try:
-        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        return value, bad_bytes is not None
     except RecursionError:
         raise MalformedJson("the JSON body is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedJson(f"the request body is not valid JSON: {exc}", [{"path": "/", "message": str(exc)}]) from None
+    except ValueError as exc:  # a syntax error: told as the bad bytes, when there were some
+        raise _malformed(bad_bytes or exc) from None
+
+
+def _malformed(exc: Exception) -> MalformedJson:
+    return MalformedJson(f"the request body is not valid JSON: {exc}", [{"path": "/", "message": str(exc)}])
 
 
 def install_strict_json(parser) -> None:
@@ -171,41 +212,93 @@ def _escape(part: Any) -> str:
     return str(part).replace("~", "~0").replace("/", "~1")
 
 
-def nul_problems(value: Any, base: str = "") -> list[dict]:
-    """Pointers of every string (key or value) holding U+0000, which PostgreSQL text cannot store."""
+_SURROGATE = re.compile("[\ud800-\udfff]+")
+
+
+def _pointer(path: str, key: str) -> str:
+    # a key that is not Unicode shown with U+FFFD, so the answer itself is valid UTF-8
+    return f"{path}/{_escape(_SURROGATE.sub(lambda m: chr(0xFFFD) * len(m.group()), key))}"
+
+
+def _unicode_problem(text: str, bad_bytes: bool) -> str | None:
+    """What makes ``text`` not Unicode scalar values, or None."""
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    run = found.group()
+    if bad_bytes and all("\udc80" <= c <= "\udcff" for c in run):  # surrogateescape's bytes
+        shown = " ".join(f"{ord(c) - 0xDC00:02X}" for c in run)
+        return f"the bytes {shown} at character {found.start()} are not valid UTF-8"
+    return (f"the lone surrogate U+{ord(run[0]):04X} at character {found.start()} is not a Unicode character "
+            "(a \\uD800-\\uDFFF escape must be half of a pair)")
+
+
+def text_problems(value: Any, base: str = "", bad_bytes: bool = False) -> list[dict]:
+    """Pointers of every string, key or value, that PostgreSQL cannot store: one holding U+0000, or
+    one that is not Unicode scalar values (lone surrogates; ``bad_bytes``: U+DC80–U+DCFF stand for
+    bytes that were not UTF-8)."""
     problems, stack = [], [(value, base)]
     while stack:
         item, path = stack.pop()
-        if isinstance(item, str):
+        if type(item) is str:
             if "\x00" in item:
                 problems.append({"path": path or "/", "message": "text cannot contain the NUL character (U+0000)"})
-        elif isinstance(item, dict):
+            if (why := _unicode_problem(item, bad_bytes)) is not None:
+                problems.append({"path": path or "/", "message": f"the text is not valid Unicode: {why}"})
+        elif type(item) is dict:
             for key, child in item.items():
-                child_path = f"{path}/{_escape(key)}"
+                child_path = _pointer(path, key)
                 if "\x00" in key:
                     problems.append({"path": child_path, "message": "a key cannot contain the NUL character (U+0000)"})
+                if (why := _unicode_problem(key, bad_bytes)) is not None:
+                    problems.append({"path": child_path, "message": f"the key is not valid Unicode: {why}"})
                 stack.append((child, child_path))
-        elif isinstance(item, list):
+        elif type(item) is list:
             stack.extend((child, f"{path}/{i}") for i, child in enumerate(item))
     return sorted(problems, key=lambda p: p["path"])
 
 
-def reject_nul_input() -> None:
-    """A request hook for the API blueprints (after auth): NUL in the URL, query or JSON body is a 422.
+def unstorable(problems: list[dict]) -> ValidationFailed:
+    return ValidationFailed(f"{len(problems)} text value(s) cannot be stored; nothing was stored", problems)
 
-    Without it PostgreSQL refuses the value mid-transaction and the client gets a 500.
+
+def reject_nul_input() -> None:
+    """A request hook for the API blueprints (after auth): text PostgreSQL cannot store is a 422 —
+    U+0000 or bytes that are not UTF-8 in the URL or query, U+0000 or what is not Unicode in any
+    string of the JSON body.
+
+    Without it the database refuses the value mid-transaction and the client gets a 500, or (json
+    columns take a \\ud800 escape) the event is accepted and fails later, in its dispatch; and
+    werkzeug reads a URL's bad bytes as U+FFFD, so ``PUT /orders/%FF`` and ``/orders/%FE`` would
+    update one order.
     """
-    problems = []
-    if "\x00" in request.path:
-        problems.append({"path": "/", "message": "the URL cannot contain the NUL character (U+0000)"})
-    for key, value in request.args.items(multi=True):
-        if "\x00" in key or "\x00" in value:
-            problems.append({"path": f"/{_escape(key)}", "message": "the query cannot contain the NUL character"})
+    problems = _url_problems(request.environ)
     if request.is_json:
         try:
-            body = json.loads(request.get_data(cache=True))
-        except (ValueError, RecursionError):
-            body = None  # the view answers the malformed body
-        problems += nul_problems(body)
+            strict_loads(request.get_data(cache=True))
+        except ValidationFailed as exc:
+            problems += exc.errors
+        except MalformedJson:
+            pass  # the view answers the malformed body
     if problems:
-        raise ValidationFailed(f"{len(problems)} value(s) contain the NUL character", problems)
+        raise unstorable(problems)
+
+
+def _url_problems(environ: dict) -> list[dict]:
+    problems = []
+    path = environ.get("PATH_INFO", "")
+    try:  # PEP 3333: the URL's bytes, as latin-1
+        path = path.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        pass  # a server that decoded it already
+    if "\x00" in path:
+        problems.append({"path": "/", "message": "the URL cannot contain the NUL character (U+0000)"})
+    if (why := _unicode_problem(path, True)) is not None:
+        problems.append({"path": "/", "message": f"the URL is not valid Unicode: {why}"})
+    query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, errors="surrogateescape")
+    for key, value in query:
+        if "\x00" in key or "\x00" in value:
+            problems.append({"path": _pointer("", key), "message": "the query cannot contain U+0000"})
+        if (why := _unicode_problem(key, True) or _unicode_problem(value, True)) is not None:
+            problems.append({"path": _pointer("", key), "message": f"the query is not valid Unicode: {why}"})
+    return problems

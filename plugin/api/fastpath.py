@@ -19,9 +19,10 @@ under half of that with the very same rules, and hands everything else to the Fl
   the Flask views, in one transaction).
 
 Anything else — a missing or wrong token, a rate-limited token, a body that is not valid JSON,
-that holds U+0000, that fails the schema, a database error before the commit — is passed to the
-Flask app untouched (the body re-wound), which answers it with its problem details. So the fast
-path can only ever answer 202, with the body and headers the Flask view would have given.
+that holds U+0000 or a string that is not Unicode, that fails the schema, a database error before
+the commit — is passed to the Flask app untouched (the body re-wound), which answers it with its
+problem details. So the fast path can only ever answer 202, with the body and headers the Flask
+view would have given.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from plugin.api.common import MalformedJson, strict_loads
 from plugin.api.groupcommit import GroupCommit, write_rows
 from plugin.api.quickload import QuickLoader
 from plugin.api.ratelimit import RATE_TAKEN
+from plugin.errors import ValidationFailed
 from plugin.storage.ingest import (
     custom_event_row,
     ingest_batch,
@@ -128,11 +130,9 @@ class FastIngest:
     # -- the request -----------------------------------------------------------------------
 
     def _handle(self, kind: str, environ, raw: bytes, key: str | None = None) -> dict | None:
-        if b"\\u0000" in raw:
-            return None  # Flask names the path of every NUL
         try:
             body = strict_loads(raw)
-        except MalformedJson:
+        except (MalformedJson, ValidationFailed):  # Flask answers, naming every bad string's path
             return None
         if not isinstance(body, dict):
             return None

@@ -336,3 +336,169 @@ def test_order_and_client_upserts_answered_identically_and_served_fast(app, clie
     assert events == sorted([("order_created", "o-1"), ("order_status_changed", "o-1"),
                              ("order_dates_changed", "o-1"), ("order_created", "o-2"),
                              ("order_created", "ord:42_x.y"), ("order_created", "заказ-1")])
+
+
+# -- text that is not Unicode ---------------------------------------------------------------------
+# Three ways a JSON body can carry a string that is not a sequence of Unicode scalar values: a lone
+# surrogate written as a \uXXXX escape, a surrogate encoded in the bytes (CESU-8), and bytes that are
+# not UTF-8 at all (overlong, beyond U+10FFFF, stray). PostgreSQL and SQLite refuse to store such
+# text, so every ingestion route must refuse it up front: a 422 naming each string's JSON pointer
+# (a bad character of a key shown there as U+FFFD), nothing stored, both paths answering alike.
+
+LONE = "\ud800"
+BAD = "<BAD>"  # a marker replaced by raw bytes, below
+
+
+def _body(doc, how: str, bad_bytes: bytes = b"\xff") -> bytes:
+    """``doc`` as the client sends it: ``escape`` writes lone surrogates as \\uXXXX, ``cesu`` as their
+    UTF-8-style bytes; ``BAD`` markers become ``bad_bytes``."""
+    text = json.dumps(doc, ensure_ascii=how == "escape")
+    raw = text.encode("utf-8", "surrogatepass")
+    assert raw.count(BAD.encode()) == doc_count(doc), "every marker is written as it is"
+    return raw.replace(BAD.encode(), bad_bytes)
+
+
+UNICODE_CASES = [
+    # the issue's poison event: a lone surrogate as a key of the event's data
+    ("post", "/api/v1/events", {"id": "pz-1", "name": "pz", "data": {LONE: 1}}, "escape", b"",
+     ["/data/\ufffd"]),
+    ("post", "/api/v1/events", {"name": "form", "data": {"list": ["ok", "b\udc00d"]}}, "escape", b"",
+     ["/data/list/1"]),
+    ("post", "/api/v1/events", {"id": LONE, "name": "x\udfff"}, "escape", b"", ["/id", "/name"]),
+    ("post", "/api/v1/events", {"name": "n", "data": {"k": "a\u0000", LONE: 1}}, "escape", b"",
+     ["/data/k", "/data/\ufffd"]),  # NUL and a surrogate: every problem, in one answer
+    ("post", "/api/v1/events", {"name": "n", "data": {"deep": [[{"x": BAD}]]}}, "utf8", b"\xf4\x90\x80\x80",
+     ["/data/deep/0/0/x"]),  # beyond U+10FFFF
+    ("post", "/api/v1/visits", {"id": "v1", "city": "Мос" + LONE + "ква"}, "cesu", b"", ["/city"]),
+    ("post", "/api/v1/visits", {"id": "v2", "utm_source": "\ud83d\ude00"}, "cesu", b"",  # a CESU-8 pair
+     ["/utm_source"]),
+    ("put", "/api/v1/clients/c1", {"name": BAD, "fields": {BAD: 1}}, "utf8", b"\xc0\xaf",  # overlong '/'
+     ["/name", "/fields/\ufffd\ufffd"]),
+    ("put", "/api/v1/clients/c2", {"phone": "+7" + BAD}, "utf8", b"\xff", ["/phone"]),
+    ("put", "/api/v1/orders/o1", {"status": "\ud83d", "fields": {"k": {"deep": ["\udfff"]}}}, "escape", b"",
+     ["/fields/k/deep/0", "/status"]),
+    ("put", "/api/v1/orders/o2", {"client": {"external_id": "c3", "name": LONE}}, "cesu", b"",
+     ["/client/name"]),
+    ("post", "/api/v1/batch", {"items": [
+        {"type": "visit", "data": {"id": "bv1"}},
+        {"type": "event", "data": {"name": "ok", "data": {"a": "😀"}}},
+        {"type": "order", "data": {"id": "bo1", "price": 1}},
+        {"type": "visit", "data": {"id": "bv2", "city": LONE}},
+        {"type": "event", "data": {"name": "n", "data": {"x/~": [BAD]}}},
+    ]}, "escape", b"\xed\xa0\x80", ["/items/3/data/city", "/items/4/data/data/x~1~0/0"]),
+]
+
+
+def doc_count(doc) -> int:
+    return json.dumps(doc).count(BAD)
+
+
+def _unicode_id(case) -> str:
+    method, path, _doc, how, bad, paths = case
+    shown = "+".join(paths).encode("ascii", "replace").decode()
+    return f"{method}-{path.split('/')[3]}-{how}-{bad.hex() or 'none'}-{shown}"
+
+
+@pytest.mark.parametrize("case", UNICODE_CASES, ids=_unicode_id)
+def test_text_that_is_not_unicode_is_422_with_its_paths_on_both_paths(app, client, slow_app, case):
+    import orjson
+
+    method, path, doc, how, bad_bytes, paths = case
+    raw = _body(doc, how, bad_bytes)
+    fast, slow = (getattr(a.test_client(), method)(path, data=raw, headers=AUTH, content_type="application/json")
+                  for a in (app, slow_app))
+    assert fast.status_code == 422, fast.get_data()
+    assert fast.mimetype == "application/problem+json"
+    assert _shape(fast) == _shape(slow) and fast.data == slow.data
+    problem = orjson.loads(fast.data)  # an answer a strict reader takes: valid UTF-8, no lone surrogate
+    assert sorted(e["path"] for e in problem["errors"]) == sorted(paths), problem
+    assert all(e["message"] for e in problem["errors"]) and problem["status"] == 422
+    assert app.wsgi_app.served == 0
+    assert _rows(app) == _rows(slow_app) == ({}, {}, []) and _orders(app) == ({}, {})
+
+
+def test_only_text_that_is_not_unicode_is_refused_and_named(app, client, slow_app):
+    """The messages name the code point or the bytes; a surrogate *pair* (as escapes, or as UTF-8)
+    is one valid character, stored and served fast; bad bytes outside a string are malformed JSON."""
+    raw = _body({"name": "n", "data": {"a": LONE, "b": "x" + BAD, LONE: 1}}, "escape", b"\xed\xa0\x80")
+    problem = client.post("/api/v1/events", data=raw, content_type="application/json").get_json()
+    messages = {e["path"]: e["message"] for e in problem["errors"]}
+    assert "U+D800" in messages["/data/a"] and "surrogate" in messages["/data/a"]
+    assert "ED A0 80" in messages["/data/b"] and "UTF-8" in messages["/data/b"]
+    assert "key" in messages["/data/\ufffd"] and "U+D800" in messages["/data/\ufffd"]
+
+    astral = [
+        ("/api/v1/events", {"id": "e-emoji", "name": "😀", "data": {"😀": ["\U0010ffff", "\ufffd", "\uffff"]}}),
+        ("/api/v1/visits", {"id": "v-emoji", "city": "Москва 😀"}),
+    ]
+    for path, doc in astral:
+        for ascii_only in (True, False):
+            raw = json.dumps(doc, ensure_ascii=ascii_only).encode()
+            fast, slow = _post(app, path, None, raw=raw), _post(slow_app, path, None, raw=raw)
+            assert fast.status_code == 202 and fast.data == slow.data, fast.get_data()
+    assert app.wsgi_app.served == 4
+    assert _rows(app) == _rows(slow_app)
+    assert _rows(app)[1]["e-emoji"][3] == {"😀": ["\U0010ffff", "\ufffd", "\uffff"]}
+
+    for raw in (b'{"name": "x"}\xff', b'\xc0{"name": "x"}', b'{"name": "x", \xed\xa0\x80: 1}'):
+        fast = _post(app, "/api/v1/events", None, raw=raw)
+        slow = _post(slow_app, "/api/v1/events", None, raw=raw)
+        assert fast.status_code == 400 and fast.data == slow.data, fast.get_data()
+        assert "not valid JSON" in fast.get_json()["detail"]
+    assert app.wsgi_app.served == 4
+
+
+def _raw_path(path: str) -> dict:
+    """The environ of a URL as granian and gunicorn give it (PEP 3333: its bytes as latin-1); werkzeug's
+    test client would read its bad bytes as U+FFFD before the app sees them."""
+    from urllib.parse import unquote_to_bytes
+
+    return {"PATH_INFO": unquote_to_bytes(path).decode("latin-1")}
+
+
+def test_ids_in_the_url_that_are_not_utf8_are_422_not_merged(app, client, slow_app):
+    """werkzeug reads bad bytes of a URL as U+FFFD: /orders/%FF and /orders/%FE were one order."""
+    def put(a, path):
+        path, _, query = path.partition("?")
+        return a.test_client().put(path, query_string=query, json={"price": 1}, headers=AUTH,
+                                   environ_overrides=_raw_path(path))
+
+    for path in ("/api/v1/orders/%FF", "/api/v1/orders/%FE", "/api/v1/orders/x%ED%A0%80",
+                 "/api/v1/clients/%C0%AF", "/api/v1/orders/ok?src=%FF"):
+        fast, slow = put(app, path), put(slow_app, path)
+        assert fast.status_code == 422 and fast.data == slow.data, (path, fast.get_data())
+        errors = fast.get_json()["errors"]
+        assert [e["path"] for e in errors] == (["/src"] if "?" in path else ["/"]), errors
+        assert "not valid UTF-8" in errors[0]["message"]
+    assert _orders(app) == ({}, {})
+    fast, slow = put(app, "/api/v1/orders/%F0%9F%98%80"), put(slow_app, "/api/v1/orders/%F0%9F%98%80")
+    assert fast.status_code == 202 and fast.data == slow.data
+    assert list(_orders(app)[0]) == ["😀"]
+
+
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_a_real_server_refuses_what_is_not_unicode(server, tmp_path, redis_url):
+    """Over real HTTP (``server.py serve``): the URL's bytes as the server passes them, and bodies."""
+    import sqlite3
+
+    import requests
+
+    from tests.e2e.test_api_server import _serving
+
+    headers = {**AUTH, "Content-Type": "application/json"}
+    with _serving(server, tmp_path, redis_url) as (base, _proc, _log, db_file):
+        answers = [
+            requests.put(base + "/api/v1/orders/%FF", data=b'{"price": 1}', headers=headers, timeout=10),
+            requests.post(base + "/api/v1/events", data=b'{"id": "pz-1", "name": "pz", "data": {"\\ud800": 1}}',
+                          headers=headers, timeout=10),
+            requests.post(base + "/api/v1/visits", data=b'{"id": "v1", "city": "\xed\xa0\x80"}', headers=headers,
+                          timeout=10),
+        ]
+        assert [a.status_code for a in answers] == [422, 422, 422], [a.content for a in answers]
+        assert [[e["path"] for e in a.json()["errors"]] for a in answers] == [["/"], ["/data/\ufffd"], ["/city"]]
+        ok = requests.put(base + "/api/v1/orders/%F0%9F%98%80", data=b'{"price": 1}', headers=headers, timeout=10)
+        assert ok.status_code == 202, ok.content
+        with sqlite3.connect(db_file) as conn:
+            assert conn.execute("SELECT id FROM orders").fetchall() == [("😀",)]
+            assert conn.execute("SELECT count(*) FROM custom_events").fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM visits").fetchone() == (0,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 FLOWS = Path(__file__).resolve().parent.parent / "fixtures" / "flows"
 JUNK = [
@@ -127,9 +128,65 @@ def test_nul_characters_are_422_with_their_paths_on_every_backend(client, anon):
         assert resp.status_code == 422, f"{method} {url}: {resp.status_code}"
         assert resp.mimetype == "application/problem+json"
         assert sorted(e["path"] for e in resp.get_json()["errors"]) == sorted(paths), resp.get_json()
-    for url in ("/api/v1/flows/a%00", "/api/v1/runs/a%00", "/api/v1/runs?flow_id=a%00"):
-        resp = client.get(url)
+    urls = ("/api/v1/flows/a%00", "/api/v1/runs/a%00", "/api/v1/runs?flow_id=a%00", "/api/v1/runs?flow_id=%FF",
+            "/api/v1/flows/%ED%A0%80")
+    for url in urls:
+        path, _, query = url.partition("?")
+        raw_path = unquote_to_bytes(path).decode("latin-1")  # the path's bytes as a server gives them (PEP 3333)
+        resp = client.get(path, query_string=query, environ_overrides={"PATH_INFO": raw_path})
         assert resp.status_code == 422 and resp.mimetype == "application/problem+json", url
     assert client.get("/api/v1/flows").get_json()["flows"] == []
     # auth still comes first
     assert anon.post("/api/v1/visits", json={"id": "v\x00"}).status_code == 401
+
+
+def test_text_that_is_not_unicode_is_422_with_its_path_on_every_json_route(client):
+    """A lone surrogate (as a \\uXXXX escape or as CESU-8 bytes) or bytes that are not UTF-8, in any
+    string of any JSON body: a 422 naming its path, before the view reads it — never a 500, a 200
+    computed on it, or a flow stored with it."""
+    lone, mark = "\ud800", "<BAD>"
+    doc = json.loads((FLOWS / "big_order_slack.json").read_text(encoding="utf-8"))
+    flow_id = client.post("/api/v1/flows", json=doc).get_json()["id"]
+    preset = {"name": "p", "kind": "action", "nodes": [doc["nodes"][2]]}
+    preset_id = client.post("/api/v1/presets", json=preset).get_json()["id"]
+    exported = client.get(f"/api/v1/flows/{flow_id}/export").get_json()
+    visit = {"context": {"visit": {"id": "v1", "city": mark}}}
+    routes = [
+        ("post", "/api/v1/flows", {**doc, "name": mark}, "/name"),
+        ("put", f"/api/v1/flows/{flow_id}", {**doc, "name": mark}, "/name"),
+        ("patch", f"/api/v1/flows/{flow_id}", {"name": mark}, "/name"),
+        ("post", "/api/v1/flows/import", {**exported, "name": mark}, "/name"),
+        ("post", "/api/v1/flows/import", {"flows": [exported, {**exported, mark: 1}]}, "/flows/1/\ufffd"),
+        ("post", "/api/v1/presets", {**preset, "name": mark}, "/name"),
+        ("put", f"/api/v1/presets/{preset_id}", {**preset, "name": mark}, "/name"),
+        ("post", f"/api/v1/flows/{flow_id}/test", visit, "/context/visit/city"),
+        ("post", "/api/v1/flows/test", {"flow": doc, **visit}, "/context/visit/city"),
+        ("post", "/api/v1/nodes/condition.visit_city/execute",
+         {"params": {"operator": "equals", "value": "Москва"}, **visit}, "/context/visit/city"),
+        ("post", "/api/v1/nodes/action.webhook/execute",
+         {"params": {"url": "http://127.0.0.1:9/" + mark, "method": "POST"}}, "/params/url"),
+    ]
+    text = lambda d: json.dumps(d, ensure_ascii=False)
+    encodings = [  # (name, how, U+FFFDs standing for the bad character in a key's pointer)
+        ("escape", lambda d: json.dumps(d).replace(mark, "\\ud800").encode(), 1),
+        ("cesu", lambda d: text(d).replace(mark, lone).encode("utf-8", "surrogatepass"), 3),
+        ("bytes", lambda d: text(d).encode().replace(mark.encode(), b"\xc0\xaf\xff"), 3),
+    ]
+    failures = []
+    for method, url, body, path in routes:
+        for name, encode, replaced in encodings:
+            resp = client.open(url, method=method.upper(), data=encode(body), content_type="application/json")
+            paths = [e["path"] for e in (resp.get_json(silent=True) or {}).get("errors", [])]
+            want = path.replace("\ufffd", "\ufffd" * replaced)
+            if resp.status_code != 422 or resp.mimetype != "application/problem+json" or paths != [want]:
+                failures.append(f"{method} {url} ({name}): {resp.status_code} {resp.get_data()[:300]!r}")
+        # the same body with valid text is taken: it is the text that was refused
+        control = json.dumps(body, ensure_ascii=False).replace(mark, "x").encode()
+        resp = client.open(url, method=method.upper(), data=control, content_type="application/json")
+        if resp.status_code >= 300:
+            failures.append(f"{method} {url} (valid text): {resp.status_code} {resp.get_data()[:300]!r}")
+    assert not failures, "\n".join(failures)
+    names = [f["name"] for f in client.get("/api/v1/flows").get_json()["flows"]]
+    names += [p["name"] for p in client.get("/api/v1/presets").get_json()["presets"]]
+    assert len(names) == 7  # 5 flows, 2 presets: the first ones and the valid controls
+    assert not [n for n in names if "\ufffd" in n or any("\ud800" <= c <= "\udfff" for c in n)]

@@ -1,8 +1,11 @@
 """strict_loads reads with orjson first: it must accept, read and refuse exactly as the stdlib reader.
 
-``_stdlib_loads`` is the reference (the rules the API documented before orjson came in). For every
-generated document both must give the same value — same types, same key order, integers of any
-size exact — or both refuse with the same problem.
+``_stdlib_read`` is the reference (the rules the API documented before orjson came in), with every
+string of what it read checked for text PostgreSQL cannot store (U+0000, lone surrogates, bytes
+that are not UTF-8). For every generated document both must give the same value — same types, same
+key order, integers of any size exact — or both refuse with the same problem: strict_loads, which
+walks the strings only when orjson could not read the body or it holds a ``\\u0000``, must find
+every problem the full walk finds.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from hypothesis import strategies as st
 
 from plugin.api import common
 from plugin.api.common import MalformedJson, strict_loads
+from plugin.errors import ValidationFailed
 
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -27,9 +31,12 @@ def depth_of(value) -> int:
 
 
 def reference(raw):
-    value = common._stdlib_loads(raw)
+    value, bad_bytes = common._stdlib_read(raw)
     if depth_of(value) > common.MAX_DEPTH:
         raise MalformedJson(f"the JSON body is nested deeper than {common.MAX_DEPTH} levels")
+    problems = common.text_problems(value, bad_bytes=bad_bytes)
+    if problems:
+        raise common.unstorable(problems)
     return value
 
 
@@ -48,8 +55,8 @@ def same(a, b) -> bool:
 def outcome(read, raw):
     try:
         return "ok", read(raw)
-    except MalformedJson as exc:
-        return "refused", (type(exc), exc.args)
+    except (MalformedJson, ValidationFailed) as exc:
+        return "refused", (type(exc), exc.args, exc.errors)
 
 
 def assert_read_alike(raw):
@@ -111,6 +118,27 @@ def test_fragments_read_alike(parts):
     b"[" * 2000 + b"]" * 2000, b'{"a": [[], {}, [[]]]}', b"1e19", b"-1e19", b"9.3e18", b"[9.1e18]", "{\"a\": \"é\"}".encode("utf-16"), b"1.7976931348623159e308", b"4.9e-324",
 ])
 def test_edge_cases_read_alike(raw):
+    assert_read_alike(raw)
+
+
+MARK = "¤"  # replaced by bytes that are not UTF-8
+odd_text = st.text(alphabet=st.sampled_from(["a", "é", "😀", "\ud800", "\udbff", "\udc00", "\udcff", "\udfff",
+                                             "\x00", "\ufffd", "\uffff", "~", "/", MARK]), max_size=6)
+odd_values = st.recursive(
+    st.one_of(st.integers(), odd_text),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(odd_text, inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@SETTINGS
+@given(odd_values, st.booleans(),
+       st.sampled_from([b"\xc2\xa4", b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+                       b"\xe0\x80"]))
+def test_text_that_is_not_unicode_is_found_alike(value, ascii_only, mark_bytes):
+    """Lone surrogates as escapes (ascii_only) or as CESU-8 bytes, NULs, bytes that are not UTF-8."""
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    raw = raw.replace(json.dumps(MARK, ensure_ascii=ascii_only)[1:-1].encode(), mark_bytes)
     assert_read_alike(raw)
 
 

@@ -30,7 +30,7 @@ BAD_JSON = {
     "depth_33": b'{"name": "x", "data": ' + b'{"a": ' * 32 + b"1" + b"}" * 32 + b"}",
     "depth_bomb": b"[" * 100_000 + b"]" * 100_000,
     "truncated": b'{"name": "x", "data": {',
-    "not_utf8": b'{"name": "\xff\xfe"}',
+    "not_utf8_outside_a_string": b'{"name": "x", \xff\xfe}',
 }
 
 
@@ -47,6 +47,12 @@ def _problem(response, status: int) -> dict:
 def test_malformed_or_non_standard_json_is_a_400_problem_on_every_endpoint(api, method, url, raw):
     response = getattr(api, method)(url, data=raw, content_type="application/json")
     _problem(response, 400)
+
+
+@pytest.mark.parametrize(("method", "url"), JSON_ENDPOINTS)
+def test_bytes_that_are_not_utf8_in_a_string_are_a_422_naming_it_on_every_endpoint(api, method, url):
+    response = getattr(api, method)(url, data=b'{"name": "\xff\xfe"}', content_type="application/json")
+    assert [e["path"] for e in _problem(response, 422)["errors"]] == ["/name"]
 
 
 def test_json_that_is_merely_deep_enough_is_accepted(api):
