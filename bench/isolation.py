@@ -41,6 +41,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -110,7 +111,7 @@ class Stack:
         self.args, self.procs, self.targets, self.name, self.flows = args, procs, targets, name, flows
         self.flow_ids: dict[str, str] = {}
 
-    def __enter__(self) -> Stack:
+    def __enter__(self) -> Self:
         args = self.args
         self.db_name, self.db_url = c.create_database("bench_iso")
         self.redis = c.redis_url()
@@ -282,8 +283,18 @@ def latency_ours(args, procs: c.Procs, targets: Targets) -> dict:
         targets.reset()
         load = open_loop(stack.base + "/api/v1/events", prefix, args.rate, args.rate_duration, args.connections)
         drained = e2e.drain(targets.healthy, lambda: load["ok"], 30, stall=10)
-        stats = e2e.analyze(targets.healthy.records(), prefix, load, 1.0)
+        records = targets.healthy.records()
+        stats = e2e.analyze(records, prefix, load, 1.0)
         stats.pop("ids")
+        # over every stored event, an undelivered one counting as infinitely late: a p99 of the
+        # delivered ones alone would look fine while most events are stuck
+        first = first_deliveries(records, prefix)
+        stored = [r[0] for r in stack.sql("SELECT id FROM custom_events WHERE id LIKE %s", (prefix + "-%",))]
+        late = [first[i][0] - first[i][1] if i in first else float("inf") for i in stored]
+        p99 = c.percentile(late, 99)
+        stats["stored"] = len(stored)
+        stats["undelivered"] = sum(1 for i in stored if i not in first)
+        stats["p99_ms_all_stored"] = _r(p99) if p99 != float("inf") else None
         hole = targets.hole_stats()
         return {"flows": list(flows), "load": load, "healthy": stats, "drain": drained,
                 "black_hole_requests": hole["count"], "log_errors": procs.errors(), "logs": str(procs.log_dir)}
@@ -312,7 +323,7 @@ def poison_state(stack: Stack, event_ids: list[int]) -> dict[int, dict]:
     out = {}
     for eid in event_ids:
         select = ", ".join(["dispatched_at", *marks]) if marks else "dispatched_at"
-        row = stack.sql(f"SELECT {select} FROM events WHERE id = %s", (eid,))  # noqa: S608 - names from the catalog
+        row = stack.sql(f"SELECT {select} FROM events WHERE id = %s", (eid,))  # column names from the catalog
         runs = stack.sql("SELECT status, error FROM runs WHERE event_id = %s", (eid,))
         values = dict(zip(["dispatched_at", *marks], row[0], strict=True)) if row else {}
         event_failed = any(values.get(m) not in (None, "", "ok", "dispatched", "pending") for m in marks)
@@ -381,11 +392,7 @@ def poison_ours(args, procs: c.Procs, targets: Targets) -> dict:
 
 def batch_mates(records: list, prefix: str, load: dict, injected_ms: float, rate: float) -> dict:
     """The valid events sent from 1 s before the poisons to 3 s after: delivered, and how late."""
-    first: dict[str, tuple[float, float]] = {}
-    for _wid, event_id, arrival, sent_at in records:
-        if isinstance(event_id, str) and event_id.startswith(prefix + "-") and isinstance(sent_at, int | float):
-            if event_id not in first or arrival < first[event_id][0]:
-                first[event_id] = (arrival, sent_at)
+    first = first_deliveries(records, prefix)
     lo, hi = injected_ms - 1000, injected_ms + 3000
     t0 = load["started_ms"]
     sent = [f"{prefix}-{i}" for i in range(int(rate * (load["ended_ms"] - t0) / 1000))
@@ -393,6 +400,16 @@ def batch_mates(records: list, prefix: str, load: dict, injected_ms: float, rate
     lat = [first[i][0] - first[i][1] for i in sent if i in first]
     return {"window_ms": [round(lo - t0), round(hi - t0)], "sent": len(sent), "delivered": len(lat),
             "p99_ms": _r(c.percentile(lat, 99)), "max_ms": _r(max(lat) if lat else None)}
+
+
+def first_deliveries(records: list, prefix: str) -> dict[str, tuple[float, float]]:
+    """Event id → (first arrival ms, its sent_at ms), for the events of ``prefix``."""
+    first: dict[str, tuple[float, float]] = {}
+    for _wid, event_id, arrival, sent_at in records:
+        mine = isinstance(event_id, str) and event_id.startswith(prefix + "-") and isinstance(sent_at, int | float)
+        if mine and (event_id not in first or arrival < first[event_id][0]):
+            first[event_id] = (arrival, sent_at)
+    return first
 
 
 def _r(value):
@@ -582,7 +599,8 @@ def report(results: dict) -> None:
         broken = "; ".join(f"{n}: {f['runs']:,} runs {f['by_status']}" for n, f in ph["db"]["flows"].items() if n != "healthy")
         rows.append(["ours", "", situation, ph["load"]["requests_per_s"], ph["load"]["non_2xx"] + ph["load"]["socket_errors"],
                      h["delivered_per_s_steady"], h["delivered_per_s_overall"], _ratio(ratio), _ratio(ratio_sus),
-                     ph["db"]["stored"], h["delivered"], ph["wait"]["seconds"], broken or "—", "OK" if ph["ok"] else "FAILED"])
+                     ph["db"]["stored"], h["delivered"], ph["wait"]["seconds"], broken or "—", "OK" if ph["ok"] else "FAILED",
+                     ph["cpu"]["others_cores"]])
         if situation != "alone" and ratio is not None:
             verdicts[f"ours {situation}: healthy ≥ {TARGETS['healthy_ratio']}× alone, all delivered"] = (
                 "PASS" if ratio >= TARGETS["healthy_ratio"] and ph["ok"] else "FAIL")
@@ -597,11 +615,12 @@ def report(results: dict) -> None:
             rows.append([f"Node-RED {red['version']}", config + (" (best)" if config == red.get("best_config") else ""),
                          situation, ph["load"]["requests_per_s"], ph["load"]["non_2xx"] + ph["load"]["socket_errors"],
                          h["delivered_per_s_steady"], h["delivered_per_s_overall"], _ratio(ratio), _ratio(ratio_sus),
-                         ph["load"]["ok"], h["delivered"], ph["drain"]["seconds"], "in memory", "—"])
+                         ph["load"]["ok"], h["delivered"], ph["drain"]["seconds"], "in memory", "—", ph["cpu"]["others_cores"]])
     if rows:
         print()
         print(c.table(["system", "config", "situation", "API req/s", "errors", "healthy delivered/s steady", "sustained",
-                       "× alone", "× alone sust.", "accepted", "delivered", "wait s", "broken flows' runs", "DB checks"], rows))
+                       "× alone", "× alone sust.", "accepted", "delivered", "wait s", "broken flows' runs", "DB checks",
+                       "others' busy cores"], rows))
     for situation, ph in ours.items():
         failed = [k for k, v in ph["checks"].items() if not v]
         reasons = {n: f["reason_example"] for n, f in ph["db"]["flows"].items() if n != "healthy"}
@@ -616,6 +635,10 @@ def report(results: dict) -> None:
                      f"(target ≥ {TARGETS['ours_over_node_red_best']})")
         verdicts[f"ours ≥ {TARGETS['ours_over_node_red_best']}× Node-RED at its best"] = c.verdict(
             ratio, TARGETS["ours_over_node_red_best"], True)
+        red_sus = max((by["alone"]["healthy"]["delivered_per_s_overall"] or 0) for by in red["configs"].values())
+        if alone_sus and red_sus:
+            lines.append(f"  sustained (deliveries ÷ load start → last delivery; Node-RED drains its queue after the "
+                         f"load): ours {alone_sus:,.1f} / Node-RED's highest {red_sus:,.1f} = {_ratio(alone_sus / red_sus)}")
         bh = red["configs"][best].get("black_hole", {}).get("healthy", {}).get("delivered_per_s_steady")
         if bh is not None and red_best:
             lines.append(f"Node-RED ({best}) with both broken targets keeps {bh / red_best:.2f}× "
@@ -623,13 +646,16 @@ def report(results: dict) -> None:
     lat = results.get("latency")
     if lat:
         h = lat["healthy"]
-        p99 = h["latency_ms"]["p99"]
-        lost = lat["load"]["ok"] - h["delivered"]
-        lines.append(f"latency at {results['params']['rate']:g} events/s with the black hole: e2e p50 {h['latency_ms']['p50']} ms, "
-                     f"p99 {p99} ms, max {h['latency_ms']['max']} ms; {h['delivered']:,} of {lat['load']['ok']:,} accepted "
-                     f"delivered; API p99 {lat['load']['api_latency_ms']['p99']} ms (target p99 ≤ {TARGETS['rate_p99_ms']} ms)")
+        p99 = h["p99_ms_all_stored"]
+        lines.append(f"latency at {results['params']['rate']:g} events/s with the black hole: e2e p99 "
+                     f"{'∞ (> 1 % undelivered)' if p99 is None else f'{p99} ms'} over every stored event; of the delivered: "
+                     f"p50 {h['latency_ms']['p50']} ms, p99 {h['latency_ms']['p99']} ms, max {h['latency_ms']['max']} ms; "
+                     f"{h['delivered']:,} of {h['stored']:,} stored delivered; API p99 {lat['load']['api_latency_ms']['p99']} ms, "
+                     f"non-2xx {lat['load']['non_2xx']}, unsent {lat['load']['unsent_server_too_slow']} "
+                     f"(target p99 ≤ {TARGETS['rate_p99_ms']} ms)")
         verdicts[f"p99 at {results['params']['rate']:g}/s with the black hole ≤ {TARGETS['rate_p99_ms']} ms, all delivered"] = (
-            "PASS" if p99 is not None and p99 <= TARGETS["rate_p99_ms"] and lost <= 0 else "FAIL")
+            "PASS" if p99 is not None and p99 <= TARGETS["rate_p99_ms"] and not h["undelivered"]
+            and lat["load"]["ok"] == lat["load"]["scheduled"] else "FAIL")
     pz = results.get("poison")
     if pz:
         api = pz["api_poison"]
