@@ -175,6 +175,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def refused_port() -> tuple[int, socket.socket]:
+    """A loopback port that refuses connections (RST at once), kept so until the socket is closed:
+    bound but not listening, so no other program can take the port meanwhile."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock.getsockname()[1], sock
+
+
 class Procs:
     """Child processes started by a benchmark; stopped (SIGTERM, then SIGKILL) by their own ids."""
 

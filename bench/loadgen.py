@@ -80,9 +80,10 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def run(url: str, rate: float, duration: float, prefix: str, token: str | None = None,
-              connections: int = 16, name: str = "bench", grace: float = 10.0) -> Result:
+              connections: int = 16, name: str = "bench", grace: float = 10.0, extra: dict | None = None) -> Result:
     """``grace``: seconds after the schedule ends during which queued requests are still sent;
-    what is left then is counted as ``unsent`` (keeps a run bounded when the server is too slow)."""
+    what is left then is counted as ``unsent`` (keeps a run bounded when the server is too slow).
+    ``extra``: more fields of each event's ``data`` (e.g. ``{"price": 1}``)."""
     parts = urlsplit(url)
     host, port, path = parts.hostname, parts.port or 80, parts.path or "/"
     total = int(rate * duration)
@@ -92,7 +93,7 @@ async def run(url: str, rate: float, duration: float, prefix: str, token: str | 
 
     def request(i: int, sent_at_ms: float) -> bytes:
         body = json.dumps(
-            {"id": f"{prefix}-{i}", "name": name, "data": {"n": i, "sent_at": round(sent_at_ms, 3)}},
+            {"id": f"{prefix}-{i}", "name": name, "data": {"n": i, "sent_at": round(sent_at_ms, 3), **(extra or {})}},
             separators=(",", ":"),
         ).encode()
         return (

@@ -5,10 +5,14 @@ records ``(webhook-id, event id, arrival ms, sent_at ms)`` where ``event id`` an
 from the JSON body (``event.id``, ``event.data.sent_at``) that our ``action.webhook`` and the
 Node-RED comparison flow both send. Plain asyncio, no dependencies.
 
-Control endpoints (not recorded): ``GET /_bench/stats`` → ``{"count", "bad"}``,
-``GET /_bench/records?from=N`` → records from index N, ``POST /_bench/reset``.
+Control endpoints (not recorded): ``GET /_bench/stats`` → ``{"count", "bad", "open"}`` (``open``:
+connections open now), ``GET /_bench/records?from=N`` → records from index N, ``POST /_bench/reset``.
+
+``--hold`` makes it a black hole (bench/isolation.py): every request other than the control
+endpoints is recorded and never answered; the connection stays open until the client gives up.
 
     python bench/receiver.py --port 9100
+    python bench/receiver.py --port 9101 --hold
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class Store:
     def __init__(self) -> None:
         self.records: list[tuple] = []
         self.bad = 0  # deliveries whose body could not be read as the expected JSON
+        self.open = 0  # connections open now
+        self.hold = False  # black hole: record requests, never answer them
 
 
 def _record(store: Store, headers: dict[str, str], body: bytes, arrival: float) -> None:
@@ -48,7 +54,7 @@ def _control(store: Store, method: str, target: str) -> bytes:
         store.bad = 0
         body = b'{"reset": true}'
     elif path == "/_bench/stats":
-        body = json.dumps({"count": len(store.records), "bad": store.bad}).encode()
+        body = json.dumps({"count": len(store.records), "bad": store.bad, "open": store.open}).encode()
     elif path == "/_bench/records":
         start = 0
         for part in query.split("&"):
@@ -68,6 +74,10 @@ class Http(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.store.open += 1
+
+    def connection_lost(self, exc) -> None:
+        self.store.open -= 1
 
     def data_received(self, data: bytes) -> None:
         arrival = time.time() * 1000.0
@@ -105,6 +115,8 @@ class Http(asyncio.Protocol):
                 self.transport.write(_control(self.store, method, target))
             else:
                 _record(self.store, headers, body, arrival)
+                if self.store.hold:  # black hole: never answer, keep the connection
+                    continue
                 self.transport.write(OK_CLOSE if close else OK)
             if close:
                 self.transport.close()
@@ -130,8 +142,9 @@ def _chunked(buf: bytearray, pos: int) -> tuple[bytes | None, int]:
         pos += size + 2
 
 
-async def main(port: int) -> None:
+async def main(port: int, hold: bool = False) -> None:
     store = Store()
+    store.hold = hold
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: Http(store), "127.0.0.1", port, backlog=1024, reuse_address=True)
     sys.stdout.write(f"receiver listening on 127.0.0.1:{port}\n")
@@ -143,8 +156,16 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--hold", action="store_true", help="black hole: accept and read requests, never answer")
     args = parser.parse_args()
+    try:  # a black hole holds every connection its clients open: as many descriptors as allowed
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
     try:
-        asyncio.run(main(args.port))
+        asyncio.run(main(args.port, args.hold))
     except KeyboardInterrupt:
         pass

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every benchmark, one after another (each ≤ 3 min); tables on stdout, JSON in bench/results/.
+# Every benchmark, one after another (each ≤ 3 min but isolation, up to ~20 min while a broken
+# receiver still stalls the engine); tables on stdout, JSON in bench/results/.
 #
 #   bench/run_all.sh           measure this checkout's working tree
 #   bench/run_all.sh --head    measure the committed HEAD (exported to .cache/bench-head), so a
@@ -20,7 +21,7 @@ fi
 command -v wrk >/dev/null || apt-get install -y wrk
 "$PY" -c "import psutil" 2>/dev/null || "$PY" -m pip install -q -r bench/requirements.txt
 
-for name in e2e batch_ingest matching date_sweep; do
+for name in e2e batch_ingest matching date_sweep isolation; do
   echo
   echo "=== bench/$name.py"
   "$PY" "bench/$name.py"

@@ -2,7 +2,8 @@
 -- send time (wall clock, ms) in data.sent_at, so the receiver can measure event → delivery.
 --
 -- Environment: BENCH_PREFIX (event id prefix), BENCH_TOKEN (bearer token, optional),
--- BENCH_PATH (default /api/v1/events). done() prints one line "BENCH_JSON {...}".
+-- BENCH_PATH (default /api/v1/events), BENCH_NAME (the event name, default bench), BENCH_PRICE
+-- (when set, data also carries "price": that number). done() prints one line "BENCH_JSON {...}".
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -19,6 +20,9 @@ end
 local prefix = os.getenv("BENCH_PREFIX") or "wrk"
 local token = os.getenv("BENCH_TOKEN")
 local path = os.getenv("BENCH_PATH") or "/api/v1/events"
+local name = os.getenv("BENCH_NAME") or "bench"
+local price = os.getenv("BENCH_PRICE")
+local extra = (price and price ~= "") and (',"price":' .. price) or ""
 
 local threads = {}
 local thread_index = 0
@@ -39,7 +43,7 @@ function request()
   counter = counter + 1
   local id = prefix .. "-" .. tostring(tid) .. "-" .. tostring(counter)
   local body = string.format(
-    '{"id":"%s","name":"bench","data":{"n":%d,"sent_at":%.3f}}', id, counter, now_ms()
+    '{"id":"%s","name":"%s","data":{"n":%d,"sent_at":%.3f%s}}', id, name, counter, now_ms(), extra
   )
   return wrk.format("POST", path, headers, body)
 end
