@@ -45,10 +45,6 @@ MIN_DEFER_MS = 1100
 """A slot booked for later is at least this far ahead: past the engine's in-place wait (1 s), so
 the step goes ``waiting`` and comes back through RQ's scheduling instead of holding its worker."""
 
-STALE_SLOT_MS = 5000
-"""A booked slot not used within this long after its time is void (its step was resumed late,
-e.g. after an outage): the step books again rather than join a crowd of late senders."""
-
 # GCRA: the key holds the "theoretical arrival time" (ms). Returns 0 when allowed (and books the
 # slot) or the milliseconds to wait.
 _RATE_LUA = """
@@ -66,21 +62,21 @@ return 0
 """
 
 # GCRA that books: with no slot held (ARGV[3] = 0), book the earliest free slot and return
-# {wait ms, slot ms}; with a slot held, return the wait until it (<= 0: go now). A held slot past
-# by more than ARGV[4] ms is dropped and a new one booked. A slot that cannot be now is booked at
-# least ARGV[5] ms ahead: the step is rescheduled for it (RQ), never waited for in a worker.
+# {wait ms, slot ms}; with a slot held, return the wait until it (<= 0: go now, however late: the
+# CRM got nothing in that slot either). A slot that cannot be now is booked at least ARGV[4] ms
+# ahead: the step is rescheduled for it (RQ), never waited for in a worker.
 _BOOK_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local held = tonumber(ARGV[3])
-if held > 0 and held >= now - tonumber(ARGV[4]) then return {held - now, held} end
+if held > 0 then return {held - now, held} end
 local interval = tonumber(ARGV[1])
 local tolerance = interval * (tonumber(ARGV[2]) - 1)
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local slot = tat - tolerance
 if slot < now then slot = now end
-if slot > now and slot < now + tonumber(ARGV[5]) then slot = now + tonumber(ARGV[5]) end
+if slot > now and slot < now + tonumber(ARGV[4]) then slot = now + tonumber(ARGV[4]) end
 local new_tat = math.max(tat, slot) + interval
 redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
 return {slot - now, slot}
@@ -153,7 +149,7 @@ def take(services: Any, service: str, destination: str, state: dict[str, Any]) -
         return
     interval_ms, burst = _interval_and_burst(services.settings, service)
     held = int(state.get("rate_slot") or 0)
-    args = (interval_ms, burst, held, STALE_SLOT_MS, MIN_DEFER_MS)
+    args = (interval_ms, burst, held, MIN_DEFER_MS)
     wait_ms, slot = (int(v) for v in redis.eval(_BOOK_LUA, 1, rate_key(service, destination), *args))
     if wait_ms <= 0:
         state.pop("rate_slot", None)
