@@ -152,7 +152,9 @@ def test_every_new_deal_gets_its_task_exactly_once(
     assert seen["task_list"] == 0, report  # no create was ever ambiguous: never a "did it go?" lookup
     assert seen["refused"] <= max(2, count // 10), report  # our own limiter keeps within the CRM's
     if latencies:
-        assert max(latencies) < 5.0, report
+        assert max(latencies) < 10.0, (
+            report
+        )  # measured 1–5 s on a loaded 2-core machine; the captured workers of the issue: ~50 s
 
 
 def test_direct_call_answers_promptly_while_the_account_is_rate_limited(live, fake_amocrm, app):
