@@ -32,6 +32,10 @@ THREADS = 32
 LANE_THREADS = 8  # threads one destination may hold at once
 STALL_AFTER = 3.0  # a lane whose every thread has waited this long without an answer is stalled
 IDLE_PATIENCE = 1.0  # a waiter gives up on a lane that has ended no call for this long...
+FRESH_PATIENCE = 0.2  # ...or this long, when it has not answered a call in time lately (a new or dead one)
+BLOCKED_AFTER = 0.2  # ...at once when all its places are held and none has answered for this long
+ANSWERED_RECENTLY = 60.0
+POLL = 0.05
 MAX_WAIT = 10.0  # ...or after this long in all
 STEP_PATIENCE = 1.0  # a single call (the step-by-step path) is waited for this long
 
@@ -78,6 +82,7 @@ class SendStage:
         self._ready: deque[str] = deque()  # lanes with queued calls and a free place, round-robin
         self._late: set[Ticket] = set()
         self._progress: dict[str, float] = {}  # lane → when a call of it last ended
+        self._answered: dict[str, float] = {}  # lane → when a call of it last ended within IDLE_PATIENCE
         self._started = False
 
     # -- the waiter's side ---------------------------------------------------------------------
@@ -88,23 +93,31 @@ class SendStage:
         each ends, and ``None`` now and then while nothing ends (the caller may renew leases).
 
         A call whose lane has finished nothing for ``idle_patience`` seconds (a receiver that
-        does not answer), or any call still pending after ``max_wait``, is given up: yielded with
-        a :class:`Cancelled` error if it never started, else left to :attr:`on_late` (not yielded)."""
+        does not answer) — or at once when every place of its lane is held and nothing answered
+        for ``BLOCKED_AFTER`` — or any call still pending after ``max_wait``, is given up: yielded
+        with a :class:`Cancelled` error if it never started, else left to :attr:`on_late`."""
         self._start()
         reply: queue.SimpleQueue = queue.SimpleQueue()
         tickets = [Ticket(key, lane, fn, args, reply) for key, lane, fn, args in items]
         begun = time.monotonic()
+        self._check_stalls(begun)
+        refused = []
         with self._cond:
             for ticket in tickets:
+                if self._blocked(ticket.lane, begun):  # every place held, nothing answered: no wait
+                    refused.append(ticket)
+                    continue
                 if ticket.lane not in self._lanes and ticket.lane not in self._busy:
                     self._progress[ticket.lane] = begun  # an idle lane: its patience starts now
                 self._lanes.setdefault(ticket.lane, deque()).append(ticket)
                 self._mark_ready(ticket.lane)
-            self._cond.notify(len(tickets))
-        pending = set(tickets)
+            self._cond.notify(len(tickets) - len(refused))
+        for ticket in refused:
+            yield ticket.key, None, Cancelled(ticket.lane, self.lane_threads)
+        pending = set(tickets).difference(refused)
         while pending:
             try:
-                ticket, key, result, error = reply.get(timeout=min(idle_patience, 0.25))
+                ticket, key, result, error = reply.get(timeout=POLL)
             except queue.Empty:
                 now = time.monotonic()
                 self._check_stalls(now)
@@ -112,7 +125,9 @@ class SendStage:
                     stalled = list(pending)
                 else:
                     with self._cond:
-                        stalled = [t for t in pending if now - self._progress.get(t.lane, begun) >= idle_patience]
+                        stalled = [t for t in pending
+                                   if now - self._progress.get(t.lane, begun) >= self._patience(t.lane, now, idle_patience)
+                                   or self._blocked(t.lane, now)]
                 if not stalled:
                     yield None
                     continue
@@ -123,6 +138,20 @@ class SendStage:
                 continue
             pending.discard(ticket)
             yield key, result, error
+
+    def _patience(self, lane: str, now: float, idle_patience: float) -> float:
+        """How long a waiter waits for a lane that ends nothing: ``idle_patience`` for a receiver
+        that has answered in time lately, less for one not known to answer (held by the lock)."""
+        answered = self._answered.get(lane)
+        if answered is not None and now - answered < ANSWERED_RECENTLY:
+            return idle_patience
+        return min(idle_patience, FRESH_PATIENCE)
+
+    def _blocked(self, lane: str, now: float) -> bool:
+        """Whether every place of ``lane`` is held and none has ended a call for a while (held by
+        the lock): a call queued there would only wait."""
+        return (self._busy.get(lane, 0) >= self.lane_threads
+                and now - self._progress.get(lane, now) >= BLOCKED_AFTER)
 
     def call(self, key: Any, lane: str, fn: Callable, *args: Any, patience: float = STEP_PATIENCE):
         """One call, waited for while its lane makes progress (``patience`` seconds without, twice
@@ -227,13 +256,16 @@ class SendStage:
     def _work(self) -> None:
         while True:
             ticket = self._next()
+            started = time.monotonic()
             result, error = None, None
             try:
                 result = ticket.fn(*ticket.args)
             except BaseException as exc:  # noqa: BLE001 - handed to the waiter
                 error = exc
             with self._cond:
-                self._progress[ticket.lane] = time.monotonic()
+                ended = self._progress[ticket.lane] = time.monotonic()
+                if ended - started < IDLE_PATIENCE:
+                    self._answered[ticket.lane] = ended
                 self._stalled.discard(ticket.lane)
                 busy = self._busy[ticket.lane] - 1
                 if busy:

@@ -1,7 +1,12 @@
-"""Fake amoCRM API v4 enforcing contracts.md §2: Bearer auth, task arrays, HAL answers, 204s, 7 req/s."""
+"""Fake amoCRM API v4 enforcing contracts.md §2: Bearer auth, task arrays, HAL answers, 204s, 7 req/s.
+
+One account per instance: its rate limit (a token bucket, 7 requests per second) counts every
+API request, and a request over it gets ``429`` with ``Retry-After``; ``refused`` counts them.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import threading
@@ -36,6 +41,7 @@ class FakeAmoCRM(FakeHTTPServer):
         self.auth_codes = {"auth-code"}
         self.refresh_tokens: set[str] = set()
         self.bucket = TokenBucket(rate, burst)
+        self.refused = 0  # requests answered 429 (over the rate limit)
         self.banned = False
         self.create_delays: list[float] = []
         self._tlock = threading.Lock()
@@ -67,8 +73,12 @@ class FakeAmoCRM(FakeHTTPServer):
         auth = req.headers.get("authorization", "")
         if not auth.startswith("Bearer ") or auth[len("Bearer ") :] not in self.tokens:
             return problem(401, "Unauthorized", "Invalid user name or password")
-        if self.bucket.take():
-            return Reply(429, "Too Many Requests", content_type="text/html")
+        wait = self.bucket.take()
+        if wait:
+            with self._lock:
+                self.refused += 1
+            # the body of a 429 is not JSON (contracts.md §2.3); when to come back is in Retry-After
+            return Reply(429, "Too Many Requests", {"Retry-After": str(max(1, math.ceil(wait)))}, "text/html")
         if m := re.fullmatch(r"/api/v4/leads/(\d+)", req.path):
             if req.method != "GET":
                 return problem(405, "Method Not Allowed", "")

@@ -69,6 +69,7 @@ class FakeBitrix24(FakeHTTPServer):
         self.users = {1, 7, 42}
         self.tasks: list[dict[str, Any]] = []
         self.bucket = LeakyBucket(2.0, threshold)
+        self.refused = 0  # requests answered 503 QUERY_LIMIT_EXCEEDED (over the portal's limit)
         self.portal_tz = timezone(timedelta(hours=tz_hours))
         self.create_delays: list[float] = []
         self._tlock = threading.Lock()
@@ -119,6 +120,8 @@ class FakeBitrix24(FakeHTTPServer):
         if method not in METHODS:
             return error(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
         if not self.bucket.add():
+            with self._lock:
+                self.refused += 1
             return error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
         try:
             params = self._params(req)

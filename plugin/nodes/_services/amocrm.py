@@ -1,8 +1,13 @@
-"""amoCRM / Kommo API v4: a lead's responsible user, and tasks on a lead (contracts.md §2)."""
+"""amoCRM / Kommo API v4: a lead's responsible user, and tasks on a lead (contracts.md §2).
+
+Every request first takes its place under the account's rate limit (:func:`limits.take`, 7/s
+per account, shared by every worker); ``state`` is the step's, where a booked slot is kept.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -31,8 +36,14 @@ def _describe(resp: requests.Response) -> str | None:
     return http.trim(" ".join(p for p in parts if p), 300) or None
 
 
-def _get(services: Any, base_url: str, token: str, path: str, **kwargs: Any) -> requests.Response:
-    limits.throttle(services, SERVICE, http.host_of(base_url))
+def _take(services: Any, base_url: str, state: dict[str, Any]) -> None:
+    limits.take(services, SERVICE, limits.account(base_url), state)
+
+
+def _get(
+    services: Any, base_url: str, token: str, path: str, state: dict[str, Any], **kwargs: Any
+) -> requests.Response:
+    _take(services, base_url, state)
     resp = http.send(
         services, "GET", base_url.rstrip("/") + path, service=SERVICE, headers=_headers(token), **kwargs
     )
@@ -63,9 +74,9 @@ def task_request(
     return {"method": "POST", "url": base_url.rstrip("/") + "/api/v4/tasks", "body": [task]}
 
 
-def responsible(services: Any, base_url: str, token: str, lead_id: int) -> int | None:
+def responsible(services: Any, base_url: str, token: str, lead_id: int, state: dict[str, Any]) -> int | None:
     """The lead's ``responsible_user_id``; a missing lead (204) is a PermanentError."""
-    resp = _get(services, base_url, token, f"/api/v4/leads/{lead_id}")
+    resp = _get(services, base_url, token, f"/api/v4/leads/{lead_id}", state)
     if resp.status_code == 204:
         raise PermanentError(f"{SERVICE}: lead not found: {lead_id}", status=204)
     body = http.json_or_none(resp) or {}
@@ -73,9 +84,20 @@ def responsible(services: Any, base_url: str, token: str, lead_id: int) -> int |
     return int(value) if value is not None else None
 
 
-def create_task(services: Any, base_url: str, token: str, req: dict[str, Any]) -> int:
-    """Create the task described by ``req`` (from :func:`task_request`) and return its id."""
-    limits.throttle(services, SERVICE, http.host_of(base_url))
+def create_task(
+    services: Any,
+    base_url: str,
+    token: str,
+    req: dict[str, Any],
+    state: dict[str, Any],
+    before_send: Callable[[], None] = lambda: None,
+) -> int:
+    """Create the task described by ``req`` (from :func:`task_request`) and return its id.
+
+    ``before_send`` runs once the request may go out (its rate slot taken), just before it does.
+    """
+    _take(services, base_url, state)
+    before_send()
     headers = {**_headers(token), "Content-Type": "application/json"}
     resp = http.send(services, "POST", req["url"], service=SERVICE, headers=headers, json=req["body"])
     http.check(resp, service=SERVICE, describe=_describe)
@@ -87,7 +109,13 @@ def create_task(services: Any, base_url: str, token: str, req: dict[str, Any]) -
 
 
 def find_task(
-    services: Any, base_url: str, token: str, lead_id: int, text: str, complete_till: int
+    services: Any,
+    base_url: str,
+    token: str,
+    lead_id: int,
+    text: str,
+    complete_till: int,
+    state: dict[str, Any],
 ) -> int | None:
     """An open task on the lead with this exact text and deadline (after an ambiguous create)."""
     params: dict[str, Any] = {
@@ -97,7 +125,7 @@ def find_task(
         "limit": 250,
     }
     for page in range(1, MAX_PAGES + 1):
-        resp = _get(services, base_url, token, "/api/v4/tasks", params={**params, "page": page})
+        resp = _get(services, base_url, token, "/api/v4/tasks", state, params={**params, "page": page})
         if resp.status_code == 204:
             return None
         body = http.json_or_none(resp) or {}

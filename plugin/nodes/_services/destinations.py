@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 REDIS_KEY = "automation:destinations"
 NEUTRAL = "neutral"
 """The outcome of a call that says nothing about the receiver (refused before it went out)."""
+NO_ANSWER = "no answer in time"
+"""A call that reached the receiver and got no answer in time: a failure of a probe only (the
+send stage sees a receiver that holds every call unanswered)."""
 
 
 class CircuitOpen(RetryableError):
@@ -124,11 +127,14 @@ class Destinations:
     def done(self, dest: str, failure: str | None = None) -> None:
         """A call to ``dest`` ended; ``failure`` names what went wrong, ``None`` for success,
         :data:`NEUTRAL` when the call said nothing about the receiver."""
-        if failure == NEUTRAL:
+        if failure == NEUTRAL or failure == NO_ANSWER:
             with self._lock:
                 circuit = self._circuits.get(dest)
-                if circuit is not None and circuit.state == "half_open":
-                    circuit.probing = False
+                if circuit is not None and circuit.state == "half_open" and circuit.probing:
+                    if failure == NO_ANSWER:
+                        self._trip(dest, circuit, failure)
+                    else:
+                        circuit.probing = False
             return
         with self._lock:
             circuit = self._circuits.get(dest)

@@ -14,7 +14,7 @@ import socket
 import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from plugin.nodes._services.destinations import NEUTRAL, destination_of
+from plugin.nodes._services.destinations import NEUTRAL, NO_ANSWER, destination_of
 from plugin.nodes.base import SECRET_PLACEHOLDER, NodeError, PermanentError, RetryableError
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -
         failure = "connection timed out"
         raise RetryableError(f"{service}: timed out connecting to {host_of(url)}") from None
     except requests.Timeout:
+        failure = NO_ANSWER
         raise RetryableError(f"{service}: timed out talking to {host_of(url)}") from None
     except requests.ConnectionError as exc:
         failure = "cannot connect" if _before_sending(exc) else NEUTRAL

@@ -2,7 +2,10 @@
 
 Rates are a GCRA token bucket (one key per destination, updated by one Lua script against the
 Redis clock, so every process and host sees the same bucket); going over raises
-:class:`Deferred` with the wait, never drops the call. Caps count sends per (channel, client) in
+:class:`Deferred` with the wait, never drops the call. :func:`take` (the CRMs) also *books* the
+next free slot for the caller and keeps it in the step's state: a backlog of a thousand tasks
+waits in slots spread over its whole span, each step coming back once at its own time, instead
+of all of them retrying at once and every worker sleeping in turn. Caps count sends per (channel, client) in
 a sorted set over a sliding window; a slot is reserved atomically before sending, under the
 step's idempotency key so that retries of one step reuse their slot, and released when the send
 fails permanently.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from plugin.nodes.base import Deferred
 
@@ -27,13 +31,19 @@ log = logging.getLogger(__name__)
 PREFIX = "automation:limits"
 
 RATES: dict[str, dict[str, float]] = {
-    # contracts.md §0: Slack 1/s per webhook, amo 7/s per account, Bitrix 2/s per portal
-    # (its own bucket allows a burst of 50; we stay well under), Telegram 1/s per chat.
+    # contracts.md §0: Slack 1/s per webhook, amo 7/s per account, Bitrix 2/s per portal with a
+    # burst threshold of 50, Telegram 1/s per chat. The CRMs' bursts are kept a little under
+    # theirs: requests reach the CRM a few ms apart from when their slots were given (and a booked
+    # slot may be used a moment late), and with no token to spare that jitter alone made 429s.
     "slack": {"rate": 1.0, "burst": 1},
-    "amocrm": {"rate": 7.0, "burst": 7},
-    "bitrix24": {"rate": 2.0, "burst": 10},
+    "amocrm": {"rate": 7.0, "burst": 6},
+    "bitrix24": {"rate": 2.0, "burst": 45},
     "telegram": {"rate": 1.0, "burst": 1},
 }
+
+MIN_DEFER_MS = 1100
+"""A slot booked for later is at least this far ahead: past the engine's in-place wait (1 s), so
+the step goes ``waiting`` and comes back through RQ's scheduling instead of holding its worker."""
 
 # GCRA: the key holds the "theoretical arrival time" (ms). Returns 0 when allowed (and books the
 # slot) or the milliseconds to wait.
@@ -49,6 +59,27 @@ if wait > 0 then return wait end
 local new_tat = tat + interval
 redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
 return 0
+"""
+
+# GCRA that books: with no slot held (ARGV[3] = 0), book the earliest free slot and return
+# {wait ms, slot ms}; with a slot held, return the wait until it (<= 0: go now, however late: the
+# CRM got nothing in that slot either). A slot that cannot be now is booked at least ARGV[4] ms
+# ahead: the step is rescheduled for it (RQ), never waited for in a worker.
+_BOOK_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local held = tonumber(ARGV[3])
+if held > 0 then return {held - now, held} end
+local interval = tonumber(ARGV[1])
+local tolerance = interval * (tonumber(ARGV[2]) - 1)
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local slot = tat - tolerance
+if slot < now then slot = now end
+if slot > now and slot < now + tonumber(ARGV[4]) then slot = now + tonumber(ARGV[4]) end
+local new_tat = math.max(tat, slot) + interval
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
+return {slot - now, slot}
 """
 
 # Sliding-window cap. Returns 1 when ``member`` holds a slot (newly or already), 0 when capped.
@@ -75,18 +106,58 @@ def _rate(settings: Any, service: str) -> dict[str, float]:
     return {**RATES[service], **overrides}
 
 
+def rate_key(service: str, destination: str) -> str:
+    """The Redis key of ``destination``'s bucket (a digest: destinations may be secret URLs)."""
+    return f"{PREFIX}:rate:{service}:{digest(destination)}"
+
+
+def account(base_url: str) -> str:
+    """Whose limit a CRM call counts against: the account's host (amoCRM's subdomain, Bitrix24's
+    portal; Bitrix24 keeps one bucket per portal whatever the webhook), spelled one way."""
+    try:
+        parts = urlsplit(base_url.strip())
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return base_url
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    return host if port in (None, default) else f"{host}:{port}"
+
+
+def _interval_and_burst(settings: Any, service: str) -> tuple[int, int]:
+    rate = _rate(settings, service)
+    return max(1, round(1000.0 / float(rate["rate"]))), max(1, int(rate["burst"]))
+
+
 def throttle(services: Any, service: str, destination: str) -> None:
     """Take one token for ``destination`` of ``service`` or raise :class:`Deferred` with the wait."""
     redis = getattr(services, "redis", None)
     if redis is None or not services.settings.rate_limits_enabled:
         return
-    rate = _rate(services.settings, service)
-    interval_ms = max(1, round(1000.0 / float(rate["rate"])))
-    key = f"{PREFIX}:rate:{service}:{digest(destination)}"
-    wait_ms = int(redis.eval(_RATE_LUA, 1, key, interval_ms, max(1, int(rate["burst"]))))
+    interval_ms, burst = _interval_and_burst(services.settings, service)
+    wait_ms = int(redis.eval(_RATE_LUA, 1, rate_key(service, destination), interval_ms, burst))
     if wait_ms > 0:
         log.info("rate limit for %s reached; deferring %d ms", service, wait_ms)
         raise Deferred(wait_ms / 1000.0, f"{service} rate limit: wait {wait_ms / 1000.0:.2f} s")
+
+
+def take(services: Any, service: str, destination: str, state: dict[str, Any]) -> None:
+    """Return when this request may go out now; else book a slot, keep it in ``state`` (the
+    step's, so a retry holds it) and raise :class:`Deferred` until it. A slot is used once."""
+    redis = getattr(services, "redis", None)
+    if redis is None or not services.settings.rate_limits_enabled:
+        return
+    interval_ms, burst = _interval_and_burst(services.settings, service)
+    held = int(state.get("rate_slot") or 0)
+    args = (interval_ms, burst, held, MIN_DEFER_MS)
+    wait_ms, slot = (int(v) for v in redis.eval(_BOOK_LUA, 1, rate_key(service, destination), *args))
+    if wait_ms <= 0:
+        state.pop("rate_slot", None)
+        return
+    state["rate_slot"] = slot
+    if not held:
+        log.info("rate limit for %s reached; a slot booked in %d ms", service, wait_ms)
+    raise Deferred(wait_ms / 1000.0, f"{service} rate limit: wait {wait_ms / 1000.0:.2f} s")
 
 
 def _cap_key(channel: str, client: str) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from plugin.nodes._services import amocrm, bitrix24, http
-from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, PermanentError, Skip
+from plugin.nodes._services import amocrm, bitrix24, http, limits
+from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, ActionFailed, PermanentError, Skip
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +43,59 @@ def _deadline(call: ActionCall) -> int:
     return int(call.state["deadline"])
 
 
-def _responsible(call: ActionCall, lookup) -> int | None:
+RESPONSIBLE_TTL = 300  # seconds a deal's responsible user, once looked up, is taken as known
+
+
+def _responsible(call: ActionCall, crm: str, deal: str, lookup: Callable[[], int | None]) -> int | None:
+    """The given user, else the deal's responsible: from the step, then a short-lived cache per
+    account and deal (another flow or run on the same deal asks once), then the CRM."""
     value = call.params.get("responsible_user_id") or call.state.get("responsible_user_id")
     if value in (None, ""):
-        value = lookup()
+        redis = getattr(call.services, "redis", None)
+        key = f"automation:crm:responsible:{crm}:{limits.digest(limits.account(call.params['base_url']) + '/' + deal)}"
+        cached = redis.get(key) if redis is not None else None
+        if cached is not None:
+            value = int(cached) if cached not in (b"", "") else None
+        else:
+            value = lookup()
+            if redis is not None:
+                redis.set(key, "" if value is None else str(value), ex=RESPONSIBLE_TTL)
         call.state["responsible_user_id"] = value
     return int(value) if value is not None else None
 
 
+def _refused(exc: ActionFailed) -> bool:
+    """The CRM answered and did not create: a rate-limit refusal (429, Bitrix24's 503) or a 4xx."""
+    return exc.status is not None and (exc.status < 500 or exc.status == 503)
+
+
+def _create(call: ActionCall, send: Callable[[Callable[[], None]], int]) -> int:
+    """Send the create; the step is marked "possibly sent" only once the request may go out (its
+    rate slot taken), and unmarked when the CRM refused it, so that a retry looks up nothing."""
+    mark = {"text": call.params["text"], "deadline": _deadline(call)}
+    try:
+        return send(lambda: call.state.__setitem__("pending", mark))
+    except ActionFailed as exc:
+        if _refused(exc):
+            call.state.pop("pending", None)
+        raise
+
+
 def _amocrm(call: ActionCall, order_id: str) -> int:
-    p, s = call.params, call.services
+    p, s, state = call.params, call.services, call.state
     base, token, lead = p["base_url"], p.get("token") or "", _lead_id(order_id)
     if not token:
         raise PermanentError("amocrm: token (a long-lived access token) is required")
-    pending = call.state.get("pending")
+    pending = state.get("pending")
     if pending:
-        found = amocrm.find_task(s, base, token, lead, pending["text"], pending["deadline"])
+        found = amocrm.find_task(s, base, token, lead, pending["text"], pending["deadline"], state)
         if found is not None:
             log.info("amocrm task %s found after an ambiguous create; not creating again", found)
             return found
-    responsible = _responsible(call, lambda: amocrm.responsible(s, base, token, lead))
+        state.pop("pending")  # checked: it was not created
+    responsible = _responsible(
+        call, "amocrm", order_id, lambda: amocrm.responsible(s, base, token, lead, state)
+    )
     req = amocrm.task_request(
         base,
         text=p["text"],
@@ -70,29 +104,30 @@ def _amocrm(call: ActionCall, order_id: str) -> int:
         responsible_user_id=responsible,
         request_id=call.idempotency_key,
     )
-    call.state["pending"] = {"text": p["text"], "deadline": _deadline(call)}
-    return amocrm.create_task(s, base, token, req)
+    return _create(call, lambda mark: amocrm.create_task(s, base, token, req, state, mark))
 
 
 def _bitrix24(call: ActionCall, order_id: str) -> int:
-    p, s = call.params, call.services
+    p, s, state = call.params, call.services, call.state
     base = p["base_url"]
-    pending = call.state.get("pending")
+    pending = state.get("pending")
     if pending:
         when = datetime.fromtimestamp(pending["deadline"], tz=UTC)
-        found = bitrix24.find_task(s, base, order_id, bitrix24.title_of(pending["text"]), when)
+        found = bitrix24.find_task(s, base, order_id, bitrix24.title_of(pending["text"]), when, state)
         if found is not None:
             log.info("bitrix24 task %s found after an ambiguous create; not creating again", found)
             return found
-    responsible = _responsible(call, lambda: bitrix24.responsible(s, base, order_id))
+        state.pop("pending")  # checked: it was not created
+    responsible = _responsible(
+        call, "bitrix24", order_id, lambda: bitrix24.responsible(s, base, order_id, state)
+    )
     fields = bitrix24.task_fields(
         text=p["text"],
         deadline=datetime.fromtimestamp(_deadline(call), tz=UTC),
         deal_id=order_id,
         responsible_id=responsible,
     )
-    call.state["pending"] = {"text": p["text"], "deadline": _deadline(call)}
-    return bitrix24.create_task(s, base, fields)
+    return _create(call, lambda mark: bitrix24.create_task(s, base, fields, state, mark))
 
 
 def execute(call: ActionCall) -> dict:
@@ -104,6 +139,7 @@ def execute(call: ActionCall) -> dict:
     task_id = (_amocrm if crm == "amocrm" else _bitrix24)(call, order_id)
     call.state["task_id"] = task_id
     call.state.pop("pending", None)
+    call.state.pop("rate_slot", None)
     log.debug("%s task %s created on deal %s", crm, task_id, order_id)
     return {"crm": crm, "task_id": task_id}
 

@@ -275,3 +275,115 @@ def test_bitrix24_preview_masks_the_webhook(b24, make_action_call):
     assert out["body"]["fields"]["UF_CRM_TASK"] == ["D_100"] and out["responsible_lookup"] is True
     assert "s3cr3tc0de" not in repr(out)
     assert b24.requests == []
+
+
+# Rate limits: one booked slot per request, nothing marked "possibly sent" before it may go out
+
+
+@pytest.mark.parametrize("crm", ["amocrm", "bitrix24"])
+def test_a_create_deferred_by_our_limiter_is_not_possibly_sent(crm, amo, b24, make_action_call, limits_redis):
+    """The lookup took the account's only token; the create waits for a booked slot. It was never
+    sent, so its retry creates at once: no lookup of "did it go?", no second deal lookup."""
+    fake = amo if crm == "amocrm" else b24
+    params = amo_params(amo) if crm == "amocrm" else b24_params(b24)
+    services = make_services(redis=limits_redis, extra={"rate_limits": {crm: {"rate": 2, "burst": 1}}})
+    state: dict = {}
+    with pytest.raises(Deferred) as deferred:
+        crm_task.execute(make_action_call(params, sample_context(), services=services, state=state))
+    assert "pending" not in state and state["rate_slot"] and fake.tasks == []
+    assert 1.0 < deferred.value.seconds <= 1.1  # booked past the engine's in-place wait: rescheduled
+    time.sleep(deferred.value.seconds)
+    out = crm_task.execute(
+        make_action_call(params, sample_context(), services=services, state=state, attempt=1)
+    )
+    assert out["task_id"] == (amo.tasks[0]["id"] if crm == "amocrm" else 3711)
+    assert len(fake.tasks) == 1 and len(fake.requests) == 2  # the deal's lookup, the create
+
+
+def test_waiting_creates_book_successive_slots(amo, make_action_call, limits_redis):
+    """Three deals at once against 2/s: the second's slot is booked 1.1 s ahead (past the engine's
+    in-place wait), the third's half a second after it (its own slot, not the same moment as the
+    second's: a backlog comes back spread out)."""
+    services = make_services(redis=limits_redis, extra={"rate_limits": {"amocrm": {"rate": 2, "burst": 1}}})
+    waits, states = [], []
+    for lead in (100, 101, 102):
+        amo.add_lead(lead)
+        states.append({})
+        call = make_action_call(
+            amo_params(amo, responsible_user_id=5001),
+            sample_context(order={"id": str(lead)}),
+            services=services,
+            state=states[-1],
+        )
+        try:
+            crm_task.execute(call)
+            waits.append(0.0)
+        except Deferred as exc:
+            waits.append(exc.seconds)
+    assert waits[0] == 0.0 and 1.0 < waits[1] <= 1.1 and 1.5 < waits[2] <= 1.6, waits
+    time.sleep(waits[2])
+    for lead, state in zip((101, 102), states[1:], strict=True):
+        call = make_action_call(
+            amo_params(amo, responsible_user_id=5001),
+            sample_context(order={"id": str(lead)}),
+            services=services,
+            state=state,
+        )
+        crm_task.execute(call)  # its slot was booked: it goes now, without waiting again
+    assert sorted(t["entity_id"] for t in amo.tasks) == [100, 101, 102] and len(amo.requests) == 3
+
+
+def test_a_429_from_the_crm_is_retried_after_its_retry_after_without_a_lookup(make_action_call):
+    """amoCRM's own limit refused the create (429 + Retry-After): nothing was created, so the
+    retry, when the CRM said, creates once and looks nothing up."""
+    from tests.fakes.amocrm import FakeAmoCRM
+
+    with FakeAmoCRM(rate=1, burst=1) as fake:
+        fake.add_lead(100)
+        fake.add_lead(101)
+        crm_task.execute(make_action_call(amo_params(fake, responsible_user_id=5001), sample_context()))
+        state: dict = {}
+        params = amo_params(fake, responsible_user_id=5001)
+        context = sample_context(order={"id": "101"})
+        with pytest.raises(RetryableError) as err:
+            crm_task.execute(make_action_call(params, context, state=state))
+        assert err.value.status == 429 and err.value.retry_after == 1.0 and fake.refused == 1
+        assert "pending" not in state
+        time.sleep(err.value.retry_after)
+        crm_task.execute(make_action_call(params, context, state=state, attempt=2))
+        assert [t["entity_id"] for t in fake.tasks] == [100, 101]
+        assert [r.method for r in fake.requests] == ["POST", "POST", "POST"]
+
+
+def test_bitrix24_query_limit_is_retried_in_a_second_without_a_lookup(make_action_call):
+    with FakeBitrix24(threshold=1) as fake:
+        fake.add_deal(100)
+        state: dict = {}
+        params = b24_params(fake, responsible_user_id=42)
+        crm_task.execute(make_action_call(params, sample_context(order={"id": "100"})))
+        with pytest.raises(RetryableError) as err:
+            crm_task.execute(make_action_call(params, sample_context(), state=state))
+        assert err.value.retry_after == 1.0 and "pending" not in state and fake.refused == 1
+        time.sleep(0.6)  # the bucket drains 2/s
+        crm_task.execute(make_action_call(params, sample_context(), state=state, attempt=2))
+        methods = [r.path.rsplit("/", 1)[-1] for r in fake.requests]
+        assert methods == ["tasks.task.add.json"] * 3 and len(fake.tasks) == 2
+
+
+@pytest.mark.parametrize("crm", ["amocrm", "bitrix24"])
+def test_the_deals_responsible_is_looked_up_once_for_every_run(crm, amo, b24, make_action_call, limits_redis):
+    fake = amo if crm == "amocrm" else b24
+    params = amo_params(amo) if crm == "amocrm" else b24_params(b24)
+    services = make_services(redis=limits_redis)
+    for _ in range(3):  # three runs (flows, or the same flow again) on one deal
+        crm_task.execute(make_action_call(params, sample_context(), services=services))
+    assert len(fake.tasks) == 3 and len(fake.requests) == 4  # one lookup, three creates
+
+
+def test_the_limit_counts_per_account_whatever_the_spelling():
+    from plugin.nodes._services.limits import account
+
+    assert account("https://Shop.amocrm.ru/") == account("https://shop.amocrm.ru:443") == "shop.amocrm.ru"
+    # Bitrix24 counts per portal: two inbound webhooks of one portal share its bucket
+    assert account("https://x.bitrix24.ru/rest/1/aaa/") == account("https://x.bitrix24.ru/rest/7/bbb/")
+    assert account("http://127.0.0.1:8080/rest/1/c/") == "127.0.0.1:8080"
