@@ -12,6 +12,8 @@ delays) continues on the step-by-step path.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from datetime import UTC, timedelta
 from typing import Any
@@ -97,7 +99,9 @@ def _claim_statement(postgresql: bool, limit: int):
         .where(table.c.dispatched_at.is_(None))
         .where(claimable)
         .values(claimed_until=bindparam("until"))
-        .returning(*table.c)
+        # what dispatching needs (not ``error``: a claim made before migration 0006 works too)
+        .returning(table.c.id, table.c.trigger, table.c.subject_id, table.c.data, table.c.created_at,
+                   table.c.dispatched_at, table.c.dedupe_key)
     )
     return _CLAIMS[key]
 
@@ -213,8 +217,12 @@ def _first_wave(graph: Graph, context: dict, now) -> tuple[dict[str, StepView], 
     return views, actions
 
 
-def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids: list[int], redis=None) -> list[str]:
-    """Dispatch claimed events; returns ids of runs that still need the step-by-step path."""
+def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids: list[int], redis=None,
+                   settlers=None) -> list[str]:
+    """Dispatch claimed events; returns ids of runs that still need the step-by-step path.
+
+    With ``settlers`` (:class:`Settlers`), the sends and their settling are handed over once the
+    runs are committed, and this returns at once (the settlers take the step path themselves)."""
     events = getattr(event_ids, "rows", None)  # a Claim: the rows it returned
     if events is None:
         table = Event.__table__  # rows, not ORM objects (see contexts_for)
@@ -241,6 +249,8 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
                    for m in index.matching(session, e.trigger, e.data or {}, cond_ctxs[e.id], fresh=True)]
     lease_until = now + timedelta(seconds=engine.lease_seconds)
     runs, steps, sends, triggered, graphs, first_views = [], [], [], {}, {}, {}
+    circuits_open = engine.services.destinations.any_open()
+    waiting_runs: list[tuple[str, Any]] = []  # runs held back by open circuits, and when they resume
     quiet = []  # due events whose conditions are false: stored as not_triggered runs
     for event, info, definition, graph, spec in candidates:
         context = contexts.get(event.id)
@@ -252,28 +262,37 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
             continue
         views, actions = _first_wave(graph, context, now)
         run_id = new_id()
-        graphs[run_id] = graph
-        first_views[run_id] = views
+        held = _held_back(engine, graph, views, actions) if circuits_open else None
+        if held is None:
+            graphs[run_id] = graph
+            first_views[run_id] = views
+        else:  # every call it would make now goes to an open circuit: stored waiting, no send
+            waiting_runs.append((run_id, min(at for _o, at in held.values())))
         runs.append({
             "id": run_id, "flow_id": info["id"], "flow_version": info["version"], "flow_name": info["name"],
             "definition": definition, "trigger": "schedule" if days else "event", "event_id": event.id,
             "event_type": spec.module.PAYLOAD_EVENT_TYPE,
             "dedupe_key": days_key(info["id"], event.subject_id) if days else f"ev:{event.id}:{info['id']}",
-            "status": "running", "triggered": True, "counted": True, "context": context,
-            "order_id": (context.get("order") or {}).get("id"),
+            "status": "running" if held is None else "waiting", "triggered": True, "counted": True,
+            "context": context, "order_id": (context.get("order") or {}).get("id"),
             "client_id": (context.get("client") or {}).get("external_id"),
-            "created_at": now, "updated_at": now, "lease_until": lease_until,
+            "created_at": now, "updated_at": now, "lease_until": lease_until if held is None else None,
+            "next_attempt_at": None if held is None else waiting_runs[-1][1],
         })
         triggered[info["id"]] = triggered.get(info["id"], 0) + 1
         for nid, view in views.items():
+            outcome, resume_at = held[nid] if held and nid in held else (None, None)
             steps.append({
-                "run_id": run_id, "node_id": nid, "node_type": graph.nodes[nid]["type"], "status": view.status,
-                "verdict": view.verdict, "attempts": view.attempts, "state": {}, "started_at": now,
+                "run_id": run_id, "node_id": nid, "node_type": graph.nodes[nid]["type"],
+                "status": outcome.status if outcome else view.status, "verdict": view.verdict,
+                "attempts": view.attempts, "state": {}, "started_at": now,
                 "finished_at": None if view.status == "running" else now,
                 "output": {"verdict": False} if view.verdict is False else None,
+                "error": outcome.error if outcome else None, "resume_at": resume_at,
             })
-        for nid in actions:
-            sends.append((run_id, graph, nid, context, info, spec.module.PAYLOAD_EVENT_TYPE, 1, {}))
+        if held is None:
+            for nid in actions:
+                sends.append((run_id, graph, nid, context, info, spec.module.PAYLOAD_EVENT_TYPE, 1, {}))
     # the upsert check (SPEC §3.1): N-day flows whose moment for an upserted order already fell
     # get their due events recorded in this same transaction; the next claim dispatches them
     upserted = {e.subject_id for e in events if e.trigger in UPSERT_TRIGGERS}
@@ -315,18 +334,73 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     # whatever the batch loaded as ORM objects (flows through the index…) is done with: every
     # outcome commit below would otherwise expire each of them again
     session.expunge_all()
+    if waiting_runs:
+        engine.schedule_many(waiting_runs)
+    runs = [r for r in runs if r["id"] in graphs]
+    if settlers is not None and sends:
+        settlers.submit(runs, graphs, sends, first_views)
+        return []
     return _send_and_settle(session, engine, runs, graphs, sends, first_views)
+
+
+class Settlers:
+    """Threads that send and settle dispatched batches while the dispatcher goes on claiming, so
+    that claiming and recording events never wait for a receiver (each thread on its own
+    database session). At most ``depth`` batches are in hand; past that ``submit`` waits."""
+
+    def __init__(self, engine: Engine, sessions, threads: int = 4, depth: int = 8):
+        self.engine = engine
+        self.sessions = sessions
+        self._todo: queue.Queue = queue.Queue()
+        self._room = threading.BoundedSemaphore(depth)
+        self._depth = depth
+        for n in range(threads):
+            threading.Thread(target=self._work, name=f"settle-{n}", daemon=True).start()
+
+    def submit(self, runs, graphs, sends, first_views) -> None:
+        self._room.acquire()
+        self._todo.put((runs, graphs, sends, first_views))
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until every batch handed over is settled; False if that took over ``timeout``."""
+        deadline = time.monotonic() + timeout
+        taken = 0
+        try:
+            while taken < self._depth:
+                if not self._room.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                    return False
+                taken += 1
+            return True
+        finally:
+            for _ in range(taken):
+                self._room.release()
+
+    def _work(self) -> None:
+        from plugin.engine.execution import execute_isolated
+
+        session = self.sessions()
+        while True:
+            runs, graphs, sends, first_views = self._todo.get()
+            try:
+                for run_id in _send_and_settle(session, self.engine, runs, graphs, sends, first_views):
+                    execute_isolated(session, self.engine, run_id)
+            except Exception:  # noqa: BLE001 - the runs stay leased; the sweeper resumes them
+                session.rollback()
+                log.exception("settling a batch of %d runs failed; the sweeper resumes them", len(runs))
+            finally:
+                session.expunge_all()
+                self._room.release()
 
 
 
 
 def dispatch_isolating(session: Session, engine: Engine, index: FlowIndex, event_ids: list[int],
-                       redis=None) -> list[str]:
+                       redis=None, settlers=None) -> list[str]:
     """:func:`dispatch_batch`, with a poison event isolated: when the batch fails for a reason of
     its events, it is halved until the event that fails alone is found; that one is recorded as
     dispatched with its ``error`` (no run), and every other event of the batch goes on."""
     try:
-        return dispatch_batch(session, engine, index, event_ids, redis)
+        return dispatch_batch(session, engine, index, event_ids, redis, settlers)
     except TRANSIENT:
         session.rollback()
         raise
@@ -337,8 +411,8 @@ def dispatch_isolating(session: Session, engine: Engine, index: FlowIndex, event
             _record_failed_event(session, ids[0], exc)
             return []
         half = len(ids) // 2
-        return (dispatch_isolating(session, engine, index, ids[:half], redis)
-                + dispatch_isolating(session, engine, index, ids[half:], redis))
+        return (dispatch_isolating(session, engine, index, ids[:half], redis, settlers)
+                + dispatch_isolating(session, engine, index, ids[half:], redis, settlers))
 
 
 def _record_failed_event(session: Session, event_id: int, exc: Exception) -> None:
@@ -423,6 +497,25 @@ def resume_runs(session: Session, engine: Engine, run_ids: list[str]) -> list[st
         return step_path
     session.expunge_all()
     return step_path + _send_and_settle(session, engine, runs, graphs, sends, first_views)
+
+
+def _held_back(engine: Engine, graph: Graph, views: dict[str, StepView], actions: list[str]):
+    """When every action of a run's first wave goes to a destination whose circuit is open (and
+    nothing else of it could run now): ``{node_id: (outcome, resume_at)}`` of those retries, the
+    run to be stored waiting without a send; else None."""
+    if not actions:
+        return None
+    held, now = {}, utcnow()
+    for nid in actions:
+        node = graph.nodes[nid]
+        lane = lane_of(node["type"], open_params(engine.registry, engine.secrets, node))
+        outcome = refused_outcome(engine, lane, 1)
+        if outcome is None or outcome.status != "retrying":
+            return None
+        held[nid] = (outcome, now + timedelta(seconds=outcome.resume_in or 0.0))
+    if _runnable_now(graph, views, {nid: StepView(status="retrying") for nid in held}):
+        return None
+    return held
 
 
 def _run_row(event, info, definition, spec, context, now, *, status) -> dict:

@@ -38,6 +38,20 @@ def _state():
         return runtime, FlowIndex(runtime.registry), make_engine(runtime)
 
 
+@lru_cache(maxsize=1)
+def _settlers():
+    """This worker's batch settlers (batch.Settlers): dispatch hands them each batch's sends."""
+    from sqlalchemy.orm import Session
+
+    from plugin.engine.batch import Settlers
+    from plugin.extensions import db
+
+    _runtime, _index, engine = _state()
+    with _app().app_context():
+        bind = db.engine
+    return Settlers(engine, lambda: Session(bind=bind))
+
+
 def make_engine(runtime):
     """The engine of this process (inside an app context): its retries go through RQ's scheduler,
     and the send stage's late calls are settled by a :class:`LateSettler` on its own session."""
@@ -124,6 +138,7 @@ HELPER_FLAG = "automation:dispatch:helper"
 BATCH_SIZE = 200
 JOB_BUDGET_SECONDS = 20.0
 LINGER_SECONDS = 2  # an idle dispatch job waits this long for the next event (BLPOP: whole seconds)
+SETTLE_WAIT = 5.0  # at its end, a dispatch job waits this long at most for its batches to settle
 FLAG_SECONDS = 10  # the flag outlives a crashed job by at most this
 
 
@@ -172,37 +187,50 @@ def dispatch_pending() -> int:
     from plugin.extensions import db
 
     runtime, index, engine = _state()
-    redis = runtime.redis
-    started, dispatched = time.monotonic(), 0
+    settlers = _settlers()
+    started = time.monotonic()
     with _app().app_context():
-        while True:
-            redis.set(DISPATCH_FLAG, b"1", ex=FLAG_SECONDS)  # alive: new events wake this job
-            redis.delete(WAKE_LIST)  # tokens so far are for events the claims below will find
-            dispatched += _dispatch_all(runtime, index, engine, db.session, started)
-            if time.monotonic() - started >= JOB_BUDGET_SECONDS or STOPPING.is_set():
-                redis.delete(DISPATCH_FLAG)
-                notify_dispatch(runtime.queue)  # a successor takes over; this worker is freed
-                return dispatched
-            try:
-                woken = redis.blpop([WAKE_LIST], timeout=LINGER_SECONDS)
-            except Exception:  # noqa: BLE001 - connection lost (Redis restarted, client killed): wind down
-                log.warning("dispatch job could not wait for events; ending")
-                woken = None
-            if woken:
-                continue
-            try:
-                redis.delete(DISPATCH_FLAG)
-            except Exception:  # noqa: BLE001 - the flag expires by itself within FLAG_SECONDS
-                log.warning("dispatch job could not clear its flag; it expires in %d s", FLAG_SECONDS)
-            # an event committed while the flag was still set may have woken no one: one last look
-            last = _dispatch_all(runtime, index, engine, db.session, started)
-            dispatched += last
-            if not last:
-                return dispatched
+        try:
+            return _dispatch_loop(runtime, index, engine, settlers, db.session, started)
+        finally:
+            settlers.wait_idle(SETTLE_WAIT)  # the job's batches settled, unless a receiver holds them
 
 
-def _dispatch_all(runtime, index, engine, session, started: float) -> int:
-    """Claim and dispatch until no event is left (or the job's budget is spent)."""
+def _dispatch_loop(runtime, index, engine, settlers, session, started: float) -> int:
+    """The body of :func:`dispatch_pending`."""
+    import time
+
+    redis = runtime.redis
+    dispatched = 0
+    while True:
+        redis.set(DISPATCH_FLAG, b"1", ex=FLAG_SECONDS)  # alive: new events wake this job
+        redis.delete(WAKE_LIST)  # tokens so far are for events the claims below will find
+        dispatched += _dispatch_all(runtime, index, engine, session, started, settlers)
+        if time.monotonic() - started >= JOB_BUDGET_SECONDS or STOPPING.is_set():
+            redis.delete(DISPATCH_FLAG)
+            notify_dispatch(runtime.queue)  # a successor takes over; this worker is freed
+            return dispatched
+        try:
+            woken = redis.blpop([WAKE_LIST], timeout=LINGER_SECONDS)
+        except Exception:  # noqa: BLE001 - connection lost (Redis restarted, client killed): wind down
+            log.warning("dispatch job could not wait for events; ending")
+            woken = None
+        if woken:
+            continue
+        try:
+            redis.delete(DISPATCH_FLAG)
+        except Exception:  # noqa: BLE001 - the flag expires by itself within FLAG_SECONDS
+            log.warning("dispatch job could not clear its flag; it expires in %d s", FLAG_SECONDS)
+        # an event committed while the flag was still set may have woken no one: one last look
+        last = _dispatch_all(runtime, index, engine, session, started, settlers)
+        dispatched += last
+        if not last:
+            return dispatched
+
+
+def _dispatch_all(runtime, index, engine, session, started: float, settlers=None) -> int:
+    """Claim and dispatch until no event is left (or the job's budget is spent); with
+    ``settlers``, each batch's sends are settled by them while the next batch is claimed."""
     import time
 
     from plugin.engine.batch import claim_events, dispatch_isolating
@@ -215,7 +243,7 @@ def _dispatch_all(runtime, index, engine, session, started: float) -> int:
         if len(ids) == BATCH_SIZE and runtime.redis.set(HELPER_FLAG, b"1", nx=True, ex=5):
             _enqueue_dispatch(runtime.queue)  # a backlog: let another worker help
         try:
-            handoff = dispatch_isolating(session, engine, index, ids, runtime.redis)
+            handoff = dispatch_isolating(session, engine, index, ids, runtime.redis, settlers)
         except Exception:
             session.rollback()
             log.exception("dispatch of %d events failed; their claims expire and they are retried", len(ids))

@@ -111,6 +111,14 @@ def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(app, clie
     with app.app_context():
         errors = _errors(flows["silent"])
         assert sum("receiver unavailable" in e and "unanswered" in e for e in errors) == 1, errors
+        # both broken flows' runs of that event were stored waiting at once, no call attempted
+        db.session.rollback()
+        for name in ("refused", "silent"):
+            run = db.session.scalars(select(Run).where(Run.flow_id == flows[name]).order_by(Run.created_at.desc())).first()
+            step = db.session.scalars(select(Step).where(Step.run_id == run.id, Step.node_id == "hook")).one()
+            assert (run.status, step.status, step.attempts) == ("waiting", "retrying", 1)
+            assert step.error.startswith("receiver unavailable") and run.lease_until is None
+            assert (run.next_attempt_at - run.created_at).total_seconds() >= 20  # the open period
 
     # the calls in flight end by the HTTP timeout; each is stored on its run, none is lost
     with app.app_context():

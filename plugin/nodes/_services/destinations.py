@@ -92,6 +92,7 @@ class Destinations:
         self.policy = policy or Policy()
         self.redis = redis
         self._circuits: dict[str, _Circuit] = {}
+        self._not_closed: set[str] = set()
         self._lock = threading.Lock()
 
     def refusal(self, dest: str) -> CircuitOpen | None:
@@ -143,6 +144,7 @@ class Destinations:
                     return
                 was = circuit.state
                 circuit.failures, circuit.trips, circuit.state, circuit.reason = 0, 0, "closed", ""
+                self._not_closed.discard(dest)
                 circuit.probing = False
                 if was != "closed":
                     log.info("destination %s answers again: circuit closed", dest)
@@ -161,6 +163,10 @@ class Destinations:
             if circuit.state != "open":
                 self._trip(dest, circuit, reason)
 
+    def any_open(self) -> bool:
+        """Whether some circuit of this process is not closed (a cheap test before asking each)."""
+        return bool(self._not_closed)
+
     def state(self, dest: str) -> str:
         with self._lock:
             circuit = self._circuits.get(dest)
@@ -170,6 +176,7 @@ class Destinations:
         return min(self.policy.max_open, self.policy.base_open * 2 ** max(circuit.trips - 1, 0))
 
     def _trip(self, dest: str, circuit: _Circuit, reason: str) -> None:
+        self._not_closed.add(dest)
         circuit.trips += 1
         circuit.state = "open"
         circuit.probing = False
