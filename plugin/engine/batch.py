@@ -285,7 +285,8 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
             steps.append({
                 "run_id": run_id, "node_id": nid, "node_type": graph.nodes[nid]["type"],
                 "status": outcome.status if outcome else view.status, "verdict": view.verdict,
-                "attempts": view.attempts, "state": {}, "started_at": now,
+                "attempts": 0 if outcome else view.attempts, "state": outcome.state if outcome else {},
+                "started_at": now,
                 "finished_at": None if view.status == "running" else now,
                 "output": {"verdict": False} if view.verdict is False else None,
                 "error": outcome.error if outcome else None, "resume_at": resume_at,
@@ -509,7 +510,7 @@ def _held_back(engine: Engine, graph: Graph, views: dict[str, StepView], actions
     for nid in actions:
         node = graph.nodes[nid]
         lane = lane_of(node["type"], open_params(engine.registry, engine.secrets, node))
-        outcome = refused_outcome(engine, lane, 1)
+        outcome = refused_outcome(engine, lane)
         if outcome is None or outcome.status != "retrying":
             return None
         held[nid] = (outcome, now + timedelta(seconds=outcome.resume_in or 0.0))
@@ -576,9 +577,8 @@ def _sent(engine: Engine, sends: list[tuple]):
         node = graph.nodes[nid]
         params = open_params(engine.registry, engine.secrets, node)
         lane = lane_of(node["type"], params)
-        refused = refused_outcome(engine, lane, attempt)
+        refused = refused_outcome(engine, lane, state)
         if refused is not None:  # its receiver's circuit is open: a scheduled retry, no call
-            refused.state = state
             yield (run_id, graph, nid), refused
             continue
         items.append(((run_id, graph, nid), lane, _send,
@@ -590,9 +590,11 @@ def _sent(engine: Engine, sends: list[tuple]):
             continue
         key, outcome, error = done
         if isinstance(error, Cancelled):  # never started: its circuit may have opened meanwhile
-            attempt, state = attempts[key]
-            outcome, error = refused_outcome(engine, error.lane, attempt) or busy_outcome(engine, error), None
-            outcome.state = state
+            _attempt, state = attempts[key]
+            outcome = refused_outcome(engine, error.lane, state) or busy_outcome(engine, error)
+            if outcome.status != "failed" and not outcome.state:
+                outcome.state = state
+            error = None
         if error is not None:
             raise error
         yield key, outcome

@@ -220,6 +220,8 @@ def call_action(engine: Engine, spec, node: dict, params: dict, context: dict, *
             outcome = Outcome("waiting", error=f"waiting: {exc.reason}", resume_in=exc.seconds, counted=False)
         except Skip as exc:
             outcome = Outcome("skipped", output={"skipped": exc.reason})
+        except CircuitOpen as exc:  # raised before anything went out (a probe is under way)
+            outcome = held_outcome(engine, exc, state)
         except ActionFailed as exc:
             outcome = failure_outcome(engine, exc, attempt)
         except templating.TemplateError as exc:
@@ -252,19 +254,33 @@ def failure_outcome(engine: Engine, exc: ActionFailed, attempt: int) -> Outcome:
     message = _describe(exc)
     if exc.retryable and attempt < engine.max_attempts:
         delay = backoff(attempt, engine.retry_base)
-        if exc.retry_after is not None:
-            # an open circuit says when the receiver may be tried again; a 429 when to come back
-            delay = (max(delay, exc.retry_after * random.uniform(1.0, 1.2)) if isinstance(exc, CircuitOpen)
-                     else exc.retry_after)
+        if exc.retry_after is not None:  # a 429 or 503 says when to come back
+            delay = exc.retry_after
         return Outcome("retrying", error=message, resume_in=max(0.0, min(float(delay), 86400.0)))
     suffix = f" (gave up after {attempt} attempts)" if exc.retryable else ""
     return Outcome("failed", error=message + suffix)
 
 
-def refused_outcome(engine: Engine, lane: str, attempt: int) -> Outcome | None:
+def refused_outcome(engine: Engine, lane: str, state: dict | None = None) -> Outcome | None:
     """The outcome of a call whose destination's circuit is open, without making it; else None."""
     refusal = engine.services.destinations.refusal(lane) if "://" in lane else None
-    return failure_outcome(engine, refusal, attempt) if refusal is not None else None
+    return held_outcome(engine, refusal, state) if refusal is not None else None
+
+
+def held_outcome(engine: Engine, exc: CircuitOpen, state: dict | None) -> Outcome:
+    """A call held back by its destination's open circuit: not an attempt (nothing went out); tried
+    again when the circuit lets a probe through. The step gives up once its receiver has been
+    unavailable for as long as its retries would have lasted (``held_since`` in its state)."""
+    state = dict(state or {})
+    now = time.time()
+    since = float(state.setdefault("held_since", now))
+    window = sum(min(engine.retry_base * 4 ** k, 6 * 3600.0) for k in range(max(engine.max_attempts - 1, 0)))
+    message = _describe(exc)
+    if now - since > window:
+        return Outcome("failed", error=f"{message} (unavailable for {(now - since) / 3600:.1f} h: gave up)",
+                       state=state)
+    delay = max(float(exc.retry_after or 0.0), 0.0) * random.uniform(1.0, 1.2)
+    return Outcome("retrying", error=message, resume_in=min(delay, 86400.0), counted=False, state=state)
 
 
 def apply_outcome(step: Step, outcome: Outcome) -> float | None:
@@ -303,7 +319,7 @@ def _attempt(session, engine: Engine, graph: Graph, run: Run, step: Step, contex
         event_type=run.event_type, attempt=step.attempts, state=step.state or {},
     )
     lane = lane_of(node["type"], params)
-    refused = None if inline else refused_outcome(engine, lane, step.attempts)
+    refused = None if inline else refused_outcome(engine, lane, step.state)
     if refused is not None:
         outcome = refused
     elif inline:
@@ -314,7 +330,7 @@ def _attempt(session, engine: Engine, graph: Graph, run: Run, step: Step, contex
         except Late:
             return LATE
         except Cancelled as exc:
-            outcome = refused_outcome(engine, lane, step.attempts) or busy_outcome(engine, exc)
+            outcome = refused_outcome(engine, lane, step.state) or busy_outcome(engine, exc)
     wake = apply_outcome(step, outcome)
     session.commit()
     return wake

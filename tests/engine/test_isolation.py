@@ -116,7 +116,7 @@ def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(app, clie
         for name in ("refused", "silent"):
             run = db.session.scalars(select(Run).where(Run.flow_id == flows[name]).order_by(Run.created_at.desc())).first()
             step = db.session.scalars(select(Step).where(Step.run_id == run.id, Step.node_id == "hook")).one()
-            assert (run.status, step.status, step.attempts) == ("waiting", "retrying", 1)
+            assert (run.status, step.status, step.attempts) == ("waiting", "retrying", 0)  # nothing went out
             assert step.error.startswith("receiver unavailable") and run.lease_until is None
             assert (run.next_attempt_at - run.created_at).total_seconds() >= 20  # the open period
 
@@ -153,3 +153,18 @@ def test_due_retries_are_resumed_together_and_sent_once_each(app, client, fake_r
         assert [s.attempts for s in hooks] == [2] * 4 and all(s.status == "succeeded" for s in hooks)
     sent = Counter(r.headers["webhook-id"] for r in fake_receiver.requests)
     assert sorted(sent.values()) == [2] * 4  # the failed attempt and its retry, same id
+
+
+def test_a_call_held_by_an_open_circuit_is_not_an_attempt_and_gives_up_after_the_retry_window():
+    from plugin.engine.execution import Engine, held_outcome
+    from plugin.nodes._services.destinations import CircuitOpen
+
+    engine = Engine(None, None, None, retry_base=1.0, max_attempts=3)  # retries would last 1 + 4 s
+    refusal = CircuitOpen("receiver unavailable: http://h:80 (cannot connect); circuit open", retry_after=30.0)
+    first = held_outcome(engine, refusal, {"sent": "x"})
+    assert (first.status, first.counted) == ("retrying", False)
+    assert 30.0 <= first.resume_in <= 36.0 and first.state["sent"] == "x"
+    again = held_outcome(engine, refusal, first.state)
+    assert again.status == "retrying" and again.state["held_since"] == first.state["held_since"]
+    late = held_outcome(engine, refusal, {"held_since": time.time() - 6})
+    assert late.status == "failed" and "gave up" in late.error
