@@ -138,7 +138,8 @@ HELPER_FLAG = "automation:dispatch:helper"
 BATCH_SIZE = 200
 JOB_BUDGET_SECONDS = 20.0
 LINGER_SECONDS = 2  # an idle dispatch job waits this long for the next event (BLPOP: whole seconds)
-SETTLE_WAIT = 5.0  # at its end, a dispatch job waits this long at most for its batches to settle
+SETTLE_WAIT = 5.0
+COALESCE_SECONDS = 0.05  # at its end, a dispatch job waits this long at most for its batches to settle
 FLAG_SECONDS = 10  # the flag outlives a crashed job by at most this
 
 
@@ -237,6 +238,12 @@ def _dispatch_all(runtime, index, engine, session, started: float, settlers=None
 
     dispatched = 0
     while time.monotonic() - started < JOB_BUDGET_SECONDS and not STOPPING.is_set():
+        if settlers is not None:
+            # the batches in hand are usually settled within milliseconds: waiting that long lets
+            # events gather into the next claim, as when dispatch settled its batches itself (a
+            # batch per claim costs the same statements however few events it holds); a batch
+            # held by a silent receiver is not waited for past COALESCE_SECONDS
+            settlers.wait_idle(COALESCE_SECONDS)
         ids = claim_events(session, BATCH_SIZE, engine.lease_seconds)
         if not ids:
             break
