@@ -61,6 +61,19 @@ def stop_grace() -> float:
     return value
 
 
+def read_timeout() -> float:
+    """Seconds a request may take to send its headers, and its body once the headers are in
+    (``AUTOMATION_REQUEST_READ_TIMEOUT``, default 10): past it, 408 and the connection closed."""
+    raw = os.environ.get("AUTOMATION_REQUEST_READ_TIMEOUT", "10").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"AUTOMATION_REQUEST_READ_TIMEOUT must be a number of seconds, got {raw!r}") from None
+    if not 0.5 <= value <= 60:
+        raise ValueError(f"AUTOMATION_REQUEST_READ_TIMEOUT must be between 0.5 and 60 seconds, got {raw!r}")
+    return value
+
+
 def run_worker(burst: bool = False) -> None:
     """One RQ worker with the in-worker scheduler (for delayed re-runs), JSON-serialised jobs.
 
@@ -201,7 +214,8 @@ def api_command(port: int, workers: int = 2, threads: int = 8, server: str | Non
     """The command line of the API server: granian by default, gunicorn (gthread) on request.
 
     ``AUTOMATION_API_SERVER`` (or ``server``) picks it. granian parses HTTP and keeps
-    connections in Rust and runs the WSGI app on ``threads`` blocking threads per worker: on the
+    connections in Rust; it reads each request's body on its event loop (``plugin.wsgi.rsgi``:
+    a stalled upload holds no thread) and runs the WSGI app on ``threads`` threads per worker: on the
     2-core benchmark machine a stored event costs ~0.75 CPU ms there against ~1.6 under gunicorn's
     gthread worker, whose pure-Python parser and per-request thread hand-off cost more than our
     own request handling (bench/README.md, "the API server"). Both log each request to stdout
@@ -219,22 +233,28 @@ def api_command(port: int, workers: int = 2, threads: int = 8, server: str | Non
         ]
     if server != "granian":
         raise ValueError(f"AUTOMATION_API_SERVER must be one of {', '.join(API_SERVERS)}, got {server!r}")
+    # the body read on granian's event loop before a thread is taken (plugin.wsgi.BufferedRSGI);
+    # without it (behind a proxy that buffers bodies) granian's WSGI threads read it, ~0.09 CPU ms less
+    interface = (["plugin.wsgi:rsgi", "--interface", "rsgi"] if switch("AUTOMATION_READ_BODY_FIRST")
+                 else ["plugin.wsgi:app", "--interface", "wsgi", "--blocking-threads", str(threads)])
     return [
-        sys.executable, "-m", "granian", "plugin.wsgi:app", "--interface", "wsgi",
-        "--host", host, "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
+        sys.executable, "-m", "granian", *interface,
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--http1-header-read-timeout", str(int(read_timeout() * 1000)),
         "--no-ws", "--respawn-failed-workers", "--workers-kill-timeout", str(max(1, int(stop_grace()))),
         "--access-log" if access_log else "--no-access-log", "--log-level", "warning",
     ]
 
 
 def serve_api(port: int, workers: int = 2, threads: int = 8) -> subprocess.Popen:
-    return _child(api_command(port, workers, threads))
+    # granian's app threads are plugin.wsgi.BufferedRSGI's, sized by this variable in each worker
+    return _child(api_command(port, workers, threads), {**os.environ, "AUTOMATION_API_THREADS": str(threads)})
 
 
-def _child(command: list[str]) -> subprocess.Popen:
+def _child(command: list[str], env: dict | None = None) -> subprocess.Popen:
     """A child in a process group of its own, so that it and whatever it forks (granian's or
     gunicorn's workers, RQ's scheduler process) can be stopped, and if need be killed, together."""
-    return subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
 
 def stop_children(children: list[subprocess.Popen], timeout: float = STOP_SECONDS - 1) -> None:
