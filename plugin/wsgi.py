@@ -16,11 +16,11 @@ import io
 import json
 import logging
 import os
+import queue
 import socket
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from plugin.app import create_app
 from plugin.processes import read_timeout, tune_gc
@@ -134,13 +134,15 @@ class BufferedRSGI:
 
     def __init__(self, wsgi_app, threads: int, timeout: float, max_body: int | None):
         self.app, self.timeout, self.max_body = wsgi_app, timeout, max_body
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wsgi")
+        self.threads, self.started = threads, False
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()  # (environ, future, loop); threads start lazily
         self.base = {"SCRIPT_NAME": "", "SERVER_SOFTWARE": "granian (rsgi)", "wsgi.version": (1, 0),
                      "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True,
                      "wsgi.run_once": False, "wsgi.input_terminated": True}
 
     def __rsgi_del__(self, _loop) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        for _ in range(self.threads):
+            self.jobs.put(None)
 
     async def __rsgi__(self, scope, proto) -> None:
         if scope.proto != "http":  # no websockets here
@@ -155,9 +157,12 @@ class BufferedRSGI:
                 proto.response_bytes(408, TIMEOUT_HEADERS, TIMEOUT_BODY)
                 return
         environ = self._environ(scope, headers, body)
-        status, response_headers, payload = await asyncio.get_running_loop().run_in_executor(
-            self.pool, self._call, environ
-        )
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self.started:
+            self._start_threads()
+        self.jobs.put((environ, future, loop))
+        status, response_headers, payload = await future
         proto.response_bytes(status, response_headers, payload)
 
     async def _body(self, proto, declared: str | None) -> bytes:
@@ -205,6 +210,22 @@ class BufferedRSGI:
             environ["CONTENT_LENGTH"] = declared if too_large else str(len(body))
         return environ
 
+    def _start_threads(self) -> None:
+        # a plain queue and call_soon_threadsafe: lighter than run_in_executor's two futures
+        for n in range(self.threads):
+            threading.Thread(target=self._serve, name=f"wsgi-{n}", daemon=True).start()
+        self.started = True
+
+    def _serve(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            environ, future, loop = job
+            try:
+                result = self._call(environ)
+            except BaseException as exc:  # noqa: BLE001 - handed to the request's coroutine
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result, None)
+
     def _call(self, environ) -> tuple[int, list, bytes]:
         answer: list = []
 
@@ -219,6 +240,15 @@ class BufferedRSGI:
             if close is not None:
                 close()
         return answer[0], answer[1], payload
+
+
+def _settle(future: asyncio.Future, result, exc) -> None:
+    if future.cancelled():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 app = create_app()

@@ -187,3 +187,30 @@ def test_without_the_access_log_requests_are_served_and_not_logged(server, tmp_p
         log.seek(0)
         text = log.read().decode(errors="replace")
     assert "/api/v1/events" not in text and "/api/v1/health" not in text, text[-2000:]
+
+
+def _answers(base: str) -> list:
+    """What a handful of requests get: status, content type and body (the request id header aside)."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    calls = [("GET", "/", {}), ("HEAD", "/api/v1/health", {}), ("GET", "/api/v1/flows?limit=1&cursor=x", auth),
+             ("GET", "/api/v1/flows/%D0%BF%20x", auth), ("GET", "/api/v1/runs?status=bogus", auth),
+             ("POST", "/api/v1/events?debug=1", {**auth, "Cookie": "a=1"}),
+             ("PUT", "/api/v1/orders/o%2F1", auth), ("OPTIONS", "/api/v1/events", {"Origin": "http://example.com"})]
+    out = []
+    for method, path, headers in calls:
+        body = b'{"id":"same-1","name":"signup"}' if method in ("POST", "PUT") else None
+        r = requests.request(method, base + path, data=body, timeout=10,
+                             headers={**headers, "Content-Type": "application/json"} if body else headers)
+        out.append((method, path, r.status_code, r.headers.get("Content-Type"), r.content))
+    return out
+
+
+@pytest.mark.slow
+def test_granian_answers_the_same_whoever_reads_the_body(tmp_path, redis_url):
+    """plugin.wsgi.BufferedRSGI builds the WSGI environ itself: it must match granian's own."""
+    answers = []
+    for read_first in ("1", "0"):
+        (tmp_path / read_first).mkdir()
+        with _serving("granian", tmp_path / read_first, redis_url, AUTOMATION_READ_BODY_FIRST=read_first) as served:
+            answers.append(_answers(served[0]))
+    assert answers[0] == answers[1]
