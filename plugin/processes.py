@@ -84,6 +84,7 @@ def run_worker(burst: bool = False) -> None:
 
     from plugin.engine.tasks import _app
 
+    stop_grace()  # a bad value fails here, not later in the signal handler
     app = _app()
     runtime = app.extensions["automation"]
     tune_gc()
@@ -257,7 +258,7 @@ def _child(command: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
 
-def stop_children(children: list[subprocess.Popen], timeout: float = STOP_SECONDS - 1) -> None:
+def stop_children(children: list[subprocess.Popen], timeout: float = STOP_SECONDS - 1.5) -> None:
     """SIGTERM each child's process group, wait up to ``timeout`` in all, then SIGKILL what is left
     of each group (a child that exited may have left a forked process behind)."""
     for child in children:

