@@ -90,7 +90,18 @@ def run_worker(burst: bool = False) -> None:
     tune_gc()
     _children_die_with(os.getpid())
     worker = _stopping_worker_class()([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
-    worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+    try:
+        worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+    finally:
+        from plugin.engine.lifecycle import STOPPING
+
+        if STOPPING.is_set():
+            # RQ's teardown is done; the send threads of a job cut short may still be waiting on
+            # a receiver, and the interpreter's exit would join them
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
 
 def _stopping_worker_class():
@@ -113,6 +124,22 @@ def _stopping_worker_class():
                 STOPPING.set()
                 _watchdog(signum)
             super().request_stop(signum, frame)
+
+        def unsubscribe(self):
+            # RQ stops its pubsub thread with redis-py's stop(), which (redis-py 8) waits for the
+            # thread's get_message(timeout=60): when the unsubscribe reply came first, the worker
+            # hung up to a minute in its teardown (the key-rotation test's worker.wait(20) failures)
+            thread = self.pubsub_thread
+            if thread is None:
+                return
+            with contextlib.suppress(Exception):
+                self.pubsub.unsubscribe()
+            try:
+                thread.stop(timeout=1)
+            except TypeError:  # redis-py before 8: stop() takes no timeout and does not wait
+                thread.stop()
+            with contextlib.suppress(Exception):
+                self.pubsub.close()
 
         def stop_scheduler(self):
             # RQ joins its scheduler process without a timeout

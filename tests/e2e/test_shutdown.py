@@ -109,6 +109,8 @@ def test_a_worker_on_a_retrying_step_stops_in_time(app, client, procs, fake_rece
     worker = procs.start("worker")
     wait_for(lambda: len(fake_receiver.requests) >= 2, timeout=30, message="retries\n" + procs.logs())
     _assert_gone_in_time(worker, procs.logs)
+    # retries are scheduled, not waited for: the worker stopped by itself, never cut short
+    assert "still busy" not in procs.logs(), procs.logs()
 
 
 @pytest.mark.slow
@@ -122,6 +124,7 @@ def test_an_idle_worker_and_the_scheduler_stop_in_time(procs, redis_url):
     conn.close()
     _assert_gone_in_time(worker, procs.logs)
     _assert_gone_in_time(scheduler, procs.logs)
+    assert "still busy" not in procs.logs(), procs.logs()
 
 
 # -- the API server ----------------------------------------------------------------------------
