@@ -142,7 +142,8 @@ def start_api(procs: Procs, env: dict[str, str], workers: int = 2, threads: int 
 
     port = free_port()
     command = api_command(port, workers, threads, server=env.get("AUTOMATION_API_SERVER"), host="127.0.0.1")
-    api = procs.start("api", command, env)
+    # granian's app threads (plugin.wsgi.BufferedRSGI) are sized by the environment, as serve_api does
+    api = procs.start("api", command, {**env, "AUTOMATION_API_THREADS": str(threads)})
     return f"http://127.0.0.1:{port}", api
 
 

@@ -116,10 +116,20 @@ def main(argv: list[str] | None = None) -> int:
 
             create_app().run(host="0.0.0.0", port=port, threaded=True)
             return 0
-        from plugin.processes import serve_api
-
-        return serve_api(port).wait()
+        return _serve(port)
     return _run_all(getattr(args, "workers", int(os.environ.get("AUTOMATION_WORKERS", "2"))))
+
+
+def _serve(port: int) -> int:
+    """The API server as a child: SIGTERM/SIGINT stop it (within 10 s) and then the embedded Redis."""
+    from plugin.processes import run_until_signalled, serve_api, stop_on_signals
+    from plugin.runtime import stop_embedded_redis
+
+    stopping = stop_on_signals()
+    try:
+        return run_until_signalled([serve_api(port)], stopping)
+    finally:
+        stop_embedded_redis()
 
 
 def _run_all(n_workers: int) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,23 +45,132 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLD)
 
 
+STOP_SECONDS = 10.0  # every process is gone this long after its SIGTERM (README: AUTOMATION_STOP_GRACE_SECONDS)
+
+
+def stop_grace() -> float:
+    """Seconds a stopping process lets its current work finish before it cuts it short
+    (``AUTOMATION_STOP_GRACE_SECONDS``, default 6): a worker's job, the API server's requests."""
+    raw = os.environ.get("AUTOMATION_STOP_GRACE_SECONDS", "6").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"AUTOMATION_STOP_GRACE_SECONDS must be a number of seconds, got {raw!r}") from None
+    if not 1 <= value <= STOP_SECONDS - 2:
+        raise ValueError(f"AUTOMATION_STOP_GRACE_SECONDS must be at least 1 and at most {STOP_SECONDS - 2:g}, got {raw!r}")
+    return value
+
+
+def read_timeout() -> float:
+    """Seconds a request may take to send its headers, and its body once the headers are in
+    (``AUTOMATION_REQUEST_READ_TIMEOUT``, default 10): past it, 408 and the connection closed."""
+    raw = os.environ.get("AUTOMATION_REQUEST_READ_TIMEOUT", "10").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"AUTOMATION_REQUEST_READ_TIMEOUT must be a number of seconds, got {raw!r}") from None
+    if not 0.5 <= value <= 60:
+        raise ValueError(f"AUTOMATION_REQUEST_READ_TIMEOUT must be between 0.5 and 60 seconds, got {raw!r}")
+    return value
+
+
 def run_worker(burst: bool = False) -> None:
     """One RQ worker with the in-worker scheduler (for delayed re-runs), JSON-serialised jobs.
 
     A SimpleWorker runs jobs in its own process instead of forking one per job: the flow index,
     the database pool and kept-alive HTTP connections survive from job to job.
     """
-    from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
     from plugin.engine.tasks import _app
 
+    stop_grace()  # a bad value fails here, not later in the signal handler
     app = _app()
     runtime = app.extensions["automation"]
     tune_gc()
     _children_die_with(os.getpid())
-    worker = SimpleWorker([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
-    worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+    worker = _stopping_worker_class()([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
+    try:
+        worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+    finally:
+        from plugin.engine.lifecycle import STOPPING
+
+        if STOPPING.is_set():
+            # RQ's teardown is done; the send threads of a job cut short may still be waiting on
+            # a receiver, and the interpreter's exit would join them
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+
+
+def _stopping_worker_class():
+    """RQ's SimpleWorker that also stops within :data:`STOP_SECONDS` of SIGTERM/SIGINT.
+
+    RQ's warm shutdown waits for the current job, however long: a send to a receiver that never
+    answers, a run's steps. So the first signal also sets ``plugin.engine.lifecycle.STOPPING`` (the
+    engine's loops wind down) and arms a watchdog: a job still running after the grace gets RQ's
+    cold shutdown (the signal again: ``SystemExit`` in the job), and a process still alive 2 s later
+    exits at once. A run cut short stays leased ``running`` in the database; the sweeper resumes it
+    once the lease ends.
+    """
+    from rq import SimpleWorker
+
+    from plugin.engine.lifecycle import STOPPING
+
+    class StoppingWorker(SimpleWorker):
+        def request_stop(self, signum, frame):
+            if not STOPPING.is_set():
+                STOPPING.set()
+                _watchdog(signum)
+            super().request_stop(signum, frame)
+
+        def unsubscribe(self):
+            # RQ stops its pubsub thread with redis-py's stop(), which (redis-py 8) waits for the
+            # thread's get_message(timeout=60): when the unsubscribe reply came first, the worker
+            # hung up to a minute in its teardown (the key-rotation test's worker.wait(20) failures)
+            thread = self.pubsub_thread
+            if thread is None:
+                return
+            with contextlib.suppress(Exception):
+                self.pubsub.unsubscribe()
+            try:
+                thread.stop(timeout=1)
+            except TypeError:  # redis-py before 8: stop() takes no timeout and does not wait
+                thread.stop()
+            with contextlib.suppress(Exception):
+                self.pubsub.close()
+
+        def stop_scheduler(self):
+            # RQ joins its scheduler process without a timeout
+            process = getattr(self.scheduler, "_process", None)
+            if process is None or not process.pid:
+                return
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGTERM)
+            process.join(timeout=3)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=1)
+
+    return StoppingWorker
+
+
+def _watchdog(signum: int) -> None:
+    """After the grace, the stop signal again (RQ's cold shutdown); 2 s later, an immediate exit."""
+    grace = stop_grace()
+
+    def watch() -> None:
+        time.sleep(grace)
+        log.warning("still busy %.0f s after the stop signal: cutting the current job short; its stack:", grace)
+        faulthandler.dump_traceback(all_threads=True)  # what held it, for whoever reads the log
+        os.kill(os.getpid(), signum)
+        time.sleep(2)
+        log.error("did not stop after the cold shutdown; exiting now")
+        logging.shutdown()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="stop-watchdog", daemon=True).start()
 
 
 def _children_die_with(parent: int) -> None:
@@ -130,7 +242,8 @@ def api_command(port: int, workers: int = 2, threads: int = 8, server: str | Non
     """The command line of the API server: granian by default, gunicorn (gthread) on request.
 
     ``AUTOMATION_API_SERVER`` (or ``server``) picks it. granian parses HTTP and keeps
-    connections in Rust and runs the WSGI app on ``threads`` blocking threads per worker: on the
+    connections in Rust; it reads each request's body on its event loop (``plugin.wsgi.rsgi``:
+    a stalled upload holds no thread) and runs the WSGI app on ``threads`` threads per worker: on the
     2-core benchmark machine a stored event costs ~0.75 CPU ms there against ~1.6 under gunicorn's
     gthread worker, whose pure-Python parser and per-request thread hand-off cost more than our
     own request handling (bench/README.md, "the API server"). Both log each request to stdout
@@ -143,53 +256,94 @@ def api_command(port: int, workers: int = 2, threads: int = 8, server: str | Non
         return [
             sys.executable, "-m", "gunicorn", "plugin.wsgi:app",
             "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--worker-class", "gthread", "--timeout", "120", "--graceful-timeout", "10",
+            "--worker-class", "gthread", "--timeout", "120", "--graceful-timeout", str(int(stop_grace())),
             *(["--access-logfile", "-"] if access_log else []), "--log-level", "warning",
         ]
     if server != "granian":
         raise ValueError(f"AUTOMATION_API_SERVER must be one of {', '.join(API_SERVERS)}, got {server!r}")
+    # the body read on granian's event loop before a thread is taken (plugin.wsgi.BufferedRSGI);
+    # without it (behind a proxy that buffers bodies) granian's WSGI threads read it, ~0.09 CPU ms less
+    interface = (["plugin.wsgi:rsgi", "--interface", "rsgi"] if switch("AUTOMATION_READ_BODY_FIRST")
+                 else ["plugin.wsgi:app", "--interface", "wsgi", "--blocking-threads", str(threads)])
     return [
-        sys.executable, "-m", "granian", "plugin.wsgi:app", "--interface", "wsgi",
-        "--host", host, "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
-        "--no-ws", "--respawn-failed-workers", "--workers-kill-timeout", "10",
+        sys.executable, "-m", "granian", *interface,
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--http1-header-read-timeout", str(int(read_timeout() * 1000)),
+        "--no-ws", "--respawn-failed-workers", "--workers-kill-timeout", str(max(1, int(stop_grace()))),
         "--access-log" if access_log else "--no-access-log", "--log-level", "warning",
     ]
 
 
 def serve_api(port: int, workers: int = 2, threads: int = 8) -> subprocess.Popen:
-    return subprocess.Popen(api_command(port, workers, threads), cwd=ROOT)
+    # granian's app threads are plugin.wsgi.BufferedRSGI's, sized by this variable in each worker
+    return _child(api_command(port, workers, threads), {**os.environ, "AUTOMATION_API_THREADS": str(threads)})
+
+
+def _child(command: list[str], env: dict | None = None) -> subprocess.Popen:
+    """A child in a process group of its own, so that it and whatever it forks (granian's or
+    gunicorn's workers, RQ's scheduler process) can be stopped, and if need be killed, together."""
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def stop_children(children: list[subprocess.Popen], timeout: float = STOP_SECONDS - 1.5) -> None:
+    """SIGTERM each child's process group, wait up to ``timeout`` in all, then SIGKILL what is left
+    of each group (a child that exited may have left a forked process behind)."""
+    for child in children:
+        _signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %.0f s; killing it", " ".join(map(str, child.args[:4])), timeout)
+        _signal_group(child, signal.SIGKILL)
+        child.wait()
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signum)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (installed before any child starts: a signal that came
+    between the start of a child and the handler would kill this process and orphan the child)."""
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    return stopping
+
+
+def run_until_signalled(children: list[subprocess.Popen], stopping: threading.Event) -> int:
+    """Wait until ``stopping`` is set or a child exits, then stop every child
+    (:func:`stop_children`). Returns the exited child's code, else 0."""
+    code = 0
+    try:
+        while not stopping.is_set():
+            exited = next((child for child in children if child.poll() is not None), None)
+            if exited is not None:
+                code = exited.returncode
+                log.error("child %s exited with %s; stopping", " ".join(map(str, exited.args[:4])), code)
+                break
+            stopping.wait(0.5)
+    finally:
+        stop_children(children)
+    return code
 
 
 def supervise(port: int, n_workers: int) -> int:
-    """Start API, workers and scheduler as children; stop them all cleanly on Ctrl-C/SIGTERM."""
-    children: list[subprocess.Popen] = [serve_api(port)]
-    for _ in range(n_workers):
-        children.append(subprocess.Popen([sys.executable, str(ROOT / "server.py"), "worker"], cwd=ROOT))
-    children.append(subprocess.Popen([sys.executable, str(ROOT / "server.py"), "scheduler"], cwd=ROOT))
-    stopping = False
+    """Start API, workers and scheduler as children; stop them all within 10 s of Ctrl-C/SIGTERM,
+    then the embedded Redis (if this process started it)."""
+    from plugin.runtime import stop_embedded_redis
 
-    def stop(_signum=None, _frame=None):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    stopping = stop_on_signals()
+    worker = [sys.executable, str(ROOT / "server.py"), "worker"]
+    children: list[subprocess.Popen] = []
     try:
-        while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    log.error("child %s exited with %s; stopping", child.args, child.returncode)
-                    stopping = True
-            time.sleep(0.5)
+        children.append(serve_api(port))
+        children += [_child(worker) for _ in range(n_workers)]
+        children.append(_child([sys.executable, str(ROOT / "server.py"), "scheduler"]))
+        return run_until_signalled(children, stopping)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.time() + 15
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-    return 0
-
+        stop_children(children)  # a no-op for children already stopped
+        stop_embedded_redis()

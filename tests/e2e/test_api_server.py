@@ -1,6 +1,7 @@
 """`python server.py serve` under each production server: granian (the default) and gunicorn.
 
-The WSGI app is the same; what the server adds must not change what a client sees: keep-alive,
+The WSGI app is the same (under granian behind plugin.wsgi.BufferedRSGI, or granian's own WSGI
+threads with AUTOMATION_READ_BODY_FIRST=0); what the server adds must not change what a client sees: keep-alive,
 chunked request bodies, the problem details of a bad body, the 413 of a body over the limit, the
 access log, and a clean stop on SIGTERM.
 """
@@ -52,10 +53,14 @@ def _serving(server: str, tmp_path, redis_url, **extra):
         log.close()
 
 
-@pytest.fixture(params=SERVERS)
+@pytest.fixture(params=(*SERVERS, "granian-wsgi"))
 def served(request, tmp_path, redis_url):
-    with _serving(request.param, tmp_path, redis_url) as (base, proc, log, db_file):
-        yield request.param, base, proc, log, db_file
+    # granian-wsgi: granian's own WSGI threads read the bodies (AUTOMATION_READ_BODY_FIRST=0)
+    server, extra = request.param, {}
+    if server == "granian-wsgi":
+        server, extra = "granian", {"AUTOMATION_READ_BODY_FIRST": "0"}
+    with _serving(server, tmp_path, redis_url, **extra) as (base, proc, log, db_file):
+        yield server, base, proc, log, db_file
 
 
 def _chunked_post(port: int, path: str, body: bytes) -> tuple[int, bytes]:
@@ -145,6 +150,32 @@ def test_the_access_log_can_be_turned_off(monkeypatch):
 
 
 
+def test_granian_reads_bodies_before_a_thread_and_bounds_header_reads(monkeypatch):
+    for name in ("AUTOMATION_READ_BODY_FIRST", "AUTOMATION_REQUEST_READ_TIMEOUT", "AUTOMATION_STOP_GRACE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    granian = api_command(8080, server="granian")
+    assert granian[3:6] == ["plugin.wsgi:rsgi", "--interface", "rsgi"]
+    assert granian[granian.index("--http1-header-read-timeout") + 1] == "10000"
+    assert granian[granian.index("--workers-kill-timeout") + 1] == "6"
+    gunicorn = api_command(8080, server="gunicorn")
+    assert gunicorn[gunicorn.index("--graceful-timeout") + 1] == "6"
+    monkeypatch.setenv("AUTOMATION_REQUEST_READ_TIMEOUT", "2.5")
+    monkeypatch.setenv("AUTOMATION_STOP_GRACE_SECONDS", "4")
+    granian = api_command(8080, server="granian")
+    assert granian[granian.index("--http1-header-read-timeout") + 1] == "2500"
+    assert granian[granian.index("--workers-kill-timeout") + 1] == "4"
+    monkeypatch.setenv("AUTOMATION_READ_BODY_FIRST", "0")  # behind a proxy that buffers bodies
+    granian = api_command(8080, threads=6, server="granian")
+    assert granian[3:8] == ["plugin.wsgi:app", "--interface", "wsgi", "--blocking-threads", "6"]
+    monkeypatch.setenv("AUTOMATION_REQUEST_READ_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="AUTOMATION_REQUEST_READ_TIMEOUT must be a number of seconds, got 'soon'"):
+        api_command(8080)
+    monkeypatch.setenv("AUTOMATION_REQUEST_READ_TIMEOUT", "10")
+    monkeypatch.setenv("AUTOMATION_STOP_GRACE_SECONDS", "30")
+    with pytest.raises(ValueError, match="at most 8, got '30'"):
+        api_command(8080)
+
+
 @pytest.mark.parametrize("server", SERVERS)
 def test_without_the_access_log_requests_are_served_and_not_logged(server, tmp_path, redis_url):
     with _serving(server, tmp_path, redis_url, AUTOMATION_ACCESS_LOG="0") as (base, _proc, log, _db):
@@ -156,3 +187,30 @@ def test_without_the_access_log_requests_are_served_and_not_logged(server, tmp_p
         log.seek(0)
         text = log.read().decode(errors="replace")
     assert "/api/v1/events" not in text and "/api/v1/health" not in text, text[-2000:]
+
+
+def _answers(base: str) -> list:
+    """What a handful of requests get: status, content type and body (the request id header aside)."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    calls = [("GET", "/", {}), ("HEAD", "/api/v1/health", {}), ("GET", "/api/v1/flows?limit=1&cursor=x", auth),
+             ("GET", "/api/v1/flows/%D0%BF%20x", auth), ("GET", "/api/v1/runs?status=bogus", auth),
+             ("POST", "/api/v1/events?debug=1", {**auth, "Cookie": "a=1"}),
+             ("PUT", "/api/v1/orders/o%2F1", auth), ("OPTIONS", "/api/v1/events", {"Origin": "http://example.com"})]
+    out = []
+    for method, path, headers in calls:
+        body = b'{"id":"same-1","name":"signup"}' if method in ("POST", "PUT") else None
+        r = requests.request(method, base + path, data=body, timeout=10,
+                             headers={**headers, "Content-Type": "application/json"} if body else headers)
+        out.append((method, path, r.status_code, r.headers.get("Content-Type"), r.content))
+    return out
+
+
+@pytest.mark.slow
+def test_granian_answers_the_same_whoever_reads_the_body(tmp_path, redis_url):
+    """plugin.wsgi.BufferedRSGI builds the WSGI environ itself: it must match granian's own."""
+    answers = []
+    for read_first in ("1", "0"):
+        (tmp_path / read_first).mkdir()
+        with _serving("granian", tmp_path / read_first, redis_url, AUTOMATION_READ_BODY_FIRST=read_first) as served:
+            answers.append(_answers(served[0]))
+    assert answers[0] == answers[1]
