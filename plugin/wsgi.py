@@ -186,7 +186,10 @@ class BufferedRSGI:
         environ = {
             **self.base,
             "REQUEST_METHOD": scope.method,
-            "PATH_INFO": scope.path.encode("utf-8", "surrogateescape").decode("latin-1"),
+            # granian hands RSGI apps the path decoded, bytes that are not UTF-8 replaced by U+FFFD:
+            # such a replacement goes on as a byte that is not UTF-8 either, so the app refuses the
+            # URL (422) as it does under the servers that pass its bytes, instead of taking '\ufffd'
+            "PATH_INFO": scope.path.replace("\ufffd", "\udcff").encode("utf-8", "surrogateescape").decode("latin-1"),
             "QUERY_STRING": scope.query_string,
             "SERVER_NAME": host, "SERVER_PORT": port,
             "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
