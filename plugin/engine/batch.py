@@ -37,9 +37,9 @@ from plugin.engine.dispatch import (
 from plugin.engine.execution import TRANSIENT, Engine, busy_outcome, call_action, refused_outcome
 from plugin.engine.runner import DONE, Graph, StepView, evaluate
 from plugin.engine.sendstage import Cancelled, stage
+from plugin.nodes._services.destinations import lane_of
 from plugin.storage import bulk
 from plugin.storage.models import Client, CustomEvent, Event, Flow, Order, Run, Step, Visit, new_id, utcnow
-from plugin.nodes._services.destinations import lane_of
 from plugin.storage.secrets import open_params
 
 log = logging.getLogger(__name__)
@@ -385,7 +385,7 @@ class Settlers:
             try:
                 for run_id in _send_and_settle(session, self.engine, runs, graphs, sends, first_views):
                     execute_isolated(session, self.engine, run_id)
-            except Exception:  # noqa: BLE001 - the runs stay leased; the sweeper resumes them
+            except Exception:
                 session.rollback()
                 log.exception("settling a batch of %d runs failed; the sweeper resumes them", len(runs))
             finally:

@@ -13,8 +13,8 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import or_, update
@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from plugin.engine import templating
 from plugin.engine.context import for_conditions
 from plugin.engine.lifecycle import STOPPING
-from plugin.engine.sendstage import Cancelled, Late, stage
 from plugin.engine.runner import DONE, Graph, StepView, backoff, build_call, evaluate, mask
+from plugin.engine.sendstage import Cancelled, Late, stage
 from plugin.nodes._services.destinations import CircuitOpen, lane_of
 from plugin.nodes.base import ActionFailed, Deferred, Skip
 from plugin.storage.models import Flow, Run, Step, utcnow
@@ -378,7 +378,7 @@ class LateSettler:
                     renewed = time.monotonic()
                 if item is not None:
                     self.settle(session, *item)
-            except Exception:  # noqa: BLE001 - the lease expires and the sweeper resumes the run
+            except Exception:
                 session.rollback()
                 log.exception("could not settle a late call %s", item[0] if item else "")
 
@@ -455,7 +455,7 @@ def execute_isolated(session: Session, engine: Engine, run_id: str) -> str | Non
         session.rollback()
         log.warning("run %s could not be executed (the database is unwell); the sweeper resumes it", run_id)
         return None
-    except Exception as exc:  # noqa: BLE001 - recorded on the run
+    except Exception as exc:
         session.rollback()
         log.exception("run %s cannot be executed; recorded as failed", run_id)
         fail_run(session, run_id, f"internal error: {type(exc).__name__}: {exc}")

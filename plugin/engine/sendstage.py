@@ -55,7 +55,7 @@ class Late(Exception):
 class Ticket:
     """One call handed to the stage."""
 
-    __slots__ = ("key", "lane", "fn", "args", "reply", "abandoned", "started")
+    __slots__ = ("abandoned", "args", "fn", "key", "lane", "reply", "started")
 
     def __init__(self, key: Any, lane: str, fn: Callable, args: tuple, reply: queue.SimpleQueue):
         self.key = key
@@ -178,7 +178,7 @@ class SendStage:
             if handler is not None:
                 try:
                     handler(lane, busy, seconds)
-                except Exception:  # noqa: BLE001 - reporting only
+                except Exception:
                     log.exception("could not report the stalled lane %s", lane)
 
     def late_in_flight(self) -> list[Any]:
@@ -290,7 +290,7 @@ class SendStage:
             return
         try:
             handler(ticket.key, result, error)
-        except Exception:  # noqa: BLE001 - the run's lease expires and the sweeper resumes it
+        except Exception:
             log.exception("could not settle the late call %s; it is resumed after its lease", ticket.key)
 
 

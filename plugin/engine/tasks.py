@@ -66,13 +66,13 @@ def make_engine(runtime):
     def schedule(run_id: str, seconds: float) -> None:
         try:
             enqueue_run_in(runtime.queue, run_id, seconds)
-        except Exception:  # the sweeper picks it up from the database
+        except Exception:  # noqa: BLE001 - the sweeper picks it up from the database
             log.warning("could not schedule run %s; the sweeper will", run_id)
 
     def schedule_many(runs: list[tuple[str, datetime]]) -> None:
         try:
             enqueue_runs_at(runtime.queue, runs)
-        except Exception:  # the sweeper picks them up from the database
+        except Exception:  # noqa: BLE001 - the sweeper picks them up from the database
             log.warning("could not schedule %d runs; the sweeper will", len(runs))
 
     engine = Engine(
@@ -280,7 +280,7 @@ def execute_runs(run_ids: list[str]) -> None:
     with _app().app_context():
         try:
             rest = resume_runs(db.session, engine, run_ids)
-        except Exception:  # noqa: BLE001 - one by one, each isolated
+        except Exception:
             db.session.rollback()
             log.exception("resuming %d runs together failed; one by one", len(run_ids))
             rest = run_ids

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
-
-import socket
 
 import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
