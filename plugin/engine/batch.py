@@ -344,6 +344,25 @@ def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids
     return _send_and_settle(session, engine, runs, graphs, sends, first_views)
 
 
+def _still_held(session: Session, engine: Engine, runs: list[dict], sends: list[tuple]):
+    """The runs of a handed-over batch whose lease has not run out while it waited for a settler,
+    leased for another term; the others' sends are dropped (the sweeper has resumed, or will
+    resume, those runs: sending here too would make a second attempt of each)."""
+    now = utcnow()
+    kept = set(session.execute(
+        update(_RUNS)
+        .where(bulk.among(session, _RUNS.c.id, [r["id"] for r in runs]), _RUNS.c.status == "running",
+               _RUNS.c.lease_until > now)
+        .values(lease_until=now + timedelta(seconds=engine.lease_seconds))
+        .returning(_RUNS.c.id)
+    ).scalars())
+    session.commit()
+    if len(kept) < len(runs):
+        log.warning("%d runs of a batch outlived their lease before a settler took it; the sweeper resumes them",
+                    len(runs) - len(kept))
+    return [r for r in runs if r["id"] in kept], [send for send in sends if send[0] in kept]
+
+
 class Settlers:
     """Threads that send and settle dispatched batches while the dispatcher goes on claiming, so
     that claiming and recording events never wait for a receiver (each thread on its own
@@ -383,6 +402,8 @@ class Settlers:
         while True:
             runs, graphs, sends, first_views = self._todo.get()
             try:
+                runs, sends = _still_held(session, self.engine, runs, sends)
+                graphs = {run["id"]: graphs[run["id"]] for run in runs}
                 for run_id in _send_and_settle(session, self.engine, runs, graphs, sends, first_views):
                     execute_isolated(session, self.engine, run_id)
             except Exception:

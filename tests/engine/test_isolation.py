@@ -168,3 +168,38 @@ def test_a_call_held_by_an_open_circuit_is_not_an_attempt_and_gives_up_after_the
     assert again.status == "retrying" and again.state["held_since"] == first.state["held_since"]
     late = held_outcome(engine, refusal, {"held_since": time.time() - 6})
     assert late.status == "failed" and "gave up" in late.error
+
+
+def test_a_settler_drops_the_runs_whose_lease_ran_out_while_the_batch_waited(app, client, fake_receiver):
+    """A batch handed to the settlers may wait behind others (a slow receiver). A run whose lease
+    ran out meanwhile belongs to the sweeper now: the settler must not send it too (a second
+    attempt: the fault-ledger test saw 2 attempts of a 410 before this)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from plugin.engine.batch import _still_held, claim_events, dispatch_batch
+    from plugin.storage.models import utcnow
+
+    class Capture:
+        def submit(self, runs, graphs, sends, first_views):
+            self.batch = (runs, sends)
+
+    assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code == 201
+    for i in range(3):
+        assert client.post("/api/v1/events", json={"id": f"h{i}", "name": "go"}).status_code == 202
+    with app.app_context():
+        engine, capture = make_engine(rt()), Capture()
+        ids = claim_events(db.session, 200, 60)
+        assert dispatch_batch(db.session, engine, FlowIndex(rt().registry), ids, rt().redis, capture) == []
+        runs, sends = capture.batch
+        expired = runs[0]["id"]
+        db.session.execute(update(Run).where(Run.id == expired).values(lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        kept_runs, kept_sends = _still_held(db.session, engine, runs, sends)
+        assert sorted(r["id"] for r in kept_runs) == sorted(r["id"] for r in runs[1:])
+        assert sorted(s[0] for s in kept_sends) == sorted(r["id"] for r in runs[1:])
+        db.session.rollback()
+        leases = dict(db.session.execute(select(Run.id, Run.lease_until)).all())
+        assert leases[expired] < utcnow() and all(leases[r["id"]] > utcnow() for r in runs[1:])
+    assert fake_receiver.deliveries == []  # nothing was sent by the capture
