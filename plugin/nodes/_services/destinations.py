@@ -167,11 +167,6 @@ class Destinations:
         """Whether some circuit of this process is not closed (a cheap test before asking each)."""
         return bool(self._not_closed)
 
-    def state(self, dest: str) -> str:
-        with self._lock:
-            circuit = self._circuits.get(dest)
-            return circuit.state if circuit else "closed"
-
     def _open_seconds(self, circuit: _Circuit) -> float:
         return min(self.policy.max_open, self.policy.base_open * 2 ** max(circuit.trips - 1, 0))
 
