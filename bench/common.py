@@ -159,12 +159,12 @@ def wait_healthy(procs: Procs, base: str, workers: int = 0, timeout: float = 60)
 
 def make_app(env: dict[str, str], worker: bool = False):
     """The Flask app built from ``env`` (the app reads its configuration from the environment);
-    ``worker``: configured as an RQ worker's (``plugin.app.WORKER_CONFIG``), for work done in process
+    ``worker``: configured as an RQ worker's (``plugin.api.app.WORKER_CONFIG``), for work done in process
     that a worker would do."""
     os.environ.update(env)
-    import plugin.app
+    import plugin.api.app
 
-    return plugin.app.create_app(getattr(plugin.app, "WORKER_CONFIG", None) if worker else None)
+    return plugin.api.app.create_app(getattr(plugin.api.app, "WORKER_CONFIG", None) if worker else None)
 
 
 # -- processes ---------------------------------------------------------------------------------

@@ -190,16 +190,16 @@ def drain_dispatch(app, budget: float, profile=None) -> dict:
     concurrently, outcomes stored), repeat until nothing is left."""
     from sqlalchemy import func, select
 
+    from plugin.api.context import rt
+    from plugin.api.extensions import db
     from plugin.engine.batch import claim_events, dispatch_batch
     from plugin.engine.dispatch import FlowIndex
-    from plugin.engine.tasks import BATCH_SIZE, make_engine
-    from plugin.extensions import db
-    from plugin.runtime import rt
+    from plugin.jobs.worker import BATCH_SIZE, make_engine
     from plugin.storage.models import Run, utcnow
 
     with app.app_context():
         runtime = rt()
-        engine, index = make_engine(runtime), FlowIndex(runtime.registry)
+        engine, index = make_engine(runtime, db.engine), FlowIndex(runtime.registry)
         events = batches = handoff = 0
         started_at = utcnow()
         started = time.perf_counter()
@@ -231,9 +231,9 @@ def time_upsert_check(app, rounds: int = 20, batch: int = 200) -> dict:
     CONFLICT DO NOTHING of whatever is due — rolled back, so nothing changes."""
     from sqlalchemy import func, select
 
+    from plugin.api.context import rt
+    from plugin.api.extensions import db
     from plugin.engine.dispatch import FlowIndex, days_flows, record_due
-    from plugin.extensions import db
-    from plugin.runtime import rt
     from plugin.storage.models import Order, utcnow
 
     with app.app_context():
@@ -321,10 +321,10 @@ def main() -> int:
         app = c.make_app(env, worker=True)  # the sweep and the dispatch are a worker's work
         from sqlalchemy import delete, func, select, update
 
+        from plugin.api.context import rt
+        from plugin.api.extensions import db
         from plugin.engine.dispatch import sweep_days
-        from plugin.extensions import db
-        from plugin.runtime import rt
-        from plugin.storage.flows import save_flow
+        from plugin.engine.flows import save_flow
         from plugin.storage.models import Event, Flow, utcnow
 
         if "now" not in inspect.signature(sweep_days).parameters:

@@ -366,7 +366,7 @@ def add_days_flow(app) -> None:
     """200 orders and one enabled N-day flow, so the N-day sweep has something to record."""
     from sqlalchemy import insert
 
-    from plugin.extensions import db
+    from plugin.api.extensions import db
     from plugin.storage.models import Flow, Order, utcnow
 
     with app.app_context():
@@ -413,10 +413,10 @@ def capture_plans(app) -> list[tuple[str, str]]:
     from sqlalchemy import event, select
     from sqlalchemy.engine import Engine
 
+    from plugin.api.context import rt
+    from plugin.api.extensions import db
     from plugin.engine.batch import claim_events
     from plugin.engine.dispatch import DaysFlow, record_due, stale_work, sweep_days
-    from plugin.extensions import db
-    from plugin.runtime import rt
     from plugin.storage.models import Order, Step, utcnow
 
     plans: list[tuple[str, str]] = []

@@ -2,7 +2,7 @@
 """Matching + conditions per event with 10,000 enabled flows of mixed event types.
 
 A fresh PostgreSQL database; 10,000 flows saved through the storage layer
-(``plugin.storage.flows.save_flow`` inside an app context: validated and sealed like the API
+(``plugin.engine.flows.save_flow`` inside an app context: validated and sealed like the API
 does); then, for each of ``--events`` events of mixed types, the dispatch path's matching work is
 timed: ``FlowIndex.refresh(session, redis)`` (one Redis GET of the flow generation, as in the
 workers), ``context.for_conditions`` and ``FlowIndex.matching`` (event-node filter, the
@@ -154,12 +154,12 @@ def main() -> int:
     try:
         c.migrate(env, c.LOGS / "matching-migrate.log")
         app = c.make_app(env)
+        from plugin.api.context import rt
+        from plugin.api.extensions import db
         from plugin.engine.context import for_conditions
         from plugin.engine.dispatch import FlowIndex
+        from plugin.engine.flows import save_flow
         from plugin.engine.runner import Graph
-        from plugin.extensions import db
-        from plugin.runtime import rt
-        from plugin.storage.flows import save_flow
 
         with app.app_context():
             runtime = rt()

@@ -54,7 +54,7 @@ def _ensure_redis() -> None:
 def migrate_db() -> None:
     from flask_migrate import upgrade
 
-    from plugin.app import create_app
+    from plugin.api.app import create_app
 
     app = create_app()
     with app.app_context():
@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         migrate_db()
         return 0
     if command == "token":
+        from plugin.api.app import create_app
         from plugin.api.auth import create_token
-        from plugin.app import create_app
 
         with create_app().app_context():
             print(create_token(args.name))
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
         port = from_env()["PORT"]
         if args.dev:
-            from plugin.app import create_app
+            from plugin.api.app import create_app
 
             create_app().run(host="0.0.0.0", port=port, threaded=True)
             return 0
@@ -133,8 +133,8 @@ def _serve(port: int) -> int:
 
 
 def _run_all(n_workers: int) -> int:
+    from plugin.api.app import create_app
     from plugin.api.auth import create_token
-    from plugin.app import create_app
     from plugin.config import from_env
     from plugin.processes import supervise
 
@@ -159,9 +159,9 @@ def _rotate_secrets() -> int:
     Runs keep a copy of their flow's definition (secrets sealed); a waiting, retrying or failed
     run must still decrypt once the old key is dropped, so they are rotated too, in chunks.
     """
-    from plugin.app import create_app
-    from plugin.extensions import db
-    from plugin.runtime import rt
+    from plugin.api.app import create_app
+    from plugin.api.context import rt
+    from plugin.api.extensions import db
     from plugin.storage.models import Flow, Preset, Run
     from plugin.storage.secrets import rotate_nodes
 
@@ -192,10 +192,10 @@ def _prune(dry_run: bool) -> int:
     """Retention on demand: the scheduler's prune, whole (no time budget), or its count."""
     import time
 
-    from plugin.app import create_app
+    from plugin.api.app import create_app
+    from plugin.api.context import rt
+    from plugin.api.extensions import db
     from plugin.engine import retention
-    from plugin.extensions import db
-    from plugin.runtime import rt
 
     app = create_app()
     policy = retention.Policy.from_config(app.config)

@@ -82,18 +82,17 @@ def run_worker(burst: bool = False) -> None:
     """
     from rq.serializers import JSONSerializer
 
-    from plugin.engine.tasks import _app
+    from plugin.jobs.worker import context
 
     stop_grace()  # a bad value fails here, not later in the signal handler
-    app = _app()
-    runtime = app.extensions["automation"]
+    runtime = context().runtime
     tune_gc()
     _children_die_with(os.getpid())
     worker = _stopping_worker_class()([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
     try:
         worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
     finally:
-        from plugin.engine.lifecycle import STOPPING
+        from plugin.lifecycle import STOPPING
 
         if STOPPING.is_set():
             # RQ's teardown is done; the send threads of a job cut short may still be waiting on
@@ -108,7 +107,7 @@ def _stopping_worker_class():
     """RQ's SimpleWorker that also stops within :data:`STOP_SECONDS` of SIGTERM/SIGINT.
 
     RQ's warm shutdown waits for the current job, however long: a send to a receiver that never
-    answers, a run's steps. So the first signal also sets ``plugin.engine.lifecycle.STOPPING`` (the
+    answers, a run's steps. So the first signal also sets ``plugin.lifecycle.STOPPING`` (the
     engine's loops wind down) and arms a watchdog: a job still running after the grace gets RQ's
     cold shutdown (the signal again: ``SystemExit`` in the job), and a process still alive 2 s later
     exits at once. A run cut short stays leased ``running`` in the database; the sweeper resumes it
@@ -116,7 +115,7 @@ def _stopping_worker_class():
     """
     from rq import SimpleWorker
 
-    from plugin.engine.lifecycle import STOPPING
+    from plugin.lifecycle import STOPPING
 
     class StoppingWorker(SimpleWorker):
         def request_stop(self, signum, frame):
@@ -192,14 +191,15 @@ def _children_die_with(parent: int) -> None:
     os.register_at_fork(after_in_child=in_child)
 
 
-def schedule_jobs(scheduler, app) -> list:
+def schedule_jobs(scheduler, config: dict, queue_name: str) -> list:
     """Register the periodic jobs on an rq ``CronScheduler``: the sweep (N-day events, lost work)
     and, unless retention is off, the prune of old engine rows. Returns the cron jobs."""
     from rq import Queue
     from rq.cron import CronJob
     from rq.serializers import JSONSerializer
 
-    from plugin.engine import retention, tasks
+    from plugin.engine import retention
+    from plugin.jobs import worker
 
     class JsonCronJob(CronJob):
         # rq's CronJob enqueues with the default (pickle) serializer; our jobs are JSON
@@ -207,15 +207,13 @@ def schedule_jobs(scheduler, app) -> list:
             queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
             return queue.enqueue(self.func, args=self.args, kwargs=self.kwargs, **self.job_options)
 
-    config = app.config
-    queue_name = app.extensions["automation"].queue.name
     jobs = [scheduler.register(
-        tasks.sweep, queue_name, interval=int(config.get("SWEEP_INTERVAL", 10)), job_timeout=600, result_ttl=0
+        worker.sweep, queue_name, interval=int(config.get("SWEEP_INTERVAL", 10)), job_timeout=600, result_ttl=0
     )]
     prune_interval = int(config.get("PRUNE_INTERVAL", 300))
     if prune_interval > 0 and retention.Policy.from_config(config).enabled:
         jobs.append(scheduler.register(
-            retention.prune_job, queue_name, interval=prune_interval, job_timeout=600, result_ttl=0
+            worker.prune, queue_name, interval=prune_interval, job_timeout=600, result_ttl=0
         ))
     for job in jobs:
         job.__class__ = JsonCronJob
@@ -226,11 +224,11 @@ def run_scheduler() -> None:
     """The periodic jobs (see :func:`schedule_jobs`) through RQ's own cron scheduler."""
     from rq.cron import CronScheduler
 
-    from plugin.engine.tasks import _app
+    from plugin.jobs.worker import context
 
-    app = _app()
-    scheduler = CronScheduler(connection=app.extensions["automation"].redis, logging_level="WARNING")
-    schedule_jobs(scheduler, app)
+    ctx = context()
+    scheduler = CronScheduler(connection=ctx.runtime.redis, logging_level="WARNING")
+    schedule_jobs(scheduler, ctx.config, ctx.runtime.queue.name)
     scheduler.start()
 
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
 from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
@@ -105,10 +104,10 @@ def settings_from_config(config: dict[str, Any]) -> Settings:
     )
 
 
-def init_runtime(app: Flask) -> Runtime:
-    config = app.config
+def build_runtime(config: dict[str, Any]) -> Runtime:
+    """The runtime of one process (the API keeps it in ``app.extensions["automation"]``)."""
     redis = redis_from_config(config)
-    runtime = Runtime(
+    return Runtime(
         registry=get_registry(),
         secrets=SecretBox.from_config(config["SECRET_KEY_ENV"], config["DATA_DIR"]),
         redis=redis,
@@ -116,9 +115,3 @@ def init_runtime(app: Flask) -> Runtime:
         services=Services(settings=settings_from_config(config), redis=redis),
         config=config,
     )
-    app.extensions["automation"] = runtime
-    return runtime
-
-
-def rt() -> Runtime:
-    return current_app.extensions["automation"]

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from plugin.app import create_app
+from plugin.api.app import create_app
 from plugin.processes import read_timeout, tune_gc
 
 log = logging.getLogger(__name__)

@@ -194,7 +194,7 @@ def make_app(env: dict):
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        from plugin.app import create_app
+        from plugin.api.app import create_app
         from plugin.cli import migrate_db
 
         if env.get("DATABASE_URL") not in PREMIGRATED:
@@ -217,7 +217,7 @@ def env(database_url, redis_url, tmp_path):
 def app(env):
     app = make_app(env)
     yield app
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         db.session.remove()

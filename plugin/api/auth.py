@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from flask import Flask, current_app, g, request
 
+from plugin.api.extensions import db
 from plugin.errors import Unauthorized
-from plugin.extensions import db
 from plugin.storage.models import ApiToken
 
 PUBLIC_PATHS = ("/api/v1/health", "/plugin.json", "/api/v1/openapi.json")

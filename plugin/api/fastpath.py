@@ -9,7 +9,7 @@ under half of that with the very same rules, and hands everything else to the Fl
   SHA-256 of the token looked up in ``api_tokens``) and the same per-token rate limiter;
 * the same strict JSON reading (``strict_loads``) and the same marshmallow schemas (``VisitIn``,
   ``CustomEventIn``, ``OrderIn``, ``ClientIn``; for a batch each item's schema, the envelope
-  checked as ``BatchIn`` does), the plain valid case loaded by ``plugin.api.quickload`` (which
+  checked as ``BatchIn`` does), the plain valid case loaded by ``plugin.ingest.quickload`` (which
   answers as the schema or gives up),
   so what is accepted and how it is stored cannot drift from the documented API;
 * the same durability: the row and its engine event are committed (on PostgreSQL one atomic
@@ -39,11 +39,11 @@ from sqlalchemy.orm import Session
 from plugin.api import schemas
 from plugin.api.auth import identity_for
 from plugin.api.common import MalformedJson, strict_loads
-from plugin.api.groupcommit import GroupCommit, write_rows
-from plugin.api.quickload import QuickLoader
-from plugin.api.ratelimit import RATE_TAKEN
 from plugin.errors import ValidationFailed
-from plugin.storage.ingest import (
+from plugin.ingest.groupcommit import GroupCommit, write_rows
+from plugin.ingest.quickload import QuickLoader
+from plugin.ingest.ratelimit import RATE_TAKEN
+from plugin.ingest.store import (
     custom_event_row,
     ingest_batch,
     ingest_custom_event,
@@ -175,7 +175,7 @@ class FastIngest:
 
     def _notify(self, count: int) -> None:
         if count:
-            from plugin.engine.tasks import notify_dispatch
+            from plugin.jobs.queue import notify_dispatch
 
             try:
                 notify_dispatch(self.app.extensions["automation"].queue)
@@ -232,7 +232,7 @@ class FastIngest:
 
     def _db(self):
         if self._engine is None:
-            from plugin.extensions import db
+            from plugin.api.extensions import db
 
             with self.app.app_context():
                 self._engine = db.engine

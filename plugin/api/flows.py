@@ -6,15 +6,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from plugin.api.common import context_problems, json_body, json_object
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.engine import context as ctx
+from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
 from plugin.engine.runner import dry_run
 from plugin.engine.validation import validate_flow
 from plugin.errors import NotFound, ValidationFailed
-from plugin.extensions import db
-from plugin.runtime import rt
-from plugin.storage import flows as store
 from plugin.storage.models import CustomEvent, Event, Flow, Order, Visit
 from plugin.storage.secrets import open_params
 

@@ -10,11 +10,11 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from plugin.api import schemas
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.errors import ValidationFailed
-from plugin.extensions import db
-from plugin.runtime import rt
-from plugin.storage import ingest
-from plugin.storage.ingest import status_map
+from plugin.ingest import store as ingest
+from plugin.ingest.store import status_map
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def _commit_and_enqueue(events) -> int:
     count = events if isinstance(events, int) else len(events)  # counted before the commit expires them
     db.session.commit()
     if count:
-        from plugin.engine.tasks import notify_dispatch
+        from plugin.jobs.queue import notify_dispatch
 
         try:
             notify_dispatch(rt().queue)
@@ -98,7 +98,7 @@ class Batch(MethodView):
             try:
                 loaded.append((item["type"], schemas.ITEM_LOADERS[item["type"]].load(item["data"])))
             except ValidationError as exc:
-                from plugin.errors import _smorest_errors
+                from plugin.api.errors import _smorest_errors
 
                 problems += _smorest_errors(exc.messages, f"/items/{i}/data")
         if problems:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-
 from flask import Flask, Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import text
 
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.engine.variables import VARIABLES
-from plugin.extensions import db
-from plugin.runtime import rt
 
 blp = Blueprint("meta", __name__, url_prefix="/api/v1", description="Health and catalog metadata")
 
@@ -68,7 +67,7 @@ def register_plain_routes(app: Flask, api=None) -> None:
 
     @app.get("/metrics")
     def metrics():
-        from plugin.metrics import render_metrics
+        from plugin.api.metrics import render_metrics
 
         body, content_type = render_metrics()
         return Response(body, content_type=content_type)

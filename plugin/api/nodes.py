@@ -8,13 +8,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from plugin.api.common import context_problems, json_object
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.engine import context as ctx
 from plugin.engine import validation
 from plugin.errors import NotFound, ValidationFailed
-from plugin.extensions import db
 from plugin.nodes.base import SECRET_PLACEHOLDER
-from plugin.runtime import rt
 
 blp = Blueprint("nodes", __name__, url_prefix="/api/v1/nodes", description="Node catalog and execution")
 
@@ -106,11 +106,11 @@ class NodeExecute(MethodView):
         if spec.kind == "flow":
             return {"delay_seconds": spec.module.delay_seconds(params)}
         from plugin.engine.execution import execute_direct
-        from plugin.engine.tasks import make_engine
+        from plugin.jobs.worker import make_engine
         from plugin.storage.secrets import seal_nodes
 
         sealed = seal_nodes(runtime.registry, runtime.secrets, [node], None)[0]
-        return execute_direct(db.session, make_engine(runtime), spec, node, sealed, context)
+        return execute_direct(db.session, make_engine(runtime, db.engine), spec, node, sealed, context)
 
 
 def _event_matches(spec, params, context, event) -> bool:

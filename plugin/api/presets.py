@@ -6,11 +6,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from plugin.api.common import json_body
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.api.openapi import ok
+from plugin.engine import flows as store
 from plugin.errors import NotFound
-from plugin.extensions import db
-from plugin.runtime import rt
-from plugin.storage import flows as store
 from plugin.storage.models import Preset
 
 blp = Blueprint("presets", __name__, url_prefix="/api/v1/presets", description="Templates (шаблоны)")

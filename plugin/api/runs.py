@@ -10,12 +10,12 @@ from flask_smorest import Blueprint
 from sqlalchemy import and_, or_, select
 
 from plugin.api.common import decode_cursor, encode_cursor
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.engine.context import iso
 from plugin.engine.execution import step_dict
 from plugin.errors import ApiProblem, Conflict, NotFound, ValidationFailed
-from plugin.extensions import db
-from plugin.runtime import rt
 from plugin.storage.models import NOT_SUCCEEDED, Run, Step, utcnow
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run history")
@@ -155,7 +155,7 @@ class RunRetry(MethodView):
         run.updated_at = utcnow()
         run.next_attempt_at = None
         db.session.commit()
-        from plugin.engine.tasks import enqueue_run
+        from plugin.jobs.queue import enqueue_run
 
         enqueue_run(rt().queue, run.id)
         return run_dict(run, _steps_for([run.id])[run.id])

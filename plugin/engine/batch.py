@@ -36,11 +36,11 @@ from plugin.engine.dispatch import (
 )
 from plugin.engine.execution import TRANSIENT, Engine, busy_outcome, call_action, refused_outcome
 from plugin.engine.runner import DONE, Graph, StepView, evaluate
-from plugin.engine.sendstage import Cancelled, stage
-from plugin.nodes._services.destinations import lane_of
 from plugin.storage import bulk
 from plugin.storage.models import Client, CustomEvent, Event, Flow, Order, Run, Step, Visit, new_id, utcnow
 from plugin.storage.secrets import open_params
+from plugin.transport.destinations import lane_of
+from plugin.transport.sendstage import Cancelled, stage
 
 log = logging.getLogger(__name__)
 

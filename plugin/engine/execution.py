@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 
 from plugin.engine import templating
 from plugin.engine.context import for_conditions
-from plugin.engine.lifecycle import STOPPING
 from plugin.engine.runner import DONE, Graph, StepView, backoff, build_call, evaluate, mask
-from plugin.engine.sendstage import Cancelled, Late, stage
-from plugin.nodes._services.destinations import CircuitOpen, lane_of
+from plugin.lifecycle import STOPPING
 from plugin.nodes.base import ActionFailed, Deferred, Skip
 from plugin.storage.models import Flow, Run, Step, utcnow
 from plugin.storage.secrets import open_params
+from plugin.transport.destinations import CircuitOpen, lane_of
+from plugin.transport.sendstage import Cancelled, Late, stage
 
 log = logging.getLogger(__name__)
 

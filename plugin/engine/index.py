@@ -10,7 +10,7 @@ bumps it). Per trigger, the flows are filed in three levels:
    group's ``matches`` (prepared by the event module's ``prepare`` when it has one) is called
    once per event — once for all 2,000 «new order» flows, whose event node has no params;
 3. **one condition of each straight-line flow** (event → conditions / delays → action, the usual
-   shape): the condition whose :class:`~plugin.nodes.conditions._operators.Access` is the most
+   shape): the condition whose :class:`~plugin.nodes.operators.Access` is the most
    selective — equality / «any of» / «in» on a context field (city, UTM tag, status, event
    data, …) in a dict keyed by the folded value; numeric thresholds (price, orders count, event
    data > N) in sorted lists cut with ``bisect``. An event reads each field once and touches only
@@ -42,7 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.engine.runner import Graph
-from plugin.nodes.conditions._operators import Access, fold, split_list, to_text
+from plugin.nodes.operators import Access, fold, split_list, to_text
 from plugin.registry import NodeType, Registry
 from plugin.storage.models import Flow
 

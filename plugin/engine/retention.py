@@ -342,23 +342,3 @@ def report(pruned: Pruned, seconds: float) -> None:
             seconds,
             "" if pruned.complete else "; the rest is left for the next run",
         )
-
-
-def prune_job() -> dict[str, Any]:
-    """The scheduler's periodic job (an RQ worker runs it; see ``plugin.processes.schedule_jobs``)."""
-    from plugin.engine.tasks import _app
-    from plugin.extensions import db
-
-    app = _app()
-    redis = app.extensions["automation"].redis
-    database_url = app.config["SQLALCHEMY_DATABASE_URI"]
-    marks = load_marks(redis, database_url)
-    started = time.monotonic()
-    with app.app_context():
-        try:
-            pruned = prune(db.session, Policy.from_config(app.config), marks=marks)
-        finally:
-            save_marks(redis, database_url, marks)  # what was done stays done, even if a chunk failed
-    record(redis, pruned)
-    report(pruned, time.monotonic() - started)
-    return pruned.as_dict()

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from plugin.engine import templating
 from plugin.engine.context import for_conditions
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError
-from plugin.nodes.conditions._operators import Access
+from plugin.nodes.operators import Access
 from plugin.registry import Registry
 
 log = logging.getLogger(__name__)

@@ -16,14 +16,28 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     literal_column,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from plugin.extensions import db
+# Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """The plain declarative base of every model; the API hands it to Flask-SQLAlchemy."""
+
+    metadata = MetaData(naming_convention=NAMING)
 
 
 def utcnow() -> datetime:
@@ -44,7 +58,7 @@ def partial_index(name: str, *columns: str, where: str, unique: bool = False) ->
     return Index(name, *columns, unique=unique, postgresql_where=text(where), sqlite_where=text(where))
 
 
-class Flow(db.Model):
+class Flow(Base):
     __tablename__ = "flows"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
@@ -64,7 +78,7 @@ class Flow(db.Model):
     __table_args__ = (Index("ix_flows_event_type_enabled", "event_type", "enabled"),)
 
 
-class Preset(db.Model):
+class Preset(Base):
     __tablename__ = "presets"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
@@ -75,7 +89,7 @@ class Preset(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class ApiToken(db.Model):
+class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -84,7 +98,7 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Visit(db.Model):
+class Visit(Base):
     __tablename__ = "visits"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -116,7 +130,7 @@ VISIT_FIELDS = (
 ).split()
 
 
-class Client(db.Model):
+class Client(Base):
     __tablename__ = "clients"
 
     external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -132,7 +146,7 @@ class Client(db.Model):
 CLIENT_FIELDS = ("name", "company", "phone", "email", "fields")
 
 
-class Order(db.Model):
+class Order(Base):
     __tablename__ = "orders"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -156,7 +170,7 @@ ORDER_FIELDS = (
 )
 
 
-class CustomEvent(db.Model):
+class CustomEvent(Base):
     __tablename__ = "custom_events"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -167,7 +181,7 @@ class CustomEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Event(db.Model):
+class Event(Base):
     """The engine's inbox: one row per thing that may fire flows, stored with the data it came with."""
 
     __tablename__ = "events"
@@ -194,7 +208,7 @@ class Event(db.Model):
     )
 
 
-class Run(db.Model):
+class Run(Base):
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
@@ -235,7 +249,7 @@ class Run(db.Model):
 NOT_SUCCEEDED = Run.status != literal_column("'succeeded'")
 
 
-class Step(db.Model):
+class Step(Base):
     __tablename__ = "steps"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -101,7 +101,7 @@ def test_unauthenticated_writes_change_nothing(app, anon, client):
     assert anon.post("/api/v1/visits", json={"id": "v1"}).status_code == 401
     assert anon.put("/api/v1/clients/c1", json={"name": "x"}).status_code == 401
     assert client.get("/api/v1/flows").get_json()["flows"] == []
-    from plugin.extensions import db
+    from plugin.api.extensions import db
     from plugin.storage.models import Client, Visit
 
     with app.app_context():
@@ -126,7 +126,7 @@ def test_the_configured_token_is_accepted(client, anon):
 
 def test_a_created_token_works_and_is_stored_only_as_its_hash(app, anon, database_url):
     from plugin.api.auth import create_token
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         token = create_token("ci")

@@ -25,7 +25,7 @@ def slow_app(database_url, redis_url, tmp_path, tmp_path_factory):
     with fresh_database(kind, tmp_path, tmp_path_factory) as url:
         app = make_app(app_env(url, redis_url, tmp_path / "slow", AUTOMATION_FAST_INGEST="0"))
         yield app
-        from plugin.extensions import db
+        from plugin.api.extensions import db
 
         with app.app_context():
             db.session.remove()
@@ -47,7 +47,7 @@ def _shape(response):
 
 
 def _rows(app):
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         visits = {v.id: {c: getattr(v, c) for c in ("ip", "city", "utm_source", "client_id", "landing_page")}
@@ -108,7 +108,7 @@ def _orders(app):
     from plugin.storage.models import Client, Order
 
     with app.app_context():
-        from plugin.extensions import db
+        from plugin.api.extensions import db
 
         orders = {o.id: (o.price, o.status, o.status_group, o.client_id, o.fields, o.paid_at is not None)
                   for o in db.session.scalars(select(Order))}
@@ -175,7 +175,7 @@ def test_bad_batches_are_answered_by_flask(app, client, slow_app, body):
 def test_generated_ids_are_stored_with_one_event(app, client):
     r = _post(app, "/api/v1/events", {"name": "no_id", "data": {"n": 1}})
     assert r.status_code == 202 and r.get_json() == {"accepted": True, "created": True, "events": 1}
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         (custom,) = db.session.scalars(select(CustomEvent).where(CustomEvent.name == "no_id")).all()
@@ -208,7 +208,7 @@ def test_stored_api_tokens_and_the_rate_limit_apply(database_url, redis_url, tmp
     app = make_app(app_env(database_url, redis_url, tmp_path / "rl", AUTOMATION_INGEST_RATE="1",
                            AUTOMATION_INGEST_BURST="2"))
     from plugin.api.auth import create_token
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     try:
         with app.app_context():
@@ -257,7 +257,7 @@ def test_dead_database_connections_are_replaced_without_a_duplicate(app, client,
     answers = [_post(app, "/api/v1/events", {"name": "after"}) for _ in range(3)]
     assert [a.status_code for a in answers] == [202, 202, 202]
     assert app.wsgi_app.served == 6
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         customs = db.session.scalars(select(CustomEvent).where(CustomEvent.name == "after")).all()
@@ -286,7 +286,7 @@ def test_concurrent_batches_creating_the_same_orders_store_each_once(app, client
         for t in threads:
             t.join()
     assert [a.status_code for a in answers] == [202] * 6
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         orders = db.session.scalars(select(Order).where(Order.id.in_(ids))).all()

@@ -35,7 +35,7 @@ def portable(nodes: list[dict]) -> list[dict]:
 
 @pytest.fixture
 def registry(app):
-    from plugin.runtime import rt
+    from plugin.api.context import rt
 
     with app.app_context():
         return rt().registry
@@ -78,7 +78,7 @@ def test_list_items_carry_status_name_and_trigger_counts(client):
 
 
 def test_list_stats_reflect_the_stored_counters(app, client):
-    from plugin.extensions import db
+    from plugin.api.extensions import db
     from plugin.storage.models import Flow
 
     flow = create(client)

@@ -1,4 +1,4 @@
-"""Group commit of the lean ingestion path (plugin/api/groupcommit.py), on PostgreSQL.
+"""Group commit of the lean ingestion path (plugin/ingest/groupcommit.py), on PostgreSQL.
 
 Concurrent ``POST /events`` and ``/visits`` of one API process are written by one statement per
 group; each request still answers 202 only once its row is committed, each id is stored once with
@@ -47,7 +47,7 @@ def _concurrently(app, requests: list[tuple[str, dict]], threads: int = 16) -> l
 
 
 def _count(app, model, *where) -> int:
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model).where(*where))
@@ -91,7 +91,7 @@ def test_concurrent_requests_are_written_in_groups_each_stored_once(app, databas
     assert _count(app, CustomEvent) == 41 and _count(app, Visit) == 20
     assert _count(app, Event, Event.trigger == "custom_event") == 41
     assert _count(app, Event, Event.trigger == "visit_created") == 20
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         stored = db.session.get(CustomEvent, "e7")
@@ -154,7 +154,7 @@ def test_can_be_turned_off(database_url, redis_url, tmp_path):
         assert app.wsgi_app.served == 1 and app.wsgi_app._group is None
         assert _count(app, Event, Event.subject_id == "one") == 1
     finally:
-        from plugin.extensions import db
+        from plugin.api.extensions import db
 
         with app.app_context():
             db.engine.dispose()

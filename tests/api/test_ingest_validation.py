@@ -6,7 +6,7 @@ import pytest
 
 
 def stored_counts(app) -> dict[str, int]:
-    from plugin.extensions import db
+    from plugin.api.extensions import db
     from plugin.storage.models import Client, CustomEvent, Event, Order, Visit
 
     with app.app_context():

@@ -200,7 +200,7 @@ def test_invalid_preset_is_rejected_with_paths(client, build, paths):
 
 
 def test_preset_secrets_are_masked_encrypted_and_kept_by_a_placeholder_put(app, env, client):
-    from plugin.extensions import db
+    from plugin.api.extensions import db
     from plugin.storage.secrets import SecretBox
 
     created = client.post("/api/v1/presets", json=ACTION)

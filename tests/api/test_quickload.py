@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, post_load, validate, validates_
 from marshmallow import fields as mf
 
 from plugin.api import schemas
-from plugin.api.quickload import QuickLoader
+from plugin.ingest.quickload import QuickLoader
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 
-from plugin.extensions import db
+from plugin.api.extensions import db
 from plugin.storage.models import Run, utcnow
 
 STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "not_triggered")

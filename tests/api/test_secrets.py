@@ -24,7 +24,7 @@ def load(name: str = "custom_event_all_secrets") -> dict:
 
 @pytest.fixture
 def registry(app):
-    from plugin.runtime import rt
+    from plugin.api.context import rt
 
     with app.app_context():
         return rt().registry
@@ -47,7 +47,7 @@ def at(doc: dict, path: str):
 
 def stored_definition(app, flow_id: str) -> tuple[dict, str]:
     """The flow's definition as the database holds it, parsed and as raw text."""
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         raw = db.session.execute(

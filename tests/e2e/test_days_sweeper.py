@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 
-from plugin.extensions import db
+from plugin.api.extensions import db
 from plugin.storage.models import Order, utcnow
 from tests.conftest import wait_for
 from tests.e2e.helpers import Api, webhook_flow

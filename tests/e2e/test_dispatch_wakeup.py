@@ -11,7 +11,8 @@ import time
 import pytest
 import redis
 
-from plugin.engine.tasks import DISPATCH_FLAG, LINGER_SECONDS
+from plugin.jobs.queue import DISPATCH_FLAG
+from plugin.jobs.worker import LINGER_SECONDS
 from tests.conftest import wait_for
 from tests.e2e.helpers import Api, webhook_flow
 

@@ -113,7 +113,7 @@ def test_redis_flushed_mid_run_loses_nothing(live, procs, fake_receiver, redis_u
 
 @pytest.mark.slow
 def test_delay_is_durable_across_restarts(live, procs, fake_receiver, app):
-    from plugin.extensions import db
+    from plugin.api.extensions import db
     from plugin.storage.models import Step, utcnow
 
     api = Api(live.url)

@@ -72,7 +72,7 @@ def _flow_and_order(client, url: str) -> None:
 
 
 def _runs(app) -> list[tuple[str, str]]:
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         rows = db.session.execute(text("SELECT id, status FROM runs ORDER BY id")).all()

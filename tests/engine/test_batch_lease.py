@@ -15,13 +15,13 @@ import time
 
 from sqlalchemy import select
 
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.engine.batch import claim_events, dispatch_batch
-from plugin.engine.sendstage import LANE_THREADS
 from plugin.engine.dispatch import FlowIndex, stale_work
-from plugin.engine.tasks import make_engine
-from plugin.extensions import db
-from plugin.runtime import rt
+from plugin.jobs.worker import make_engine
 from plugin.storage.models import Run, utcnow
+from plugin.transport.sendstage import LANE_THREADS
 from tests.engine.test_ingest_and_runs import _flow
 
 LEASE = 1.0
@@ -41,7 +41,7 @@ def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_r
         try:
             with app.app_context():
                 runtime = rt()
-                engine = make_engine(runtime)
+                engine = make_engine(runtime, db.engine)
                 engine.lease_seconds = LEASE
                 ids = claim_events(db.session, 200, 60)
                 assert len(ids) == count
@@ -76,7 +76,8 @@ def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_r
 def test_a_batch_smaller_than_the_limit_is_not_followed_by_an_empty_claim(app, client, monkeypatch):
     """At low rates each wake-up claimed twice (the second found nothing): events committed after
     a claim that was not full push a wake-up token instead (tests/e2e/test_dispatch_wakeup.py)."""
-    from plugin.engine import batch, tasks
+    from plugin.engine import batch
+    from plugin.jobs import worker as tasks
 
     claims: list[int] = []
 
@@ -90,7 +91,7 @@ def test_a_batch_smaller_than_the_limit_is_not_followed_by_an_empty_claim(app, c
         assert client.post("/api/v1/events", json={"id": f"s{i}", "name": "go"}).status_code == 202
     with app.app_context():
         runtime = rt()
-        run = lambda: tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime),  # noqa: E731
+        run = lambda: tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime, db.engine),  # noqa: E731
                                           db.session, time.monotonic())
         assert run() == 3
         assert claims == [3]

@@ -6,8 +6,8 @@ import threading
 
 from sqlalchemy import insert
 
+from plugin.api.extensions import db
 from plugin.engine.batch import claim_events
-from plugin.extensions import db
 from plugin.storage.models import Event, utcnow
 
 

@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, insert, select, update
 
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.engine.dispatch import check_order_due, sweep_days
-from plugin.extensions import db
-from plugin.runtime import rt
 from plugin.storage.models import Client, Event, Flow, Order, Run, Step, utcnow
 from tests.engine.test_ingest_and_runs import drain
 
@@ -289,10 +289,10 @@ def test_a_run_from_before_due_events_is_not_repeated(app, client, fake_receiver
         assert set(runs) == {"old", "new"} and runs["old"] == "legacy"
         # that batch fell back to one event at a time: its new run goes the step-by-step way
         from plugin.engine.execution import execute_run
-        from plugin.engine.tasks import make_engine
+        from plugin.jobs.worker import make_engine
 
         assert db.session.get(Run, runs["new"]).status == "queued"
-        execute_run(db.session, make_engine(rt()), runs["new"])
+        execute_run(db.session, make_engine(rt(), db.engine), runs["new"])
         assert db.session.get(Run, runs["new"]).status == "succeeded"
     assert [d.payload["order"]["id"] for d in fake_receiver.deliveries] == ["new"]
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, insert, select
 
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.engine.dispatch import check_order_due, sweep_days
-from plugin.extensions import db
-from plugin.runtime import rt
 from plugin.storage.models import Flow, Order, Run, utcnow
 from tests.engine.test_ingest_and_runs import drain
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from plugin.engine.context import for_conditions
 from plugin.engine.index import FlowIndex
 from plugin.engine.runner import Graph
-from plugin.nodes.conditions._operators import NUMERIC_OPERATORS, TEXT_OPERATORS, to_number
+from plugin.nodes.operators import NUMERIC_OPERATORS, TEXT_OPERATORS, to_number
 from plugin.registry import get_registry
 
 REGISTRY = get_registry()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.engine.batch import claim_events, dispatch_batch
 from plugin.engine.dispatch import FlowIndex
-from plugin.engine.tasks import make_engine
-from plugin.extensions import db
-from plugin.runtime import rt
+from plugin.jobs.worker import make_engine
 from plugin.storage.models import Event, Order
 
 
@@ -14,7 +14,7 @@ def drain(app) -> int:
     """Dispatch every stored event in-process, as a worker's dispatch job does."""
     with app.app_context():
         runtime = rt()
-        engine, index, total = make_engine(runtime), FlowIndex(runtime.registry), 0
+        engine, index, total = make_engine(runtime, db.engine), FlowIndex(runtime.registry), 0
         while ids := claim_events(db.session, 200, 60):
             dispatch_batch(db.session, engine, index, ids, runtime.redis)
             total += len(ids)
@@ -139,7 +139,7 @@ def test_slack_flow_end_to_end_with_rate_limits(app, client, fake_slack):
 
     deadline = time.monotonic() + 20
     with app.app_context():  # what the batch deferred (rate limit) continues step by step
-        engine = make_engine(rt())
+        engine = make_engine(rt(), db.engine)
         while time.monotonic() < deadline:
             open_runs = [r.id for r in db.session.query(Run).filter(Run.status.in_(["queued", "waiting", "running"]))]
             if not open_runs:
@@ -240,7 +240,7 @@ def test_branches_false_paths_and_an_action_reached_twice_runs_once(app, client,
     from plugin.storage.models import Run
 
     with app.app_context():  # A's successor runs after A succeeded, on the step-by-step path
-        engine = make_engine(rt())
+        engine = make_engine(rt(), db.engine)
         for run in db.session.query(Run).filter(Run.status == "queued").all():
             execute_run(db.session, engine, run.id)
     got = sorted((r.path, r.json()["order"]["id"]) for r in fake_receiver.requests)

@@ -15,14 +15,14 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from plugin.engine import tasks
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.engine.dispatch import FlowIndex
-from plugin.engine.sendstage import LANE_THREADS, STALL_AFTER
-from plugin.engine.tasks import make_engine
-from plugin.extensions import db
-from plugin.nodes._services.destinations import published
-from plugin.runtime import rt
+from plugin.jobs import worker as tasks
+from plugin.jobs.worker import make_engine
 from plugin.storage.models import Run, Step
+from plugin.transport.destinations import published
+from plugin.transport.sendstage import LANE_THREADS, STALL_AFTER
 from tests.conftest import app_env, free_port, wait_for
 from tests.engine.test_ingest_and_runs import _flow
 
@@ -49,7 +49,7 @@ def _dispatch(app) -> float:
     with app.app_context():
         runtime = rt()
         started = time.monotonic()
-        tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime), db.session, time.monotonic())
+        tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime, db.engine), db.session, time.monotonic())
         return time.monotonic() - started
 
 
@@ -146,7 +146,7 @@ def test_due_retries_are_resumed_together_and_sent_once_each(app, client, fake_r
         waiting = db.session.scalars(select(Run.id).where(Run.status == "waiting")).all()
         assert len(waiting) == 4
         time.sleep(1.0)  # AUTOMATION_RETRY_BASE_SECONDS=0.3: the retries are due
-        assert resume_runs(db.session, make_engine(rt()), list(waiting) + ["no-such-run"]) == []
+        assert resume_runs(db.session, make_engine(rt(), db.engine), list(waiting) + ["no-such-run"]) == []
         db.session.rollback()
         assert db.session.scalars(select(Run.status)).all() == ["succeeded"] * 4
         hooks = db.session.scalars(select(Step).where(Step.node_id == "hook")).all()
@@ -157,7 +157,7 @@ def test_due_retries_are_resumed_together_and_sent_once_each(app, client, fake_r
 
 def test_a_call_held_by_an_open_circuit_is_not_an_attempt_and_gives_up_after_the_retry_window():
     from plugin.engine.execution import Engine, held_outcome
-    from plugin.nodes._services.destinations import CircuitOpen
+    from plugin.transport.destinations import CircuitOpen
 
     engine = Engine(None, None, None, retry_base=1.0, max_attempts=3)  # retries would last 1 + 4 s
     refusal = CircuitOpen("receiver unavailable: http://h:80 (cannot connect); circuit open", retry_after=30.0)
@@ -189,7 +189,7 @@ def test_a_settler_drops_the_runs_whose_lease_ran_out_while_the_batch_waited(app
     for i in range(3):
         assert client.post("/api/v1/events", json={"id": f"h{i}", "name": "go"}).status_code == 202
     with app.app_context():
-        engine, capture = make_engine(rt()), Capture()
+        engine, capture = make_engine(rt(), db.engine), Capture()
         ids = claim_events(db.session, 200, 60)
         assert dispatch_batch(db.session, engine, FlowIndex(rt().registry), ids, rt().redis, capture) == []
         runs, sends = capture.batch

@@ -1,4 +1,4 @@
-"""plugin/leanredis.py: the hot-path Lua scripts on a plain socket answer as redis-py's Script does."""
+"""plugin/transport/leanredis.py: the hot-path Lua scripts on a plain socket answer as redis-py's Script does."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import uuid
 import pytest
 import redis
 
-from plugin.api.ratelimit import GCRA, RateLimiter
-from plugin.engine.tasks import _NOTIFY_LUA
-from plugin.leanredis import LeanScript, lean_script
+from plugin.ingest.ratelimit import GCRA, RateLimiter
+from plugin.jobs.queue import _NOTIFY_LUA
+from plugin.transport.leanredis import LeanScript, lean_script
 from tests.conftest import free_port
 
 ECHO = "return {KEYS[1], ARGV[1], #KEYS, #ARGV, redis.call('INCR', KEYS[1])}"

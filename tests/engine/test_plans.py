@@ -11,8 +11,8 @@ import json
 
 from sqlalchemy import event, insert, select, text
 
+from plugin.api.extensions import db
 from plugin.engine.batch import claim_events
-from plugin.extensions import db
 from plugin.storage import bulk
 from plugin.storage.models import Event, utcnow
 from tests.conftest import app_env, make_app
@@ -22,12 +22,13 @@ def _pg_app(pg_url, redis_url, tmp_path):
     return make_app(app_env(pg_url, redis_url, tmp_path / "data"))
 
 
-def _events(count: int) -> None:
+def _events(count: int, session=None) -> None:
+    session = session or db.session
     now = utcnow()
-    db.session.execute(insert(Event), [
+    session.execute(insert(Event), [
         {"trigger": "custom_event", "subject_id": f"c{i}", "data": {}, "created_at": now} for i in range(count)
     ])
-    db.session.commit()
+    session.commit()
 
 
 def _nodes(plan: dict):
@@ -78,33 +79,39 @@ def test_the_claim_never_rescans_its_chosen_ids_per_event(pg_url, redis_url, tmp
 
 def _prepared_after_repeats(app) -> int:
     with app.app_context():
-        _events(50)
-        table = Event.__table__
-        for _ in range(12):
-            rows = db.session.execute(select(table).where(bulk.among(db.session, table.c.id, [1, 2, 3]))).all()
-            assert len(rows) == 3
-        prepared = db.session.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
-        db.session.rollback()
+        prepared = _prepared_in(db.session, db.engine)
         db.session.remove()
         db.engine.dispose()
         return prepared
+
+
+def _prepared_in(session, engine) -> int:
+    _events(50, session)
+    table = Event.__table__
+    for _ in range(12):
+        rows = session.execute(select(table).where(bulk.among(session, table.c.id, [1, 2, 3]))).all()
+        assert len(rows) == 3
+    prepared = session.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
+    session.rollback()
+    return prepared
 
 
 def test_a_workers_batch_statements_are_not_prepared_server_side(pg_url, redis_url, tmp_path, monkeypatch):
     """psycopg prepares a statement on its 5th use and PostgreSQL may then keep a generic plan
     (made on a tiny table: a sequential scan); a worker's connections (the app RQ workers and the
     scheduler build, ``WORKER_CONFIG``) prepare nothing. The API's do (batch ingestion)."""
-    from plugin.app import WORKER_CONFIG, create_app
-    from plugin.engine import tasks
+    from plugin.api.app import create_app
+    from plugin.jobs import worker as tasks
 
     _pg_app(pg_url, redis_url, tmp_path)  # migrated
     for key, value in app_env(pg_url, redis_url, tmp_path / "data").items():
         monkeypatch.setenv(key, value)
-    tasks._app.cache_clear()
+    tasks.context.cache_clear()
     try:
-        worker = tasks._app()
+        worker = tasks.context()
         assert worker.config["PG_PREPARE"] is False
-        assert _prepared_after_repeats(worker) == 0
+        assert _prepared_in(worker.database.session, worker.database.engine) == 0
+        worker.database.dispose()
     finally:
-        tasks._app.cache_clear()
+        tasks.context.cache_clear()
     assert _prepared_after_repeats(create_app()) >= 1

@@ -12,12 +12,12 @@ import time
 
 from sqlalchemy import select, text
 
-from plugin.engine import tasks
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.engine.dispatch import FlowIndex
 from plugin.engine.execution import execute_isolated
-from plugin.engine.tasks import make_engine
-from plugin.extensions import db
-from plugin.runtime import rt
+from plugin.jobs import worker as tasks
+from plugin.jobs.worker import make_engine
 from plugin.storage.models import Event, Flow, Run
 from tests.engine.test_ingest_and_runs import _flow
 
@@ -54,7 +54,7 @@ def test_a_poison_event_is_recorded_as_failed_and_its_batch_mates_are_delivered(
     with app.app_context():
         runtime = rt()
         started = time.monotonic()
-        dispatched = tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime), db.session,
+        dispatched = tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime, db.engine), db.session,
                                          time.monotonic())
         assert time.monotonic() - started < 5
         assert dispatched == 11
@@ -81,7 +81,7 @@ def test_a_run_that_cannot_be_executed_is_recorded_as_failed(app, client, fake_r
                   status="queued", context={}, definition={"nodes": [{"id": "x"}], "edges": []})  # no type
         db.session.add(run)
         db.session.commit()
-        assert execute_isolated(db.session, make_engine(rt()), "poison-run") == "failed"
+        assert execute_isolated(db.session, make_engine(rt(), db.engine), "poison-run") == "failed"
         db.session.rollback()
         stored = db.session.get(Run, "poison-run")
         assert stored.status == "failed"

@@ -13,11 +13,11 @@ import redis as redis_lib
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from plugin.api.context import rt
+from plugin.api.extensions import db
 from plugin.engine import retention
 from plugin.engine.dispatch import sweep_days
 from plugin.engine.retention import Policy, prune
-from plugin.extensions import db
-from plugin.runtime import rt
 from plugin.storage.models import Client, CustomEvent, Event, Flow, Order, Preset, Run, Step, Visit, utcnow
 from tests.conftest import wait_for
 from tests.engine.test_ingest_and_runs import drain
@@ -466,20 +466,20 @@ def test_the_scheduler_registers_the_prune(app, env, monkeypatch):
     from plugin.processes import schedule_jobs
 
     connection = redis_lib.Redis.from_url(env["REDIS_URL"])
-    jobs = schedule_jobs(CronScheduler(connection=connection), app)
+    jobs = schedule_jobs(CronScheduler(connection=connection), app.config, env["AUTOMATION_QUEUE"])
     assert [(j.func_name, j.interval) for j in jobs] == [
-        ("plugin.engine.tasks.sweep", 1),
-        ("plugin.engine.retention.prune_job", 300),
+        ("plugin.jobs.worker.sweep", 1),
+        ("plugin.jobs.worker.prune", 300),
     ]
     queue = Queue(env["AUTOMATION_QUEUE"], connection=connection, serializer=JSONSerializer)
     jobs[1].enqueue(connection)  # as the scheduler does: JSON, on the engine's queue
-    assert [j.func_name for j in queue.get_jobs()] == ["plugin.engine.retention.prune_job"]
+    assert [j.func_name for j in queue.get_jobs()] == ["plugin.jobs.worker.prune"]
 
     for off in ({"PRUNE_INTERVAL": 0}, {"EVENT_RETENTION_HOURS": 0, "RUN_RETENTION_DAYS": 0}):
         for key, value in off.items():
             monkeypatch.setitem(app.config, key, value)
-        assert [j.func_name for j in schedule_jobs(CronScheduler(connection=connection), app)] == [
-            "plugin.engine.tasks.sweep"
+        assert [j.func_name for j in schedule_jobs(CronScheduler(connection=connection), app.config, env["AUTOMATION_QUEUE"])] == [
+            "plugin.jobs.worker.sweep"
         ]
         monkeypatch.undo()
     connection.close()

@@ -13,9 +13,9 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
+from plugin.api.extensions import db
 from plugin.engine.batch import claim_events
 from plugin.engine.dispatch import DaysFlow, record_due, stale_work
-from plugin.extensions import db
 from plugin.storage.models import Event, Run, Step, utcnow
 from tests.conftest import BACKENDS, app_env
 
@@ -107,7 +107,7 @@ def bare_app(empty_url, redis_url, tmp_path, monkeypatch):
     """The app on ``empty_url``, not migrated (the app reads its configuration when created)."""
     for key, value in app_env(empty_url, redis_url, tmp_path / "data").items():
         monkeypatch.setenv(key, value)
-    from plugin.app import create_app
+    from plugin.api.app import create_app
 
     app = create_app()
     yield app

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from plugin.nodes import operators as _operators
 from plugin.nodes.conditions import (
-    _operators,
     client_orders_count,
     event_data,
     order_created_age,

@@ -36,7 +36,7 @@ def module_app(tmp_path_factory, module_redis_url):
     data = tmp_path_factory.mktemp("data")
     app = make_app(app_env(f"sqlite:///{data / 'automation.db'}", module_redis_url, data))
     yield app
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     with app.app_context():
         db.session.remove()

@@ -192,7 +192,7 @@ def deployment(request, tmp_path, redis_url):
     for app, server, procs in made:
         procs.stop_all()
         server.stop()
-        from plugin.extensions import db
+        from plugin.api.extensions import db
 
         with app.app_context():
             db.session.remove()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.app import UI_DIST
+from plugin.api.app import UI_DIST
 
 EVIL = "https://evil.example"
 

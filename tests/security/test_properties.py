@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from plugin.engine import templating
 from plugin.engine.variables import VARIABLES, resolve
-from plugin.nodes.conditions import _operators as ops
+from plugin.nodes import operators as ops
 from plugin.nodes.conditions._visit import ip_match
 from plugin.registry import get_registry
 from tests.security.conftest import leaks

@@ -165,7 +165,7 @@ def test_ingestion_is_accepted_when_redis_is_unreachable(tmp_path):
 
 
 def test_an_unreachable_database_is_a_503_problem_not_a_500(tmp_path, module_redis_url, monkeypatch):
-    from plugin.app import create_app
+    from plugin.api.app import create_app
 
     env = app_env(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere", module_redis_url, tmp_path / "d")
     for key, value in env.items():

@@ -239,7 +239,7 @@ def test_secrets_never_leave_even_when_the_remote_side_echoes_them(
     assert ours  # the API did log (the direct Slack call at least)
     assert not _found("\n".join(r.getMessage() for r in ours), secrets), "a secret in the API log"
     with app.app_context():  # at rest: only ciphertext
-        from plugin.extensions import db
+        from plugin.api.extensions import db
 
         dump = "\n".join(
             str(row)
@@ -286,7 +286,7 @@ def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 def _sealed_values(app) -> list[str]:
     """Every ``{"$secret": ...}`` ciphertext stored in flows, presets and runs."""
-    from plugin.extensions import db
+    from plugin.api.extensions import db
 
     out = []
     with app.app_context():

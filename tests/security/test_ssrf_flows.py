@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from plugin.nodes._services.net import GuardedSession
+from plugin.transport.net import GuardedSession
 from tests.conftest import wait_for
 from tests.fakes._http import Reply
 from tests.security.conftest import isolated_env
@@ -161,7 +161,7 @@ def _finished_run(client, procs, count: int = 1) -> list[dict]:
 
 
 def test_the_engine_and_the_api_use_the_guarded_session(app):
-    from plugin.engine.tasks import make_engine
+    from plugin.jobs.worker import make_engine
 
     runtime = app.extensions["automation"]
     assert isinstance(runtime.services.http, GuardedSession)

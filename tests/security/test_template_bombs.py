@@ -217,7 +217,7 @@ def test_deep_nesting_is_a_422_with_the_path_on_every_route(api):
 
 
 def test_a_stored_deep_template_fails_its_step_in_a_dry_run(api, module_app):  # noqa: F811
-    from plugin.extensions import db
+    from plugin.api.extensions import db
     from plugin.storage.models import Flow
 
     flow_id = api.post("/api/v1/flows", json=_flow("ok")).get_json()["id"]

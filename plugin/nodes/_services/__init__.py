@@ -41,7 +41,7 @@ class Services:
     def destinations(self):
         """The per-destination concurrency bounds and circuit breakers of this process."""
         if self._destinations is None:
-            from plugin.nodes._services.destinations import Destinations, Policy
+            from plugin.transport.destinations import Destinations, Policy
 
             self._destinations = Destinations(Policy(**self.settings.extra.get("destinations", {})), self.redis)
         return self._destinations
@@ -50,7 +50,7 @@ class Services:
     def http(self):
         """A ``requests.Session`` whose every connection passes the SSRF guard (SPEC §8)."""
         if self._http is None:
-            from plugin.nodes._services.net import guarded_session
+            from plugin.transport.net import guarded_session
 
             self._http = guarded_session(self.settings)
         return self._http

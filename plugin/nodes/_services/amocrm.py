@@ -12,8 +12,9 @@ from typing import Any
 
 import requests
 
-from plugin.nodes._services import http, limits
+from plugin.nodes._services import limits
 from plugin.nodes.base import PermanentError
+from plugin.transport import http
 
 log = logging.getLogger(__name__)
 

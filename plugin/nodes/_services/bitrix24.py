@@ -12,8 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from plugin.nodes._services import http, limits
+from plugin.nodes._services import limits
 from plugin.nodes.base import PermanentError, RetryableError
+from plugin.transport import http
 
 log = logging.getLogger(__name__)
 

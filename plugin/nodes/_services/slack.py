@@ -7,8 +7,8 @@ from typing import Any
 
 import requests
 
-from plugin.nodes._services import http
 from plugin.nodes.base import PermanentError
+from plugin.transport import http
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from plugin.nodes._services import http
 from plugin.nodes.base import PermanentError, RetryableError
+from plugin.transport import http
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import formatdate
 from typing import Any
 
-from plugin.nodes._services import net
 from plugin.nodes._services.htmltext import html_to_text
 from plugin.nodes.base import PermanentError, RetryableError
+from plugin.transport import net
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def message_id(idempotency_key: str, from_email: str) -> str:
 def check_host(host: str, port: int, settings: Any) -> str:
     """The IP the SSRF guard approves for ``host``: connect there, keep ``host`` for TLS and greetings.
 
-    Raises :class:`~plugin.nodes._services.net.BlockedDestination` (a PermanentError) when refused.
+    Raises :class:`~plugin.transport.net.BlockedDestination` (a PermanentError) when refused.
     """
     try:
         return net.check_host(host, port, settings)

@@ -6,8 +6,8 @@ import logging
 import re
 from typing import Any
 
-from plugin.nodes._services import http
 from plugin.nodes.base import PermanentError, RetryableError
+from plugin.transport import http
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from plugin.nodes._services import http, limits, slack
+from plugin.nodes._services import limits, slack
 from plugin.nodes.base import ActionCall
+from plugin.transport import http
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ import json
 import logging
 import time
 
-from plugin.nodes._services import http, webhooks
+from plugin.nodes._services import webhooks
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, PermanentError
+from plugin.transport import http
 
 log = logging.getLogger(__name__)
 

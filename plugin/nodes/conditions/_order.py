@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from plugin.nodes.conditions._operators import to_datetime
+from plugin.nodes.operators import to_datetime
 
 ORDER_EVENTS = frozenset(
     {

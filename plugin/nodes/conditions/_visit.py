@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from plugin.nodes.conditions._operators import Access, ItemMatch, Test, text_access, text_match, text_test
+from plugin.nodes.operators import Access, ItemMatch, Test, text_access, text_match, text_test
 
 Evaluate = Callable[[dict[str, Any], dict[str, Any]], bool]
 FieldOf = Callable[[dict[str, Any]], str]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.nodes.conditions._operators import Access, Test, numeric_access, numeric_match, numeric_test
+from plugin.nodes.operators import Access, Test, numeric_access, numeric_match, numeric_test
 
 EVENTS = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.nodes.conditions._operators import Access, Test, match, match_access, match_test
+from plugin.nodes.operators import Access, Test, match, match_access, match_test
 
 EVENTS = frozenset({"event.custom"})
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.nodes.conditions._operators import Access, Test, numeric_access, numeric_match, numeric_test
 from plugin.nodes.conditions._order import ORDER_EVENTS, order_value
+from plugin.nodes.operators import Access, Test, numeric_access, numeric_match, numeric_test
 
 EVENTS = ORDER_EVENTS
 

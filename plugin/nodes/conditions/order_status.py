@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.nodes.conditions._operators import Access, Test, fold, is_absent, split_list, text_key, to_text
 from plugin.nodes.conditions._order import ORDER_EVENTS, order_value
+from plugin.nodes.operators import Access, Test, fold, is_absent, split_list, text_key, to_text
 
 EVENTS = ORDER_EVENTS
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from plugin.nodes.conditions._operators import fold, split_list, to_datetime, to_text
+from plugin.nodes.operators import fold, split_list, to_datetime, to_text
 
 
 def is_trigger(event: dict[str, Any], triggers: Collection[str]) -> bool:

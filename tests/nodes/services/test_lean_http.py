@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from plugin.nodes._services import Settings
-from plugin.nodes._services.net import BlockedDestination, guarded_session
+from plugin.transport.net import BlockedDestination, guarded_session
 
 
 def _ok(body: bytes, extra: str = "") -> bytes:

@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from plugin.nodes._services import Services, Settings
-from plugin.nodes._services.net import (
+from plugin.nodes.base import PermanentError
+from plugin.transport.net import (
     Allowlist,
     BlockedDestination,
     GuardedSession,
@@ -18,7 +19,6 @@ from plugin.nodes._services.net import (
     guarded_session,
     is_allowed_ip,
 )
-from plugin.nodes.base import PermanentError
 
 
 def _has_ipv6_loopback() -> bool:

@@ -6,7 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
-from plugin.extensions import db
+from plugin.api.extensions import db
 from plugin.storage.models import Event, Flow, Run
 
 
@@ -33,8 +33,8 @@ class _DatabaseCollector:
 
 def _retention():
     """Rows deleted by retention so far: totals the pruning process keeps in Redis."""
+    from plugin.api.context import rt
     from plugin.engine.retention import totals
-    from plugin.runtime import rt
 
     kept = totals(rt().redis)
     if not kept:
@@ -54,8 +54,8 @@ def _destinations():
     scheduled retries without a connection attempt)."""
     import time
 
-    from plugin.nodes._services.destinations import published
-    from plugin.runtime import rt
+    from plugin.api.context import rt
+    from plugin.transport.destinations import published
 
     circuits = published(rt().redis)
     if not circuits:

@@ -5,7 +5,7 @@ than everything else the engine does for an event. This client does the common c
 request with a bytes or JSON body, no redirects, kept-alive connections — in a few dozen
 microseconds, and returns the same ``requests.Response``. Connections are made by the SSRF
 guard (resolve once, check every address, connect to a checked one), exactly as the urllib3
-pools of :mod:`plugin.nodes._services.net` do; TLS verifies against certifi's bundle (what
+pools of :mod:`plugin.transport.net` do; TLS verifies against certifi's bundle (what
 ``requests`` verifies against) with the real host name for SNI and the certificate check.
 
 Errors are the ``requests`` exceptions that path raises (``ConnectTimeout``, ``ReadTimeout``,
@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers, requote_uri
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 MAX_IDLE_PER_HOST = 32
 MAX_HEADER_LINES = 200
@@ -158,10 +159,9 @@ class LeanTransport:
                 conn.close()
         scheme, host, port, _verify = key
         try:
-            from plugin.nodes._services.net import _connect  # the guard's connect (net imports this module)
 
             infos = self._guard.resolve(host, port)
-            sock = _connect(infos, timeout, None, NODELAY)
+            sock = connect_first(infos, timeout, None, NODELAY)
         except socket.gaierror as exc:
             raise requests.exceptions.ConnectionError(f"cannot resolve {host}: {exc}") from None
         except TimeoutError:
@@ -392,3 +392,24 @@ def _decompress(content: bytes, encoding: str) -> bytes:
         except zlib.error:
             return zlib.decompress(content, -zlib.MAX_WBITS)  # raw deflate, as some servers send
     return zlib.decompress(content, 16 + zlib.MAX_WBITS)
+
+
+def connect_first(infos: list[tuple], timeout: Any, source_address: Any, socket_options: Any) -> socket.socket:
+    """Connect to the first reachable checked address, without resolving anything again."""
+    error: OSError | None = None
+    for family, socktype, proto, _canonname, sockaddr in infos:
+        sock = socket.socket(family, socktype, proto)
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            if timeout is not _DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as e:
+            error = e
+            sock.close()
+    assert error is not None  # infos is never empty
+    raise error

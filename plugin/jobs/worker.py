@@ -1,65 +1,75 @@
-"""RQ entry points. Jobs carry ids only (JSON-serialised); the database holds the truth.
+"""The RQ jobs a worker runs: dispatch, runs, the sweep and the prune.
 
-This is the only engine module that knows RQ. Each worker process builds the Flask app once and
-runs every job inside its application context.
+Each worker process builds its context once (runtime, database, flow index, engine) from the
+environment, without Flask, and runs every job with it.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from datetime import UTC, datetime, timedelta
+import time
+from contextlib import contextmanager
+from datetime import timedelta
 from functools import lru_cache
+from typing import Any, NamedTuple
 
-from rq import Queue
-
-from plugin.engine.lifecycle import STOPPING
-from plugin.leanredis import lean_script
+from plugin.jobs.queue import (
+    DISPATCH_FLAG,
+    FLAG_SECONDS,
+    HELPER_FLAG,
+    WAKE_LIST,
+    enqueue_dispatch,
+    enqueue_run_in,
+    enqueue_runs,
+    enqueue_runs_at,
+    notify_dispatch,
+)
+from plugin.lifecycle import STOPPING
 
 log = logging.getLogger(__name__)
 
-JOB_PREFIX = "plugin.engine.tasks."
+
+class Context(NamedTuple):
+    """What every job of this worker process shares."""
+
+    config: dict[str, Any]
+    runtime: Any  # plugin.runtime.Runtime
+    database: Any  # plugin.storage.db.Database
+    index: Any  # plugin.engine.index.FlowIndex
+    engine: Any  # plugin.engine.execution.Engine
 
 
 @lru_cache(maxsize=1)
-def _app():
-    from plugin.app import WORKER_CONFIG, create_app
+def context() -> Context:
+    """This worker's context (the environment's configuration, with :data:`WORKER_CONFIG`)."""
+    from plugin.config import from_env
+    from plugin.engine.index import FlowIndex
+    from plugin.runtime import build_runtime
+    from plugin.storage.db import WORKER_CONFIG, Database
 
-    return create_app(WORKER_CONFIG)
-
-
-@lru_cache(maxsize=1)
-def _state():
-    from plugin.engine.dispatch import FlowIndex
-
-    app = _app()
-    runtime = app.extensions["automation"]
-    with app.app_context():
-        return runtime, FlowIndex(runtime.registry), make_engine(runtime)
+    config = {**from_env(), **WORKER_CONFIG}
+    runtime = build_runtime(config)
+    database = Database(config)
+    return Context(config, runtime, database, FlowIndex(runtime.registry), make_engine(runtime, database.engine))
 
 
 @lru_cache(maxsize=1)
 def _settlers():
     """This worker's batch settlers (batch.Settlers): dispatch hands them each batch's sends."""
-    from sqlalchemy.orm import Session
-
     from plugin.engine.batch import Settlers
-    from plugin.extensions import db
 
-    _runtime, _index, engine = _state()
-    with _app().app_context():
-        bind = db.engine
-    return Settlers(engine, lambda: Session(bind=bind))
+    ctx = context()
+    return Settlers(ctx.engine, ctx.database.new_session)
 
 
-def make_engine(runtime):
-    """The engine of this process (inside an app context): its retries go through RQ's scheduler,
-    and the send stage's late calls are settled by a :class:`LateSettler` on its own session."""
+def make_engine(runtime, bind=None):
+    """The engine of this process: its retries go through RQ's scheduler; with a database
+    ``bind``, the send stage's late calls are settled by a :class:`LateSettler` on its own session
+    (without, an engine for direct calls only, which wait inline)."""
     from sqlalchemy.orm import Session
 
     from plugin.engine.execution import Engine, LateSettler
-    from plugin.engine.sendstage import stage
-    from plugin.extensions import db
+    from plugin.transport.sendstage import stage
 
     config = runtime.config
 
@@ -69,7 +79,7 @@ def make_engine(runtime):
         except Exception:  # noqa: BLE001 - the sweeper picks it up from the database
             log.warning("could not schedule run %s; the sweeper will", run_id)
 
-    def schedule_many(runs: list[tuple[str, datetime]]) -> None:
+    def schedule_many(runs) -> None:
         try:
             enqueue_runs_at(runtime.queue, runs)
         except Exception:  # noqa: BLE001 - the sweeper picks them up from the database
@@ -85,9 +95,7 @@ def make_engine(runtime):
         schedule=schedule,
         schedule_many=schedule_many,
     )
-    try:
-        bind = db.engine
-    except RuntimeError:  # no app context: an engine for direct calls only, which wait inline
+    if bind is None:
         return engine
     stage().on_late = LateSettler(engine, lambda: Session(bind=bind))
     stage().on_stall = on_stall(runtime.services)
@@ -105,76 +113,28 @@ def on_stall(services):
     return stalled
 
 
-def enqueue_run(queue: Queue, run_id: str) -> None:
-    queue.enqueue(JOB_PREFIX + "execute_run", run_id, job_timeout=600, result_ttl=0, failure_ttl=86400)
-
-
-def enqueue_run_in(queue: Queue, run_id: str, seconds: float) -> None:
-    if seconds <= 0:
-        enqueue_run(queue, run_id)
-    else:
-        queue.enqueue_in(
-            timedelta(seconds=seconds), JOB_PREFIX + "execute_run", run_id, job_timeout=600, result_ttl=0
-        )
-
-
-def enqueue_runs_at(queue: Queue, runs: list[tuple[str, datetime]], chunk: int = 200) -> None:
-    """Resume runs at their (naive UTC) times: one scheduled RQ job per second and chunk, not one
-    per run (a dead receiver leaves a retry behind for every event addressed to it)."""
-    by_second: dict[int, list[str]] = {}
-    for run_id, at in runs:
-        second = math.ceil(at.replace(tzinfo=UTC).timestamp())
-        by_second.setdefault(second, []).append(run_id)
-    for second, ids in sorted(by_second.items()):
-        when = datetime.fromtimestamp(second, UTC)
-        for start in range(0, len(ids), chunk):
-            queue.enqueue_at(when, JOB_PREFIX + "execute_runs", ids[start : start + chunk], job_timeout=600,
-                             result_ttl=0, failure_ttl=86400)
-
-
-DISPATCH_FLAG = "automation:dispatch:pending"
-WAKE_LIST = "automation:dispatch:wake"
-HELPER_FLAG = "automation:dispatch:helper"
 BATCH_SIZE = 200
 JOB_BUDGET_SECONDS = 20.0
 LINGER_SECONDS = 2  # an idle dispatch job waits this long for the next event (BLPOP: whole seconds)
 SETTLE_WAIT = 5.0
 COALESCE_SECONDS = 0.05  # at its end, a dispatch job waits this long at most for its batches to settle
-FLAG_SECONDS = 10  # the flag outlives a crashed job by at most this
 
 
-def notify_dispatch(queue: Queue) -> None:
-    """Make sure a dispatch job is on its way for events just committed (one Redis round trip).
-
-    While a dispatch job is alive it holds the flag, so this only pushes a wake-up token that the
-    job (waiting in BLPOP between batches) takes at once: an event reaches its flow in about a
-    millisecond instead of an RQ job's start-up. With no job alive, the flag is free and this
-    enqueues one. A job clears the flag *before* its last look for events, so an event committed
-    after that look enqueues the next job: nothing waits for the sweeper.
-    """
-    if lean_script(queue.connection, _NOTIFY_LUA)(keys=[DISPATCH_FLAG, WAKE_LIST], args=[FLAG_SECONDS]):
-        _enqueue_dispatch(queue)
+@contextmanager
+def _session():
+    """The thread's session for one job, removed at its end (as Flask's app context did)."""
+    database = context().database
+    try:
+        yield database.session
+    finally:
+        database.session.remove()
 
 
-# SET flag NX (no job alive: enqueue one), else leave one wake-up token: one command, one round trip
-_NOTIFY_LUA = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 1 end
-redis.call('RPUSH', KEYS[2], '1')
-redis.call('LTRIM', KEYS[2], 0, 0)
-return 0
-"""
-
-
-def _enqueue_dispatch(queue: Queue) -> None:
-    queue.enqueue(JOB_PREFIX + "dispatch_pending", job_timeout=600, result_ttl=0, failure_ttl=86400)
-
-
-def _run_all(runtime, engine, run_ids: list[str]) -> None:
+def _run_all(session, engine, run_ids: list[str]) -> None:
     from plugin.engine.execution import execute_isolated
-    from plugin.extensions import db
 
     for run_id in run_ids:
-        execute_isolated(db.session, engine, run_id)
+        execute_isolated(session, engine, run_id)
 
 
 def dispatch_pending() -> int:
@@ -183,24 +143,18 @@ def dispatch_pending() -> int:
     Ends when nothing came for ``LINGER_SECONDS`` (after clearing the flag and one last look) or
     past ``JOB_BUDGET_SECONDS`` (then the next job is enqueued), so other jobs get the worker.
     """
-    import time
-
-    from plugin.extensions import db
-
-    runtime, index, engine = _state()
+    ctx = context()
     settlers = _settlers()
     started = time.monotonic()
-    with _app().app_context():
+    with _session() as session:
         try:
-            return _dispatch_loop(runtime, index, engine, settlers, db.session, started)
+            return _dispatch_loop(ctx.runtime, ctx.index, ctx.engine, settlers, session, started)
         finally:
             settlers.wait_idle(SETTLE_WAIT)  # the job's batches settled, unless a receiver holds them
 
 
 def _dispatch_loop(runtime, index, engine, settlers, session, started: float) -> int:
     """The body of :func:`dispatch_pending`."""
-    import time
-
     redis = runtime.redis
     dispatched = 0
     while True:
@@ -232,8 +186,6 @@ def _dispatch_loop(runtime, index, engine, settlers, session, started: float) ->
 def _dispatch_all(runtime, index, engine, session, started: float, settlers=None) -> int:
     """Claim and dispatch until no event is left (or the job's budget is spent); with
     ``settlers``, each batch's sends are settled by them while the next batch is claimed."""
-    import time
-
     from plugin.engine.batch import claim_events, dispatch_isolating
 
     dispatched = 0
@@ -248,14 +200,14 @@ def _dispatch_all(runtime, index, engine, session, started: float, settlers=None
         if not ids:
             break
         if len(ids) == BATCH_SIZE and runtime.redis.set(HELPER_FLAG, b"1", nx=True, ex=5):
-            _enqueue_dispatch(runtime.queue)  # a backlog: let another worker help
+            enqueue_dispatch(runtime.queue)  # a backlog: let another worker help
         try:
             handoff = dispatch_isolating(session, engine, index, ids, runtime.redis, settlers)
         except Exception:
             session.rollback()
             log.exception("dispatch of %d events failed; their claims expire and they are retried", len(ids))
             raise
-        _run_all(runtime, engine, handoff)
+        _run_all(session, engine, handoff)
         dispatched += len(ids)
         if len(ids) < BATCH_SIZE:
             # the claim took every event then visible; one committed since has pushed a wake-up
@@ -266,25 +218,23 @@ def _dispatch_all(runtime, index, engine, session, started: float, settlers=None
 
 
 def execute_run(run_id: str) -> None:
-    runtime, _index, engine = _state()
-    with _app().app_context():
-        _run_all(runtime, engine, [run_id])
+    with _session() as session:
+        _run_all(session, context().engine, [run_id])
 
 
 def execute_runs(run_ids: list[str]) -> None:
     """Resume these runs: due retries many at once (batch.resume_runs), the rest step by step."""
     from plugin.engine.batch import resume_runs
-    from plugin.extensions import db
 
-    runtime, _index, engine = _state()
-    with _app().app_context():
+    engine = context().engine
+    with _session() as session:
         try:
-            rest = resume_runs(db.session, engine, run_ids)
+            rest = resume_runs(session, engine, run_ids)
         except Exception:
-            db.session.rollback()
+            session.rollback()
             log.exception("resuming %d runs together failed; one by one", len(run_ids))
             rest = run_ids
-        _run_all(runtime, engine, rest)
+        _run_all(session, engine, rest)
 
 
 def sweep() -> dict:
@@ -293,25 +243,42 @@ def sweep() -> dict:
     from sqlalchemy import update
 
     from plugin.engine.dispatch import stale_work, sweep_days
-    from plugin.extensions import db
     from plugin.storage.models import Run, utcnow
 
-    runtime, _index, _engine = _state()
-    with _app().app_context():
+    runtime = context().runtime
+    with _session() as session:
         # due (flow, order) pairs are recorded as events, committed; dispatch makes their runs
-        due = sweep_days(db.session, runtime.registry)
+        due = sweep_days(session, runtime.registry)
         if due:
             notify_dispatch(runtime.queue)
-        events, runs = stale_work(db.session)
+        events, runs = stale_work(session)
         if runs:
-            db.session.execute(
+            session.execute(
                 update(Run).where(Run.id.in_(runs)).values(next_attempt_at=utcnow() + timedelta(seconds=30))
             )
-            db.session.commit()
+            session.commit()
         if events:
             notify_dispatch(runtime.queue)
-        for chunk in range(0, len(runs), 50):
-            runtime.queue.enqueue(JOB_PREFIX + "execute_runs", runs[chunk : chunk + 50], job_timeout=600, result_ttl=0)
+        enqueue_runs(runtime.queue, runs)
         if due or events or runs:
             log.info("sweep: %d due, %d events re-dispatched, %d runs resumed", len(due), len(events), len(runs))
         return {"due": len(due), "events": len(events), "runs": len(runs)}
+
+
+def prune() -> dict[str, Any]:
+    """The scheduler's periodic prune of old engine rows (see ``plugin.processes.schedule_jobs``)."""
+    from plugin.engine import retention
+
+    ctx = context()
+    redis = ctx.runtime.redis
+    database_url = ctx.config["SQLALCHEMY_DATABASE_URI"]
+    marks = retention.load_marks(redis, database_url)
+    started = time.monotonic()
+    with _session() as session:
+        try:
+            pruned = retention.prune(session, retention.Policy.from_config(ctx.config), marks=marks)
+        finally:
+            retention.save_marks(redis, database_url, marks)  # what was done stays done, even if a chunk failed
+    retention.record(redis, pruned)
+    retention.report(pruned, time.monotonic() - started)
+    return pruned.as_dict()

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from plugin.nodes.base import RetryableError
+from plugin.transport.errors import RetryableError
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from plugin.engine.lifecycle import STOPPING
+from plugin.lifecycle import STOPPING
 
 log = logging.getLogger(__name__)
 

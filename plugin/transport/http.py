@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from plugin.nodes._services.destinations import NEUTRAL, NO_ANSWER, destination_of
-from plugin.nodes.base import SECRET_PLACEHOLDER, NodeError, PermanentError, RetryableError
+from plugin.transport.destinations import NEUTRAL, NO_ANSWER, destination_of
+from plugin.transport.errors import SECRET_PLACEHOLDER, NodeError, PermanentError, RetryableError
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ Describe = Callable[[requests.Response], str | None]
 def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -> requests.Response:
     """Perform one request through the guarded session; network failures become RetryableError.
 
-    The destination's circuit is asked first (:mod:`plugin.nodes._services.destinations`): an
+    The destination's circuit is asked first (:mod:`plugin.transport.destinations`): an
     open circuit raises a retryable error without a connection attempt. What the call says about
     the receiver's reachability goes back to it: a refused or timed-out connection is a failure;
     any HTTP answer (5xx and 429 included: those are retried per message, honouring Retry-After)

@@ -19,11 +19,10 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family
-from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from plugin.config import switch
-from plugin.nodes._services.lean_http import LeanTransport
-from plugin.nodes.base import PermanentError
+from plugin.transport.errors import PermanentError
+from plugin.transport.lean_http import LeanTransport, connect_first
 
 LEAN_HTTP = switch("AUTOMATION_LEAN_HTTP")
 
@@ -190,7 +189,7 @@ class GuardedSession(requests.Session):
         self.mount("http://", adapter)
         self.mount("https://", adapter)
         # the common call (a body, no redirects) skips requests/urllib3/http.client: same guard,
-        # same Response, ~20x less Python per call (plugin/nodes/_services/lean_http.py)
+        # same Response, ~20x less Python per call (plugin/transport/lean_http.py)
         self.lean = LeanTransport(adapter._guard) if LEAN_HTTP else None
 
     def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
@@ -297,7 +296,7 @@ class _PinnedConnectionMixin:
     def _new_conn(self) -> socket.socket:
         try:
             infos = self._guard.resolve(self._dns_host, self.port)
-            sock = _connect(infos, self.timeout, self.source_address, self.socket_options)
+            sock = connect_first(infos, self.timeout, self.source_address, self.socket_options)
         except socket.gaierror as e:
             raise NameResolutionError(self.host, self, e) from e
         except TimeoutError as e:
@@ -349,27 +348,6 @@ def _resolve(name: str, port: int) -> list[tuple]:
     if not infos:
         raise socket.gaierror(f"{name} did not resolve")
     return infos
-
-
-def _connect(infos: list[tuple], timeout: Any, source_address: Any, socket_options: Any) -> socket.socket:
-    """Connect to the first reachable checked address, without resolving anything again."""
-    error: OSError | None = None
-    for family, socktype, proto, _canonname, sockaddr in infos:
-        sock = socket.socket(family, socktype, proto)
-        try:
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            if timeout is not _DEFAULT_TIMEOUT:
-                sock.settimeout(timeout)
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as e:
-            error = e
-            sock.close()
-    assert error is not None  # infos is never empty
-    raise error
 
 
 def _blocked_reason(ip: IPAddress) -> str | None:

@@ -1,0 +1,1 @@
+"""RQ queueing for the API and the worker entry points."""

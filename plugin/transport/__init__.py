@@ -1,0 +1,1 @@
+"""Outbound transport: HTTP and SMTP with the SSRF guard and per-destination isolation."""
