@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  applyPreset,
   autoLayout,
   connectionToEdge,
   createsCycle,
@@ -10,9 +9,8 @@ import {
   kindOf,
   maskSecrets,
   missingSecretsByNode,
-  triggerPart,
-  actionPart,
 } from './flowDoc.js';
+import { actionPart, applyPreset, triggerPart } from './presetParts.js';
 
 const doc = {
   format: 'automation-flow/1',
