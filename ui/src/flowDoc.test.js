@@ -188,18 +188,3 @@ describe('maskSecrets', () => {
     expect(d.nodes[0].params.webhook_url).toBe('https://hooks/x');
   });
 });
-
-describe('palette order', async () => {
-  const { groupByKind } = await import('./catalog.js');
-  it('follows SPEC §3 within each kind, unknown types last, flow.delay on its own', () => {
-    const nodes = ['action.zzz', 'action.telegram', 'action.slack', 'event.custom', 'event.visit_created', 'flow.delay', 'condition.event_data', 'condition.visit_city'].map((type) => ({
-      type,
-      kind: type.split('.')[0],
-    }));
-    const g = groupByKind(nodes);
-    expect(g.event.map((n) => n.type)).toEqual(['event.visit_created', 'event.custom']);
-    expect(g.condition.map((n) => n.type)).toEqual(['condition.visit_city', 'condition.event_data']);
-    expect(g.action.map((n) => n.type)).toEqual(['action.slack', 'action.telegram', 'action.zzz']);
-    expect(g.flow.map((n) => n.type)).toEqual(['flow.delay']);
-  });
-});
