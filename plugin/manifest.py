@@ -20,7 +20,6 @@ SCHEMA_ID = "https://automation-nodes.dev/schemas/manifest.json"
 SCHEMA_PATH = "plugin/schemas/manifest.json"
 
 API_BASE = "/api/v1"
-KIND_ORDER = ("event", "condition", "action", "flow")
 # What ``POST /api/v1/nodes/{type}/execute`` answers, by kind (SPEC §7).
 EXECUTE_ANSWER = {"event": "matches", "condition": "result", "action": "status", "flow": "delay_seconds"}
 PUBLIC_PATHS = ("/api/v1/health", "/api/v1/openapi.json", "/plugin.json")
@@ -50,7 +49,7 @@ def _node(node, event_types: list[str]) -> dict[str, Any]:
 
 def build_manifest(registry: Registry) -> dict[str, Any]:
     """The manifest as a dict; deterministic for a given registry and version."""
-    nodes = sorted(registry, key=lambda n: (KIND_ORDER.index(n.kind), n.type))
+    nodes = registry.catalog()
     event_types = [n.type for n in nodes if n.kind == "event"]
     return {
         "$schema": SCHEMA_ID,

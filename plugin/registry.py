@@ -33,6 +33,40 @@ KIND_HOOKS = {
     "flow": ("delay_seconds",),
 }
 
+# The order of SPEC §3 (Roistat's own). The node catalog (GET /api/v1/nodes), plugin.json and so the
+# editor's palette list node types by kind (in KIND_DIRS' order) and, within a kind, in this order; a
+# type not listed here follows the listed ones of its kind, by id.
+CATALOG_ORDER = (
+    "event.visit_created",
+    "event.order_created",
+    "event.order_status_changed",
+    "event.order_days_since_created",
+    "event.order_days_since_paid",
+    "event.custom",
+    "condition.visit_city",
+    "condition.visit_country",
+    "condition.visit_ip",
+    "condition.visit_referrer",
+    "condition.visit_domain",
+    "condition.visit_landing_page",
+    "condition.visit_marker",
+    "condition.visit_utm",
+    "condition.visit_roistat_param",
+    "condition.client_orders_count",
+    "condition.order_status",
+    "condition.order_created_age",
+    "condition.order_paid_age",
+    "condition.order_price",
+    "condition.event_data",
+    "action.slack",
+    "action.webhook",
+    "action.sms",
+    "action.email",
+    "action.crm_task",
+    "action.telegram",
+    "flow.delay",
+)
+
 
 class RegistryError(Exception):
     """The node folders are inconsistent; ``problems`` lists every one."""
@@ -114,6 +148,12 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+    def catalog(self) -> list[NodeType]:
+        """Every node type in catalog order: by kind, then SPEC §3 (``CATALOG_ORDER``), then by id."""
+        kinds = list(KIND_DIRS)
+        rank = {type_id: i for i, type_id in enumerate(CATALOG_ORDER)}
+        return sorted(self, key=lambda n: (kinds.index(n.kind), rank.get(n.type, len(rank)), n.type))
 
     def of_kind(self, kind: str) -> list[NodeType]:
         return [n for n in self.nodes.values() if n.kind == kind]

@@ -32,9 +32,7 @@ class NodeList(MethodView):
     @blp.doc(responses=ok("NodeList", 200))
     @blp.response(200)
     def get(self):
-        order = ["event", "condition", "action", "flow"]
-        nodes = sorted(rt().registry, key=lambda n: (order.index(n.kind), n.type))
-        return {"nodes": [n.describe() for n in nodes]}
+        return {"nodes": [n.describe() for n in rt().registry.catalog()]}
 
 
 @blp.route("/<string:type_id>")

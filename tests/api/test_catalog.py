@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from plugin.registry import Registry, get_registry
 from tests.conftest import ROOT
 
 NODE_TYPES = {
@@ -123,6 +125,29 @@ def test_catalog_is_ordered_events_conditions_actions_flow(client):
     kinds = [n["kind"] for n in client.get("/api/v1/nodes").get_json()["nodes"]]
     order = ["event", "condition", "action", "flow"]
     assert kinds == sorted(kinds, key=order.index)
+
+
+def test_catalog_and_manifest_list_node_types_in_the_spec_order(client, anon):
+    """SPEC §3's order (NODE_TYPES above lists it): the editor's palette shows the catalog as it comes."""
+    spec_order = [t for types in NODE_TYPES.values() for t in types]
+    assert [n["type"] for n in client.get("/api/v1/nodes").get_json()["nodes"]] == spec_order
+    assert [n["type"] for n in anon.get("/plugin.json").get_json()["nodes"]] == spec_order
+
+
+def test_a_type_not_in_the_spec_order_follows_the_listed_ones_of_its_kind():
+    live = get_registry()
+    extra = {
+        "action.aaa": replace(live["action.slack"], type="action.aaa"),
+        "condition.zzz": replace(live["condition.visit_city"], type="condition.zzz"),
+        "condition.aaa": replace(live["condition.visit_city"], type="condition.aaa"),
+    }
+    types = [n.type for n in Registry({**extra, **live.nodes}).catalog()]
+    assert types.index("condition.event_data") + 1 == types.index("condition.aaa")
+    assert types.index("condition.aaa") + 1 == types.index("condition.zzz")
+    assert types.index("condition.zzz") + 1 == types.index("action.slack")
+    assert types.index("action.telegram") + 1 == types.index("action.aaa")
+    assert types.index("action.aaa") + 1 == types.index("flow.delay")
+    assert [t for t in types if t not in extra] == [n.type for n in live.catalog()]
 
 
 def test_secret_and_template_fields_are_marked(client):

@@ -88,6 +88,11 @@ function loadNodes() {
     found[type] = { title: ru, 'x-title-en': en, type: 'object', properties, required: required || [], 'x-version': 1 };
   }
   const order = ['event', 'condition', 'action', 'flow'];
+  // The server lists node types in the order of SPEC §3 (plugin.json has the same list); the palette
+  // shows them as they come, so the mock answers in that order too.
+  const manifest = path.resolve(here, '../../plugin.json');
+  const served = fs.existsSync(manifest) ? JSON.parse(fs.readFileSync(manifest, 'utf8')).nodes.map((n) => n.type) : [];
+  const rank = (type) => (served.includes(type) ? served.indexOf(type) : served.length);
   return Object.entries(found)
     .map(([type, schema]) => ({
       type,
@@ -97,7 +102,7 @@ function loadNodes() {
       description: { ru: schema.description || '', en: schema['x-description-en'] || '' },
       schema,
     }))
-    .sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+    .sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || rank(a.type) - rank(b.type));
 }
 
 const VARIABLES = [

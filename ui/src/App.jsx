@@ -12,7 +12,7 @@ import { Login } from './components/Login.jsx';
 const LANG_KEY = 'automation-lang';
 
 // The editor (React Flow + rjsf) is its own chunk, so the scenario list opens without it.
-const Editor = lazy(() => import('./components/Editor.jsx').then((m) => ({ default: m.Editor })));
+const Editor = lazy(() => import('./editor/Editor.jsx').then((m) => ({ default: m.Editor })));
 
 function initialLang() {
   try {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  applyPreset,
   autoLayout,
   connectionToEdge,
   createsCycle,
@@ -10,9 +9,8 @@ import {
   kindOf,
   maskSecrets,
   missingSecretsByNode,
-  triggerPart,
-  actionPart,
 } from './flowDoc.js';
+import { actionPart, applyPreset, triggerPart } from './presetParts.js';
 
 const doc = {
   format: 'automation-flow/1',
@@ -188,20 +186,5 @@ describe('maskSecrets', () => {
     const d = { nodes: [{ id: 's', type: 'action.slack', params: { text: 't', webhook_url: 'https://hooks/x' } }] };
     expect(maskSecrets(d, catalog).nodes[0].params).toEqual({ text: 't', webhook_url: '********' });
     expect(d.nodes[0].params.webhook_url).toBe('https://hooks/x');
-  });
-});
-
-describe('palette order', async () => {
-  const { groupByKind } = await import('./catalog.js');
-  it('follows SPEC §3 within each kind, unknown types last, flow.delay on its own', () => {
-    const nodes = ['action.zzz', 'action.telegram', 'action.slack', 'event.custom', 'event.visit_created', 'flow.delay', 'condition.event_data', 'condition.visit_city'].map((type) => ({
-      type,
-      kind: type.split('.')[0],
-    }));
-    const g = groupByKind(nodes);
-    expect(g.event.map((n) => n.type)).toEqual(['event.visit_created', 'event.custom']);
-    expect(g.condition.map((n) => n.type)).toEqual(['condition.visit_city', 'condition.event_data']);
-    expect(g.action.map((n) => n.type)).toEqual(['action.slack', 'action.telegram', 'action.zzz']);
-    expect(g.flow.map((n) => n.type)).toEqual(['flow.delay']);
   });
 });

@@ -1,7 +1,8 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import '@xyflow/react/dist/style.css';
-import './styles.css';
+import './styles/base.css';
+import './styles/editor.css';
 import { App } from './App.jsx';
 import { captureToken } from './auth.js';
 

@@ -1,4 +1,4 @@
-// Small shared pieces: toggle switch, modal dialogs, banners, status badges, JSON view.
+// Small shared pieces: toggle switch, modal dialogs, banners, status badges, JSON view, input error class.
 import { useEffect, useId, useRef, useState } from 'react';
 import { statusLabel, useI18n } from '../i18n.js';
 
@@ -185,4 +185,9 @@ export function formatTime(value, lang) {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
   return d.toLocaleString(lang === 'en' ? 'en-GB' : 'ru-RU', { dateStyle: 'short', timeStyle: 'medium' });
+}
+
+/** The class suffix of an input with rjsf errors. */
+export function errorClass(rawErrors) {
+  return rawErrors && rawErrors.length ? ' input-invalid' : '';
 }

@@ -1,0 +1,52 @@
+// The right panel: tabs «Параметры» (the selected node), «Тест» (a dry run) and «История» (runs).
+import { useI18n } from '../i18n.js';
+import { RunsPanel } from '../components/RunsPanel.jsx';
+import { TestPanel } from '../components/TestPanel.jsx';
+import { NodePanel } from './NodePanel.jsx';
+
+const TABS = ['params', 'test', 'history'];
+
+export function SidePanel({ tab, setTab, selected, doc, flowId, dirty, nodeTypeById, onSteps, onProblem, selectNode, onToast, ...nodePanel }) {
+  const { t } = useI18n();
+  return (
+    <aside className="side-panel" aria-label={t(`panel.${tab}`)} data-testid="side-panel">
+      <div className="panel-tabs" role="tablist">
+        {TABS.map((k) => (
+          <button
+            key={k}
+            type="button"
+            role="tab"
+            aria-selected={tab === k}
+            className={`panel-tab${tab === k ? ' active' : ''}`}
+            onClick={() => setTab(k)}
+            data-testid={`panel-tab-${k}`}
+          >
+            {t(`panel.${k}`)}
+          </button>
+        ))}
+      </div>
+      <div className="panel-body" role="tabpanel">
+        {tab === 'params' &&
+          (selected ? (
+            <NodePanel selected={selected} {...nodePanel} />
+          ) : (
+            <div data-testid="panel-empty">
+              <p className="muted">{t('panel.selectNode')}</p>
+              <p className="muted small canvas-hint">{t('editor.keyboardHint')}</p>
+            </div>
+          ))}
+        {tab === 'test' && (
+          <TestPanel
+            getDoc={() => doc}
+            savedId={flowId && !dirty ? flowId : null}
+            nodeTypes={nodeTypeById}
+            onResult={(res) => onSteps(Object.fromEntries((res?.steps || []).map((s) => [s.node_id, s])))}
+            onProblem={onProblem}
+            onSelectNode={selectNode}
+          />
+        )}
+        {tab === 'history' && <RunsPanel flowId={flowId} nodeTypes={nodeTypeById} onSelectNode={selectNode} onToast={onToast} />}
+      </div>
+    </aside>
+  );
+}

@@ -1,0 +1,27 @@
+// Russian texts of react-jsonschema-form's own strings.
+/** Russian strings for react-jsonschema-form's own texts (keyed by its English text). */
+export const rjsfRu = {
+  Item: 'Элемент',
+  'Missing items definition': 'Не задано описание элементов',
+  'No items yet. Use the button below to add some.': 'Пока пусто. Добавьте элемент кнопкой ниже.',
+  Yes: 'Да',
+  No: 'Нет',
+  Close: 'Закрыть',
+  Errors: 'Ошибки',
+  'New Value': 'Новое значение',
+  Add: 'Добавить',
+  'Add Item': 'Добавить',
+  Copy: 'Копировать',
+  'Move down': 'Ниже',
+  'Move up': 'Выше',
+  Remove: 'Удалить',
+  Now: 'Сейчас',
+  Clear: 'Очистить',
+  'clear input': 'очистить поле',
+  Type: 'Тип',
+  Value: 'Значение',
+  'Option %1': 'Вариант %1',
+  '%1 Key': '%1: ключ',
+  'Decrease value by 1': 'Уменьшить на 1',
+  'Increase value by 1': 'Увеличить на 1',
+};
