@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     sub.add_parser("scheduler", help="the periodic sweep and retention prune (rq cron)")
     sub.add_parser("migrate", help="apply database migrations (Alembic)")
+    sub.add_parser("prepare", help="apply migrations and print a new login token (what `all` runs first)")
     prune = sub.add_parser(
         "prune", help="delete old dispatched events and finished runs now (AUTOMATION_*_RETENTION_*)"
     )
@@ -46,7 +47,7 @@ def _ensure_redis() -> None:
     if os.environ.get("REDIS_URL"):
         return
     from plugin.config import from_env
-    from plugin.runtime import embedded_redis_url
+    from plugin.storage.redisconn import embedded_redis_url
 
     os.environ["REDIS_URL"] = embedded_redis_url(from_env()["DATA_DIR"])
 
@@ -95,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     if command == "migrate":
         migrate_db()
         return 0
+    if command == "prepare":
+        migrate_db()
+        print(_login_token())
+        return 0
     if command == "token":
         from plugin.api.app import create_app
         from plugin.api.auth import create_token
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(port: int) -> int:
     """The API server as a child: SIGTERM/SIGINT stop it (within 10 s) and then the embedded Redis."""
     from plugin.processes import run_until_signalled, serve_api, stop_on_signals
-    from plugin.runtime import stop_embedded_redis
+    from plugin.storage.redisconn import stop_embedded_redis
 
     stopping = stop_on_signals()
     try:
@@ -132,16 +137,29 @@ def _serve(port: int) -> int:
         stop_embedded_redis()
 
 
-def _run_all(n_workers: int) -> int:
+def _login_token() -> str:
     from plugin.api.app import create_app
     from plugin.api.auth import create_token
-    from plugin.config import from_env
-    from plugin.processes import supervise
 
-    migrate_db()
-    config = from_env()
     with create_app().app_context():
-        token = create_token("login")
+        return create_token("login")
+
+
+def _run_all(n_workers: int) -> int:
+    """Migrate and make a login token in a child (``prepare``), so that this supervisor never
+    loads Flask and the engine (~90 MB it would keep for nothing), then supervise the rest."""
+    import subprocess
+
+    from plugin.config import from_env
+    from plugin.processes import ROOT, supervise
+
+    prepared = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "prepare"], stdout=subprocess.PIPE, text=True, check=False
+    )
+    if prepared.returncode:
+        return prepared.returncode
+    token = prepared.stdout.strip().splitlines()[-1]
+    config = from_env()
     port = config["PORT"]
     sys.stdout.write(
         "\n  Marketing automation is starting.\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -74,3 +75,19 @@ def from_env() -> dict:
         "GROUP_COMMIT": switch("AUTOMATION_GROUP_COMMIT"),
         "RATE_LIMITS": switch("AUTOMATION_RATE_LIMITS"),
     }
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long to keep engine rows; 0 keeps them forever."""
+
+    event_hours: int
+    run_days: int
+
+    @classmethod
+    def from_config(cls, config) -> RetentionPolicy:
+        return cls(int(config.get("EVENT_RETENTION_HOURS", 72)), int(config.get("RUN_RETENTION_DAYS", 30)))
+
+    @property
+    def enabled(self) -> bool:
+        return self.event_hours > 0 or self.run_days > 0

@@ -75,11 +75,15 @@ def read_timeout() -> float:
 
 
 def run_worker(burst: bool = False) -> None:
-    """One RQ worker with the in-worker scheduler (for delayed re-runs), JSON-serialised jobs.
+    """One RQ worker, JSON-serialised jobs, with RQ's scheduler of delayed jobs (retries) unless
+    ``AUTOMATION_WORKER_SCHEDULER=0`` (the embedded default runs it in the scheduler process:
+    RQ forks it from a worker, a process of ~60 MB).
 
     A SimpleWorker runs jobs in its own process instead of forking one per job: the flow index,
     the database pool and kept-alive HTTP connections survive from job to job.
     """
+    from plugin.config import switch
+
     from rq.serializers import JSONSerializer
 
     from plugin.jobs.worker import context
@@ -90,7 +94,7 @@ def run_worker(burst: bool = False) -> None:
     _children_die_with(os.getpid())
     worker = _stopping_worker_class()([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
     try:
-        worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+        worker.work(with_scheduler=switch("AUTOMATION_WORKER_SCHEDULER"), burst=burst, logging_level="WARNING")
     finally:
         from plugin.lifecycle import STOPPING
 
@@ -198,38 +202,80 @@ def schedule_jobs(scheduler, config: dict, queue_name: str) -> list:
     from rq.cron import CronJob
     from rq.serializers import JSONSerializer
 
-    from plugin.engine import retention
-    from plugin.jobs import worker
+    from plugin.config import RetentionPolicy
+    from plugin.jobs.queue import JOB_PREFIX
 
     class JsonCronJob(CronJob):
-        # rq's CronJob enqueues with the default (pickle) serializer; our jobs are JSON
+        # rq's CronJob enqueues with the default (pickle) serializer; our jobs are JSON, and named
+        # by path: the scheduler never loads them (the workers run them)
         def enqueue(self, connection):
             queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
-            return queue.enqueue(self.func, args=self.args, kwargs=self.kwargs, **self.job_options)
+            return queue.enqueue(self.func_name, args=self.args, kwargs=self.kwargs, **self.job_options)
 
     jobs = [scheduler.register(
-        worker.sweep, queue_name, interval=int(config.get("SWEEP_INTERVAL", 10)), job_timeout=600, result_ttl=0
+        _job(JOB_PREFIX + "sweep"), queue_name, interval=int(config.get("SWEEP_INTERVAL", 10)), job_timeout=600, result_ttl=0
     )]
     prune_interval = int(config.get("PRUNE_INTERVAL", 300))
-    if prune_interval > 0 and retention.Policy.from_config(config).enabled:
+    if prune_interval > 0 and RetentionPolicy.from_config(config).enabled:
         jobs.append(scheduler.register(
-            worker.prune, queue_name, interval=prune_interval, job_timeout=600, result_ttl=0
+            _job(JOB_PREFIX + "prune"), queue_name, interval=prune_interval, job_timeout=600, result_ttl=0
         ))
     for job in jobs:
         job.__class__ = JsonCronJob
     return jobs
 
 
+def _job(path: str):
+    """A job named by its path, for ``CronScheduler.register`` (which reads the name off a
+    function's ``__module__`` and ``__name__``) without importing it."""
+    from types import SimpleNamespace
+
+    module, _, name = path.rpartition(".")
+    return SimpleNamespace(__module__=module, __name__=name)
+
+
 def run_scheduler() -> None:
-    """The periodic jobs (see :func:`schedule_jobs`) through RQ's own cron scheduler."""
+    """The periodic jobs (see :func:`schedule_jobs`) through RQ's own cron scheduler, and RQ's
+    scheduler of delayed jobs (retries at their time) in a thread beside it."""
     from rq.cron import CronScheduler
 
-    from plugin.jobs.worker import context
+    from plugin.config import from_env
+    from plugin.storage.redisconn import redis_from_config
 
-    ctx = context()
-    scheduler = CronScheduler(connection=ctx.runtime.redis, logging_level="WARNING")
-    schedule_jobs(scheduler, ctx.config, ctx.runtime.queue.name)
+    # only the configuration and Redis: the jobs run on the workers, which load the engine
+    config = from_env()
+    connection = redis_from_config(config)
+    _delayed_jobs_thread(connection, config["QUEUE_NAME"])
+    scheduler = CronScheduler(connection=connection, logging_level="WARNING")
+    schedule_jobs(scheduler, config, config["QUEUE_NAME"])
     scheduler.start()
+
+
+def _delayed_jobs_thread(connection, queue_name: str) -> threading.Thread:
+    """RQ's scheduler of delayed jobs (``enqueue_at``/``enqueue_in``) for ``queue_name``, in a
+    daemon thread: every second it moves the jobs that are due onto the queue. RQ takes a lock
+    per queue, so beside workers that run their own, one of them does it at a time."""
+    from rq.scheduler import RQScheduler
+    from rq.serializers import JSONSerializer
+
+    class ThreadScheduler(RQScheduler):
+        def _install_signal_handlers(self):
+            pass  # signals belong to the main thread: the process ends with it
+
+    scheduler = ThreadScheduler([queue_name], connection=connection, serializer=JSONSerializer,
+                                logging_level="WARNING")
+
+    def work() -> None:
+        while True:
+            try:
+                scheduler.work()
+            except Exception:  # noqa: BLE001 - Redis lost for a moment: the next round retries
+                log.warning("RQ's scheduler of delayed jobs failed; again in 1 s", exc_info=True)
+                time.sleep(1)
+
+    thread = threading.Thread(target=work, name="rq-delayed-jobs", daemon=True)
+    thread.start()
+    return thread
 
 
 API_SERVERS = ("granian", "gunicorn")
@@ -272,7 +318,21 @@ def api_command(port: int, workers: int = 2, threads: int = 8, server: str | Non
     ]
 
 
-def serve_api(port: int, workers: int = 2, threads: int = 8) -> subprocess.Popen:
+def api_workers() -> int:
+    """``AUTOMATION_API_WORKERS``, else 1 on SQLite (the embedded default: one writer at a time,
+    and ~100 MB less for a second process) and 2 on PostgreSQL."""
+    from plugin.config import from_env
+
+    value = os.environ.get("AUTOMATION_API_WORKERS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise SystemExit(f"AUTOMATION_API_WORKERS must be a whole number of at least 1, got {value!r}")
+        return int(value)
+    return 1 if from_env()["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else 2
+
+
+def serve_api(port: int, workers: int | None = None, threads: int = 8) -> subprocess.Popen:
+    workers = workers or api_workers()
     # granian's app threads are plugin.wsgi.BufferedRSGI's, sized by this variable in each worker
     return _child(api_command(port, workers, threads), {**os.environ, "AUTOMATION_API_THREADS": str(threads)})
 
@@ -332,14 +392,15 @@ def run_until_signalled(children: list[subprocess.Popen], stopping: threading.Ev
 def supervise(port: int, n_workers: int) -> int:
     """Start API, workers and scheduler as children; stop them all within 10 s of Ctrl-C/SIGTERM,
     then the embedded Redis (if this process started it)."""
-    from plugin.runtime import stop_embedded_redis
+    from plugin.storage.redisconn import stop_embedded_redis
 
     stopping = stop_on_signals()
     worker = [sys.executable, str(ROOT / "server.py"), "worker"]
     children: list[subprocess.Popen] = []
     try:
         children.append(serve_api(port))
-        children += [_child(worker) for _ in range(n_workers)]
+        # the scheduler child moves delayed jobs onto the queue: no worker forks a process for it
+        children += [_child(worker, {**os.environ, "AUTOMATION_WORKER_SCHEDULER": "0"}) for _ in range(n_workers)]
         children.append(_child([sys.executable, str(ROOT / "server.py"), "scheduler"]))
         return run_until_signalled(children, stopping)
     finally:

@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from plugin.config import RetentionPolicy as Policy
 from plugin.storage.bulk import among
 from plugin.storage.models import Event, Run, Step, utcnow
 
@@ -50,22 +51,6 @@ BUDGET_SECONDS = 20.0  # per scheduled run: a worker is not held longer than a d
 PAUSE_SECONDS = 0.02  # between chunks: SQLite writers waiting on the lock get their turn
 TOTALS_KEY = "automation:retention:pruned"  # Redis hash: rows deleted so far, per table, for /metrics
 MARKS_KEY = "automation:retention:marks:"  # + a hash of the database URL: one mark set per database
-
-
-@dataclass(frozen=True)
-class Policy:
-    """How long to keep engine rows; 0 keeps them forever."""
-
-    event_hours: int
-    run_days: int
-
-    @classmethod
-    def from_config(cls, config) -> Policy:
-        return cls(int(config.get("EVENT_RETENTION_HOURS", 72)), int(config.get("RUN_RETENTION_DAYS", 30)))
-
-    @property
-    def enabled(self) -> bool:
-        return self.event_hours > 0 or self.run_days > 0
 
 
 @dataclass

@@ -22,7 +22,8 @@ def test_server_py_starts_everything_and_stops_cleanly(tmp_path, fake_receiver):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AUTOMATION_API_TOKEN")}
     env.update({"PORT": str(port), "AUTOMATION_DATA_DIR": str(tmp_path / "data"),
-                "AUTOMATION_OUTBOUND_ALLOWLIST": "127.0.0.1", "AUTOMATION_SWEEP_INTERVAL": "2"})
+                "AUTOMATION_OUTBOUND_ALLOWLIST": "127.0.0.1", "AUTOMATION_SWEEP_INTERVAL": "60",
+                "AUTOMATION_RETRY_BASE_SECONDS": "1"})
     log = open(tmp_path / "server.log", "w+b")
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -52,8 +53,21 @@ def test_server_py_starts_everything_and_stops_cleanly(tmp_path, fake_receiver):
         assert s.put(base + "/api/v1/orders/1", json={"price": 5}, timeout=5).status_code == 202
         wait_for(lambda: fake_receiver.deliveries, timeout=20, message="delivery through the embedded stack")
         assert fake_receiver.deliveries[0].payload["order"]["id"] == "1"
+
+        # a retry at its time: RQ's scheduler of delayed jobs runs in the scheduler process
+        fake_receiver.respond_with(503)
+        assert s.put(base + "/api/v1/orders/2", json={"price": 5}, timeout=5).status_code == 202
+        wait_for(lambda: len(fake_receiver.deliveries) >= 2, timeout=30, message="the retried delivery")
+        assert fake_receiver.deliveries[-1].payload["order"]["id"] == "2"
+        runs = wait_for(lambda: [r for r in s.get(base + "/api/v1/runs", params={"order_id": "2"}, timeout=5).json()["runs"]
+                                 if r["order_id"] == "2" and r["status"] == "succeeded"], timeout=10,
+                        message="the retried run to succeed")
+        assert [step["attempts"] for step in runs[0]["steps"] if step["type"] == "action.webhook"] == [2]
+
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 4  # gunicorn master + its workers, 2 RQ workers, the scheduler
+        assert len(children) >= 4  # the API server and its worker, 2 RQ workers, the scheduler
+        workers = [c for c in children if c.cmdline()[-1:] == ["worker"]]
+        assert len(workers) == 2 and not [w for w in workers if w.children()]  # RQ forked no scheduler
     finally:
         proc.send_signal(signal.SIGINT)
         try:
