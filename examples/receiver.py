@@ -35,7 +35,7 @@ class Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_GET = _answer
 
-    def log_message(self, format, *args):  # noqa: A002 - the request line is printed above
+    def log_message(self, format, *args):  # the request line is printed above
         pass
 
 
