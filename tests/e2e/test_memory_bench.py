@@ -35,15 +35,15 @@ def test_memory_bench_measures_every_role_of_the_embedded_default(tmp_path):
 
 
 def test_importtime_parser_reports_top_level_packages_by_first_cumulative_import():
-    log = "\n".join([
-        "import time: self [us] | cumulative | imported package",
-        "import time:       100 |        100 |     flask.json",
-        "import time:       500 |       2600 |   flask",
-        "import time:       300 |       9000 | plugin.app",
-        "import time:       300 |       9400 | plugin",
-        "import time:        50 |       4000 |     sqlalchemy",
-        "import time:        50 |         60 | sqlalchemy",
-    ])
+    log = """\
+import time: self [us] | cumulative | imported package
+import time:       100 |        100 |     flask.json
+import time:       500 |       2600 |   flask
+import time:       300 |       9000 | plugin.app
+import time:       300 |       9400 | plugin
+import time:        50 |       4000 |     sqlalchemy
+import time:        50 |         60 | sqlalchemy
+"""
     assert memory.parse_importtime(log, top=3) == [
         {"module": "sqlalchemy", "cumulative_ms": 4.0},
         {"module": "flask", "cumulative_ms": 2.6},
