@@ -5,7 +5,7 @@ A fresh PostgreSQL database, the API with the arguments of plugin/processes.py `
 one worker (so one process holds all the work), ``POST /api/v1/events`` from wrk at 16
 connections for ``--duration`` seconds, no RQ worker (events are stored, dispatch waits).
 Prints the CPU ms per stored event and the frames that hold the GIL most (inclusive share),
-the profile behind the README's "where the time goes".
+the profile behind "where the time goes" in bench/README.md.
 
     python bench/profile_api.py
     python bench/profile_api.py --duration 10 --rate-limit 0 --top 40
