@@ -54,7 +54,7 @@ EVENT = "iso"  # the event name every flow of the benchmark listens to
 SITUATIONS = {"alone": ("healthy",), "refused": ("healthy", "refused"),
               "black_hole": ("healthy", "refused", "black_hole")}
 RED_CONFIGS = ("at_once/keepalive_off", "at_once/keepalive_on", "after_send/keepalive_off", "after_send/keepalive_on")
-BROKEN_FINAL = ("waiting", "failed")
+BROKEN_FINAL = ("waiting", "failed", "running (leased)")  # at rest, or mid-attempt under a live lease
 TARGETS = {"healthy_ratio": 0.8, "rate_p99_ms": 100, "poison_failed_s": 60, "batch_mates_s": 2,
            "ours_over_node_red_best": 1.5}
 NODE_RED_REF_RATIO = 0.35  # the issue: Node-RED keeps 376 of 1,073/s with the two broken targets
@@ -172,12 +172,15 @@ def flow_state(stack: Stack, prefix: str) -> dict:
                        "LEFT JOIN events e ON e.trigger = 'custom_event' AND e.subject_id = ce.id WHERE ce.id LIKE %s",
                        (like,))[0]
     rows = stack.sql(
-        "SELECT r.flow_id, r.status, count(*), "
+        # a run 'running' under a live lease is mid-attempt (a half-open probe of the black hole
+        # holds one for up to the HTTP timeout): not lost; one past its lease would be
+        "SELECT r.flow_id, CASE WHEN r.status = 'running' AND r.lease_until > (now() AT TIME ZONE 'utc') "
+        "THEN 'running (leased)' ELSE r.status END, count(*), "
         "count(*) FILTER (WHERE coalesce(r.error, s.error) IS NOT NULL), count(DISTINCT r.event_id), "
         "coalesce(sum(s.attempts), 0), min(coalesce(r.error, s.error)) "
         "FROM runs r JOIN events e ON e.id = r.event_id "
         "LEFT JOIN steps s ON s.run_id = r.id AND s.node_type = 'action.webhook' "
-        "WHERE e.subject_id LIKE %s GROUP BY r.flow_id, r.status", (like,))
+        "WHERE e.subject_id LIKE %s GROUP BY 1, 2", (like,))
     names = {v: k for k, v in stack.flow_ids.items()}
     flows = {name: {"runs": 0, "by_status": {}, "with_reason": 0, "events_with_runs": 0, "attempts": 0,
                     "reason_example": None} for name in stack.flow_ids}
@@ -261,7 +264,8 @@ def db_checks(state: dict, stored_ids: set, delivered_ids: set, load: dict, conn
         if name == "healthy":
             continue
         checks[f"{name}: one run per event (none lost)"] = f["runs"] == len(stored_ids) == f["events_with_runs"]
-        checks[f"{name}: runs waiting/failed"] = all(s in BROKEN_FINAL for s in f["by_status"])
+        checks[f"{name}: runs waiting/failed (or mid-attempt under a live lease)"] = all(
+            s in BROKEN_FINAL for s in f["by_status"])
         checks[f"{name}: each with its reason"] = f["with_reason"] == f["runs"]
     return checks
 
