@@ -70,54 +70,68 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
     command = args.command or "all"
-    if command == "worker":
-        from plugin.processes import run_worker
-
-        run_worker(burst=args.burst)
-        return 0
-    if command == "scheduler":
-        from plugin.processes import run_scheduler
-
-        run_scheduler()
-        return 0
     if command == "secrets" and args.secrets_command == "generate-key":
-        from cryptography.fernet import Fernet
-
-        print(Fernet.generate_key().decode())
-        return 0
-    if command == "manifest":
-        from plugin.manifest import write_manifest
-        from plugin.registry import get_registry
-
-        write_manifest(get_registry())
-        return 0
+        command = "generate-key"
+    if command in _STANDALONE:
+        return _STANDALONE[command](args)
     _ensure_redis()
-    if command == "migrate":
-        migrate_db()
-        return 0
-    if command == "token":
+    return _WITH_REDIS[command](args)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from plugin.processes import run_worker
+
+    run_worker(burst=args.burst)
+    return 0
+
+
+def _scheduler(_args: argparse.Namespace) -> int:
+    from plugin.processes import run_scheduler
+
+    run_scheduler()
+    return 0
+
+
+def _generate_key(_args: argparse.Namespace) -> int:
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
+    return 0
+
+
+def _manifest(_args: argparse.Namespace) -> int:
+    from plugin.manifest import write_manifest
+    from plugin.registry import get_registry
+
+    write_manifest(get_registry())
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    migrate_db()
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from plugin.api.app import create_app
+    from plugin.api.auth import create_token
+
+    with create_app().app_context():
+        print(create_token(args.name))
+    return 0
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    migrate_db()
+    from plugin.config import from_env
+
+    port = from_env()["PORT"]
+    if args.dev:
         from plugin.api.app import create_app
-        from plugin.api.auth import create_token
 
-        with create_app().app_context():
-            print(create_token(args.name))
+        create_app().run(host="0.0.0.0", port=port, threaded=True)  # noqa: S104 - the server's job is to listen
         return 0
-    if command == "secrets":
-        return _rotate_secrets()
-    if command == "prune":
-        return _prune(args.dry_run)
-    if command == "serve":
-        migrate_db()
-        from plugin.config import from_env
-
-        port = from_env()["PORT"]
-        if args.dev:
-            from plugin.api.app import create_app
-
-            create_app().run(host="0.0.0.0", port=port, threaded=True)
-            return 0
-        return _serve(port)
-    return _run_all(getattr(args, "workers", int(os.environ.get("AUTOMATION_WORKERS", "2"))))
+    return _serve(port)
 
 
 def _serve(port: int) -> int:
@@ -212,3 +226,15 @@ def _prune(dry_run: bool) -> int:
         retention.report(pruned, time.monotonic() - started)
     print(f"pruned {pruned.events} events, {pruned.runs} runs, {pruned.steps} steps ({keep})")
     return 0
+
+
+# commands that need no Redis, and those that get the embedded one when REDIS_URL is not set
+_STANDALONE = {"worker": _worker, "scheduler": _scheduler, "generate-key": _generate_key, "manifest": _manifest}
+_WITH_REDIS = {
+    "migrate": _migrate,
+    "token": _token,
+    "secrets": lambda _args: _rotate_secrets(),
+    "prune": lambda args: _prune(args.dry_run),
+    "serve": _serve_command,
+    "all": lambda args: _run_all(getattr(args, "workers", int(os.environ.get("AUTOMATION_WORKERS", "2")))),
+}

@@ -170,19 +170,20 @@ class FlowImport(MethodView):
         return {"flows": [store.flow_document(runtime.registry, f) for f in flows]}
 
 
+# a dry run's stored subject: the body's key, its model, how a 404 names it, and its context
+_STORED_SUBJECTS = (
+    ("order_id", Order, "order", ctx.for_order),
+    ("visit_id", Visit, "visit", ctx.for_visit),
+    ("custom_event_id", CustomEvent, "custom event", ctx.for_custom_event),
+)
+
+
 def _test_context(body: dict) -> tuple[dict, str | None]:
     """The context of a dry run: given inline, or built from a stored order/visit/event."""
-    session = db.session
-    problems = context_problems(body.get("context"))
-    event_id = body.get("event_id")
-    if event_id is not None and (isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 < event_id < 2**31):
-        problems.append({"path": "/event_id", "message": f"expected a positive integer event id, got {event_id!r}"})
-    for name in ("order_id", "visit_id", "custom_event_id"):
-        value = body.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
-            problems.append({"path": f"/{name}", "message": f"expected a string or an integer, got {value!r}"})
+    problems = _test_request_problems(body)
     if problems:
         raise ValidationFailed(f"{len(problems)} problem(s) in the dry-run request", problems)
+    session = db.session
     if body.get("event_id") is not None:
         event = session.get(Event, body["event_id"])
         if event is None:
@@ -190,22 +191,26 @@ def _test_context(body: dict) -> tuple[dict, str | None]:
         from plugin.engine.dispatch import event_context
 
         return event_context(session, event) or ctx.normalize({}), event.trigger
-    if body.get("order_id") is not None:
-        order = session.get(Order, str(body["order_id"]))
-        if order is None:
-            raise NotFound(f"no order {body['order_id']!r}")
-        return ctx.for_order(session, order), None
-    if body.get("visit_id") is not None:
-        visit = session.get(Visit, str(body["visit_id"]))
-        if visit is None:
-            raise NotFound(f"no visit {body['visit_id']!r}")
-        return ctx.for_visit(session, visit), None
-    if body.get("custom_event_id") is not None:
-        custom = session.get(CustomEvent, str(body["custom_event_id"]))
-        if custom is None:
-            raise NotFound(f"no custom event {body['custom_event_id']!r}")
-        return ctx.for_custom_event(session, custom), None
+    for name, model, what, context_of in _STORED_SUBJECTS:
+        if body.get(name) is not None:
+            row = session.get(model, str(body[name]))
+            if row is None:
+                raise NotFound(f"no {what} {body[name]!r}")
+            return context_of(session, row), None
     return ctx.normalize(body.get("context") or {}), None
+
+
+def _test_request_problems(body: dict) -> list[dict]:
+    """What is wrong with a dry run's context and the ids naming its stored subject."""
+    problems = context_problems(body.get("context"))
+    event_id = body.get("event_id")
+    if event_id is not None and (isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 < event_id < 2**31):
+        problems.append({"path": "/event_id", "message": f"expected a positive integer event id, got {event_id!r}"})
+    for name, _model, _what, _context_of in _STORED_SUBJECTS:
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            problems.append({"path": f"/{name}", "message": f"expected a string or an integer, got {value!r}"})
+    return problems
 
 
 def _dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:

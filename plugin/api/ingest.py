@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
-from plugin.api import schemas
+from plugin.ingest import schemas
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.errors import ValidationFailed

@@ -56,6 +56,10 @@ def naive_utc(value: datetime | None) -> datetime | None:
     return value
 
 
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _event(session: Session, trigger: str, subject_id: str, data: dict | None = None) -> Event:
     event = Event(trigger=trigger, subject_id=subject_id, data=data or {}, created_at=utcnow())
     session.add(event)
@@ -120,61 +124,68 @@ def upsert_order(
 
     ``known`` / ``known_clients`` (batch ingestion): the batch's existing rows, loaded at once.
     """
-    events: list[Event] = []
+    _upsert_inline_client(session, data, known_clients)
+    order = known.get(order_id) if known is not None else session.get(Order, order_id)
+    now = utcnow()
+    if order is None:
+        order = Order(**_new_order_row(order_id, data, groups, now))
+        session.add(order)
+        if known is not None:
+            known[order_id] = order
+        return [_event(session, "order_created", order_id)]
+    return _update_order(session, order_id, order, data, _status_group(data, groups), now)
+
+
+def _upsert_inline_client(session: Session, data: dict, known_clients: dict | None) -> None:
+    """An order's inline ``client`` (with its ``external_id``) is upserted; it names the order's client
+    unless ``client_id`` is given."""
     if isinstance(data.get("client"), dict) and data["client"].get("external_id"):
         client_data = dict(data["client"])
         upsert_client(session, str(client_data.pop("external_id")), client_data, known_clients)
         data.setdefault("client_id", data["client"]["external_id"])
-    order = known.get(order_id) if known is not None else session.get(Order, order_id)
-    now = utcnow()
-    status = data.get("status")
-    group = data.get("status_group") or (groups.get(status.casefold()) if status else None)
-    if order is None:
-        order = Order(
-            id=order_id,
-            price=data.get("price"),
-            cost=data.get("cost"),
-            status=status,
-            status_group=group or "in_work",
-            created_at=naive_utc(data.get("created_at")) or now,
-            paid_at=naive_utc(data.get("paid_at")),
-            client_id=_str(data.get("client_id")),
-            visit_id=_str(data.get("visit_id")),
-            responsible_user_id=_str(data.get("responsible_user_id")),
-            fields=data.get("fields") or {},
-            first_seen_at=now,
-            updated_at=now,
-        )
-        if order.status_group == "paid" and order.paid_at is None:
-            order.paid_at = now
-        session.add(order)
-        if known is not None:
-            known[order_id] = order
-        events.append(_event(session, "order_created", order_id))
-        return events
 
-    before_status = order.status
-    before_dates = (order.created_at, order.paid_at)
-    changed = False
-    updates: dict[str, Any] = {}
-    for name in ("price", "cost", "status"):
-        if name in data:
-            updates[name] = data[name]
-    for name in ("client_id", "visit_id", "responsible_user_id"):
-        if name in data:
-            updates[name] = _str(data[name])
-    for name in ("created_at", "paid_at"):
-        if name in data:
-            updates[name] = naive_utc(data[name])
+
+def _status_group(data: dict, groups: dict[str, str]) -> str | None:
+    """The group an order's data names: ``status_group``, else its status mapped by ``groups``."""
+    status = data.get("status")
+    return data.get("status_group") or (groups.get(status.casefold()) if status else None)
+
+
+# the order columns an update sets from its data, each read by its converter
+_ORDER_UPDATES: tuple[tuple[str, Any], ...] = (
+    ("price", None),
+    ("cost", None),
+    ("status", None),
+    ("client_id", _str),
+    ("visit_id", _str),
+    ("responsible_user_id", _str),
+    ("created_at", naive_utc),
+    ("paid_at", naive_utc),
+)
+
+
+def _order_updates(order: Order, data: dict, group: str | None) -> dict[str, Any]:
+    """The columns ``data`` sets on a stored order (a ``created_at`` of null is no change)."""
+    updates = {name: convert(data[name]) if convert else data[name] for name, convert in _ORDER_UPDATES if name in data}
+    if "created_at" in updates and updates["created_at"] is None:  # an order keeps its creation time
+        del updates["created_at"]
     if "fields" in data and data["fields"] is not None:
         updates["fields"] = data["fields"]
     if group is not None and ("status_group" in data or "status" in data):
         updates["status_group"] = group
     elif "status" in data and data["status"] != order.status:
         updates["status_group"] = "in_work"
-    for name, value in updates.items():
-        if name == "created_at" and value is None:
-            continue
+    return updates
+
+
+def _update_order(
+    session: Session, order_id: str, order: Order, data: dict, group: str | None, now: datetime
+) -> list[Event]:
+    """Apply ``data`` to a stored order: its status change, else its dates' change, is an event."""
+    before_status = order.status
+    before_dates = (order.created_at, order.paid_at)
+    changed = False
+    for name, value in _order_updates(order, data, group).items():
         if getattr(order, name) != value:
             setattr(order, name, value)
             changed = True
@@ -182,15 +193,13 @@ def upsert_order(
         order.paid_at = now
         changed = True
     if not changed:
-        return events
+        return []
     order.updated_at = now
     if order.status != before_status:
-        events.append(
-            _event(session, "order_status_changed", order_id, {"from": before_status, "to": order.status})
-        )
-    elif (order.created_at, order.paid_at) != before_dates:
-        events.append(_event(session, "order_dates_changed", order_id))
-    return events
+        return [_event(session, "order_status_changed", order_id, {"from": before_status, "to": order.status})]
+    if (order.created_at, order.paid_at) != before_dates:
+        return [_event(session, "order_dates_changed", order_id)]
+    return []
 
 
 _INSERT_NEW: dict = {}
@@ -242,53 +251,88 @@ def ingest_batch(session: Session, items: list[tuple[str, dict]], groups: dict[s
     the ORM in the batch's order, so two updates of one order derive the same events as two
     requests would.
     """
-    now = utcnow()
-    derived = 0
-    order_ids = [str(d["id"]) for k, d in items if k == "order"]
-    repeated = {i for i in order_ids if order_ids.count(i) > 1} if len(set(order_ids)) != len(order_ids) else set()
-    client_ids = {str(d["external_id"]) for k, d in items if k == "client"}
-    client_ids |= {str(d["client"]["external_id"]) for k, d in items
-                   if k == "order" and isinstance(d.get("client"), dict) and d["client"].get("external_id")}
-    known_orders = _load(session, Order, Order.id, set(order_ids))
-    known_clients = _load(session, Client, Client.external_id, client_ids)
-    visits, customs, new_orders, late = [], [], [], []
-    for kind, data in items:
-        if kind == "client":
-            data = dict(data)
-            upsert_client(session, str(data.pop("external_id")), data, known_clients)
-        elif kind == "order":
-            order_id = str(data["id"])
-            if order_id in known_orders or order_id in repeated or isinstance(data.get("client"), dict):
-                data = dict(data)
-                derived += len(upsert_order(session, str(data.pop("id")), data, groups, known_orders, known_clients))
-            else:
-                new_orders.append((_new_order_row(order_id, data, groups, now), data))
-        elif kind == "visit":
-            visits.append(visit_row(data, now))
-        else:
-            customs.append(custom_event_row(data, now))
+    batch = _Batch(session, items, groups)
+    batch.sort(items)
     session.flush()
-    rows = []
-    if new_orders:
-        stored = set(bulk.insert_new_rows(session, Order.__table__, [row for row, _ in new_orders]))
-        for row, data in new_orders:
-            if row["id"] in stored:
-                rows.append({"trigger": "order_created", "subject_id": row["id"], "data": {}})
-            else:  # created meanwhile by another request: an upsert like any other
-                late.append(data)
-    for visit_id in bulk.insert_new_rows(session, Visit.__table__, visits):
-        rows.append({"trigger": "visit_created", "subject_id": visit_id, "data": {}})
-    names = {c["id"]: c["name"] for c in customs}
-    for custom_id in bulk.insert_new_rows(session, CustomEvent.__table__, customs):
-        rows.append({"trigger": "custom_event", "subject_id": custom_id, "data": {"name": names[custom_id]}})
-    for row in rows:
-        row["created_at"] = now
-    bulk.insert_rows(session, Event.__table__, rows)
-    derived += len(rows)
-    for data in late:
-        data = dict(data)
-        derived += len(upsert_order(session, str(data.pop("id")), data, groups))
-    return derived
+    batch.insert_new()
+    return batch.derived
+
+
+class _Batch:
+    """One batch of ``ingest_batch``: the rows it inserts at once, and what it upserts one by one."""
+
+    def __init__(self, session: Session, items: list[tuple[str, dict]], groups: dict[str, str]):
+        self.session, self.groups, self.now = session, groups, utcnow()
+        order_ids = [str(d["id"]) for k, d in items if k == "order"]
+        self.repeated = (
+            {i for i in order_ids if order_ids.count(i) > 1} if len(set(order_ids)) != len(order_ids) else set()
+        )
+        client_ids = {str(d["external_id"]) for k, d in items if k == "client"}
+        client_ids |= {
+            str(d["client"]["external_id"])
+            for k, d in items
+            if k == "order" and isinstance(d.get("client"), dict) and d["client"].get("external_id")
+        }
+        self.known_orders = _load(session, Order, Order.id, set(order_ids))
+        self.known_clients = _load(session, Client, Client.external_id, client_ids)
+        self.visits: list[dict] = []
+        self.customs: list[dict] = []
+        self.new_orders: list[tuple[dict, dict]] = []  # (the row to insert, the item's data)
+        self.derived = 0
+
+    def sort(self, items: list[tuple[str, dict]]) -> None:
+        """Upsert the clients and the orders that need it, in the batch's order; keep the new rows."""
+        for kind, data in items:
+            if kind == "client":
+                fields = dict(data)
+                upsert_client(self.session, str(fields.pop("external_id")), fields, self.known_clients)
+            elif kind == "order":
+                order_id = str(data["id"])
+                if order_id in self.known_orders or order_id in self.repeated or isinstance(data.get("client"), dict):
+                    self._upsert_order(data, known=True)
+                else:
+                    self.new_orders.append((_new_order_row(order_id, data, self.groups, self.now), data))
+            elif kind == "visit":
+                self.visits.append(visit_row(data, self.now))
+            else:
+                self.customs.append(custom_event_row(data, self.now))
+
+    def insert_new(self) -> None:
+        """The new rows, one statement per table, and the engine events of those that were new; an
+        order created meanwhile by another request is upserted like any other."""
+        rows, late = self._insert_new_orders()
+        for visit_id in bulk.insert_new_rows(self.session, Visit.__table__, self.visits):
+            rows.append({"trigger": "visit_created", "subject_id": visit_id, "data": {}})
+        names = {c["id"]: c["name"] for c in self.customs}
+        for custom_id in bulk.insert_new_rows(self.session, CustomEvent.__table__, self.customs):
+            rows.append({"trigger": "custom_event", "subject_id": custom_id, "data": {"name": names[custom_id]}})
+        for row in rows:
+            row["created_at"] = self.now
+        bulk.insert_rows(self.session, Event.__table__, rows)
+        self.derived += len(rows)
+        for data in late:
+            self._upsert_order(data, known=False)
+
+    def _insert_new_orders(self) -> tuple[list[dict], list[dict]]:
+        """Insert the new orders: the order_created events of those stored, and the data of the rest."""
+        events, late = [], []
+        if self.new_orders:
+            stored = set(bulk.insert_new_rows(self.session, Order.__table__, [row for row, _ in self.new_orders]))
+            for row, data in self.new_orders:
+                if row["id"] in stored:
+                    events.append({"trigger": "order_created", "subject_id": row["id"], "data": {}})
+                else:
+                    late.append(data)
+        return events, late
+
+    def _upsert_order(self, data: dict, *, known: bool) -> None:
+        fields = dict(data)
+        order_id = str(fields.pop("id"))
+        if known:
+            events = upsert_order(self.session, order_id, fields, self.groups, self.known_orders, self.known_clients)
+        else:
+            events = upsert_order(self.session, order_id, fields, self.groups)
+        self.derived += len(events)
 
 
 def _new_order_row(order_id: str, data: dict, groups: dict[str, str], now: datetime) -> dict:
@@ -314,7 +358,3 @@ def _load(session: Session, model, column, ids: set[str]) -> dict:
         for row in session.scalars(select(model).where(bulk.among(session, column, ids[start : start + 500]))):
             out[getattr(row, column.key)] = row
     return out
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)

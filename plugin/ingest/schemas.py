@@ -1,4 +1,5 @@
-"""Marshmallow schemas of the ingestion API (SPEC §2): they validate input and document it."""
+"""Marshmallow schemas of the ingestion input (SPEC §2): they validate what ``plugin.api.ingest`` and the
+lean path ``plugin.api.fastpath`` accept, and document it in the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -87,10 +88,6 @@ class OrderIn(Strict):
 
 class OrderWithId(OrderIn):
     id = Id(required=True)
-
-
-class ClientWithIdIn(ClientWithId):
-    pass
 
 
 class CustomEventIn(Strict):
