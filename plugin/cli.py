@@ -19,8 +19,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run_all = sub.add_parser("all", help="start API, workers and scheduler (the default)")
     run_all.add_argument("--workers", type=int, default=int(os.environ.get("AUTOMATION_WORKERS", "2")))
-    serve = sub.add_parser("serve", help="the HTTP API and UI only (granian; AUTOMATION_API_SERVER=gunicorn for gunicorn)")
-    serve.add_argument("--dev", action="store_true", help="Flask's development server instead of the production one")
+    serve = sub.add_parser(
+        "serve", help="the HTTP API and UI only (granian; AUTOMATION_API_SERVER=gunicorn for gunicorn)"
+    )
+    serve.add_argument(
+        "--dev", action="store_true", help="Flask's development server instead of the production one"
+    )
     worker = sub.add_parser("worker", help="one RQ worker")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     sub.add_parser("scheduler", help="the periodic sweep and retention prune (rq cron)")
@@ -36,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("manifest", help="write plugin.json from the node registry")
     secrets = sub.add_parser("secrets", help="secret keys")
     secrets_sub = secrets.add_subparsers(dest="secrets_command", required=True)
-    secrets_sub.add_parser("rotate", help="re-encrypt every stored secret with the first AUTOMATION_SECRET_KEY")
+    secrets_sub.add_parser(
+        "rotate", help="re-encrypt every stored secret with the first AUTOMATION_SECRET_KEY"
+    )
     secrets_sub.add_parser("generate-key", help="print a new Fernet key")
     return parser
 
@@ -64,7 +70,9 @@ def migrate_db() -> None:
 def main(argv: list[str] | None = None) -> int:
     level = os.environ.get("AUTOMATION_LOG_LEVEL", "INFO").strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        sys.stderr.write(f"AUTOMATION_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}\n")
+        sys.stderr.write(
+            f"AUTOMATION_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}\n"
+        )
         return 2
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -213,8 +221,10 @@ def _prune(dry_run: bool) -> int:
 
     app = create_app()
     policy = retention.Policy.from_config(app.config)
-    keep = (f"events: {f'{policy.event_hours} h' if policy.event_hours else 'forever'}, "
-            f"runs: {f'{policy.run_days} days' if policy.run_days else 'forever'}")
+    keep = (
+        f"events: {f'{policy.event_hours} h' if policy.event_hours else 'forever'}, "
+        f"runs: {f'{policy.run_days} days' if policy.run_days else 'forever'}"
+    )
     with app.app_context():
         started = time.monotonic()
         if dry_run:
@@ -229,7 +239,12 @@ def _prune(dry_run: bool) -> int:
 
 
 # commands that need no Redis, and those that get the embedded one when REDIS_URL is not set
-_STANDALONE = {"worker": _worker, "scheduler": _scheduler, "generate-key": _generate_key, "manifest": _manifest}
+_STANDALONE = {
+    "worker": _worker,
+    "scheduler": _scheduler,
+    "generate-key": _generate_key,
+    "manifest": _manifest,
+}
 _WITH_REDIS = {
     "migrate": _migrate,
     "token": _token,

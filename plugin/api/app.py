@@ -66,9 +66,11 @@ def _install_ui(app: Flask) -> None:
     def index():
         if not (UI_DIST / "index.html").exists():
             return (
-                "<!doctype html><meta charset=utf-8><title>Automation</title>"
-                "<p>The UI is not built. Run <code>bash scripts/run</code> or "
-                "<code>cd ui &amp;&amp; npm ci &amp;&amp; npm run build</code>.</p>",
+                (
+                    "<!doctype html><meta charset=utf-8><title>Automation</title>"
+                    "<p>The UI is not built. Run <code>bash scripts/run</code> or "
+                    "<code>cd ui &amp;&amp; npm ci &amp;&amp; npm run build</code>.</p>"
+                ),
                 503,
             )
         return send_from_directory(UI_DIST, "index.html", max_age=0)

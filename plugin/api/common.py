@@ -34,9 +34,7 @@ def json_body(required: bool = True) -> Any:
         return {}
     mimetype = request.mimetype or ""
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise ApiProblem(
-            f"expected Content-Type application/json, got {mimetype!r}", status=415
-        )
+        raise ApiProblem(f"expected Content-Type application/json, got {mimetype!r}", status=415)
     return strict_loads(raw)
 
 
@@ -44,7 +42,9 @@ def json_object(required: bool = True) -> dict:
     """A JSON body that must be an object (every endpoint taking named fields)."""
     body = json_body(required)
     if not isinstance(body, dict):
-        raise ValidationFailed("the body must be a JSON object", [{"path": "/", "message": "expected an object"}])
+        raise ValidationFailed(
+            "the body must be a JSON object", [{"path": "/", "message": "expected an object"}]
+        )
     return body
 
 

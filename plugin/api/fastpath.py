@@ -36,21 +36,21 @@ from marshmallow import ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from plugin.ingest import schemas
 from plugin.api.auth import identity_for
-from plugin.ingest.reading import MalformedJson, strict_loads
 from plugin.errors import ValidationFailed
+from plugin.ingest import schemas
+from plugin.ingest.batch import ingest_batch
 from plugin.ingest.groupcommit import GroupCommit, write_rows
+from plugin.ingest.orders import upsert_order
 from plugin.ingest.quickload import QuickLoader
 from plugin.ingest.ratelimit import RATE_TAKEN
+from plugin.ingest.reading import MalformedJson, strict_loads
 from plugin.ingest.store import (
     custom_event_row,
-    ingest_batch,
     ingest_custom_event,
     ingest_visit,
     status_map,
     upsert_client,
-    upsert_order,
     visit_row,
 )
 from plugin.storage.models import utcnow
@@ -61,14 +61,19 @@ PATHS = {"/api/v1/events": "event", "/api/v1/visits": "visit", "/api/v1/batch": 
 BATCH_MAX = 1000
 _TOKEN_SQL = text("SELECT id FROM api_tokens WHERE token_hash = :h")
 
+
 class FastIngest:
     """WSGI middleware: ``app.wsgi_app = FastIngest(app)``; see the module docstring."""
 
     def __init__(self, app):
         self.app = app
         self.flask_wsgi = app.wsgi_app
-        self.schemas = {"event": schemas.CustomEventIn(), "visit": schemas.VisitIn(), "order": schemas.OrderIn(),
-                        "client": schemas.ClientIn()}
+        self.schemas = {
+            "event": schemas.CustomEventIn(),
+            "visit": schemas.VisitIn(),
+            "order": schemas.OrderIn(),
+            "client": schemas.ClientIn(),
+        }
         # the plain, valid case without marshmallow's per-field machinery; None: the schema decides
         self.quick = {kind: QuickLoader(schema) for kind, schema in self.schemas.items()}
         self.quick_items = {kind: QuickLoader(schema) for kind, schema in schemas.ITEM_LOADERS.items()}
@@ -92,7 +97,9 @@ class FastIngest:
         try:
             answer = self._handle(kind, environ, raw, key)
         except Exception:  # never answer from here on a surprise: Flask decides
-            log.warning("fast ingestion path declined %s after an error", environ.get("PATH_INFO"), exc_info=True)
+            log.warning(
+                "fast ingestion path declined %s after an error", environ.get("PATH_INFO"), exc_info=True
+            )
             answer = None
         if answer is None:
             environ["wsgi.input"] = io.BytesIO(raw)

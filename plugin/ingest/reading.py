@@ -176,14 +176,18 @@ def text_problems(value: Any, base: str = "", bad_bytes: bool = False) -> list[d
         item, path = stack.pop()
         if type(item) is str:
             if "\x00" in item:
-                problems.append({"path": path or "/", "message": "text cannot contain the NUL character (U+0000)"})
+                problems.append(
+                    {"path": path or "/", "message": "text cannot contain the NUL character (U+0000)"}
+                )
             if (why := unicode_problem(item, bad_bytes)) is not None:
                 problems.append({"path": path or "/", "message": f"the text is not valid Unicode: {why}"})
         elif type(item) is dict:
             for key, child in item.items():
                 child_path = pointer(path, key)
                 if "\x00" in key:
-                    problems.append({"path": child_path, "message": "a key cannot contain the NUL character (U+0000)"})
+                    problems.append(
+                        {"path": child_path, "message": "a key cannot contain the NUL character (U+0000)"}
+                    )
                 if (why := unicode_problem(key, bad_bytes)) is not None:
                     problems.append({"path": child_path, "message": f"the key is not valid Unicode: {why}"})
                 stack.append((child, child_path))

@@ -120,4 +120,6 @@ class BatchAccepted(Schema):
 
 
 ITEM_SCHEMAS = {"visit": VisitIn, "client": ClientWithId, "order": OrderWithId, "event": CustomEventIn}
-ITEM_LOADERS = {kind: schema() for kind, schema in ITEM_SCHEMAS.items()}  # built once: a schema per item costs more than its load
+ITEM_LOADERS = {
+    kind: schema() for kind, schema in ITEM_SCHEMAS.items()
+}  # built once: a schema per item costs more than its load

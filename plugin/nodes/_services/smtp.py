@@ -170,7 +170,9 @@ def _deliver(
 def _smtp_error(exc: smtplib.SMTPException, host: str, port: int) -> Exception:
     """What the server answered: a 5xx or a refused login is permanent, a 4xx or a lost line retryable."""
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return PermanentError(f"email: login refused: {exc.smtp_code} {_text(exc.smtp_error)}", status=exc.smtp_code)
+        return PermanentError(
+            f"email: login refused: {exc.smtp_code} {_text(exc.smtp_error)}", status=exc.smtp_code
+        )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(exc.recipients.values()), (550, b"recipient refused"))
         return _code_error(code, _text(text))
