@@ -7,8 +7,6 @@ import logging
 import os
 import sys
 
-log = logging.getLogger(__name__)
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import io
 import json
-import logging
 import os
 import queue
 import socket
@@ -25,8 +24,6 @@ import time
 from plugin.api.app import create_app
 from plugin.config import read_timeout
 from plugin.processes import tune_gc
-
-log = logging.getLogger(__name__)
 
 
 def _problem(status: int, title: str, detail: str) -> tuple[list[tuple[str, str]], bytes]:

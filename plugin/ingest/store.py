@@ -10,7 +10,6 @@ id, or an order upsert that changes nothing, derives no event.
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -19,8 +18,6 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from plugin.storage.models import VISIT_FIELDS, Client, CustomEvent, Event, Visit, new_id, utcnow
-
-log = logging.getLogger(__name__)
 
 _INSERT_EVENT = insert(Event).returning(Event.id)
 

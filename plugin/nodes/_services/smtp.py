@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import smtplib
 import socket
 import ssl
@@ -14,8 +13,6 @@ from typing import Any
 from plugin.nodes._services.htmltext import html_to_text
 from plugin.nodes.base import PermanentError, RetryableError
 from plugin.transport import net
-
-log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 
