@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from plugin.errors import ValidationFailed
 from plugin.ingest import reading
 from plugin.ingest.reading import MalformedJson, strict_loads
-from plugin.errors import ValidationFailed
 
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
