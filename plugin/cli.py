@@ -7,8 +7,6 @@ import logging
 import os
 import sys
 
-log = logging.getLogger(__name__)
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -19,8 +17,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run_all = sub.add_parser("all", help="start API, workers and scheduler (the default)")
     run_all.add_argument("--workers", type=int, default=int(os.environ.get("AUTOMATION_WORKERS", "2")))
-    serve = sub.add_parser("serve", help="the HTTP API and UI only (granian; AUTOMATION_API_SERVER=gunicorn for gunicorn)")
-    serve.add_argument("--dev", action="store_true", help="Flask's development server instead of the production one")
+    serve = sub.add_parser(
+        "serve", help="the HTTP API and UI only (granian; AUTOMATION_API_SERVER=gunicorn for gunicorn)"
+    )
+    serve.add_argument(
+        "--dev", action="store_true", help="Flask's development server instead of the production one"
+    )
     worker = sub.add_parser("worker", help="one RQ worker")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     sub.add_parser("scheduler", help="the periodic sweep and retention prune (rq cron)")
@@ -37,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("manifest", help="write plugin.json from the node registry")
     secrets = sub.add_parser("secrets", help="secret keys")
     secrets_sub = secrets.add_subparsers(dest="secrets_command", required=True)
-    secrets_sub.add_parser("rotate", help="re-encrypt every stored secret with the first AUTOMATION_SECRET_KEY")
+    secrets_sub.add_parser(
+        "rotate", help="re-encrypt every stored secret with the first AUTOMATION_SECRET_KEY"
+    )
     secrets_sub.add_parser("generate-key", help="print a new Fernet key")
     return parser
 
@@ -65,64 +69,82 @@ def migrate_db() -> None:
 def main(argv: list[str] | None = None) -> int:
     level = os.environ.get("AUTOMATION_LOG_LEVEL", "INFO").strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        sys.stderr.write(f"AUTOMATION_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}\n")
+        sys.stderr.write(
+            f"AUTOMATION_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}\n"
+        )
         return 2
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
     command = args.command or "all"
-    if command == "worker":
-        from plugin.processes import run_worker
-
-        run_worker(burst=args.burst)
-        return 0
-    if command == "scheduler":
-        from plugin.processes import run_scheduler
-
-        run_scheduler()
-        return 0
     if command == "secrets" and args.secrets_command == "generate-key":
-        from cryptography.fernet import Fernet
-
-        print(Fernet.generate_key().decode())
-        return 0
-    if command == "manifest":
-        from plugin.manifest import write_manifest
-        from plugin.registry import get_registry
-
-        write_manifest(get_registry())
-        return 0
+        command = "generate-key"
+    if command in _STANDALONE:
+        return _STANDALONE[command](args)
     _ensure_redis()
-    if command == "migrate":
-        migrate_db()
-        return 0
-    if command == "prepare":
-        migrate_db()
-        print(_login_token())
-        return 0
-    if command == "token":
+    return _WITH_REDIS[command](args)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from plugin.processes import run_worker
+
+    run_worker(burst=args.burst)
+    return 0
+
+
+def _scheduler(_args: argparse.Namespace) -> int:
+    from plugin.processes import run_scheduler
+
+    run_scheduler()
+    return 0
+
+
+def _generate_key(_args: argparse.Namespace) -> int:
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
+    return 0
+
+
+def _manifest(_args: argparse.Namespace) -> int:
+    from plugin.manifest import write_manifest
+    from plugin.registry import get_registry
+
+    write_manifest(get_registry())
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    migrate_db()
+    return 0
+
+
+def _prepare(_args: argparse.Namespace) -> int:
+    migrate_db()
+    print(_login_token())
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from plugin.api.app import create_app
+    from plugin.api.auth import create_token
+
+    with create_app().app_context():
+        print(create_token(args.name))
+    return 0
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    migrate_db()
+    from plugin.config import from_env
+
+    port = from_env()["PORT"]
+    if args.dev:
         from plugin.api.app import create_app
-        from plugin.api.auth import create_token
 
-        with create_app().app_context():
-            print(create_token(args.name))
+        create_app().run(host="0.0.0.0", port=port, threaded=True)  # noqa: S104 - the server's job is to listen
         return 0
-    if command == "secrets":
-        return _rotate_secrets()
-    if command == "prune":
-        return _prune(args.dry_run)
-    if command == "serve":
-        migrate_db()
-        from plugin.config import from_env
-
-        port = from_env()["PORT"]
-        if args.dev:
-            from plugin.api.app import create_app
-
-            create_app().run(host="0.0.0.0", port=port, threaded=True)
-            return 0
-        return _serve(port)
-    return _run_all(getattr(args, "workers", int(os.environ.get("AUTOMATION_WORKERS", "2"))))
+    return _serve(port)
 
 
 def _serve(port: int) -> int:
@@ -217,8 +239,10 @@ def _prune(dry_run: bool) -> int:
 
     app = create_app()
     policy = retention.Policy.from_config(app.config)
-    keep = (f"events: {f'{policy.event_hours} h' if policy.event_hours else 'forever'}, "
-            f"runs: {f'{policy.run_days} days' if policy.run_days else 'forever'}")
+    keep = (
+        f"events: {f'{policy.event_hours} h' if policy.event_hours else 'forever'}, "
+        f"runs: {f'{policy.run_days} days' if policy.run_days else 'forever'}"
+    )
     with app.app_context():
         started = time.monotonic()
         if dry_run:
@@ -230,3 +254,21 @@ def _prune(dry_run: bool) -> int:
         retention.report(pruned, time.monotonic() - started)
     print(f"pruned {pruned.events} events, {pruned.runs} runs, {pruned.steps} steps ({keep})")
     return 0
+
+
+# commands that need no Redis, and those that get the embedded one when REDIS_URL is not set
+_STANDALONE = {
+    "worker": _worker,
+    "scheduler": _scheduler,
+    "generate-key": _generate_key,
+    "manifest": _manifest,
+}
+_WITH_REDIS = {
+    "migrate": _migrate,
+    "prepare": _prepare,
+    "token": _token,
+    "secrets": lambda _args: _rotate_secrets(),
+    "prune": lambda args: _prune(args.dry_run),
+    "serve": _serve_command,
+    "all": lambda args: _run_all(getattr(args, "workers", int(os.environ.get("AUTOMATION_WORKERS", "2")))),
+}

@@ -1,4 +1,4 @@
-"""Configuration from environment variables (SPEC §9)."""
+"""Configuration from environment variables (SPEC §9), and the processes' stop and read timeouts."""
 
 from __future__ import annotations
 
@@ -91,3 +91,37 @@ class RetentionPolicy:
     @property
     def enabled(self) -> bool:
         return self.event_hours > 0 or self.run_days > 0
+
+
+# every process is gone this long after its SIGTERM (README: AUTOMATION_STOP_GRACE_SECONDS)
+STOP_SECONDS = 10.0
+
+
+def stop_grace() -> float:
+    """Seconds a stopping process lets its current work finish before it cuts it short
+    (``AUTOMATION_STOP_GRACE_SECONDS``, default 6): a worker's job, the API server's requests."""
+    raw = os.environ.get("AUTOMATION_STOP_GRACE_SECONDS", "6").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"AUTOMATION_STOP_GRACE_SECONDS must be a number of seconds, got {raw!r}") from None
+    if not 1 <= value <= STOP_SECONDS - 2:
+        raise ValueError(
+            f"AUTOMATION_STOP_GRACE_SECONDS must be at least 1 and at most {STOP_SECONDS - 2:g}, got {raw!r}"
+        )
+    return value
+
+
+def read_timeout() -> float:
+    """Seconds a request may take to send its headers, and its body once the headers are in
+    (``AUTOMATION_REQUEST_READ_TIMEOUT``, default 10): past it, 408 and the connection closed."""
+    raw = os.environ.get("AUTOMATION_REQUEST_READ_TIMEOUT", "10").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(
+            f"AUTOMATION_REQUEST_READ_TIMEOUT must be a number of seconds, got {raw!r}"
+        ) from None
+    if not 0.5 <= value <= 60:
+        raise ValueError(f"AUTOMATION_REQUEST_READ_TIMEOUT must be between 0.5 and 60 seconds, got {raw!r}")
+    return value

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from plugin.config import switch
+from plugin.config import STOP_SECONDS, read_timeout, stop_grace, switch
 
 log = logging.getLogger(__name__)
 
@@ -43,35 +43,6 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLD)
-
-
-STOP_SECONDS = 10.0  # every process is gone this long after its SIGTERM (README: AUTOMATION_STOP_GRACE_SECONDS)
-
-
-def stop_grace() -> float:
-    """Seconds a stopping process lets its current work finish before it cuts it short
-    (``AUTOMATION_STOP_GRACE_SECONDS``, default 6): a worker's job, the API server's requests."""
-    raw = os.environ.get("AUTOMATION_STOP_GRACE_SECONDS", "6").strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"AUTOMATION_STOP_GRACE_SECONDS must be a number of seconds, got {raw!r}") from None
-    if not 1 <= value <= STOP_SECONDS - 2:
-        raise ValueError(f"AUTOMATION_STOP_GRACE_SECONDS must be at least 1 and at most {STOP_SECONDS - 2:g}, got {raw!r}")
-    return value
-
-
-def read_timeout() -> float:
-    """Seconds a request may take to send its headers, and its body once the headers are in
-    (``AUTOMATION_REQUEST_READ_TIMEOUT``, default 10): past it, 408 and the connection closed."""
-    raw = os.environ.get("AUTOMATION_REQUEST_READ_TIMEOUT", "10").strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"AUTOMATION_REQUEST_READ_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    if not 0.5 <= value <= 60:
-        raise ValueError(f"AUTOMATION_REQUEST_READ_TIMEOUT must be between 0.5 and 60 seconds, got {raw!r}")
-    return value
 
 
 def run_worker(burst: bool = False) -> None:
@@ -165,7 +136,9 @@ def _watchdog(signum: int) -> None:
 
     def watch() -> None:
         time.sleep(grace)
-        log.warning("still busy %.0f s after the stop signal: cutting the current job short; its stack:", grace)
+        log.warning(
+            "still busy %.0f s after the stop signal: cutting the current job short; its stack:", grace
+        )
         faulthandler.dump_traceback(all_threads=True)  # what held it, for whoever reads the log
         os.kill(os.getpid(), signum)
         time.sleep(2)
@@ -281,8 +254,13 @@ def _delayed_jobs_thread(connection, queue_name: str) -> threading.Thread:
 API_SERVERS = ("granian", "gunicorn")
 
 
-def api_command(port: int, workers: int = 2, threads: int = 8, server: str | None = None,
-                host: str = "0.0.0.0") -> list[str]:
+def api_command(
+    port: int,
+    workers: int = 2,
+    threads: int = 8,
+    server: str | None = None,
+    host: str = "0.0.0.0",  # noqa: S104 - a network service: every interface unless told otherwise
+) -> list[str]:
     """The command line of the API server: granian by default, gunicorn (gthread) on request.
 
     ``AUTOMATION_API_SERVER`` (or ``server``) picks it. granian parses HTTP and keeps
@@ -295,26 +273,40 @@ def api_command(port: int, workers: int = 2, threads: int = 8, server: str | Non
     worker's CPU at ~5,000 small requests/s (bench/profile_api.py).
     """
     server = (server or os.environ.get("AUTOMATION_API_SERVER") or "granian").strip().lower()
-    access_log = switch("AUTOMATION_ACCESS_LOG")
     if server == "gunicorn":
-        return [
-            sys.executable, "-m", "gunicorn", "plugin.wsgi:app",
-            "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--worker-class", "gthread", "--timeout", "120", "--graceful-timeout", str(int(stop_grace())),
-            *(["--access-logfile", "-"] if access_log else []), "--log-level", "warning",
-        ]
+        return _gunicorn_command(host, port, workers, threads)
     if server != "granian":
         raise ValueError(f"AUTOMATION_API_SERVER must be one of {', '.join(API_SERVERS)}, got {server!r}")
+    return _granian_command(host, port, workers, threads)
+
+
+def _gunicorn_command(host: str, port: int, workers: int, threads: int) -> list[str]:
+    access_log = ["--access-logfile", "-"] if switch("AUTOMATION_ACCESS_LOG") else []
+    return [
+        *(sys.executable, "-m", "gunicorn", "plugin.wsgi:app"),
+        *("--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads)),
+        *("--worker-class", "gthread", "--timeout", "120", "--graceful-timeout", str(int(stop_grace()))),
+        *access_log,
+        *("--log-level", "warning"),
+    ]
+
+
+def _granian_command(host: str, port: int, workers: int, threads: int) -> list[str]:
     # the body read on granian's event loop before a thread is taken (plugin.wsgi.BufferedRSGI);
     # without it (behind a proxy that buffers bodies) granian's WSGI threads read it, ~0.09 CPU ms less
-    interface = (["plugin.wsgi:rsgi", "--interface", "rsgi"] if switch("AUTOMATION_READ_BODY_FIRST")
-                 else ["plugin.wsgi:app", "--interface", "wsgi", "--blocking-threads", str(threads)])
+    interface = (
+        ["plugin.wsgi:rsgi", "--interface", "rsgi"]
+        if switch("AUTOMATION_READ_BODY_FIRST")
+        else ["plugin.wsgi:app", "--interface", "wsgi", "--blocking-threads", str(threads)]
+    )
     return [
-        sys.executable, "-m", "granian", *interface,
-        "--host", host, "--port", str(port), "--workers", str(workers),
-        "--http1-header-read-timeout", str(int(read_timeout() * 1000)),
-        "--no-ws", "--respawn-failed-workers", "--workers-kill-timeout", str(max(1, int(stop_grace()))),
-        "--access-log" if access_log else "--no-access-log", "--log-level", "warning",
+        *(sys.executable, "-m", "granian", *interface),
+        *("--host", host, "--port", str(port), "--workers", str(workers)),
+        *("--http1-header-read-timeout", str(int(read_timeout() * 1000))),
+        *("--no-ws", "--respawn-failed-workers"),
+        *("--workers-kill-timeout", str(max(1, int(stop_grace())))),
+        "--access-log" if switch("AUTOMATION_ACCESS_LOG") else "--no-access-log",
+        *("--log-level", "warning"),
     ]
 
 
@@ -340,7 +332,7 @@ def serve_api(port: int, workers: int | None = None, threads: int = 8) -> subpro
 def _child(command: list[str], env: dict | None = None) -> subprocess.Popen:
     """A child in a process group of its own, so that it and whatever it forks (granian's or
     gunicorn's workers, RQ's scheduler process) can be stopped, and if need be killed, together."""
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603 - our own command lines
 
 
 def stop_children(children: list[subprocess.Popen], timeout: float = STOP_SECONDS - 1.5) -> None:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import io
 import json
-import logging
 import os
 import queue
 import socket
@@ -23,20 +22,23 @@ import threading
 import time
 
 from plugin.api.app import create_app
-from plugin.processes import read_timeout, tune_gc
-
-log = logging.getLogger(__name__)
+from plugin.config import read_timeout
+from plugin.processes import tune_gc
 
 
 def _problem(status: int, title: str, detail: str) -> tuple[list[tuple[str, str]], bytes]:
     body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
-    headers = [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body))),
-               ("Connection", "close")]
+    headers = [
+        ("Content-Type", "application/problem+json"),
+        ("Content-Length", str(len(body))),
+        ("Connection", "close"),
+    ]
     return headers, body
 
 
-TIMEOUT_HEADERS, TIMEOUT_BODY = _problem(408, "Request Timeout",
-                                         "the request body did not arrive in time; the connection is closed")
+TIMEOUT_HEADERS, TIMEOUT_BODY = _problem(
+    408, "Request Timeout", "the request body did not arrive in time; the connection is closed"
+)
 
 
 # a body that follows its headers in a packet of its own (urllib3 sends them apart) still comes
@@ -100,13 +102,13 @@ def _read_body(stream, sock, want: int, timeout: float, slots: threading.Bounded
     except (BlockingIOError, TimeoutError):
         pass
     if not slots.acquire(blocking=False):
-        raise TooSlow()
+        raise TooSlow
     deadline = time.monotonic() + timeout
     try:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TooSlow()
+                raise TooSlow
             sock.settimeout(remaining)
             try:
                 return _read_up_to(stream, want)
@@ -136,9 +138,16 @@ class BufferedRSGI:
         self.app, self.timeout, self.max_body = wsgi_app, timeout, max_body
         self.threads, self.started = threads, False
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()  # (environ, future, loop); threads start lazily
-        self.base = {"SCRIPT_NAME": "", "SERVER_SOFTWARE": "granian (rsgi)", "wsgi.version": (1, 0),
-                     "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True,
-                     "wsgi.run_once": False, "wsgi.input_terminated": True}
+        self.base = {
+            "SCRIPT_NAME": "",
+            "SERVER_SOFTWARE": "granian (rsgi)",
+            "wsgi.version": (1, 0),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+        }
 
     def __rsgi_del__(self, _loop) -> None:
         for _ in range(self.threads):
@@ -189,11 +198,15 @@ class BufferedRSGI:
             # granian hands RSGI apps the path decoded, bytes that are not UTF-8 replaced by U+FFFD:
             # such a replacement goes on as a byte that is not UTF-8 either, so the app refuses the
             # URL (422) as it does under the servers that pass its bytes, instead of taking '\ufffd'
-            "PATH_INFO": scope.path.replace("\ufffd", "\udcff").encode("utf-8", "surrogateescape").decode("latin-1"),
+            "PATH_INFO": scope.path.replace("\ufffd", "\udcff")
+            .encode("utf-8", "surrogateescape")
+            .decode("latin-1"),
             "QUERY_STRING": scope.query_string,
-            "SERVER_NAME": host, "SERVER_PORT": port,
+            "SERVER_NAME": host,
+            "SERVER_PORT": port,
             "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
-            "REMOTE_ADDR": client, "REMOTE_PORT": client_port,
+            "REMOTE_ADDR": client,
+            "REMOTE_PORT": client_port,
             "wsgi.url_scheme": scope.scheme,
             "wsgi.input": io.BytesIO(body),
         }
@@ -204,12 +217,18 @@ class BufferedRSGI:
             if name == "content-length" or name == "transfer-encoding":
                 continue  # the body is whole: its length is what came
             key = "HTTP_" + name.upper().replace("-", "_")
-            if key in environ:
-                value = f"{environ[key]}{'; ' if key == 'HTTP_COOKIE' else ','}{value}"
-            environ[key] = value
+            if key in environ:  # a repeated header: joined as one (cookies with "; ")
+                environ[key] = f"{environ[key]}{'; ' if key == 'HTTP_COOKIE' else ','}{value}"
+            else:
+                environ[key] = value
         declared = headers.get("content-length")
         if body or declared is not None or "transfer-encoding" in headers:
-            too_large = self.max_body and declared is not None and declared.isdigit() and int(declared) > self.max_body
+            too_large = (
+                self.max_body
+                and declared is not None
+                and declared.isdigit()
+                and int(declared) > self.max_body
+            )
             environ["CONTENT_LENGTH"] = declared if too_large else str(len(body))
         return environ
 
@@ -258,5 +277,9 @@ app = create_app()
 tune_gc()
 THREADS = int(os.environ.get("AUTOMATION_API_THREADS", "8"))
 # under gunicorn only (it acts on gunicorn's socket); slow bodies may hold half the threads
-app.wsgi_app = bounded_body(app.wsgi_app, read_timeout(), max(1, THREADS // 2), app.config.get("MAX_CONTENT_LENGTH"))
-rsgi = BufferedRSGI(app, threads=THREADS, timeout=read_timeout(), max_body=app.config.get("MAX_CONTENT_LENGTH"))
+app.wsgi_app = bounded_body(
+    app.wsgi_app, read_timeout(), max(1, THREADS // 2), app.config.get("MAX_CONTENT_LENGTH")
+)
+rsgi = BufferedRSGI(
+    app, threads=THREADS, timeout=read_timeout(), max_body=app.config.get("MAX_CONTENT_LENGTH")
+)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask, send_from_directory
@@ -12,8 +11,6 @@ from plugin.api.errors import register_error_handlers
 from plugin.api.extensions import api, db, migrate
 from plugin.config import from_env
 from plugin.storage.db import WORKER_CONFIG, engine_options  # noqa: F401 - WORKER_CONFIG: tests build a worker-configured app
-
-log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 UI_DIST = ROOT / "ui" / "dist"
@@ -66,9 +63,11 @@ def _install_ui(app: Flask) -> None:
     def index():
         if not (UI_DIST / "index.html").exists():
             return (
-                "<!doctype html><meta charset=utf-8><title>Automation</title>"
-                "<p>The UI is not built. Run <code>bash scripts/run</code> or "
-                "<code>cd ui &amp;&amp; npm ci &amp;&amp; npm run build</code>.</p>",
+                (
+                    "<!doctype html><meta charset=utf-8><title>Automation</title>"
+                    "<p>The UI is not built. Run <code>bash scripts/run</code> or "
+                    "<code>cd ui &amp;&amp; npm ci &amp;&amp; npm run build</code>.</p>"
+                ),
                 503,
             )
         return send_from_directory(UI_DIST, "index.html", max_age=0)

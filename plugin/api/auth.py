@@ -29,18 +29,14 @@ def create_token(name: str = "") -> str:
 
 
 def _is_public(path: str) -> bool:
-    return (
-        path in PUBLIC_PATHS
-        or path == "/"
-        or path == "/favicon.svg"
-        or path.startswith(PUBLIC_PREFIXES)
-    )
+    return path in PUBLIC_PATHS or path == "/" or path == "/favicon.svg" or path.startswith(PUBLIC_PREFIXES)
 
 
 def authenticate(header: str | None) -> str | None:
     """The token's identity (for rate limits) or None."""
     return identity_for(
-        header, current_app.config.get("API_TOKEN") or "",
+        header,
+        current_app.config.get("API_TOKEN") or "",
         lambda digest: db.session.query(ApiToken.id).filter(ApiToken.token_hash == digest).scalar(),
     )
 
@@ -63,9 +59,8 @@ def install_auth(app: Flask) -> None:
     @app.before_request
     def require_token():
         if request.method == "OPTIONS" or _is_public(request.path):
-            return None
+            return
         identity = authenticate(request.headers.get("Authorization"))
         if identity is None:
             raise Unauthorized("a valid bearer token is required (Authorization: Bearer <token>)")
         g.identity = identity
-        return None

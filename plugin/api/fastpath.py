@@ -36,21 +36,21 @@ from marshmallow import ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from plugin.api import schemas
 from plugin.api.auth import identity_for
-from plugin.api.common import MalformedJson, strict_loads
 from plugin.errors import ValidationFailed
+from plugin.ingest import schemas
+from plugin.ingest.batch import ingest_batch
 from plugin.ingest.groupcommit import GroupCommit, write_rows
+from plugin.ingest.orders import upsert_order
 from plugin.ingest.quickload import QuickLoader
 from plugin.ingest.ratelimit import RATE_TAKEN
+from plugin.ingest.reading import MalformedJson, strict_loads
 from plugin.ingest.store import (
     custom_event_row,
-    ingest_batch,
     ingest_custom_event,
     ingest_visit,
     status_map,
     upsert_client,
-    upsert_order,
     visit_row,
 )
 from plugin.storage.models import utcnow
@@ -61,14 +61,19 @@ PATHS = {"/api/v1/events": "event", "/api/v1/visits": "visit", "/api/v1/batch": 
 BATCH_MAX = 1000
 _TOKEN_SQL = text("SELECT id FROM api_tokens WHERE token_hash = :h")
 
+
 class FastIngest:
     """WSGI middleware: ``app.wsgi_app = FastIngest(app)``; see the module docstring."""
 
     def __init__(self, app):
         self.app = app
         self.flask_wsgi = app.wsgi_app
-        self.schemas = {"event": schemas.CustomEventIn(), "visit": schemas.VisitIn(), "order": schemas.OrderIn(),
-                        "client": schemas.ClientIn()}
+        self.schemas = {
+            "event": schemas.CustomEventIn(),
+            "visit": schemas.VisitIn(),
+            "order": schemas.OrderIn(),
+            "client": schemas.ClientIn(),
+        }
         # the plain, valid case without marshmallow's per-field machinery; None: the schema decides
         self.quick = {kind: QuickLoader(schema) for kind, schema in self.schemas.items()}
         self.quick_items = {kind: QuickLoader(schema) for kind, schema in schemas.ITEM_LOADERS.items()}
@@ -92,7 +97,9 @@ class FastIngest:
         try:
             answer = self._handle(kind, environ, raw, key)
         except Exception:  # never answer from here on a surprise: Flask decides
-            log.warning("fast ingestion path declined %s after an error", environ.get("PATH_INFO"), exc_info=True)
+            log.warning(
+                "fast ingestion path declined %s after an error", environ.get("PATH_INFO"), exc_info=True
+            )
             answer = None
         if answer is None:
             environ["wsgi.input"] = io.BytesIO(raw)
@@ -130,36 +137,13 @@ class FastIngest:
     # -- the request -----------------------------------------------------------------------
 
     def _handle(self, kind: str, environ, raw: bytes, key: str | None = None) -> dict | None:
-        try:
-            body = strict_loads(raw)
-        except (MalformedJson, ValidationFailed):  # Flask answers, naming every bad string's path
-            return None
-        if not isinstance(body, dict):
-            return None
-        try:
-            if kind == "batch":
-                data = self._batch(body)
-            else:
-                data = self.quick[kind].load(body)
-                if data is None:
-                    data = self.schemas[kind].load(body)
-        except ValidationError:
-            return None
+        """The answer to a valid, authorised request, stored; None hands the request to Flask."""
+        data = self._load(kind, raw)
         if data is None:
             return None
         engine = self._db()
-        identity = self._identity(engine, environ.get("HTTP_AUTHORIZATION"))
-        if identity is None:
+        if not self._admitted(engine, environ):
             return None
-        limiter = self.app.extensions["ingest_rate_limiter"]
-        try:
-            # kept for Flask, should it answer this request after all (a 429, or a later decline):
-            # one take of the token's budget per request
-            environ[RATE_TAKEN] = wait = limiter.take(identity)
-            if wait is not None:
-                return None  # Flask answers the 429
-        except Exception:  # noqa: BLE001 - Redis down: accept rather than refuse data (as Flask does)
-            log.warning("ingestion rate limit not checked (fast path)")
         if kind == "batch":
             derived = self._store_batch(engine, data)
             self._notify(derived)
@@ -172,6 +156,38 @@ class FastIngest:
         if not notified:
             self._notify(1 if created else 0)
         return {"accepted": True, "created": created, "events": 1 if created else 0}
+
+    def _load(self, kind: str, raw: bytes) -> dict | list | None:
+        """The body read and loaded by its schema(s); None for anything Flask must answer."""
+        try:
+            body = strict_loads(raw)
+        except (MalformedJson, ValidationFailed):  # Flask answers, naming every bad string's path
+            return None
+        if not isinstance(body, dict):
+            return None
+        try:
+            if kind == "batch":
+                return self._batch(body)
+            data = self.quick[kind].load(body)
+            return self.schemas[kind].load(body) if data is None else data
+        except ValidationError:
+            return None
+
+    def _admitted(self, engine, environ) -> bool:
+        """The token is valid and within its rate limit (one take of its budget per request)."""
+        identity = self._identity(engine, environ.get("HTTP_AUTHORIZATION"))
+        if identity is None:
+            return False
+        limiter = self.app.extensions["ingest_rate_limiter"]
+        try:
+            # kept for Flask, should it answer this request after all (a 429, or a later decline):
+            # one take of the token's budget per request
+            environ[RATE_TAKEN] = wait = limiter.take(identity)
+            if wait is not None:
+                return False  # Flask answers the 429
+        except Exception:  # noqa: BLE001 - Redis down: accept rather than refuse data (as Flask does)
+            log.warning("ingestion rate limit not checked (fast path)")
+        return True
 
     def _notify(self, count: int) -> None:
         if count:

@@ -65,7 +65,10 @@ class FlowItem(MethodView):
     def get(self, flow_id: str):
         return store.flow_document(rt().registry, _get(flow_id))
 
-    @blp.doc(summary="Replace a scenario; a secret equal to the placeholder keeps its stored value", requestBody=FLOW_BODY)
+    @blp.doc(
+        summary="Replace a scenario; a secret equal to the placeholder keeps its stored value",
+        requestBody=FLOW_BODY,
+    )
     @blp.doc(responses=ok("Flow", 200))
     @blp.response(200)
     def put(self, flow_id: str):
@@ -85,7 +88,10 @@ class FlowItem(MethodView):
                     "schema": {
                         "type": "object",
                         "additionalProperties": False,
-                        "properties": {"enabled": {"type": "boolean"}, "name": {"type": "string", "minLength": 1, "maxLength": 200}},
+                        "properties": {
+                            "enabled": {"type": "boolean"},
+                            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                        },
                     }
                 }
             },
@@ -103,7 +109,9 @@ class FlowItem(MethodView):
                 problems.append({"path": f"/{key}", "message": "only 'enabled' and 'name' can be patched"})
         if "enabled" in body and not isinstance(body["enabled"], bool):
             problems.append({"path": "/enabled", "message": "must be true or false"})
-        if "name" in body and (not isinstance(body["name"], str) or not 1 <= len(body["name"].strip()) <= 200):
+        if "name" in body and (
+            not isinstance(body["name"], str) or not 1 <= len(body["name"].strip()) <= 200
+        ):
             problems.append({"path": "/name", "message": "must be a string of 1–200 characters"})
         if body.get("enabled") is True:
             problems += store.enable_problems(runtime.registry, flow)
@@ -123,7 +131,6 @@ class FlowItem(MethodView):
         db.session.delete(_get(flow_id))
         db.session.commit()
         _changed()
-        return None
 
 
 @blp.route("/<string:flow_id>/export")
@@ -138,7 +145,7 @@ class FlowExport(MethodView):
 @blp.route("/import")
 class FlowImport(MethodView):
     @blp.doc(
-        summary="Import one document or {\"flows\": [...]}; all or nothing",
+        summary='Import one document or {"flows": [...]}; all or nothing',
         requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
     )
     @blp.doc(responses=ok("FlowImportResult", 201))
@@ -149,7 +156,10 @@ class FlowImport(MethodView):
         many = isinstance(body, dict) and "flows" in body and "nodes" not in body
         docs = body["flows"] if many else [body]
         if not isinstance(docs, list) or not docs:
-            raise ValidationFailed("'flows' must be a non-empty list", [{"path": "/flows", "message": "expected a non-empty array"}])
+            raise ValidationFailed(
+                "'flows' must be a non-empty list",
+                [{"path": "/flows", "message": "expected a non-empty array"}],
+            )
         # Validate every document before writing any: a SAVEPOINT per document is not enough,
         # because on SQLite (pysqlite) releasing an outermost SAVEPOINT commits it.
         problems = []
@@ -170,19 +180,20 @@ class FlowImport(MethodView):
         return {"flows": [store.flow_document(runtime.registry, f) for f in flows]}
 
 
+# a dry run's stored subject: the body's key, its model, how a 404 names it, and its context
+_STORED_SUBJECTS = (
+    ("order_id", Order, "order", ctx.for_order),
+    ("visit_id", Visit, "visit", ctx.for_visit),
+    ("custom_event_id", CustomEvent, "custom event", ctx.for_custom_event),
+)
+
+
 def _test_context(body: dict) -> tuple[dict, str | None]:
     """The context of a dry run: given inline, or built from a stored order/visit/event."""
-    session = db.session
-    problems = context_problems(body.get("context"))
-    event_id = body.get("event_id")
-    if event_id is not None and (isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 < event_id < 2**31):
-        problems.append({"path": "/event_id", "message": f"expected a positive integer event id, got {event_id!r}"})
-    for name in ("order_id", "visit_id", "custom_event_id"):
-        value = body.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
-            problems.append({"path": f"/{name}", "message": f"expected a string or an integer, got {value!r}"})
+    problems = _test_request_problems(body)
     if problems:
         raise ValidationFailed(f"{len(problems)} problem(s) in the dry-run request", problems)
+    session = db.session
     if body.get("event_id") is not None:
         event = session.get(Event, body["event_id"])
         if event is None:
@@ -190,22 +201,32 @@ def _test_context(body: dict) -> tuple[dict, str | None]:
         from plugin.engine.dispatch import event_context
 
         return event_context(session, event) or ctx.normalize({}), event.trigger
-    if body.get("order_id") is not None:
-        order = session.get(Order, str(body["order_id"]))
-        if order is None:
-            raise NotFound(f"no order {body['order_id']!r}")
-        return ctx.for_order(session, order), None
-    if body.get("visit_id") is not None:
-        visit = session.get(Visit, str(body["visit_id"]))
-        if visit is None:
-            raise NotFound(f"no visit {body['visit_id']!r}")
-        return ctx.for_visit(session, visit), None
-    if body.get("custom_event_id") is not None:
-        custom = session.get(CustomEvent, str(body["custom_event_id"]))
-        if custom is None:
-            raise NotFound(f"no custom event {body['custom_event_id']!r}")
-        return ctx.for_custom_event(session, custom), None
+    for name, model, what, context_of in _STORED_SUBJECTS:
+        if body.get(name) is not None:
+            row = session.get(model, str(body[name]))
+            if row is None:
+                raise NotFound(f"no {what} {body[name]!r}")
+            return context_of(session, row), None
     return ctx.normalize(body.get("context") or {}), None
+
+
+def _test_request_problems(body: dict) -> list[dict]:
+    """What is wrong with a dry run's context and the ids naming its stored subject."""
+    problems = context_problems(body.get("context"))
+    event_id = body.get("event_id")
+    if event_id is not None and (
+        isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 < event_id < 2**31
+    ):
+        problems.append(
+            {"path": "/event_id", "message": f"expected a positive integer event id, got {event_id!r}"}
+        )
+    for name, _model, _what, _context_of in _STORED_SUBJECTS:
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            problems.append(
+                {"path": f"/{name}", "message": f"expected a string or an integer, got {value!r}"}
+            )
+    return problems
 
 
 def _dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:
@@ -248,7 +269,9 @@ TEST_BODY = {
 
 @blp.route("/<string:flow_id>/test")
 class FlowTest(MethodView):
-    @blp.doc(summary="Dry run: every verdict and the exact rendered messages, nothing sent", requestBody=TEST_BODY)
+    @blp.doc(
+        summary="Dry run: every verdict and the exact rendered messages, nothing sent", requestBody=TEST_BODY
+    )
     @blp.doc(responses=ok("DryRun", 200))
     @blp.response(200)
     def post(self, flow_id: str):
@@ -266,7 +289,9 @@ class FlowTestUnsaved(MethodView):
         runtime = rt()
         body = json_body()
         if not isinstance(body, dict) or not isinstance(body.get("flow"), dict):
-            raise ValidationFailed("expected {\"flow\": <document>, \"context\": {...}}", [{"path": "/flow", "message": "required"}])
+            raise ValidationFailed(
+                'expected {"flow": <document>, "context": {...}}', [{"path": "/flow", "message": "required"}]
+            )
         doc = body["flow"]
         existing = db.session.get(Flow, doc.get("id")) if isinstance(doc.get("id"), str) else None
         from plugin.storage.secrets import seal_nodes
@@ -274,9 +299,15 @@ class FlowTestUnsaved(MethodView):
         problems = validate_flow(doc, runtime.registry)
         if problems:
             raise ValidationFailed(
-                f"the flow has {len(problems)} problem(s)", [{**p, "path": "/flow" + p["path"]} for p in problems]
+                f"the flow has {len(problems)} problem(s)",
+                [{**p, "path": "/flow" + p["path"]} for p in problems],
             )
-        nodes = seal_nodes(runtime.registry, runtime.secrets, doc["nodes"], existing.definition["nodes"] if existing else None)
+        nodes = seal_nodes(
+            runtime.registry,
+            runtime.secrets,
+            doc["nodes"],
+            existing.definition["nodes"] if existing else None,
+        )
         return _dry({"nodes": nodes, "edges": doc["edges"]}, doc["name"], doc.get("id") or "", body)
 
 
@@ -289,4 +320,3 @@ def register_schema(api) -> None:
     schema = json.loads((SCHEMAS_DIR / "flow.json").read_text(encoding="utf-8"))
     schema.pop("$schema", None)
     api.spec.components.schema("FlowDocument", component=schema)
-

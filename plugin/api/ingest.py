@@ -9,16 +9,20 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
-from plugin.api import schemas
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.errors import ValidationFailed
+from plugin.ingest import schemas
 from plugin.ingest import store as ingest
+from plugin.ingest.batch import ingest_batch
+from plugin.ingest.orders import upsert_order
 from plugin.ingest.store import status_map
 
 log = logging.getLogger(__name__)
 
-blp = Blueprint("ingest", __name__, url_prefix="/api/v1", description="Ingestion of visits, clients, orders and events")
+blp = Blueprint(
+    "ingest", __name__, url_prefix="/api/v1", description="Ingestion of visits, clients, orders and events"
+)
 
 
 def _groups() -> dict[str, str]:
@@ -41,7 +45,9 @@ def _commit_and_enqueue(events) -> int:
 
 def _id(value: str, name: str) -> str:
     if not 1 <= len(value) <= 64:
-        raise ValidationFailed("invalid id", [{"path": f"/{name}", "message": "must be 1–64 characters long"}])
+        raise ValidationFailed(
+            "invalid id", [{"path": f"/{name}", "message": "must be 1–64 characters long"}]
+        )
     return value
 
 
@@ -72,7 +78,7 @@ class Orders(MethodView):
     @blp.response(202, schemas.Accepted)
     @blp.doc(summary="Create or update an order (fires «Новая сделка», «Смена статуса сделки»)")
     def put(self, data, order_id):
-        events = ingest.upsert_order(db.session, _id(order_id, "id"), data, _groups())
+        events = upsert_order(db.session, _id(order_id, "id"), data, _groups())
         created = any(e.trigger == "order_created" for e in events)
         return {"accepted": True, "created": created, "events": _commit_and_enqueue(events)}
 
@@ -103,6 +109,5 @@ class Batch(MethodView):
                 problems += _smorest_errors(exc.messages, f"/items/{i}/data")
         if problems:
             raise ValidationFailed(f"{len(problems)} problem(s); nothing was stored", problems)
-        events = ingest.ingest_batch(db.session, loaded, _groups())
+        events = ingest_batch(db.session, loaded, _groups())
         return {"accepted": len(loaded), "events": _commit_and_enqueue(events)}
-

@@ -20,13 +20,22 @@ class _DatabaseCollector:
         for status, count in db.session.execute(select(Run.status, func.count()).group_by(Run.status)):
             runs.add_metric([status], count)
         yield runs
-        pending = db.session.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None)))
-        yield GaugeMetricFamily("automation_events_undispatched", "Stored events not yet matched", value=pending or 0)
+        pending = db.session.scalar(
+            select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))
+        )
+        yield GaugeMetricFamily(
+            "automation_events_undispatched", "Stored events not yet matched", value=pending or 0
+        )
         triggered = db.session.scalar(select(func.coalesce(func.sum(Flow.triggered_count), 0)))
-        yield GaugeMetricFamily("automation_flow_triggered_total", "Sum of Срабатываний", value=triggered or 0)
+        yield GaugeMetricFamily(
+            "automation_flow_triggered_total", "Sum of Срабатываний", value=triggered or 0
+        )
         failed = db.session.scalar(select(func.count()).select_from(Event).where(Event.error.is_not(None)))
-        yield GaugeMetricFamily("automation_events_failed", "Stored events that could not be dispatched "
-                                "(see events.error)", value=failed or 0)
+        yield GaugeMetricFamily(
+            "automation_events_failed",
+            "Stored events that could not be dispatched (see events.error)",
+            value=failed or 0,
+        )
         yield from _retention()
         yield from _destinations()
 
@@ -60,11 +69,16 @@ def _destinations():
     circuits = published(rt().redis)
     if not circuits:
         return
-    state = GaugeMetricFamily("automation_destination_circuit_open",
-                              "1 while calls to the destination are held back by its open circuit",
-                              labels=["destination", "reason"])
-    until = GaugeMetricFamily("automation_destination_circuit_open_until_timestamp_seconds",
-                              "When the destination's open circuit lets a probe through", labels=["destination"])
+    state = GaugeMetricFamily(
+        "automation_destination_circuit_open",
+        "1 while calls to the destination are held back by its open circuit",
+        labels=["destination", "reason"],
+    )
+    until = GaugeMetricFamily(
+        "automation_destination_circuit_open_until_timestamp_seconds",
+        "When the destination's open circuit lets a probe through",
+        labels=["destination"],
+    )
     now = time.time()
     for dest, value in sorted(circuits.items()):
         is_open = value.get("state") == "open" and (value.get("open_until") or 0) > now

@@ -22,7 +22,9 @@ blp = Blueprint("nodes", __name__, url_prefix="/api/v1/nodes", description="Node
 def _spec(type_id: str):
     spec = rt().registry.get(type_id)
     if spec is None:
-        raise NotFound(f"no node type {type_id!r}", [{"path": "/type", "message": f"unknown node type {type_id!r}"}])
+        raise NotFound(
+            f"no node type {type_id!r}", [{"path": "/type", "message": f"unknown node type {type_id!r}"}]
+        )
     return spec
 
 
@@ -61,7 +63,7 @@ class NodeExecute(MethodView):
                             "event": {
                                 "type": "object",
                                 "description": "For events: the engine event to test, e.g. "
-                                "{\"type\": \"order_status_changed\", \"data\": {\"from\": \"Новая\", \"to\": \"Оплачен\"}}; "
+                                '{"type": "order_status_changed", "data": {"from": "Новая", "to": "Оплачен"}}; '
                                 "defaults to one built from context.event",
                                 "properties": {"type": {"type": "string"}, "data": {"type": "object"}},
                             },

@@ -74,7 +74,9 @@ class PresetItem(MethodView):
     @blp.response(200)
     def put(self, preset_id: str):
         runtime = rt()
-        preset = store.save_preset(db.session, runtime.registry, runtime.secrets, json_body(), _get(preset_id))
+        preset = store.save_preset(
+            db.session, runtime.registry, runtime.secrets, json_body(), _get(preset_id)
+        )
         db.session.commit()
         return store.preset_document(runtime.registry, preset)
 
@@ -83,4 +85,3 @@ class PresetItem(MethodView):
     def delete(self, preset_id: str):
         db.session.delete(_get(preset_id))
         db.session.commit()
-        return None

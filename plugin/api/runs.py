@@ -60,8 +60,14 @@ class RunList(MethodView):
         summary="Runs, newest first; filter by flow_id, status, order_id, client_id; cursor pagination",
         parameters=[
             {"name": n, "in": "query", "required": False, "schema": {"type": t}}
-            for n, t in (("flow_id", "string"), ("status", "string"), ("order_id", "string"),
-                         ("client_id", "string"), ("limit", "integer"), ("cursor", "string"))
+            for n, t in (
+                ("flow_id", "string"),
+                ("status", "string"),
+                ("order_id", "string"),
+                ("client_id", "string"),
+                ("limit", "integer"),
+                ("cursor", "string"),
+            )
         ],
     )
     @blp.doc(responses=ok("RunList", 200))
@@ -91,7 +97,9 @@ class RunList(MethodView):
                 query = query.where(NOT_SUCCEEDED)
         if args.get("cursor"):
             created_at, run_id = _cursor_position(args["cursor"])
-            query = query.where(or_(Run.created_at < created_at, and_(Run.created_at == created_at, Run.id < run_id)))
+            query = query.where(
+                or_(Run.created_at < created_at, and_(Run.created_at == created_at, Run.id < run_id))
+            )
         runs = db.session.scalars(query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit + 1)).all()
         more = len(runs) > limit
         runs = runs[:limit]

@@ -40,11 +40,13 @@ _VISIT_COLUMNS = ("id", *VISIT_FIELDS, "client_id", "created_at")
 _CUSTOM_COLUMNS = ("id", "name", "visit_id", "client_id", "data", "created_at")
 
 
-def _statement(table: str, columns: tuple[str, ...], types: dict[str, str], trigger: str, event_data: str) -> str:
+def _statement(
+    table: str, columns: tuple[str, ...], types: dict[str, str], trigger: str, event_data: str
+) -> str:
     spec = ", ".join(f'"{c}" {types.get(c, "text")}' for c in columns)
     listed = ", ".join(f'"{c}"' for c in columns)
     return (
-        f"WITH r AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(%(rows)s AS json)) "
+        f"WITH r AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(%(rows)s AS json)) "  # noqa: S608 - names are constants, rows bound
         f"AS r({spec}, event_data json, now timestamp, ord integer)), "
         f"n AS (INSERT INTO {table} ({listed}) SELECT {listed} FROM r ORDER BY ord "
         f"ON CONFLICT (id) DO NOTHING RETURNING id) "
@@ -55,9 +57,16 @@ def _statement(table: str, columns: tuple[str, ...], types: dict[str, str], trig
 
 
 STATEMENTS = {
-    "visit": _statement("visits", _VISIT_COLUMNS, {"created_at": "timestamp"}, "visit_created", "CAST('{}' AS json)"),
-    "event": _statement("custom_events", _CUSTOM_COLUMNS, {"created_at": "timestamp", "data": "json"},
-                        "custom_event", "r.event_data"),
+    "visit": _statement(
+        "visits", _VISIT_COLUMNS, {"created_at": "timestamp"}, "visit_created", "CAST('{}' AS json)"
+    ),
+    "event": _statement(
+        "custom_events",
+        _CUSTOM_COLUMNS,
+        {"created_at": "timestamp", "data": "json"},
+        "custom_event",
+        "r.event_data",
+    ),
 }
 
 
@@ -142,7 +151,9 @@ class GroupCommit:
         failed = None
         for kind, items in by_kind.items():
             try:
-                inserted = write_rows(self._engine, self._dbapi_error, kind, [i.values for i in items.values()])
+                inserted = write_rows(
+                    self._engine, self._dbapi_error, kind, [i.values for i in items.values()]
+                )
             except Exception as exc:  # noqa: BLE001 - these requests store alone; other kinds stand
                 failed = exc
                 for item in items.values():

@@ -43,9 +43,15 @@ def _string_check(field: mf.String) -> Callable[[Any, dict], Any] | None:
     for validator in field.validators:
         if type(validator) is validate.Length and validator.equal is None:
             low = max(low, validator.min or 0)
-            high = validator.max if high is None or (validator.max is not None and validator.max < high) else high
+            high = (
+                validator.max
+                if high is None or (validator.max is not None and validator.max < high)
+                else high
+            )
         elif type(validator) is validate.OneOf and all(type(c) is str for c in validator.choices):
-            choices = frozenset(validator.choices) if choices is None else choices & frozenset(validator.choices)
+            choices = (
+                frozenset(validator.choices) if choices is None else choices & frozenset(validator.choices)
+            )
         else:
             return None
     allow_none = field.allow_none

@@ -9,12 +9,9 @@ When Redis is unreachable the limit is not enforced: accepting data matters more
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from plugin.transport.leanredis import lean_script
-
-log = logging.getLogger(__name__)
 
 BLUEPRINTS = frozenset({"ingest"})
 KEY_PREFIX = "automation:ratelimit:ingest:"

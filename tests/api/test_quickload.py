@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, post_load, validate, validates_schema
 from marshmallow import fields as mf
 
-from plugin.api import schemas
+from plugin.ingest import schemas
 from plugin.ingest.quickload import QuickLoader
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugin.api import common
-from plugin.api.common import MalformedJson, strict_loads
 from plugin.errors import ValidationFailed
+from plugin.ingest import reading
+from plugin.ingest.reading import MalformedJson, strict_loads
 
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -31,12 +31,12 @@ def depth_of(value) -> int:
 
 
 def reference(raw):
-    value, bad_bytes = common._stdlib_read(raw)
-    if depth_of(value) > common.MAX_DEPTH:
-        raise MalformedJson(f"the JSON body is nested deeper than {common.MAX_DEPTH} levels")
-    problems = common.text_problems(value, bad_bytes=bad_bytes)
+    value, bad_bytes = reading._stdlib_read(raw)
+    if depth_of(value) > reading.MAX_DEPTH:
+        raise MalformedJson(f"the JSON body is nested deeper than {reading.MAX_DEPTH} levels")
+    problems = reading.text_problems(value, bad_bytes=bad_bytes)
     if problems:
-        raise common.unstorable(problems)
+        raise reading.unstorable(problems)
     return value
 
 

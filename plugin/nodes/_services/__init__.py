@@ -43,7 +43,9 @@ class Services:
         if self._destinations is None:
             from plugin.transport.destinations import Destinations, Policy
 
-            self._destinations = Destinations(Policy(**self.settings.extra.get("destinations", {})), self.redis)
+            self._destinations = Destinations(
+                Policy(**self.settings.extra.get("destinations", {})), self.redis
+            )
         return self._destinations
 
     @property

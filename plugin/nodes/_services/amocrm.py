@@ -6,7 +6,6 @@ per account, shared by every worker); ``state`` is the step's, where a booked sl
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +14,6 @@ import requests
 from plugin.nodes._services import limits
 from plugin.nodes.base import PermanentError
 from plugin.transport import http
-
-log = logging.getLogger(__name__)
 
 SERVICE = "amocrm"
 MAX_PAGES = 20

@@ -7,7 +7,6 @@ slot is kept.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -15,8 +14,6 @@ from typing import Any
 from plugin.nodes._services import limits
 from plugin.nodes.base import PermanentError, RetryableError
 from plugin.transport import http
-
-log = logging.getLogger(__name__)
 
 SERVICE = "bitrix24"
 RETRYABLE_ERRORS = frozenset(

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from html.parser import HTMLParser
-
-log = logging.getLogger(__name__)
 
 SKIPPED = frozenset({"style", "script", "head", "title", "template", "noscript"})
 BLOCKS = frozenset(

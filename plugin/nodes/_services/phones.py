@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
 import phonenumbers
-
-log = logging.getLogger(__name__)
 
 DEFAULT_REGION = "RU"
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import requests
 
 from plugin.nodes.base import PermanentError
 from plugin.transport import http
-
-log = logging.getLogger(__name__)
 
 SERVICE = "slack"
 

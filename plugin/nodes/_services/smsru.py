@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from plugin.nodes.base import PermanentError, RetryableError
 from plugin.transport import http
-
-log = logging.getLogger(__name__)
 
 SERVICE = "sms.ru"
 DEFAULT_BASE_URL = "https://sms.ru"

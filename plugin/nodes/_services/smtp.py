@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import smtplib
 import socket
 import ssl
@@ -14,8 +13,6 @@ from typing import Any
 from plugin.nodes._services.htmltext import html_to_text
 from plugin.nodes.base import PermanentError, RetryableError
 from plugin.transport import net
-
-log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 
@@ -131,42 +128,66 @@ def send(
     pinned_ip: str | None = None,
 ) -> None:
     """Deliver ``msg``; 5xx and auth/TLS failures raise PermanentError, 4xx and network RetryableError."""
-    timeout = settings.smtp_timeout
     try:
-        if security == "ssl":
-            client: smtplib.SMTP = _PinnedSMTPSSL(
-                host, port, pinned_ip=pinned_ip, timeout=timeout, context=tls_context(settings)
-            )
-        else:
-            client = _PinnedSMTP(host, port, pinned_ip=pinned_ip, timeout=timeout)
-        with client:
+        _deliver(settings, host, port, security, (username, password), msg, pinned_ip)
+    except smtplib.SMTPException as exc:  # an OSError too: told first
+        raise _smtp_error(exc, host, port) from None
+    except OSError as exc:  # TLS, timeouts, refused or reset connections
+        raise _network_error(exc, host, port) from None
+
+
+def _deliver(
+    settings: Any,
+    host: str,
+    port: int,
+    security: str,
+    login: tuple[str | None, str | None],
+    msg: EmailMessage,
+    pinned_ip: str | None,
+) -> None:
+    """One SMTP session: connect (implicit TLS, STARTTLS or plain), log in when a user is given, send."""
+    timeout = settings.smtp_timeout
+    if security == "ssl":
+        client: smtplib.SMTP = _PinnedSMTPSSL(
+            host, port, pinned_ip=pinned_ip, timeout=timeout, context=tls_context(settings)
+        )
+    else:
+        client = _PinnedSMTP(host, port, pinned_ip=pinned_ip, timeout=timeout)
+    username, password = login
+    with client:
+        client.ehlo()
+        if security == "starttls":
+            client.starttls(context=tls_context(settings))
             client.ehlo()
-            if security == "starttls":
-                client.starttls(context=tls_context(settings))
-                client.ehlo()
-            if username:
-                client.login(username, password or "")
-            client.send_message(msg)
-    except smtplib.SMTPAuthenticationError as exc:
-        raise PermanentError(
+        if username:
+            client.login(username, password or "")
+        client.send_message(msg)
+
+
+def _smtp_error(exc: smtplib.SMTPException, host: str, port: int) -> Exception:
+    """What the server answered: a 5xx or a refused login is permanent, a 4xx or a lost line retryable."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return PermanentError(
             f"email: login refused: {exc.smtp_code} {_text(exc.smtp_error)}", status=exc.smtp_code
-        ) from None
-    except smtplib.SMTPRecipientsRefused as exc:
+        )
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(exc.recipients.values()), (550, b"recipient refused"))
-        raise _code_error(code, _text(text)) from None
-    except smtplib.SMTPNotSupportedError as exc:
-        raise PermanentError(f"email: server does not support {exc}") from None
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
-        raise RetryableError(f"email: connection to {host}:{port} lost: {exc}") from None
-    except smtplib.SMTPResponseException as exc:
-        raise _code_error(exc.smtp_code, _text(exc.smtp_error)) from None
-    except smtplib.SMTPException as exc:
-        raise PermanentError(f"email: {type(exc).__name__}: {exc}") from None
-    except ssl.SSLCertVerificationError as exc:
-        raise PermanentError(f"email: TLS certificate of {host} not trusted: {exc.verify_message}") from None
-    except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
-        raise RetryableError(f"email: TLS connection to {host}:{port} cut: {exc.reason}") from None
-    except ssl.SSLError as exc:
-        raise PermanentError(f"email: TLS handshake with {host}:{port} failed: {exc.reason}") from None
-    except (TimeoutError, OSError) as exc:
-        raise RetryableError(f"email: cannot reach {host}:{port}: {type(exc).__name__}: {exc}") from None
+        return _code_error(code, _text(text))
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return PermanentError(f"email: server does not support {exc}")
+    if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return RetryableError(f"email: connection to {host}:{port} lost: {exc}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _code_error(exc.smtp_code, _text(exc.smtp_error))
+    return PermanentError(f"email: {type(exc).__name__}: {exc}")
+
+
+def _network_error(exc: OSError, host: str, port: int) -> Exception:
+    """A TLS or network failure: an untrusted certificate or a failed handshake is permanent."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return PermanentError(f"email: TLS certificate of {host} not trusted: {exc.verify_message}")
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return RetryableError(f"email: TLS connection to {host}:{port} cut: {exc.reason}")
+    if isinstance(exc, ssl.SSLError):
+        return PermanentError(f"email: TLS handshake with {host}:{port} failed: {exc.reason}")
+    return RetryableError(f"email: cannot reach {host}:{port}: {type(exc).__name__}: {exc}")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
 from plugin.nodes.base import PermanentError, RetryableError
 from plugin.transport import http
-
-log = logging.getLogger(__name__)
 
 SERVICE = "telegram"
 DEFAULT_BASE_URL = "https://api.telegram.org"

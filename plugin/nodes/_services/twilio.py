@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
@@ -10,8 +9,6 @@ import requests
 
 from plugin.nodes.base import PermanentError
 from plugin.transport import http
-
-log = logging.getLogger(__name__)
 
 SERVICE = "twilio"
 DEFAULT_BASE_URL = "https://api.twilio.com"

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook
-
-log = logging.getLogger(__name__)
 
 VISIT_KEYS = (
     "id",

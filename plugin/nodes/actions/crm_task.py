@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from plugin.nodes._services import amocrm, bitrix24, limits
-from plugin.transport import http
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, ActionFailed, PermanentError, Skip
+from plugin.transport import http
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Marshmallow schemas of the ingestion API (SPEC §2): they validate input and document it."""
+"""Marshmallow schemas of the ingestion input (SPEC §2): they validate what ``plugin.api.ingest`` and the
+lean path ``plugin.api.fastpath`` accept, and document it in the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -89,10 +90,6 @@ class OrderWithId(OrderIn):
     id = Id(required=True)
 
 
-class ClientWithIdIn(ClientWithId):
-    pass
-
-
 class CustomEventIn(Strict):
     id = Id(metadata={"description": "Idempotency key; generated when absent"})
     name = mf.String(required=True, validate=validate.Length(min=1, max=200))
@@ -123,4 +120,6 @@ class BatchAccepted(Schema):
 
 
 ITEM_SCHEMAS = {"visit": VisitIn, "client": ClientWithId, "order": OrderWithId, "event": CustomEventIn}
-ITEM_LOADERS = {kind: schema() for kind, schema in ITEM_SCHEMAS.items()}  # built once: a schema per item costs more than its load
+ITEM_LOADERS = {
+    kind: schema() for kind, schema in ITEM_SCHEMAS.items()
+}  # built once: a schema per item costs more than its load
