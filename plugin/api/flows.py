@@ -187,9 +187,7 @@ def _test_context(body: dict) -> tuple[dict, str | None]:
         event = session.get(Event, body["event_id"])
         if event is None:
             raise NotFound(f"no stored event {body['event_id']!r}")
-        from plugin.engine.dispatch import event_context
-
-        return event_context(session, event) or ctx.normalize({}), event.trigger
+        return ctx.for_event(session, event) or ctx.normalize({}), event.trigger
     if body.get("order_id") is not None:
         order = session.get(Order, str(body["order_id"]))
         if order is None:
