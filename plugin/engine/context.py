@@ -127,7 +127,7 @@ class _Subjects:
         client_ids = {o.client_id for o in self.orders.values()} | {v.client_id for v in self.visits.values()}
         client_ids = {i for i in client_ids | {c.client_id for c in self.customs.values()} if i}
         self.clients = _by_id(session, Client, "external_id", client_ids)
-        self.counts = _orders_counts(session, client_ids)
+        self.counts = _orders_counts(session, self.clients.keys())  # 0 without a known client
         self._latest: dict[str, Any] = {}
 
     def context(self, kind: str | None, subject_id) -> dict | None:
@@ -187,7 +187,7 @@ def _by_id(session: Session, model, key: str, ids) -> dict:
     return {getattr(row, key): row for row in rows}
 
 
-def _orders_counts(session: Session, client_ids: set) -> dict:
+def _orders_counts(session: Session, client_ids) -> dict:
     """How many orders each of these clients has (a client without orders is left out)."""
     if not client_ids:
         return {}

@@ -132,7 +132,7 @@ def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(app, clie
 
 
 def test_due_retries_are_resumed_together_and_sent_once_each(app, client, fake_receiver):
-    """A receiver's backlog of retries is resumed as a batch (batch.resume_runs): leased in one
+    """A receiver's backlog of retries is resumed as a batch (resume.resume_runs): leased in one
     statement, re-sent on the send stage, settled in bulk; every attempt counted, under the same
     webhook-id, and each run ends once."""
     from plugin.engine.resume import resume_runs
