@@ -1,4 +1,8 @@
-"""The run context of SPEC §2: ``{visit, order, client, event}`` snapshots as plain dicts."""
+"""The run context of SPEC §2: ``{visit, order, client, event}`` snapshots as plain dicts.
+
+Built in one place, :func:`build`, for a dispatched batch of events at once (a handful of
+queries whatever its size) and, fed with one, for a single event, order, visit or custom event
+(dry runs): a run's context and the dry run's of the same event are the same."""
 
 from __future__ import annotations
 
@@ -82,14 +86,17 @@ def for_event(session: Session, event) -> dict | None:
 
 
 def for_order(session: Session, order: Order) -> dict | None:
+    """The context of an order's events: the order, its visit and client (the dry run's too)."""
     return build(session, [("order", order.id)])[0]
 
 
 def for_visit(session: Session, visit: Visit) -> dict | None:
+    """The context of a visit's event: the visit, its client and the client's latest order."""
     return build(session, [("visit", visit.id)])[0]
 
 
 def for_custom_event(session: Session, event: CustomEvent) -> dict | None:
+    """The context of a custom event: the event, its visit, client and the client's latest order."""
     return build(session, [("custom", event.id)])[0]
 
 
