@@ -192,7 +192,8 @@ def drain_dispatch(app, budget: float, profile=None) -> dict:
 
     from plugin.api.context import rt
     from plugin.api.extensions import db
-    from plugin.engine.batch import claim_events, dispatch_batch
+    from plugin.engine.batch import dispatch_batch
+    from plugin.engine.claim import claim_events
     from plugin.engine.dispatch import FlowIndex
     from plugin.jobs.worker import BATCH_SIZE, make_engine
     from plugin.storage.models import Run, utcnow

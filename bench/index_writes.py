@@ -8,7 +8,7 @@ quarter with an order and a third with a client; 3 steps each), then ``--actions
 (default 50,000) written ``--batch`` (100) at a time with the engine's own statements, in process:
 
   1. the API: ``custom_events`` row + ``events`` row, the fast path's one statement per event;
-  2. the claim: ``claim_events`` (plugin/engine/batch.py);
+  2. the claim: ``claim_events`` (plugin/engine/claim.py);
   3. dispatch: the runs (1 per event) and their 3 steps inserted with ``bulk.insert_rows``, the
      events marked ``dispatched_at`` — one transaction, as ``dispatch_batch`` does it;
   4. settle: the action step updated and the run's final status (1 % failed) with
@@ -176,7 +176,7 @@ def write_actions(url: str, actions: int, batch: int) -> dict:
     from sqlalchemy import create_engine, text, update
     from sqlalchemy.orm import Session
 
-    from plugin.engine.batch import claim_events
+    from plugin.engine.claim import claim_events
     from plugin.storage import bulk
     from plugin.storage.models import Event, Run, Step, new_id, utcnow
 
@@ -415,7 +415,7 @@ def capture_plans(app) -> list[tuple[str, str]]:
 
     from plugin.api.context import rt
     from plugin.api.extensions import db
-    from plugin.engine.batch import claim_events
+    from plugin.engine.claim import claim_events
     from plugin.engine.dispatch import DaysFlow, record_due, stale_work, sweep_days
     from plugin.storage.models import Order, Step, utcnow
 

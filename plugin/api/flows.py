@@ -198,9 +198,7 @@ def _test_context(body: dict) -> tuple[dict, str | None]:
         event = session.get(Event, body["event_id"])
         if event is None:
             raise NotFound(f"no stored event {body['event_id']!r}")
-        from plugin.engine.dispatch import event_context
-
-        return event_context(session, event) or ctx.normalize({}), event.trigger
+        return ctx.for_event(session, event) or ctx.normalize({}), event.trigger
     for name, model, what, context_of in _STORED_SUBJECTS:
         if body.get(name) is not None:
             row = session.get(model, str(body[name]))

@@ -1,7 +1,9 @@
-"""From stored events to runs: match flows by event type through an index, create runs once.
+"""What feeds the dispatch of batch.py, besides the events ingestion stores: the due events of
+N-day flows (the sweep and the upsert check), the sweep of lost work, the flow generation.
 
-A run row (with its context snapshot) is committed before any job for it is enqueued; the
-``dedupe_key`` makes dispatching the same event twice, or sweeping the same order twice, a no-op.
+Runs are made in one place, batch.dispatch_batch: a run row (with its context snapshot) is
+committed before anything of it is sent, and its ``dedupe_key`` makes dispatching the same event
+twice, or sweeping the same order twice, a no-op.
 """
 
 from __future__ import annotations
@@ -11,13 +13,11 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import JSON, DateTime, String, and_, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plugin.engine import context as ctx
 from plugin.engine.index import FlowIndex  # the flow index lives there; importable from here too
 from plugin.registry import Registry
-from plugin.storage.models import NOT_SUCCEEDED, CustomEvent, Event, Flow, Order, Run, Visit, new_id, utcnow
+from plugin.storage.models import NOT_SUCCEEDED, Event, Flow, Order, Run, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -25,100 +25,8 @@ log = logging.getLogger(__name__)
 def bump_generation(redis) -> None:
     try:
         redis.incr("automation:flows:generation")
-    except Exception:
+    except Exception:  # noqa: BLE001 - Redis unreachable: workers refresh on their own
         log.warning("could not bump the flow generation in Redis; workers refresh within 2 s")
-
-
-def event_context(session: Session, event: Event) -> dict | None:
-    if event.trigger.startswith("order_"):  # upserts and due (N-day) events, as contexts_for does
-        order = session.get(Order, event.subject_id)
-        return ctx.for_order(session, order) if order else None
-    if event.trigger == "visit_created":
-        visit = session.get(Visit, event.subject_id)
-        return ctx.for_visit(session, visit) if visit else None
-    if event.trigger == "custom_event":
-        custom = session.get(CustomEvent, event.subject_id)
-        return ctx.for_custom_event(session, custom) if custom else None
-    return None
-
-
-def payload_event_type(registry: Registry, event_node_type: str) -> str:
-    return registry[event_node_type].module.PAYLOAD_EVENT_TYPE
-
-
-def dispatch_event(session: Session, registry: Registry, index: FlowIndex, event_id: int, redis=None) -> list[str]:
-    """Create the runs one stored event fires; returns their ids (already committed)."""
-    event = session.get(Event, event_id)
-    if event is None:
-        return []
-    created: list[str] = []
-    context = None
-    data = event.data or {}
-    if not is_days_trigger(event.trigger):  # the flows whose event node matches and conditions hold
-        matched = []
-        if index.may_fire(session, event.trigger, data, redis):
-            context = event_context(session, event)
-            if context is not None:
-                matched = index.matching(session, event.trigger, data, ctx.for_conditions(context), fresh=True)
-        for info, definition, _graph, spec in matched:
-            run_id = _create_run(
-                session, info, definition, context, trigger="event", event_id=event.id,
-                event_type=spec.module.PAYLOAD_EVENT_TYPE, dedupe_key=f"ev:{event.id}:{info['id']}",
-            )
-            if run_id:
-                created.append(run_id)
-    if is_days_trigger(event.trigger):
-        index.flows_for(session, event.trigger, redis)  # refreshed
-        target = due_flow(index, event.trigger, data)
-        if target is None:
-            event.dedupe_key = None  # its flow is off: free the key, as dispatch_batch does
-    due = [target] if is_days_trigger(event.trigger) and target is not None else []
-    for info, definition, graph in due:  # a due event: the flow it names, with any verdict
-        spec = registry[graph.nodes[graph.event_id]["type"]]
-        if context is None:
-            context = event_context(session, event)
-            if context is None:
-                break
-        run_id = _create_days_run(
-            session, info, definition, context, graph, event_id=event.id,
-            event_type=spec.module.PAYLOAD_EVENT_TYPE, order_id=event.subject_id,
-        )
-        if run_id:
-            created.append(run_id)
-    if event.trigger in UPSERT_TRIGGERS:
-        order = session.get(Order, event.subject_id)
-        if order is not None:  # due events recorded here are dispatched by the next claim
-            record_due(session, days_flows(session, registry, index), [order])
-    if event.dispatched_at is None:
-        event.dispatched_at = utcnow()
-    session.commit()
-    return created
-
-
-def _create_run(session, info, definition, context, *, trigger, event_id, event_type, dedupe_key) -> str | None:
-    run = Run(
-        id=new_id(),
-        flow_id=info["id"],
-        flow_version=info["version"],
-        flow_name=info["name"],
-        definition=definition,
-        trigger=trigger,
-        event_id=event_id,
-        event_type=event_type,
-        dedupe_key=dedupe_key,
-        status="queued",
-        context=context,
-        order_id=(context.get("order") or {}).get("id"),
-        client_id=(context.get("client") or {}).get("external_id"),
-    )
-    nested = session.begin_nested()
-    session.add(run)
-    try:
-        nested.commit()
-    except IntegrityError:
-        nested.rollback()
-        return None
-    return run.id
 
 
 # -- date-relative events (SPEC §3.1) --------------------------------------------------------
@@ -314,30 +222,6 @@ def record_due(session: Session, flows: list[DaysFlow], orders, now=None) -> lis
     rows.sort(key=lambda r: (r["data"]["flow_id"], r["subject_id"]))  # the sweep's order: no deadlock
     stmt = _once_per_key(_insert_events(session)).returning(Event.id)
     return list(session.execute(stmt, rows).scalars().all())
-
-
-def check_order_due(session: Session, registry: Registry, order: Order, now=None,
-                    index: FlowIndex | None = None) -> list[int]:
-    """On upsert: record the due events of N-day flows whose moment for this order already fell
-    (SPEC §3.1); returns the ids of the events recorded now (committed). Dispatch makes the runs."""
-    recorded = record_due(session, days_flows(session, registry, index), [order], now)
-    session.commit()
-    return recorded
-
-
-def _create_days_run(session, info, definition, context, graph, *, event_id, event_type, order_id) -> str | None:
-    """The run of a due event, keyed ``days:{flow}:{order}``; ``not_triggered`` (stored, so the
-    history shows it) when the conditions are false against the order's current state."""
-    run_id = _create_run(
-        session, info, definition, context, trigger="schedule", event_id=event_id,
-        event_type=event_type, dedupe_key=days_key(info["id"], order_id),
-    )
-    if run_id and not graph.reaches_action(context):
-        run = session.get(Run, run_id)
-        run.status = "not_triggered"
-        run.finished_at = utcnow()
-        return None
-    return run_id
 
 
 def stale_work(session: Session, now=None, limit: int = 1000) -> tuple[list[int], list[str]]:

@@ -36,7 +36,7 @@ class Context(NamedTuple):
     runtime: Any  # plugin.runtime.Runtime
     database: Any  # plugin.storage.db.Database
     index: Any  # plugin.engine.index.FlowIndex
-    engine: Any  # plugin.engine.execution.Engine
+    engine: Any  # plugin.engine.calls.Engine
 
 
 @lru_cache(maxsize=1)
@@ -55,8 +55,8 @@ def context() -> Context:
 
 @lru_cache(maxsize=1)
 def _settlers():
-    """This worker's batch settlers (batch.Settlers): dispatch hands them each batch's sends."""
-    from plugin.engine.batch import Settlers
+    """This worker's batch settlers (settlers.Settlers): dispatch hands them each batch's sends."""
+    from plugin.engine.settlers import Settlers
 
     ctx = context()
     return Settlers(ctx.engine, ctx.database.new_session)
@@ -68,7 +68,8 @@ def make_engine(runtime, bind=None):
     (without, an engine for direct calls only, which wait inline)."""
     from sqlalchemy.orm import Session
 
-    from plugin.engine.execution import Engine, LateSettler
+    from plugin.engine.calls import Engine
+    from plugin.engine.settlers import LateSettler
     from plugin.transport.sendstage import stage
 
     config = runtime.config
@@ -186,7 +187,8 @@ def _dispatch_loop(runtime, index, engine, settlers, session, started: float) ->
 def _dispatch_all(runtime, index, engine, session, started: float, settlers=None) -> int:
     """Claim and dispatch until no event is left (or the job's budget is spent); with
     ``settlers``, each batch's sends are settled by them while the next batch is claimed."""
-    from plugin.engine.batch import claim_events, dispatch_isolating
+    from plugin.engine.batch import dispatch_isolating
+    from plugin.engine.claim import claim_events
 
     dispatched = 0
     while time.monotonic() - started < JOB_BUDGET_SECONDS and not STOPPING.is_set():
@@ -223,8 +225,8 @@ def execute_run(run_id: str) -> None:
 
 
 def execute_runs(run_ids: list[str]) -> None:
-    """Resume these runs: due retries many at once (batch.resume_runs), the rest step by step."""
-    from plugin.engine.batch import resume_runs
+    """Resume these runs: due retries many at once (resume.resume_runs), the rest step by step."""
+    from plugin.engine.resume import resume_runs
 
     engine = context().engine
     with _session() as session:

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from plugin.api.context import rt
 from plugin.api.extensions import db
-from plugin.engine.batch import claim_events, dispatch_batch
+from plugin.engine.batch import dispatch_batch
+from plugin.engine.claim import claim_events
 from plugin.engine.dispatch import FlowIndex, stale_work
 from plugin.jobs.worker import make_engine
 from plugin.storage.models import Run, utcnow
@@ -76,7 +77,7 @@ def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_r
 def test_a_batch_smaller_than_the_limit_is_not_followed_by_an_empty_claim(app, client, monkeypatch):
     """At low rates each wake-up claimed twice (the second found nothing): events committed after
     a claim that was not full push a wake-up token instead (tests/e2e/test_dispatch_wakeup.py)."""
-    from plugin.engine import batch
+    from plugin.engine import claim as claim_module
     from plugin.jobs import worker as tasks
 
     claims: list[int] = []
@@ -86,7 +87,7 @@ def test_a_batch_smaller_than_the_limit_is_not_followed_by_an_empty_claim(app, c
         claims.append(len(claim))
         return claim
 
-    monkeypatch.setattr(batch, "claim_events", counting_claim)
+    monkeypatch.setattr(claim_module, "claim_events", counting_claim)
     for i in range(3):
         assert client.post("/api/v1/events", json={"id": f"s{i}", "name": "go"}).status_code == 202
     with app.app_context():

@@ -7,7 +7,7 @@ import threading
 from sqlalchemy import insert
 
 from plugin.api.extensions import db
-from plugin.engine.batch import claim_events
+from plugin.engine.claim import claim_events
 from plugin.storage.models import Event, utcnow
 
 

@@ -13,8 +13,9 @@ from sqlalchemy import func, insert, select, update
 
 from plugin.api.context import rt
 from plugin.api.extensions import db
-from plugin.engine.dispatch import check_order_due, sweep_days
+from plugin.engine.dispatch import sweep_days
 from plugin.storage.models import Client, Event, Flow, Order, Run, Step, utcnow
+from tests.engine.test_days_sweep import upsert_check
 from tests.engine.test_ingest_and_runs import drain
 
 
@@ -118,7 +119,7 @@ def test_catch_up_window_and_watermark(app, client, fake_receiver):
         assert len(recorded) == 3
         # the upsert check applies the same window, whatever the watermark
         for order_id in ("before", "old", "future", "paid-old"):
-            assert check_order_due(db.session, rt().registry, db.session.get(Order, order_id), now=now) == []
+            assert upsert_check(db.session, rt().registry, db.session.get(Order, order_id), now=now) == []
         assert {f.sweep_watermark for f in db.session.scalars(select(Flow))} == {now}
         # a day later «future» falls due and the sweep records it
         assert len(sweep_days(db.session, rt().registry, now=now + timedelta(days=1))) == 1
@@ -235,7 +236,7 @@ def test_concurrent_sweeps_upserts_and_dispatch_record_and_run_once(app, client,
             with app.app_context():
                 barrier.wait(10)
                 for order_id in sorted(orders, reverse=reverse):
-                    check_order_due(db.session, rt().registry, db.session.get(Order, order_id), now=now)
+                    upsert_check(db.session, rt().registry, db.session.get(Order, order_id), now=now)
                 db.session.remove()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
@@ -287,12 +288,7 @@ def test_a_run_from_before_due_events_is_not_repeated(app, client, fake_receiver
         drain(app)
         runs = dict(db.session.execute(select(Run.order_id, Run.id)).all())
         assert set(runs) == {"old", "new"} and runs["old"] == "legacy"
-        # that batch fell back to one event at a time: its new run goes the step-by-step way
-        from plugin.engine.execution import execute_run
-        from plugin.jobs.worker import make_engine
-
-        assert db.session.get(Run, runs["new"]).status == "queued"
-        execute_run(db.session, make_engine(rt(), db.engine), runs["new"])
+        # that batch left the existing run out and stored, and sent, the other one
         assert db.session.get(Run, runs["new"]).status == "succeeded"
     assert [d.payload["order"]["id"] for d in fake_receiver.deliveries] == ["new"]
 
@@ -318,17 +314,30 @@ def test_a_flow_disabled_before_its_due_event_is_dispatched_catches_up_when_enab
     assert [d.payload["order"]["id"] for d in fake_receiver.deliveries] == ["late"]
 
 
-def test_one_by_one_dispatch_also_frees_the_key_of_a_disabled_flow(app, client, fake_receiver):
-    """dispatch_event (the fallback of a batch that hit an existing run) treats it as the batch does."""
-    from plugin.engine.dispatch import FlowIndex, dispatch_event
+def test_a_batch_that_hits_an_existing_run_also_frees_the_key_of_a_disabled_flow(app, client, fake_receiver):
+    """A batch holding an event whose run exists already (its claim ran out while a worker was on
+    it) stores its other runs, and frees the keys of due events whose flow is off, as any batch."""
+    from plugin.engine.batch import dispatch_batch
+    from plugin.engine.dispatch import FlowIndex
+    from plugin.jobs.worker import make_engine
 
-    flow_id = _post(client, _flow(fake_receiver.url + "/h", 3))
+    off = _post(client, _flow(fake_receiver.url + "/off", 3, name="off"))
+    on = _post(client, _flow(fake_receiver.url + "/on", 3, name="on"))
     with app.app_context():
-        _orders([{"id": "one", "created_at": utcnow() - timedelta(days=3, hours=1)}])
-        [event_id] = sweep_days(db.session, rt().registry, now=utcnow())
-    assert client.patch(f"/api/v1/flows/{flow_id}", json={"enabled": False}).status_code == 200
-    with app.app_context():
+        _orders([{"id": o, "created_at": utcnow() - timedelta(days=3, hours=1)} for o in ("one", "two")])
+        assert len(sweep_days(db.session, rt().registry, now=utcnow())) == 4
+        events = {e.dedupe_key: e.id for e in db.session.scalars(select(Event))}
         registry = rt().registry
-        assert dispatch_event(db.session, registry, FlowIndex(registry), event_id, rt().redis) == []
-        event = db.session.get(Event, event_id)
-        assert event.dispatched_at is not None and event.dedupe_key is None
+        dispatch_batch(db.session, make_engine(rt(), db.engine), FlowIndex(registry), [events[f"days:{on}:one"]])
+        assert _run_keys() == [f"days:{on}:one"]
+        db.session.execute(update(Event).where(Event.id == events[f"days:{on}:one"]).values(dispatched_at=None))
+        db.session.commit()
+    assert client.patch(f"/api/v1/flows/{off}", json={"enabled": False}).status_code == 200
+    with app.app_context():
+        assert drain(app) == 4
+        assert db.session.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))) == 0
+        for order_id in ("one", "two"):
+            assert db.session.get(Event, events[f"days:{off}:{order_id}"]).dedupe_key is None
+        assert sorted(_run_keys()) == [f"days:{on}:one", f"days:{on}:two"]
+    delivered = sorted((d.payload["script_id"], d.payload["order"]["id"]) for d in fake_receiver.deliveries)
+    assert delivered == [(on, "one"), (on, "two")] and not fake_receiver.duplicates

@@ -9,9 +9,17 @@ from sqlalchemy import func, insert, select
 
 from plugin.api.context import rt
 from plugin.api.extensions import db
-from plugin.engine.dispatch import check_order_due, sweep_days
+from plugin.engine.dispatch import days_flows, record_due, sweep_days
 from plugin.storage.models import Flow, Order, Run, utcnow
 from tests.engine.test_ingest_and_runs import drain
+
+
+def upsert_check(session, registry, order: Order, now=None) -> list[int]:
+    """The upsert check as dispatch runs it for an upserted order (SPEC §3.1): the due events of
+    the N-day flows whose moment for this order already fell, recorded (committed); their ids."""
+    recorded = record_due(session, days_flows(session, registry), [order], now)
+    session.commit()
+    return recorded
 
 
 def _days_flow(days: int, event: str = "event.order_days_since_created", catch_up: int = 24) -> dict:
@@ -95,8 +103,8 @@ def test_catch_up_window_and_upsert_check(app, client):
         # the upsert check fires an order that becomes due through an update, exactly once
         future.created_at = now - timedelta(days=3, minutes=1)
         db.session.commit()
-        assert len(check_order_due(db.session, rt().registry, future)) == 1
-        assert check_order_due(db.session, rt().registry, future) == []
+        assert len(upsert_check(db.session, rt().registry, future)) == 1
+        assert upsert_check(db.session, rt().registry, future) == []
         assert sweep_days(db.session, rt().registry) == []
         # later, when the flow is past its first sweep, an order falling due is caught by the sweep
         late = Order(id="late", created_at=utcnow() - timedelta(days=3), status_group="in_work", fields={})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from plugin.api.context import rt
 from plugin.api.extensions import db
-from plugin.engine.batch import claim_events, dispatch_batch
+from plugin.engine.batch import dispatch_batch
+from plugin.engine.claim import claim_events
 from plugin.engine.dispatch import FlowIndex
 from plugin.jobs.worker import make_engine
 from plugin.storage.models import Event, Order

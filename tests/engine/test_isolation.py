@@ -132,10 +132,10 @@ def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(app, clie
 
 
 def test_due_retries_are_resumed_together_and_sent_once_each(app, client, fake_receiver):
-    """A receiver's backlog of retries is resumed as a batch (batch.resume_runs): leased in one
+    """A receiver's backlog of retries is resumed as a batch (resume.resume_runs): leased in one
     statement, re-sent on the send stage, settled in bulk; every attempt counted, under the same
     webhook-id, and each run ends once."""
-    from plugin.engine.batch import resume_runs
+    from plugin.engine.resume import resume_runs
 
     assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code == 201
     fake_receiver.respond_with(*([503] * 4))  # fewer failures than the circuit's threshold
@@ -156,7 +156,7 @@ def test_due_retries_are_resumed_together_and_sent_once_each(app, client, fake_r
 
 
 def test_a_call_held_by_an_open_circuit_is_not_an_attempt_and_gives_up_after_the_retry_window():
-    from plugin.engine.execution import Engine, held_outcome
+    from plugin.engine.calls import Engine, held_outcome
     from plugin.transport.destinations import CircuitOpen
 
     engine = Engine(None, None, None, retry_base=1.0, max_attempts=3)  # retries would last 1 + 4 s
@@ -178,7 +178,9 @@ def test_a_settler_drops_the_runs_whose_lease_ran_out_while_the_batch_waited(app
 
     from sqlalchemy import update
 
-    from plugin.engine.batch import _still_held, claim_events, dispatch_batch
+    from plugin.engine.batch import dispatch_batch
+    from plugin.engine.claim import claim_events
+    from plugin.engine.settlers import _still_held
     from plugin.storage.models import utcnow
 
     class Capture:

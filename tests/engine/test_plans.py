@@ -12,7 +12,7 @@ import json
 from sqlalchemy import event, insert, select, text
 
 from plugin.api.extensions import db
-from plugin.engine.batch import claim_events
+from plugin.engine.claim import claim_events
 from plugin.storage import bulk
 from plugin.storage.models import Event, utcnow
 from tests.conftest import app_env, make_app

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from plugin.api.extensions import db
-from plugin.engine.batch import claim_events
+from plugin.engine.claim import claim_events
 from plugin.engine.dispatch import DaysFlow, record_due, stale_work
 from plugin.storage.models import Event, Run, Step, utcnow
 from tests.conftest import BACKENDS, app_env
