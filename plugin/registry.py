@@ -28,7 +28,7 @@ SCHEMAS_DIR = PACKAGE_DIR / "schemas"
 KIND_DIRS = {"event": "events", "condition": "conditions", "action": "actions", "flow": "flow"}
 KIND_HOOKS = {
     "event": ("TRIGGERS", "PAYLOAD_EVENT_TYPE", "matches"),
-    "condition": ("EVENTS", "evaluate"),
+    "condition": ("EVENTS", "evaluate", "prepare", "access"),
     "action": ("execute", "preview"),
     "flow": ("delay_seconds",),
 }
