@@ -28,7 +28,7 @@ SCHEMAS_DIR = PACKAGE_DIR / "schemas"
 KIND_DIRS = {"event": "events", "condition": "conditions", "action": "actions", "flow": "flow"}
 KIND_HOOKS = {
     "event": ("TRIGGERS", "PAYLOAD_EVENT_TYPE", "matches"),
-    "condition": ("EVENTS", "evaluate"),
+    "condition": ("EVENTS", "evaluate", "prepare", "access"),
     "action": ("execute", "preview"),
     "flow": ("delay_seconds",),
 }
@@ -185,12 +185,12 @@ def _discover() -> tuple[dict[str, NodeType], list[str]]:
                 problems.append(f"{rel}: x-type is {schema.get('x-type')!r}, expected {type_id!r}")
             try:
                 Draft202012Validator.check_schema(schema)
-            except Exception as exc:  # jsonschema.SchemaError
+            except Exception as exc:  # noqa: BLE001 - jsonschema.SchemaError and kin: every problem listed at once
                 problems.append(f"{rel}: not a valid draft 2020-12 schema: {exc}")
                 continue
             try:
                 module = importlib.import_module(f"plugin.nodes.{folder}.{stem}")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a module that fails to import is one listed problem
                 problems.append(f"nodes/{folder}/{stem}.py failed to import: {exc!r}")
                 continue
             missing = [hook for hook in KIND_HOOKS[kind] if not hasattr(module, hook)]

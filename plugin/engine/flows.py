@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from plugin.engine.context import iso
+from plugin.engine.graph import Graph
 from plugin.engine.validation import validate_flow, validate_preset
 from plugin.errors import ValidationFailed
 from plugin.storage.models import Flow, Preset, new_id, utcnow
@@ -26,8 +27,10 @@ def _clean_nodes(registry, nodes: list[dict]) -> list[dict]:
     return out
 
 
-def _event_type(nodes: list[dict]) -> str:
-    return next(n["type"] for n in nodes if n["type"].startswith("event."))
+def _event_type(nodes: list[dict], edges: list[dict]) -> str:
+    """The type of a valid flow's one event node."""
+    graph = Graph({"nodes": nodes, "edges": edges}, disabled=True)
+    return graph.nodes[graph.event_id]["type"]
 
 
 def flow_document(registry, flow: Flow, *, with_stats: bool = True) -> dict[str, Any]:
@@ -102,12 +105,13 @@ def save_flow(session: Session, registry, box, doc: Any, flow: Flow | None = Non
         definition["description"] = doc["description"]
     now = utcnow()
     if flow is None:
-        flow_id = doc.get("id") if imported and doc.get("id") and session.get(Flow, doc["id"]) is None else new_id()
+        keep_id = imported and doc.get("id") and session.get(Flow, doc["id"]) is None
+        flow_id = doc.get("id") if keep_id else new_id()
         flow = Flow(id=flow_id, created_at=now, version=0, triggered_count=0, failed_count=0)
         session.add(flow)
     flow.name = doc["name"]
     flow.definition = definition
-    flow.event_type = _event_type(nodes)
+    flow.event_type = _event_type(nodes, doc["edges"])
     flow.version = (flow.version or 0) + 1
     flow.updated_at = now
     set_enabled(flow, wants_enabled)
@@ -152,6 +156,9 @@ def save_preset(session: Session, registry, box, doc: Any, preset: Preset | None
         session.add(preset)
     preset.name = doc["name"].strip()
     preset.kind = doc["kind"]
-    preset.definition = {"nodes": seal_nodes(registry, box, nodes, previous), "edges": copy.deepcopy(doc.get("edges", []))}
+    preset.definition = {
+        "nodes": seal_nodes(registry, box, nodes, previous),
+        "edges": copy.deepcopy(doc.get("edges", [])),
+    }
     preset.updated_at = now
     return preset

@@ -30,243 +30,23 @@ select: tests/engine/test_flow_index.py checks that on random flows and contexts
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import time
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable
 from operator import attrgetter
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.engine.runner import Graph
-from plugin.nodes.operators import Access, fold, split_list, to_text
-from plugin.registry import NodeType, Registry
+from plugin.engine.graph import Graph
+from plugin.engine.index_tables import EVENT, Entry, Match, Tests, Trigger
+from plugin.nodes.operators import fold, split_list
+from plugin.registry import Registry
 from plugin.storage.models import Flow
 
 log = logging.getLogger(__name__)
 
 GENERATION_KEY = "automation:flows:generation"
-Match = tuple[dict, dict, Graph, NodeType]  # (flow info, definition, graph, event node type)
 _POS = attrgetter("pos")
-EVENT = -1  # memo key of the event itself (slots are >= 0)
-
-
-class _Entry:
-    """One flow in one group: what it returns, and the tests left once it is found (slots)."""
-
-    __slots__ = ("match", "pos", "slots")
-
-    def __init__(self, pos: int, match: Match, slots: tuple[int, ...]):
-        self.pos, self.match, self.slots = pos, match, slots
-
-
-class _Tests:
-    """Every distinct condition of the loaded flows, by slot: equal conditions (same type and
-    params) share one slot, so an event evaluates each at most once (``memo``: slot → verdict)."""
-
-    def __init__(self):
-        self.tests: list[Callable[[dict], bool]] = []
-        self.types: list[str] = []
-        self.slot_of: dict[str, int] = {}
-        self.event_slots: set[int] = set()
-
-    def slot(self, test: Callable[[dict], bool], type_id: str, key: str | None) -> int:
-        if key is not None and key in self.slot_of:
-            return self.slot_of[key]
-        self.tests.append(test)
-        self.types.append(type_id)
-        if key is not None:
-            self.slot_of[key] = len(self.tests) - 1
-        return len(self.tests) - 1
-
-    def check(self, entries, ctx: dict, memo: dict, out: list) -> None:
-        """Append the entries whose remaining tests all hold."""
-        get = memo.get
-        for entry in entries:
-            for slot in entry.slots:
-                ok = get(slot)
-                if ok is None:
-                    ok = self.verdict(slot, ctx, memo)
-                if not ok:
-                    break
-            else:
-                out.append(entry)
-
-    def verdict(self, slot: int, ctx: dict, memo: dict) -> bool:
-        """Evaluate a slot into ``memo``: an event node's ``matches`` on the event (``memo[EVENT]``;
-        an exception propagates, as it always did), a condition on the context (an exception is a
-        False verdict, logged)."""
-        if slot in self.event_slots:
-            ok = memo[slot] = bool(self.tests[slot](memo[EVENT]))
-            return ok
-        try:
-            ok = bool(self.tests[slot](ctx))
-        except Exception:  # a condition bug is a False verdict, logged
-            log.exception("condition %s failed to evaluate", self.types[slot])
-            ok = False
-        memo[slot] = ok
-        return ok
-
-
-def _read(access_read: Callable[[dict], Any], ctx: dict) -> Any:
-    try:
-        return access_read(ctx)
-    except Exception:  # noqa: BLE001 - the condition's own evaluation raises the same way: False
-        return None
-
-
-class _Part:
-    """Entries found by one key or one threshold list: ``bare`` ones hold as soon as they are
-    found (nothing left to check), ``tested`` ones have tests left (sorted by threshold)."""
-
-    __slots__ = ("bare", "bare_at", "tested", "tested_at")
-
-    def __init__(self):
-        self.bare: list[_Entry] = []
-        self.tested: list[_Entry] = []
-        self.bare_at: list[float] = []  # thresholds of a threshold list, in the order of the entries
-        self.tested_at: list[float] = []
-
-    def add(self, entry: _Entry, threshold: float | None = None) -> None:
-        (self.tested if entry.slots else self.bare).append(entry)
-        if threshold is not None:
-            (self.tested_at if entry.slots else self.bare_at).append(threshold)
-
-    def seal(self) -> None:
-        for entries, at in ((self.bare, self.bare_at), (self.tested, self.tested_at)):
-            if at:
-                order = sorted(range(len(at)), key=lambda i: (at[i], entries[i].pos))
-                entries[:] = [entries[i] for i in order]
-                at[:] = [at[i] for i in order]
-
-
-class _Bucket:
-    """The flows of one trigger under one event key (or without one), filed by the access of one
-    of their conditions. An entry's first slot is its event node's verdict, unless the bucket
-    has one event group only (then that verdict is checked once, before anything else)."""
-
-    def __init__(self, tests: _Tests):
-        self.tests = tests
-        self.groups: dict[int, Callable[[dict], bool]] = {}  # event slot -> prepared matches
-        self.single: int | None = None  # the event slot when there is only one
-        self.keyed: dict[tuple, tuple[Callable, dict[Any, _Part]]] = {}
-        self.ranges: dict[tuple, tuple[Callable, str, _Part]] = {}
-        self.rest = _Part()
-        self._flows: list[tuple[int, Match, int]] = []
-
-    def add(self, pos: int, match: Match, event_slot: int, event_test: Callable[[dict], bool]) -> None:
-        self.groups[event_slot] = event_test
-        self._flows.append((pos, match, event_slot))
-
-    def seal(self) -> None:
-        """File every flow added (once, after the last ``add``)."""
-        tests = self.tests
-        self.single = next(iter(self.groups)) if len(self.groups) == 1 else None
-        for pos, match, event_slot in self._flows:
-            head = () if self.single is not None else (event_slot,)
-            graph = match[2]
-            if graph.chain is None:  # branches, false paths: walk the whole graph for this flow
-                def walk(ctx: dict, graph: Graph = graph) -> bool:
-                    return graph.reaches_action(ctx, cond_ctx=ctx)
-                self.rest.add(_Entry(pos, match, (*head, tests.slot(walk, "graph", None))))
-                continue
-            chain = graph.chain
-            best = min((c for c in chain if c.access is not None), key=lambda c: c.access.weight, default=None)
-            slots = [tests.slot(c.test, c.type, c.key) for c in chain if c is not best]
-            entry = _Entry(pos, match, (*head, *dict.fromkeys(slots)))
-            if best is None:
-                self.rest.add(entry)
-                continue
-            access: Access = best.access
-            if access.op == "in":
-                _read_fn, table = self.keyed.setdefault(access.source, (access.read, {}))
-                for key in access.value:
-                    table.setdefault(key, _Part()).add(entry)
-            else:
-                _read_fn, _op, part = self.ranges.setdefault(
-                    (access.source, access.op), (access.read, access.op, _Part()))
-                part.add(entry, access.value)
-        for _read_fn, _op, part in self.ranges.values():
-            part.seal()
-        self._flows = []
-
-    def collect(self, ctx: dict, memo: dict, out: list) -> None:
-        check = self.tests.check
-        for read, table in self.keyed.values():
-            key = _read(read, ctx)
-            if key is not None:
-                part = table.get(key)
-                if part is not None:
-                    out += part.bare
-                    check(part.tested, ctx, memo, out)
-        for read, op, part in self.ranges.values():
-            number = _read(read, ctx)
-            if number is None:
-                continue
-            if op == "gt":  # threshold < number
-                out += part.bare[: bisect_left(part.bare_at, number)]
-                check(part.tested[: bisect_left(part.tested_at, number)], ctx, memo, out)
-            elif op == "gte":  # threshold <= number
-                out += part.bare[: bisect_right(part.bare_at, number)]
-                check(part.tested[: bisect_right(part.tested_at, number)], ctx, memo, out)
-            elif op == "lt":  # threshold > number
-                out += part.bare[bisect_right(part.bare_at, number):]
-                check(part.tested[bisect_right(part.tested_at, number):], ctx, memo, out)
-            else:  # lte: threshold >= number
-                out += part.bare[bisect_left(part.bare_at, number):]
-                check(part.tested[bisect_left(part.tested_at, number):], ctx, memo, out)
-        out += self.rest.bare
-        check(self.rest.tested, ctx, memo, out)
-
-    def entries(self):
-        """Every entry once (unevaluated)."""
-        seen = {}
-        parts = [self.rest, *(p for _, table in self.keyed.values() for p in table.values()),
-                 *(p for *_, p in self.ranges.values())]
-        for part in parts:
-            for entry in (*part.bare, *part.tested):
-                seen[entry.pos] = entry
-        return seen.values()
-
-
-def _prepare_event(module, params: dict) -> Callable[[dict], bool]:
-    """``matches(params, ·)``: the module's ``prepare`` when it has one (params parsed once)."""
-    prepare = getattr(module, "prepare", None)
-    if prepare is not None:
-        try:
-            test = prepare(params)
-        except Exception:  # noqa: BLE001 - params it cannot prepare: matches decides, as before
-            test = None
-        if test is not None:
-            return test
-    matches = module.matches
-    return lambda event: matches(params, event)
-
-
-class _Trigger:
-    """The buckets of one trigger: by the event node's key, and the one without a key."""
-
-    def __init__(self, tests: _Tests):
-        self.unkeyed = _Bucket(tests)
-        self.keyed: dict[str, dict[str, _Bucket]] = {}  # data field -> folded key -> bucket
-
-    def buckets_for(self, data: dict) -> list[_Bucket]:
-        buckets = [self.unkeyed]
-        for field, by_key in self.keyed.items():
-            value = data.get(field)
-            if value is not None:
-                bucket = by_key.get(fold(to_text(value).strip()))
-                if bucket is not None:
-                    buckets.append(bucket)
-        return buckets
-
-    def all_buckets(self) -> list[_Bucket]:
-        return [self.unkeyed, *(b for by_key in self.keyed.values() for b in by_key.values())]
-
-
 
 
 class FlowIndex:
@@ -283,7 +63,7 @@ class FlowIndex:
         self.generation: bytes | None = None
         self.checked_at = 0.0
         self.by_trigger: dict[str, list[tuple[dict, dict, Graph]]] = {}  # every flow of a trigger
-        self._triggers: dict[str, _Trigger] = {}
+        self._triggers: dict[str, Trigger] = {}
 
     # -- freshness --------------------------------------------------------------------------
 
@@ -308,7 +88,9 @@ class FlowIndex:
 
     # -- lookups ----------------------------------------------------------------------------
 
-    def may_fire(self, session: Session, trigger: str, data: dict, redis=None, *, fresh: bool = False) -> bool:
+    def may_fire(
+        self, session: Session, trigger: str, data: dict, redis=None, *, fresh: bool = False
+    ) -> bool:
         """Whether the event node of any flow matches this event (its conditions not checked)."""
         if not fresh:
             self.refresh(session, redis)
@@ -332,7 +114,7 @@ class FlowIndex:
         if table is None:
             return []
         memo: dict = {EVENT: {"type": trigger, "data": data}}  # and slot -> verdict on this event
-        found: list[_Entry] = []
+        found: list[Entry] = []
         for bucket in table.buckets_for(data):
             if bucket.single is not None and not bucket.tests.verdict(bucket.single, cond_ctx, memo):
                 continue
@@ -376,8 +158,8 @@ class FlowIndex:
     def _build(self, rows) -> None:
         events = {n.type: n for n in self.registry.of_kind("event")}
         by_trigger: dict[str, list] = {}
-        triggers: dict[str, _Trigger] = {}
-        tests = _Tests()
+        triggers: dict[str, Trigger] = {}
+        tests = Tests()
         for pos, row in enumerate(rows):
             node_type = events.get(row.event_type)
             if node_type is None:
@@ -395,25 +177,12 @@ class FlowIndex:
             params = event_node.get("params") or {}
             field = getattr(node_type.module, "INDEX_KEY", None)
             keys = {fold(k) for k in split_list(params.get(field))} if field else set()
-            group_key = "event:" + spec.type + json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
-            event_slot = tests.slot_of.get(group_key)
-            event_test = None
-            if event_slot is None:
-                event_test = _prepare_event(spec.module, params)
-                event_slot = tests.slot(event_test, spec.type, group_key)
-                tests.event_slots.add(event_slot)
-            event_test = tests.tests[event_slot]
+            event_slot = tests.event_slot(spec, params)
             match = (info, row.definition, graph, spec)
             for trigger in node_type.module.TRIGGERS:
                 by_trigger.setdefault(trigger, []).append((info, row.definition, graph))
-                table = triggers.get(trigger) or triggers.setdefault(trigger, _Trigger(tests))
-                if keys:
-                    by_key = table.keyed.setdefault(field, {})
-                    for key in keys:
-                        (by_key.get(key) or by_key.setdefault(key, _Bucket(tests))).add(
-                            pos, match, event_slot, event_test)
-                else:
-                    table.unkeyed.add(pos, match, event_slot, event_test)
+                table = triggers.get(trigger) or triggers.setdefault(trigger, Trigger(tests))
+                table.add(field, keys, pos, match, event_slot)
         for table in triggers.values():
             for bucket in table.all_buckets():
                 bucket.seal()

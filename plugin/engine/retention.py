@@ -32,6 +32,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,44 +100,75 @@ def count(session: Session, policy: Policy, now: datetime | None = None) -> Prun
     return out
 
 
+class _Walk:
+    """Where a walk over one table is: ``position``, the key of the last row looked at; ``mark``, the
+    key up to which every row is deleted or kept for good; ``blocked`` once a row that may go later
+    was passed (the mark stays before it)."""
+
+    def __init__(self, mark: Any):
+        self.position, self.mark, self.blocked = mark, mark, False
+
+    def sort(self, rows, cutoff: datetime, key: Callable, kept: Callable, due: Callable) -> tuple[list, bool]:
+        """The ids of ``rows`` to delete (``due`` ones), and whether a row too young to go ended the walk."""
+        doomed = []
+        for row in rows:
+            if row.created_at >= cutoff:  # so is every row after it (but for a few events)
+                return doomed, True
+            self.position = key(row)
+            if kept(row):
+                pass  # kept for good
+            elif due(row):
+                doomed.append(row.id)
+            else:
+                self.blocked = True  # may go later: the next walk starts before it
+            if not self.blocked:
+                self.mark = self.position
+        return doomed, False
+
+
 def _event_chunks(session: Session, cutoff: datetime, chunk: int, mark: int | None):
     """Walk events by id after ``mark``, deleting the old dispatched ones; yields ``(deleted, mark)``
     after each chunk, ``mark`` being the id up to which every row is deleted or kept for good."""
     newest = _newest_event(session)
-    position, blocked = mark, False
+    walk = _Walk(mark)
+
+    def due(row) -> bool:
+        return row.dispatched_at is not None and row.dispatched_at < cutoff and row.id < newest
+
     while True:
         query = select(Event.id, Event.created_at, Event.dispatched_at, Event.dedupe_key)
-        if position is not None:
-            query = query.where(Event.id > position)
+        if walk.position is not None:
+            query = query.where(Event.id > walk.position)
         rows = session.execute(query.order_by(Event.id).limit(chunk)).all()
         session.commit()  # the read ends here: on SQLite the write below starts a fresh transaction
-        doomed, young, before = [], False, mark
-        for row in rows:
-            if row.created_at >= cutoff:  # so is its dispatch, and (but for a few) every row after it
-                young = True
-                break
-            position = row.id
-            if row.dedupe_key is not None:
-                pass  # kept for good
-            elif row.dispatched_at is not None and row.dispatched_at < cutoff and row.id < newest:
-                doomed.append(row.id)
-            else:
-                blocked = True  # may go later: the next walk starts before it
-            if not blocked:
-                mark = row.id
-        deleted = 0
-        if doomed:
-            deleted = session.execute(
-                delete(Event)
-                .where(among(session, Event.id, doomed), *_event_rule(cutoff))
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            session.commit()
-            if deleted < len(doomed):  # gone already, or changed meanwhile: the next walk looks again
-                mark, blocked = before, True
-        yield deleted, mark
+        before = walk.mark
+        doomed, young = walk.sort(rows, cutoff, _event_key, _has_dedupe_key, due)
+        deleted = _delete_events(session, cutoff, doomed)
+        if deleted < len(doomed):  # gone already, or changed meanwhile: the next walk looks again
+            walk.mark, walk.blocked = before, True
+        yield deleted, walk.mark
         if young or len(rows) < chunk:
             return
+
+
+def _event_key(row) -> int:
+    return row.id
+
+
+def _has_dedupe_key(row) -> bool:
+    return row.dedupe_key is not None
+
+
+def _delete_events(session: Session, cutoff: datetime, doomed: list[int]) -> int:
+    if not doomed:
+        return 0
+    deleted = session.execute(
+        delete(Event)
+        .where(among(session, Event.id, doomed), *_event_rule(cutoff))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return deleted
 
 
 def _after(position: tuple[datetime, str]):
@@ -144,63 +176,91 @@ def _after(position: tuple[datetime, str]):
     return tuple_(Run.created_at, Run.id) > tuple_(*position)
 
 
+def _run_key(row) -> tuple[datetime, str]:
+    return (row.created_at, row.id)
+
+
+def _is_days_run(row) -> bool:
+    return row.dedupe_key is not None and row.dedupe_key.startswith("days:")
+
+
 def _run_chunks(session: Session, cutoff: datetime, chunk: int, mark: tuple[datetime, str] | None):
     """Walk runs by (created_at, id) after ``mark``, deleting the old finished ones and their steps;
     yields ``(runs, steps, mark)`` after each chunk."""
     rule = _run_rule(cutoff)
     postgresql = session.get_bind().dialect.name == "postgresql"
-    position, blocked = mark, False
+    walk = _Walk(mark)
+
+    def due(row) -> bool:
+        return row.status in FINISHED and row.finished_at is not None and row.finished_at < cutoff
+
     while True:
         query = select(Run.id, Run.created_at, Run.status, Run.finished_at, Run.dedupe_key)
-        if position is not None:
-            query = query.where(_after(position))
+        if walk.position is not None:
+            query = query.where(_after(walk.position))
         rows = session.execute(query.order_by(Run.created_at, Run.id).limit(chunk)).all()
         session.commit()
-        doomed, young, before = [], False, mark
-        for row in rows:
-            if row.created_at >= cutoff:  # finished (if at all) after cutoff, and so is every row after it
-                young = True
-                break
-            position = (row.created_at, row.id)
-            if row.dedupe_key is not None and row.dedupe_key.startswith("days:"):
-                pass  # kept for good
-            elif row.status in FINISHED and row.finished_at is not None and row.finished_at < cutoff:
-                doomed.append(row.id)
-            else:
-                blocked = True
-            if not blocked:
-                mark = position
-        runs = steps = 0
-        candidates = len(doomed)
-        if doomed and postgresql:
-            # lock them: a run retried meanwhile (failed → queued) is skipped, never left without steps
-            doomed = list(
-                session.scalars(
-                    select(Run.id)
-                    .where(among(session, Run.id, doomed), *rule)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-        if doomed:
-            # steps first and explicitly (SQLite may not enforce ON DELETE CASCADE); both statements
-            # re-check that the run is still finished — on SQLite under its one write lock
-            still = select(Run.id).where(among(session, Run.id, doomed), *rule)
-            steps = session.execute(
-                delete(Step)
-                .where(among(session, Step.run_id, doomed), Step.run_id.in_(still))
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            runs = session.execute(
-                delete(Run)
-                .where(among(session, Run.id, doomed), *rule)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+        before = walk.mark
+        doomed, young = walk.sort(rows, cutoff, _run_key, _is_days_run, due)
+        runs, steps = _delete_runs(session, rule, doomed, postgresql)
         session.commit()
-        if runs < candidates:  # retried meanwhile (or gone already): the next walk looks again
-            mark, blocked = before, True
-        yield runs, steps, mark
+        if runs < len(doomed):  # retried meanwhile (or gone already): the next walk looks again
+            walk.mark, walk.blocked = before, True
+        yield runs, steps, walk.mark
         if young or len(rows) < chunk:
             return
+
+
+def _delete_runs(session: Session, rule: list, doomed: list[str], postgresql: bool) -> tuple[int, int]:
+    """Delete these runs (those still matching ``rule``) and their steps; returns ``(runs, steps)``."""
+    if doomed and postgresql:
+        # lock them: a run retried meanwhile (failed → queued) is skipped, never left without steps
+        doomed = list(
+            session.scalars(
+                select(Run.id)
+                .where(among(session, Run.id, doomed), *rule)
+                .with_for_update(skip_locked=True)
+            )
+        )
+    if not doomed:
+        return 0, 0
+    # steps first and explicitly (SQLite may not enforce ON DELETE CASCADE); both statements
+    # re-check that the run is still finished — on SQLite under its one write lock
+    still = select(Run.id).where(among(session, Run.id, doomed), *rule)
+    steps = session.execute(
+        delete(Step)
+        .where(among(session, Step.run_id, doomed), Step.run_id.in_(still))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    runs = session.execute(
+        delete(Run)
+        .where(among(session, Run.id, doomed), *rule)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return runs, steps
+
+
+def _walks(session: Session, policy: Policy, now: datetime, chunk: int, marks: dict) -> list:
+    """The walks the policy asks for: ``(table name, chunk generator)``."""
+    walks = []
+    if policy.event_hours > 0:
+        cutoff = now - timedelta(hours=policy.event_hours)
+        walks.append(("events", _event_chunks(session, cutoff, chunk, marks.get("events"))))
+    if policy.run_days > 0:
+        cutoff = now - timedelta(days=policy.run_days)
+        walks.append(("runs", _run_chunks(session, cutoff, chunk, marks.get("runs"))))
+    return walks
+
+
+def _count(out: Pruned, marks: dict, name: str, step: tuple) -> None:
+    """Add one chunk of the walk over ``name`` to the totals and its mark to ``marks``."""
+    if name == "events":
+        out.events += step[0]
+        marks["events"] = step[1]
+    else:
+        out.runs += step[0]
+        out.steps += step[1]
+        marks["runs"] = step[2]
 
 
 def prune(
@@ -224,18 +284,7 @@ def prune(
     marks = {} if marks is None else marks
     started = time.monotonic()
     out = Pruned()
-    walks = []
-    if policy.event_hours > 0:
-        walks.append(
-            (
-                "events",
-                _event_chunks(session, now - timedelta(hours=policy.event_hours), chunk, marks.get("events")),
-            )
-        )
-    if policy.run_days > 0:
-        walks.append(
-            ("runs", _run_chunks(session, now - timedelta(days=policy.run_days), chunk, marks.get("runs")))
-        )
+    walks = _walks(session, policy, now, chunk, marks)
     first = True
     while walks:
         if not first and budget is not None and time.monotonic() - started >= budget:
@@ -247,13 +296,8 @@ def prune(
             step = next(chunks, None)
             if step is None:
                 walks.remove(walk)
-            elif name == "events":
-                out.events += step[0]
-                marks["events"] = step[1]
             else:
-                out.runs += step[0]
-                out.steps += step[1]
-                marks["runs"] = step[2]
+                _count(out, marks, name, step)
         if walks:
             time.sleep(PAUSE_SECONDS)
     for _name, chunks in walks:

@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SecurityError
 
-from plugin.engine import sandbox, watchdog
+from plugin.engine import sandbox, sandbox_limits, watchdog
 from plugin.engine.variables import VARIABLE_NAMES, resolve
 
 ROISTAT_VAR = re.compile(r"(?<!\{)\{([a-z][a-z0-9_]*)\}(?!\})")
@@ -24,7 +24,7 @@ JINJA_MARKERS = ("{{", "{%")
 JINJA_NAMES = frozenset({"visit", "order", "client", "event", "roistat", "loop", "range", "now"})
 
 MAX_OUTPUT = 512 * 1024
-MAX_RANGE = sandbox.MAX_RANGE
+MAX_RANGE = sandbox_limits.MAX_RANGE
 MAX_LOOP_DEPTH = 2
 TIME_BUDGET = 0.5
 MAX_BRACKETS = 24
@@ -182,7 +182,7 @@ def _loop_depth(node: nodes.Node) -> int:
 
 def _to_jinja(match: re.Match) -> str:
     name = match.group(1)
-    return "{{ roistat[%r] }}" % name if name in VARIABLE_NAMES else match.group(0)
+    return "{{ roistat[" + repr(name) + "] }}" if name in VARIABLE_NAMES else match.group(0)
 
 
 def render(template: str, context: dict[str, Any], channel: str = "text") -> str:
@@ -199,9 +199,9 @@ def render(template: str, context: dict[str, Any], channel: str = "text") -> str
     return _render_jinja(template, context, escape)
 
 
-def _finalizer(escape: Callable[[str], str], budget: sandbox.Budget) -> Callable[[Any], str]:
+def _finalizer(escape: Callable[[str], str], budget: sandbox_limits.Budget) -> Callable[[Any], str]:
     def finalize(value: Any) -> str:
-        return escape(sandbox.printed(value, budget))
+        return escape(sandbox_limits.printed(value, budget))
 
     return finalize
 
@@ -218,9 +218,9 @@ def _render_jinja(template: str, context: dict[str, Any], escape: Callable[[str]
 
 
 def _render_bounded(template: str, context: dict[str, Any], escape: Callable[[str], str]) -> str:
-    budget = sandbox.Budget(TIME_BUDGET, MAX_OUTPUT)
+    budget = sandbox_limits.Budget(TIME_BUDGET, MAX_OUTPUT)
     env = _ENV.overlay(finalize=_finalizer(escape, budget))
-    token = sandbox.start(budget)
+    token = sandbox_limits.start(budget)
     try:
         compiled = env.from_string(parse(ROISTAT_VAR.sub(_to_jinja, template)))
         values = {
@@ -243,8 +243,8 @@ def _render_bounded(template: str, context: dict[str, Any], escape: Callable[[st
         raise
     except RecursionError:
         raise TemplateError("template failed: recursion too deep") from None
-    except Exception as exc:  # UndefinedError, TypeError, ZeroDivisionError, MemoryError in user expressions
+    except Exception as exc:  # noqa: BLE001 - UndefinedError, TypeError, ZeroDivisionError, MemoryError in user expressions
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}"[:500]) from None
     finally:
-        sandbox.stop(token)
+        sandbox_limits.stop(token)
     return "".join(parts)

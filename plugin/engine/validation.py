@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from plugin.engine import templating
+from plugin.engine.graph import Graph, kind_of
 from plugin.nodes.base import SECRET_PLACEHOLDER
 from plugin.registry import SCHEMAS_DIR, Registry
 
@@ -147,7 +148,8 @@ def _node_problems(nodes: list[dict], registry: Registry, *, skip: set[int] = fr
             problems.append(
                 {
                     "path": pointer("nodes", index, "version"),
-                    "message": f"{spec.type} version {node['version']} is newer than this server's {spec.version}",
+                    "message": f"{spec.type} version {node['version']} is newer than this server's "
+                    f"{spec.version}",
                 }
             )
         params = node["params"]
@@ -175,61 +177,18 @@ def _node_problems(nodes: list[dict], registry: Registry, *, skip: set[int] = fr
 
 
 def _graph_problems(nodes: list[dict], edges: list[dict], registry: Registry) -> list[Problem]:
-    problems: list[Problem] = []
     index_of = {n["id"]: i for i, n in enumerate(nodes)}
-    kinds = {n["id"]: n["type"].split(".")[0] for n in nodes}
+    kinds = {n["id"]: kind_of(n) for n in nodes}
     events = [n for n in nodes if kinds[n["id"]] == "event"]
-    if not events:
-        problems.append({"path": "/nodes", "message": "a flow needs exactly one event node; it has none"})
-    elif len(events) > 1:
-        for node in events[1:]:
-            problems.append(
-                {
-                    "path": pointer("nodes", index_of[node["id"]], "type"),
-                    "message": "a flow needs exactly one event node; this is a second one",
-                }
-            )
-    if not any(k == "action" for k in kinds.values()):
-        problems.append({"path": "/nodes", "message": "a flow needs at least one action"})
-
-    succ: dict[str, list[str]] = {n["id"]: [] for n in nodes}
-    seen_edges = set()
-    for i, edge in enumerate(edges):
-        src, dst = edge["from"], edge["to"]
-        bad = False
-        for end in ("from", "to"):
-            if edge[end] not in index_of:
-                problems.append(
-                    {"path": pointer("edges", i, end), "message": f"no node with id {edge[end]!r}"}
-                )
-                bad = True
-        if bad:
-            continue
-        if src == dst:
-            problems.append({"path": pointer("edges", i), "message": "an edge cannot connect a node to itself"})
-            continue
-        if kinds[dst] == "event":
-            problems.append({"path": pointer("edges", i, "to"), "message": "the event node cannot have incoming edges"})
-        if "branch" in edge and kinds[src] != "condition":
-            problems.append(
-                {"path": pointer("edges", i, "branch"), "message": "only a condition's edges take a branch"}
-            )
-        key = (src, dst, edge.get("branch", "true"))
-        if key in seen_edges:
-            problems.append({"path": pointer("edges", i), "message": "duplicate edge"})
-        seen_edges.add(key)
-        succ[src].append(dst)
-
-    cycle = _find_cycle(succ)
+    problems = _shape_problems(events, kinds, index_of)
+    edge_problems, linked = _edge_problems(edges, index_of, kinds)
+    problems += edge_problems
+    graph = Graph({"nodes": nodes, "edges": linked}, disabled=True)
+    cycle = graph.cycle()
     if cycle:
-        problems.append(
-            {
-                "path": "/edges",
-                "message": "the flow has a cycle: " + " → ".join(cycle),
-            }
-        )
+        problems.append({"path": "/edges", "message": "the flow has a cycle: " + " → ".join(cycle)})
     if len(events) == 1:
-        reachable = _reachable(events[0]["id"], succ)
+        reachable = graph.reachable(events[0]["id"])
         for node in nodes:
             if node["id"] not in reachable:
                 problems.append(
@@ -240,6 +199,66 @@ def _graph_problems(nodes: list[dict], edges: list[dict], registry: Registry) ->
                 )
         problems += _condition_event_problems(nodes, events[0]["type"], registry)
     return problems
+
+
+def _shape_problems(events: list[dict], kinds: dict[str, str], index_of: dict[str, int]) -> list[Problem]:
+    """Exactly one event node, at least one action."""
+    problems: list[Problem] = []
+    if not events:
+        problems.append({"path": "/nodes", "message": "a flow needs exactly one event node; it has none"})
+    for node in events[1:]:
+        problems.append(
+            {
+                "path": pointer("nodes", index_of[node["id"]], "type"),
+                "message": "a flow needs exactly one event node; this is a second one",
+            }
+        )
+    if not any(k == "action" for k in kinds.values()):
+        problems.append({"path": "/nodes", "message": "a flow needs at least one action"})
+    return problems
+
+
+def _edge_problems(
+    edges: list[dict], index_of: dict[str, int], kinds: dict[str, str]
+) -> tuple[list[Problem], list[dict]]:
+    """The problems of every edge, and the edges that link two nodes (the graph's, for its walks)."""
+    problems: list[Problem] = []
+    linked: list[dict] = []
+    seen: set[tuple] = set()
+    for i, edge in enumerate(edges):
+        found, links = _one_edge_problems(i, edge, index_of, kinds, seen)
+        problems += found
+        if links:
+            linked.append(edge)
+    return problems, linked
+
+
+def _one_edge_problems(
+    i: int, edge: dict, index_of: dict[str, int], kinds: dict[str, str], seen: set[tuple]
+) -> tuple[list[Problem], bool]:
+    """The problems of edge ``i``, and whether it links two nodes (``seen``: the edges so far)."""
+    missing = [end for end in ("from", "to") if edge[end] not in index_of]
+    if missing:
+        return [
+            {"path": pointer("edges", i, end), "message": f"no node with id {edge[end]!r}"} for end in missing
+        ], False
+    src, dst = edge["from"], edge["to"]
+    if src == dst:
+        return [{"path": pointer("edges", i), "message": "an edge cannot connect a node to itself"}], False
+    problems: list[Problem] = []
+    if kinds[dst] == "event":
+        problems.append(
+            {"path": pointer("edges", i, "to"), "message": "the event node cannot have incoming edges"}
+        )
+    if "branch" in edge and kinds[src] != "condition":
+        problems.append(
+            {"path": pointer("edges", i, "branch"), "message": "only a condition's edges take a branch"}
+        )
+    key = (src, dst, edge.get("branch", "true"))
+    if key in seen:
+        problems.append({"path": pointer("edges", i), "message": "duplicate edge"})
+    seen.add(key)
+    return problems, True
 
 
 def _condition_event_problems(nodes: list[dict], event_type: str, registry: Registry) -> list[Problem]:
@@ -263,42 +282,6 @@ def _condition_event_problems(nodes: list[dict], event_type: str, registry: Regi
     return problems
 
 
-def _reachable(start: str, succ: dict[str, list[str]]) -> set[str]:
-    seen, stack = {start}, [start]
-    while stack:
-        for nxt in succ[stack.pop()]:
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return seen
-
-
-def _find_cycle(succ: dict[str, list[str]]) -> list[str] | None:
-    color: dict[str, int] = {}
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        color[node] = 1
-        path.append(node)
-        for nxt in succ[node]:
-            if color.get(nxt) == 1:
-                return path[path.index(nxt) :] + [nxt]
-            if color.get(nxt) is None:
-                found = visit(nxt)
-                if found:
-                    return found
-        color[node] = 2
-        path.pop()
-        return None
-
-    for node in succ:
-        if color.get(node) is None:
-            found = visit(node)
-            if found:
-                return found
-    return None
-
-
 def validate_preset(doc: Any, registry: Registry) -> list[Problem]:
     """A preset: ``trigger`` (one event + conditions) or ``action`` (one action)."""
     if not isinstance(doc, dict):
@@ -317,25 +300,41 @@ def validate_preset(doc: Any, registry: Registry) -> list[Problem]:
         return problems + schema_problems
     nodes = fake["nodes"]
     problems += _node_problems(nodes, registry)
-    kinds = [n["type"].split(".")[0] for n in nodes]
     if kind == "action":
-        if len(nodes) != 1 or kinds[0] != "action":
+        if len(nodes) != 1 or kind_of(nodes[0]) != "action":
             problems.append({"path": "/nodes", "message": "an action preset holds exactly one action node"})
-    else:
-        if kinds.count("event") != 1:
-            problems.append({"path": "/nodes", "message": "a trigger preset holds exactly one event node"})
-        else:
-            event_type = nodes[kinds.index("event")]["type"]
-            problems += _condition_event_problems(nodes, event_type, registry)
-        for i, k in enumerate(kinds):
-            if k not in ("event", "condition"):
-                problems.append(
-                    {"path": pointer("nodes", i, "type"), "message": "a trigger preset holds only an event and conditions"}
-                )
-        if not problems:
-            ids = {n["id"] for n in nodes}
-            for i, edge in enumerate(fake["edges"]):
-                for end in ("from", "to"):
-                    if edge[end] not in ids:
-                        problems.append({"path": pointer("edges", i, end), "message": f"no node with id {edge[end]!r}"})
+        return problems
+    problems += _trigger_preset_problems(nodes, registry)
+    if not problems:
+        problems += _preset_edge_problems(nodes, fake["edges"])
     return problems
+
+
+def _trigger_preset_problems(nodes: list[dict], registry: Registry) -> list[Problem]:
+    """A trigger preset holds one event node and conditions (that event can have)."""
+    problems: list[Problem] = []
+    kinds = [kind_of(n) for n in nodes]
+    if kinds.count("event") != 1:
+        problems.append({"path": "/nodes", "message": "a trigger preset holds exactly one event node"})
+    else:
+        event_type = nodes[kinds.index("event")]["type"]
+        problems += _condition_event_problems(nodes, event_type, registry)
+    for i, k in enumerate(kinds):
+        if k not in ("event", "condition"):
+            problems.append(
+                {
+                    "path": pointer("nodes", i, "type"),
+                    "message": "a trigger preset holds only an event and conditions",
+                }
+            )
+    return problems
+
+
+def _preset_edge_problems(nodes: list[dict], edges: list[dict]) -> list[Problem]:
+    ids = {n["id"] for n in nodes}
+    return [
+        {"path": pointer("edges", i, end), "message": f"no node with id {edge[end]!r}"}
+        for i, edge in enumerate(edges)
+        for end in ("from", "to")
+        if edge[end] not in ids
+    ]

@@ -12,11 +12,19 @@ events (``plugin/nodes/events``)
     Date-relative events also define ``TIME_FIELD`` (``"created_at"`` / ``"paid_at"``).
 
 conditions (``plugin/nodes/conditions``)
+    ``CONDITION``: a :class:`~plugin.nodes.conditions._condition.Condition`, the condition
+    written once: the field of the context it reads and the operator family it compares that
+    value with. The hooks are derived from it (``EVENTS, evaluate, prepare, access =
+    CONDITION.hooks()``):
     ``EVENTS``: ``None`` when the condition works with every event, else the set of event node
     types whose context carries its data (a mismatch is a save-time error, SPEC §3.2).
     ``evaluate(params, context) -> bool``; ``context`` is ``{"visit", "order", "client",
     "event"}`` (each a dict or ``None``) plus ``"now"`` (an aware UTC datetime) and
     ``"client_orders_count"`` (int).
+    ``prepare(params) -> test``: ``test(context)`` is ``evaluate(params, context)`` with the
+    params worked out once (what matching calls per event); raises on params it cannot prepare.
+    ``access(params) -> Access | None``: how the flow index finds the contexts the condition
+    holds for without evaluating it (:class:`~plugin.nodes.operators.Access`), or ``None``.
 
 actions (``plugin/nodes/actions``)
     ``execute(call: ActionCall) -> dict``: performs the call and returns its output

@@ -205,10 +205,11 @@ def match(operator: str, actual: Any, params: dict[str, Any], *, item_match: Ite
 # -- prepared conditions and index access ---------------------------------------------------------
 # ``text_test`` / ``numeric_test`` / ``match_test`` are ``text_match`` / ``numeric_match`` /
 # ``match`` with the params worked out once (lists split, needles folded, numbers parsed): a
-# condition module's ``prepare(params)`` builds its test from them, and the flow index and
-# ``Graph.reaches_action`` call that test for every event. A module's ``access(params)`` tells the
-# flow index how to find the contexts a condition holds for without evaluating it (an
-# :class:`Access`); tests/engine/test_flow_index.py checks both against ``evaluate``.
+# condition's ``prepare(params)`` builds its test from them, and the flow index and
+# ``Graph.reaches_action`` call that test for every event. ``text_access`` / ``numeric_access`` /
+# ``match_access`` tell the flow index how to find the contexts a condition holds for without
+# evaluating it (an :class:`Access`). The operator families of plugin/nodes/conditions/_condition.py
+# pair each operator's three forms; tests/engine/test_flow_index.py checks them against each other.
 
 Test = Callable[[Any], bool]
 
@@ -257,22 +258,32 @@ def text_test(
     if operator not in TEXT_OPERATORS:
         raise ValueError(f"unknown text operator {operator!r}, expected one of {TEXT_OPERATORS}")
     when_absent = operator in TRUE_WHEN_ABSENT
-    cs = case_sensitive
     if operator in ("is_empty", "is_not_empty"):
         present = operator == "is_not_empty"
         return lambda actual: when_absent if is_absent(actual) else present
     if operator in ("contains", "not_contains"):
-        needles = expected if isinstance(expected, (list, tuple)) else [expected]
-        texts = tuple(fold(to_text(n), cs) for n in needles if not is_absent(n))
-        positive = operator == "contains"
+        return _contains_test(operator == "contains", expected, case_sensitive, when_absent)
+    return _equals_test(operator, expected, case_sensitive, item_match, when_absent)
 
-        def contains(actual: Any) -> bool:
-            if is_absent(actual):
-                return when_absent
-            data = fold(to_text(actual).strip(), cs)
-            return any(t in data for t in texts) is positive
 
-        return contains
+def _contains_test(positive: bool, expected: Any, cs: bool, when_absent: bool) -> Test:
+    """``contains`` (``positive``) / ``not_contains``: any of the needles is in the text."""
+    needles = expected if isinstance(expected, (list, tuple)) else [expected]
+    texts = tuple(fold(to_text(n), cs) for n in needles if not is_absent(n))
+
+    def contains(actual: Any) -> bool:
+        if is_absent(actual):
+            return when_absent
+        data = fold(to_text(actual).strip(), cs)
+        return any(t in data for t in texts) is positive
+
+    return contains
+
+
+def _equals_test(
+    operator: str, expected: Any, cs: bool, item_match: ItemMatch | None, when_absent: bool
+) -> Test:
+    """``equals`` / ``any_of`` / ``not_equals``: the text is (not) one of the items."""
     items = equality_items(operator, expected)
     negate = operator == "not_equals"
     if item_match is None:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from plugin.engine.context import for_conditions
 from plugin.engine.index import FlowIndex
-from plugin.engine.runner import Graph
+from plugin.engine.graph import Graph
 from plugin.nodes.operators import NUMERIC_OPERATORS, TEXT_OPERATORS, to_number
 from plugin.registry import get_registry
 
@@ -245,7 +245,7 @@ def _verdict(fn) -> bool:
 @SETTINGS
 @given(data=st.data())
 def test_prepared_tests_and_accesses_agree_with_evaluate(data):
-    from plugin.engine.runner import prepare_condition
+    from plugin.engine.graph import prepare_condition
 
     event_type = data.draw(st.sampled_from(sorted(TRIGGER_OF)))
     node = data.draw(conditions(event_type))

@@ -1,70 +1,9 @@
-"""Factory for the visitor-field conditions (city, country, IP, UTM, ...): one text operator on one field."""
+"""The visitor IP match of ``visit_ip``: an address, or a CIDR range, in any spelling."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
-
-from plugin.nodes.operators import Access, ItemMatch, Test, text_access, text_match, text_test
-
-Evaluate = Callable[[dict[str, Any], dict[str, Any]], bool]
-FieldOf = Callable[[dict[str, Any]], str]
-
-
-def visit_condition(field: str | FieldOf, *, item_match: ItemMatch | None = None) -> Evaluate:
-    """Build ``evaluate(params, context)`` comparing ``context["visit"][field]`` with the params.
-
-    ``field`` is a visit key, or a function of the params giving it (``visit_utm``'s ``tag``).
-    """
-    field_of: FieldOf = (lambda params: field) if isinstance(field, str) else field
-
-    def evaluate(params: dict[str, Any], context: dict[str, Any]) -> bool:
-        visit = context.get("visit") or {}
-        return text_match(
-            params.get("operator", "equals"),
-            visit.get(field_of(params)),
-            params.get("value"),
-            case_sensitive=bool(params.get("case_sensitive", False)),
-            item_match=item_match,
-        )
-
-    return evaluate
-
-
-def visit_prepare(field: str | FieldOf, *, item_match: ItemMatch | None = None) -> Callable[[dict[str, Any]], Test]:
-    """Build ``prepare(params)``: ``evaluate(params, ·)`` with the params worked out once."""
-    field_of: FieldOf = (lambda params: field) if isinstance(field, str) else field
-
-    def prepare(params: dict[str, Any]) -> Test:
-        name = field_of(params)
-        test = text_test(
-            params.get("operator", "equals"),
-            params.get("value"),
-            case_sensitive=bool(params.get("case_sensitive", False)),
-            item_match=item_match,
-        )
-        return lambda context: test((context.get("visit") or {}).get(name))
-
-    return prepare
-
-
-def visit_access(field: str | FieldOf, *, item_match: ItemMatch | None = None) -> Callable[[dict[str, Any]], Access | None]:
-    """Build ``access(params)``: equals / any_of are keyed by the folded field (not IP ranges)."""
-    field_of: FieldOf = (lambda params: field) if isinstance(field, str) else field
-
-    def access(params: dict[str, Any]) -> Access | None:
-        if item_match is not None:
-            return None
-        name = field_of(params)
-        return text_access(
-            params.get("operator", "equals"), params.get("value"), ("visit", name),
-            lambda context: (context.get("visit") or {}).get(name),
-            case_sensitive=bool(params.get("case_sensitive", False)),
-        )
-
-    return access
 
 
 @lru_cache(maxsize=4096)

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.nodes.operators import Access, Test, numeric_access, numeric_match, numeric_test
-
-EVENTS = None
+from plugin.nodes.conditions._condition import NUMERIC, Condition, Field, Params, Read
 
 
 def _count(context: dict[str, Any]) -> Any:
     return context.get("client_orders_count") or 0
 
 
-def evaluate(params: dict[str, Any], context: dict[str, Any]) -> bool:
-    count = context.get("client_orders_count") or 0
-    return numeric_match(params.get("operator", "eq"), count, params.get("value"))
+class OrdersCount(Field):
+    """``context["client_orders_count"]``, 0 when absent."""
+
+    def source(self, params: Params) -> tuple:
+        return ("client_orders_count",)
+
+    def reader(self, params: Params) -> Read:
+        return _count
+
+    def read(self, params: Params, context: dict[str, Any]) -> Any:
+        return context.get("client_orders_count") or 0
 
 
-def prepare(params: dict[str, Any]) -> Test:
-    test = numeric_test(params.get("operator", "eq"), params.get("value"))
-    return lambda context: test(context.get("client_orders_count") or 0)
-
-
-def access(params: dict[str, Any]) -> Access | None:
-    return numeric_access(params.get("operator", "eq"), params.get("value"), ("client_orders_count",), _count)
+CONDITION = Condition(OrdersCount(), NUMERIC)
+EVENTS, evaluate, prepare, access = CONDITION.hooks()

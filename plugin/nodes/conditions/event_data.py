@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.nodes.operators import Access, Test, match, match_access, match_test
-
-EVENTS = frozenset({"event.custom"})
+from plugin.nodes.conditions._condition import EITHER, Condition, Field, Params, Read
 
 
 def lookup(data: Any, path: str) -> Any:
@@ -22,21 +20,19 @@ def lookup(data: Any, path: str) -> Any:
     return current
 
 
-def evaluate(params: dict[str, Any], context: dict[str, Any]) -> bool:
-    data = (context.get("event") or {}).get("data")
-    return match(params.get("operator", "equals"), lookup(data, params.get("path", "")), params)
+class EventData(Field):
+    """The value at the dotted ``path`` param in the custom event's data."""
+
+    def source(self, params: Params) -> tuple:
+        return ("event.data", params.get("path", ""))
+
+    def reader(self, params: Params) -> Read:
+        path = params.get("path", "")
+        return lambda context: lookup((context.get("event") or {}).get("data"), path)
+
+    def read(self, params: Params, context: dict[str, Any]) -> Any:
+        return lookup((context.get("event") or {}).get("data"), params.get("path", ""))
 
 
-def _reader(path: str):
-    return lambda context: lookup((context.get("event") or {}).get("data"), path)
-
-
-def prepare(params: dict[str, Any]) -> Test:
-    test = match_test(params.get("operator", "equals"), params)
-    read = _reader(params.get("path", ""))
-    return lambda context: test(read(context))
-
-
-def access(params: dict[str, Any]) -> Access | None:
-    path = params.get("path", "")
-    return match_access(params.get("operator", "equals"), params, ("event.data", path), _reader(path))
+CONDITION = Condition(EventData(), EITHER, events=frozenset({"event.custom"}))
+EVENTS, evaluate, prepare, access = CONDITION.hooks()

@@ -1,7 +1,7 @@
 """Condition «Дата создания заказа»: the order is older / newer than N days."""
 
-from plugin.nodes.conditions._order import ORDER_EVENTS, age_condition, age_prepare
+from plugin.nodes.conditions._condition import Condition
+from plugin.nodes.conditions._order import AGE, ORDER_EVENTS, OrderAge
 
-EVENTS = ORDER_EVENTS
-evaluate = age_condition("created_at")
-prepare = age_prepare("created_at")
+CONDITION = Condition(OrderAge("created_at"), AGE, events=ORDER_EVENTS)
+EVENTS, evaluate, prepare, access = CONDITION.hooks()

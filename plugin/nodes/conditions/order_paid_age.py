@@ -1,7 +1,7 @@
 """Condition «Дата оплаты заказа»: the order was paid more / less than N days ago."""
 
-from plugin.nodes.conditions._order import ORDER_EVENTS, age_condition, age_prepare
+from plugin.nodes.conditions._condition import Condition
+from plugin.nodes.conditions._order import AGE, ORDER_EVENTS, OrderAge
 
-EVENTS = ORDER_EVENTS
-evaluate = age_condition("paid_at")
-prepare = age_prepare("paid_at")
+CONDITION = Condition(OrderAge("paid_at"), AGE, events=ORDER_EVENTS)
+EVENTS, evaluate, prepare, access = CONDITION.hooks()

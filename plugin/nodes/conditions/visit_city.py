@@ -1,8 +1,6 @@
 """Condition «Город»: the visitor's city."""
 
-from plugin.nodes.conditions._visit import visit_access, visit_condition, visit_prepare
+from plugin.nodes.conditions._condition import TEXT, Condition, Entry
 
-EVENTS = None
-evaluate = visit_condition("city")
-prepare = visit_prepare("city")
-access = visit_access("city")
+CONDITION = Condition(Entry("visit", "city"), TEXT)
+EVENTS, evaluate, prepare, access = CONDITION.hooks()

@@ -1,8 +1,6 @@
 """Condition «Страна»: the visitor's country."""
 
-from plugin.nodes.conditions._visit import visit_access, visit_condition, visit_prepare
+from plugin.nodes.conditions._condition import TEXT, Condition, Entry
 
-EVENTS = None
-evaluate = visit_condition("country")
-prepare = visit_prepare("country")
-access = visit_access("country")
+CONDITION = Condition(Entry("visit", "country"), TEXT)
+EVENTS, evaluate, prepare, access = CONDITION.hooks()

@@ -1,8 +1,6 @@
 """Condition «Домен»: the site's domain of the visit."""
 
-from plugin.nodes.conditions._visit import visit_access, visit_condition, visit_prepare
+from plugin.nodes.conditions._condition import TEXT, Condition, Entry
 
-EVENTS = None
-evaluate = visit_condition("domain")
-prepare = visit_prepare("domain")
-access = visit_access("domain")
+CONDITION = Condition(Entry("visit", "domain"), TEXT)
+EVENTS, evaluate, prepare, access = CONDITION.hooks()

@@ -1,8 +1,6 @@
 """Condition «Посадочная страница»: the visit's landing page."""
 
-from plugin.nodes.conditions._visit import visit_access, visit_condition, visit_prepare
+from plugin.nodes.conditions._condition import TEXT, Condition, Entry
 
-EVENTS = None
-evaluate = visit_condition("landing_page")
-prepare = visit_prepare("landing_page")
-access = visit_access("landing_page")
+CONDITION = Condition(Entry("visit", "landing_page"), TEXT)
+EVENTS, evaluate, prepare, access = CONDITION.hooks()

@@ -1,8 +1,6 @@
 """Condition «Источник (маркер)»: the visit's channel marker."""
 
-from plugin.nodes.conditions._visit import visit_access, visit_condition, visit_prepare
+from plugin.nodes.conditions._condition import TEXT, Condition, Entry
 
-EVENTS = None
-evaluate = visit_condition("marker")
-prepare = visit_prepare("marker")
-access = visit_access("marker")
+CONDITION = Condition(Entry("visit", "marker"), TEXT)
+EVENTS, evaluate, prepare, access = CONDITION.hooks()

@@ -1,8 +1,6 @@
 """Condition «Реферер»: the page the visitor came from."""
 
-from plugin.nodes.conditions._visit import visit_access, visit_condition, visit_prepare
+from plugin.nodes.conditions._condition import TEXT, Condition, Entry
 
-EVENTS = None
-evaluate = visit_condition("referrer")
-prepare = visit_prepare("referrer")
-access = visit_access("referrer")
+CONDITION = Condition(Entry("visit", "referrer"), TEXT)
+EVENTS, evaluate, prepare, access = CONDITION.hooks()

@@ -1,8 +1,6 @@
 """Condition «UTM-метка»: the value of the UTM tag chosen by the ``tag`` param."""
 
-from plugin.nodes.conditions._visit import visit_access, visit_condition, visit_prepare
+from plugin.nodes.conditions._condition import TEXT, Condition, ParamEntry
 
-EVENTS = None
-evaluate = visit_condition(lambda params: params["tag"])
-prepare = visit_prepare(lambda params: params["tag"])
-access = visit_access(lambda params: params["tag"])
+CONDITION = Condition(ParamEntry("visit", lambda params: params["tag"]), TEXT)
+EVENTS, evaluate, prepare, access = CONDITION.hooks()
