@@ -132,8 +132,16 @@ _SCRIPTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _SCRIPTS_LOCK = threading.Lock()
 
 
+# measurement only (bench/lean_clients.py): 0 runs the scripts through redis-py instead
+LEAN_REDIS = os.environ.get("AUTOMATION_LEAN_REDIS", "1").strip() != "0"
+
+
 def lean_script(client: redis.Redis, source: str) -> LeanScript:
     """The ``LeanScript`` of ``source`` on ``client``'s server and database (made once per pool)."""
+    if not LEAN_REDIS:
+        from plugin.transport.redis_scripts import hot_script
+
+        return hot_script(client, source)
     pool = client.connection_pool
     scripts = _SCRIPTS.get(pool)
     script = scripts.get(source) if scripts is not None else None

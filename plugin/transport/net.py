@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 import socket
 import sys
@@ -25,6 +26,8 @@ from plugin.transport.errors import PermanentError
 from plugin.transport.lean_http import LeanTransport, connect_first
 
 LEAN_HTTP = switch("AUTOMATION_LEAN_HTTP")
+# measurement only (bench/lean_clients.py): the common call through urllib3's pools directly
+POOL_HTTP = os.environ.get("AUTOMATION_LEAN_HTTP", "").strip().lower() == "urllib3"
 
 log = logging.getLogger(__name__)
 # urllib3's DEBUG lines quote every request path, and paths carry secrets (a Slack webhook's, a
@@ -191,6 +194,10 @@ class GuardedSession(requests.Session):
         # the common call (a body, no redirects) skips requests/urllib3/http.client: same guard,
         # same Response, ~20x less Python per call (plugin/transport/lean_http.py)
         self.lean = LeanTransport(adapter._guard) if LEAN_HTTP else None
+        if POOL_HTTP:
+            from plugin.transport.pool_http import PoolTransport
+
+            self.lean = PoolTransport(adapter.poolmanager)
 
     def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._default_timeout)  # a call without one could hang a worker
