@@ -118,15 +118,15 @@ def micro_http(calls: int, blocks: int) -> dict:
         procs.stop_all()
 
 
-def summary(values: list[float]) -> dict:
-    return {"median": round(statistics.median(values), 2), "min": round(min(values), 2),
-            "max": round(max(values), 2), "n": len(values)}
+def summary(values: list[float], digits: int = 2) -> dict:
+    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
+            "max": round(max(values), digits), "n": len(values)}
 
 
 # -- the whole product -------------------------------------------------------------------------
 
 
-def e2e_rounds(args) -> dict:
+def e2e_rounds(args, variants: list[str]) -> dict:
     from bench import e2e
 
     e2e_args = argparse.Namespace(
@@ -139,7 +139,10 @@ def e2e_rounds(args) -> dict:
     runs: list[dict] = []
     try:
         receiver = e2e.Receiver(procs)
-        names = list(VARIANTS)
+        names = variants
+        if args.count_redis:
+            counted = count_evalsha(e2e, e2e_args, procs, receiver, log_dir / "count")
+            print(f"  EVALSHA per delivered action (lean, not timed): {counted['per_action']:.3f}", flush=True)
         for r in range(args.rounds):
             order = names[r % len(names):] + names[: r % len(names)]
             for name in order:
@@ -156,7 +159,37 @@ def e2e_rounds(args) -> dict:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return {"runs": runs, "by_variant": _by_variant(runs), "ratios": _ratios(runs)}
+    out = {"runs": runs, "by_variant": _by_variant(runs), "ratios": _ratios(runs)}
+    if args.count_redis:
+        out["evalsha_count"] = counted
+    return out
+
+
+def count_evalsha(e2e, e2e_args, procs, receiver, log_dir: Path) -> dict:
+    """One lean run (not timed) with Redis' MONITOR on: the hot-path script calls per delivered action."""
+    import threading
+
+    import redis
+
+    os.environ.update(VARIANTS["lean"])
+    db = int(c.redis_url().rsplit("/", 1)[1])
+    seen = {"evalsha": 0, "eval": 0}
+    stop = threading.Event()
+
+    def watch() -> None:
+        with redis.Redis.from_url(c.redis_url()).monitor() as monitor:
+            for command in monitor.listen():
+                if stop.is_set():
+                    return
+                if command.get("db") == db and command.get("command", "").upper().startswith(("EVALSHA ", "EVAL ")):
+                    seen["evalsha" if command["command"].upper().startswith("EVALSHA") else "eval"] += 1
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    phase = e2e.ours_phase(e2e_args, "closed", procs, receiver, log_dir)
+    stop.set()
+    delivered = phase["delivery"]["delivered"]
+    return {**seen, "delivered": delivered, "per_action": (seen["evalsha"] + seen["eval"]) / max(delivered, 1)}
 
 
 def _run_row(r: int, name: str, phase: dict) -> dict:
@@ -178,7 +211,7 @@ def _by_variant(runs: list[dict]) -> dict:
     for name in VARIANTS:
         mine = [r for r in runs if r["variant"] == name]
         if mine:
-            out[name] = {k: summary([r[k] for r in mine]) for k in
+            out[name] = {k: summary([r[k] for r in mine], 1 if k == "delivered_per_s" else 4) for k in
                          ("cpu_ms_per_action", "api_ms", "rq_ms", "pg_ms", "redis_ms", "delivered_per_s")}
     return out
 
@@ -213,6 +246,8 @@ def report(results: dict) -> None:
             print(c.table(["client", "median", "min", "max", "blocks"], rows))
     if "e2e" in results:
         e2e = results["e2e"]
+        if "evalsha_count" in e2e:
+            print(f"\nRedis script calls per delivered action (lean run, MONITOR): {e2e['evalsha_count']['per_action']:.3f}")
         rows = [(name, v["cpu_ms_per_action"]["median"], f"{v['cpu_ms_per_action']['min']}–{v['cpu_ms_per_action']['max']}",
                  v["api_ms"]["median"], v["rq_ms"]["median"], v["pg_ms"]["median"], v["redis_ms"]["median"],
                  v["delivered_per_s"]["median"], v["cpu_ms_per_action"]["n"]) for name, v in e2e["by_variant"].items()]
@@ -230,6 +265,9 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=15, help="blocks per client (micro)")
     parser.add_argument("--rounds", type=int, default=5, help="e2e runs per variant")
     parser.add_argument("--duration", type=int, default=20, help="seconds of wrk load per e2e run")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="e2e variants (comma list)")
+    parser.add_argument("--count-redis", action="store_true",
+                        help="first one more lean run with MONITOR on, counting the script calls per action")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--print", action="store_true", help="print the last results again")
     args = parser.parse_args()
@@ -245,7 +283,7 @@ def main() -> int:
                             "http": {k: summary(v) for k, v in micro_http(args.calls, args.blocks).items()}}
     if "e2e" in parts:
         print("whole product …", flush=True)
-        results["e2e"] = e2e_rounds(args)
+        results["e2e"] = e2e_rounds(args, [v.strip() for v in args.variants.split(",")])
     report(results)
     if not args.no_write:
         print(f"\nresults: {c.write_results('lean_clients', results).relative_to(c.ROOT)}")
