@@ -1,32 +1,32 @@
 #!/usr/bin/env python3
-"""The lean clients against the libraries they replace (issue 21): CPU per call and per delivered action.
+"""The lean HTTP client against urllib3 called directly (issue 21): CPU per call and per delivered action.
 
-Two clients of plugin/transport are measured against the library doing the same call:
-
-* Redis — the hot-path Lua scripts (the ingestion rate limiter's GCRA, the dispatch notify):
-  ``LeanScript`` (plugin/transport/leanredis.py, EVALSHA on a kept socket, hiredis' parser)
-  vs redis-py's ``register_script`` (plugin/transport/redis_scripts.py); the switch
-  ``AUTOMATION_LEAN_REDIS=0``.
-* HTTP — the common outgoing call (a webhook POST): ``LeanTransport``
-  (plugin/transport/lean_http.py) vs urllib3's guarded pools called directly
-  (plugin/transport/pool_http.py, ``urlopen`` as requests' adapter calls it); the switch
-  ``AUTOMATION_LEAN_HTTP=urllib3`` (``0``: through requests, shown in the per-call part).
+The common outgoing call (a webhook POST): ``LeanTransport`` (plugin/transport/lean_http.py) vs
+urllib3's guarded pools called directly (plugin/transport/pool_http.py, ``urlopen`` as requests'
+adapter calls it, the SSRF guard's pinned connections); the switch ``AUTOMATION_LEAN_HTTP=urllib3``
+(``0``: through requests, shown in the per-call part).
 
 Parts (``--parts micro,e2e``):
 
 * ``micro`` — CPU of this process per call (``time.process_time``), each client in blocks of
-  ``--calls`` calls, the variants alternating block by block (``--blocks`` each): Redis against
-  the benchmark's Redis database, HTTP against ``bench/receiver.py`` in its own process.
+  ``--calls`` calls, the clients alternating block by block (``--blocks`` each), against
+  ``bench/receiver.py`` in its own process.
 * ``e2e`` — the whole product: the closed-loop phase of ``bench/e2e.py`` (granian API, 2 RQ
   workers, the scheduler, PostgreSQL, wrk with 16 connections for ``--duration`` s), once per
   variant per round, for ``--rounds`` rounds, the order of the variants rotating from round to
   round. Reported: CPU ms per delivered action (system under test + its PostgreSQL backends, as
-  e2e.py counts it) per run, and per round each library variant ÷ the lean run of the same round;
-  medians and spread (min–max).
+  e2e.py counts it) per run, and per round the library variant ÷ the lean run of the same round;
+  medians and spread (min–max). ``--count-redis`` first makes one untimed run with Redis' MONITOR
+  on and counts the hot-path script calls (EVALSHA/EVAL) per delivered action.
+
+The same comparison for Redis — the hot-path Lua scripts through a lean RESP client vs redis-py's
+``register_script`` — was made at commit 09d4885, where both existed (``AUTOMATION_LEAN_REDIS=0``
+there; bench/README.md section 11): redis-py won, the lean Redis client is gone, and this script
+measures what remains. ``git checkout 09d4885 && python bench/lean_clients.py`` repeats both.
 
     python bench/lean_clients.py                         # both parts (≈ 20 min)
     python bench/lean_clients.py --parts micro
-    python bench/lean_clients.py --parts e2e --rounds 5 --duration 20
+    python bench/lean_clients.py --parts e2e --rounds 12 --duration 20
 
 Writes bench/results/lean_clients.json (``--no-write``: not).
 """
@@ -47,9 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import common as c
 
 VARIANTS = {  # the environment of each variant of the whole product
-    "lean": {"AUTOMATION_LEAN_REDIS": "1", "AUTOMATION_LEAN_HTTP": "1"},
-    "redis-py": {"AUTOMATION_LEAN_REDIS": "0", "AUTOMATION_LEAN_HTTP": "1"},
-    "urllib3": {"AUTOMATION_LEAN_REDIS": "1", "AUTOMATION_LEAN_HTTP": "urllib3"},
+    "lean": {"AUTOMATION_LEAN_HTTP": "1"},
+    "urllib3": {"AUTOMATION_LEAN_HTTP": "urllib3"},
 }
 
 
@@ -72,21 +71,6 @@ def _blocks(variants: dict, calls: int, blocks: int) -> dict[str, list[float]]:
                 fn()
             out[name].append((time.process_time() - started) * 1e6 / calls)
     return out
-
-
-def micro_redis(calls: int, blocks: int) -> dict:
-    import redis
-
-    from plugin.ingest.ratelimit import GCRA, KEY_PREFIX
-    from plugin.transport.leanredis import LeanScript
-    from plugin.transport.redis_scripts import hot_script
-
-    client = redis.Redis.from_url(c.redis_url(), health_check_interval=30, socket_keepalive=True)
-    lean, lib = LeanScript(client, GCRA), hot_script(client, GCRA)
-    key, args = [KEY_PREFIX + uuid.uuid4().hex], [1.0 / 1e9, 10**9, 1]  # never refused
-    assert lean(keys=key, args=args) == lib(keys=key, args=args)
-    return _blocks({"lean": lambda: lean(keys=key, args=args), "redis-py": lambda: lib(keys=key, args=args)},
-                   calls, blocks)
 
 
 def micro_http(calls: int, blocks: int) -> dict:
@@ -135,14 +119,14 @@ def e2e_rounds(args, variants: list[str]) -> dict:
     )
     log_dir = c.LOGS / "lean_clients"
     procs = c.Procs(log_dir)
-    saved = {k: os.environ.get(k) for k in ("AUTOMATION_LEAN_REDIS", "AUTOMATION_LEAN_HTTP")}
+    saved = {k: os.environ.get(k) for k in ("AUTOMATION_LEAN_HTTP",)}
     runs: list[dict] = []
     try:
         receiver = e2e.Receiver(procs)
         names = variants
         if args.count_redis:
             counted = count_evalsha(e2e, e2e_args, procs, receiver, log_dir / "count")
-            print(f"  EVALSHA per delivered action (lean, not timed): {counted['per_action']:.3f}", flush=True)
+            print(f"  script calls per delivered action (not timed): {counted['per_action']:.3f}", flush=True)
         for r in range(args.rounds):
             order = names[r % len(names):] + names[: r % len(names)]
             for name in order:
@@ -166,7 +150,7 @@ def e2e_rounds(args, variants: list[str]) -> dict:
 
 
 def count_evalsha(e2e, e2e_args, procs, receiver, log_dir: Path) -> dict:
-    """One lean run (not timed) with Redis' MONITOR on: the hot-path script calls per delivered action."""
+    """One run of the lean build (not timed) with Redis' MONITOR on: the hot-path script calls per delivered action."""
     import threading
 
     import redis
@@ -239,7 +223,7 @@ def _ratios(runs: list[dict]) -> dict:
 
 
 def report(results: dict) -> None:
-    for part, label in (("redis", "Redis script call"), ("http", "HTTP POST (webhook)")):
+    for part, label in (("redis", "Redis script call"), ("http", "HTTP POST (webhook)")):  # redis: 09d4885
         if part in results.get("micro", {}):
             rows = [(name, s["median"], s["min"], s["max"], s["n"]) for name, s in results["micro"][part].items()]
             print(f"\n{label}: µs of client CPU per call")
@@ -247,7 +231,7 @@ def report(results: dict) -> None:
     if "e2e" in results:
         e2e = results["e2e"]
         if "evalsha_count" in e2e:
-            print(f"\nRedis script calls per delivered action (lean run, MONITOR): {e2e['evalsha_count']['per_action']:.3f}")
+            print(f"\nRedis script calls per delivered action (MONITOR): {e2e['evalsha_count']['per_action']:.3f}")
         rows = [(name, v["cpu_ms_per_action"]["median"], f"{v['cpu_ms_per_action']['min']}–{v['cpu_ms_per_action']['max']}",
                  v["api_ms"]["median"], v["rq_ms"]["median"], v["pg_ms"]["median"], v["redis_ms"]["median"],
                  v["delivered_per_s"]["median"], v["cpu_ms_per_action"]["n"]) for name, v in e2e["by_variant"].items()]
@@ -279,8 +263,7 @@ def main() -> int:
     results: dict = {"params": vars(args), "started_at": time.strftime("%Y-%m-%d %H:%M:%S")}
     if "micro" in parts:
         print("per call …", flush=True)
-        results["micro"] = {"redis": {k: summary(v) for k, v in micro_redis(args.calls, args.blocks).items()},
-                            "http": {k: summary(v) for k, v in micro_http(args.calls, args.blocks).items()}}
+        results["micro"] = {"http": {k: summary(v) for k, v in micro_http(args.calls, args.blocks).items()}}
     if "e2e" in parts:
         print("whole product …", flush=True)
         results["e2e"] = e2e_rounds(args, [v.strip() for v in args.variants.split(",")])

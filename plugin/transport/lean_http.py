@@ -1,18 +1,33 @@
 """A small HTTP/1.1 client for the engine's outgoing calls, behind :class:`GuardedSession`.
 
-Through ``requests`` → urllib3 → http.client a webhook POST costs ~0.5–0.9 ms of Python, more
-than everything else the engine does for an event. This client does the common call — one
-request with a bytes or JSON body, no redirects, kept-alive connections (which calls qualify:
-:mod:`plugin.transport.calls`) — in a few dozen microseconds, and returns the same
-``requests.Response``. Connections are made by the SSRF guard (resolve once, check every
-address, connect to a checked one), exactly as the urllib3 pools of :mod:`plugin.transport.net`
-do; TLS verifies against certifi's bundle (what ``requests`` verifies against) with the real host
-name for SNI and the certificate check.
+It does the common call — one request with a bytes or JSON body, no redirects, kept-alive
+connections (which calls qualify: :mod:`plugin.transport.calls`) — and returns the same
+``requests.Response`` requests would. Connections are made by the SSRF guard (resolve once,
+check every address, connect to a checked one), exactly as the urllib3 pools of
+:mod:`plugin.transport.pinned` do; TLS verifies against certifi's bundle (what ``requests``
+verifies against) with the real host name for SNI and the certificate check.
 
 Errors are the ``requests`` exceptions that path raises (``ConnectTimeout``, ``ReadTimeout``,
 ``ConnectionError``, ``SSLError``), so callers cannot tell the two apart. Calls this client does
 not take (streaming, auth, cookies, ``verify=False``, client ``cert``, form dicts, user info or non-ASCII
 host names in the URL, redirects) go through ``requests`` as before.
+
+Why not urllib3 (issue 21: "replace it with urllib3 used directly, unless the project's own
+benchmarks show a loss above 5 % of CPU per delivered action"). Measured on 2026-12-05 at
+09d4885, a 2-core VM shared with other test runs, ``python bench/lean_clients.py --rounds 12``
+(+ a first batch of 6 rounds; bench/README.md section 11, bench/results/lean_clients.json),
+against urllib3's guarded pools called directly (:mod:`plugin.transport.pool_http`,
+``AUTOMATION_LEAN_HTTP=urllib3``):
+
+* per webhook POST to bench/receiver.py, client CPU, medians of 15 alternating blocks of 2,000
+  calls: this client 86 µs, urllib3 266 µs, requests 456 µs;
+* the whole product (bench/e2e.py's closed loop: granian API, 2 RQ workers, PostgreSQL, wrk with
+  16 connections for 20 s; 18 rounds, the variants alternating): CPU per delivered action
+  1.16 ms (1.04–1.36) with this client, 1.38 ms (1.27–1.53) with urllib3; paired by round
+  **+17.7 %** median (quartiles +15.6 … +25.6 %, every round a loss, +1.8 … +32.1 %), the RQ
+  workers' part +222 µs per action.
+
+The loss is above 5 %, so this client stays.
 """
 
 from __future__ import annotations
@@ -26,9 +41,9 @@ from typing import Any
 
 import requests
 from requests.structures import CaseInsensitiveDict
-from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from plugin.transport.calls import Call, simple_call
+from plugin.transport.pinned import connect_first
 
 MAX_IDLE_PER_HOST = 32
 MAX_HEADER_LINES = 200
@@ -326,24 +341,3 @@ def _decompress(content: bytes, encoding: str) -> bytes:
         except zlib.error:
             return zlib.decompress(content, -zlib.MAX_WBITS)  # raw deflate, as some servers send
     return zlib.decompress(content, 16 + zlib.MAX_WBITS)
-
-
-def connect_first(infos: list[tuple], timeout: Any, source_address: Any, socket_options: Any) -> socket.socket:
-    """Connect to the first reachable checked address, without resolving anything again."""
-    error: OSError | None = None
-    for family, socktype, proto, _canonname, sockaddr in infos:
-        sock = socket.socket(family, socktype, proto)
-        try:
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            if timeout is not _DEFAULT_TIMEOUT:
-                sock.settimeout(timeout)
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as e:
-            error = e
-            sock.close()
-    assert error is not None  # infos is never empty
-    raise error
