@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from plugin.transport.leanredis import lean_script
+from plugin.transport.redis_scripts import hot_script
 
 BLUEPRINTS = frozenset({"ingest"})
 KEY_PREFIX = "automation:ratelimit:ingest:"
@@ -63,7 +63,7 @@ class RateLimiter:
         self.chunk = default_chunk(burst) if chunk is None else max(1, min(chunk, burst))
         self._held: dict[str, int] = {}  # token identity -> requests reserved, not yet used (this process)
         self._lock = threading.Lock()
-        self._script = lean_script(redis, GCRA)  # EVALSHA on a plain socket (plugin/transport/leanredis.py)
+        self._script = hot_script(redis, GCRA)  # redis-py's register_script, failing fast
 
     def take(self, identity: str, cost: int = 1) -> float | None:
         if self.rate == 0:

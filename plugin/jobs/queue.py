@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from rq import Queue
 
-from plugin.transport.leanredis import lean_script
+from plugin.transport.redis_scripts import hot_script
 
 JOB_PREFIX = "plugin.jobs.worker."
 
@@ -61,7 +61,7 @@ def notify_dispatch(queue: Queue) -> None:
     enqueues one. A job clears the flag *before* its last look for events, so an event committed
     after that look enqueues the next job: nothing waits for the sweeper.
     """
-    if lean_script(queue.connection, _NOTIFY_LUA)(keys=[DISPATCH_FLAG, WAKE_LIST], args=[FLAG_SECONDS]):
+    if hot_script(queue.connection, _NOTIFY_LUA)(keys=[DISPATCH_FLAG, WAKE_LIST], args=[FLAG_SECONDS]):
         enqueue_dispatch(queue)
 
 

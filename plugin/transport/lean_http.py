@@ -1,42 +1,54 @@
 """A small HTTP/1.1 client for the engine's outgoing calls, behind :class:`GuardedSession`.
 
-Through ``requests`` → urllib3 → http.client a webhook POST costs ~0.5–0.9 ms of Python, more
-than everything else the engine does for an event. This client does the common call — one
-request with a bytes or JSON body, no redirects, kept-alive connections — in a few dozen
-microseconds, and returns the same ``requests.Response``. Connections are made by the SSRF
-guard (resolve once, check every address, connect to a checked one), exactly as the urllib3
-pools of :mod:`plugin.transport.net` do; TLS verifies against certifi's bundle (what
-``requests`` verifies against) with the real host name for SNI and the certificate check.
+It does the common call — one request with a bytes or JSON body, no redirects, kept-alive
+connections (which calls qualify: :mod:`plugin.transport.calls`) — and returns the same
+``requests.Response`` requests would. Connections are made by the SSRF guard (resolve once,
+check every address, connect to a checked one), exactly as the urllib3 pools of
+:mod:`plugin.transport.pinned` do; TLS verifies against certifi's bundle (what ``requests``
+verifies against) with the real host name for SNI and the certificate check.
 
 Errors are the ``requests`` exceptions that path raises (``ConnectTimeout``, ``ReadTimeout``,
 ``ConnectionError``, ``SSLError``), so callers cannot tell the two apart. Calls this client does
 not take (streaming, auth, cookies, ``verify=False``, client ``cert``, form dicts, user info or non-ASCII
 host names in the URL, redirects) go through ``requests`` as before.
+
+Why not urllib3 (issue 21: "replace it with urllib3 used directly, unless the project's own
+benchmarks show a loss above 5 % of CPU per delivered action"). Measured on 2026-12-05 at
+09d4885, a 2-core VM shared with other test runs, ``python bench/lean_clients.py --rounds 12``
+(+ a first batch of 6 rounds; bench/README.md section 11, bench/results/lean_clients.json),
+against urllib3's guarded pools called directly (:mod:`plugin.transport.pool_http`,
+``AUTOMATION_LEAN_HTTP=urllib3``):
+
+* per webhook POST to bench/receiver.py, client CPU, medians of 15 alternating blocks of 2,000
+  calls: this client 86 µs, urllib3 266 µs, requests 456 µs;
+* the whole product (bench/e2e.py's closed loop: granian API, 2 RQ workers, PostgreSQL, wrk with
+  16 connections for 20 s; 18 rounds, the variants alternating): CPU per delivered action
+  1.16 ms (1.04–1.36) with this client, 1.38 ms (1.27–1.53) with urllib3; paired by round
+  **+17.7 %** median (quartiles +15.6 … +25.6 %, every round a loss, +1.8 … +32.1 %), the RQ
+  workers' part +222 µs per action.
+
+The loss is above 5 %, so this client stays.
 """
 
 from __future__ import annotations
 
-import json as _json
 import select
 import socket
 import ssl
 import threading
-import time
 import zlib
-from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers, requote_uri
-from urllib3.util.timeout import _DEFAULT_TIMEOUT
+
+from plugin.transport.calls import Call, simple_call
+from plugin.transport.pinned import connect_first
 
 MAX_IDLE_PER_HOST = 32
 MAX_HEADER_LINES = 200
 MAX_LINE = 65536
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
-SIMPLE_KWARGS = frozenset({"headers", "data", "json", "timeout", "allow_redirects", "verify"})
 
 
 class _Retry(Exception):
@@ -50,102 +62,38 @@ class LeanTransport:
         self._lock = threading.Lock()
         self._tls: dict[str, ssl.SSLContext] = {}
 
-    # -- eligibility -----------------------------------------------------------------------
-
     def takes(self, session: requests.Session, method: str, url: str, kwargs: dict) -> bool:
-        if not kwargs.keys() <= SIMPLE_KWARGS or kwargs.get("allow_redirects", True) is not False:
-            return False
-        if session.auth or session.cookies or session.cert or session.proxies:
-            return False
-        verify = kwargs.get("verify", session.verify)
-        if verify is not True and not (isinstance(verify, str) and verify):
-            return False  # verify=False (or a bundle object): requests decides
-        if session.params or session.hooks.get("response"):
-            return False
-        data = kwargs.get("data")
-        if data is not None and (not isinstance(data, bytes) or kwargs.get("json") is not None):
-            return False
-        if not isinstance(method, str) or not isinstance(url, str) or not url.isascii():
-            return False
-        head = url[:8].lower()
-        if not head.startswith(("http://", "https://")) or "@" in url.split("/", 3)[2]:
-            return False  # user info in the URL: requests turns it into Basic auth
-        headers = kwargs.get("headers") or {}
-        for key, value in headers.items():
-            if not isinstance(key, str) or not isinstance(value, str | bytes) or _unsafe(key) or _unsafe(value):
-                return False
-        return True
-
-    # -- the call --------------------------------------------------------------------------
+        return simple_call(session, method, url, kwargs)
 
     def request(self, session: requests.Session, method: str, url: str, kwargs: dict) -> requests.Response:
-        started = time.perf_counter()
-        url = requote_uri(url)
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if "@" in parts.netloc or not parts.hostname:
-            raise requests.exceptions.InvalidURL(f"invalid URL {url!r}")
-        host = parts.hostname
-        port = parts.port or (443 if scheme == "https" else 80)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connect_timeout, read_timeout = _timeouts(kwargs.get("timeout"))
+        call = Call(session, method, url, kwargs)
+        head = [f"{call.method} {call.target} HTTP/1.1", f"Host: {call.host_header}"]
+        head += [f"{k}: {v}" for k, v in call.headers.items() if k.lower() != "host"]
+        wire = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (call.body or b"")
+        key = (call.scheme, call.host, call.port, call.verify)  # a connection verified against one bundle serves only it
+        answer = self._attempt(key, call, wire) or self._attempt(key, call, wire)
+        if answer is None:
+            raise requests.exceptions.ConnectionError(f"connection to {call.host} closed without an answer")
+        status, reason, headers, content, _keep = answer
+        return call.response(status, reason, headers, content)
 
-        headers = CaseInsensitiveDict(session.headers)
-        for key, value in (kwargs.get("headers") or {}).items():
-            if value is None:
-                headers.pop(key, None)
-            else:
-                headers[key] = value.decode("latin-1") if isinstance(value, bytes) else value
-        body = kwargs.get("data")
-        if kwargs.get("json") is not None:
-            body = _json.dumps(kwargs["json"], allow_nan=False).encode("utf-8")
-            headers.setdefault("Content-Type", "application/json")
-        method = method.upper()
-        if body is not None or method not in ("GET", "HEAD"):  # as requests' prepare_content_length
-            headers["Content-Length"] = str(len(body or b""))
-        netloc = host if ":" not in host else f"[{host}]"
-        default_port = 443 if scheme == "https" else 80
-        host_header = netloc if port == default_port else f"{netloc}:{port}"
-        head = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
-        head += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "host"]
-        wire = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b"")
-
-        verify = kwargs.get("verify", session.verify)
-        key = (scheme, host, port, verify)  # a connection verified against one bundle serves only it
-        for attempt in (1, 2):
-            conn, reused = self._connection(key, connect_timeout, verify)
-            try:
-                status, reason, response_headers, content, keep = self._exchange(
-                    conn, wire, method, read_timeout, reused
-                )
-            except _Retry:
-                conn.close()
-                if attempt == 2:
-                    raise requests.exceptions.ConnectionError(f"connection to {host} closed without an answer")
-                continue
-            except BaseException:
-                conn.close()
-                raise
-            if keep:
-                self._release(key, conn)
-            else:
-                conn.close()
-            break
-
-        prepared = requests.PreparedRequest()
-        prepared.method, prepared.url, prepared.headers, prepared.body = method, url, headers, body
-        resp = requests.Response()
-        resp.status_code = status
-        resp.reason = reason
-        resp.headers = response_headers
-        resp.url = url
-        resp.request = prepared
-        resp.encoding = get_encoding_from_headers(response_headers)
-        resp._content = content
-        resp._content_consumed = True
-        resp.elapsed = timedelta(seconds=time.perf_counter() - started)
-        resp.raw = None
-        return resp
+    def _attempt(self, key: tuple, call: Call, wire: bytes) -> tuple | None:
+        """One exchange on a kept-alive or a new connection; ``None`` when a kept-alive one turned
+        out closed before any answer (the request may be sent once more, on another)."""
+        conn, reused = self._connection(key, call.connect_timeout, call.verify)
+        try:
+            answer = _exchange(conn, wire, call.method, call.read_timeout, reused)
+        except _Retry:
+            conn.close()
+            return None
+        except BaseException:
+            conn.close()
+            raise
+        if answer[4]:
+            self._release(key, conn)
+        else:
+            conn.close()
+        return answer
 
     # -- connections -----------------------------------------------------------------------
 
@@ -159,9 +107,7 @@ class LeanTransport:
                 conn.close()
         scheme, host, port, _verify = key
         try:
-
-            infos = self._guard.resolve(host, port)
-            sock = connect_first(infos, timeout, None, NODELAY)
+            sock = connect_first(self._guard.resolve(host, port), timeout, None, NODELAY)
         except socket.gaierror as exc:
             raise requests.exceptions.ConnectionError(f"cannot resolve {host}: {exc}") from None
         except TimeoutError:
@@ -169,18 +115,21 @@ class LeanTransport:
         except OSError as exc:
             raise requests.exceptions.ConnectionError(f"cannot connect to {host}: {exc}") from None
         if scheme == "https":
-            try:
-                sock = self._context(verify).wrap_socket(sock, server_hostname=host)
-            except ssl.SSLError as exc:
-                sock.close()
-                raise requests.exceptions.SSLError(f"TLS with {host} failed: {exc}") from None
-            except TimeoutError:
-                sock.close()
-                raise requests.exceptions.ConnectTimeout(f"TLS handshake with {host} timed out") from None
-            except OSError as exc:
-                sock.close()
-                raise requests.exceptions.ConnectionError(f"TLS with {host} failed: {exc}") from None
+            sock = self._wrap_tls(sock, host, verify)
         return _Connection(sock), False
+
+    def _wrap_tls(self, sock: socket.socket, host: str, verify: bool | str) -> ssl.SSLSocket:
+        try:
+            return self._context(verify).wrap_socket(sock, server_hostname=host)
+        except ssl.SSLError as exc:
+            sock.close()
+            raise requests.exceptions.SSLError(f"TLS with {host} failed: {exc}") from None
+        except TimeoutError:
+            sock.close()
+            raise requests.exceptions.ConnectTimeout(f"TLS handshake with {host} timed out") from None
+        except OSError as exc:
+            sock.close()
+            raise requests.exceptions.ConnectionError(f"TLS with {host} failed: {exc}") from None
 
     def _release(self, key: tuple, conn: _Connection) -> None:
         with self._lock:
@@ -210,87 +159,99 @@ class LeanTransport:
             for conn in conns:
                 conn.close()
 
-    # -- one exchange ------------------------------------------------------------------------
 
-    def _exchange(self, conn: _Connection, wire: bytes, method: str, timeout: float | None, reused: bool):
-        sock = conn.sock
-        sock.settimeout(timeout)
+# -- one exchange ----------------------------------------------------------------------------
+
+
+def _exchange(conn: _Connection, wire: bytes, method: str, timeout: float | None, reused: bool):
+    """Send ``wire`` on ``conn`` and read the answer: (status, reason, headers, content, keep-alive)."""
+    sock = conn.sock
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(wire)
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        if reused:
+            raise _Retry from None
+        raise requests.exceptions.ConnectionError(f"connection lost while sending: {exc}") from None
+    except TimeoutError:
+        raise requests.exceptions.ConnectionError("timed out while sending the request") from None
+    except OSError as exc:
+        raise requests.exceptions.ConnectionError(f"connection lost while sending: {exc}") from None
+    try:
+        return _read_response(conn, method, reused)
+    except TimeoutError:
+        raise requests.exceptions.ReadTimeout(f"no answer within {timeout} s") from None
+    except ssl.SSLError as exc:
+        raise requests.exceptions.SSLError(f"TLS error: {exc}") from None
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        if reused and not conn.got_bytes:
+            raise _Retry from None
+        raise requests.exceptions.ConnectionError(f"connection lost: {exc}") from None
+    except OSError as exc:
+        raise requests.exceptions.ConnectionError(f"connection lost: {exc}") from None
+
+
+def _read_response(conn: _Connection, method: str, reused: bool):
+    version, status, reason, headers = _read_head(conn, reused)
+    connection = headers.get("Connection", "").lower()
+    close = version == "HTTP/1.0" or "close" in connection
+    if version == "HTTP/1.0" and "keep-alive" in connection:
+        close = False
+    content, to_close = _read_body(conn, method, status, headers)
+    encoding = headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate") and content:
         try:
-            sock.sendall(wire)
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            if reused:
-                raise _Retry from None
-            raise requests.exceptions.ConnectionError(f"connection lost while sending: {exc}") from None
-        except TimeoutError:
-            raise requests.exceptions.ConnectionError("timed out while sending the request") from None
-        except OSError as exc:
-            raise requests.exceptions.ConnectionError(f"connection lost while sending: {exc}") from None
-        try:
-            return self._read_response(conn, method, reused)
-        except TimeoutError:
-            raise requests.exceptions.ReadTimeout(f"no answer within {timeout} s") from None
-        except ssl.SSLError as exc:
-            raise requests.exceptions.SSLError(f"TLS error: {exc}") from None
-        except (ConnectionResetError, BrokenPipeError) as exc:
+            content = _decompress(content, encoding)
+        except zlib.error as exc:
+            raise requests.exceptions.ContentDecodingError(f"cannot decode {encoding} body: {exc}") from None
+    return status, reason, headers, content, not (close or to_close)
+
+
+def _read_head(conn: _Connection, reused: bool) -> tuple[str, int, str, CaseInsensitiveDict]:
+    """The status line and headers of the final answer (a 1xx other than 101 is skipped)."""
+    while True:
+        line = conn.readline()
+        if not line:
             if reused and not conn.got_bytes:
-                raise _Retry from None
-            raise requests.exceptions.ConnectionError(f"connection lost: {exc}") from None
-        except OSError as exc:
-            raise requests.exceptions.ConnectionError(f"connection lost: {exc}") from None
+                raise _Retry
+            raise requests.exceptions.ConnectionError("the server closed the connection without an answer")
+        version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/") or not code.isdigit() or len(code) != 3:
+            raise requests.exceptions.ConnectionError(f"not an HTTP response: {line[:60]!r}")
+        status = int(code)
+        headers = _read_headers(conn)
+        if not 100 <= status < 200 or status == 101:
+            return version, status, reason, headers
 
-    def _read_response(self, conn: _Connection, method: str, reused: bool):
-        while True:
-            line = conn.readline()
-            if not line:
-                if reused and not conn.got_bytes:
-                    raise _Retry
-                raise requests.exceptions.ConnectionError("the server closed the connection without an answer")
-            version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
-            code, _, reason = rest.partition(" ")
-            if not version.startswith("HTTP/") or not code.isdigit() or len(code) != 3:
-                raise requests.exceptions.ConnectionError(f"not an HTTP response: {line[:60]!r}")
-            status = int(code)
-            headers = self._read_headers(conn)
-            if 100 <= status < 200 and status != 101:
-                continue  # 100 Continue and friends: the real answer follows
-            break
-        close = version == "HTTP/1.0" or "close" in headers.get("Connection", "").lower()
-        if version == "HTTP/1.0" and "keep-alive" in headers.get("Connection", "").lower():
-            close = False
-        if method == "HEAD" or status in (204, 304):
-            content = b""
-        elif "chunked" in headers.get("Transfer-Encoding", "").lower():
-            content = conn.read_chunked()
-        elif "Content-Length" in headers:
-            try:
-                length = int(headers["Content-Length"].split(",")[0].strip())
-            except ValueError:
-                raise requests.exceptions.ConnectionError("invalid Content-Length in the answer") from None
-            content = conn.read_exactly(length)
-        else:
-            content = conn.read_to_close()
-            close = True
-        encoding = headers.get("Content-Encoding", "").strip().lower()
-        if encoding in ("gzip", "x-gzip", "deflate") and content:
-            try:
-                content = _decompress(content, encoding)
-            except zlib.error as exc:
-                raise requests.exceptions.ContentDecodingError(f"cannot decode {encoding} body: {exc}") from None
-        return status, reason, headers, content, not close
 
-    @staticmethod
-    def _read_headers(conn: _Connection) -> CaseInsensitiveDict:
-        headers: CaseInsensitiveDict = CaseInsensitiveDict()
-        for _ in range(MAX_HEADER_LINES):
-            line = conn.readline()
-            if line in (b"\r\n", b"\n", b""):
-                return headers
-            name, sep, value = line.decode("latin-1").partition(":")
-            if not sep:
-                continue
-            name, value = name.strip(), value.strip()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        raise requests.exceptions.ConnectionError("too many header lines in the answer")
+def _read_body(conn: _Connection, method: str, status: int, headers: CaseInsensitiveDict) -> tuple[bytes, bool]:
+    """The body as framed by the answer, and whether reading it used up the connection."""
+    if method == "HEAD" or status in (204, 304):
+        return b"", False
+    if "chunked" in headers.get("Transfer-Encoding", "").lower():
+        return conn.read_chunked(), False
+    if "Content-Length" in headers:
+        try:
+            length = int(headers["Content-Length"].split(",")[0].strip())
+        except ValueError:
+            raise requests.exceptions.ConnectionError("invalid Content-Length in the answer") from None
+        return conn.read_exactly(length), False
+    return conn.read_to_close(), True
+
+
+def _read_headers(conn: _Connection) -> CaseInsensitiveDict:
+    headers: CaseInsensitiveDict = CaseInsensitiveDict()
+    for _ in range(MAX_HEADER_LINES):
+        line = conn.readline()
+        if line in (b"\r\n", b"\n", b""):
+            return headers
+        name, sep, value = line.decode("latin-1").partition(":")
+        if not sep:
+            continue
+        name, value = name.strip(), value.strip()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    raise requests.exceptions.ConnectionError("too many header lines in the answer")
 
 
 class _Connection:
@@ -373,18 +334,6 @@ class _Connection:
             pass
 
 
-def _unsafe(text: str | bytes) -> bool:
-    if isinstance(text, bytes):
-        return b"\r" in text or b"\n" in text or not text.isascii()
-    return "\r" in text or "\n" in text or not text.isascii()
-
-
-def _timeouts(timeout: Any) -> tuple[float | None, float | None]:
-    if isinstance(timeout, tuple):
-        return timeout[0], timeout[1]
-    return timeout, timeout
-
-
 def _decompress(content: bytes, encoding: str) -> bytes:
     if encoding == "deflate":
         try:
@@ -392,24 +341,3 @@ def _decompress(content: bytes, encoding: str) -> bytes:
         except zlib.error:
             return zlib.decompress(content, -zlib.MAX_WBITS)  # raw deflate, as some servers send
     return zlib.decompress(content, 16 + zlib.MAX_WBITS)
-
-
-def connect_first(infos: list[tuple], timeout: Any, source_address: Any, socket_options: Any) -> socket.socket:
-    """Connect to the first reachable checked address, without resolving anything again."""
-    error: OSError | None = None
-    for family, socktype, proto, _canonname, sockaddr in infos:
-        sock = socket.socket(family, socktype, proto)
-        try:
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            if timeout is not _DEFAULT_TIMEOUT:
-                sock.settimeout(timeout)
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as e:
-            error = e
-            sock.close()
-    assert error is not None  # infos is never empty
-    raise error

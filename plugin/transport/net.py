@@ -4,32 +4,27 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 import socket
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3 import PoolManager
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family
 
 from plugin.config import switch
 from plugin.transport.errors import PermanentError
-from plugin.transport.lean_http import LeanTransport, connect_first
+from plugin.transport.lean_http import LeanTransport
+from plugin.transport.pinned import GuardedAdapter
 
+# 0: every outgoing call through requests; "urllib3": the common call through urllib3's guarded
+# pools directly (plugin/transport/pool_http.py: the alternative bench/lean_clients.py measures)
 LEAN_HTTP = switch("AUTOMATION_LEAN_HTTP")
+POOL_HTTP = os.environ.get("AUTOMATION_LEAN_HTTP", "").strip().lower() == "urllib3"
 
 log = logging.getLogger(__name__)
-# urllib3's DEBUG lines quote every request path, and paths carry secrets (a Slack webhook's, a
-# Telegram bot token): keep that logger at INFO even when the application logs at DEBUG.
-logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -185,12 +180,13 @@ class GuardedSession(requests.Session):
         self.trust_env = False
         self._default_timeout = settings.http_timeout
         # as many kept-alive connections per host as the engine sends concurrently (batch.py)
-        adapter = GuardedAdapter(Allowlist.parse(settings.outbound_allowlist), pool_connections=64, pool_maxsize=32)
+        guard = _Guard(Allowlist.parse(settings.outbound_allowlist))
+        adapter = GuardedAdapter(guard, pool_connections=64, pool_maxsize=32)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
         # the common call (a body, no redirects) skips requests/urllib3/http.client: same guard,
-        # same Response, ~20x less Python per call (plugin/transport/lean_http.py)
-        self.lean = LeanTransport(adapter._guard) if LEAN_HTTP else None
+        # same Response, a fifth of requests' CPU per call (plugin/transport/lean_http.py)
+        self.lean = _fast_transport(guard, adapter)
 
     def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._default_timeout)  # a call without one could hang a worker
@@ -208,34 +204,12 @@ class GuardedSession(requests.Session):
         return None
 
 
-class GuardedAdapter(HTTPAdapter):
-    """HTTP(S) adapter whose connections resolve once, check every address, and connect to a checked one.
+def _fast_transport(guard: _Guard, adapter: GuardedAdapter) -> Any:
+    if POOL_HTTP:
+        from plugin.transport.pool_http import PoolTransport
 
-    Pools stay keyed by (scheme, host, port), so keep-alive works as usual. Proxies are ignored: a proxy
-    would resolve the destination itself and bypass the guard.
-    """
-
-    def __init__(self, allowlist: Allowlist, **kwargs: Any):
-        self._guard = _Guard(allowlist)
-        super().__init__(**kwargs)
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
-    ) -> None:
-        self._pool_connections = connections
-        self._pool_maxsize = maxsize
-        self._pool_block = block
-        self.poolmanager = _GuardedPoolManager(
-            self._guard, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
-        )
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if kwargs.get("proxies") and any(kwargs["proxies"].values()):
-            log.debug(
-                "ignoring proxies for %s: the SSRF guard connects directly", urlsplit(request.url).hostname
-            )
-        kwargs["proxies"] = None
-        return super().send(request, **kwargs)
+        return PoolTransport(adapter.poolmanager)
+    return LeanTransport(guard) if LEAN_HTTP else None
 
 
 class _Guard:
@@ -281,66 +255,6 @@ class _Guard:
         error = BlockedDestination(host, reason, ip)
         log.warning("outbound call blocked: %s", error)
         return error
-
-
-class _PinnedConnectionMixin:
-    """Replaces urllib3's ``create_connection`` (which resolves on its own) with the guard's answer.
-
-    ``self.host`` is untouched, so the Host header, SNI and certificate hostname check use the real name.
-    """
-
-    def __init__(self, *args: Any, guard: _Guard, **kwargs: Any):
-        self._guard = guard
-        super().__init__(*args, **kwargs)
-
-    def _new_conn(self) -> socket.socket:
-        try:
-            infos = self._guard.resolve(self._dns_host, self.port)
-            sock = connect_first(infos, self.timeout, self.source_address, self.socket_options)
-        except socket.gaierror as e:
-            raise NameResolutionError(self.host, self, e) from e
-        except TimeoutError as e:
-            raise ConnectTimeoutError(
-                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
-            ) from e
-        except OSError as e:
-            raise NewConnectionError(self, f"Failed to establish a new connection: {e}") from e
-        sys.audit("http.client.connect", self, self.host, self.port)
-        return sock
-
-
-class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
-    pass
-
-
-class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
-    pass
-
-
-class _GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _PinnedHTTPConnection
-
-
-class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _PinnedHTTPSConnection
-
-
-class _GuardedPoolManager(PoolManager):
-    def __init__(self, guard: _Guard, **kwargs: Any):
-        super().__init__(**kwargs)
-        self._guard = guard
-        self.pool_classes_by_scheme = {
-            "http": _GuardedHTTPConnectionPool,
-            "https": _GuardedHTTPSConnectionPool,
-        }
-
-    def _new_pool(
-        self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None
-    ) -> HTTPConnectionPool:
-        # Added after the pool key is computed, so it does not disturb pooling per (scheme, host, port).
-        context = dict(self.connection_pool_kw if request_context is None else request_context)
-        context["guard"] = self._guard
-        return super()._new_pool(scheme, host, port, request_context=context)
 
 
 def _resolve(name: str, port: int) -> list[tuple]:

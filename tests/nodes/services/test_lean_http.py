@@ -20,6 +20,7 @@ import requests
 
 from plugin.nodes._services import Settings
 from plugin.transport.net import BlockedDestination, guarded_session
+from plugin.transport.pool_http import PoolTransport
 
 
 def _ok(body: bytes, extra: str = "") -> bytes:
@@ -159,8 +160,23 @@ CASES = [
 @pytest.mark.parametrize(("method", "path", "kwargs"), CASES, ids=[f"{m} {p}" for m, p, _ in CASES])
 def test_same_answer_as_requests(server, method, path, kwargs):
     lean, plain = _sessions()
+    _compare(server, lean, plain, method, path, kwargs)
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), CASES, ids=[f"{m} {p}" for m, p, _ in CASES])
+def test_urllib3_pools_called_directly_answer_as_requests(server, method, path, kwargs):
+    """The library alternative the lean client is measured against (bench/lean_clients.py,
+    ``AUTOMATION_LEAN_HTTP=urllib3``) makes the same call and gives the same answer."""
+    pooled, plain = _sessions()
+    pooled.lean = PoolTransport(pooled.get_adapter("http://127.0.0.1/").poolmanager)
     url = f"http://127.0.0.1:{server.port}{path}"
-    ours, theirs = _call(lean, method, url, **kwargs), _call(plain, method, url, **kwargs)
+    assert pooled.lean.takes(pooled, method, url, {**kwargs, "allow_redirects": False}) == url.isascii()
+    _compare(server, pooled, plain, method, path, kwargs)
+
+
+def _compare(server, session, plain, method, path, kwargs):
+    url = f"http://127.0.0.1:{server.port}{path}"
+    ours, theirs = _call(session, method, url, **kwargs), _call(plain, method, url, **kwargs)
     ours_seen, theirs_seen = server.requests[-2] if len(server.requests) >= 2 else None, server.requests[-1]
     if ours[0] != "error":
         ours_headers, theirs_headers = ours[2], theirs[2]

@@ -1,10 +1,11 @@
-"""plugin/transport/leanredis.py: the hot-path Lua scripts on a plain socket answer as redis-py's Script does."""
+"""plugin/transport/redis_scripts.py: the hot-path Lua scripts through redis-py, on a client that fails fast."""
 
 from __future__ import annotations
 
 import multiprocessing
 import socket
 import threading
+import time
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ import redis
 
 from plugin.ingest.ratelimit import GCRA, RateLimiter
 from plugin.jobs.queue import _NOTIFY_LUA
-from plugin.transport.leanredis import LeanScript, lean_script
+from plugin.transport.redis_scripts import hot_script
 from tests.conftest import free_port
 
 ECHO = "return {KEYS[1], ARGV[1], #KEYS, #ARGV, redis.call('INCR', KEYS[1])}"
@@ -26,26 +27,26 @@ def client(redis_url):
 
 
 def test_same_replies_as_redis_py(client):
-    lean, plain = LeanScript(client, ECHO), client.register_script(ECHO)
+    hot, plain = hot_script(client, ECHO), client.register_script(ECHO)
     key = f"k-{uuid.uuid4().hex}"
-    assert lean(keys=[key], args=[0.25]) == [key.encode(), b"0.25", 1, 1, 1]
+    assert hot(keys=[key], args=[0.25]) == [key.encode(), b"0.25", 1, 1, 1]
     assert plain(keys=[key], args=[0.25]) == [key.encode(), b"0.25", 1, 1, 2]
-    assert lean(keys=[key, "other"], args=["é", 3, b"\x00\xff"]) == [key.encode(), "é".encode(), 2, 3, 3]
+    assert hot(keys=[key, "other"], args=["é", 3, b"\x00\xff"]) == [key.encode(), "é".encode(), 2, 3, 3]
 
-    notify = lean_script(client, _NOTIFY_LUA)
+    notify = hot_script(client, _NOTIFY_LUA)
     flag, wake = f"flag-{key}", f"wake-{key}"
     assert notify(keys=[flag, wake], args=[10]) == 1  # no job alive: the caller enqueues one
     assert notify(keys=[flag, wake], args=[10]) == 0  # alive: one wake-up token
     assert notify(keys=[flag, wake], args=[10]) == 0
     assert client.lrange(wake, 0, -1) == [b"1"] and 0 < client.ttl(flag) <= 10
-    assert lean_script(client, _NOTIFY_LUA) is notify  # made once per connection pool
+    assert hot_script(client, _NOTIFY_LUA) is notify  # made once per connection pool
 
 
 def test_the_database_of_the_client_is_used(redis_url, client):
     other_db = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/0")
     key = f"db-{uuid.uuid4().hex}"
     try:
-        LeanScript(client, ECHO)(keys=[key], args=[1])
+        hot_script(client, ECHO)(keys=[key], args=[1])
         assert client.get(key) == b"1"
         assert other_db.get(key) is None
     finally:
@@ -54,7 +55,7 @@ def test_the_database_of_the_client_is_used(redis_url, client):
 
 def test_rate_limiter_refuses_over_the_budget(client):
     limiter = RateLimiter(client, rate=1, burst=3)
-    assert isinstance(limiter._script, LeanScript)
+    assert limiter._script is hot_script(client, GCRA)
     identity = uuid.uuid4().hex
     assert [limiter.take(identity) for _ in range(3)] == [None, None, None]
     wait = limiter.take(identity)
@@ -97,44 +98,71 @@ def test_rate_limiter_chunk_follows_the_burst(client):
 
 
 def test_noscript_after_a_flush_sends_the_script_again(client):
-    lean = LeanScript(client, ECHO + " -- " + uuid.uuid4().hex)
+    hot = hot_script(client, ECHO + " -- " + uuid.uuid4().hex)
     key = f"ns-{uuid.uuid4().hex}"
-    assert lean(keys=[key], args=[1])[4] == 1
+    assert hot(keys=[key], args=[1])[4] == 1
     client.script_flush()
-    assert lean(keys=[key], args=[1])[4] == 2
-    assert client.script_exists(lean.sha) == [True]
+    assert hot(keys=[key], args=[1])[4] == 2
+    assert client.script_exists(hot.sha) == [True]
 
 
 def test_an_error_reply_raises_and_the_connection_stays_usable(client):
-    lean = LeanScript(client, "return redis.error_reply('nope ' .. ARGV[1])")
+    failing = hot_script(client, "return redis.error_reply('nope ' .. ARGV[1])")
     with pytest.raises(redis.ResponseError, match="nope x"):
-        lean(keys=[], args=["x"])
-    assert LeanScript(client, "return 7")() == 7
+        failing(keys=[], args=["x"])
+    assert hot_script(client, "return 7")() == 7
 
 
-def _address(lean: LeanScript) -> str:
-    """host:port of this thread's socket, as Redis names the client."""
-    host, port = lean._local.link.sock.getsockname()[:2]
-    return f"{host}:{port}"
+def _addresses(script) -> set[str]:
+    """host:port of the script's idle connections, as Redis names its clients."""
+    pool = script.registered_client.connection_pool
+    return {"{}:{}".format(*conn._sock.getsockname()[:2]) for conn in pool._available_connections if conn._sock}
 
 
 PING = "return 1"
 
 
-def test_a_killed_connection_fails_once_then_reconnects(client):
-    lean = LeanScript(client, PING)
-    assert lean() == 1
-    first = _address(lean)
+def test_a_killed_idle_connection_is_replaced(client):
+    """Redis closing an idle connection (a restart, CLIENT KILL, a timeout): redis-py sees it before
+    the next call and connects again, so the call does not even fail."""
+    hot = hot_script(client, PING)
+    assert hot() == 1
+    (first,) = _addresses(hot)
     assert client.client_kill(first)
-    with pytest.raises(redis.ConnectionError):
-        lean()
-    assert lean() == 1 and _address(lean) != first
+    assert hot() == 1 and _addresses(hot) and first not in _addresses(hot)
+    assert hot() == 1
 
 
-def test_nothing_listening_is_a_connection_error():
+def test_nothing_listening_is_a_connection_error_at_once():
     dead = redis.Redis(host="127.0.0.1", port=free_port())
+    started = time.monotonic()
     with pytest.raises(redis.ConnectionError):
-        LeanScript(dead, "return 1")()
+        hot_script(dead, "return 1")()
+    assert time.monotonic() - started < 1.0  # no retries with backoff: ingestion goes on unlimited
+
+
+def test_a_call_that_fails_is_not_retried():
+    """A server that hangs up on every connection: one connection attempt, one ConnectionError
+    (redis-py's default client would try eleven times, with backoff, per ingestion request)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def hang_up():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn.recv(1024))
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        with pytest.raises(redis.ConnectionError):
+            hot_script(redis.Redis(host="127.0.0.1", port=listener.getsockname()[1]), "return 1")()
+        assert len(accepted) == 1
+    finally:
+        listener.close()
 
 
 def test_a_server_that_never_answers_times_out():
@@ -143,43 +171,47 @@ def test_a_server_that_never_answers_times_out():
     listener.listen(1)
     silent = redis.Redis(host="127.0.0.1", port=listener.getsockname()[1], socket_timeout=0.3)
     try:
+        started = time.monotonic()
         with pytest.raises(redis.TimeoutError):
-            LeanScript(silent, "return 1")()
+            hot_script(silent, "return 1")()
+        assert time.monotonic() - started < 2.0  # one timeout, not one per retry
     finally:
         listener.close()
 
 
-def test_tls_and_custom_connections_go_through_redis_py():
-    assert LeanScript(redis.Redis(ssl=True), "return 1").kwargs is None
+def test_the_client_s_connection_settings_are_kept():
+    tls = hot_script(redis.Redis(ssl=True, socket_timeout=0.3), "return 1").registered_client.connection_pool
+    assert tls.connection_class is redis.SSLConnection and tls.connection_kwargs["socket_timeout"] == 0.3
+    unix = hot_script(redis.Redis(unix_socket_path="/tmp/none.sock", db=3), "return 1").registered_client
+    assert unix.connection_pool.connection_class is redis.UnixDomainSocketConnection
+    assert unix.connection_pool.connection_kwargs["db"] == 3
 
 
-def _child_calls(script: LeanScript, out) -> None:
-    out.put((script(), _address(script)))
+def _child_calls(script, out) -> None:
+    out.put((script(), _addresses(script)))
 
 
 def test_a_forked_child_opens_its_own_connection(client):
-    lean = LeanScript(client, PING)
-    lean()
-    parent_id = _address(lean)
+    hot = hot_script(client, PING)
+    hot()
+    parent_ids = _addresses(hot)
     context = multiprocessing.get_context("fork")
     out = context.Queue()
-    child = context.Process(target=_child_calls, args=(lean, out))
+    child = context.Process(target=_child_calls, args=(hot, out))
     child.start()
-    answer, child_id = out.get(timeout=10)
+    answer, child_ids = out.get(timeout=10)
     child.join(10)
-    assert answer == 1 and child_id != parent_id
-    assert lean() == 1 and _address(lean) == parent_id  # the parent's socket was not disturbed
+    assert answer == 1 and child_ids and not child_ids & parent_ids
+    assert hot() == 1 and _addresses(hot) == parent_ids  # the parent's socket was not disturbed
 
 
-def test_threads_each_use_their_own_connection(client):
-    lean = LeanScript(client, PING)
-    ids, errors = set(), []
+def test_threads_call_concurrently(client):
+    hot = hot_script(client, PING)
+    answers, errors = [], []
 
     def work():
         try:
-            for _ in range(50):
-                assert lean() == 1
-                ids.add(_address(lean))
+            answers.extend(hot() for _ in range(50))
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -188,8 +220,9 @@ def test_threads_each_use_their_own_connection(client):
         t.start()
     for t in threads:
         t.join()
-    assert not errors and len(ids) == 4
+    assert not errors and answers == [1] * 200
+    assert 1 <= len(_addresses(hot)) <= 4  # a connection per concurrent caller at most, kept for the next
 
 
 def test_gcra_script_is_the_limiter_script(client):
-    assert lean_script(client, GCRA).sha == client.register_script(GCRA).sha
+    assert hot_script(client, GCRA).sha == client.register_script(GCRA).sha
