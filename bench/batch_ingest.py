@@ -38,15 +38,31 @@ def batch_body(prefix: str, n: int, size: int, rng: random.Random) -> bytes:
     for i in range(size):
         key = f"{prefix}-{n}-{i}"
         if i % 2 == 0:
-            items.append({"type": "event", "data": {
-                "id": key, "name": "form_submit", "client_id": f"c{rng.randrange(100_000)}",
-                "data": {"n": i, "form": {"amount": rng.randrange(100_000), "page": "/promo/spring"}},
-            }})
+            items.append(
+                {
+                    "type": "event",
+                    "data": {
+                        "id": key,
+                        "name": "form_submit",
+                        "client_id": f"c{rng.randrange(100_000)}",
+                        "data": {"n": i, "form": {"amount": rng.randrange(100_000), "page": "/promo/spring"}},
+                    },
+                }
+            )
         else:
-            items.append({"type": "order", "data": {
-                "id": key, "price": round(rng.uniform(100, 100_000), 2), "cost": 0, "status": "Новая",
-                "client_id": f"c{rng.randrange(100_000)}", "fields": {"source": "bench"},
-            }})
+            items.append(
+                {
+                    "type": "order",
+                    "data": {
+                        "id": key,
+                        "price": round(rng.uniform(100, 100_000), 2),
+                        "cost": 0,
+                        "status": "Новая",
+                        "client_id": f"c{rng.randrange(100_000)}",
+                        "fields": {"source": "bench"},
+                    },
+                }
+            )
     return json.dumps({"items": items}, ensure_ascii=False).encode()
 
 
@@ -127,22 +143,40 @@ def main() -> int:
         groups = {"api": api.pid}
         for i in range(args.rq_workers):
             groups[f"rq-worker-{i}"] = procs.start(
-                f"rq-worker-{i}", [sys.executable, str(c.TARGET / "server.py"), "worker"], env).pid
+                f"rq-worker-{i}", [sys.executable, str(c.TARGET / "server.py"), "worker"], env
+            ).pid
         c.wait_healthy(procs, base, args.rq_workers)
         import requests
 
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {c.TOKEN}"
         for event in ("event.custom", "event.order_created"):
-            r = session.post(base + "/api/v1/flows", json={
-                "format": "automation-flow/1", "name": f"bench {event}", "enabled": True,
-                "nodes": [{"id": "start", "type": event, "params": {}},
-                          {"id": "hook", "type": "action.webhook", "params": {"url": "http://127.0.0.1:9/hook"}}],
-                "edges": [{"from": "start", "to": "hook"}]}, timeout=30)
+            r = session.post(
+                base + "/api/v1/flows",
+                json={
+                    "format": "automation-flow/1",
+                    "name": f"bench {event}",
+                    "enabled": True,
+                    "nodes": [
+                        {"id": "start", "type": event, "params": {}},
+                        {
+                            "id": "hook",
+                            "type": "action.webhook",
+                            "params": {"url": "http://127.0.0.1:9/hook"},
+                        },
+                    ],
+                    "edges": [{"from": "start", "to": "hook"}],
+                },
+                timeout=30,
+            )
             r.raise_for_status()
         # warm-up: one small batch per API worker thread
-        warm = session.post(base + "/api/v1/batch", data=batch_body("warm", 0, 10, random.Random(0)),
-                            headers={"Content-Type": "application/json"}, timeout=60)
+        warm = session.post(
+            base + "/api/v1/batch",
+            data=batch_body("warm", 0, 10, random.Random(0)),
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
         if warm.status_code != 202:
             raise RuntimeError(f"warm-up batch failed: {warm.status_code} {warm.text[:500]}")
 
@@ -151,7 +185,9 @@ def main() -> int:
         sampler = c.Sampler(groups, pg_database=db_name).start()
         started = time.monotonic()
         until = started + args.duration
-        clients = [Client(host, int(port), f"{prefix}-{i}", args.batch, until, seed=i) for i in range(args.clients)]
+        clients = [
+            Client(host, int(port), f"{prefix}-{i}", args.batch, until, seed=i) for i in range(args.clients)
+        ]
         for cl in clients:
             cl.start()
         for cl in clients:
@@ -188,8 +224,10 @@ def main() -> int:
         "accepted_items": accepted,
         "seconds": round(elapsed, 2),
         "stored_items_per_s": round(per_s, 1),
-        "request_latency_ms": {"p50": round(c.percentile(latencies, 50) or 0, 1),
-                               "p99": round(c.percentile(latencies, 99) or 0, 1)},
+        "request_latency_ms": {
+            "p50": round(c.percentile(latencies, 50) or 0, 1),
+            "p99": round(c.percentile(latencies, 99) or 0, 1),
+        },
         "rows": rows,
         "checks": checks,
         "ok": all(checks.values()),
@@ -199,16 +237,49 @@ def main() -> int:
         "log_errors": procs.errors(),
     }
     cpu = sampled["cpu"]
-    print(c.table(
-        ["clients", "batch", "requests", "non-2xx", "accepted items", "stored items/s", "req p50 ms", "req p99 ms",
-         "custom_events", "orders", "events", "API CPU s", "PG CPU s", "others' cores"],
-        [[args.clients, args.batch, reqs, sum(v for k, v in statuses.items() if not 200 <= k < 300), accepted,
-          round(per_s, 1), result["request_latency_ms"]["p50"], result["request_latency_ms"]["p99"],
-          rows["custom_events"], rows["orders"], rows["events"], cpu["system_under_test_s"],
-          cpu["postgres_backends_s"], cpu["others_cores"]]],
-    ))
+    print(
+        c.table(
+            [
+                "clients",
+                "batch",
+                "requests",
+                "non-2xx",
+                "accepted items",
+                "stored items/s",
+                "req p50 ms",
+                "req p99 ms",
+                "custom_events",
+                "orders",
+                "events",
+                "API CPU s",
+                "PG CPU s",
+                "others' cores",
+            ],
+            [
+                [
+                    args.clients,
+                    args.batch,
+                    reqs,
+                    sum(v for k, v in statuses.items() if not 200 <= k < 300),
+                    accepted,
+                    round(per_s, 1),
+                    result["request_latency_ms"]["p50"],
+                    result["request_latency_ms"]["p99"],
+                    rows["custom_events"],
+                    rows["orders"],
+                    rows["events"],
+                    cpu["system_under_test_s"],
+                    cpu["postgres_backends_s"],
+                    cpu["others_cores"],
+                ]
+            ],
+        )
+    )
     print(f"stored items/s: {per_s:,.0f} (target ≥ {TARGET_PER_S:,}: {c.verdict(per_s, TARGET_PER_S, True)})")
-    print("row check: " + ("OK" if result["ok"] else "FAILED: " + "; ".join(k for k, v in checks.items() if not v)))
+    print(
+        "row check: "
+        + ("OK" if result["ok"] else "FAILED: " + "; ".join(k for k, v in checks.items() if not v))
+    )
     if result["first_problem"]:
         print(f"first non-2xx answer: {result['first_problem']}")
     for proc, err in result["log_errors"].items():

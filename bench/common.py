@@ -83,7 +83,10 @@ def redis_url() -> str:
     token = f"bench-{uuid.uuid4().hex}"
     deadline = time.monotonic() + 120
     while True:
-        db = next((n for n in range(1, 15) if admin.set(f"automation-test:lease:{n}", token, nx=True, ex=1800)), None)
+        db = next(
+            (n for n in range(1, 15) if admin.set(f"automation-test:lease:{n}", token, nx=True, ex=1800)),
+            None,
+        )
         if db is not None:
             break
         if time.monotonic() > deadline:
@@ -130,11 +133,17 @@ def migrate(env: dict[str, str], log: Path) -> None:
     with open(log, "wb") as out:
         subprocess.run(
             [sys.executable, str(TARGET / "server.py"), "migrate"],
-            cwd=TARGET, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, check=True,
+            cwd=TARGET,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=True,
         )
 
 
-def start_api(procs: Procs, env: dict[str, str], workers: int = 2, threads: int = 8) -> tuple[str, subprocess.Popen]:
+def start_api(
+    procs: Procs, env: dict[str, str], workers: int = 2, threads: int = 8
+) -> tuple[str, subprocess.Popen]:
     """The API with the command of plugin/processes.py ``api_command`` (granian unless
     ``AUTOMATION_API_SERVER`` in ``env`` says gunicorn; bound to loopback; access log to the
     process log); returns (base URL, master process)."""
@@ -154,7 +163,9 @@ def wait_healthy(procs: Procs, base: str, workers: int = 0, timeout: float = 60)
         h = requests.get(base + "/api/v1/health", timeout=5).json()
         return h.get("status") == "ok" and h.get("workers", 0) >= workers
 
-    wait_until(healthy, timeout, "the API" + (f" and {workers} workers" if workers else ""), alive=procs.check_alive)
+    wait_until(
+        healthy, timeout, "the API" + (f" and {workers} workers" if workers else ""), alive=procs.check_alive
+    )
 
 
 def make_app(env: dict[str, str], worker: bool = False):
@@ -192,11 +203,16 @@ class Procs:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.children: list[tuple[str, subprocess.Popen]] = []
 
-    def start(self, name: str, cmd: Sequence[str], env: dict[str, str] | None = None,
-              cwd: Path = TARGET) -> subprocess.Popen:
+    def start(
+        self, name: str, cmd: Sequence[str], env: dict[str, str] | None = None, cwd: Path = TARGET
+    ) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         child = subprocess.Popen(
-            list(cmd), cwd=cwd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+            list(cmd),
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.children.append((name, child))
@@ -216,7 +232,9 @@ class Procs:
             lines = path.read_text(errors="replace").splitlines()
             count = sum(1 for ln in lines if ln.startswith("Traceback"))
             if count:
-                last = next((ln for ln in reversed(lines) if ln and not ln.startswith((" ", "\t")) and ":" in ln), "")
+                last = next(
+                    (ln for ln in reversed(lines) if ln and not ln.startswith((" ", "\t")) and ":" in ln), ""
+                )
                 out[path.stem] = {"tracebacks": count, "last": last[:300]}
         return out
 
@@ -249,8 +267,13 @@ class Procs:
         self.children = [(n, ch) for n, ch in self.children if n in keep]
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.2,
-               alive: Callable[[], None] | None = None) -> Any:
+def wait_until(
+    check: Callable[[], Any],
+    timeout: float,
+    what: str,
+    interval: float = 0.2,
+    alive: Callable[[], None] | None = None,
+) -> Any:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -270,7 +293,12 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
 
 
 def _cpu(times) -> float:
-    return times.user + times.system + getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0)
+    return (
+        times.user
+        + times.system
+        + getattr(times, "children_user", 0.0)
+        + getattr(times, "children_system", 0.0)
+    )
 
 
 class Sampler:
@@ -283,8 +311,13 @@ class Sampler:
     shared, so the busy CPU of everything else is measured too (``others_cpu_s``).
     """
 
-    def __init__(self, groups: dict[str, int], interval: float = 0.5, pg_database: str | None = None,
-                 helpers: dict[str, int] | None = None):
+    def __init__(
+        self,
+        groups: dict[str, int],
+        interval: float = 0.5,
+        pg_database: str | None = None,
+        helpers: dict[str, int] | None = None,
+    ):
         import psutil
 
         self.psutil = psutil
@@ -294,7 +327,9 @@ class Sampler:
         self.helpers = helpers or {}  # load generator, receiver: ours but not the system under test
         self.peaks: dict[str, float] = {}
         self.peak_totals: dict[str, float] = {}
-        self._procs: dict[int, list] = {}  # pid -> [Process, label, cpu at first sight, last cpu, born_after_start]
+        self._procs: dict[
+            int, list
+        ] = {}  # pid -> [Process, label, cpu at first sight, last cpu, born_after_start]
         self._pg: dict[int, list] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -336,14 +371,18 @@ class Sampler:
                     import psycopg
 
                     self._pg_conn = psycopg.connect(f"{PG_BASE}/postgres", autocommit=True)
-                pids = [r[0] for r in self._pg_conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.pg_database,))]
+                pids = [
+                    r[0]
+                    for r in self._pg_conn.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.pg_database,)
+                    )
+                ]
                 for pid in pids:
                     try:
                         self._see(self._pg, psutil.Process(pid), "postgres", first)
                     except psutil.Error:
                         pass
-            except Exception:  # noqa: BLE001, S110 - PostgreSQL CPU is best effort
+            except Exception:  # noqa: BLE001 - PostgreSQL CPU is best effort
                 pass
 
     def _loop(self) -> None:
@@ -428,7 +467,9 @@ class Sampler:
                 "load_generator_and_receiver_s": round(helpers, 2),
                 "machine_busy_s": round(machine_busy, 2),
                 "others_s": round(max(0.0, machine_busy - sut - pg - redis_cpu - helpers), 2),
-                "others_cores": round(max(0.0, machine_busy - sut - pg - redis_cpu - helpers) / max(wall, 1e-9), 2),
+                "others_cores": round(
+                    max(0.0, machine_busy - sut - pg - redis_cpu - helpers) / max(wall, 1e-9), 2
+                ),
                 "cores": os.cpu_count(),
             },
         }
@@ -460,12 +501,20 @@ def fmt(value: Any, digits: int = 1) -> str:
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     rows = [[fmt(c) for c in row] for row in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)
+    ]
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    out = [line, "| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)) + " |", line]
+    out = [
+        line,
+        "| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
+        line,
+    ]
     for row in rows:
         out.append(
-            "| " + " | ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+            "| "
+            + " | ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True))
+            + " |"
         )
     out.append(line)
     return "\n".join(out)
@@ -478,17 +527,22 @@ def _numeric(text: str) -> bool:
 def git_state() -> dict[str, Any]:
     """What was measured: this checkout's HEAD and whether plugin/ had uncommitted changes, or the
     BENCH_TARGET tree (its ``.bench-source`` file names the commit it was exported from)."""
+
     def run(*args):
         try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10,
-                                  check=False).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
     if TARGET != ROOT:
         source = TARGET / ".bench-source"
-        return {"target": str(TARGET), "source": source.read_text().strip() if source.exists() else "unknown",
-                "uncommitted_engine_changes": False}
+        return {
+            "target": str(TARGET),
+            "source": source.read_text().strip() if source.exists() else "unknown",
+            "uncommitted_engine_changes": False,
+        }
     return {
         "target": "working tree",
         "commit": run("rev-parse", "HEAD"),

@@ -42,18 +42,26 @@ TEXT = "Позвонить по сделке {order_id}"
 
 def crm_flow(name: str, params: dict) -> dict:
     return {
-        "format": "automation-flow/1", "name": name, "enabled": True,
-        "nodes": [{"id": "start", "type": "event.order_created", "params": {}},
-                  {"id": "task", "type": "action.crm_task", "params": params}],
+        "format": "automation-flow/1",
+        "name": name,
+        "enabled": True,
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}},
+            {"id": "task", "type": "action.crm_task", "params": params},
+        ],
         "edges": [{"from": "start", "to": "task"}],
     }
 
 
 def hook_flow(url: str) -> dict:
     return {
-        "format": "automation-flow/1", "name": "Unrelated: custom event → webhook", "enabled": True,
-        "nodes": [{"id": "start", "type": "event.custom", "params": {"name": "bench"}},
-                  {"id": "hook", "type": "action.webhook", "params": {"url": url}}],
+        "format": "automation-flow/1",
+        "name": "Unrelated: custom event → webhook",
+        "enabled": True,
+        "nodes": [
+            {"id": "start", "type": "event.custom", "params": {"name": "bench"}},
+            {"id": "hook", "type": "action.webhook", "params": {"url": url}},
+        ],
         "edges": [{"from": "start", "to": "hook"}],
     }
 
@@ -64,19 +72,29 @@ def webhook_load(base: str, receiver: Receiver, rate: float, duration: float, ta
     res = asyncio.run(loadgen.run(base + "/api/v1/events", rate, duration, prefix, c.TOKEN, 4))
     load = {"started_ms": res.started_ms, "ended_ms": res.started_ms + duration * 1000}
     expected = res.summary()["ok"]
-    c.wait_until(lambda: sum(1 for r in receiver.records() if str(r[1]).startswith(prefix)) >= expected,
-                 60, f"the {tag} webhooks to be delivered")
+    c.wait_until(
+        lambda: sum(1 for r in receiver.records() if str(r[1]).startswith(prefix)) >= expected,
+        60,
+        f"the {tag} webhooks to be delivered",
+    )
     stats = analyze(receiver.records(), prefix, load, 1.0)
     stats.pop("ids")
-    return {"events": expected, "non_2xx": res.summary()["non_2xx"], "delivered": stats["delivered"],
-            "duplicates": stats["duplicates"], "latency_ms": stats["latency_ms"]}
+    return {
+        "events": expected,
+        "non_2xx": res.summary()["non_2xx"],
+        "delivered": stats["delivered"],
+        "duplicates": stats["duplicates"],
+        "latency_ms": stats["latency_ms"],
+    }
 
 
 def run_counts(db_url: str, flow_id: str) -> Counter:
     import psycopg
 
     with psycopg.connect(db_url) as conn:
-        rows = conn.execute("SELECT status, count(*) FROM runs WHERE flow_id = %s GROUP BY status", (flow_id,))
+        rows = conn.execute(
+            "SELECT status, count(*) FROM runs WHERE flow_id = %s GROUP BY status", (flow_id,)
+        )
         return Counter(dict(rows.fetchall()))
 
 
@@ -87,19 +105,31 @@ def step_stats(db_url: str, flow_id: str) -> dict:
     with psycopg.connect(db_url) as conn:
         longest, attempts_max, attempts_avg = conn.execute(
             "SELECT max(s.duration_ms), max(s.attempts), avg(s.attempts) FROM steps s JOIN runs r ON r.id = s.run_id "
-            "WHERE r.flow_id = %s AND s.node_id = 'task'", (flow_id,)).fetchone()
+            "WHERE r.flow_id = %s AND s.node_id = 'task'",
+            (flow_id,),
+        ).fetchone()
         errors = conn.execute(
             "SELECT s.error, count(*) FROM steps s JOIN runs r ON r.id = s.run_id WHERE r.flow_id = %s "
-            "AND s.node_id = 'task' AND s.status = 'failed' GROUP BY s.error", (flow_id,)).fetchall()
-    return {"longest_attempt_ms": round(float(longest or 0), 1), "attempts_max": attempts_max,
-            "attempts_avg": round(float(attempts_avg or 0), 2), "failed_errors": dict(errors)}
+            "AND s.node_id = 'task' AND s.status = 'failed' GROUP BY s.error",
+            (flow_id,),
+        ).fetchall()
+    return {
+        "longest_attempt_ms": round(float(longest or 0), 1),
+        "attempts_max": attempts_max,
+        "attempts_avg": round(float(attempts_avg or 0), 2),
+        "failed_errors": dict(errors),
+    }
 
 
 def calls(crm: str, fake) -> dict:
     out: Counter = Counter()
     for req in list(fake.requests):
         if crm == "amocrm":
-            out[{"GET": "lead_lookup" if "/leads/" in req.path else "task_lookup", "POST": "create"}[req.method]] += 1
+            out[
+                {"GET": "lead_lookup" if "/leads/" in req.path else "task_lookup", "POST": "create"}[
+                    req.method
+                ]
+            ] += 1
         else:
             out[req.path.rsplit("/", 1)[-1].removesuffix(".json")] += 1
     out["refused"] = fake.refused
@@ -115,7 +145,9 @@ def tasks_per_deal(crm: str, fake) -> Counter:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--deals", type=int, default=1000)
-    ap.add_argument("--lookup", action="store_true", help="look the deal's responsible up (else a fixed user)")
+    ap.add_argument(
+        "--lookup", action="store_true", help="look the deal's responsible up (else a fixed user)"
+    )
     ap.add_argument("--rq-workers", type=int, default=2)
     ap.add_argument("--hook-rate", type=float, default=20.0, help="the unrelated flow's events/s")
     ap.add_argument("--baseline-seconds", type=float, default=30.0)
@@ -128,10 +160,21 @@ def main() -> int:
     db_name, db_url = c.create_database("bench_crm")
     redis = c.redis_url()
     c.flush_redis(redis)
-    env = c.app_env(db_url, redis, c.CACHE / "bench-data", AUTOMATION_QUEUE=f"bench-{uuid.uuid4().hex[:6]}",
-                    AUTOMATION_INGEST_RATE=50_000)
-    results: dict = {"config": {"deals": args.deals, "lookup": args.lookup, "rq_workers": args.rq_workers,
-                                "hook_rate": args.hook_rate}}
+    env = c.app_env(
+        db_url,
+        redis,
+        c.CACHE / "bench-data",
+        AUTOMATION_QUEUE=f"bench-{uuid.uuid4().hex[:6]}",
+        AUTOMATION_INGEST_RATE=50_000,
+    )
+    results: dict = {
+        "config": {
+            "deals": args.deals,
+            "lookup": args.lookup,
+            "rq_workers": args.rq_workers,
+            "hook_rate": args.hook_rate,
+        }
+    }
     try:
         receiver = Receiver(procs)
         c.migrate(env, log_dir / "migrate.log")
@@ -145,9 +188,14 @@ def main() -> int:
         c.wait_healthy(procs, base, args.rq_workers)
         assert http.post(base + "/api/v1/flows", json=hook_flow(receiver.url), timeout=30).status_code == 201
 
-        print(f"baseline: the unrelated flow alone, {args.hook_rate:g}/s for {args.baseline_seconds:g} s", flush=True)
+        print(
+            f"baseline: the unrelated flow alone, {args.hook_rate:g}/s for {args.baseline_seconds:g} s",
+            flush=True,
+        )
         webhook_load(base, receiver, args.hook_rate, 5, "warm")
-        results["webhook_alone"] = webhook_load(base, receiver, args.hook_rate, args.baseline_seconds, "alone")
+        results["webhook_alone"] = webhook_load(
+            base, receiver, args.hook_rate, args.baseline_seconds, "alone"
+        )
 
         fixed = {} if args.lookup else {"responsible_user_id": 42}
         for deal in range(1, args.deals + 1):
@@ -158,15 +206,19 @@ def main() -> int:
             ("amocrm", {"crm": "amocrm", "base_url": amo.url, "token": AMO_TOKEN, "text": TEXT, **fixed}),
             ("bitrix24", {"crm": "bitrix24", "base_url": b24.webhook_url, "text": TEXT, **fixed}),
         ):
-            r = http.post(base + "/api/v1/flows", json=crm_flow(f"Новая сделка → Задача в CRM ({crm})", params))
+            r = http.post(
+                base + "/api/v1/flows", json=crm_flow(f"Новая сделка → Задача в CRM ({crm})", params)
+            )
             assert r.status_code == 201, r.text
             flows[crm] = r.json()["id"]
 
-        print(f"{args.deals} new deals → amoCRM and Bitrix24 tasks, the unrelated flow under load", flush=True)
+        print(
+            f"{args.deals} new deals → amoCRM and Bitrix24 tasks, the unrelated flow under load", flush=True
+        )
         items = [{"type": "order", "data": {"id": str(i), "price": i}} for i in range(1, args.deals + 1)]
         started = time.monotonic()
         for chunk in range(0, len(items), 1000):
-            r = http.post(base + "/api/v1/batch", json={"items": items[chunk:chunk + 1000]}, timeout=60)
+            r = http.post(base + "/api/v1/batch", json={"items": items[chunk : chunk + 1000]}, timeout=60)
             assert r.status_code == 202, r.text
         settled: dict[str, float] = {}
         during: list[dict] = []
@@ -180,11 +232,14 @@ def main() -> int:
                     settled[crm] = round(time.monotonic() - started, 1)
         latencies = [p for d in during for p in [d["latency_ms"]["p99"]] if p is not None]
         results["webhook_during_crm_load"] = {
-            "windows": len(during), "events": sum(d["events"] for d in during),
+            "windows": len(during),
+            "events": sum(d["events"] for d in during),
             "delivered": sum(d["delivered"] for d in during),
             "p99_ms_worst_window": max(latencies, default=None),
             "p99_ms_median_window": sorted(latencies)[len(latencies) // 2] if latencies else None,
-            "p50_ms_median_window": sorted(d["latency_ms"]["p50"] for d in during)[len(during) // 2] if during else None,
+            "p50_ms_median_window": sorted(d["latency_ms"]["p50"] for d in during)[len(during) // 2]
+            if during
+            else None,
             "by_window": [d["latency_ms"] for d in during],
         }
         for crm, fake in (("amocrm", amo), ("bitrix24", b24)):
@@ -207,8 +262,10 @@ def main() -> int:
     path = c.write_results("crm_rate_limits", results)
     report(results)
     print(f"\nresults: {path}")
-    ok = all(results[crm]["tasks_created"] == args.deals == results[crm]["deals_with_exactly_one_task"]
-             for crm in ("amocrm", "bitrix24"))
+    ok = all(
+        results[crm]["tasks_created"] == args.deals == results[crm]["deals_with_exactly_one_task"]
+        for crm in ("amocrm", "bitrix24")
+    )
     return 0 if ok else 1
 
 
@@ -216,17 +273,40 @@ def report(results: dict) -> None:
     rows = []
     for crm in ("amocrm", "bitrix24"):
         r = results[crm]
-        rows.append([crm, r["tasks_created"], r["deals_with_exactly_one_task"], r["runs"], r["settled_after_s"],
-                     r["calls"], r["longest_attempt_ms"], r["attempts_max"]])
-    print(c.table(["CRM", "tasks", "deals ×1", "runs", "settled s", "calls", "longest attempt ms", "max attempts"],
-                  rows))
+        rows.append(
+            [
+                crm,
+                r["tasks_created"],
+                r["deals_with_exactly_one_task"],
+                r["runs"],
+                r["settled_after_s"],
+                r["calls"],
+                r["longest_attempt_ms"],
+                r["attempts_max"],
+            ]
+        )
+    print(
+        c.table(
+            ["CRM", "tasks", "deals ×1", "runs", "settled s", "calls", "longest attempt ms", "max attempts"],
+            rows,
+        )
+    )
     alone, busy = results["webhook_alone"], results["webhook_during_crm_load"]
-    print(c.table(["unrelated webhook flow", "events", "p50 ms", "p99 ms"], [
-        ["alone", alone["events"], alone["latency_ms"]["p50"], alone["latency_ms"]["p99"]],
-        ["during the CRM backlog (median window)", busy["events"], busy["p50_ms_median_window"],
-         busy["p99_ms_median_window"]],
-        ["during the CRM backlog (worst 20 s window)", "", "", busy["p99_ms_worst_window"]],
-    ]))
+    print(
+        c.table(
+            ["unrelated webhook flow", "events", "p50 ms", "p99 ms"],
+            [
+                ["alone", alone["events"], alone["latency_ms"]["p50"], alone["latency_ms"]["p99"]],
+                [
+                    "during the CRM backlog (median window)",
+                    busy["events"],
+                    busy["p50_ms_median_window"],
+                    busy["p99_ms_median_window"],
+                ],
+                ["during the CRM backlog (worst 20 s window)", "", "", busy["p99_ms_worst_window"]],
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -97,14 +97,24 @@ def flow_doc(i: int, days: int, event: str, url: str) -> dict:
     edges = []
     prev = "start"
     if i % 2 == 1:
-        nodes.append({"id": "status", "type": "condition.order_status",
-                      "params": {"operator": "in", "value": ["Новая", "В работе", "Оплачен"]}})
+        nodes.append(
+            {
+                "id": "status",
+                "type": "condition.order_status",
+                "params": {"operator": "in", "value": ["Новая", "В работе", "Оплачен"]},
+            }
+        )
         edges.append({"from": "start", "to": "status"})
         prev = "status"
     nodes.append({"id": "hook", "type": "action.webhook", "params": {"url": f"{url}/days/{i}"}})
     edges.append({"from": prev, "to": "hook"})
-    return {"format": "automation-flow/1", "name": f"{days} дней ({event.rsplit('_', 1)[-1]})", "enabled": True,
-            "nodes": nodes, "edges": edges}
+    return {
+        "format": "automation-flow/1",
+        "name": f"{days} дней ({event.rsplit('_', 1)[-1]})",
+        "enabled": True,
+        "nodes": nodes,
+        "edges": edges,
+    }
 
 
 def verify(db_url: str, flows: list[dict], now) -> dict:
@@ -128,11 +138,33 @@ def verify(db_url: str, flows: list[dict], now) -> dict:
                            (SELECT count(*) FROM (SELECT id FROM ev EXCEPT SELECT id FROM exp) x),
                            (SELECT count(*) FROM (SELECT id FROM exp EXCEPT SELECT id FROM act) m),
                            (SELECT count(*) FROM (SELECT id FROM act EXCEPT SELECT id FROM exp) x)""",
-                {"days": f["days"], "floor": floor, "now": now, "flow": f["id"], "prefix": f"days:{f['id']}:%"},
+                {
+                    "days": f["days"],
+                    "floor": floor,
+                    "now": now,
+                    "flow": f["id"],
+                    "prefix": f"days:{f['id']}:%",
+                },
             ).fetchone()
-            per_flow.append(dict(zip(
-                ["expected", "events", "runs", "events_missing", "events_extra", "runs_missing", "runs_extra"],
-                row, strict=True), event=f["event"], days=f["days"]))
+            per_flow.append(
+                dict(
+                    zip(
+                        [
+                            "expected",
+                            "events",
+                            "runs",
+                            "events_missing",
+                            "events_extra",
+                            "runs_missing",
+                            "runs_extra",
+                        ],
+                        row,
+                        strict=True,
+                    ),
+                    event=f["event"],
+                    days=f["days"],
+                )
+            )
         run_dups = conn.execute(
             "SELECT count(*) - count(DISTINCT (flow_id, order_id)) FROM runs WHERE trigger = 'schedule'"
         ).fetchone()[0]
@@ -141,8 +173,13 @@ def verify(db_url: str, flows: list[dict], now) -> dict:
         ).fetchone()[0]
         by_status = dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())
         undispatched = conn.execute("SELECT count(*) FROM events WHERE dispatched_at IS NULL").fetchone()[0]
-    return {"per_flow": per_flow, "run_duplicates": run_dups, "event_duplicates": event_dups,
-            "runs_by_status": by_status, "undispatched_events": undispatched}
+    return {
+        "per_flow": per_flow,
+        "run_duplicates": run_dups,
+        "event_duplicates": event_dups,
+        "runs_by_status": by_status,
+        "undispatched_events": undispatched,
+    }
 
 
 def timed_sweep(app, sweep_days, registry, db, now, budget: float, db_name: str, profile=None) -> dict:
@@ -180,8 +217,12 @@ def timed_sweep(app, sweep_days, registry, db, now, budget: float, db_name: str,
     seconds = time.perf_counter() - started
     thread.join(60)
     cancelled = "fired" not in box and seconds >= budget  # else it finished (maybe past the budget)
-    return {"seconds": seconds, "fired": box.get("fired"), "error": box.get("error"),
-            "cancelled_after_budget": cancelled}
+    return {
+        "seconds": seconds,
+        "fired": box.get("fired"),
+        "error": box.get("error"),
+        "cancelled_after_budget": cancelled,
+    }
 
 
 def drain_dispatch(app, budget: float, profile=None) -> dict:
@@ -221,9 +262,14 @@ def drain_dispatch(app, budget: float, profile=None) -> dict:
         # the run rows of a batch are stamped when its transaction starts, before its sends
         last_run = db.session.scalar(select(func.max(Run.created_at)).where(Run.trigger == "schedule"))
         db.session.remove()
-    return {"seconds": seconds, "events": events, "batches": batches, "handoff_runs": handoff,
-            "stopped_at_budget": seconds >= budget,
-            "last_run_created_s": (last_run - started_at).total_seconds() if last_run else None}
+    return {
+        "seconds": seconds,
+        "events": events,
+        "batches": batches,
+        "handoff_runs": handoff,
+        "stopped_at_budget": seconds >= budget,
+        "last_run_created_s": (last_run - started_at).total_seconds() if last_run else None,
+    }
 
 
 def time_upsert_check(app, rounds: int = 20, batch: int = 200) -> dict:
@@ -253,8 +299,12 @@ def time_upsert_check(app, rounds: int = 20, batch: int = 200) -> dict:
             db.session.rollback()
         db.session.remove()
     samples.sort()
-    return {"flows": len(flows), "batch": batch, "median_ms_per_batch": round(samples[len(samples) // 2] * 1000, 3),
-            "us_per_order": round(samples[len(samples) // 2] / batch * 1e6, 1)}
+    return {
+        "flows": len(flows),
+        "batch": batch,
+        "median_ms_per_batch": round(samples[len(samples) // 2] * 1000, 3),
+        "us_per_order": round(samples[len(samples) // 2] / batch * 1e6, 1),
+    }
 
 
 class Receiver:
@@ -286,19 +336,31 @@ def print_profile(profile, title: str, top: int = 18) -> None:
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(top)
     print(f"--- profile: {title} ---")
-    print("\n".join(out.getvalue().splitlines()[:top + 12]))
+    print("\n".join(out.getvalue().splitlines()[: top + 12]))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=300_000)
-    parser.add_argument("--budget", type=float, default=90,
-                        help="seconds the first sweep may take before it is cancelled (keeps the run bounded)")
-    parser.add_argument("--drain-budget", type=float, default=300,
-                        help="seconds the in-process dispatch drain may take before it stops")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="time the first sweep this many more times (due events deleted, watermarks reset)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=90,
+        help="seconds the first sweep may take before it is cancelled (keeps the run bounded)",
+    )
+    parser.add_argument(
+        "--drain-budget",
+        type=float,
+        default=300,
+        help="seconds the in-process dispatch drain may take before it stops",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="time the first sweep this many more times (due events deleted, watermarks reset)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the first sweep and the drain")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--no-write", action="store_true")
@@ -334,28 +396,40 @@ def main() -> int:
         print(f"inserted {args.orders:,} orders and {args.clients:,} clients in {fill_s:.1f} s", flush=True)
         with app.app_context():
             runtime = rt()
-            specs = [(d, "event.order_days_since_created") for d in CREATED_DAYS] + \
-                    [(d, "event.order_days_since_paid") for d in PAID_DAYS]
-            saved = [save_flow(db.session, runtime.registry, runtime.secrets, flow_doc(i, d, e, receiver.base))
-                     for i, (d, e) in enumerate(specs)]
+            specs = [(d, "event.order_days_since_created") for d in CREATED_DAYS] + [
+                (d, "event.order_days_since_paid") for d in PAID_DAYS
+            ]
+            saved = [
+                save_flow(db.session, runtime.registry, runtime.secrets, flow_doc(i, d, e, receiver.base))
+                for i, (d, e) in enumerate(specs)
+            ]
             db.session.commit()
-            flows = [{"id": f.id, "days": d, "event": e, "enabled_at": f.enabled_at}
-                     for f, (d, e) in zip(saved, specs, strict=True)]
+            flows = [
+                {"id": f.id, "days": d, "event": e, "enabled_at": f.enabled_at}
+                for f, (d, e) in zip(saved, specs, strict=True)
+            ]
             db.session.remove()
 
         now = utcnow()
-        first = timed_sweep(app, sweep_days, runtime.registry, db, now, args.budget, db_name, profiles["sweep"])
+        first = timed_sweep(
+            app, sweep_days, runtime.registry, db, now, args.budget, db_name, profiles["sweep"]
+        )
         fired = len(first["fired"]) if first["fired"] is not None else None
-        print(f"sweep: {fired if fired is not None else '?'} due events recorded in {first['seconds']:.3f} s"
-              + (f" — cancelled after the {args.budget:g} s budget" if first["cancelled_after_budget"] else "")
-              + (f" ({first['error']})" if first["error"] and not first["cancelled_after_budget"] else ""), flush=True)
+        print(
+            f"sweep: {fired if fired is not None else '?'} due events recorded in {first['seconds']:.3f} s"
+            + (f" — cancelled after the {args.budget:g} s budget" if first["cancelled_after_budget"] else "")
+            + (f" ({first['error']})" if first["error"] and not first["cancelled_after_budget"] else ""),
+            flush=True,
+        )
         complete = not first["cancelled_after_budget"] and not first["error"]
         with app.app_context():
             if complete:
                 t = time.perf_counter()
                 second = {"fired": len(sweep_days(db.session, runtime.registry, now=now))}
                 second["seconds"] = time.perf_counter() - t
-            recorded = db.session.scalar(select(func.count()).select_from(Event).where(Event.dedupe_key.is_not(None)))
+            recorded = db.session.scalar(
+                select(func.count()).select_from(Event).where(Event.dedupe_key.is_not(None))
+            )
             db.session.remove()
             # the same first sweep again on a noisy machine: due events deleted, watermarks reset
             for _ in range(args.repeat if complete else 0):
@@ -367,7 +441,9 @@ def main() -> int:
                 repeats.append({"seconds": time.perf_counter() - t, "recorded": again})
                 db.session.remove()
             if repeats:
-                print("first sweep repeated: " + ", ".join(f"{r['seconds']:.3f} s" for r in repeats), flush=True)
+                print(
+                    "first sweep repeated: " + ", ".join(f"{r['seconds']:.3f} s" for r in repeats), flush=True
+                )
         if complete:
             drain = drain_dispatch(app, args.drain_budget, profiles["drain"])
             print(f"dispatch drained: {drain['events']:,} events in {drain['seconds']:.2f} s", flush=True)
@@ -390,55 +466,115 @@ def main() -> int:
             c.drop_database(db_name)
 
     per_flow = check["per_flow"]
-    rows = [[p["event"].split(".", 1)[1], p["days"], p["expected"], p["events"], p["runs"],
-             p["events_missing"] + p["runs_missing"], p["events_extra"] + p["runs_extra"]] for p in per_flow]
+    rows = [
+        [
+            p["event"].split(".", 1)[1],
+            p["days"],
+            p["expected"],
+            p["events"],
+            p["runs"],
+            p["events_missing"] + p["runs_missing"],
+            p["events_extra"] + p["runs_extra"],
+        ]
+        for p in per_flow
+    ]
     print(c.table(["event", "N days", "due (SQL)", "due events", "runs", "missing", "extra"], rows))
     due_total = sum(p["expected"] for p in per_flow)
     runs_total = sum(p["runs"] for p in per_flow)
     triggered = sum(v for k, v in check["runs_by_status"].items() if k != "not_triggered")
-    events_exact = all(p["events_missing"] == 0 and p["events_extra"] == 0 for p in per_flow) \
+    events_exact = (
+        all(p["events_missing"] == 0 and p["events_extra"] == 0 for p in per_flow)
         and check["event_duplicates"] == 0
-    runs_exact = all(p["runs_missing"] == 0 and p["runs_extra"] == 0 for p in per_flow) and check["run_duplicates"] == 0
+    )
+    runs_exact = (
+        all(p["runs_missing"] == 0 and p["runs_extra"] == 0 for p in per_flow)
+        and check["run_duplicates"] == 0
+    )
     checks = {
         "sweep recorded exactly the due set (no missing, no extra, no duplicate)": complete and events_exact,
-        "second sweep (same now) recorded nothing": bool(second) and second["fired"] == 0 and recorded == fired,
-        "every repeat of the first sweep recorded the same due set": all(r["recorded"] == fired for r in repeats),
+        "second sweep (same now) recorded nothing": bool(second)
+        and second["fired"] == 0
+        and recorded == fired,
+        "every repeat of the first sweep recorded the same due set": all(
+            r["recorded"] == fired for r in repeats
+        ),
         "every flow has a watermark": all(w is not None for w in watermarks),
         "every due (flow, order) has exactly one run, nothing else ran": complete and runs_exact,
-        "every event dispatched": bool(drain) and not drain["stopped_at_budget"] and check["undispatched_events"] == 0,
-        "one delivery per triggered run, no duplicate webhook-id":
-            len(deliveries) == len(set(deliveries)) == triggered,
+        "every event dispatched": bool(drain)
+        and not drain["stopped_at_budget"]
+        and check["undispatched_events"] == 0,
+        "one delivery per triggered run, no duplicate webhook-id": len(deliveries)
+        == len(set(deliveries))
+        == triggered,
     }
     sweep_s = first["seconds"]
     runs_per_s = runs_total / drain["seconds"] if drain and drain["seconds"] else None
-    print(c.table(
-        ["orders", "flows", "due", "sweep s", "2nd sweep s", "next sweep s", "drain s", "runs", "runs/s",
-         "delivered", "exactly once"],
-        [[args.orders, len(flows), due_total,
-          f"> {sweep_s:.1f} (cancelled)" if first["cancelled_after_budget"] else f"{sweep_s:.3f}",
-          f"{second['seconds']:.3f}" if second else None, f"{third['seconds']:.3f}" if third else None,
-          f"{drain['seconds']:.1f}" if drain else None, runs_total, round(runs_per_s) if runs_per_s else None,
-          len(deliveries), complete and events_exact and runs_exact]],
-    ))
-    print(f"runs by status: {check['runs_by_status']} (not_triggered = the status condition was false at dispatch; "
-          f"stored, no step, nothing sent)")
+    print(
+        c.table(
+            [
+                "orders",
+                "flows",
+                "due",
+                "sweep s",
+                "2nd sweep s",
+                "next sweep s",
+                "drain s",
+                "runs",
+                "runs/s",
+                "delivered",
+                "exactly once",
+            ],
+            [
+                [
+                    args.orders,
+                    len(flows),
+                    due_total,
+                    f"> {sweep_s:.1f} (cancelled)" if first["cancelled_after_budget"] else f"{sweep_s:.3f}",
+                    f"{second['seconds']:.3f}" if second else None,
+                    f"{third['seconds']:.3f}" if third else None,
+                    f"{drain['seconds']:.1f}" if drain else None,
+                    runs_total,
+                    round(runs_per_s) if runs_per_s else None,
+                    len(deliveries),
+                    complete and events_exact and runs_exact,
+                ]
+            ],
+        )
+    )
+    print(
+        f"runs by status: {check['runs_by_status']} (not_triggered = the status condition was false at dispatch; "
+        f"stored, no step, nothing sent)"
+    )
     if drain:
-        print(f"drain: {drain['batches']} batches of ≤ 200 events, {drain['handoff_runs']} runs handed to the "
-              "step-by-step path; includes contexts, conditions, run + step rows, sending each webhook to the "
-              "local receiver and storing its outcome; the last batch's runs were stamped "
-              f"{drain['last_run_created_s']:.1f} s after the drain started (its sends and outcomes follow)")
-    print(f"upsert check: {upsert['us_per_order']} µs per upserted order ({upsert['flows']} N-day flows from the "
-          f"flow index, batch of {upsert['batch']}, median {upsert['median_ms_per_batch']} ms per batch)")
+        print(
+            f"drain: {drain['batches']} batches of ≤ 200 events, {drain['handoff_runs']} runs handed to the "
+            "step-by-step path; includes contexts, conditions, run + step rows, sending each webhook to the "
+            "local receiver and storing its outcome; the last batch's runs were stamped "
+            f"{drain['last_run_created_s']:.1f} s after the drain started (its sends and outcomes follow)"
+        )
+    print(
+        f"upsert check: {upsert['us_per_order']} µs per upserted order ({upsert['flows']} N-day flows from the "
+        f"flow index, batch of {upsert['batch']}, median {upsert['median_ms_per_batch']} ms per batch)"
+    )
     all_s = sorted([sweep_s] + [r["seconds"] for r in repeats])
     median_s = all_s[len(all_s) // 2]
     if repeats:
         print(f"first sweep, {len(all_s)} timings: median {median_s:.3f} s, max {all_s[-1]:.3f} s")
     verdict = "FAIL" if first["cancelled_after_budget"] else c.verdict(max(all_s), TARGET_S, False)
-    print(f"sweep over {args.orders:,} orders, {len(flows)} N-day flows, {due_total:,} due (flow, order) found and "
-          f"durably recorded: {sweep_s:.3f} s (median of {len(all_s)}: {median_s:.3f} s, max {all_s[-1]:.3f} s; "
-          f"target ≤ {TARGET_S} s: {verdict}); their runs: "
-          + (f"{drain['seconds']:.1f} s more ({runs_per_s:,.0f} runs/s, one in-process dispatcher)" if runs_per_s else "n/a"))
-    print("checks: " + ("OK" if all(checks.values()) else "FAILED: " + "; ".join(k for k, v in checks.items() if not v)))
+    print(
+        f"sweep over {args.orders:,} orders, {len(flows)} N-day flows, {due_total:,} due (flow, order) found and "
+        f"durably recorded: {sweep_s:.3f} s (median of {len(all_s)}: {median_s:.3f} s, max {all_s[-1]:.3f} s; "
+        f"target ≤ {TARGET_S} s: {verdict}); their runs: "
+        + (
+            f"{drain['seconds']:.1f} s more ({runs_per_s:,.0f} runs/s, one in-process dispatcher)"
+            if runs_per_s
+            else "n/a"
+        )
+    )
+    print(
+        "checks: "
+        + ("OK" if all(checks.values()) else "FAILED: " + "; ".join(k for k, v in checks.items() if not v))
+    )
     if first["error"] and not first["cancelled_after_budget"]:
         print(f"the sweep raised: {first['error']}")
     for name, profile in profiles.items():
@@ -449,21 +585,33 @@ def main() -> int:
         "fill_s": round(fill_s, 1),
         "flows": len(flows),
         "due": due_total,
-        "sweep": {"seconds": round(sweep_s, 3), "recorded": fired,
-                  "includes": "finding every due (flow, order) in SQL and committing one due event per pair "
-                              "(INSERT … SELECT … ON CONFLICT DO NOTHING) + the watermarks; not the runs",
-                  "cancelled_after_budget": first["cancelled_after_budget"], "error": first["error"],
-                  "repeats_s": [round(r["seconds"], 3) for r in repeats], "median_s": round(median_s, 3),
-                  "max_s": round(all_s[-1], 3)},
+        "sweep": {
+            "seconds": round(sweep_s, 3),
+            "recorded": fired,
+            "includes": "finding every due (flow, order) in SQL and committing one due event per pair "
+            "(INSERT … SELECT … ON CONFLICT DO NOTHING) + the watermarks; not the runs",
+            "cancelled_after_budget": first["cancelled_after_budget"],
+            "error": first["error"],
+            "repeats_s": [round(r["seconds"], 3) for r in repeats],
+            "median_s": round(median_s, 3),
+            "max_s": round(all_s[-1], 3),
+        },
         "second_sweep": second and {"seconds": round(second["seconds"], 3), "recorded": second["fired"]},
-        "next_sweep_real_clock": third and {"seconds": round(third["seconds"], 3), "recorded": third["fired"]},
-        "dispatch_drain": drain and {
-            "seconds": round(drain["seconds"], 2), "events": drain["events"], "batches": drain["batches"],
-            "runs": runs_total, "runs_per_s": round(runs_per_s, 1) if runs_per_s else None,
-            "handoff_runs": drain["handoff_runs"], "deliveries": len(deliveries),
+        "next_sweep_real_clock": third
+        and {"seconds": round(third["seconds"], 3), "recorded": third["fired"]},
+        "dispatch_drain": drain
+        and {
+            "seconds": round(drain["seconds"], 2),
+            "events": drain["events"],
+            "batches": drain["batches"],
+            "runs": runs_total,
+            "runs_per_s": round(runs_per_s, 1) if runs_per_s else None,
+            "handoff_runs": drain["handoff_runs"],
+            "deliveries": len(deliveries),
             "last_run_created_s": drain["last_run_created_s"] and round(drain["last_run_created_s"], 2),
             "includes": "one in-process dispatcher: claim 200 events, contexts, conditions, run + step rows, "
-                        "webhooks sent to a local receiver, outcomes stored"},
+            "webhooks sent to a local receiver, outcomes stored",
+        },
         "upsert_check": upsert,
         "per_flow": per_flow,
         "run_duplicates": check["run_duplicates"],

@@ -57,7 +57,9 @@ TARGETS = {"ratio_vs_node_red": 1.0, "times_n8n": 50, "rate_p99_ms": 100, "rss_m
 class Receiver:
     def __init__(self, procs: c.Procs):
         self.port = c.free_port()
-        self.pid = procs.start("receiver", [sys.executable, str(c.BENCH / "receiver.py"), "--port", str(self.port)]).pid
+        self.pid = procs.start(
+            "receiver", [sys.executable, str(c.BENCH / "receiver.py"), "--port", str(self.port)]
+        ).pid
         self.base = f"http://127.0.0.1:{self.port}"
         self.url = self.base + "/hook"
         self.session = requests.Session()
@@ -76,12 +78,33 @@ class Receiver:
 # -- load --------------------------------------------------------------------------------------
 
 
-def wrk_phase(url: str, prefix: str, duration: int, connections: int, threads: int, token: str | None) -> dict:
-    env = {**os.environ, "BENCH_PREFIX": prefix, "BENCH_TOKEN": token or "", "BENCH_PATH": "/" + url.split("/", 3)[3]}
+def wrk_phase(
+    url: str, prefix: str, duration: int, connections: int, threads: int, token: str | None
+) -> dict:
+    env = {
+        **os.environ,
+        "BENCH_PREFIX": prefix,
+        "BENCH_TOKEN": token or "",
+        "BENCH_PATH": "/" + url.split("/", 3)[3],
+    }
     started = time.time() * 1000
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(LUA), url],
-        env=env, capture_output=True, text=True, timeout=duration + 120, check=False,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=duration + 120,
+        check=False,
     )
     ended = time.time() * 1000
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
@@ -103,7 +126,9 @@ def wrk_phase(url: str, prefix: str, duration: int, connections: int, threads: i
     }
 
 
-def rate_phase(url: str, prefix: str, rate: float, duration: float, connections: int, token: str | None) -> dict:
+def rate_phase(
+    url: str, prefix: str, rate: float, duration: float, connections: int, token: str | None
+) -> dict:
     res = asyncio.run(loadgen.run(url, rate, duration, prefix, token, connections))
     summary = res.summary()
     seconds = (res.ended_ms - res.started_ms) / 1000
@@ -138,8 +163,10 @@ def drain(receiver: Receiver, expected, timeout: float, stall: float = 15.0) -> 
             return {"drained": True, "seconds": round(time.monotonic() - started, 1)}
         if time.monotonic() - last_change > stall or time.monotonic() - started > timeout:
             return {
-                "drained": False, "seconds": round(time.monotonic() - started, 1),
-                "delivered": count, "expected": target,
+                "drained": False,
+                "seconds": round(time.monotonic() - started, 1),
+                "delivered": count,
+                "expected": target,
             }
         time.sleep(0.5)
 
@@ -170,7 +197,9 @@ def analyze(records: list[list], prefix: str, load: dict, warmup: float) -> dict
         "delivered_per_s_overall": round(len(first) / span, 1) if span else None,
         "delivered_after_load_ended": sum(1 for a in arrivals if a > t1),
         "latency_ms": {
-            "p50": _r(p(latencies, 50)), "p90": _r(p(latencies, 90)), "p99": _r(p(latencies, 99)),
+            "p50": _r(p(latencies, 50)),
+            "p90": _r(p(latencies, 90)),
+            "p99": _r(p(latencies, 99)),
             "max": _r(max(latencies) if latencies else None),
         },
         "ids": set(first),
@@ -190,10 +219,24 @@ def bench_flow(hook_url: str) -> dict:
         "name": "Bench: custom event → n > -1 → webhook",
         "enabled": True,
         "nodes": [
-            {"id": "start", "type": "event.custom", "params": {"name": "bench"}, "position": {"x": 0, "y": 0}},
-            {"id": "n", "type": "condition.event_data", "params": {"path": "n", "operator": "gt", "value": -1},
-             "position": {"x": 250, "y": 0}},
-            {"id": "hook", "type": "action.webhook", "params": {"url": hook_url}, "position": {"x": 500, "y": 0}},
+            {
+                "id": "start",
+                "type": "event.custom",
+                "params": {"name": "bench"},
+                "position": {"x": 0, "y": 0},
+            },
+            {
+                "id": "n",
+                "type": "condition.event_data",
+                "params": {"path": "n", "operator": "gt", "value": -1},
+                "position": {"x": 250, "y": 0},
+            },
+            {
+                "id": "hook",
+                "type": "action.webhook",
+                "params": {"url": hook_url},
+                "position": {"x": 500, "y": 0},
+            },
         ],
         "edges": [{"from": "start", "to": "n"}, {"from": "n", "to": "hook", "branch": "true"}],
     }
@@ -203,10 +246,14 @@ def stored_count(db_url: str, prefix: str) -> int:
     import psycopg
 
     with psycopg.connect(db_url) as conn:
-        return conn.execute("SELECT count(*) FROM custom_events WHERE id LIKE %s", (prefix + "-%",)).fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM custom_events WHERE id LIKE %s", (prefix + "-%",)
+        ).fetchone()[0]
 
 
-def verify_db(db_url: str, prefix: str, delivered: set[str], load: dict, connections: int, closed: bool) -> dict:
+def verify_db(
+    db_url: str, prefix: str, delivered: set[str], load: dict, connections: int, closed: bool
+) -> dict:
     import psycopg
 
     like = prefix + "-%"
@@ -214,23 +261,32 @@ def verify_db(db_url: str, prefix: str, delivered: set[str], load: dict, connect
         ids = {r[0] for r in conn.execute("SELECT id FROM custom_events WHERE id LIKE %s", (like,))}
         events, undispatched = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE dispatched_at IS NULL) FROM events "
-            "WHERE trigger = 'custom_event' AND subject_id LIKE %s", (like,)
+            "WHERE trigger = 'custom_event' AND subject_id LIKE %s",
+            (like,),
         ).fetchone()
-        runs = dict(conn.execute(
-            "SELECT r.status, count(*) FROM runs r JOIN events e ON e.id = r.event_id "
-            "WHERE e.subject_id LIKE %s GROUP BY r.status", (like,)
-        ).fetchall())
+        runs = dict(
+            conn.execute(
+                "SELECT r.status, count(*) FROM runs r JOIN events e ON e.id = r.event_id "
+                "WHERE e.subject_id LIKE %s GROUP BY r.status",
+                (like,),
+            ).fetchall()
+        )
         max_runs_per_event = conn.execute(
             "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM runs r JOIN events e ON e.id = r.event_id "
-            "WHERE e.subject_id LIKE %s GROUP BY r.event_id) x", (like,)
+            "WHERE e.subject_id LIKE %s GROUP BY r.event_id) x",
+            (like,),
         ).fetchone()[0]
-        steps = dict(conn.execute(
-            "SELECT s.status, count(*) FROM steps s JOIN runs r ON r.id = s.run_id JOIN events e ON e.id = r.event_id "
-            "WHERE e.subject_id LIKE %s AND s.node_type = 'action.webhook' GROUP BY s.status", (like,)
-        ).fetchall())
+        steps = dict(
+            conn.execute(
+                "SELECT s.status, count(*) FROM steps s JOIN runs r ON r.id = s.run_id JOIN events e ON e.id = r.event_id "
+                "WHERE e.subject_id LIKE %s AND s.node_type = 'action.webhook' GROUP BY s.status",
+                (like,),
+            ).fetchall()
+        )
         attempts = conn.execute(
             "SELECT coalesce(sum(s.attempts), 0) FROM steps s JOIN runs r ON r.id = s.run_id "
-            "JOIN events e ON e.id = r.event_id WHERE e.subject_id LIKE %s AND s.node_type = 'action.webhook'", (like,)
+            "JOIN events e ON e.id = r.event_id WHERE e.subject_id LIKE %s AND s.node_type = 'action.webhook'",
+            (like,),
         ).fetchone()[0]
     total_runs = sum(runs.values())
     accepted = load["ok"]
@@ -268,10 +324,13 @@ def verify_db(db_url: str, prefix: str, delivered: set[str], load: dict, connect
 def run_ours(args, procs: c.Procs, receiver: Receiver, log_dir: Path) -> dict:
     """Each phase on a fresh stack (new database, flushed Redis, new processes), so a backlog left
     by one phase never slows the next."""
-    result: dict = {"config": {
-        "api": f"{os.environ.get('AUTOMATION_API_SERVER') or 'granian'} (WSGI), {args.api_workers} workers × {args.api_threads} threads",
-        "rq_workers": args.rq_workers, "scheduler": not args.no_scheduler,
-    }}
+    result: dict = {
+        "config": {
+            "api": f"{os.environ.get('AUTOMATION_API_SERVER') or 'granian'} (WSGI), {args.api_workers} workers × {args.api_threads} threads",
+            "rq_workers": args.rq_workers,
+            "scheduler": not args.no_scheduler,
+        }
+    }
     for mode in args.modes:
         print(f"  ours: {mode} phase", flush=True)
         result[mode] = ours_phase(args, mode, procs, receiver, log_dir / f"ours-{mode}")
@@ -283,7 +342,9 @@ def ours_phase(args, mode: str, procs: c.Procs, receiver: Receiver, log_dir: Pat
     redis = c.redis_url()
     c.flush_redis(redis)
     queue = f"bench-{uuid.uuid4().hex[:6]}"
-    env = c.app_env(db_url, redis, c.CACHE / "bench-data", AUTOMATION_QUEUE=queue, AUTOMATION_INGEST_RATE=50_000)
+    env = c.app_env(
+        db_url, redis, c.CACHE / "bench-data", AUTOMATION_QUEUE=queue, AUTOMATION_INGEST_RATE=50_000
+    )
     procs.log_dir = log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     for old in log_dir.glob("*.log"):
@@ -294,7 +355,9 @@ def ours_phase(args, mode: str, procs: c.Procs, receiver: Receiver, log_dir: Pat
         groups = {"api": api.pid}
         server = str(c.TARGET / "server.py")
         for i in range(args.rq_workers):
-            groups[f"rq-worker-{i}"] = procs.start(f"rq-worker-{i}", [sys.executable, server, "worker"], env).pid
+            groups[f"rq-worker-{i}"] = procs.start(
+                f"rq-worker-{i}", [sys.executable, server, "worker"], env
+            ).pid
         if not args.no_scheduler:
             groups["scheduler"] = procs.start("scheduler", [sys.executable, server, "scheduler"], env).pid
         http = requests.Session()
@@ -303,8 +366,14 @@ def ours_phase(args, mode: str, procs: c.Procs, receiver: Receiver, log_dir: Pat
         r = http.post(base + "/api/v1/flows", json=bench_flow(receiver.url), timeout=30)
         if r.status_code != 201:
             raise RuntimeError(f"creating the bench flow failed: {r.status_code} {r.text}")
-        warm(receiver, lambda i: http.post(base + "/api/v1/events", json={
-            "id": f"warm-{i}", "name": "bench", "data": {"n": i, "sent_at": time.time() * 1000}}, timeout=30))
+        warm(
+            receiver,
+            lambda i: http.post(
+                base + "/api/v1/events",
+                json={"id": f"warm-{i}", "name": "bench", "data": {"n": i, "sent_at": time.time() * 1000}},
+                timeout=30,
+            ),
+        )
         events_url = base + "/api/v1/events"
         prefix = f"ours{mode}{uuid.uuid4().hex[:6]}"
         receiver.reset()
@@ -321,17 +390,28 @@ def ours_phase(args, mode: str, procs: c.Procs, receiver: Receiver, log_dir: Pat
         db = verify_db(db_url, prefix, ids, load, args.connections, mode == "closed")
         db["rq_queue_length_at_cutoff"] = queue_length(redis, queue)
         cpu = sampled["cpu"]
-        cpu["ms_per_delivered_action"] = per_action(cpu["system_under_test_s"] + cpu["postgres_backends_s"], stats["delivered"])
+        cpu["ms_per_delivered_action"] = per_action(
+            cpu["system_under_test_s"] + cpu["postgres_backends_s"], stats["delivered"]
+        )
         trees = cpu["by_process_tree_s"]
         cpu["ms_per_action_by_part"] = {
             "api": per_action(trees.get("api", 0.0), stats["delivered"]),
-            "rq_workers": per_action(sum(v for k, v in trees.items() if k.startswith("rq-worker")), stats["delivered"]),
+            "rq_workers": per_action(
+                sum(v for k, v in trees.items() if k.startswith("rq-worker")), stats["delivered"]
+            ),
             "scheduler": per_action(trees.get("scheduler", 0.0), stats["delivered"]),
             "postgres": per_action(cpu["postgres_backends_s"], stats["delivered"]),
         }
-        return {"load": load, "delivery": stats, "drain": drained, "db": db, "cpu": cpu,
-                "rss_mb": rss_summary(sampled["rss_peaks_mb"], args.rq_workers), "log_errors": procs.errors(),
-                "logs": str(log_dir)}
+        return {
+            "load": load,
+            "delivery": stats,
+            "drain": drained,
+            "db": db,
+            "cpu": cpu,
+            "rss_mb": rss_summary(sampled["rss_peaks_mb"], args.rq_workers),
+            "log_errors": procs.errors(),
+            "logs": str(log_dir),
+        }
     finally:
         procs.stop_all_but("receiver")
         if not args.keep_db:
@@ -383,11 +463,19 @@ def run_node_red(args, procs: c.Procs, receiver: Receiver, log_dir: Path) -> dic
     procs.log_dir = log_dir / "node-red"
     procs.log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        base, pid = nodered.start(procs, receiver.url, c.CACHE / "bench-node-red", keepalive=args.node_red_keepalive)
+        base, pid = nodered.start(
+            procs, receiver.url, c.CACHE / "bench-node-red", keepalive=args.node_red_keepalive
+        )
         result["http_request_keepalive"] = args.node_red_keepalive
         url = base + "/event"
-        warm(receiver, lambda i: requests.post(url, json={
-            "id": f"warm-{i}", "name": "bench", "data": {"n": i, "sent_at": time.time() * 1000}}, timeout=30))
+        warm(
+            receiver,
+            lambda i: requests.post(
+                url,
+                json={"id": f"warm-{i}", "name": "bench", "data": {"n": i, "sent_at": time.time() * 1000}},
+                timeout=30,
+            ),
+        )
         if args.node_red_warm > 0:  # V8 compiles the hot paths during the first thousands of messages
             receiver.reset()
             burst = wrk_phase(url, "warmburst", args.node_red_warm, args.connections, args.wrk_threads, None)
@@ -410,8 +498,13 @@ def run_node_red(args, procs: c.Procs, receiver: Receiver, log_dir: Path) -> dic
             stats["not_delivered"] = max(0, load["ok"] - stats["delivered"])
             cpu = sampled["cpu"]
             cpu["ms_per_delivered_action"] = per_action(cpu["system_under_test_s"], stats["delivered"])
-            result[mode] = {"load": load, "delivery": stats, "drain": drained, "cpu": cpu,
-                            "rss_mb": {"node": sampled["rss_peaks_mb"].get("node-red")}}
+            result[mode] = {
+                "load": load,
+                "delivery": stats,
+                "drain": drained,
+                "cpu": cpu,
+                "rss_mb": {"node": sampled["rss_peaks_mb"].get("node-red")},
+            }
         return result
     finally:
         procs.stop_all_but("receiver")
@@ -432,25 +525,45 @@ def rows_for(system: str, res: dict, modes) -> tuple[list[list], list[list]]:
         if "node" in rss:
             mem = f"node {fmt_mb(rss['node'])}"
         else:
-            mem = (f"api master {fmt_mb(rss['api_master'])}, api worker {fmt_mb(rss['api_worker_max'])}, "
-                   f"rq worker {fmt_mb(rss['rq_worker_max'])}, horse {fmt_mb(rss['rq_work_horse_max'])}")
+            mem = (
+                f"api master {fmt_mb(rss['api_master'])}, api worker {fmt_mb(rss['api_worker_max'])}, "
+                f"rq worker {fmt_mb(rss['rq_worker_max'])}, horse {fmt_mb(rss['rq_work_horse_max'])}"
+            )
         if "db" in ph:
             lost, pending = ph["db"]["undelivered"], ph["db"]["pending_at_cutoff"]
         else:
             lost, pending = d.get("not_delivered"), None
-        rows.append([
-            system, mode, load["requests_per_s"],
-            load["non_2xx"] + load["socket_errors"] + load.get("unsent_server_too_slow", 0),
-            load["api_latency_ms"]["p99"], d["delivered_per_s_steady"], d["delivered_per_s_overall"], d["delivered"],
-            lost, pending, d["duplicates"],
-            d["latency_ms"]["p50"], d["latency_ms"]["p99"],
-        ])
+        rows.append(
+            [
+                system,
+                mode,
+                load["requests_per_s"],
+                load["non_2xx"] + load["socket_errors"] + load.get("unsent_server_too_slow", 0),
+                load["api_latency_ms"]["p99"],
+                d["delivered_per_s_steady"],
+                d["delivered_per_s_overall"],
+                d["delivered"],
+                lost,
+                pending,
+                d["duplicates"],
+                d["latency_ms"]["p50"],
+                d["latency_ms"]["p99"],
+            ]
+        )
         parts = cpu.get("ms_per_action_by_part")
-        split = (f" (api {parts['api']}, rq {parts['rq_workers']}, pg {parts['postgres']})" if parts else "")
-        resources.append([
-            system, mode, f"{cpu['ms_per_delivered_action']}{split}", cpu["system_under_test_s"], cpu["postgres_backends_s"],
-            cpu["redis_s"], cpu["others_cores"], mem,
-        ])
+        split = f" (api {parts['api']}, rq {parts['rq_workers']}, pg {parts['postgres']})" if parts else ""
+        resources.append(
+            [
+                system,
+                mode,
+                f"{cpu['ms_per_delivered_action']}{split}",
+                cpu["system_under_test_s"],
+                cpu["postgres_backends_s"],
+                cpu["redis_s"],
+                cpu["others_cores"],
+                mem,
+            ]
+        )
     return rows, resources
 
 
@@ -470,26 +583,42 @@ def main() -> int:
     parser.add_argument("--api-threads", type=int, default=8)
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument("--no-scheduler", action="store_true")
-    parser.add_argument("--drain-timeout", type=float, default=15,
-                        help="seconds to wait for deliveries after the load; what is left is reported as pending")
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=15,
+        help="seconds to wait for deliveries after the load; what is left is reported as pending",
+    )
     parser.add_argument("--modes", default="rate,closed", help="comma list of rate, closed")
-    parser.add_argument("--node-red-warm", type=int, default=3,
-                        help="seconds of wrk load before Node-RED is measured (JIT warm-up); 0 = none")
-    parser.add_argument("--node-red-keepalive", action="store_true",
-                        help="tick «Enable connection keep-alive» on the http request node (off by default, as in Node-RED)")
+    parser.add_argument(
+        "--node-red-warm",
+        type=int,
+        default=3,
+        help="seconds of wrk load before Node-RED is measured (JIT warm-up); 0 = none",
+    )
+    parser.add_argument(
+        "--node-red-keepalive",
+        action="store_true",
+        help="tick «Enable connection keep-alive» on the http request node (off by default, as in Node-RED)",
+    )
     parser.add_argument("--skip-ours", action="store_true")
     parser.add_argument("--skip-node-red", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/e2e.json")
-    parser.add_argument("--print", action="store_true",
-                        help="only print the tables of bench/results/e2e.json (comparison recomputed and stored)")
+    parser.add_argument(
+        "--print",
+        action="store_true",
+        help="only print the tables of bench/results/e2e.json (comparison recomputed and stored)",
+    )
     args = parser.parse_args()
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if args.print:
         path = c.RESULTS / "e2e.json"
         results = json.loads(path.read_text())
-        print(f"{path.relative_to(c.ROOT)}: finished {results.get('finished_at')}, {results.get('git')}, "
-              f"machine {results.get('machine')}")
+        print(
+            f"{path.relative_to(c.ROOT)}: finished {results.get('finished_at')}, {results.get('git')}, "
+            f"machine {results.get('machine')}"
+        )
         report(results, results["params"]["modes"])
         path.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
         return 0
@@ -520,11 +649,31 @@ def main() -> int:
 
 def report(results: dict, modes) -> None:
     """Print the tables and the comparison (also stored into ``results``)."""
-    headers = ["system", "mode", "API req/s", "errors+unsent", "API p99 ms", "delivered/s steady", "delivered/s sustained",
-               "delivered", "undelivered",
-               "pending", "dups", "e2e p50 ms", "e2e p99 ms"]
-    res_headers = ["system", "mode", "CPU ms/action", "SUT CPU s", "PG backends CPU s", "Redis CPU s",
-                   "others' busy cores", "peak RSS per process"]
+    headers = [
+        "system",
+        "mode",
+        "API req/s",
+        "errors+unsent",
+        "API p99 ms",
+        "delivered/s steady",
+        "delivered/s sustained",
+        "delivered",
+        "undelivered",
+        "pending",
+        "dups",
+        "e2e p50 ms",
+        "e2e p99 ms",
+    ]
+    res_headers = [
+        "system",
+        "mode",
+        "CPU ms/action",
+        "SUT CPU s",
+        "PG backends CPU s",
+        "Redis CPU s",
+        "others' busy cores",
+        "peak RSS per process",
+    ]
     rows, resources = [], []
     for key, label in (("ours", "ours (PG+Redis)"), ("node_red", "Node-RED")):
         if key in results:
@@ -546,12 +695,17 @@ def report(results: dict, modes) -> None:
             db = results["ours"].get(mode, {}).get("db")
             if db:
                 failed = [k for k, v in db["checks"].items() if not v]
-                print(f"DB check ({mode}): stored {db['stored_custom_events']:,} events, runs {db['runs_by_status']}, "
-                      f"webhook steps {db['webhook_steps_by_status']} — " + ("OK" if not failed else "FAILED: " + "; ".join(failed)))
+                print(
+                    f"DB check ({mode}): stored {db['stored_custom_events']:,} events, runs {db['runs_by_status']}, "
+                    f"webhook steps {db['webhook_steps_by_status']} — "
+                    + ("OK" if not failed else "FAILED: " + "; ".join(failed))
+                )
     for system in ("ours", "node_red"):
         for mode in modes:
             for proc, err in (results.get(system, {}).get(mode, {}).get("log_errors") or {}).items():
-                print(f"{system} {mode} log {proc}.log: {err['tracebacks']} traceback(s), last: {err['last']}")
+                print(
+                    f"{system} {mode} log {proc}.log: {err['tracebacks']} traceback(s), last: {err['last']}"
+                )
 
 
 def compare(results: dict) -> dict:
@@ -563,25 +717,33 @@ def compare(results: dict) -> dict:
     if ours_rate is not None and red_rate:
         ratio = ours_rate / red_rate
         out["ours_over_node_red"] = round(ratio, 3)
-        lines.append(f"ours / Node-RED delivered actions/s: {ours_rate:,.1f} / {red_rate:,.1f} = {ratio:.2f} "
-                     f"(target ≥ {TARGETS['ratio_vs_node_red']:.1f}: {c.verdict(ratio, TARGETS['ratio_vs_node_red'], True)})")
+        lines.append(
+            f"ours / Node-RED delivered actions/s: {ours_rate:,.1f} / {red_rate:,.1f} = {ratio:.2f} "
+            f"(target ≥ {TARGETS['ratio_vs_node_red']:.1f}: {c.verdict(ratio, TARGETS['ratio_vs_node_red'], True)})"
+        )
     ours_sus = ours.get("closed", {}).get("delivery", {}).get("delivered_per_s_overall")
     red_sus = red.get("closed", {}).get("delivery", {}).get("delivered_per_s_overall")
     if ours_sus and red_sus:
         out["ours_over_node_red_sustained"] = round(ours_sus / red_sus, 3)
-        lines.append(f"  sustained (every delivery of the phase / load start → last delivery): {ours_sus:,.1f} / "
-                     f"{red_sus:,.1f} = {ours_sus / red_sus:.2f}")
+        lines.append(
+            f"  sustained (every delivery of the phase / load start → last delivery): {ours_sus:,.1f} / "
+            f"{red_sus:,.1f} = {ours_sus / red_sus:.2f}"
+        )
     if ours_rate is not None:
         lo, hi = N8N_REF["actions_per_s"]
         out["times_n8n"] = [round(ours_rate / hi, 1), round(ours_rate / lo, 1)]
-        lines.append(f"ours vs n8n reference {lo}–{hi}/s: {ours_rate / hi:,.1f}×–{ours_rate / lo:,.1f}× "
-                     f"(target ≥ {TARGETS['times_n8n']}× of 30/s = 1,500/s: {c.verdict(ours_rate / hi, TARGETS['times_n8n'], True)})")
+        lines.append(
+            f"ours vs n8n reference {lo}–{hi}/s: {ours_rate / hi:,.1f}×–{ours_rate / lo:,.1f}× "
+            f"(target ≥ {TARGETS['times_n8n']}× of 30/s = 1,500/s: {c.verdict(ours_rate / hi, TARGETS['times_n8n'], True)})"
+        )
     p99 = ours.get("rate", {}).get("delivery", {}).get("latency_ms", {}).get("p99")
     if p99 is not None:
         rate = results["params"]["rate"]
         out["ours_rate_p99_ms"] = p99
-        lines.append(f"ours p99 event → delivery at {rate:g} events/s: {p99:,.1f} ms "
-                     f"(target ≤ {TARGETS['rate_p99_ms']} ms: {c.verdict(p99, TARGETS['rate_p99_ms'], False)})")
+        lines.append(
+            f"ours p99 event → delivery at {rate:g} events/s: {p99:,.1f} ms "
+            f"(target ≤ {TARGETS['rate_p99_ms']} ms: {c.verdict(p99, TARGETS['rate_p99_ms'], False)})"
+        )
     mem = []
     for mode in ("rate", "closed"):
         rss = ours.get(mode, {}).get("rss_mb")
@@ -590,14 +752,18 @@ def compare(results: dict) -> dict:
     if mem:
         peak = max(mem)
         out["ours_max_process_rss_mb"] = peak
-        lines.append(f"ours largest process RSS under load: {peak:,.0f} MB "
-                     f"(target ≤ {TARGETS['rss_mb']} MB each: {c.verdict(peak, TARGETS['rss_mb'], False)})")
+        lines.append(
+            f"ours largest process RSS under load: {peak:,.0f} MB "
+            f"(target ≤ {TARGETS['rss_mb']} MB each: {c.verdict(peak, TARGETS['rss_mb'], False)})"
+        )
     ours_cpu = ours.get("closed", {}).get("cpu", {}).get("ms_per_delivered_action")
     red_cpu = red.get("closed", {}).get("cpu", {}).get("ms_per_delivered_action")
     if ours_cpu and red_cpu:
         out["cpu_per_action_ours_over_node_red"] = round(ours_cpu / red_cpu, 2)
-        lines.append(f"CPU per delivered action (closed loop; less sensitive to a busy machine): ours {ours_cpu} ms "
-                     f"(incl. PostgreSQL) vs Node-RED {red_cpu} ms = {ours_cpu / red_cpu:.1f}× the CPU")
+        lines.append(
+            f"CPU per delivered action (closed loop; less sensitive to a busy machine): ours {ours_cpu} ms "
+            f"(incl. PostgreSQL) vs Node-RED {red_cpu} ms = {ours_cpu / red_cpu:.1f}× the CPU"
+        )
     red_rss = red.get("closed", {}).get("rss_mb", {}).get("node")
     if red_rss:
         lines.append(f"Node-RED RSS under load: {red_rss:,.0f} MB (reference ~{NODE_RED_REF['rss_mb']} MB)")

@@ -63,7 +63,7 @@ def _blocks(variants: dict, calls: int, blocks: int) -> dict[str, list[float]]:
             fn()
     for b in range(blocks):
         names = list(variants)
-        names = names[b % len(names):] + names[: b % len(names)]
+        names = names[b % len(names) :] + names[: b % len(names)]
         for name in names:
             fn = variants[name]
             started = time.process_time()
@@ -86,14 +86,23 @@ def micro_http(calls: int, blocks: int) -> dict:
     sessions = {name: guarded_session(settings) for name in ("lean", "urllib3", "requests")}
     sessions["urllib3"].lean = PoolTransport(sessions["urllib3"].get_adapter(url).poolmanager)
     sessions["requests"].lean = None
-    body = json.dumps({"event": {"id": "e-1", "name": "bench", "data": {"n": 1, "sent_at": 0}},
-                       "client": {"id": "c-1", "phone": "+79990000000"}, "flow": {"id": "f", "name": "bench"}}).encode()
-    headers = {"Content-Type": "application/json", "webhook-id": "msg_" + uuid.uuid4().hex,
-               "webhook-timestamp": str(int(time.time()))}
+    body = json.dumps(
+        {
+            "event": {"id": "e-1", "name": "bench", "data": {"n": 1, "sent_at": 0}},
+            "client": {"id": "c-1", "phone": "+79990000000"},
+            "flow": {"id": "f", "name": "bench"},
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": "msg_" + uuid.uuid4().hex,
+        "webhook-timestamp": str(int(time.time())),
+    }
 
     def post(session):
-        return lambda: session.request("POST", url, data=body, headers=headers, timeout=(5, 10),
-                                       allow_redirects=False)
+        return lambda: session.request(
+            "POST", url, data=body, headers=headers, timeout=(5, 10), allow_redirects=False
+        )
 
     try:
         c.wait_until(lambda: post(sessions["requests"])().status_code == 200, 15, "receiver")
@@ -103,8 +112,12 @@ def micro_http(calls: int, blocks: int) -> dict:
 
 
 def summary(values: list[float], digits: int = 2) -> dict:
-    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
-            "max": round(max(values), digits), "n": len(values)}
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+        "n": len(values),
+    }
 
 
 # -- the whole product -------------------------------------------------------------------------
@@ -114,8 +127,18 @@ def e2e_rounds(args, variants: list[str]) -> dict:
     from bench import e2e
 
     e2e_args = argparse.Namespace(
-        duration=args.duration, warmup=4, connections=16, wrk_threads=2, api_workers=2, api_threads=8,
-        rq_workers=2, no_scheduler=False, drain_timeout=30, keep_db=False, rate=200, rate_duration=10,
+        duration=args.duration,
+        warmup=4,
+        connections=16,
+        wrk_threads=2,
+        api_workers=2,
+        api_threads=8,
+        rq_workers=2,
+        no_scheduler=False,
+        drain_timeout=30,
+        keep_db=False,
+        rate=200,
+        rate_duration=10,
     )
     log_dir = c.LOGS / "lean_clients"
     procs = c.Procs(log_dir)
@@ -128,14 +151,16 @@ def e2e_rounds(args, variants: list[str]) -> dict:
             counted = count_evalsha(e2e, e2e_args, procs, receiver, log_dir / "count")
             print(f"  script calls per delivered action (not timed): {counted['per_action']:.3f}", flush=True)
         for r in range(args.rounds):
-            order = names[r % len(names):] + names[: r % len(names)]
+            order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
                 os.environ.update(VARIANTS[name])
                 phase = e2e.ours_phase(e2e_args, "closed", procs, receiver, log_dir / name)
                 runs.append(_run_row(r, name, phase))
-                print(f"  round {r + 1} {name:9} {runs[-1]['cpu_ms_per_action']:.4f} CPU ms/action "
-                      f"({runs[-1]['delivered_per_s']:,.0f}/s, others' busy cores {runs[-1]['others_cores']})",
-                      flush=True)
+                print(
+                    f"  round {r + 1} {name:9} {runs[-1]['cpu_ms_per_action']:.4f} CPU ms/action "
+                    f"({runs[-1]['delivered_per_s']:,.0f}/s, others' busy cores {runs[-1]['others_cores']})",
+                    flush=True,
+                )
     finally:
         procs.stop_all()
         for k, v in saved.items():
@@ -165,7 +190,9 @@ def count_evalsha(e2e, e2e_args, procs, receiver, log_dir: Path) -> dict:
             for command in monitor.listen():
                 if stop.is_set():
                     return
-                if command.get("db") == db and command.get("command", "").upper().startswith(("EVALSHA ", "EVAL ")):
+                if command.get("db") == db and command.get("command", "").upper().startswith(
+                    ("EVALSHA ", "EVAL ")
+                ):
                     seen["evalsha" if command["command"].upper().startswith("EVALSHA") else "eval"] += 1
 
     thread = threading.Thread(target=watch, daemon=True)
@@ -173,7 +200,11 @@ def count_evalsha(e2e, e2e_args, procs, receiver, log_dir: Path) -> dict:
     phase = e2e.ours_phase(e2e_args, "closed", procs, receiver, log_dir)
     stop.set()
     delivered = phase["delivery"]["delivered"]
-    return {**seen, "delivered": delivered, "per_action": (seen["evalsha"] + seen["eval"]) / max(delivered, 1)}
+    return {
+        **seen,
+        "delivered": delivered,
+        "per_action": (seen["evalsha"] + seen["eval"]) / max(delivered, 1),
+    }
 
 
 def _run_row(r: int, name: str, phase: dict) -> dict:
@@ -182,11 +213,17 @@ def _run_row(r: int, name: str, phase: dict) -> dict:
     rq = sum(v for k, v in trees.items() if k.startswith("rq-worker"))
     per = (lambda s: s * 1000 / delivered) if delivered else (lambda s: float("nan"))
     return {
-        "round": r + 1, "variant": name, "delivered": delivered,
+        "round": r + 1,
+        "variant": name,
+        "delivered": delivered,
         "delivered_per_s": phase["delivery"]["delivered_per_s_steady"],
         "cpu_ms_per_action": per(cpu["system_under_test_s"] + cpu["postgres_backends_s"]),
-        "api_ms": per(trees.get("api", 0.0)), "rq_ms": per(rq), "pg_ms": per(cpu["postgres_backends_s"]),
-        "redis_ms": per(cpu["redis_s"]), "others_cores": cpu["others_cores"], "db_ok": phase["db"]["ok"],
+        "api_ms": per(trees.get("api", 0.0)),
+        "rq_ms": per(rq),
+        "pg_ms": per(cpu["postgres_backends_s"]),
+        "redis_ms": per(cpu["redis_s"]),
+        "others_cores": cpu["others_cores"],
+        "db_ok": phase["db"]["ok"],
     }
 
 
@@ -195,8 +232,10 @@ def _by_variant(runs: list[dict]) -> dict:
     for name in VARIANTS:
         mine = [r for r in runs if r["variant"] == name]
         if mine:
-            out[name] = {k: summary([r[k] for r in mine], 1 if k == "delivered_per_s" else 4) for k in
-                         ("cpu_ms_per_action", "api_ms", "rq_ms", "pg_ms", "redis_ms", "delivered_per_s")}
+            out[name] = {
+                k: summary([r[k] for r in mine], 1 if k == "delivered_per_s" else 4)
+                for k in ("cpu_ms_per_action", "api_ms", "rq_ms", "pg_ms", "redis_ms", "delivered_per_s")
+            }
     return out
 
 
@@ -213,9 +252,17 @@ def _ratios(runs: list[dict]) -> dict:
             if lean and lib:
                 ratios.append(lib["cpu_ms_per_action"] / lean["cpu_ms_per_action"])
         if ratios:
-            out[name] = {"per_round": [round(x, 4) for x in ratios], **{
-                k: round((v - 1) * 100, 1) for k, v in (("loss_median_pct", statistics.median(ratios)),
-                                                       ("loss_min_pct", min(ratios)), ("loss_max_pct", max(ratios)))}}
+            out[name] = {
+                "per_round": [round(x, 4) for x in ratios],
+                **{
+                    k: round((v - 1) * 100, 1)
+                    for k, v in (
+                        ("loss_median_pct", statistics.median(ratios)),
+                        ("loss_min_pct", min(ratios)),
+                        ("loss_max_pct", max(ratios)),
+                    )
+                },
+            }
     return out
 
 
@@ -225,21 +272,43 @@ def _ratios(runs: list[dict]) -> dict:
 def report(results: dict) -> None:
     for part, label in (("redis", "Redis script call"), ("http", "HTTP POST (webhook)")):  # redis: 09d4885
         if part in results.get("micro", {}):
-            rows = [(name, s["median"], s["min"], s["max"], s["n"]) for name, s in results["micro"][part].items()]
+            rows = [
+                (name, s["median"], s["min"], s["max"], s["n"]) for name, s in results["micro"][part].items()
+            ]
             print(f"\n{label}: µs of client CPU per call")
             print(c.table(["client", "median", "min", "max", "blocks"], rows))
     if "e2e" in results:
         e2e = results["e2e"]
         if "evalsha_count" in e2e:
-            print(f"\nRedis script calls per delivered action (MONITOR): {e2e['evalsha_count']['per_action']:.3f}")
-        rows = [(name, v["cpu_ms_per_action"]["median"], f"{v['cpu_ms_per_action']['min']}–{v['cpu_ms_per_action']['max']}",
-                 v["api_ms"]["median"], v["rq_ms"]["median"], v["pg_ms"]["median"], v["redis_ms"]["median"],
-                 v["delivered_per_s"]["median"], v["cpu_ms_per_action"]["n"]) for name, v in e2e["by_variant"].items()]
+            print(
+                f"\nRedis script calls per delivered action (MONITOR): {e2e['evalsha_count']['per_action']:.3f}"
+            )
+        rows = [
+            (
+                name,
+                v["cpu_ms_per_action"]["median"],
+                f"{v['cpu_ms_per_action']['min']}–{v['cpu_ms_per_action']['max']}",
+                v["api_ms"]["median"],
+                v["rq_ms"]["median"],
+                v["pg_ms"]["median"],
+                v["redis_ms"]["median"],
+                v["delivered_per_s"]["median"],
+                v["cpu_ms_per_action"]["n"],
+            )
+            for name, v in e2e["by_variant"].items()
+        ]
         print("\nwhole product, closed loop: CPU ms per delivered action (SUT + PostgreSQL), medians")
-        print(c.table(["variant", "CPU ms/action", "range", "api", "rq", "pg", "(redis)", "delivered/s", "runs"], rows))
+        print(
+            c.table(
+                ["variant", "CPU ms/action", "range", "api", "rq", "pg", "(redis)", "delivered/s", "runs"],
+                rows,
+            )
+        )
         for name, r in e2e["ratios"].items():
-            print(f"{name} vs lean, paired by round: CPU per action {r['loss_median_pct']:+.1f} % median "
-                  f"(range {r['loss_min_pct']:+.1f} … {r['loss_max_pct']:+.1f} %), rounds {r['per_round']}")
+            print(
+                f"{name} vs lean, paired by round: CPU per action {r['loss_median_pct']:+.1f} % median "
+                f"(range {r['loss_min_pct']:+.1f} … {r['loss_max_pct']:+.1f} %), rounds {r['per_round']}"
+            )
 
 
 def main() -> int:
@@ -250,8 +319,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="e2e runs per variant")
     parser.add_argument("--duration", type=int, default=20, help="seconds of wrk load per e2e run")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="e2e variants (comma list)")
-    parser.add_argument("--count-redis", action="store_true",
-                        help="first one more lean run with MONITOR on, counting the script calls per action")
+    parser.add_argument(
+        "--count-redis",
+        action="store_true",
+        help="first one more lean run with MONITOR on, counting the script calls per action",
+    )
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--print", action="store_true", help="print the last results again")
     args = parser.parse_args()

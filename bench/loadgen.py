@@ -79,8 +79,17 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def run(url: str, rate: float, duration: float, prefix: str, token: str | None = None,
-              connections: int = 16, name: str = "bench", grace: float = 10.0, extra: dict | None = None) -> Result:
+async def run(
+    url: str,
+    rate: float,
+    duration: float,
+    prefix: str,
+    token: str | None = None,
+    connections: int = 16,
+    name: str = "bench",
+    grace: float = 10.0,
+    extra: dict | None = None,
+) -> Result:
     """``grace``: seconds after the schedule ends during which queued requests are still sent;
     what is left then is counted as ``unsent`` (keeps a run bounded when the server is too slow).
     ``extra``: more fields of each event's ``data`` (e.g. ``{"price": 1}``)."""
@@ -93,7 +102,11 @@ async def run(url: str, rate: float, duration: float, prefix: str, token: str | 
 
     def request(i: int, sent_at_ms: float) -> bytes:
         body = json.dumps(
-            {"id": f"{prefix}-{i}", "name": name, "data": {"n": i, "sent_at": round(sent_at_ms, 3), **(extra or {})}},
+            {
+                "id": f"{prefix}-{i}",
+                "name": name,
+                "data": {"n": i, "sent_at": round(sent_at_ms, 3), **(extra or {})},
+            },
             separators=(",", ":"),
         ).encode()
         return (

@@ -46,23 +46,48 @@ NAMES = [f"event_{i}" for i in range(60)]
 def _condition(kind: str, rng: random.Random) -> tuple[str, dict]:
     r = rng.random
     if kind == "visit_city":
-        return "condition.visit_city", {"operator": rng.choice(["equals", "any_of"]),
-                                        "value": ",".join(rng.sample(CITIES, 2)) if r() < 0.5 else rng.choice(CITIES)}
+        return "condition.visit_city", {
+            "operator": rng.choice(["equals", "any_of"]),
+            "value": ",".join(rng.sample(CITIES, 2)) if r() < 0.5 else rng.choice(CITIES),
+        }
     if kind == "visit_utm":
-        return "condition.visit_utm", {"tag": "utm_source", "operator": rng.choice(["equals", "contains", "any_of"]),
-                                       "value": rng.choice(SOURCES)}
+        return "condition.visit_utm", {
+            "tag": "utm_source",
+            "operator": rng.choice(["equals", "contains", "any_of"]),
+            "value": rng.choice(SOURCES),
+        }
     if kind == "visit_ip":
-        return "condition.visit_ip", {"operator": "any_of", "value": "10.0.0.0/8, 192.168.0.0/16, 5.255.255.0/24"}
+        return "condition.visit_ip", {
+            "operator": "any_of",
+            "value": "10.0.0.0/8, 192.168.0.0/16, 5.255.255.0/24",
+        }
     if kind == "order_price":
-        return "condition.order_price", {"operator": rng.choice(["gt", "lt", "gte"]), "value": rng.randrange(1000, 50_000)}
+        return "condition.order_price", {
+            "operator": rng.choice(["gt", "lt", "gte"]),
+            "value": rng.randrange(1000, 50_000),
+        }
     if kind == "order_status":
-        return "condition.order_status", {"operator": rng.choice(["in", "not_in"]), "value": rng.sample(STATUSES, 2)}
+        return "condition.order_status", {
+            "operator": rng.choice(["in", "not_in"]),
+            "value": rng.sample(STATUSES, 2),
+        }
     if kind == "client_orders_count":
-        return "condition.client_orders_count", {"operator": rng.choice(["gt", "eq", "lt"]), "value": rng.randrange(0, 5)}
+        return "condition.client_orders_count", {
+            "operator": rng.choice(["gt", "eq", "lt"]),
+            "value": rng.randrange(0, 5),
+        }
     if kind == "event_data":
         if r() < 0.5:
-            return "condition.event_data", {"path": "form.amount", "operator": "gt", "value": rng.randrange(0, 100_000)}
-        return "condition.event_data", {"path": "form.page", "operator": "contains", "value": rng.choice(["promo", "sale"])}
+            return "condition.event_data", {
+                "path": "form.amount",
+                "operator": "gt",
+                "value": rng.randrange(0, 100_000),
+            }
+        return "condition.event_data", {
+            "path": "form.page",
+            "operator": "contains",
+            "value": rng.choice(["promo", "sale"]),
+        }
     raise ValueError(kind)
 
 
@@ -97,32 +122,81 @@ def flow_doc(i: int, rng: random.Random) -> dict:
         nodes.append({"id": f"c{k}", "type": ctype, "params": cparams})
         edges.append({"from": prev, "to": f"c{k}"})
         prev = f"c{k}"
-    nodes.append({"id": "hook", "type": "action.webhook",
-                  "params": {"url": f"https://hooks.example.com/{i}", "headers": {"X-Flow": str(i)}}})
+    nodes.append(
+        {
+            "id": "hook",
+            "type": "action.webhook",
+            "params": {"url": f"https://hooks.example.com/{i}", "headers": {"X-Flow": str(i)}},
+        }
+    )
     edges.append({"from": prev, "to": "hook"})
-    return {"format": "automation-flow/1", "name": f"bench flow {i}", "enabled": True, "nodes": nodes, "edges": edges}
+    return {
+        "format": "automation-flow/1",
+        "name": f"bench flow {i}",
+        "enabled": True,
+        "nodes": nodes,
+        "edges": edges,
+    }
 
 
 def event_sample(i: int, rng: random.Random, now: datetime) -> tuple[str, dict, dict]:
     """(trigger, event as the event node sees it, context)."""
-    client = {"external_id": f"c{i}", "name": "Анна", "company": None, "phone": "+79161234567",
-              "email": "anna@example.com", "fields": {}}
-    visit = {"id": f"v{i}", "ip": f"{rng.choice([10, 5, 93])}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
-             "marker": "direct", "city": rng.choice(CITIES), "country": "Россия", "referrer": "https://ya.ru/",
-             "domain": "site.ru", "landing_page": "https://site.ru/promo", "utm_source": rng.choice(SOURCES),
-             "utm_medium": "cpc", "utm_campaign": "spring", "utm_term": None, "utm_content": None,
-             "roistat_param_1": None, "roistat_param_2": None, "roistat_param_3": None, "roistat_param_4": None,
-             "roistat_param_5": None, "client_id": client["external_id"], "created_at": now.isoformat()}
-    order = {"id": f"o{i}", "price": float(rng.randrange(100, 100_000)), "cost": 0.0, "status": rng.choice(STATUSES),
-             "status_group": "in_work", "created_at": (now - timedelta(days=rng.randrange(30))).isoformat(),
-             "paid_at": None, "client_id": client["external_id"], "visit_id": visit["id"],
-             "responsible_user_id": None, "fields": {}}
-    context = {"visit": visit, "order": order, "client": client, "event": None,
-               "client_orders_count": rng.randrange(0, 6)}
+    client = {
+        "external_id": f"c{i}",
+        "name": "Анна",
+        "company": None,
+        "phone": "+79161234567",
+        "email": "anna@example.com",
+        "fields": {},
+    }
+    visit = {
+        "id": f"v{i}",
+        "ip": f"{rng.choice([10, 5, 93])}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
+        "marker": "direct",
+        "city": rng.choice(CITIES),
+        "country": "Россия",
+        "referrer": "https://ya.ru/",
+        "domain": "site.ru",
+        "landing_page": "https://site.ru/promo",
+        "utm_source": rng.choice(SOURCES),
+        "utm_medium": "cpc",
+        "utm_campaign": "spring",
+        "utm_term": None,
+        "utm_content": None,
+        "roistat_param_1": None,
+        "roistat_param_2": None,
+        "roistat_param_3": None,
+        "roistat_param_4": None,
+        "roistat_param_5": None,
+        "client_id": client["external_id"],
+        "created_at": now.isoformat(),
+    }
+    order = {
+        "id": f"o{i}",
+        "price": float(rng.randrange(100, 100_000)),
+        "cost": 0.0,
+        "status": rng.choice(STATUSES),
+        "status_group": "in_work",
+        "created_at": (now - timedelta(days=rng.randrange(30))).isoformat(),
+        "paid_at": None,
+        "client_id": client["external_id"],
+        "visit_id": visit["id"],
+        "responsible_user_id": None,
+        "fields": {},
+    }
+    context = {
+        "visit": visit,
+        "order": order,
+        "client": client,
+        "event": None,
+        "client_orders_count": rng.randrange(0, 6),
+    }
     roll = rng.random()
     if roll < 0.4:
         name = rng.choice(NAMES)
-        data = {"form": {"amount": rng.randrange(0, 100_000), "page": rng.choice(["/promo/spring", "/sale", "/"])}}
+        data = {
+            "form": {"amount": rng.randrange(0, 100_000), "page": rng.choice(["/promo/spring", "/sale", "/"])}
+        }
         context["event"] = {"id": f"e{i}", "meta_id": name, "name": name, "data": data}
         return "custom_event", {"type": "custom_event", "data": {"name": name}}, context
     if roll < 0.6:
@@ -130,7 +204,11 @@ def event_sample(i: int, rng: random.Random, now: datetime) -> tuple[str, dict, 
     if roll < 0.8:
         frm, to = rng.sample(STATUSES, 2)
         order["status"] = to
-        return "order_status_changed", {"type": "order_status_changed", "data": {"from": frm, "to": to}}, context
+        return (
+            "order_status_changed",
+            {"type": "order_status_changed", "data": {"from": frm, "to": to}},
+            context,
+        )
     return "visit_created", {"type": "visit_created", "data": {}}, context
 
 
@@ -139,8 +217,9 @@ def main() -> int:
     parser.add_argument("--flows", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=3_000)
     parser.add_argument("--budget", type=float, default=60, help="stop timing events after this many seconds")
-    parser.add_argument("--verify", type=int, default=300,
-                        help="check this many events against plain evaluation (0: none)")
+    parser.add_argument(
+        "--verify", type=int, default=300, help="check this many events against plain evaluation (0: none)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--no-write", action="store_true")
@@ -198,7 +277,9 @@ def main() -> int:
             results = []
             for trigger, event, context in samples:
                 t = time.perf_counter()
-                matched = _match(index, db.session, runtime.redis, for_conditions, trigger, event, context, parts)
+                matched = _match(
+                    index, db.session, runtime.redis, for_conditions, trigger, event, context, parts
+                )
                 timings.setdefault(trigger, []).append((time.perf_counter() - t) * 1000)
                 reached_by.setdefault(trigger, []).append(len(matched))
                 results.append(matched)
@@ -214,7 +295,9 @@ def main() -> int:
                     graph.chain = None
                     plain_graphs[trigger].append((info["id"], graph))
             mismatches, plain_ms = 0, []
-            for (trigger, event, context), matched in list(zip(samples, results, strict=False))[: args.verify]:
+            for (trigger, event, context), matched in list(zip(samples, results, strict=False))[
+                : args.verify
+            ]:
                 t = time.perf_counter()
                 expected = _plain(plain_graphs.get(trigger, []), registry, for_conditions, event, context)
                 plain_ms.append((time.perf_counter() - t) * 1000)
@@ -230,30 +313,64 @@ def main() -> int:
     reached_all = [x for v in reached_by.values() for x in v]
     rows = []
     summary = {}
-    for trigger, values in sorted(timings.items()) + [("all", every)]:
+    for trigger, values in [*sorted(timings.items()), ("all", every)]:
         reached = reached_by.get(trigger, reached_all)
-        s = {"events": len(values), "median_ms": round(c.percentile(values, 50), 3),
-             "p99_ms": round(c.percentile(values, 99), 3), "max_ms": round(max(values), 3),
-             "flows": per_trigger.get(trigger), "avg_reaching_action": round(sum(reached) / len(reached), 1)}
+        s = {
+            "events": len(values),
+            "median_ms": round(c.percentile(values, 50), 3),
+            "p99_ms": round(c.percentile(values, 99), 3),
+            "max_ms": round(max(values), 3),
+            "flows": per_trigger.get(trigger),
+            "avg_reaching_action": round(sum(reached) / len(reached), 1),
+        }
         summary[trigger] = s
-        rows.append([trigger, s["events"], s["flows"], s["avg_reaching_action"], s["median_ms"], s["p99_ms"],
-                     s["max_ms"]])
-    print(c.table(["trigger", "events", "flows of the trigger", "flows fired (avg)", "median ms", "p99 ms",
-                   "max ms"], rows))
+        rows.append(
+            [
+                trigger,
+                s["events"],
+                s["flows"],
+                s["avg_reaching_action"],
+                s["median_ms"],
+                s["p99_ms"],
+                s["max_ms"],
+            ]
+        )
+    print(
+        c.table(
+            [
+                "trigger",
+                "events",
+                "flows of the trigger",
+                "flows fired (avg)",
+                "median ms",
+                "p99 ms",
+                "max ms",
+            ],
+            rows,
+        )
+    )
     median = summary["all"]["median_ms"]
     split = {k: round(v * 1000 / len(every), 3) for k, v in parts.items()}
     print("mean ms per event by step: " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
     plain_median = round(c.percentile(plain_ms, 50), 3) if plain_ms else None
     if plain_ms:
-        print(f"checked against plain evaluation: {len(plain_ms):,} events, {mismatches} with different flows "
-              f"(plain evaluation: median {plain_median:.3f} ms per event)")
+        print(
+            f"checked against plain evaluation: {len(plain_ms):,} events, {mismatches} with different flows "
+            f"(plain evaluation: median {plain_median:.3f} ms per event)"
+        )
     if reloads:
-        print(f"note: the index reloaded {len(reloads)} time(s) while timing (the Redis generation changed: "
-              "a flow write or a flush of the benchmark's Redis database by another program)")
-    print(f"flows: {args.flows:,} saved in {save_s:.1f} s; index build (load + graphs + index) "
-          f"{build_s * 1000:,.0f} ms; per event on average {sum(reached_all) / len(reached_all):,.1f} flows fired")
-    print(f"median per event: {median:.3f} ms (target ≤ {TARGET_MEDIAN_MS} ms: "
-          f"{c.verdict(median, TARGET_MEDIAN_MS, False)}); p99 {summary['all']['p99_ms']:.3f} ms")
+        print(
+            f"note: the index reloaded {len(reloads)} time(s) while timing (the Redis generation changed: "
+            "a flow write or a flush of the benchmark's Redis database by another program)"
+        )
+    print(
+        f"flows: {args.flows:,} saved in {save_s:.1f} s; index build (load + graphs + index) "
+        f"{build_s * 1000:,.0f} ms; per event on average {sum(reached_all) / len(reached_all):,.1f} flows fired"
+    )
+    print(
+        f"median per event: {median:.3f} ms (target ≤ {TARGET_MEDIAN_MS} ms: "
+        f"{c.verdict(median, TARGET_MEDIAN_MS, False)}); p99 {summary['all']['p99_ms']:.3f} ms"
+    )
     result = {
         "params": vars(args),
         "flows_saved_s": round(save_s, 2),
@@ -295,7 +412,8 @@ def _plain(graphs, registry, for_conditions, event, context) -> list[str]:
     for flow_id, graph in graphs:
         node = graph.nodes[graph.event_id]
         if registry[node["type"]].module.matches(node.get("params") or {}, event) and graph.reaches_action(
-                context, cond_ctx=cond_ctx):
+            context, cond_ctx=cond_ctx
+        ):
             out.append(flow_id)
     return sorted(out)
 

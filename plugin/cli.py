@@ -93,7 +93,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _scheduler(_args: argparse.Namespace) -> int:
-    from plugin.processes import run_scheduler
+    from plugin.jobs.scheduler import run_scheduler
 
     run_scheduler()
     return 0
@@ -175,7 +175,7 @@ def _run_all(n_workers: int) -> int:
     from plugin.config import from_env
     from plugin.processes import ROOT, supervise
 
-    prepared = subprocess.run(
+    prepared = subprocess.run(  # noqa: S603 - our own interpreter and server.py, no user input
         [sys.executable, str(ROOT / "server.py"), "prepare"], stdout=subprocess.PIPE, text=True, check=False
     )
     if prepared.returncode:

@@ -151,7 +151,8 @@ class Client:
     def execute_node(
         self, node_type: str, params: dict, context: dict | None = None, *, event: dict | None = None
     ) -> dict:
-        """Run one node: a condition answers ``{"result"}``, an event ``{"matches"}``, an action ``{"status", "output"}``."""
+        """Run one node: a condition answers ``{"result"}``, an event ``{"matches"}``, an action
+        ``{"status", "output"}``."""
         body: dict[str, Any] = {"params": params, "context": context or {}}
         if event is not None:
             body["event"] = event

@@ -11,7 +11,7 @@ import importlib
 import json
 import logging
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -216,6 +216,6 @@ def get_registry() -> Registry:
     return Registry(nodes)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(type_id: str) -> Draft202012Validator:
     return Draft202012Validator(get_registry()[type_id].schema)

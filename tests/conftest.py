@@ -99,10 +99,21 @@ _TEMPLATES: dict[str, str] = {}
 
 def _migrate_in_subprocess(database_url: str, data_dir: Path) -> None:
     """`server.py migrate` in its own process, so no connection to the template stays open."""
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": f"{REDIS_BASE}/0",
-           "AUTOMATION_DATA_DIR": str(data_dir), "AUTOMATION_SECRET_KEY": "0Nq0kxJ7m3y0n4U3hCz8y2W3x9mQm0mX4nOa3JcZ6eA="}
-    subprocess.run([sys.executable, str(ROOT / "server.py"), "migrate"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": f"{REDIS_BASE}/0",
+        "AUTOMATION_DATA_DIR": str(data_dir),
+        "AUTOMATION_SECRET_KEY": "0Nq0kxJ7m3y0n4U3hCz8y2W3x9mQm0mX4nOa3JcZ6eA=",
+    }
+    subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _template(kind: str, tmp_factory) -> str:

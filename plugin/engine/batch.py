@@ -48,13 +48,15 @@ _FLOWS = Flow.__table__
 # each went through the ORM's bulk-update path (session synchronisation included), ~13 % of a
 # dispatch worker's CPU at 200 events/s, where a batch holds an event or two
 _COUNT_TRIGGERED = (
-    update(_FLOWS).where(_FLOWS.c.id == bindparam("flow_id"))
+    update(_FLOWS)
+    .where(_FLOWS.c.id == bindparam("flow_id"))
     .values(triggered_count=_FLOWS.c.triggered_count + bindparam("count"), last_triggered_at=bindparam("now"))
 )
 
 
-def dispatch_batch(session: Session, engine: Engine, index: FlowIndex, event_ids: list[int], redis=None,
-                   settlers=None) -> list[str]:
+def dispatch_batch(
+    session: Session, engine: Engine, index: FlowIndex, event_ids: list[int], redis=None, settlers=None
+) -> list[str]:
     """Dispatch claimed events; returns ids of runs that still need the step-by-step path.
 
     With ``settlers`` (:class:`settlers.Settlers`), the sends and their settling are handed over
@@ -99,22 +101,30 @@ def _plan(session: Session, engine: Engine, index: FlowIndex, events: list) -> t
         else:
             orphans.append(event.id)
     # other events: the index returns the flows whose event node matches and conditions hold
-    wanted = [e for e in events if not is_days_trigger(e.trigger)
-              and index.may_fire(session, e.trigger, e.data or {}, fresh=True)]
+    wanted = [
+        e
+        for e in events
+        if not is_days_trigger(e.trigger) and index.may_fire(session, e.trigger, e.data or {}, fresh=True)
+    ]
     contexts = contexts_for(session, [c[0] for c in candidates] + wanted) if candidates or wanted else {}
     plan = Plan(engine, utcnow())
     aware_now = plan.now.replace(tzinfo=UTC)
     cond_ctxs = {eid: for_conditions(c, aware_now) for eid, c in contexts.items() if c is not None}
-    candidates += [(e, *m) for e in wanted if e.id in cond_ctxs
-                   for m in index.matching(session, e.trigger, e.data or {}, cond_ctxs[e.id], fresh=True)]
+    candidates += [
+        (e, *m)
+        for e in wanted
+        if e.id in cond_ctxs
+        for m in index.matching(session, e.trigger, e.data or {}, cond_ctxs[e.id], fresh=True)
+    ]
     for event, info, definition, graph, spec in candidates:
         if contexts.get(event.id) is not None:
             plan.add(event, info, definition, graph, spec, contexts[event.id], cond_ctxs[event.id])
     return plan, orphans
 
 
-def _store(session: Session, engine: Engine, index: FlowIndex, events: list, plan: Plan,
-           orphans: list[int]) -> None:
+def _store(
+    session: Session, engine: Engine, index: FlowIndex, events: list, plan: Plan, orphans: list[int]
+) -> None:
     """T1: the plan's runs and steps, the events dispatched, committed together. A run that
     exists already (the same event dispatched twice) is left out, and the rest stored."""
     while True:
@@ -127,13 +137,15 @@ def _store(session: Session, engine: Engine, index: FlowIndex, events: list, pla
             existing = _existing_keys(session, plan.keys())
             if not existing:
                 raise
-            log.warning("batch of %d events hit %d existing runs; storing the others", len(events),
-                        len(existing))
+            log.warning(
+                "batch of %d events hit %d existing runs; storing the others", len(events), len(existing)
+            )
             plan.drop(existing)
 
 
-def _write(session: Session, engine: Engine, index: FlowIndex, events: list, plan: Plan,
-           orphans: list[int]) -> None:
+def _write(
+    session: Session, engine: Engine, index: FlowIndex, events: list, plan: Plan, orphans: list[int]
+) -> None:
     """The statements of T1 (not committed)."""
     now = plan.now
     # the upsert check (SPEC §3.1): N-day flows whose moment for an upserted order already fell
@@ -150,8 +162,11 @@ def _write(session: Session, engine: Engine, index: FlowIndex, events: list, pla
     if plan.runs:
         bulk.insert_rows(session, _RUNS, plan.runs)
         bulk.insert_rows(session, _STEPS, plan.steps)
-    session.execute(update(_EVENTS).where(bulk.among(session, _EVENTS.c.id, [e.id for e in events]))
-                    .values(dispatched_at=now))
+    session.execute(
+        update(_EVENTS)
+        .where(bulk.among(session, _EVENTS.c.id, [e.id for e in events]))
+        .values(dispatched_at=now)
+    )
     if orphans:  # no run was made: free the (flow, order) key, so that re-enabling the flow
         # catches the order up (within catch_up_hours) instead of the old key blocking it forever
         session.execute(
@@ -163,8 +178,13 @@ def _write(session: Session, engine: Engine, index: FlowIndex, events: list, pla
     for run in plan.runs:
         triggered[run["flow_id"]] = triggered.get(run["flow_id"], 0) + 1
     if triggered:
-        session.execute(_COUNT_TRIGGERED, [{"flow_id": flow_id, "count": count, "now": now}
-                                           for flow_id, count in sorted(triggered.items())])
+        session.execute(
+            _COUNT_TRIGGERED,
+            [
+                {"flow_id": flow_id, "count": count, "now": now}
+                for flow_id, count in sorted(triggered.items())
+            ],
+        )
 
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:
@@ -175,8 +195,9 @@ def _existing_keys(session: Session, keys: list[str]) -> set[str]:
     return set(session.scalars(taken))
 
 
-def dispatch_isolating(session: Session, engine: Engine, index: FlowIndex, event_ids: list[int],
-                       redis=None, settlers=None) -> list[str]:
+def dispatch_isolating(
+    session: Session, engine: Engine, index: FlowIndex, event_ids: list[int], redis=None, settlers=None
+) -> list[str]:
     """:func:`dispatch_batch`, with a poison event isolated: when the batch fails for a reason of
     its events, it is halved until the event that fails alone is found; that one is recorded as
     dispatched with its ``error`` (no run), and every other event of the batch goes on."""
@@ -192,8 +213,9 @@ def dispatch_isolating(session: Session, engine: Engine, index: FlowIndex, event
             _record_failed_event(session, ids[0], exc)
             return []
         half = len(ids) // 2
-        return (dispatch_isolating(session, engine, index, ids[:half], redis, settlers)
-                + dispatch_isolating(session, engine, index, ids[half:], redis, settlers))
+        return dispatch_isolating(session, engine, index, ids[:half], redis, settlers) + dispatch_isolating(
+            session, engine, index, ids[half:], redis, settlers
+        )
 
 
 def _record_failed_event(session: Session, event_id: int, exc: Exception) -> None:

@@ -28,8 +28,18 @@ BUSY_RETRY = 5.0
 class Engine:
     """What execution needs from the process: registry, secrets, services, tunables."""
 
-    def __init__(self, registry, secrets, services, *, lease_seconds=120, retry_base=5.0, max_attempts=8,
-                 schedule=None, schedule_many=None):
+    def __init__(
+        self,
+        registry,
+        secrets,
+        services,
+        *,
+        lease_seconds=120,
+        retry_base=5.0,
+        max_attempts=8,
+        schedule=None,
+        schedule_many=None,
+    ):
         self.registry = registry
         self.secrets = secrets
         self.services = services
@@ -62,8 +72,19 @@ class Outcome:
     duration_ms: float = 0.0
 
 
-def call_action(engine: Engine, spec, node: dict, params: dict, context: dict, *, run_id: str,
-                flow_info: dict, event_type: str, attempt: int, state: dict) -> Outcome:
+def call_action(
+    engine: Engine,
+    spec,
+    node: dict,
+    params: dict,
+    context: dict,
+    *,
+    run_id: str,
+    flow_info: dict,
+    event_type: str,
+    attempt: int,
+    state: dict,
+) -> Outcome:
     """Perform one attempt of an action and classify what happened; touches no database."""
     secret_values = [params.get(n) for n in spec.secret_fields]
     state = dict(state or {})
@@ -72,8 +93,16 @@ def call_action(engine: Engine, spec, node: dict, params: dict, context: dict, *
     while True:
         try:
             call = build_call(
-                spec, node, params, context, run_id=run_id, flow=flow_info, event_type=event_type,
-                attempt=attempt, state=state, services=engine.services,
+                spec,
+                node,
+                params,
+                context,
+                run_id=run_id,
+                flow=flow_info,
+                event_type=event_type,
+                attempt=attempt,
+                state=state,
+                services=engine.services,
             )
             output = spec.module.execute(call)
         except Deferred as exc:
@@ -106,10 +135,11 @@ def call_action(engine: Engine, spec, node: dict, params: dict, context: dict, *
 def busy_outcome(engine: Engine, exc: Exception) -> Outcome:
     """A call its destination's lane never started (the receiver holds every place): try again in
     a few seconds; not an attempt."""
-    seconds = BUSY_RETRY * random.uniform(0.8, 1.2)
+    seconds = BUSY_RETRY * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
     at = (utcnow() + timedelta(seconds=seconds)).strftime("%H:%M:%S")
-    return Outcome("waiting", error=f"waiting: {exc}; next try after {at} UTC", resume_in=seconds,
-                   counted=False)
+    return Outcome(
+        "waiting", error=f"waiting: {exc}; next try after {at} UTC", resume_in=seconds, counted=False
+    )
 
 
 def failure_outcome(engine: Engine, exc: ActionFailed, attempt: int) -> Outcome:
@@ -137,12 +167,13 @@ def held_outcome(engine: Engine, exc: CircuitOpen, state: dict | None) -> Outcom
     state = dict(state or {})
     now = time.time()
     since = float(state.setdefault("held_since", now))
-    window = sum(min(engine.retry_base * 4 ** k, 6 * 3600.0) for k in range(max(engine.max_attempts - 1, 0)))
+    window = sum(min(engine.retry_base * 4**k, 6 * 3600.0) for k in range(max(engine.max_attempts - 1, 0)))
     message = describe(exc)
     if now - since > window:
-        return Outcome("failed", error=f"{message} (unavailable for {(now - since) / 3600:.1f} h: gave up)",
-                       state=state)
-    delay = max(float(exc.retry_after or 0.0), 0.0) * random.uniform(1.0, 1.2)
+        return Outcome(
+            "failed", error=f"{message} (unavailable for {(now - since) / 3600:.1f} h: gave up)", state=state
+        )
+    delay = max(float(exc.retry_after or 0.0), 0.0) * random.uniform(1.0, 1.2)  # noqa: S311 - jitter, not a secret
     return Outcome("retrying", error=message, resume_in=min(delay, 86400.0), counted=False, state=state)
 
 

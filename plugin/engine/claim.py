@@ -69,7 +69,14 @@ def _claim_statement(postgresql: bool, limit: int):
         .where(claimable)
         .values(claimed_until=bindparam("until"))
         # what dispatching needs (not ``error``: a claim made before migration 0006 works too)
-        .returning(table.c.id, table.c.trigger, table.c.subject_id, table.c.data, table.c.created_at,
-                   table.c.dispatched_at, table.c.dedupe_key)
+        .returning(
+            table.c.id,
+            table.c.trigger,
+            table.c.subject_id,
+            table.c.data,
+            table.c.created_at,
+            table.c.dispatched_at,
+            table.c.dedupe_key,
+        )
     )
     return _CLAIMS[key]

@@ -199,10 +199,13 @@ def _orders_counts(session: Session, client_ids) -> dict:
     if not client_ids:
         return {}
     table = Order.__table__
-    return dict(session.execute(
-        select(table.c.client_id, func.count()).where(bulk.among(session, table.c.client_id, client_ids))
-        .group_by(table.c.client_id)
-    ).all())
+    return dict(
+        session.execute(
+            select(table.c.client_id, func.count())
+            .where(bulk.among(session, table.c.client_id, client_ids))
+            .group_by(table.c.client_id)
+        ).all()
+    )
 
 
 def normalize(context: dict | None) -> dict:

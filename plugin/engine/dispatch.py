@@ -66,7 +66,8 @@ def days_triggers(registry: Registry) -> dict[str, str]:
     """Event node type → trigger of its due events, for the N-day event types."""
     return {
         n.type: n.module.TRIGGERS[0]
-        for n in registry.of_kind("event") if getattr(n.module, "TIME_FIELD", None)
+        for n in registry.of_kind("event")
+        if getattr(n.module, "TIME_FIELD", None)
     }
 
 
@@ -97,9 +98,12 @@ def _days_flow(registry: Registry, flow_id, event_type, definition, enabled_at) 
     module = registry[event_type].module
     params = node.get("params") or {}
     return DaysFlow(
-        id=flow_id, trigger=module.TRIGGERS[0], field=module.TIME_FIELD,
+        id=flow_id,
+        trigger=module.TRIGGERS[0],
+        field=module.TIME_FIELD,
         days=timedelta(days=int(params.get("days", 0))),
-        catch_up=timedelta(hours=int(params.get("catch_up_hours", 24))), enabled_at=enabled_at,
+        catch_up=timedelta(hours=int(params.get("catch_up_hours", 24))),
+        enabled_at=enabled_at,
     )
 
 
@@ -120,8 +124,9 @@ def days_flows(session: Session, registry: Registry, index: FlowIndex | None = N
         index._days_flows = (index.by_trigger, out)
         return out
     rows = session.execute(
-        select(Flow.id, Flow.event_type, Flow.definition, Flow.enabled_at)
-        .where(Flow.enabled.is_(True), Flow.event_type.in_(list(types)))
+        select(Flow.id, Flow.event_type, Flow.definition, Flow.enabled_at).where(
+            Flow.enabled.is_(True), Flow.event_type.in_(list(types))
+        )
     ).all()
     for row in rows:
         flow = _days_flow(registry, row.id, row.event_type, row.definition, row.enabled_at)
@@ -180,10 +185,17 @@ def sweep_days(session: Session, registry: Registry, now=None) -> list[int]:
             where.append(column > row.sweep_watermark - OVERLAP - flow.days)
         else:
             where.append(column >= floor - flow.days)
-        due = select(
-            literal(flow.trigger, String), orders.c.id, literal({"flow_id": flow.id}, JSON),
-            literal(now, DateTime), literal(f"days:{flow.id}:", String) + orders.c.id,
-        ).where(*where).order_by(by_id)
+        due = (
+            select(
+                literal(flow.trigger, String),
+                orders.c.id,
+                literal({"flow_id": flow.id}, JSON),
+                literal(now, DateTime),
+                literal(f"days:{flow.id}:", String) + orders.c.id,
+            )
+            .where(*where)
+            .order_by(by_id)
+        )
         columns = ["trigger", "subject_id", "data", "created_at", "dedupe_key"]
         stmt = _once_per_key(_insert_events(session).from_select(columns, due)).returning(Event.id)
         recorded += session.execute(stmt).scalars().all()
@@ -215,8 +227,15 @@ def record_due(session: Session, flows: list[DaysFlow], orders, now=None) -> lis
             if key in seen:
                 continue
             seen.add(key)
-            rows.append({"trigger": flow.trigger, "subject_id": order.id, "data": {"flow_id": flow.id},
-                         "created_at": now, "dedupe_key": key})
+            rows.append(
+                {
+                    "trigger": flow.trigger,
+                    "subject_id": order.id,
+                    "data": {"flow_id": flow.id},
+                    "created_at": now,
+                    "dedupe_key": key,
+                }
+            )
     if not rows:
         return []
     rows.sort(key=lambda r: (r["data"]["flow_id"], r["subject_id"]))  # the sweep's order: no deadlock

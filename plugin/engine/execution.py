@@ -27,6 +27,7 @@ from plugin.transport.sendstage import Cancelled, Late, stage
 
 log = logging.getLogger(__name__)
 
+
 def lease(session: Session, run_id: str, seconds: float) -> bool:
     now = utcnow()
     result = session.execute(
@@ -102,8 +103,14 @@ class _Walk:
         if active is None:
             return _NEXT
         if step is None:
-            step = Step(run_id=self.run_id, node_id=nid, node_type=self.graph.nodes[nid]["type"],
-                        status="pending", state={}, attempts=0)
+            step = Step(
+                run_id=self.run_id,
+                node_id=nid,
+                node_type=self.graph.nodes[nid]["type"],
+                status="pending",
+                state={},
+                attempts=0,
+            )
             self.session.add(step)
             self.steps[nid] = step
         if active is False:
@@ -202,8 +209,9 @@ LATE = object()
 """What :func:`_attempt` returns for a call still in flight: the send stage settles it."""
 
 
-def _attempt(session, engine: Engine, graph: Graph, run: Run, step: Step, context, flow_info, *,
-             inline: bool = False):
+def _attempt(
+    session, engine: Engine, graph: Graph, run: Run, step: Step, context, flow_info, *, inline: bool = False
+):
     """One call of an action; returns the epoch second to try again at, None when settled, or
     :data:`LATE` when the call outlived the wait (``inline``: waited for, however long)."""
     node = graph.nodes[step.node_id]
@@ -214,8 +222,17 @@ def _attempt(session, engine: Engine, graph: Graph, run: Run, step: Step, contex
     step.started_at = step.started_at or utcnow()
     session.commit()  # the attempt is on record before anything leaves the process
     call = partial(
-        call_action, engine, spec, node, params, context, run_id=run.id, flow_info=flow_info,
-        event_type=run.event_type, attempt=step.attempts, state=step.state or {},
+        call_action,
+        engine,
+        spec,
+        node,
+        params,
+        context,
+        run_id=run.id,
+        flow_info=flow_info,
+        event_type=run.event_type,
+        attempt=step.attempts,
+        state=step.state or {},
     )
     lane = lane_of(node["type"], params)
     refused = None if inline else refused_outcome(engine, lane, step.state)
@@ -283,9 +300,16 @@ def fail_run(session: Session, run_id: str, error: str) -> None:
     error = error.encode("utf-8", "replace").decode("utf-8")[:2000]
     now = utcnow()
     flow_id = session.execute(
-        update(Run).where(Run.id == run_id, Run.status.in_(("queued", "running", "waiting")))
-        .values(status="failed", error=error, finished_at=now, updated_at=now, lease_until=None,
-                next_attempt_at=None)
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_(("queued", "running", "waiting")))
+        .values(
+            status="failed",
+            error=error,
+            finished_at=now,
+            updated_at=now,
+            lease_until=None,
+            next_attempt_at=None,
+        )
         .returning(Run.flow_id)
     ).scalar()
     if flow_id:
@@ -309,16 +333,24 @@ def step_dict(step: Step) -> dict[str, Any]:
     }
 
 
-def execute_direct(session: Session, engine: Engine, spec, node: dict, sealed_node: dict,
-                   context: dict) -> dict:
+def execute_direct(
+    session: Session, engine: Engine, spec, node: dict, sealed_node: dict, context: dict
+) -> dict:
     """One action called by a third-party platform (SPEC §7): recorded as a direct run, no retries.
 
     ``node`` carries the caller's plain params (used for this call), ``sealed_node`` the same with
     secrets encrypted (what is stored on the run).
     """
     run = Run(
-        id=new_id(), flow_id=None, flow_version=0, flow_name="", trigger="direct", event_type="direct",
-        definition={"nodes": [sealed_node], "edges": []}, status="running", context=context,
+        id=new_id(),
+        flow_id=None,
+        flow_version=0,
+        flow_name="",
+        trigger="direct",
+        event_type="direct",
+        definition={"nodes": [sealed_node], "edges": []},
+        status="running",
+        context=context,
         order_id=(context.get("order") or {}).get("id"),
         client_id=(context.get("client") or {}).get("external_id"),
     )

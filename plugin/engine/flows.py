@@ -55,8 +55,7 @@ def flow_document(registry, flow: Flow, *, with_stats: bool = True) -> dict[str,
 
 
 def export_document(registry, flow: Flow) -> dict[str, Any]:
-    doc = flow_document(registry, flow, with_stats=False)
-    return doc
+    return flow_document(registry, flow, with_stats=False)
 
 
 def flow_stats(flow: Flow) -> dict[str, Any]:
@@ -87,8 +86,9 @@ def _check(registry, doc: Any, *, enabling: bool, base: str = "") -> None:
         raise ValidationFailed(f"the flow has {len(problems)} problem(s)", problems)
 
 
-def save_flow(session: Session, registry, box, doc: Any, flow: Flow | None = None, *, imported=False,
-              base: str = "") -> Flow:
+def save_flow(
+    session: Session, registry, box, doc: Any, flow: Flow | None = None, *, imported=False, base: str = ""
+) -> Flow:
     """Create (``flow`` None) or replace a flow from a SPEC §6 document; raises ValidationFailed."""
     _check(registry, doc, enabling=False, base=base)
     nodes = _clean_nodes(registry, doc["nodes"])

@@ -139,7 +139,7 @@ class Graph:
             path.append(node)
             for nxt in self.outgoing[node]:
                 if color.get(nxt) == 1:
-                    return path[path.index(nxt) :] + [nxt]
+                    return [*path[path.index(nxt) :], nxt]
                 if color.get(nxt) is None:
                     found = visit(nxt)
                     if found:

@@ -137,8 +137,9 @@ class FlowIndex:
 
     def _load(self, session: Session) -> None:
         rows = session.execute(
-            select(Flow.id, Flow.name, Flow.version, Flow.event_type, Flow.definition, Flow.enabled_at)
-            .where(Flow.enabled.is_(True))
+            select(Flow.id, Flow.name, Flow.version, Flow.event_type, Flow.definition, Flow.enabled_at).where(
+                Flow.enabled.is_(True)
+            )
         ).all()
         self.build(rows)
 
@@ -165,7 +166,10 @@ class FlowIndex:
             if node_type is None:
                 continue
             info = {
-                "id": row.id, "name": row.name, "version": row.version, "event_type": row.event_type,
+                "id": row.id,
+                "name": row.name,
+                "version": row.version,
+                "event_type": row.event_type,
                 "enabled_at": row.enabled_at,
             }
             graph = Graph(row.definition, self.registry)

@@ -144,8 +144,10 @@ class Bucket:
             head = () if self.single is not None else (event_slot,)
             graph = match[2]
             if graph.chain is None:  # branches, false paths: walk the whole graph for this flow
+
                 def walk(ctx: dict, graph: Graph = graph) -> bool:
                     return graph.reaches_action(ctx, cond_ctx=ctx)
+
                 self.rest.add(Entry(pos, match, (*head, tests.slot(walk, "graph", None))))
                 continue
             chain = graph.chain
@@ -169,7 +171,8 @@ class Bucket:
                 table.setdefault(key, Part()).add(entry)
         else:
             _read_fn, _op, part = self.ranges.setdefault(
-                (access.source, access.op), (access.read, access.op, Part()))
+                (access.source, access.op), (access.read, access.op, Part())
+            )
             part.add(entry, access.value)
 
     def collect(self, ctx: dict, memo: dict, out: list) -> None:
@@ -192,19 +195,22 @@ class Bucket:
                 out += part.bare[: bisect_right(part.bare_at, number)]
                 check(part.tested[: bisect_right(part.tested_at, number)], ctx, memo, out)
             elif op == "lt":  # threshold > number
-                out += part.bare[bisect_right(part.bare_at, number):]
-                check(part.tested[bisect_right(part.tested_at, number):], ctx, memo, out)
+                out += part.bare[bisect_right(part.bare_at, number) :]
+                check(part.tested[bisect_right(part.tested_at, number) :], ctx, memo, out)
             else:  # lte: threshold >= number
-                out += part.bare[bisect_left(part.bare_at, number):]
-                check(part.tested[bisect_left(part.tested_at, number):], ctx, memo, out)
+                out += part.bare[bisect_left(part.bare_at, number) :]
+                check(part.tested[bisect_left(part.tested_at, number) :], ctx, memo, out)
         out += self.rest.bare
         check(self.rest.tested, ctx, memo, out)
 
     def entries(self):
         """Every entry once (unevaluated)."""
         seen = {}
-        parts = [self.rest, *(p for _, table in self.keyed.values() for p in table.values()),
-                 *(p for *_, p in self.ranges.values())]
+        parts = [
+            self.rest,
+            *(p for _, table in self.keyed.values() for p in table.values()),
+            *(p for *_, p in self.ranges.values()),
+        ]
         for part in parts:
             for entry in (*part.bare, *part.tested):
                 seen[entry.pos] = entry

@@ -37,8 +37,9 @@ class Plan:
         self.waiting: list[tuple[str, Any]] = []  # runs held back by open circuits, and when they resume
         self.quiet: list[dict] = []  # due events whose conditions are false: stored as not_triggered runs
 
-    def add(self, event, info: dict, definition: dict, graph: Graph, spec, context: dict,
-            cond_ctx: dict) -> None:
+    def add(
+        self, event, info: dict, definition: dict, graph: Graph, spec, context: dict, cond_ctx: dict
+    ) -> None:
         """The run of ``event`` through one flow (``info``: its id, version and name)."""
         days = is_days_trigger(event.trigger)
         if days and not graph.reaches_action(context, cond_ctx=cond_ctx):  # others: checked
@@ -54,8 +55,18 @@ class Plan:
             self.sends += [(run_id, graph, nid, context, info, event_type, 1, {}) for nid in actions]
         else:  # every call it would make now goes to an open circuit: stored waiting, no send
             self.waiting.append((run_id, min(at for _o, at in held.values())))
-        row = _run_row(run_id, event, info, definition, spec, context, self.now, days=days,
-                       status="running" if held is None else "waiting", triggered=True)
+        row = _run_row(
+            run_id,
+            event,
+            info,
+            definition,
+            spec,
+            context,
+            self.now,
+            days=days,
+            status="running" if held is None else "waiting",
+            triggered=True,
+        )
         row["lease_until"] = self.lease_until if held is None else None
         row["next_attempt_at"] = None if held is None else self.waiting[-1][1]
         self.runs.append(row)
@@ -119,25 +130,55 @@ def _held_back(engine: Engine, graph: Graph, views: dict[str, StepView], actions
     return held
 
 
-def _run_row(run_id: str, event, info: dict, definition: dict, spec, context: dict, now, *, days: bool,
-             status: str, triggered: bool) -> dict:
+def _run_row(
+    run_id: str,
+    event,
+    info: dict,
+    definition: dict,
+    spec,
+    context: dict,
+    now,
+    *,
+    days: bool,
+    status: str,
+    triggered: bool,
+) -> dict:
     """A run row of ``event`` through the flow ``info``, without its lease or end."""
     return {
-        "id": run_id, "flow_id": info["id"], "flow_version": info["version"], "flow_name": info["name"],
-        "definition": definition, "trigger": "schedule" if days else "event", "event_id": event.id,
+        "id": run_id,
+        "flow_id": info["id"],
+        "flow_version": info["version"],
+        "flow_name": info["name"],
+        "definition": definition,
+        "trigger": "schedule" if days else "event",
+        "event_id": event.id,
         "event_type": spec.module.PAYLOAD_EVENT_TYPE,
         "dedupe_key": days_key(info["id"], event.subject_id) if days else f"ev:{event.id}:{info['id']}",
-        "status": status, "triggered": triggered, "counted": triggered, "context": context,
+        "status": status,
+        "triggered": triggered,
+        "counted": triggered,
+        "context": context,
         "order_id": (context.get("order") or {}).get("id"),
         "client_id": (context.get("client") or {}).get("external_id"),
-        "created_at": now, "updated_at": now,
+        "created_at": now,
+        "updated_at": now,
     }
 
 
 def _quiet_row(event, info: dict, definition: dict, spec, context: dict, now) -> dict:
     """A finished run row without steps: a due event whose flow's conditions are false."""
-    row = _run_row(new_id(), event, info, definition, spec, context, now, days=True, status="not_triggered",
-                   triggered=False)
+    row = _run_row(
+        new_id(),
+        event,
+        info,
+        definition,
+        spec,
+        context,
+        now,
+        days=True,
+        status="not_triggered",
+        triggered=False,
+    )
     row["finished_at"] = now
     return row
 
@@ -146,11 +187,16 @@ def _step_row(run_id: str, graph: Graph, nid: str, view: StepView, held: dict | 
     """A step of the first wave; an action ``held`` back stored as the retry its refusal is."""
     outcome, resume_at = held[nid] if held and nid in held else (None, None)
     return {
-        "run_id": run_id, "node_id": nid, "node_type": graph.nodes[nid]["type"],
-        "status": outcome.status if outcome else view.status, "verdict": view.verdict,
-        "attempts": 0 if outcome else view.attempts, "state": outcome.state if outcome else {},
+        "run_id": run_id,
+        "node_id": nid,
+        "node_type": graph.nodes[nid]["type"],
+        "status": outcome.status if outcome else view.status,
+        "verdict": view.verdict,
+        "attempts": 0 if outcome else view.attempts,
+        "state": outcome.state if outcome else {},
         "started_at": now,
         "finished_at": None if view.status == "running" else now,
         "output": {"verdict": False} if view.verdict is False else None,
-        "error": outcome.error if outcome else None, "resume_at": resume_at,
+        "error": outcome.error if outcome else None,
+        "resume_at": resume_at,
     }

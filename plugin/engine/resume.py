@@ -49,8 +49,9 @@ def resume_runs(session: Session, engine: Engine, run_ids: list[str]) -> list[st
     if not resumed.sends:
         return resumed.step_path
     session.expunge_all()
-    return resumed.step_path + send_and_settle(session, engine, resumed.runs, resumed.graphs, resumed.sends,
-                                               resumed.first_views)
+    return resumed.step_path + send_and_settle(
+        session, engine, resumed.runs, resumed.graphs, resumed.sends, resumed.first_views
+    )
 
 
 def _lease(session: Session, engine: Engine, run_ids: list[str], now) -> list:
@@ -60,8 +61,15 @@ def _lease(session: Session, engine: Engine, run_ids: list[str], now) -> list:
         .where(bulk.among(session, _RUNS.c.id, run_ids), _RUNS.c.status.in_(("queued", "running", "waiting")))
         .where((_RUNS.c.lease_until.is_(None)) | (_RUNS.c.lease_until < now))
         .values(status="running", lease_until=now + timedelta(seconds=engine.lease_seconds), updated_at=now)
-        .returning(_RUNS.c.id, _RUNS.c.flow_id, _RUNS.c.flow_version, _RUNS.c.flow_name,
-                   _RUNS.c.definition, _RUNS.c.context, _RUNS.c.event_type)
+        .returning(
+            _RUNS.c.id,
+            _RUNS.c.flow_id,
+            _RUNS.c.flow_version,
+            _RUNS.c.flow_name,
+            _RUNS.c.definition,
+            _RUNS.c.context,
+            _RUNS.c.event_type,
+        )
     ).all()
 
 
@@ -98,9 +106,15 @@ class _Resumed:
             self.step_path.append(run.id)
             return
         if not due:  # woken early: wait again until the first retry is due
-            self.rewait.append({"id": run.id, "status": "waiting", "lease_until": None,
-                                "updated_at": self.now,
-                                "next_attempt_at": min(steps[nid].resume_at for nid in later)})
+            self.rewait.append(
+                {
+                    "id": run.id,
+                    "status": "waiting",
+                    "lease_until": None,
+                    "updated_at": self.now,
+                    "next_attempt_at": min(steps[nid].resume_at for nid in later),
+                }
+            )
             return
         info = {"id": run.flow_id or "", "name": run.flow_name}
         self.graphs[run.id] = graph
@@ -108,10 +122,18 @@ class _Resumed:
         self.runs.append({"id": run.id, "flow_id": run.flow_id})
         for nid in due:
             attempt = steps[nid].attempts + 1
-            self.marks.append({"run_id": run.id, "node_id": nid, "status": "running", "attempts": attempt,
-                               "resume_at": None})
-            self.sends.append((run.id, graph, nid, run.context, info, run.event_type, attempt,
-                               steps[nid].state or {}))
+            self.marks.append(
+                {
+                    "run_id": run.id,
+                    "node_id": nid,
+                    "status": "running",
+                    "attempts": attempt,
+                    "resume_at": None,
+                }
+            )
+            self.sends.append(
+                (run.id, graph, nid, run.context, info, run.event_type, attempt, steps[nid].state or {})
+            )
 
     def _retries(self, graph: Graph, steps: dict) -> tuple[list[str], list[str], bool]:
         """The action steps to try again now and later, and whether the run has anything else
@@ -131,5 +153,8 @@ class _Resumed:
         if self.rewait:
             bulk.update_rows(session, _RUNS, ("id",), self.rewait)
         if self.step_path:
-            session.execute(update(_RUNS).where(bulk.among(session, _RUNS.c.id, self.step_path))
-                            .values(status="queued", lease_until=None, updated_at=self.now))
+            session.execute(
+                update(_RUNS)
+                .where(bulk.among(session, _RUNS.c.id, self.step_path))
+                .values(status="queued", lease_until=None, updated_at=self.now)
+            )

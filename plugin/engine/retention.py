@@ -217,9 +217,7 @@ def _delete_runs(session: Session, rule: list, doomed: list[str], postgresql: bo
         # lock them: a run retried meanwhile (failed → queued) is skipped, never left without steps
         doomed = list(
             session.scalars(
-                select(Run.id)
-                .where(among(session, Run.id, doomed), *rule)
-                .with_for_update(skip_locked=True)
+                select(Run.id).where(among(session, Run.id, doomed), *rule).with_for_update(skip_locked=True)
             )
         )
     if not doomed:
@@ -233,9 +231,7 @@ def _delete_runs(session: Session, rule: list, doomed: list[str], postgresql: bo
         .execution_options(synchronize_session=False)
     ).rowcount
     runs = session.execute(
-        delete(Run)
-        .where(among(session, Run.id, doomed), *rule)
-        .execution_options(synchronize_session=False)
+        delete(Run).where(among(session, Run.id, doomed), *rule).execution_options(synchronize_session=False)
     ).rowcount
     return runs, steps
 

@@ -54,8 +54,9 @@ def secret_variants(secret: str) -> list[str]:
         tail = secret.split(parts.netloc, 1)[-1] if parts.netloc else ""
         if len(tail.strip("/")) >= 8:
             out.append(tail)
-        out += [seg for seg in parts.path.split("/")
-                if len(seg) >= 16 or (len(seg) >= 8 and not seg.isalpha())]
+        out += [
+            seg for seg in parts.path.split("/") if len(seg) >= 16 or (len(seg) >= 8 and not seg.isalpha())
+        ]
     return out
 
 
@@ -108,7 +109,7 @@ def build_call(
 def backoff(attempt: int, base: float, cap: float = 6 * 3600) -> float:
     """Exponential backoff with ±20 % jitter: base, 4·base, 16·base, … capped."""
     delay = min(base * (4 ** (attempt - 1)), cap)
-    return delay * random.uniform(0.8, 1.2)
+    return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
 
 
 def dry_run(
@@ -135,15 +136,22 @@ def dry_run(
     started = time.monotonic()
     for nid, runs in graph.walk(steps):
         entry: dict[str, Any] = {
-            "node_id": nid, "type": graph.nodes[nid]["type"], "verdict": None, "output": None, "error": None,
+            "node_id": nid,
+            "type": graph.nodes[nid]["type"],
+            "verdict": None,
+            "output": None,
+            "error": None,
         }
         if runs:
             steps[nid], outcome = _dry_step(graph, nid, cond_ctx, preview)
         else:
             outcome = {"status": "not_reached"}
         results.append({**entry, **outcome})
-    triggered = any(r["status"] in ("would_send", "needs_secret", "skipped") for r in results
-                    if graph.kind.get(r["node_id"]) == "action")
+    triggered = any(
+        r["status"] in ("would_send", "needs_secret", "skipped")
+        for r in results
+        if graph.kind.get(r["node_id"]) == "action"
+    )
     return {
         "status": "would_trigger" if triggered else "not_triggered",
         "triggered": triggered,
@@ -180,8 +188,16 @@ def _preview_action(
     unset = [name for name in spec.secret_fields if params.get(name) == SECRET_PLACEHOLDER]
     try:
         call = build_call(
-            spec, node, params, context, run_id="dry-run", flow=flow, event_type=event_type,
-            attempt=1, state={}, services=services,
+            spec,
+            node,
+            params,
+            context,
+            run_id="dry-run",
+            flow=flow,
+            event_type=event_type,
+            attempt=1,
+            state={},
+            services=services,
         )
         preview = spec.module.preview(call)
     except NodeError as exc:

@@ -255,4 +255,3 @@ def printed(value: Any, budget: Budget | None) -> str:
         budget.charge(len(text))
         budget.tick()
     return text
-

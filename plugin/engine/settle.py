@@ -28,13 +28,21 @@ _STEPS = Step.__table__
 _RUNS = Run.__table__
 _FLOWS = Flow.__table__
 # a Core statement built once, as batch._COUNT_TRIGGERED (the ORM's bulk-update path cost CPU)
-_COUNT_FAILED = update(_FLOWS).where(_FLOWS.c.id == bindparam("flow_id")).values(
-    failed_count=_FLOWS.c.failed_count + bindparam("count")
+_COUNT_FAILED = (
+    update(_FLOWS)
+    .where(_FLOWS.c.id == bindparam("flow_id"))
+    .values(failed_count=_FLOWS.c.failed_count + bindparam("count"))
 )
 
 
-def send_and_settle(session: Session, engine: Engine, runs: list[dict], graphs: dict, sends: list[tuple],
-                    first_views: dict[str, dict[str, StepView]]) -> list[str]:
+def send_and_settle(
+    session: Session,
+    engine: Engine,
+    runs: list[dict],
+    graphs: dict,
+    sends: list[tuple],
+    first_views: dict[str, dict[str, StepView]],
+) -> list[str]:
     """Send ``sends`` — ``(run_id, graph, node_id, context, flow_info, event_type, attempt, state)``,
     their steps already marked ``running`` — and settle the runs (``runs``: rows with ``id`` and
     ``flow_id``; ``first_views``: each run's steps as stored before these calls). Returns the
@@ -94,10 +102,16 @@ def _step_update(run_id: str, nid: str, outcome: Outcome, attempt: int) -> dict:
     resume_at = now + timedelta(seconds=outcome.resume_in) if outcome.resume_in is not None else None
     final = outcome.status not in ("retrying", "waiting")
     return {
-        "run_id": run_id, "node_id": nid, "status": outcome.status,
-        "output": outcome.output if final else None, "error": outcome.error, "state": outcome.state,
+        "run_id": run_id,
+        "node_id": nid,
+        "status": outcome.status,
+        "output": outcome.output if final else None,
+        "error": outcome.error,
+        "state": outcome.state,
         "attempts": attempt - (0 if outcome.counted else 1),
-        "finished_at": now if final else None, "resume_at": resume_at, "duration_ms": outcome.duration_ms,
+        "finished_at": now if final else None,
+        "resume_at": resume_at,
+        "duration_ms": outcome.duration_ms,
     }
 
 
@@ -121,19 +135,42 @@ class _Ends:
         if resumes and not runnable_now(graph, first, views):
             # only retries (or rate-limit waits) are left: the run waits, without the step-by-step
             # path's statements per run; RQ's scheduler resumes it (Engine.schedule_many)
-            self.waiting.append({"id": run_id, "status": "waiting", "lease_until": None,
-                                 "next_attempt_at": min(resumes), "updated_at": self.now})
+            self.waiting.append(
+                {
+                    "id": run_id,
+                    "status": "waiting",
+                    "lease_until": None,
+                    "next_attempt_at": min(resumes),
+                    "updated_at": self.now,
+                }
+            )
             return
         if needs_more or resumes:
             self.handoff.append(run_id)
             return
         for nid in decided:
-            self.not_reached.append({"run_id": run_id, "node_id": nid, "node_type": graph.nodes[nid]["type"],
-                                     "status": "not_reached", "attempts": 0, "state": {}})
+            self.not_reached.append(
+                {
+                    "run_id": run_id,
+                    "node_id": nid,
+                    "node_type": graph.nodes[nid]["type"],
+                    "status": "not_reached",
+                    "attempts": 0,
+                    "state": {},
+                }
+            )
         failed = [o.error for o, _ in got.values() if o.status == "failed"]
-        self.finals.append({"id": run_id, "status": "failed" if failed else "succeeded",
-                            "error": failed[0] if failed else None, "finished_at": self.now,
-                            "updated_at": self.now, "lease_until": None, "next_attempt_at": None})
+        self.finals.append(
+            {
+                "id": run_id,
+                "status": "failed" if failed else "succeeded",
+                "error": failed[0] if failed else None,
+                "finished_at": self.now,
+                "updated_at": self.now,
+                "lease_until": None,
+                "next_attempt_at": None,
+            }
+        )
         if failed:
             self.failed_flows[flow_id] = self.failed_flows.get(flow_id, 0) + 1
 
@@ -149,7 +186,8 @@ class _Ends:
             session.execute(_COUNT_FAILED, {"flow_id": flow_id, "count": count})
         if self.handoff:  # the step-by-step path takes over right away (or at the retry time it finds)
             session.execute(
-                update(Run).where(bulk.among(session, Run.id, self.handoff))
+                update(Run)
+                .where(bulk.among(session, Run.id, self.handoff))
                 .values(status="queued", lease_until=None, updated_at=self.now)
                 .execution_options(synchronize_session=False)
             )
@@ -157,8 +195,15 @@ class _Ends:
 
 def _send(engine: Engine, run_id, graph: Graph, nid, params, context, info, event_type, attempt, state):
     return call_action(
-        engine, graph.spec(nid), graph.nodes[nid], params, context, run_id=run_id,
-        flow_info={"id": info["id"], "name": info["name"]}, event_type=event_type, attempt=attempt,
+        engine,
+        graph.spec(nid),
+        graph.nodes[nid],
+        params,
+        context,
+        run_id=run_id,
+        flow_info={"id": info["id"], "name": info["name"]},
+        event_type=event_type,
+        attempt=attempt,
         state=state,
     )
 
@@ -180,8 +225,14 @@ def _sent(engine: Engine, sends: list[tuple]):
         if refused is not None:  # its receiver's circuit is open: a scheduled retry, no call
             yield (run_id, graph, nid), refused
             continue
-        items.append(((run_id, graph, nid), lane, _send,
-                      (engine, run_id, graph, nid, params, context, info, event_type, attempt, state)))
+        items.append(
+            (
+                (run_id, graph, nid),
+                lane,
+                _send,
+                (engine, run_id, graph, nid, params, context, info, event_type, attempt, state),
+            )
+        )
     attempts = {key: (args[-2], args[-1]) for key, _lane, _fn, args in items}
     for done in stage().run(items):
         if done is None:
@@ -224,8 +275,9 @@ def runnable_now(graph: Graph, first: dict[str, StepView], action_views: dict[st
     return any(nid not in views and graph.activation(nid, views) is True for nid in graph.order)
 
 
-def decided_views(graph: Graph, first: dict[str, StepView],
-                  action_views: dict[str, StepView]) -> tuple[list[str], bool]:
+def decided_views(
+    graph: Graph, first: dict[str, StepView], action_views: dict[str, StepView]
+) -> tuple[list[str], bool]:
     """Nodes left that are certainly not reached, and whether anything else remains to run.
 
     ``first``: the views of the run's first wave, as dispatch stored them as steps."""

@@ -79,17 +79,24 @@ def _still_held(session: Session, engine: Engine, runs: list[dict], sends: list[
     leased for another term; the others' sends are dropped (the sweeper has resumed, or will
     resume, those runs: sending here too would make a second attempt of each)."""
     now = utcnow()
-    kept = set(session.execute(
-        update(_RUNS)
-        .where(bulk.among(session, _RUNS.c.id, [r["id"] for r in runs]), _RUNS.c.status == "running",
-               _RUNS.c.lease_until > now)
-        .values(lease_until=now + timedelta(seconds=engine.lease_seconds))
-        .returning(_RUNS.c.id)
-    ).scalars())
+    kept = set(
+        session.execute(
+            update(_RUNS)
+            .where(
+                bulk.among(session, _RUNS.c.id, [r["id"] for r in runs]),
+                _RUNS.c.status == "running",
+                _RUNS.c.lease_until > now,
+            )
+            .values(lease_until=now + timedelta(seconds=engine.lease_seconds))
+            .returning(_RUNS.c.id)
+        ).scalars()
+    )
     session.commit()
     if len(kept) < len(runs):
-        log.warning("%d runs of a batch outlived their lease before a settler took it; the sweeper "
-                    "resumes them", len(runs) - len(kept))
+        log.warning(
+            "%d runs of a batch outlived their lease before a settler took it; the sweeper resumes them",
+            len(runs) - len(kept),
+        )
     return [r for r in runs if r["id"] in kept], [send for send in sends if send[0] in kept]
 
 
@@ -144,7 +151,8 @@ class LateSettler:
         if not run_ids:
             return
         session.execute(
-            update(Run).where(Run.id.in_(run_ids), Run.status == "running")
+            update(Run)
+            .where(Run.id.in_(run_ids), Run.status == "running")
             .values(lease_until=utcnow() + timedelta(seconds=self.engine.lease_seconds))
             .execution_options(synchronize_session=False)
         )
@@ -161,7 +169,8 @@ class LateSettler:
             return None
         apply_outcome(step, outcome)
         session.execute(
-            update(Run).where(Run.id == run_id, Run.status == "running")
+            update(Run)
+            .where(Run.id == run_id, Run.status == "running")
             .values(status="queued", lease_until=None, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )

@@ -35,7 +35,9 @@ def enqueue_run_in(queue: Queue, run_id: str, seconds: float) -> None:
 def enqueue_runs(queue: Queue, run_ids: list[str], chunk: int = 50) -> None:
     """Resume these runs now, ``chunk`` to a job."""
     for start in range(0, len(run_ids), chunk):
-        queue.enqueue(JOB_PREFIX + "execute_runs", run_ids[start : start + chunk], job_timeout=600, result_ttl=0)
+        queue.enqueue(
+            JOB_PREFIX + "execute_runs", run_ids[start : start + chunk], job_timeout=600, result_ttl=0
+        )
 
 
 def enqueue_runs_at(queue: Queue, runs: list[tuple[str, datetime]], chunk: int = 200) -> None:
@@ -48,8 +50,14 @@ def enqueue_runs_at(queue: Queue, runs: list[tuple[str, datetime]], chunk: int =
     for second, ids in sorted(by_second.items()):
         when = datetime.fromtimestamp(second, UTC)
         for start in range(0, len(ids), chunk):
-            queue.enqueue_at(when, JOB_PREFIX + "execute_runs", ids[start : start + chunk], job_timeout=600,
-                             result_ttl=0, failure_ttl=86400)
+            queue.enqueue_at(
+                when,
+                JOB_PREFIX + "execute_runs",
+                ids[start : start + chunk],
+                job_timeout=600,
+                result_ttl=0,
+                failure_ttl=86400,
+            )
 
 
 def notify_dispatch(queue: Queue) -> None:

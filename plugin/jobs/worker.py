@@ -50,7 +50,9 @@ def context() -> Context:
     config = {**from_env(), **WORKER_CONFIG}
     runtime = build_runtime(config)
     database = Database(config)
-    return Context(config, runtime, database, FlowIndex(runtime.registry), make_engine(runtime, database.engine))
+    return Context(
+        config, runtime, database, FlowIndex(runtime.registry), make_engine(runtime, database.engine)
+    )
 
 
 @lru_cache(maxsize=1)
@@ -263,12 +265,14 @@ def sweep() -> dict:
             notify_dispatch(runtime.queue)
         enqueue_runs(runtime.queue, runs)
         if due or events or runs:
-            log.info("sweep: %d due, %d events re-dispatched, %d runs resumed", len(due), len(events), len(runs))
+            log.info(
+                "sweep: %d due, %d events re-dispatched, %d runs resumed", len(due), len(events), len(runs)
+            )
         return {"due": len(due), "events": len(events), "runs": len(runs)}
 
 
 def prune() -> dict[str, Any]:
-    """The scheduler's periodic prune of old engine rows (see ``plugin.processes.schedule_jobs``)."""
+    """The scheduler's periodic prune of old engine rows (see ``plugin.jobs.scheduler.schedule_jobs``)."""
     from plugin.engine import retention
 
     ctx = context()
@@ -280,7 +284,9 @@ def prune() -> dict[str, Any]:
         try:
             pruned = retention.prune(session, retention.Policy.from_config(ctx.config), marks=marks)
         finally:
-            retention.save_marks(redis, database_url, marks)  # what was done stays done, even if a chunk failed
+            retention.save_marks(
+                redis, database_url, marks
+            )  # what was done stays done, even if a chunk failed
     retention.record(redis, pruned)
     retention.report(pruned, time.monotonic() - started)
     return pruned.as_dict()

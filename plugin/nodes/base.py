@@ -43,8 +43,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-log = logging.getLogger(__name__)
-
 from plugin.transport.errors import (  # noqa: F401 - the node contract hands these on
     SECRET_PLACEHOLDER,
     ActionFailed,
@@ -54,6 +52,8 @@ from plugin.transport.errors import (  # noqa: F401 - the node contract hands th
     RetryableError,
     Skip,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass

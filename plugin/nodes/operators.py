@@ -99,7 +99,7 @@ def to_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
+        parsed = datetime(value.year, value.month, value.day)  # noqa: DTZ001 - naive UTC, as stored
     elif isinstance(value, str) and value.strip():
         text = value.strip()
         if text[-1] in "zZ":
@@ -214,7 +214,12 @@ def match(operator: str, actual: Any, params: dict[str, Any], *, item_match: Ite
 Test = Callable[[Any], bool]
 
 _FAST_NUMERIC = {
-    "eq": op.eq, "ne": op.ne, "gt": op.gt, "lt": op.lt, "gte": op.ge, "lte": op.le,
+    "eq": op.eq,
+    "ne": op.ne,
+    "gt": op.gt,
+    "lt": op.lt,
+    "gte": op.ge,
+    "lte": op.le,
 }
 RANGE_OPERATORS = ("gt", "gte", "lt", "lte")
 
@@ -337,8 +342,13 @@ def match_test(operator: str, params: dict[str, Any], *, item_match: ItemMatch |
 
 
 def text_access(
-    operator: str, expected: Any, source: tuple, read_raw: Callable[[dict[str, Any]], Any],
-    *, case_sensitive: bool = False, item_match: ItemMatch | None = None,
+    operator: str,
+    expected: Any,
+    source: tuple,
+    read_raw: Callable[[dict[str, Any]], Any],
+    *,
+    case_sensitive: bool = False,
+    item_match: ItemMatch | None = None,
 ) -> Access | None:
     """The access of ``text_test(operator, expected, …)`` applied to ``read_raw(context)``:
     ``equals`` / ``any_of`` compare folded text with a set of keys; other operators have none."""
@@ -347,8 +357,11 @@ def text_access(
     keys = frozenset(fold(item, case_sensitive) for item in equality_items(operator, expected))
     cs = case_sensitive
     return Access(
-        source=("text", *source, cs), read=lambda context: text_key(read_raw(context), cs),
-        op="in", value=keys, weight=min(1.0, 0.1 * len(keys)),
+        source=("text", *source, cs),
+        read=lambda context: text_key(read_raw(context), cs),
+        op="in",
+        value=keys,
+        weight=min(1.0, 0.1 * len(keys)),
     )
 
 
@@ -379,6 +392,9 @@ def match_access(
     if operator in _NUMERIC:
         return numeric_access(operator, params.get("value"), source, read_raw)
     return text_access(
-        operator, params.get("value"), source, read_raw,
+        operator,
+        params.get("value"),
+        source,
+        read_raw,
         case_sensitive=bool(params.get("case_sensitive", False)),
     )

@@ -17,8 +17,15 @@ import orjson
 from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Table, Text, bindparam, text
 from sqlalchemy.orm import Session
 
-_PG_TYPES = ((JSON, "json"), (Boolean, "boolean"), (DateTime, "timestamp"), (Float, "double precision"),
-             (Integer, "integer"), (Text, "text"), (String, "text"))
+_PG_TYPES = (
+    (JSON, "json"),
+    (Boolean, "boolean"),
+    (DateTime, "timestamp"),
+    (Float, "double precision"),
+    (Integer, "integer"),
+    (Text, "text"),
+    (String, "text"),
+)
 _CACHE: dict[tuple, Any] = {}
 
 
@@ -54,8 +61,8 @@ def _with_defaults(table: Table, rows: list[dict]) -> list[dict]:
     if not missing:
         return rows
     out = []
-    for row in rows:
-        row = dict(row)
+    for given in rows:
+        row = dict(given)
         for column in missing:
             default = column.default
             row[column.name] = default.arg(None) if default.is_callable else default.arg
@@ -75,7 +82,7 @@ def _pg_insert(table: Table, names: tuple[str, ...], tail: str = ""):
     if key not in _CACHE:
         listed = ", ".join(f'"{name}"' for name in names)
         _CACHE[key] = text(
-            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM {_recordset(table, names)} {tail}'
+            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM {_recordset(table, names)} {tail}'  # noqa: S608 - names from the model, values bound
         ).bindparams(bindparam("rows"))
     return _CACHE[key]
 
@@ -106,7 +113,9 @@ def update_rows(session: Session, table: Table, keys: tuple[str, ...], rows: lis
                 .where(*[table.c[k] == bindparam("k_" + k) for k in keys])
                 .values({n: bindparam("v_" + n) for n in settable})
             )
-        params = [{**{"k_" + k: row[k] for k in keys}, **{"v_" + n: row[n] for n in settable}} for row in rows]
+        params = [
+            {**{"k_" + k: row[k] for k in keys}, **{"v_" + n: row[n] for n in settable}} for row in rows
+        ]
         session.connection().execute(_CACHE[key], params)
         return
     key = ("update", table.name, names, keys)
@@ -114,7 +123,7 @@ def update_rows(session: Session, table: Table, keys: tuple[str, ...], rows: lis
         assign = ", ".join(f'"{n}" = r."{n}"' for n in settable)
         match = " AND ".join(f't."{k}" = r."{k}"' for k in keys)
         _CACHE[key] = text(
-            f'UPDATE "{table.name}" AS t SET {assign} FROM {_recordset(table, names)} WHERE {match}'
+            f'UPDATE "{table.name}" AS t SET {assign} FROM {_recordset(table, names)} WHERE {match}'  # noqa: S608 - names from the model, values bound
         ).bindparams(bindparam("rows"))
     session.connection().execute(_CACHE[key], {"rows": document(rows)})
 

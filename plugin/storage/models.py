@@ -123,11 +123,25 @@ class Visit(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-VISIT_FIELDS = (
-    "ip marker city country referrer domain landing_page utm_source utm_medium utm_campaign "
-    "utm_term utm_content roistat_param_1 roistat_param_2 roistat_param_3 roistat_param_4 "
-    "roistat_param_5"
-).split()
+VISIT_FIELDS = [
+    "ip",
+    "marker",
+    "city",
+    "country",
+    "referrer",
+    "domain",
+    "landing_page",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "roistat_param_1",
+    "roistat_param_2",
+    "roistat_param_3",
+    "roistat_param_4",
+    "roistat_param_5",
+]
 
 
 class Client(Base):
@@ -165,8 +179,16 @@ class Order(Base):
 
 
 ORDER_FIELDS = (
-    "price", "cost", "status", "status_group", "created_at", "paid_at", "client_id", "visit_id",
-    "responsible_user_id", "fields",
+    "price",
+    "cost",
+    "status",
+    "status_group",
+    "created_at",
+    "paid_at",
+    "client_id",
+    "visit_id",
+    "responsible_user_id",
+    "fields",
 )
 
 

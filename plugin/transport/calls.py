@@ -65,8 +65,20 @@ def _unsafe(text: str | bytes) -> bool:
 class Call:
     """One prepared request: where it goes, what it sends, how long it may take."""
 
-    __slots__ = ("body", "connect_timeout", "headers", "host", "method", "port", "read_timeout", "scheme",
-                 "started", "target", "url", "verify")
+    __slots__ = (
+        "body",
+        "connect_timeout",
+        "headers",
+        "host",
+        "method",
+        "port",
+        "read_timeout",
+        "scheme",
+        "started",
+        "target",
+        "url",
+        "verify",
+    )
 
     def __init__(self, session: requests.Session, method: str, url: str, kwargs: dict):
         self.started = time.perf_counter()
@@ -92,10 +104,17 @@ class Call:
         netloc = self.host if ":" not in self.host else f"[{self.host}]"
         return netloc if self.port == self.default_port else f"{netloc}:{self.port}"
 
-    def response(self, status: int, reason: str, headers: Any, content: bytes, raw: Any = None) -> requests.Response:
+    def response(
+        self, status: int, reason: str, headers: Any, content: bytes, raw: Any = None
+    ) -> requests.Response:
         """The ``requests.Response`` requests would have built for this answer (body read, decoded)."""
         prepared = requests.PreparedRequest()
-        prepared.method, prepared.url, prepared.headers, prepared.body = self.method, self.url, self.headers, self.body
+        prepared.method, prepared.url, prepared.headers, prepared.body = (
+            self.method,
+            self.url,
+            self.headers,
+            self.body,
+        )
         resp = requests.Response()
         resp.status_code = status
         resp.reason = reason
@@ -110,7 +129,9 @@ class Call:
         return resp
 
 
-def _content(session: requests.Session, method: str, kwargs: dict) -> tuple[CaseInsensitiveDict, bytes | None]:
+def _content(
+    session: requests.Session, method: str, kwargs: dict
+) -> tuple[CaseInsensitiveDict, bytes | None]:
     """The headers (the session's, then the call's; ``None`` removes one) and the body, as requests
     prepares them: JSON encoded as UTF-8 with its Content-Type, Content-Length on every body."""
     headers = CaseInsensitiveDict(session.headers)

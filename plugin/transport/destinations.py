@@ -128,7 +128,7 @@ class Destinations:
     def done(self, dest: str, failure: str | None = None) -> None:
         """A call to ``dest`` ended; ``failure`` names what went wrong, ``None`` for success,
         :data:`NEUTRAL` when the call said nothing about the receiver."""
-        if failure == NEUTRAL or failure == NO_ANSWER:
+        if failure in (NEUTRAL, NO_ANSWER):
             with self._lock:
                 circuit = self._circuits.get(dest)
                 if circuit is not None and circuit.state == "half_open" and circuit.probing:
@@ -153,7 +153,9 @@ class Destinations:
             if circuit is None:
                 circuit = self._circuits[dest] = _Circuit()
             circuit.failures += 1
-            if circuit.state == "half_open" or (circuit.state == "closed" and circuit.failures >= self.policy.threshold):
+            if circuit.state == "half_open" or (
+                circuit.state == "closed" and circuit.failures >= self.policy.threshold
+            ):
                 self._trip(dest, circuit, failure)
 
     def trip(self, dest: str, reason: str) -> None:
@@ -192,8 +194,13 @@ class Destinations:
         if self.redis is None:
             return
         remaining = max(0.0, circuit.open_until - time.monotonic()) if circuit.state == "open" else 0.0
-        value = {"state": circuit.state, "reason": circuit.reason, "trips": circuit.trips,
-                 "open_until": time.time() + remaining if remaining else None, "updated_at": time.time()}
+        value = {
+            "state": circuit.state,
+            "reason": circuit.reason,
+            "trips": circuit.trips,
+            "open_until": time.time() + remaining if remaining else None,
+            "updated_at": time.time(),
+        }
         try:
             self.redis.hset(REDIS_KEY, dest, json.dumps(value))
         except Exception:  # noqa: BLE001 - visibility only; the decision is local

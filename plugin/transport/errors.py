@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SECRET_PLACEHOLDER = "********"
+SECRET_PLACEHOLDER = "********"  # noqa: S105 - the mask shown instead of a secret
 
 
 class NodeError(Exception):

@@ -73,7 +73,9 @@ def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -
     shows it reachable; an answer that never came is left to the send stage, which sees a receiver
     holding every connection unanswered."""
     settings = services.settings
-    kwargs.setdefault("timeout", (min(settings.connect_timeout, settings.http_timeout), settings.http_timeout))
+    kwargs.setdefault(
+        "timeout", (min(settings.connect_timeout, settings.http_timeout), settings.http_timeout)
+    )
     gate = services.destinations
     dest = destination_of(url)
     gate.admit(dest)
@@ -107,9 +109,15 @@ def _before_sending(exc: BaseException) -> bool:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, (ConnectionRefusedError, NewConnectionError, NameResolutionError, socket.gaierror)):
+        if isinstance(
+            exc, (ConnectionRefusedError, NewConnectionError, NameResolutionError, socket.gaierror)
+        ):
             return True
-        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None)
+        exc = (
+            exc.__cause__
+            or exc.__context__
+            or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None)
+        )
     return False
 
 

@@ -70,7 +70,12 @@ class LeanTransport:
         head = [f"{call.method} {call.target} HTTP/1.1", f"Host: {call.host_header}"]
         head += [f"{k}: {v}" for k, v in call.headers.items() if k.lower() != "host"]
         wire = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (call.body or b"")
-        key = (call.scheme, call.host, call.port, call.verify)  # a connection verified against one bundle serves only it
+        key = (
+            call.scheme,
+            call.host,
+            call.port,
+            call.verify,
+        )  # a connection verified against one bundle serves only it
         answer = self._attempt(key, call, wire) or self._attempt(key, call, wire)
         if answer is None:
             raise requests.exceptions.ConnectionError(f"connection to {call.host} closed without an answer")
@@ -225,7 +230,9 @@ def _read_head(conn: _Connection, reused: bool) -> tuple[str, int, str, CaseInse
             return version, status, reason, headers
 
 
-def _read_body(conn: _Connection, method: str, status: int, headers: CaseInsensitiveDict) -> tuple[bytes, bool]:
+def _read_body(
+    conn: _Connection, method: str, status: int, headers: CaseInsensitiveDict
+) -> tuple[bytes, bool]:
     """The body as framed by the answer, and whether reading it used up the connection."""
     if method == "HEAD" or status in (204, 304):
         return b"", False

@@ -118,8 +118,9 @@ class _GuardedPoolManager(PoolManager):
         return super()._new_pool(scheme, host, port, request_context=context)
 
 
-
-def connect_first(infos: list[tuple], timeout: Any, source_address: Any, socket_options: Any) -> socket.socket:
+def connect_first(
+    infos: list[tuple], timeout: Any, source_address: Any, socket_options: Any
+) -> socket.socket:
     """Connect to the first reachable checked address, without resolving anything again."""
     error: OSError | None = None
     for family, socktype, proto, _canonname, sockaddr in infos:
@@ -136,5 +137,6 @@ def connect_first(infos: list[tuple], timeout: Any, source_address: Any, socket_
         except OSError as e:
             error = e
             sock.close()
-    assert error is not None  # infos is never empty
+    if error is None:  # infos is never empty
+        raise OSError("no address to connect to")
     raise error

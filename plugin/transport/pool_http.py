@@ -47,8 +47,15 @@ class PoolTransport:
         pool = self._pools.connection_from_host(call.host, call.port, call.scheme, _tls_kwargs(call))
         try:
             raw = pool.urlopen(
-                call.method, call.target, body=call.body, headers=call.headers, redirect=False,
-                assert_same_host=False, preload_content=True, decode_content=True, retries=NO_RETRIES,
+                call.method,
+                call.target,
+                body=call.body,
+                headers=call.headers,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,
+                decode_content=True,
+                retries=NO_RETRIES,
                 timeout=Timeout(connect=call.connect_timeout, read=call.read_timeout),
             )
         except (HTTPError, OSError) as exc:

@@ -49,5 +49,7 @@ def hot_script(client: redis.Redis, source: str) -> Script:
 def _no_retry_twin(client: redis.Redis) -> redis.Redis:
     pool = client.connection_pool
     kwargs = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
-    twin_pool = type(pool)(connection_class=pool.connection_class, max_connections=pool.max_connections, **kwargs)
+    twin_pool = type(pool)(
+        connection_class=pool.connection_class, max_connections=pool.max_connections, **kwargs
+    )
     return redis.Redis(connection_pool=twin_pool)

@@ -87,8 +87,13 @@ class SendStage:
 
     # -- the waiter's side ---------------------------------------------------------------------
 
-    def run(self, items: list[tuple[Any, str, Callable, tuple]], *, idle_patience: float = IDLE_PATIENCE,
-            max_wait: float = MAX_WAIT) -> Iterator[tuple[Any, Any, BaseException | None] | None]:
+    def run(
+        self,
+        items: list[tuple[Any, str, Callable, tuple]],
+        *,
+        idle_patience: float = IDLE_PATIENCE,
+        max_wait: float = MAX_WAIT,
+    ) -> Iterator[tuple[Any, Any, BaseException | None] | None]:
         """Call ``fn(*args)`` for every ``(key, lane, fn, args)``; yield ``(key, result, error)`` as
         each ends, and ``None`` now and then while nothing ends (the caller may renew leases).
 
@@ -125,9 +130,13 @@ class SendStage:
                     stalled = list(pending)
                 else:
                     with self._cond:
-                        stalled = [t for t in pending
-                                   if now - self._progress.get(t.lane, begun) >= self._patience(t.lane, now, idle_patience)
-                                   or self._blocked(t.lane, now)]
+                        stalled = [
+                            t
+                            for t in pending
+                            if now - self._progress.get(t.lane, begun)
+                            >= self._patience(t.lane, now, idle_patience)
+                            or self._blocked(t.lane, now)
+                        ]
                 if not stalled:
                     yield None
                     continue
@@ -150,8 +159,10 @@ class SendStage:
     def _blocked(self, lane: str, now: float) -> bool:
         """Whether every place of ``lane`` is held and none has ended a call for a while (held by
         the lock): a call queued there would only wait."""
-        return (self._busy.get(lane, 0) >= self.lane_threads
-                and now - self._progress.get(lane, now) >= BLOCKED_AFTER)
+        return (
+            self._busy.get(lane, 0) >= self.lane_threads
+            and now - self._progress.get(lane, now) >= BLOCKED_AFTER
+        )
 
     def call(self, key: Any, lane: str, fn: Callable, *args: Any, patience: float = STEP_PATIENCE):
         """One call, waited for while its lane makes progress (``patience`` seconds without, twice
@@ -169,9 +180,13 @@ class SendStage:
     def _check_stalls(self, now: float) -> None:
         """Report lanes whose every thread has waited ``STALL_AFTER`` seconds without an answer."""
         with self._cond:
-            stalls = [(lane, busy, now - self._progress.get(lane, now)) for lane, busy in self._busy.items()
-                      if busy >= self.lane_threads and lane not in self._stalled
-                      and now - self._progress.get(lane, now) >= STALL_AFTER]
+            stalls = [
+                (lane, busy, now - self._progress.get(lane, now))
+                for lane, busy in self._busy.items()
+                if busy >= self.lane_threads
+                and lane not in self._stalled
+                and now - self._progress.get(lane, now) >= STALL_AFTER
+            ]
             self._stalled.update(lane for lane, _busy, _seconds in stalls)
         for lane, busy, seconds in stalls:
             handler = self.on_stall
@@ -286,7 +301,9 @@ class SendStage:
     def _settle_late(self, ticket: Ticket, result: Any, error: BaseException | None) -> None:
         handler = self.on_late
         if handler is None:
-            log.error("late call %s ended with nobody to settle it; it is resumed after its lease", ticket.key)
+            log.error(
+                "late call %s ended with nobody to settle it; it is resumed after its lease", ticket.key
+            )
             return
         try:
             handler(ticket.key, result, error)
@@ -300,7 +317,7 @@ _STAGE_LOCK = threading.Lock()
 
 def stage() -> SendStage:
     """This process's send stage."""
-    global _STAGE
+    global _STAGE  # noqa: PLW0603 - one stage per process, made on first use
     if _STAGE is None:
         with _STAGE_LOCK:
             if _STAGE is None:

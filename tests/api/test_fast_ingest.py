@@ -39,7 +39,7 @@ def _post(app, path, body, headers=None, raw=None, content_type="application/jso
 
 
 def _shape(response):
-    headers = {k: v for k, v in response.headers.items() if k not in ("Content-Length",)}
+    headers = {k: v for k, v in response.headers.items() if k != "Content-Length"}
     body = response.get_json(silent=True)
     if isinstance(body, dict):
         body.pop("instance", None)
@@ -50,12 +50,20 @@ def _rows(app):
     from plugin.api.extensions import db
 
     with app.app_context():
-        visits = {v.id: {c: getattr(v, c) for c in ("ip", "city", "utm_source", "client_id", "landing_page")}
-                  for v in db.session.scalars(select(Visit))}
-        customs = {c.id: (c.name, c.visit_id, c.client_id, c.data) for c in db.session.scalars(select(CustomEvent))
-                   if not c.id.startswith("gen")}
-        events = sorted((e.trigger, e.subject_id, json.dumps(e.data, sort_keys=True))
-                        for e in db.session.scalars(select(Event)) if len(e.subject_id) < 32)
+        visits = {
+            v.id: {c: getattr(v, c) for c in ("ip", "city", "utm_source", "client_id", "landing_page")}
+            for v in db.session.scalars(select(Visit))
+        }
+        customs = {
+            c.id: (c.name, c.visit_id, c.client_id, c.data)
+            for c in db.session.scalars(select(CustomEvent))
+            if not c.id.startswith("gen")
+        }
+        events = sorted(
+            (e.trigger, e.subject_id, json.dumps(e.data, sort_keys=True))
+            for e in db.session.scalars(select(Event))
+            if len(e.subject_id) < 32
+        )
         return visits, customs, events
 
 
@@ -110,8 +118,10 @@ def _orders(app):
     with app.app_context():
         from plugin.api.extensions import db
 
-        orders = {o.id: (o.price, o.status, o.status_group, o.client_id, o.fields, o.paid_at is not None)
-                  for o in db.session.scalars(select(Order))}
+        orders = {
+            o.id: (o.price, o.status, o.status_group, o.client_id, o.fields, o.paid_at is not None)
+            for o in db.session.scalars(select(Order))
+        }
         clients = {c.external_id: (c.name, c.phone) for c in db.session.scalars(select(Client))}
         return orders, clients
 
@@ -154,17 +164,20 @@ def test_batches_answered_identically_and_served_fast(app, client, slow_app):
     assert [e[0] for e in events if e[1] == "bo2"] == ["order_created"]
 
 
-@pytest.mark.parametrize("body", [
-    {"items": []},
-    {"items": [{"type": "visit"}]},
-    {"items": [{"type": "visit", "data": {"id": "x"}, "extra": 1}]},
-    {"items": [{"type": ["visit"], "data": {"id": "x"}}]},
-    {"items": [{"type": "lead", "data": {"id": "x"}}]},
-    {"items": [{"type": "visit", "data": {"id": "ok"}}, {"type": "order", "data": {"id": "a/b"}}]},
-    {"items": [{"type": "visit", "data": {"id": "x"}}] * 1001},
-    {"items": {"type": "visit"}},
-    {"items": [{"type": "event", "data": {"name": "x"}}], "more": True},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"items": []},
+        {"items": [{"type": "visit"}]},
+        {"items": [{"type": "visit", "data": {"id": "x"}, "extra": 1}]},
+        {"items": [{"type": ["visit"], "data": {"id": "x"}}]},
+        {"items": [{"type": "lead", "data": {"id": "x"}}]},
+        {"items": [{"type": "visit", "data": {"id": "ok"}}, {"type": "order", "data": {"id": "a/b"}}]},
+        {"items": [{"type": "visit", "data": {"id": "x"}}] * 1001},
+        {"items": {"type": "visit"}},
+        {"items": [{"type": "event", "data": {"name": "x"}}], "more": True},
+    ],
+)
 def test_bad_batches_are_answered_by_flask(app, client, slow_app, body):
     fast, slow = _post(app, "/api/v1/batch", body), _post(slow_app, "/api/v1/batch", body)
     assert fast.status_code == 422 and _shape(fast) == _shape(slow)
@@ -205,8 +218,11 @@ def test_everything_else_is_answered_by_flask(app, client, slow_app):
 
 
 def test_stored_api_tokens_and_the_rate_limit_apply(database_url, redis_url, tmp_path):
-    app = make_app(app_env(database_url, redis_url, tmp_path / "rl", AUTOMATION_INGEST_RATE="1",
-                           AUTOMATION_INGEST_BURST="2"))
+    app = make_app(
+        app_env(
+            database_url, redis_url, tmp_path / "rl", AUTOMATION_INGEST_RATE="1", AUTOMATION_INGEST_BURST="2"
+        )
+    )
     from plugin.api.auth import create_token
     from plugin.api.extensions import db
 
@@ -250,8 +266,10 @@ def test_dead_database_connections_are_replaced_without_a_duplicate(app, client,
     name = database_url.rsplit("/", 1)[1]
     admin = create_engine(database_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        killed = conn.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :n"), {"n": name}).scalar()
+        killed = conn.execute(
+            text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        ).scalar()
     admin.dispose()
     assert killed >= 1
     answers = [_post(app, "/api/v1/events", {"name": "after"}) for _ in range(3)]
@@ -333,9 +351,16 @@ def test_order_and_client_upserts_answered_identically_and_served_fast(app, clie
     assert _orders(app) == _orders(slow_app)
     assert _rows(app)[2] == _rows(slow_app)[2]
     events = [e[:2] for e in _rows(app)[2]]
-    assert events == sorted([("order_created", "o-1"), ("order_status_changed", "o-1"),
-                             ("order_dates_changed", "o-1"), ("order_created", "o-2"),
-                             ("order_created", "ord:42_x.y"), ("order_created", "заказ-1")])
+    assert events == sorted(
+        [
+            ("order_created", "o-1"),
+            ("order_status_changed", "o-1"),
+            ("order_dates_changed", "o-1"),
+            ("order_created", "o-2"),
+            ("order_created", "ord:42_x.y"),
+            ("order_created", "заказ-1"),
+        ]
+    )
 
 
 # -- text that is not Unicode ---------------------------------------------------------------------
@@ -360,32 +385,89 @@ def _body(doc, how: str, bad_bytes: bytes = b"\xff") -> bytes:
 
 UNICODE_CASES = [
     # the issue's poison event: a lone surrogate as a key of the event's data
-    ("post", "/api/v1/events", {"id": "pz-1", "name": "pz", "data": {LONE: 1}}, "escape", b"",
-     ["/data/\ufffd"]),
-    ("post", "/api/v1/events", {"name": "form", "data": {"list": ["ok", "b\udc00d"]}}, "escape", b"",
-     ["/data/list/1"]),
+    (
+        "post",
+        "/api/v1/events",
+        {"id": "pz-1", "name": "pz", "data": {LONE: 1}},
+        "escape",
+        b"",
+        ["/data/\ufffd"],
+    ),
+    (
+        "post",
+        "/api/v1/events",
+        {"name": "form", "data": {"list": ["ok", "b\udc00d"]}},
+        "escape",
+        b"",
+        ["/data/list/1"],
+    ),
     ("post", "/api/v1/events", {"id": LONE, "name": "x\udfff"}, "escape", b"", ["/id", "/name"]),
-    ("post", "/api/v1/events", {"name": "n", "data": {"k": "a\u0000", LONE: 1}}, "escape", b"",
-     ["/data/k", "/data/\ufffd"]),  # NUL and a surrogate: every problem, in one answer
-    ("post", "/api/v1/events", {"name": "n", "data": {"deep": [[{"x": BAD}]]}}, "utf8", b"\xf4\x90\x80\x80",
-     ["/data/deep/0/0/x"]),  # beyond U+10FFFF
+    (
+        "post",
+        "/api/v1/events",
+        {"name": "n", "data": {"k": "a\u0000", LONE: 1}},
+        "escape",
+        b"",
+        ["/data/k", "/data/\ufffd"],
+    ),  # NUL and a surrogate: every problem, in one answer
+    (
+        "post",
+        "/api/v1/events",
+        {"name": "n", "data": {"deep": [[{"x": BAD}]]}},
+        "utf8",
+        b"\xf4\x90\x80\x80",
+        ["/data/deep/0/0/x"],
+    ),  # beyond U+10FFFF
     ("post", "/api/v1/visits", {"id": "v1", "city": "Мос" + LONE + "ква"}, "cesu", b"", ["/city"]),
-    ("post", "/api/v1/visits", {"id": "v2", "utm_source": "\ud83d\ude00"}, "cesu", b"",  # a CESU-8 pair
-     ["/utm_source"]),
-    ("put", "/api/v1/clients/c1", {"name": BAD, "fields": {BAD: 1}}, "utf8", b"\xc0\xaf",  # overlong '/'
-     ["/name", "/fields/\ufffd\ufffd"]),
+    (
+        "post",
+        "/api/v1/visits",
+        {"id": "v2", "utm_source": "\ud83d\ude00"},
+        "cesu",
+        b"",  # a CESU-8 pair
+        ["/utm_source"],
+    ),
+    (
+        "put",
+        "/api/v1/clients/c1",
+        {"name": BAD, "fields": {BAD: 1}},
+        "utf8",
+        b"\xc0\xaf",  # overlong '/'
+        ["/name", "/fields/\ufffd\ufffd"],
+    ),
     ("put", "/api/v1/clients/c2", {"phone": "+7" + BAD}, "utf8", b"\xff", ["/phone"]),
-    ("put", "/api/v1/orders/o1", {"status": "\ud83d", "fields": {"k": {"deep": ["\udfff"]}}}, "escape", b"",
-     ["/fields/k/deep/0", "/status"]),
-    ("put", "/api/v1/orders/o2", {"client": {"external_id": "c3", "name": LONE}}, "cesu", b"",
-     ["/client/name"]),
-    ("post", "/api/v1/batch", {"items": [
-        {"type": "visit", "data": {"id": "bv1"}},
-        {"type": "event", "data": {"name": "ok", "data": {"a": "😀"}}},
-        {"type": "order", "data": {"id": "bo1", "price": 1}},
-        {"type": "visit", "data": {"id": "bv2", "city": LONE}},
-        {"type": "event", "data": {"name": "n", "data": {"x/~": [BAD]}}},
-    ]}, "escape", b"\xed\xa0\x80", ["/items/3/data/city", "/items/4/data/data/x~1~0/0"]),
+    (
+        "put",
+        "/api/v1/orders/o1",
+        {"status": "\ud83d", "fields": {"k": {"deep": ["\udfff"]}}},
+        "escape",
+        b"",
+        ["/fields/k/deep/0", "/status"],
+    ),
+    (
+        "put",
+        "/api/v1/orders/o2",
+        {"client": {"external_id": "c3", "name": LONE}},
+        "cesu",
+        b"",
+        ["/client/name"],
+    ),
+    (
+        "post",
+        "/api/v1/batch",
+        {
+            "items": [
+                {"type": "visit", "data": {"id": "bv1"}},
+                {"type": "event", "data": {"name": "ok", "data": {"a": "😀"}}},
+                {"type": "order", "data": {"id": "bo1", "price": 1}},
+                {"type": "visit", "data": {"id": "bv2", "city": LONE}},
+                {"type": "event", "data": {"name": "n", "data": {"x/~": [BAD]}}},
+            ]
+        },
+        "escape",
+        b"\xed\xa0\x80",
+        ["/items/3/data/city", "/items/4/data/data/x~1~0/0"],
+    ),
 ]
 
 
@@ -405,8 +487,10 @@ def test_text_that_is_not_unicode_is_422_with_its_paths_on_both_paths(app, clien
 
     method, path, doc, how, bad_bytes, paths = case
     raw = _body(doc, how, bad_bytes)
-    fast, slow = (getattr(a.test_client(), method)(path, data=raw, headers=AUTH, content_type="application/json")
-                  for a in (app, slow_app))
+    fast, slow = (
+        getattr(a.test_client(), method)(path, data=raw, headers=AUTH, content_type="application/json")
+        for a in (app, slow_app)
+    )
     assert fast.status_code == 422, fast.get_data()
     assert fast.mimetype == "application/problem+json"
     assert _shape(fast) == _shape(slow) and fast.data == slow.data
@@ -428,7 +512,10 @@ def test_only_text_that_is_not_unicode_is_refused_and_named(app, client, slow_ap
     assert "key" in messages["/data/\ufffd"] and "U+D800" in messages["/data/\ufffd"]
 
     astral = [
-        ("/api/v1/events", {"id": "e-emoji", "name": "😀", "data": {"😀": ["\U0010ffff", "\ufffd", "\uffff"]}}),
+        (
+            "/api/v1/events",
+            {"id": "e-emoji", "name": "😀", "data": {"😀": ["\U0010ffff", "\ufffd", "\uffff"]}},
+        ),
         ("/api/v1/visits", {"id": "v-emoji", "city": "Москва 😀"}),
     ]
     for path, doc in astral:
@@ -458,13 +545,20 @@ def _raw_path(path: str) -> dict:
 
 def test_ids_in_the_url_that_are_not_utf8_are_422_not_merged(app, client, slow_app):
     """werkzeug reads bad bytes of a URL as U+FFFD: /orders/%FF and /orders/%FE were one order."""
+
     def put(a, path):
         path, _, query = path.partition("?")
-        return a.test_client().put(path, query_string=query, json={"price": 1}, headers=AUTH,
-                                   environ_overrides=_raw_path(path))
+        return a.test_client().put(
+            path, query_string=query, json={"price": 1}, headers=AUTH, environ_overrides=_raw_path(path)
+        )
 
-    for path in ("/api/v1/orders/%FF", "/api/v1/orders/%FE", "/api/v1/orders/x%ED%A0%80",
-                 "/api/v1/clients/%C0%AF", "/api/v1/orders/ok?src=%FF"):
+    for path in (
+        "/api/v1/orders/%FF",
+        "/api/v1/orders/%FE",
+        "/api/v1/orders/x%ED%A0%80",
+        "/api/v1/clients/%C0%AF",
+        "/api/v1/orders/ok?src=%FF",
+    ):
         fast, slow = put(app, path), put(slow_app, path)
         assert fast.status_code == 422 and fast.data == slow.data, (path, fast.get_data())
         errors = fast.get_json()["errors"]
@@ -489,14 +583,28 @@ def test_a_real_server_refuses_what_is_not_unicode(server, tmp_path, redis_url):
     with _serving(server, tmp_path, redis_url) as (base, _proc, _log, db_file):
         answers = [
             requests.put(base + "/api/v1/orders/%FF", data=b'{"price": 1}', headers=headers, timeout=10),
-            requests.post(base + "/api/v1/events", data=b'{"id": "pz-1", "name": "pz", "data": {"\\ud800": 1}}',
-                          headers=headers, timeout=10),
-            requests.post(base + "/api/v1/visits", data=b'{"id": "v1", "city": "\xed\xa0\x80"}', headers=headers,
-                          timeout=10),
+            requests.post(
+                base + "/api/v1/events",
+                data=b'{"id": "pz-1", "name": "pz", "data": {"\\ud800": 1}}',
+                headers=headers,
+                timeout=10,
+            ),
+            requests.post(
+                base + "/api/v1/visits",
+                data=b'{"id": "v1", "city": "\xed\xa0\x80"}',
+                headers=headers,
+                timeout=10,
+            ),
         ]
         assert [a.status_code for a in answers] == [422, 422, 422], [a.content for a in answers]
-        assert [[e["path"] for e in a.json()["errors"]] for a in answers] == [["/"], ["/data/\ufffd"], ["/city"]]
-        ok = requests.put(base + "/api/v1/orders/%F0%9F%98%80", data=b'{"price": 1}', headers=headers, timeout=10)
+        assert [[e["path"] for e in a.json()["errors"]] for a in answers] == [
+            ["/"],
+            ["/data/\ufffd"],
+            ["/city"],
+        ]
+        ok = requests.put(
+            base + "/api/v1/orders/%F0%9F%98%80", data=b'{"price": 1}', headers=headers, timeout=10
+        )
         assert ok.status_code == 202, ok.content
         with sqlite3.connect(db_file) as conn:
             assert conn.execute("SELECT id FROM orders").fetchall() == [("😀",)]

@@ -74,9 +74,13 @@ def test_concurrent_requests_are_written_in_groups_each_stored_once(app, databas
     group = fast._group
     assert group is not None and group.groups == 1
     lock = _TableLock(database_url, "events")
-    requests = [("/api/v1/events", {"id": f"e{i}", "name": "order", "data": {"n": i, "big": 2**70}})
-                for i in range(40)]
-    requests += [("/api/v1/visits", {"id": f"v{i}", "city": "Москва", "client_id": f"c{i}"}) for i in range(20)]
+    requests = [
+        ("/api/v1/events", {"id": f"e{i}", "name": "order", "data": {"n": i, "big": 2**70}})
+        for i in range(40)
+    ]
+    requests += [
+        ("/api/v1/visits", {"id": f"v{i}", "city": "Москва", "client_id": f"c{i}"}) for i in range(20)
+    ]
     result: list = []
     runner = threading.Thread(target=lambda: result.extend(_concurrently(app, requests, threads=60)))
     runner.start()
@@ -123,11 +127,18 @@ def test_a_row_the_database_refuses_fails_only_its_own_request(app, database_url
     expect (500 problem details), and nothing of it is stored."""
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(
-            "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "IF NEW.name = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"))
-        conn.execute(text("CREATE TRIGGER refuse_boom BEFORE INSERT ON custom_events "
-                          "FOR EACH ROW EXECUTE FUNCTION refuse_boom()"))
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.name = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_boom BEFORE INSERT ON custom_events "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
+            )
+        )
     engine.dispose()
     assert _post(app, "/api/v1/events", {"id": "warm", "name": "x"}).status_code == 202
     lock = _TableLock(database_url, "events")

@@ -128,11 +128,18 @@ def test_nul_characters_are_422_with_their_paths_on_every_backend(client, anon):
         assert resp.status_code == 422, f"{method} {url}: {resp.status_code}"
         assert resp.mimetype == "application/problem+json"
         assert sorted(e["path"] for e in resp.get_json()["errors"]) == sorted(paths), resp.get_json()
-    urls = ("/api/v1/flows/a%00", "/api/v1/runs/a%00", "/api/v1/runs?flow_id=a%00", "/api/v1/runs?flow_id=%FF",
-            "/api/v1/flows/%ED%A0%80")
+    urls = (
+        "/api/v1/flows/a%00",
+        "/api/v1/runs/a%00",
+        "/api/v1/runs?flow_id=a%00",
+        "/api/v1/runs?flow_id=%FF",
+        "/api/v1/flows/%ED%A0%80",
+    )
     for url in urls:
         path, _, query = url.partition("?")
-        raw_path = unquote_to_bytes(path).decode("latin-1")  # the path's bytes as a server gives them (PEP 3333)
+        raw_path = unquote_to_bytes(path).decode(
+            "latin-1"
+        )  # the path's bytes as a server gives them (PEP 3333)
         resp = client.get(path, query_string=query, environ_overrides={"PATH_INFO": raw_path})
         assert resp.status_code == 422 and resp.mimetype == "application/problem+json", url
     assert client.get("/api/v1/flows").get_json()["flows"] == []
@@ -161,10 +168,18 @@ def test_text_that_is_not_unicode_is_422_with_its_path_on_every_json_route(clien
         ("put", f"/api/v1/presets/{preset_id}", {**preset, "name": mark}, "/name"),
         ("post", f"/api/v1/flows/{flow_id}/test", visit, "/context/visit/city"),
         ("post", "/api/v1/flows/test", {"flow": doc, **visit}, "/context/visit/city"),
-        ("post", "/api/v1/nodes/condition.visit_city/execute",
-         {"params": {"operator": "equals", "value": "Москва"}, **visit}, "/context/visit/city"),
-        ("post", "/api/v1/nodes/action.webhook/execute",
-         {"params": {"url": "http://127.0.0.1:9/" + mark, "method": "POST"}}, "/params/url"),
+        (
+            "post",
+            "/api/v1/nodes/condition.visit_city/execute",
+            {"params": {"operator": "equals", "value": "Москва"}, **visit},
+            "/context/visit/city",
+        ),
+        (
+            "post",
+            "/api/v1/nodes/action.webhook/execute",
+            {"params": {"url": "http://127.0.0.1:9/" + mark, "method": "POST"}},
+            "/params/url",
+        ),
     ]
     text = lambda d: json.dumps(d, ensure_ascii=False)
     encodings = [  # (name, how, U+FFFDs standing for the bad character in a key's pointer)

@@ -20,14 +20,46 @@ from plugin.ingest.quickload import QuickLoader
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-SCHEMAS = [schemas.VisitIn, schemas.ClientIn, schemas.ClientWithId, schemas.OrderIn, schemas.OrderWithId,
-           schemas.CustomEventIn]
+SCHEMAS = [
+    schemas.VisitIn,
+    schemas.ClientIn,
+    schemas.ClientWithId,
+    schemas.OrderIn,
+    schemas.OrderWithId,
+    schemas.CustomEventIn,
+]
 
 texts = st.one_of(
     st.text(max_size=5),
-    st.sampled_from(["", " ", " a ", "a/b", "Новая", "paid", "in_work", "cancelled", "PAID", "x" * 64, "x" * 65,
-                     "y" * 200, "y" * 201, "z" * 500, "z" * 501, "w" * 2000, "w" * 2001, "2026-11-28T10:00:00",
-                     "2026-11-28T10:00:00+03:00", "2026-11-28", "not a date", "12.5", "1e3", "NaN", "inf"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            " a ",
+            "a/b",
+            "Новая",
+            "paid",
+            "in_work",
+            "cancelled",
+            "PAID",
+            "x" * 64,
+            "x" * 65,
+            "y" * 200,
+            "y" * 201,
+            "z" * 500,
+            "z" * 501,
+            "w" * 2000,
+            "w" * 2001,
+            "2026-11-28T10:00:00",
+            "2026-11-28T10:00:00+03:00",
+            "2026-11-28",
+            "not a date",
+            "12.5",
+            "1e3",
+            "NaN",
+            "inf",
+        ]
+    ),
 )
 numbers = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
@@ -35,16 +67,22 @@ numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
 )
 scalars = st.one_of(st.none(), texts, numbers)
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=3), inner, max_size=3)),
-                      max_leaves=6)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def items_for(schema_class):
     names = sorted(schema_class().load_fields)
     keys = st.sampled_from([*names, "unknown", "ID"])
-    client = st.fixed_dictionaries({"external_id": st.one_of(texts, numbers)},
-                                   optional={"name": texts, "phone": scalars, "fields": values})
+    client = st.fixed_dictionaries(
+        {"external_id": st.one_of(texts, numbers)},
+        optional={"name": texts, "phone": scalars, "fields": values},
+    )
     return st.dictionaries(keys, st.one_of(values, client), max_size=len(names) + 1)
 
 
@@ -57,7 +95,11 @@ def same_as_schema(schema: Schema, data) -> bool:
         return False
     if quick is None:
         return False
-    assert list(quick.items()) == list(expected.items()) or _same_nan(quick, expected), (data, quick, expected)
+    assert list(quick.items()) == list(expected.items()) or _same_nan(quick, expected), (
+        data,
+        quick,
+        expected,
+    )
     assert list(quick) == list(expected)
     return True
 
@@ -65,8 +107,9 @@ def same_as_schema(schema: Schema, data) -> bool:
 def _same_nan(a: dict, b: dict) -> bool:
     """Equal but for NaN in Dict fields (both sides hold the very same objects)."""
     return list(a) == list(b) and all(
-        x is y or x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y)) for x, y in
-        zip(a.values(), b.values(), strict=True))
+        x is y or x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y))
+        for x, y in zip(a.values(), b.values(), strict=True)
+    )
 
 
 @pytest.mark.parametrize("schema_class", SCHEMAS, ids=lambda s: s.__name__)
@@ -83,15 +126,25 @@ def test_the_quick_loader_answers_as_the_schema_or_not_at_all(schema_class):
 
 
 @SETTINGS
-@given(st.lists(st.fixed_dictionaries(
-    {"name": st.text(min_size=1, max_size=20)},
-    optional={"id": st.one_of(st.text(alphabet="abc-1", min_size=1, max_size=10).map(lambda s: f" {s} "),
-                              st.integers(min_value=0, max_value=10**12)),
-              "client_id": st.one_of(st.none(), st.text(alphabet="c0123", min_size=1, max_size=8)),
-              "visit_id": st.one_of(st.none(), st.integers(min_value=1, max_value=10**9)),
-              "data": st.dictionaries(st.text(max_size=4), scalars, max_size=4),
-              "created_at": st.sampled_from([None, "2026-11-28T10:00:00Z", "2026-11-28T10:00:00"])}),
-    min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"name": st.text(min_size=1, max_size=20)},
+            optional={
+                "id": st.one_of(
+                    st.text(alphabet="abc-1", min_size=1, max_size=10).map(lambda s: f" {s} "),
+                    st.integers(min_value=0, max_value=10**12),
+                ),
+                "client_id": st.one_of(st.none(), st.text(alphabet="c0123", min_size=1, max_size=8)),
+                "visit_id": st.one_of(st.none(), st.integers(min_value=1, max_value=10**9)),
+                "data": st.dictionaries(st.text(max_size=4), scalars, max_size=4),
+                "created_at": st.sampled_from([None, "2026-11-28T10:00:00Z", "2026-11-28T10:00:00"]),
+            },
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_plain_valid_custom_events_are_loaded_quickly(items):
     schema = schemas.CustomEventIn()
     assert all(same_as_schema(schema, item) for item in items)
@@ -99,21 +152,46 @@ def test_plain_valid_custom_events_are_loaded_quickly(items):
 
 
 def test_plain_valid_orders_and_visits_are_loaded_quickly():
-    order = {"id": "o-1", "price": 1500.5, "cost": 0, "status": "Новая", "client_id": "c7", "fields": {"source": "x"},
-             "created_at": "2026-11-28T10:00:00+03:00", "client": {"external_id": 7, "name": "Анна"}}
-    visit = {"id": 42, "ip": "10.0.0.1", "utm_source": "google", "landing_page": "https://x.test/?a=1",
-             "created_at": "2026-11-28T10:00:00+03:00", "client_id": None}
+    order = {
+        "id": "o-1",
+        "price": 1500.5,
+        "cost": 0,
+        "status": "Новая",
+        "client_id": "c7",
+        "fields": {"source": "x"},
+        "created_at": "2026-11-28T10:00:00+03:00",
+        "client": {"external_id": 7, "name": "Анна"},
+    }
+    visit = {
+        "id": 42,
+        "ip": "10.0.0.1",
+        "utm_source": "google",
+        "landing_page": "https://x.test/?a=1",
+        "created_at": "2026-11-28T10:00:00+03:00",
+        "client_id": None,
+    }
     assert same_as_schema(schemas.OrderWithId(), order)
     assert same_as_schema(schemas.VisitIn(), visit)
     loaded = QuickLoader(schemas.OrderWithId()).load(order)
     assert loaded["cost"] == 0.0 and type(loaded["cost"]) is float and loaded["client"]["external_id"] == "7"
 
 
-@pytest.mark.parametrize("bad", [
-    {"name": ""}, {"name": "x" * 201}, {"name": None}, {"name": "a", "data": None}, {"name": "a", "id": "a/b"},
-    {"name": "a", "id": True}, {"name": "a", "data": []}, {"name": "a", "extra": 1}, {"id": "1"},
-    {"name": "a", "created_at": "yesterday"}, {"name": 5},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"name": ""},
+        {"name": "x" * 201},
+        {"name": None},
+        {"name": "a", "data": None},
+        {"name": "a", "id": "a/b"},
+        {"name": "a", "id": True},
+        {"name": "a", "data": []},
+        {"name": "a", "extra": 1},
+        {"id": "1"},
+        {"name": "a", "created_at": "yesterday"},
+        {"name": 5},
+    ],
+)
 def test_what_the_schema_refuses_is_never_loaded_quickly(bad):
     assert QuickLoader(schemas.CustomEventIn()).load(bad) is None
     with pytest.raises(ValidationError):

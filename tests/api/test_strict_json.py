@@ -69,9 +69,16 @@ def assert_read_alike(raw):
 
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80), st.floats(allow_nan=False,
-              allow_infinity=False), st.text(max_size=8)),
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4)),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**80), max_value=2**80),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=8),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -88,10 +95,25 @@ digits = st.text(alphabet="0123456789", min_size=1, max_size=25)
 
 
 @SETTINGS
-@given(st.sampled_from(["", "-"]), digits, st.one_of(st.none(), digits), st.one_of(st.none(), st.tuples(
-    st.sampled_from(["e", "E", "e+", "e-", "E-"]), st.text(alphabet="0123456789", min_size=1, max_size=4))))
+@given(
+    st.sampled_from(["", "-"]),
+    digits,
+    st.one_of(st.none(), digits),
+    st.one_of(
+        st.none(),
+        st.tuples(
+            st.sampled_from(["e", "E", "e+", "e-", "E-"]),
+            st.text(alphabet="0123456789", min_size=1, max_size=4),
+        ),
+    ),
+)
 def test_number_literals_read_alike(sign, whole, fraction, exponent):
-    literal = sign + whole + (f".{fraction}" if fraction is not None else "") + ("".join(exponent) if exponent else "")
+    literal = (
+        sign
+        + whole
+        + (f".{fraction}" if fraction is not None else "")
+        + ("".join(exponent) if exponent else "")
+    )
     assert_read_alike(literal.encode())
     assert_read_alike(f'{{"n": [{literal}]}}'.encode())
 
@@ -103,27 +125,103 @@ def test_arbitrary_bytes_read_alike(raw):
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from(['{"a":', "[", "]", "}", ",", '"x"', "1", "1e999", "NaN", "-Infinity", '"\\ud800"',
-                                 '"\\udc00"', '"\\u0000"', "\x00", "\x1f", "\ufeff", " ", "\t", "\x0c", "true", "nul",
-                                 "12345678901234567890", "0.1", "-0", "\xff", "\\"]), max_size=12))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                '{"a":',
+                "[",
+                "]",
+                "}",
+                ",",
+                '"x"',
+                "1",
+                "1e999",
+                "NaN",
+                "-Infinity",
+                '"\\ud800"',
+                '"\\udc00"',
+                '"\\u0000"',
+                "\x00",
+                "\x1f",
+                "\ufeff",
+                " ",
+                "\t",
+                "\x0c",
+                "true",
+                "nul",
+                "12345678901234567890",
+                "0.1",
+                "-0",
+                "\xff",
+                "\\",
+            ]
+        ),
+        max_size=12,
+    )
+)
 def test_fragments_read_alike(parts):
     raw = "".join(parts)
     assert_read_alike(raw.encode("utf-8", "surrogatepass"))
 
 
-@pytest.mark.parametrize("raw", [
-    b"1e999", b"-1e999", b"NaN", b"Infinity", b"[1,]", b'"\xff"', b'"a\x00b"', b"\xef\xbb\xbf{}", b'"\\ud800"',
-    b"123456789012345678901234567890", b"18446744073709551616", b"-9223372036854775809", b"9223372036854775807",
-    b'{"a":1,"b":2,"a":3}', b'"1234567890123456789"', b"[" * 33 + b"]" * 33, b"[" * 32 + b"]" * 32,
-    b"[" * 2000 + b"]" * 2000, b'{"a": [[], {}, [[]]]}', b"1e19", b"-1e19", b"9.3e18", b"[9.1e18]", "{\"a\": \"é\"}".encode("utf-16"), b"1.7976931348623159e308", b"4.9e-324",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"1e999",
+        b"-1e999",
+        b"NaN",
+        b"Infinity",
+        b"[1,]",
+        b'"\xff"',
+        b'"a\x00b"',
+        b"\xef\xbb\xbf{}",
+        b'"\\ud800"',
+        b"123456789012345678901234567890",
+        b"18446744073709551616",
+        b"-9223372036854775809",
+        b"9223372036854775807",
+        b'{"a":1,"b":2,"a":3}',
+        b'"1234567890123456789"',
+        b"[" * 33 + b"]" * 33,
+        b"[" * 32 + b"]" * 32,
+        b"[" * 2000 + b"]" * 2000,
+        b'{"a": [[], {}, [[]]]}',
+        b"1e19",
+        b"-1e19",
+        b"9.3e18",
+        b"[9.1e18]",
+        '{"a": "é"}'.encode("utf-16"),
+        b"1.7976931348623159e308",
+        b"4.9e-324",
+    ],
+)
 def test_edge_cases_read_alike(raw):
     assert_read_alike(raw)
 
 
 MARK = "¤"  # replaced by bytes that are not UTF-8
-odd_text = st.text(alphabet=st.sampled_from(["a", "é", "😀", "\ud800", "\udbff", "\udc00", "\udcff", "\udfff",
-                                             "\x00", "\ufffd", "\uffff", "~", "/", MARK]), max_size=6)
+odd_text = st.text(
+    alphabet=st.sampled_from(
+        [
+            "a",
+            "é",
+            "😀",
+            "\ud800",
+            "\udbff",
+            "\udc00",
+            "\udcff",
+            "\udfff",
+            "\x00",
+            "\ufffd",
+            "\uffff",
+            "~",
+            "/",
+            MARK,
+        ]
+    ),
+    max_size=6,
+)
 odd_values = st.recursive(
     st.one_of(st.integers(), odd_text),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(odd_text, inner, max_size=3)),
@@ -132,9 +230,11 @@ odd_values = st.recursive(
 
 
 @SETTINGS
-@given(odd_values, st.booleans(),
-       st.sampled_from([b"\xc2\xa4", b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
-                       b"\xe0\x80"]))
+@given(
+    odd_values,
+    st.booleans(),
+    st.sampled_from([b"\xc2\xa4", b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe0\x80"]),
+)
 def test_text_that_is_not_unicode_is_found_alike(value, ascii_only, mark_bytes):
     """Lone surrogates as escapes (ascii_only) or as CESU-8 bytes, NULs, bytes that are not UTF-8."""
     raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")

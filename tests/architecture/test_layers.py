@@ -23,10 +23,7 @@ def layers_of_doc() -> list[tuple[str, tuple[str, ...]]]:
     text = DOC.read_text()
     table = text[text.index("<!-- layers:") :].split("\n\n")[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
-    return [
-        (row.split("|")[1].strip(), tuple(re.findall(r"`([\w.]+)`", row.split("|")[2])))
-        for row in rows
-    ]
+    return [(row.split("|")[1].strip(), tuple(re.findall(r"`([\w.]+)`", row.split("|")[2]))) for row in rows]
 
 
 LAYERS = layers_of_doc()
@@ -88,7 +85,9 @@ def test_every_import_points_down():
         mine = RANK[layer_of(module)]
         for line, target in imports_of(path, module):
             if RANK[layer_of(target)] < mine:
-                upward.append(f"{path.relative_to(ROOT)}:{line} ({layer_of(module)}) imports {target} ({layer_of(target)})")
+                upward.append(
+                    f"{path.relative_to(ROOT)}:{line} ({layer_of(module)}) imports {target} ({layer_of(target)})"
+                )
     assert not upward, "imports that point up:\n" + "\n".join(upward)
 
 
@@ -101,7 +100,7 @@ def test_no_import_cycle_between_modules():
 
     def visit(node):
         if node in stack:
-            cycles.append(stack[stack.index(node):] + [node])
+            cycles.append([*stack[stack.index(node) :], node])
             return
         if node in seen:
             return
@@ -120,7 +119,13 @@ def test_no_import_cycle_between_modules():
 
 @pytest.mark.parametrize(
     "module",
-    ["plugin.engine.runner", "plugin.engine.batch", "plugin.engine.execution", "plugin.jobs.worker", "plugin.jobs.queue"],
+    [
+        "plugin.engine.runner",
+        "plugin.engine.batch",
+        "plugin.engine.execution",
+        "plugin.jobs.worker",
+        "plugin.jobs.queue",
+    ],
 )
 def test_engine_and_workers_do_not_load_flask(module):
     code = (
@@ -128,5 +133,22 @@ def test_engine_and_workers_do_not_load_flask(module):
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'flask_smorest', 'flask_sqlalchemy', 'werkzeug') or m.startswith('plugin.api'))\n"
         "print(' '.join(loaded))"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "", f"importing {module} loads {out}"
+
+
+def test_modules_and_functions_stay_small():
+    """Issue #21's limits: a module of plugin/ at most 400 lines, a function at most 60."""
+    too_long = []
+    for path in all_modules():
+        lines = path.read_text().count("\n")
+        if lines > 400:
+            too_long.append(f"{path.relative_to(ROOT)}: {lines} lines")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > 60:
+                    too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {length} lines")
+    assert not too_long, "\n".join(too_long)

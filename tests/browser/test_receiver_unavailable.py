@@ -20,7 +20,12 @@ def test_a_run_held_by_an_open_circuit_says_receiver_unavailable_and_the_retry_t
         "enabled": True,
         "nodes": [
             {"id": "start", "type": "event.custom", "params": {}, "position": {"x": 0, "y": 0}},
-            {"id": "hook", "type": "action.webhook", "params": {"url": refused}, "position": {"x": 0, "y": 160}},
+            {
+                "id": "hook",
+                "type": "action.webhook",
+                "params": {"url": refused},
+                "position": {"x": 0, "y": 160},
+            },
         ],
         "edges": [{"from": "start", "to": "hook"}],
     }
@@ -29,8 +34,11 @@ def test_a_run_held_by_an_open_circuit_says_receiver_unavailable_and_the_retry_t
     # five refused connections open the receiver's circuit; the sixth send is not even attempted
     for i in range(5):
         assert ui.api.post("/api/v1/events", json={"id": f"e{i}", "name": "go"}).status_code == 202
-    wait_for(lambda: len(ui.api.get(f"/api/v1/runs?flow_id={flow_id}").json()["runs"]) == 5, timeout=20,
-             message="five runs\n" + procs.logs())
+    wait_for(
+        lambda: len(ui.api.get(f"/api/v1/runs?flow_id={flow_id}").json()["runs"]) == 5,
+        timeout=20,
+        message="five runs\n" + procs.logs(),
+    )
     assert ui.api.post("/api/v1/events", json={"id": "e5", "name": "go"}).status_code == 202
 
     def held():
@@ -47,4 +55,6 @@ def test_a_run_held_by_an_open_circuit_says_receiver_unavailable_and_the_retry_t
     run = ui.by(f"run-{run_id}")
     expect(run).to_have_attribute("data-status", "waiting")
     run.locator(":scope > details > summary").click()
-    expect(run.get_by_test_id("step-retry-hook")).to_have_text(re.compile(r"^Получатель недоступен, повтор в \d\d:\d\d$"))
+    expect(run.get_by_test_id("step-retry-hook")).to_have_text(
+        re.compile(r"^Получатель недоступен, повтор в \d\d:\d\d$")
+    )

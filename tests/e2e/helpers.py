@@ -9,8 +9,15 @@ from tests.conftest import TOKEN
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def webhook_flow(url: str, *, event: str = "event.order_created", event_params=None, conditions=(), name="Webhook",
-                 secret: str | None = None) -> dict:
+def webhook_flow(
+    url: str,
+    *,
+    event: str = "event.order_created",
+    event_params=None,
+    conditions=(),
+    name="Webhook",
+    secret: str | None = None,
+) -> dict:
     nodes = [{"id": "start", "type": event, "params": event_params or {}}]
     edges = []
     prev = "start"

@@ -30,11 +30,23 @@ SERVERS = ("granian", "gunicorn")
 def _serving(server: str, tmp_path, redis_url, **extra):
     """``python server.py serve`` under ``server``: (base URL, process, its log file, the SQLite file)."""
     port = free_port()
-    env = {**os.environ, **app_env(f"sqlite:///{tmp_path / 'api.db'}", redis_url, tmp_path / "data"),
-           "PORT": str(port), "AUTOMATION_API_SERVER": server, "AUTOMATION_MAX_BODY_BYTES": "4096", **extra}
-    log = open(tmp_path / "serve.log", "w+b")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"), "serve"], cwd=ROOT, env=env,
-                            stdout=log, stderr=log, start_new_session=True)
+    env = {
+        **os.environ,
+        **app_env(f"sqlite:///{tmp_path / 'api.db'}", redis_url, tmp_path / "data"),
+        "PORT": str(port),
+        "AUTOMATION_API_SERVER": server,
+        "AUTOMATION_MAX_BODY_BYTES": "4096",
+        **extra,
+    }
+    log = open(tmp_path / "serve.log", "w+b")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py"), "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def healthy():
@@ -66,9 +78,13 @@ def served(request, tmp_path, redis_url):
 def _chunked_post(port: int, path: str, body: bytes) -> tuple[int, bytes]:
     """A POST whose body comes in two chunks (Transfer-Encoding: chunked), on a raw socket."""
     half = len(body) // 2
-    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:half], body[half:])) + b"0\r\n\r\n"
-    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
-               "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    chunks = (
+        b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:half], body[half:])) + b"0\r\n\r\n"
+    )
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(request + chunks)
         answer = b""
@@ -87,18 +103,27 @@ def test_each_server_answers_the_api_the_same(served):
 
     # keep-alive: many requests over one connection, each stored
     for i in range(30):
-        r = s.post(base + "/api/v1/events", json={"id": f"{server}-{i}", "name": "signup", "data": {"i": i}}, timeout=10)
+        r = s.post(
+            base + "/api/v1/events",
+            json={"id": f"{server}-{i}", "name": "signup", "data": {"i": i}},
+            timeout=10,
+        )
         assert r.status_code == 202, r.text
         assert r.json() == {"accepted": True, "created": True, "events": 1}
-    assert s.post(base + "/api/v1/events", json={"id": f"{server}-0", "name": "signup"}, timeout=10).json() == {
-        "accepted": True, "created": False, "events": 0}
+    assert s.post(
+        base + "/api/v1/events", json={"id": f"{server}-0", "name": "signup"}, timeout=10
+    ).json() == {"accepted": True, "created": False, "events": 0}
 
     status, body = _chunked_post(port, "/api/v1/events", b'{"id":"chunked","name":"signup","data":{"x":1}}')
     assert status == 202, body
     assert b'"created":true' in body
 
-    r = s.post(base + "/api/v1/events", data=b'{"name": "signup", "data": {', timeout=10,
-               headers={"Content-Type": "application/json"})
+    r = s.post(
+        base + "/api/v1/events",
+        data=b'{"name": "signup", "data": {',
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 400
     assert r.headers["Content-Type"].startswith("application/problem+json")
     assert r.json()["title"] == "Malformed JSON"
@@ -106,7 +131,12 @@ def test_each_server_answers_the_api_the_same(served):
     r = s.post(base + "/api/v1/events", json={"name": "signup", "data": {"pad": "x" * 5000}}, timeout=10)
     assert r.status_code == 413, r.text
 
-    r = s.post(base + "/api/v1/events", json={"name": "signup"}, headers={"Authorization": "Bearer wrong"}, timeout=10)
+    r = s.post(
+        base + "/api/v1/events",
+        json={"name": "signup"},
+        headers={"Authorization": "Bearer wrong"},
+        timeout=10,
+    )
     assert r.status_code == 401
 
     with sqlite3.connect(db_file) as conn:
@@ -117,7 +147,7 @@ def test_each_server_answers_the_api_the_same(served):
     def logged():
         log.seek(0)
         text = log.read().decode(errors="replace")
-        return text if text.count('POST /api/v1/events') >= 34 else None
+        return text if text.count("POST /api/v1/events") >= 34 else None
 
     text = wait_for(logged, timeout=10, message="access log lines")
     assert " 413 " in text or '" 413' in text
@@ -149,9 +179,12 @@ def test_the_access_log_can_be_turned_off(monkeypatch):
     assert "--access-logfile" not in api_command(8080, server="gunicorn")
 
 
-
 def test_granian_reads_bodies_before_a_thread_and_bounds_header_reads(monkeypatch):
-    for name in ("AUTOMATION_READ_BODY_FIRST", "AUTOMATION_REQUEST_READ_TIMEOUT", "AUTOMATION_STOP_GRACE_SECONDS"):
+    for name in (
+        "AUTOMATION_READ_BODY_FIRST",
+        "AUTOMATION_REQUEST_READ_TIMEOUT",
+        "AUTOMATION_STOP_GRACE_SECONDS",
+    ):
         monkeypatch.delenv(name, raising=False)
     granian = api_command(8080, server="granian")
     assert granian[3:6] == ["plugin.wsgi:rsgi", "--interface", "rsgi"]
@@ -168,7 +201,9 @@ def test_granian_reads_bodies_before_a_thread_and_bounds_header_reads(monkeypatc
     granian = api_command(8080, threads=6, server="granian")
     assert granian[3:8] == ["plugin.wsgi:app", "--interface", "wsgi", "--blocking-threads", "6"]
     monkeypatch.setenv("AUTOMATION_REQUEST_READ_TIMEOUT", "soon")
-    with pytest.raises(ValueError, match="AUTOMATION_REQUEST_READ_TIMEOUT must be a number of seconds, got 'soon'"):
+    with pytest.raises(
+        ValueError, match="AUTOMATION_REQUEST_READ_TIMEOUT must be a number of seconds, got 'soon'"
+    ):
         api_command(8080)
     monkeypatch.setenv("AUTOMATION_REQUEST_READ_TIMEOUT", "10")
     monkeypatch.setenv("AUTOMATION_STOP_GRACE_SECONDS", "30")
@@ -180,8 +215,12 @@ def test_granian_reads_bodies_before_a_thread_and_bounds_header_reads(monkeypatc
 def test_without_the_access_log_requests_are_served_and_not_logged(server, tmp_path, redis_url):
     with _serving(server, tmp_path, redis_url, AUTOMATION_ACCESS_LOG="0") as (base, _proc, log, _db):
         for i in range(3):
-            r = requests.post(base + "/api/v1/events", json={"id": f"q{i}", "name": "signup"},
-                              headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+            r = requests.post(
+                base + "/api/v1/events",
+                json={"id": f"q{i}", "name": "signup"},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=10,
+            )
             assert r.status_code == 202, r.text
         time.sleep(0.5)  # what would have been logged is flushed by now
         log.seek(0)
@@ -192,15 +231,26 @@ def test_without_the_access_log_requests_are_served_and_not_logged(server, tmp_p
 def _answers(base: str) -> list:
     """What a handful of requests get: status, content type and body (the request id header aside)."""
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    calls = [("GET", "/", {}), ("HEAD", "/api/v1/health", {}), ("GET", "/api/v1/flows?limit=1&cursor=x", auth),
-             ("GET", "/api/v1/flows/%D0%BF%20x", auth), ("GET", "/api/v1/runs?status=bogus", auth),
-             ("POST", "/api/v1/events?debug=1", {**auth, "Cookie": "a=1"}),
-             ("PUT", "/api/v1/orders/o%2F1", auth), ("OPTIONS", "/api/v1/events", {"Origin": "http://example.com"})]
+    calls = [
+        ("GET", "/", {}),
+        ("HEAD", "/api/v1/health", {}),
+        ("GET", "/api/v1/flows?limit=1&cursor=x", auth),
+        ("GET", "/api/v1/flows/%D0%BF%20x", auth),
+        ("GET", "/api/v1/runs?status=bogus", auth),
+        ("POST", "/api/v1/events?debug=1", {**auth, "Cookie": "a=1"}),
+        ("PUT", "/api/v1/orders/o%2F1", auth),
+        ("OPTIONS", "/api/v1/events", {"Origin": "http://example.com"}),
+    ]
     out = []
     for method, path, headers in calls:
         body = b'{"id":"same-1","name":"signup"}' if method in ("POST", "PUT") else None
-        r = requests.request(method, base + path, data=body, timeout=10,
-                             headers={**headers, "Content-Type": "application/json"} if body else headers)
+        r = requests.request(
+            method,
+            base + path,
+            data=body,
+            timeout=10,
+            headers={**headers, "Content-Type": "application/json"} if body else headers,
+        )
         out.append((method, path, r.status_code, r.headers.get("Content-Type"), r.content))
     return out
 
@@ -211,6 +261,8 @@ def test_granian_answers_the_same_whoever_reads_the_body(tmp_path, redis_url):
     answers = []
     for read_first in ("1", "0"):
         (tmp_path / read_first).mkdir()
-        with _serving("granian", tmp_path / read_first, redis_url, AUTOMATION_READ_BODY_FIRST=read_first) as served:
+        with _serving(
+            "granian", tmp_path / read_first, redis_url, AUTOMATION_READ_BODY_FIRST=read_first
+        ) as served:
             answers.append(_answers(served[0]))
     assert answers[0] == answers[1]

@@ -21,7 +21,9 @@ from tests.e2e.helpers import Api, webhook_flow
 def stack(live, procs, fake_receiver, env):
     procs.start("worker")
     api = Api(live.url)
-    wait_for(lambda: api.get("/api/v1/health").json()["workers"] >= 1, timeout=30, message="the worker to register")
+    wait_for(
+        lambda: api.get("/api/v1/health").json()["workers"] >= 1, timeout=30, message="the worker to register"
+    )
     flow = webhook_flow(fake_receiver.url + "/hook", event="event.custom", event_params={"name": "ping"})
     assert api.post("/api/v1/flows", json=flow).status_code == 201
     return api, fake_receiver, procs, redis.Redis.from_url(env["REDIS_URL"])
@@ -30,8 +32,11 @@ def stack(live, procs, fake_receiver, env):
 def _deliver(api, receiver, procs, n: int, timeout: float) -> float:
     started = time.monotonic()
     assert api.post("/api/v1/events", json={"id": f"ping-{n}", "name": "ping"}).status_code == 202
-    wait_for(lambda: len(receiver.deliveries) > n, timeout=timeout,
-             message=f"delivery of event {n}\n" + procs.logs())
+    wait_for(
+        lambda: len(receiver.deliveries) > n,
+        timeout=timeout,
+        message=f"delivery of event {n}\n" + procs.logs(),
+    )
     return time.monotonic() - started
 
 

@@ -20,13 +20,23 @@ from tests.e2e.helpers import webhook_flow
 @pytest.mark.slow
 def test_server_py_starts_everything_and_stops_cleanly(tmp_path, fake_receiver):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AUTOMATION_API_TOKEN")}
-    env.update({"PORT": str(port), "AUTOMATION_DATA_DIR": str(tmp_path / "data"),
-                "AUTOMATION_OUTBOUND_ALLOWLIST": "127.0.0.1", "AUTOMATION_SWEEP_INTERVAL": "60",
-                "AUTOMATION_RETRY_BASE_SECONDS": "1"})
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AUTOMATION_API_TOKEN")
+    }
+    env.update(
+        {
+            "PORT": str(port),
+            "AUTOMATION_DATA_DIR": str(tmp_path / "data"),
+            "AUTOMATION_OUTBOUND_ALLOWLIST": "127.0.0.1",
+            "AUTOMATION_SWEEP_INTERVAL": "60",
+            "AUTOMATION_RETRY_BASE_SECONDS": "1",
+        }
+    )
     log = open(tmp_path / "server.log", "w+b")
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
     try:
         base = f"http://127.0.0.1:{port}"
 
@@ -49,7 +59,10 @@ def test_server_py_starts_everything_and_stops_cleanly(tmp_path, fake_receiver):
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {token}"
         assert requests.get(base + "/api/v1/flows", timeout=5).status_code == 401
-        assert s.post(base + "/api/v1/flows", json=webhook_flow(fake_receiver.url + "/h"), timeout=5).status_code == 201
+        assert (
+            s.post(base + "/api/v1/flows", json=webhook_flow(fake_receiver.url + "/h"), timeout=5).status_code
+            == 201
+        )
         assert s.put(base + "/api/v1/orders/1", json={"price": 5}, timeout=5).status_code == 202
         wait_for(lambda: fake_receiver.deliveries, timeout=20, message="delivery through the embedded stack")
         assert fake_receiver.deliveries[0].payload["order"]["id"] == "1"
@@ -59,9 +72,15 @@ def test_server_py_starts_everything_and_stops_cleanly(tmp_path, fake_receiver):
         assert s.put(base + "/api/v1/orders/2", json={"price": 5}, timeout=5).status_code == 202
         wait_for(lambda: len(fake_receiver.deliveries) >= 2, timeout=30, message="the retried delivery")
         assert fake_receiver.deliveries[-1].payload["order"]["id"] == "2"
-        runs = wait_for(lambda: [r for r in s.get(base + "/api/v1/runs", params={"order_id": "2"}, timeout=5).json()["runs"]
-                                 if r["order_id"] == "2" and r["status"] == "succeeded"], timeout=10,
-                        message="the retried run to succeed")
+        runs = wait_for(
+            lambda: [
+                r
+                for r in s.get(base + "/api/v1/runs", params={"order_id": "2"}, timeout=5).json()["runs"]
+                if r["order_id"] == "2" and r["status"] == "succeeded"
+            ],
+            timeout=10,
+            message="the retried run to succeed",
+        )
         assert [step["attempts"] for step in runs[0]["steps"] if step["type"] == "action.webhook"] == [2]
 
         children = psutil.Process(proc.pid).children(recursive=True)

@@ -43,27 +43,40 @@ def test_sigkill_of_worker_mid_run_loses_nothing(live, procs, fake_receiver):
     for start in range(1, total + 1, 100):
         _batch_orders(api, start, 100)
     worker = procs.start("worker")
-    wait_for(lambda: len(_delivered_orders(fake_receiver)) >= 100, timeout=60,
-             message="first deliveries\n" + procs.logs())
+    wait_for(
+        lambda: len(_delivered_orders(fake_receiver)) >= 100,
+        timeout=60,
+        message="first deliveries\n" + procs.logs(),
+    )
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     killed_at = len(_delivered_orders(fake_receiver))
     assert killed_at < total, "the worker finished before it could be killed; the test proves nothing"
     procs.start("worker")
     procs.start("scheduler")  # the sweeper finds the expired lease and the lost job
-    wait_for(lambda: len(_delivered_orders(fake_receiver)) == total, timeout=120,
-             message=f"all {total} deliveries (had {len(_delivered_orders(fake_receiver))})\n" + procs.logs())
+    wait_for(
+        lambda: len(_delivered_orders(fake_receiver)) == total,
+        timeout=120,
+        message=f"all {total} deliveries (had {len(_delivered_orders(fake_receiver))})\n" + procs.logs(),
+    )
     delivered = _delivered_orders(fake_receiver)
     assert set(delivered) == {str(i) for i in range(1, total + 1)}
     # a duplicate may only follow a kill mid-send, and then under the same webhook-id
-    assert all(len(ids) == 1 for ids in delivered.values()), {k: v for k, v in delivered.items() if len(v) > 1}
+    assert all(len(ids) == 1 for ids in delivered.values()), {
+        k: v for k, v in delivered.items() if len(v) > 1
+    }
     # sends go out concurrently (16 at a time) and their outcomes are committed every 20 ms: only
     # what was in flight, or landed in the last 20 ms before the kill, may be sent twice
     sent = sum(1 for r in fake_receiver.requests if r.path == "/h")
     assert sent <= total + 50, f"{sent} requests for {total} orders"
-    wait_for(lambda: sorted({r["status"] for r in api.get("/api/v1/runs?limit=500").json()["runs"]}) == ["succeeded"]
-             and len(api.get("/api/v1/runs?limit=500").json()["runs"]) == total,
-             timeout=30, message="every run to be recorded as succeeded")
+    wait_for(
+        lambda: (
+            sorted({r["status"] for r in api.get("/api/v1/runs?limit=500").json()["runs"]}) == ["succeeded"]
+            and len(api.get("/api/v1/runs?limit=500").json()["runs"]) == total
+        ),
+        timeout=30,
+        message="every run to be recorded as succeeded",
+    )
 
 
 def _children(pid: int) -> list[int]:
@@ -86,11 +99,16 @@ def test_a_killed_workers_scheduler_process_does_not_live_on(procs):
     """RQ's scheduler runs in a process the worker forks; SIGKILL of the worker ends it too
     (before, it lived on as an orphan polling Redis, one more after each kill)."""
     worker = procs.start("worker")
-    children = wait_for(lambda: _children(worker.pid), timeout=30, message="the scheduler process\n" + procs.logs())
+    children = wait_for(
+        lambda: _children(worker.pid), timeout=30, message="the scheduler process\n" + procs.logs()
+    )
     worker.send_signal(signal.SIGKILL)
     worker.wait()
-    wait_for(lambda: not any(_alive(pid) for pid in children), timeout=15,
-             message=f"the orphaned scheduler {children} to end")
+    wait_for(
+        lambda: not any(_alive(pid) for pid in children),
+        timeout=15,
+        message=f"the orphaned scheduler {children} to end",
+    )
 
 
 @pytest.mark.slow
@@ -102,11 +120,20 @@ def test_redis_flushed_mid_run_loses_nothing(live, procs, fake_receiver, redis_u
     procs.start("scheduler")
     _batch_orders(api, 1, 50)
     _batch_orders(api, 51, 50)
-    wait_for(lambda: len(_delivered_orders(fake_receiver)) >= 10, timeout=30, message="first deliveries\n" + procs.logs())
+    wait_for(
+        lambda: len(_delivered_orders(fake_receiver)) >= 10,
+        timeout=30,
+        message="first deliveries\n" + procs.logs(),
+    )
     redis_lib.Redis.from_url(redis_url).flushdb()  # queued jobs are gone
-    assert len(_delivered_orders(fake_receiver)) < 100, "everything was delivered before the flush; the test proves nothing"
-    wait_for(lambda: len(_delivered_orders(fake_receiver)) == 100, timeout=60,
-             message=f"all 100 deliveries (had {len(_delivered_orders(fake_receiver))})\n" + procs.logs())
+    assert len(_delivered_orders(fake_receiver)) < 100, (
+        "everything was delivered before the flush; the test proves nothing"
+    )
+    wait_for(
+        lambda: len(_delivered_orders(fake_receiver)) == 100,
+        timeout=60,
+        message=f"all 100 deliveries (had {len(_delivered_orders(fake_receiver))})\n" + procs.logs(),
+    )
     delivered = _delivered_orders(fake_receiver)
     assert all(len(ids) == 1 for ids in delivered.values())
 
@@ -140,10 +167,14 @@ def test_delay_is_durable_across_restarts(live, procs, fake_receiver, app):
     assert not fake_receiver.deliveries, "a restart must not shorten the wait"
     assert waiting_step().resume_at == resume_at
     with app.app_context():  # let the minute pass
-        db.session.query(Step).filter_by(node_id="wait").update({"resume_at": utcnow() - timedelta(seconds=1)})
+        db.session.query(Step).filter_by(node_id="wait").update(
+            {"resume_at": utcnow() - timedelta(seconds=1)}
+        )
         from plugin.storage.models import Run
 
         db.session.query(Run).update({"next_attempt_at": utcnow() - timedelta(seconds=1)})
         db.session.commit()
-    wait_for(lambda: fake_receiver.deliveries, timeout=20, message="delivery after the delay\n" + procs.logs())
+    wait_for(
+        lambda: fake_receiver.deliveries, timeout=20, message="delivery after the delay\n" + procs.logs()
+    )
     assert len(fake_receiver.deliveries) == 1

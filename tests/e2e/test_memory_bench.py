@@ -30,7 +30,9 @@ def test_memory_bench_measures_every_role_of_the_embedded_default(tmp_path):
     assert summary["rq_workers"] == 2
     assert summary["total"]["processes"] == len(rows)
     assert summary["total"]["rss_mb"] > 0 and summary["total"]["pss_mb"] > 0
-    assert summary["total"]["pss_mb"] == pytest.approx(sum(v["pss_mb"] for v in summary["by_role"].values()), abs=0.5)
+    assert summary["total"]["pss_mb"] == pytest.approx(
+        sum(v["pss_mb"] for v in summary["by_role"].values()), abs=0.5
+    )
     assert set(result["mappings"]) == {"supervisor", "api", "worker", "scheduler", "redis"}
 
 

@@ -25,7 +25,11 @@ def scenario_section() -> str:
 
 
 def blocks(lang: str) -> list[str]:
-    return [body for kind, body in re.findall(r"```(\w+)\n(.*?)```", scenario_section(), re.DOTALL) if kind == lang]
+    return [
+        body
+        for kind, body in re.findall(r"```(\w+)\n(.*?)```", scenario_section(), re.DOTALL)
+        if kind == lang
+    ]
 
 
 def curl_body(block: str) -> dict:
@@ -54,8 +58,12 @@ def test_readme_flow_and_order_are_accepted_by_the_api(client):
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["enabled"] is True
 
-    slack = {**flow, "name": "Крупный заказ → Slack",
-             "nodes": [*flow["nodes"][:2], slack_node()], "edges": [*flow["edges"][:1], {"from": "big", "to": "slack"}]}
+    slack = {
+        **flow,
+        "name": "Крупный заказ → Slack",
+        "nodes": [*flow["nodes"][:2], slack_node()],
+        "edges": [*flow["edges"][:1], {"from": "big", "to": "slack"}],
+    }
     assert client.post("/api/v1/flows", json=slack).status_code == 201
 
     broken = json.loads(json.dumps(flow))
@@ -77,17 +85,30 @@ def test_readme_first_scenario_runs_as_written(tmp_path):
     assert receiver_cmd.split("#")[0].strip() == "python3 examples/receiver.py"
 
     port, receiver_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("AUTOMATION_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("AUTOMATION_")
+    }
     env.update(dict(a.split("=", 1) for a in env_assignments))
     env.update({"PORT": str(port), "AUTOMATION_DATA_DIR": str(tmp_path / "data")})
-    server_log = open(tmp_path / "server.log", "w+b")  # noqa: SIM115 - read while the server runs
-    receiver_log = open(tmp_path / "receiver.log", "w+b")  # noqa: SIM115
+    server_log = open(tmp_path / "server.log", "w+b")
+    receiver_log = open(tmp_path / "receiver.log", "w+b")
     # scripts/run is `.venv/bin/python server.py` once the virtualenv and the UI bundle exist
-    server = subprocess.Popen([sys.executable, "server.py"], cwd=ROOT, env=env, stdout=server_log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
-    receiver = subprocess.Popen([sys.executable, "examples/receiver.py", str(receiver_port)], cwd=ROOT,
-                                stdout=receiver_log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "server.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    receiver = subprocess.Popen(
+        [sys.executable, "examples/receiver.py", str(receiver_port)],
+        cwd=ROOT,
+        stdout=receiver_log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
 
@@ -109,8 +130,13 @@ def test_readme_first_scenario_runs_as_written(tmp_path):
             script = script.replace("http://127.0.0.1:8080/api/v1", f"{base}/api/v1")
             script = re.sub(r"(?m)^T=.*$", f"T={token}", script)
             script = script.replace("127.0.0.1:9000", f"127.0.0.1:{receiver_port}")
-            done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True,
-                                  timeout=60, check=False)
+            done = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", script],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
             assert done.returncode == 0, done.stderr
             return done.stdout
 
@@ -124,8 +150,10 @@ def test_readme_first_scenario_runs_as_written(tmp_path):
             text = receiver_log.read().decode()
             return text if "POST /big-order" in text and text.rstrip().endswith("}") else None
 
-        printed = wait_for(delivered, timeout=30, interval=0.2, message="the webhook at the README's receiver")
-        payload = json.loads(printed[printed.index("{", printed.index("POST /big-order")):])
+        printed = wait_for(
+            delivered, timeout=30, interval=0.2, message="the webhook at the README's receiver"
+        )
+        payload = json.loads(printed[printed.index("{", printed.index("POST /big-order")) :])
         shown = blocks("text")[0]
         assert payload["event_type"] == "order_created"
         assert payload["script_id"] == flow["id"] and payload["script_name"] == flow["name"]

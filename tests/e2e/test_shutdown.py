@@ -84,8 +84,9 @@ def _runs(app) -> list[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_a_worker_waiting_on_a_slow_receiver_stops_in_time_and_its_run_is_resumed(app, client, procs,
-                                                                                 fake_receiver):
+def test_a_worker_waiting_on_a_slow_receiver_stops_in_time_and_its_run_is_resumed(
+    app, client, procs, fake_receiver
+):
     procs.env["AUTOMATION_HTTP_TIMEOUT"] = "60"  # the send would hold the job for a minute
     fake_receiver.slow(45)
     _flow_and_order(client, fake_receiver.url + "/h")
@@ -119,8 +120,11 @@ def test_an_idle_worker_and_the_scheduler_stop_in_time(procs, redis_url):
     import redis as redis_lib
 
     conn = redis_lib.Redis.from_url(redis_url)
-    wait_for(lambda: conn.keys("rq:worker:*") and conn.keys("rq:cron_scheduler:*"), timeout=30,
-             message="worker and scheduler registered\n" + procs.logs())
+    wait_for(
+        lambda: conn.keys("rq:worker:*") and conn.keys("rq:cron_scheduler:*"),
+        timeout=30,
+        message="worker and scheduler registered\n" + procs.logs(),
+    )
     conn.close()
     _assert_gone_in_time(worker, procs.logs)
     _assert_gone_in_time(scheduler, procs.logs)
@@ -138,8 +142,11 @@ def test_serve_stops_in_time_with_connections_open(server, tmp_path, redis_url):
         session = requests.Session()  # a kept-alive connection, idle
         assert session.get(base + "/api/v1/health", timeout=5).status_code == 200
         stalled = socket.create_connection(("127.0.0.1", port))  # an upload that never finishes
-        stalled.sendall(b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
-                        + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        stalled.sendall(
+            b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + TOKEN.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+        )
         time.sleep(0.5)
         try:
             _assert_gone_in_time(proc)
@@ -170,10 +177,14 @@ def _embedded_redis(data_dir) -> list[psutil.Process]:
 def test_server_py_stops_everything_in_time_embedded_redis_included(tmp_path):
     port = free_port()
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AUTOMATION_API_TOKEN")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AUTOMATION_API_TOKEN")
+    }
     env.update({"PORT": str(port), "AUTOMATION_DATA_DIR": str(data), "AUTOMATION_API_TOKEN": TOKEN})
-    log = open(tmp_path / "server.log", "w+b")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=env, stdout=log, stderr=log)
+    log = open(tmp_path / "server.log", "w+b")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py")], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
 
     def logs() -> str:
         log.seek(0)

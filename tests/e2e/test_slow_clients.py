@@ -25,8 +25,10 @@ def _stall(port: int, n: int) -> socket.socket:
     """The headers of an ingestion request announcing 100,000 bytes, ten of them, then nothing."""
     method, path = ROUTES[n % len(ROUTES)].split(" ")
     sock = socket.create_connection(("127.0.0.1", port), timeout=15)
-    sock.sendall(f"{method} {path.format(n=n)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
-                 "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"id\":\"sl\"".encode())
+    sock.sendall(
+        f"{method} {path.format(n=n)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+        'Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"id":"sl"'.encode()
+    )
     return sock
 
 
@@ -47,8 +49,13 @@ def _answer(sock: socket.socket) -> bytes:
 @pytest.mark.slow
 @pytest.mark.parametrize("server", SERVERS)
 def test_stalled_uploads_get_408_and_never_hold_up_other_requests(server, tmp_path, redis_url):
-    with _serving(server, tmp_path, redis_url, AUTOMATION_REQUEST_READ_TIMEOUT=str(READ_TIMEOUT),
-                  AUTOMATION_MAX_BODY_BYTES="1000000") as (base, _proc, _log, _db):
+    with _serving(
+        server,
+        tmp_path,
+        redis_url,
+        AUTOMATION_REQUEST_READ_TIMEOUT=str(READ_TIMEOUT),
+        AUTOMATION_MAX_BODY_BYTES="1000000",
+    ) as (base, _proc, _log, _db):
         port = int(base.rsplit(":", 1)[1])
         opened_at = time.monotonic()
         stalls = [_stall(port, n) for n in range(STALLS)]
@@ -69,10 +76,15 @@ def test_stalled_uploads_get_408_and_never_hold_up_other_requests(server, tmp_pa
             started = time.monotonic()
             assert requests.get(base + "/api/v1/health", headers=headers, timeout=5).status_code == 200
             event = {"id": f"e-{uuid.uuid4().hex[:8]}", "name": "signup", "data": {"n": 1}}
-            assert requests.post(base + "/api/v1/events", json=event, headers=headers, timeout=5).status_code == 202
+            assert (
+                requests.post(base + "/api/v1/events", json=event, headers=headers, timeout=5).status_code
+                == 202
+            )
             slowest = max(slowest, time.monotonic() - started)
             time.sleep(0.05)
-        assert slowest < 1.0, f"a health check and an event took {slowest:.2f} s with {STALLS} uploads stalled"
+        assert slowest < 1.0, (
+            f"a health check and an event took {slowest:.2f} s with {STALLS} uploads stalled"
+        )
 
         for reader in readers:
             reader.join(timeout=READ_TIMEOUT + 10)

@@ -17,26 +17,52 @@ def stack(live, procs, fake_receiver):
     procs.start("worker")
     api = Api(live.url)
     # timings below are measured from a running worker, not from a process still booting
-    wait_for(lambda: api.get("/api/v1/health").json()["workers"] >= 1, timeout=30, message="the worker to register")
+    wait_for(
+        lambda: api.get("/api/v1/health").json()["workers"] >= 1, timeout=30, message="the worker to register"
+    )
     return api, fake_receiver, procs
 
 
 def test_order_upsert_delivers_exact_payload_once(stack):
     api, receiver, procs = stack
-    flow = webhook_flow(receiver.url + "/hook", secret=SECRET, name="Новая сделка → webhook",
-                        conditions=[("condition.order_price", {"operator": "gt", "value": 10000})])
+    flow = webhook_flow(
+        receiver.url + "/hook",
+        secret=SECRET,
+        name="Новая сделка → webhook",
+        conditions=[("condition.order_price", {"operator": "gt", "value": 10000})],
+    )
     created = api.post("/api/v1/flows", json=flow)
     assert created.status_code == 201, created.text
     flow_id = created.json()["id"]
-    assert api.put("/api/v1/clients/2", json={"name": "Test Client", "phone": "79012223344",
-                                             "email": "test@client.com"}).status_code == 202
-    assert api.post("/api/v1/visits", json={"id": "12345", "ip": "123.45.67.89", "marker": "test_page_post",
-                                            "city": "Москва", "country": "Россия", "referrer": "testpage.com",
-                                            "domain": "site.com", "landing_page": "site.com/test/page",
-                                            "client_id": "2"}).status_code == 202
+    assert (
+        api.put(
+            "/api/v1/clients/2",
+            json={"name": "Test Client", "phone": "79012223344", "email": "test@client.com"},
+        ).status_code
+        == 202
+    )
+    assert (
+        api.post(
+            "/api/v1/visits",
+            json={
+                "id": "12345",
+                "ip": "123.45.67.89",
+                "marker": "test_page_post",
+                "city": "Москва",
+                "country": "Россия",
+                "referrer": "testpage.com",
+                "domain": "site.com",
+                "landing_page": "site.com/test/page",
+                "client_id": "2",
+            },
+        ).status_code
+        == 202
+    )
     started = time.monotonic()
-    r = api.put("/api/v1/orders/100", json={"price": 12000, "cost": 100, "status": "Новая", "client_id": "2",
-                                            "visit_id": "12345"})
+    r = api.put(
+        "/api/v1/orders/100",
+        json={"price": 12000, "cost": 100, "status": "Новая", "client_id": "2", "visit_id": "12345"},
+    )
     assert r.status_code == 202, r.text
     wait_for(lambda: receiver.deliveries, timeout=10, message="the webhook delivery\n" + procs.logs())
     elapsed = time.monotonic() - started
@@ -47,21 +73,44 @@ def test_order_upsert_delivers_exact_payload_once(stack):
         "script_id": flow_id,
         "script_name": "Новая сделка → webhook",
         "visit": {
-            "id": "12345", "ip": "123.45.67.89", "marker": "test_page_post", "city": "Москва",
-            "country": "Россия", "referrer": "testpage.com", "domain": "site.com",
-            "landing_page": "site.com/test/page", "utm_source": None, "utm_medium": None,
-            "utm_campaign": None, "utm_term": None, "utm_content": None, "roistat_param_1": None,
-            "roistat_param_2": None, "roistat_param_3": None, "roistat_param_4": None, "roistat_param_5": None,
+            "id": "12345",
+            "ip": "123.45.67.89",
+            "marker": "test_page_post",
+            "city": "Москва",
+            "country": "Россия",
+            "referrer": "testpage.com",
+            "domain": "site.com",
+            "landing_page": "site.com/test/page",
+            "utm_source": None,
+            "utm_medium": None,
+            "utm_campaign": None,
+            "utm_term": None,
+            "utm_content": None,
+            "roistat_param_1": None,
+            "roistat_param_2": None,
+            "roistat_param_3": None,
+            "roistat_param_4": None,
+            "roistat_param_5": None,
         },
         "order": {"id": "100", "price": 12000, "cost": 100, "status": "Новая"},
-        "client": {"external_id": "2", "name": "Test Client", "company": None, "phone": "79012223344",
-                   "email": "test@client.com"},
+        "client": {
+            "external_id": "2",
+            "name": "Test Client",
+            "company": None,
+            "phone": "79012223344",
+            "email": "test@client.com",
+        },
     }
     assert not receiver.rejections, receiver.rejections  # the receiver verified the signature
 
     # the same upsert again changes nothing → fires nothing; a non-matching order fires nothing
-    assert api.put("/api/v1/orders/100", json={"price": 12000, "cost": 100, "status": "Новая", "client_id": "2",
-                                               "visit_id": "12345"}).json()["events"] == 0
+    assert (
+        api.put(
+            "/api/v1/orders/100",
+            json={"price": 12000, "cost": 100, "status": "Новая", "client_id": "2", "visit_id": "12345"},
+        ).json()["events"]
+        == 0
+    )
     assert api.put("/api/v1/orders/101", json={"price": 500, "status": "Новая"}).status_code == 202
     time.sleep(1.5)
     assert len(receiver.deliveries) == 1
@@ -87,9 +136,13 @@ def test_retry_on_503_then_success_keeps_one_webhook_id(stack):
     assert len(attempts) == 3
     assert len({r.headers["webhook-id"] for r in attempts}) == 1
     assert len(receiver.deliveries) == 1
-    run = wait_for(lambda: [r for r in api.get(f"/api/v1/runs?flow_id={flow_id}").json()["runs"]
-                            if r["status"] == "succeeded"], message="run succeeded")[0]
-    hook = [s for s in run["steps"] if s["node_id"] == "hook"][0]
+    run = wait_for(
+        lambda: [
+            r for r in api.get(f"/api/v1/runs?flow_id={flow_id}").json()["runs"] if r["status"] == "succeeded"
+        ],
+        message="run succeeded",
+    )[0]
+    hook = next(s for s in run["steps"] if s["node_id"] == "hook")
     assert hook["attempts"] == 3
 
 
@@ -98,9 +151,14 @@ def test_400_fails_at_once_and_manual_retry_replays(stack):
     receiver.respond_with(400)
     flow_id = api.post("/api/v1/flows", json=webhook_flow(receiver.url + "/h")).json()["id"]
     api.put("/api/v1/orders/300", json={"price": 1})
-    run = wait_for(lambda: [r for r in api.get(f"/api/v1/runs?flow_id={flow_id}").json()["runs"]
-                            if r["status"] == "failed"], timeout=10, message="failed run\n" + procs.logs())[0]
-    hook = [s for s in run["steps"] if s["node_id"] == "hook"][0]
+    run = wait_for(
+        lambda: [
+            r for r in api.get(f"/api/v1/runs?flow_id={flow_id}").json()["runs"] if r["status"] == "failed"
+        ],
+        timeout=10,
+        message="failed run\n" + procs.logs(),
+    )[0]
+    hook = next(s for s in run["steps"] if s["node_id"] == "hook")
     assert hook["attempts"] == 1 and "400" in hook["error"]
     assert api.get("/api/v1/flows").json()["flows"][0]["stats"]["failed"] == 1
     assert api.post(f"/api/v1/runs/{run['id']}/retry").status_code == 202

@@ -30,7 +30,10 @@ DELAY = 1.5
 
 
 def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_receiver):
-    assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code == 201
+    assert (
+        client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code
+        == 201
+    )
     count = LANE_THREADS  # as many as one receiver's lane sends at once: all in flight together
     for i in range(count):
         assert client.post("/api/v1/events", json={"id": f"e{i}", "name": "go"}).status_code == 202
@@ -61,7 +64,10 @@ def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_r
             db.session.rollback()  # a fresh snapshot each look (SQLite and PostgreSQL alike)
             _events, runs = stale_work(db.session, now=utcnow())
             seen_stale += runs
-            if not worker.is_alive() and db.session.scalars(select(Run.status)).all() == ["succeeded"] * count:
+            if (
+                not worker.is_alive()
+                and db.session.scalars(select(Run.status)).all() == ["succeeded"] * count
+            ):
                 break
     worker.join()
     assert not errors, errors
@@ -92,8 +98,13 @@ def test_a_batch_smaller_than_the_limit_is_not_followed_by_an_empty_claim(app, c
         assert client.post("/api/v1/events", json={"id": f"s{i}", "name": "go"}).status_code == 202
     with app.app_context():
         runtime = rt()
-        run = lambda: tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime, db.engine),  # noqa: E731
-                                          db.session, time.monotonic())
+        run = lambda: tasks._dispatch_all(
+            runtime,
+            FlowIndex(runtime.registry),
+            make_engine(runtime, db.engine),
+            db.session,
+            time.monotonic(),
+        )
         assert run() == 3
         assert claims == [3]
 

@@ -13,10 +13,13 @@ from plugin.storage.models import Event, utcnow
 
 def _events(count: int) -> None:
     now = utcnow()
-    db.session.execute(insert(Event), [
-        {"trigger": "order_days_since_created", "subject_id": f"o{i}", "data": {}, "created_at": now}
-        for i in range(count)
-    ])
+    db.session.execute(
+        insert(Event),
+        [
+            {"trigger": "order_days_since_created", "subject_id": f"o{i}", "data": {}, "created_at": now}
+            for i in range(count)
+        ],
+    )
     db.session.commit()
 
 

@@ -15,7 +15,9 @@ from tests.engine.test_ingest_and_runs import _flow, drain
 
 def test_a_run_and_the_dry_run_of_its_event_see_the_same_context(app, client, fake_receiver):
     for event in ("event.order_created", "event.visit_created", "event.custom"):
-        assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event=event)).status_code == 201
+        assert (
+            client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event=event)).status_code == 201
+        )
     assert client.put("/api/v1/clients/c1", json={"name": "Анна", "phone": "+79990000000"}).status_code == 202
     client.post("/api/v1/visits", json={"id": "v1", "city": "Москва", "client_id": "c1"})
     client.put("/api/v1/orders/o1", json={"price": 100, "client_id": "c1", "visit_id": "v1"})
@@ -28,7 +30,9 @@ def test_a_run_and_the_dry_run_of_its_event_see_the_same_context(app, client, fa
         events = {e.id: e.subject_id for e in db.session.scalars(select(Event))}
     assert len(runs) == 5  # three orders, the visit, the custom event
     for (event_id, flow_id), context in runs.items():
-        shown = client.post(f"/api/v1/flows/{flow_id}/test", json={"event_id": event_id}).get_json()["context"]
+        shown = client.post(f"/api/v1/flows/{flow_id}/test", json={"event_id": event_id}).get_json()[
+            "context"
+        ]
         assert shown == context, events[event_id]
     by_subject = {events[e]: c for (e, _f), c in runs.items()}
     assert by_subject["o1"]["client"]["name"] == "Анна" and by_subject["o1"]["visit"]["id"] == "v1"

@@ -19,12 +19,20 @@ from tests.engine.test_days_sweep import upsert_check
 from tests.engine.test_ingest_and_runs import drain
 
 
-def _flow(url: str, days: int, event: str = "event.order_days_since_created", catch_up: int = 24,
-          status: list[str] | None = None, name: str = "N дней") -> dict:
+def _flow(
+    url: str,
+    days: int,
+    event: str = "event.order_days_since_created",
+    catch_up: int = 24,
+    status: list[str] | None = None,
+    name: str = "N дней",
+) -> dict:
     nodes = [{"id": "start", "type": event, "params": {"days": days, "catch_up_hours": catch_up}}]
     edges, prev = [], "start"
     if status is not None:
-        nodes.append({"id": "st", "type": "condition.order_status", "params": {"operator": "in", "value": status}})
+        nodes.append(
+            {"id": "st", "type": "condition.order_status", "params": {"operator": "in", "value": status}}
+        )
         edges.append({"from": "start", "to": "st"})
         prev = "st"
     nodes.append({"id": "hook", "type": "action.webhook", "params": {"url": url}})
@@ -40,10 +48,21 @@ def _post(client, doc) -> str:
 
 def _orders(rows: list[dict]) -> None:
     now = utcnow()
-    db.session.execute(insert(Order), [
-        {"status": "Новая", "status_group": "in_work", "fields": {}, "first_seen_at": now, "updated_at": now,
-         "paid_at": None, **r} for r in rows
-    ])
+    db.session.execute(
+        insert(Order),
+        [
+            {
+                "status": "Новая",
+                "status_group": "in_work",
+                "fields": {},
+                "first_seen_at": now,
+                "updated_at": now,
+                "paid_at": None,
+                **r,
+            }
+            for r in rows
+        ],
+    )
     db.session.commit()
 
 
@@ -60,8 +79,13 @@ def test_repeated_and_overlapping_sweeps_record_and_run_once(app, client, fake_r
     now = utcnow()
     with app.app_context():
         # 40 orders whose moment (created + 3 days) is spread over the last 20 hours, 5 due in 1–5 hours
-        _orders([{"id": f"o{i}", "created_at": now - timedelta(days=3, minutes=30 * i)} for i in range(40)]
-                + [{"id": f"f{i}", "created_at": now - timedelta(days=3) + timedelta(hours=i + 1)} for i in range(5)])
+        _orders(
+            [{"id": f"o{i}", "created_at": now - timedelta(days=3, minutes=30 * i)} for i in range(40)]
+            + [
+                {"id": f"f{i}", "created_at": now - timedelta(days=3) + timedelta(hours=i + 1)}
+                for i in range(5)
+            ]
+        )
         first = sweep_days(db.session, rt().registry, now=now)
         assert len(first) == 40
         assert sweep_days(db.session, rt().registry, now=now) == []  # the same sweep again
@@ -97,25 +121,37 @@ def test_repeated_and_overlapping_sweeps_record_and_run_once(app, client, fake_r
 
 def test_catch_up_window_and_watermark(app, client, fake_receiver):
     created_flow = _post(client, _flow(fake_receiver.url + "/h", 2, catch_up=5))
-    paid_flow = _post(client, _flow(fake_receiver.url + "/p", 1, event="event.order_days_since_paid", catch_up=0))
+    paid_flow = _post(
+        client, _flow(fake_receiver.url + "/p", 1, event="event.order_days_since_paid", catch_up=0)
+    )
     with app.app_context():
         enabled = {f.id: f.enabled_at for f in db.session.scalars(select(Flow))}
         now = max(enabled.values()) + timedelta(minutes=1)
         floor = enabled[created_flow] - timedelta(hours=5)
-        _orders([
-            {"id": "edge", "created_at": floor - timedelta(days=2)},  # moment exactly at the floor: due
-            {"id": "before", "created_at": floor - timedelta(days=2, seconds=1)},  # 1 s too early: never
-            {"id": "old", "created_at": now - timedelta(days=30)},  # years of history are not blasted
-            {"id": "inside", "created_at": now - timedelta(days=2, hours=4)},
-            {"id": "future", "created_at": now - timedelta(days=1)},
-            # paid flow, no catch-up: only moments after it was enabled
-            {"id": "paid-old", "created_at": now - timedelta(days=9), "paid_at": now - timedelta(days=1, minutes=5)},
-            {"id": "paid-new", "created_at": now - timedelta(days=9), "paid_at": enabled[paid_flow] - timedelta(days=1)
-             + timedelta(seconds=30)},
-        ])
+        _orders(
+            [
+                {"id": "edge", "created_at": floor - timedelta(days=2)},  # moment exactly at the floor: due
+                {"id": "before", "created_at": floor - timedelta(days=2, seconds=1)},  # 1 s too early: never
+                {"id": "old", "created_at": now - timedelta(days=30)},  # years of history are not blasted
+                {"id": "inside", "created_at": now - timedelta(days=2, hours=4)},
+                {"id": "future", "created_at": now - timedelta(days=1)},
+                # paid flow, no catch-up: only moments after it was enabled
+                {
+                    "id": "paid-old",
+                    "created_at": now - timedelta(days=9),
+                    "paid_at": now - timedelta(days=1, minutes=5),
+                },
+                {
+                    "id": "paid-new",
+                    "created_at": now - timedelta(days=9),
+                    "paid_at": enabled[paid_flow] - timedelta(days=1) + timedelta(seconds=30),
+                },
+            ]
+        )
         recorded = sweep_days(db.session, rt().registry, now=now)
-        assert sorted(_due_keys()) == sorted([
-            f"days:{created_flow}:edge", f"days:{created_flow}:inside", f"days:{paid_flow}:paid-new"])
+        assert sorted(_due_keys()) == sorted(
+            [f"days:{created_flow}:edge", f"days:{created_flow}:inside", f"days:{paid_flow}:paid-new"]
+        )
         assert len(recorded) == 3
         # the upsert check applies the same window, whatever the watermark
         for order_id in ("before", "old", "future", "paid-old"):
@@ -133,25 +169,44 @@ def test_a_due_event_fires_only_its_flow(app, client, fake_receiver):
     also_three = _post(client, _flow(fake_receiver.url + "/3b", 3, name="3b", catch_up=1))
     seven = _post(client, _flow(fake_receiver.url + "/7", 7, name="7"))
     paid = _post(client, _flow(fake_receiver.url + "/p", 3, event="event.order_days_since_paid", name="p"))
-    created = _post(client, {**_flow(fake_receiver.url + "/c", 0), "nodes": [
-        {"id": "start", "type": "event.order_created", "params": {}},
-        {"id": "hook", "type": "action.webhook", "params": {"url": fake_receiver.url + "/c"}}]})
+    created = _post(
+        client,
+        {
+            **_flow(fake_receiver.url + "/c", 0),
+            "nodes": [
+                {"id": "start", "type": "event.order_created", "params": {}},
+                {"id": "hook", "type": "action.webhook", "params": {"url": fake_receiver.url + "/c"}},
+            ],
+        },
+    )
     with app.app_context():
         now = utcnow()
         # due for «3» (24 h catch-up) but not «3b» (1 h), nor «7», nor the paid flow
-        _orders([{"id": "a", "created_at": now - timedelta(days=3, hours=3),
-                  "paid_at": now - timedelta(days=1)}])
+        _orders(
+            [{"id": "a", "created_at": now - timedelta(days=3, hours=3), "paid_at": now - timedelta(days=1)}]
+        )
         assert len(sweep_days(db.session, rt().registry, now=now)) == 1
         # a due event naming no flow, or a flow that does not exist, fires nothing
-        db.session.execute(insert(Event), [
-            {"trigger": "order_days_since_created", "subject_id": "a", "data": {}, "created_at": now},
-            {"trigger": "order_days_since_created", "subject_id": "a", "data": {"flow_id": "nope"}, "created_at": now},
-        ])
+        db.session.execute(
+            insert(Event),
+            [
+                {"trigger": "order_days_since_created", "subject_id": "a", "data": {}, "created_at": now},
+                {
+                    "trigger": "order_days_since_created",
+                    "subject_id": "a",
+                    "data": {"flow_id": "nope"},
+                    "created_at": now,
+                },
+            ],
+        )
         db.session.commit()
         drain(app)
         runs = db.session.execute(select(Run.flow_id, Run.dedupe_key, Run.event_type)).all()
         assert [tuple(r) for r in runs] == [(three, f"days:{three}:a", "order_days_since_created")]
-        assert db.session.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))) == 0
+        assert (
+            db.session.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None)))
+            == 0
+        )
     assert [d.request.path for d in fake_receiver.deliveries] == ["/3"]
     assert also_three and seven and paid and created
 
@@ -162,8 +217,17 @@ def test_runs_get_the_order_context_at_dispatch_and_conditions_decide(app, clien
     with app.app_context():
         now = utcnow()
         db.session.add(Client(external_id="c1", name="Анна", email="anna@example.com", fields={}))
-        _orders([{"id": "x", "price": 120.0, "client_id": "c1", "created_at": now - timedelta(days=3, hours=1)},
-                 {"id": "y", "price": 5.0, "created_at": now - timedelta(days=3, hours=2)}])
+        _orders(
+            [
+                {
+                    "id": "x",
+                    "price": 120.0,
+                    "client_id": "c1",
+                    "created_at": now - timedelta(days=3, hours=1),
+                },
+                {"id": "y", "price": 5.0, "created_at": now - timedelta(days=3, hours=2)},
+            ]
+        )
         assert len(sweep_days(db.session, rt().registry, now=now)) == 4
         # the order changes between the sweep and the dispatch: the run sees its state at dispatch
         db.session.execute(update(Order).where(Order.id == "x").values(status="Оплачен", status_group="paid"))
@@ -210,7 +274,9 @@ def test_concurrent_sweeps_upserts_and_dispatch_record_and_run_once(app, client,
     ids = [_post(client, _flow(fake_receiver.url + f"/{d}", d, name=str(d))) for d in (1, 2)]
     with app.app_context():
         now = utcnow()
-        _orders([{"id": f"o{i:03d}", "created_at": now - timedelta(days=2, minutes=7 * i)} for i in range(200)])
+        _orders(
+            [{"id": f"o{i:03d}", "created_at": now - timedelta(days=2, minutes=7 * i)} for i in range(200)]
+        )
         expected = set()
         for order_id, minutes in ((f"o{i:03d}", 7 * i) for i in range(200)):
             for flow_id, days in zip(ids, (1, 2), strict=True):
@@ -226,7 +292,9 @@ def test_concurrent_sweeps_upserts_and_dispatch_record_and_run_once(app, client,
             with app.app_context():
                 barrier.wait(10)
                 for k in range(3):
-                    sweep_days(db.session, rt().registry, now=now + timedelta(milliseconds=shift_ms + 100 * k))
+                    sweep_days(
+                        db.session, rt().registry, now=now + timedelta(milliseconds=shift_ms + 100 * k)
+                    )
                 db.session.remove()
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
@@ -241,8 +309,12 @@ def test_concurrent_sweeps_upserts_and_dispatch_record_and_run_once(app, client,
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    threads = [threading.Thread(target=sweeper, args=(0,)), threading.Thread(target=sweeper, args=(50,)),
-               threading.Thread(target=upserter, args=(False,)), threading.Thread(target=upserter, args=(True,))]
+    threads = [
+        threading.Thread(target=sweeper, args=(0,)),
+        threading.Thread(target=sweeper, args=(50,)),
+        threading.Thread(target=upserter, args=(False,)),
+        threading.Thread(target=upserter, args=(True,)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -278,11 +350,27 @@ def test_a_run_from_before_due_events_is_not_repeated(app, client, fake_receiver
     flow_id = _post(client, _flow(fake_receiver.url + "/h", 3))
     with app.app_context():
         now = utcnow()
-        _orders([{"id": "old", "created_at": now - timedelta(days=3, hours=1)},
-                 {"id": "new", "created_at": now - timedelta(days=3, hours=2)}])
-        db.session.add(Run(id="legacy", flow_id=flow_id, flow_version=1, flow_name="N дней", definition={},
-                           trigger="schedule", event_type="order_days_since_created",
-                           dedupe_key=f"days:{flow_id}:old", status="succeeded", context={}, order_id="old"))
+        _orders(
+            [
+                {"id": "old", "created_at": now - timedelta(days=3, hours=1)},
+                {"id": "new", "created_at": now - timedelta(days=3, hours=2)},
+            ]
+        )
+        db.session.add(
+            Run(
+                id="legacy",
+                flow_id=flow_id,
+                flow_version=1,
+                flow_name="N дней",
+                definition={},
+                trigger="schedule",
+                event_type="order_days_since_created",
+                dedupe_key=f"days:{flow_id}:old",
+                status="succeeded",
+                context={},
+                order_id="old",
+            )
+        )
         db.session.commit()
         assert len(sweep_days(db.session, rt().registry, now=now)) == 2  # the events: the key is new there
         drain(app)
@@ -293,7 +381,9 @@ def test_a_run_from_before_due_events_is_not_repeated(app, client, fake_receiver
     assert [d.payload["order"]["id"] for d in fake_receiver.deliveries] == ["new"]
 
 
-def test_a_flow_disabled_before_its_due_event_is_dispatched_catches_up_when_enabled_again(app, client, fake_receiver):
+def test_a_flow_disabled_before_its_due_event_is_dispatched_catches_up_when_enabled_again(
+    app, client, fake_receiver
+):
     flow_id = _post(client, _flow(fake_receiver.url + "/h", 3))
     with app.app_context():
         now = utcnow()
@@ -303,7 +393,10 @@ def test_a_flow_disabled_before_its_due_event_is_dispatched_catches_up_when_enab
     with app.app_context():
         drain(app)  # the flow is off: no run, and its (flow, order) key is freed
         assert _run_keys() == [] and _due_keys() == []
-        assert db.session.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))) == 0
+        assert (
+            db.session.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None)))
+            == 0
+        )
     assert client.patch(f"/api/v1/flows/{flow_id}", json={"enabled": True}).status_code == 200
     with app.app_context():
         # enabled again within the catch-up window: the order is due once more, and fires once
@@ -328,14 +421,21 @@ def test_a_batch_that_hits_an_existing_run_also_frees_the_key_of_a_disabled_flow
         assert len(sweep_days(db.session, rt().registry, now=utcnow())) == 4
         events = {e.dedupe_key: e.id for e in db.session.scalars(select(Event))}
         registry = rt().registry
-        dispatch_batch(db.session, make_engine(rt(), db.engine), FlowIndex(registry), [events[f"days:{on}:one"]])
+        dispatch_batch(
+            db.session, make_engine(rt(), db.engine), FlowIndex(registry), [events[f"days:{on}:one"]]
+        )
         assert _run_keys() == [f"days:{on}:one"]
-        db.session.execute(update(Event).where(Event.id == events[f"days:{on}:one"]).values(dispatched_at=None))
+        db.session.execute(
+            update(Event).where(Event.id == events[f"days:{on}:one"]).values(dispatched_at=None)
+        )
         db.session.commit()
     assert client.patch(f"/api/v1/flows/{off}", json={"enabled": False}).status_code == 200
     with app.app_context():
         assert drain(app) == 4
-        assert db.session.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))) == 0
+        assert (
+            db.session.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None)))
+            == 0
+        )
         for order_id in ("one", "two"):
             assert db.session.get(Event, events[f"days:{off}:{order_id}"]).dedupe_key is None
         assert sorted(_run_keys()) == [f"days:{on}:one", f"days:{on}:two"]

@@ -45,17 +45,26 @@ def test_ten_thousand_orders_fire_once_per_due_order(app, client):
             insert(Order),
             [
                 {
-                    "id": f"o{i:05d}", "price": 1.0, "status": "Новая", "status_group": "paid" if p else "in_work",
-                    "created_at": now - timedelta(hours=a), "paid_at": now - timedelta(hours=p) if p is not None and p > 0 else None,
-                    "fields": {}, "first_seen_at": now, "updated_at": now,
+                    "id": f"o{i:05d}",
+                    "price": 1.0,
+                    "status": "Новая",
+                    "status_group": "paid" if p else "in_work",
+                    "created_at": now - timedelta(hours=a),
+                    "paid_at": now - timedelta(hours=p) if p is not None and p > 0 else None,
+                    "fields": {},
+                    "first_seen_at": now,
+                    "updated_at": now,
                 }
                 for i, (a, p) in enumerate(zip(ages_h, paid_h, strict=True))
             ],
         )
         db.session.commit()
     ids = {}
-    for days, event in ((3, "event.order_days_since_created"), (7, "event.order_days_since_created"),
-                        (2, "event.order_days_since_paid")):
+    for days, event in (
+        (3, "event.order_days_since_created"),
+        (7, "event.order_days_since_created"),
+        (2, "event.order_days_since_paid"),
+    ):
         r = client.post("/api/v1/flows", json=_days_flow(days, event))
         assert r.status_code == 201, r.get_json()
         ids[(days, event)] = r.get_json()["id"]
@@ -91,8 +100,12 @@ def test_catch_up_window_and_upsert_check(app, client):
     now = utcnow()
     with app.app_context():
         # moment 30 minutes ago: inside the 1 h catch-up → fires; moment 2 h ago: outside → never
-        inside = Order(id="in", created_at=now - timedelta(days=3, minutes=30), status_group="in_work", fields={})
-        outside = Order(id="out", created_at=now - timedelta(days=3, hours=2), status_group="in_work", fields={})
+        inside = Order(
+            id="in", created_at=now - timedelta(days=3, minutes=30), status_group="in_work", fields={}
+        )
+        outside = Order(
+            id="out", created_at=now - timedelta(days=3, hours=2), status_group="in_work", fields={}
+        )
         future = Order(id="future", created_at=now - timedelta(days=2), status_group="in_work", fields={})
         db.session.add_all([inside, outside, future])
         db.session.commit()
@@ -118,13 +131,25 @@ def test_catch_up_window_and_upsert_check(app, client):
 def test_date_conditions_are_evaluated_in_the_sweep_and_the_batch_path(app, client):
     """Age conditions compare aware datetimes: a naive 'now' from the database must not make them false."""
     flow = _days_flow(3)
-    flow["nodes"].insert(1, {"id": "age", "type": "condition.order_created_age",
-                             "params": {"operator": "older_than_days", "value": 2}})
+    flow["nodes"].insert(
+        1,
+        {
+            "id": "age",
+            "type": "condition.order_created_age",
+            "params": {"operator": "older_than_days", "value": 2},
+        },
+    )
     flow["edges"] = [{"from": "start", "to": "age"}, {"from": "age", "to": "hook"}]
     assert client.post("/api/v1/flows", json=flow).status_code == 201
     with app.app_context():
-        db.session.add(Order(id="due", created_at=utcnow() - timedelta(days=3, minutes=5), status_group="in_work",
-                             fields={}))
+        db.session.add(
+            Order(
+                id="due",
+                created_at=utcnow() - timedelta(days=3, minutes=5),
+                status_group="in_work",
+                fields={},
+            )
+        )
         db.session.commit()
         assert len(sweep_days(db.session, rt().registry)) == 1
         drain(app)

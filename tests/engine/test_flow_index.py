@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plugin.engine.context import for_conditions
-from plugin.engine.index import FlowIndex
 from plugin.engine.graph import Graph
+from plugin.engine.index import FlowIndex
 from plugin.nodes.operators import NUMERIC_OPERATORS, TEXT_OPERATORS, to_number
 from plugin.registry import get_registry
 
@@ -29,8 +29,20 @@ REGISTRY = get_registry()
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-CITIES = ["Москва", "МОСКВА", "москва", " Москва ", "Санкт-Петербург", "Казань", "ёлка", "Ёлка", "елка",
-          "STRASSE", "straße", "Omsk"]
+CITIES = [
+    "Москва",
+    "МОСКВА",
+    "москва",
+    " Москва ",
+    "Санкт-Петербург",
+    "Казань",
+    "ёлка",
+    "Ёлка",
+    "елка",
+    "STRASSE",
+    "straße",
+    "Omsk",
+]
 SOURCES = ["yandex", "Yandex", "google", "vk", "e-mail", ""]
 STATUSES = ["Новая", "новая", "В работе", "Оплачен", "ОПЛАЧЕН", "Отказ"]
 NAMES = ["form_submit", "Form_Submit", " form_submit ", "cart", "Корзина", "корзина"]
@@ -54,8 +66,15 @@ text_values = st.one_of(
     st.none(),
 )
 numeric_values = st.one_of(st.sampled_from(NUMBERS), st.sampled_from(NUMERIC_TEXT), st.none(), st.booleans())
-scalars = st.one_of(texts, st.sampled_from(NUMBERS + NUMERIC_TEXT), st.none(), st.booleans(),
-                    st.just([]), st.just({}), st.lists(texts, max_size=2))
+scalars = st.one_of(
+    texts,
+    st.sampled_from(NUMBERS + NUMERIC_TEXT),
+    st.none(),
+    st.booleans(),
+    st.just([]),
+    st.just({}),
+    st.lists(texts, max_size=2),
+)
 
 
 def _text_params(draw, *, ips=False) -> dict:
@@ -84,20 +103,33 @@ def conditions(draw, event_type: str) -> dict:
     elif kind == "visit_roistat_param":
         params = {**_text_params(draw), "index": draw(st.sampled_from([1, 2, "x"]))}
     elif kind in ("order_price", "client_orders_count"):
-        params = {"operator": draw(st.sampled_from((*NUMERIC_OPERATORS, "gt", "gte", "lt", "lte", "bogus"))),
-                  "value": draw(numeric_values)}
+        params = {
+            "operator": draw(st.sampled_from((*NUMERIC_OPERATORS, "gt", "gte", "lt", "lte", "bogus"))),
+            "value": draw(numeric_values),
+        }
     elif kind == "order_status":
-        params = {"operator": draw(st.sampled_from(["in", "in", "not_in", "bogus"])),
-                  "value": draw(st.one_of(st.lists(st.sampled_from(STATUSES), min_size=1, max_size=3),
-                                          st.lists(st.sampled_from(STATUSES), min_size=1, max_size=3).map(",".join)))}
+        params = {
+            "operator": draw(st.sampled_from(["in", "in", "not_in", "bogus"])),
+            "value": draw(
+                st.one_of(
+                    st.lists(st.sampled_from(STATUSES), min_size=1, max_size=3),
+                    st.lists(st.sampled_from(STATUSES), min_size=1, max_size=3).map(",".join),
+                )
+            ),
+        }
     elif kind == "order_created_age":
-        params = {"operator": draw(st.sampled_from(["older_than_days", "newer_than_days", "bogus"])),
-                  "value": draw(st.sampled_from([0, 1, 10, "x"]))}
+        params = {
+            "operator": draw(st.sampled_from(["older_than_days", "newer_than_days", "bogus"])),
+            "value": draw(st.sampled_from([0, 1, 10, "x"])),
+        }
     else:
         operator = draw(st.sampled_from((*TEXT_OPERATORS, *NUMERIC_OPERATORS, "gt", "gt", "gte", "lt")))
         value = draw(numeric_values if operator in NUMERIC_OPERATORS else text_values)
-        params = {"path": draw(st.sampled_from(["form.amount", "form.page", "items.0.sku", "n"])),
-                  "operator": operator, "value": value}
+        params = {
+            "path": draw(st.sampled_from(["form.amount", "form.page", "items.0.sku", "n"])),
+            "operator": operator,
+            "value": value,
+        }
         if draw(st.integers(0, 3)) == 0:
             params["case_sensitive"] = True
     if draw(st.integers(0, 10)) == 0:
@@ -110,7 +142,7 @@ def event_nodes(draw) -> dict:
     event_type = draw(st.sampled_from(sorted(TRIGGER_OF)))
     params: dict = {}
     if event_type == "event.custom":
-        name = draw(st.one_of(st.sampled_from(NAMES + ["", "cart, Form_Submit"]), st.none()))
+        name = draw(st.one_of(st.sampled_from([*NAMES, "", "cart, Form_Submit"]), st.none()))
         if name is not None:
             params["name"] = name
     elif event_type == "event.order_status_changed":
@@ -125,9 +157,16 @@ def flows(draw, i: int) -> dict:
     """A flow: mostly straight lines (event → conditions / delays → action), sometimes not."""
     event = draw(event_nodes())
     conds = [{"id": f"c{k}", **draw(conditions(event["type"]))} for k in range(draw(st.integers(0, 3)))]
-    nodes = [event, *conds, {"id": "A", "type": "action.webhook", "params": {"url": f"https://h.example/{i}"}}]
-    shape = draw(st.sampled_from(["chain", "chain", "chain", "delay", "false_branch", "parallel", "dead_end",
-                                  "disabled"]))
+    nodes = [
+        event,
+        *conds,
+        {"id": "A", "type": "action.webhook", "params": {"url": f"https://h.example/{i}"}},
+    ]
+    shape = draw(
+        st.sampled_from(
+            ["chain", "chain", "chain", "delay", "false_branch", "parallel", "dead_end", "disabled"]
+        )
+    )
     path = ["start"] + [c["id"] for c in conds] + ["A"]
     edges = [{"from": a, "to": b} for a, b in pairwise(path)]
     if shape == "delay" and conds:
@@ -138,8 +177,12 @@ def flows(draw, i: int) -> dict:
         nodes.append({"id": "B", "type": "action.webhook", "params": {"url": "https://h.example/b"}})
         edges.append({"from": "c0", "to": "B", "branch": "false"})
     elif shape == "parallel" and len(conds) >= 2:  # event → c0 → A and event → c1 → A
-        edges = [{"from": "start", "to": "c0"}, {"from": "c0", "to": "A"},
-                 {"from": "start", "to": "c1"}, {"from": "c1", "to": "A", "branch": "true"}]
+        edges = [
+            {"from": "start", "to": "c0"},
+            {"from": "c0", "to": "A"},
+            {"from": "start", "to": "c1"},
+            {"from": "c1", "to": "A", "branch": "true"},
+        ]
         edges += [{"from": c["id"], "to": "A"} for c in conds[2:]]
     elif shape == "dead_end" and conds:  # the last condition leads nowhere
         edges = edges[:-1]
@@ -154,39 +197,78 @@ def contexts(draw) -> tuple[str, dict, dict]:
     trigger = draw(st.sampled_from(sorted(TRIGGER_OF.values())))
     visit = None
     if draw(st.integers(0, 5)):
-        visit = {"city": draw(scalars), "utm_source": draw(st.one_of(st.sampled_from(SOURCES), scalars)),
-                 "utm_medium": draw(scalars), "ip": draw(st.one_of(st.sampled_from(IPS), scalars)),
-                 "roistat_param_1": draw(scalars)}
+        visit = {
+            "city": draw(scalars),
+            "utm_source": draw(st.one_of(st.sampled_from(SOURCES), scalars)),
+            "utm_medium": draw(scalars),
+            "ip": draw(st.one_of(st.sampled_from(IPS), scalars)),
+            "roistat_param_1": draw(scalars),
+        }
         if draw(st.booleans()):
             visit["city"] = draw(st.sampled_from(CITIES))
     order = None
     if draw(st.integers(0, 5)):
-        order = {"price": draw(st.one_of(st.sampled_from(NUMBERS), st.sampled_from(NUMERIC_TEXT),
-                                         st.floats(-10, 6000, allow_nan=False), st.none())),
-                 "status": draw(st.one_of(st.sampled_from(STATUSES), scalars)),
-                 "created_at": draw(st.sampled_from([None, "2026-11-20T10:00:00Z", "2026-11-28T11:00:00+03:00",
-                                                     "garbage", (NOW - timedelta(days=5)).isoformat()]))}
+        order = {
+            "price": draw(
+                st.one_of(
+                    st.sampled_from(NUMBERS),
+                    st.sampled_from(NUMERIC_TEXT),
+                    st.floats(-10, 6000, allow_nan=False),
+                    st.none(),
+                )
+            ),
+            "status": draw(st.one_of(st.sampled_from(STATUSES), scalars)),
+            "created_at": draw(
+                st.sampled_from(
+                    [
+                        None,
+                        "2026-11-20T10:00:00Z",
+                        "2026-11-28T11:00:00+03:00",
+                        "garbage",
+                        (NOW - timedelta(days=5)).isoformat(),
+                    ]
+                )
+            ),
+        }
     data: dict = {}
     event = None
     if trigger == "custom_event":
-        name = draw(st.one_of(st.sampled_from(NAMES + ["unknown", "CART"]), st.none()))
+        name = draw(st.one_of(st.sampled_from([*NAMES, "unknown", "CART"]), st.none()))
         data = {"name": name} if name is not None else {}
-        payload = {"form": {"amount": draw(st.one_of(st.sampled_from(NUMBERS + NUMERIC_TEXT), scalars)),
-                            "page": draw(scalars)},
-                   "items": draw(st.sampled_from([[], [{"sku": "Корзина"}], "x"])), "n": draw(scalars)}
+        payload = {
+            "form": {
+                "amount": draw(st.one_of(st.sampled_from(NUMBERS + NUMERIC_TEXT), scalars)),
+                "page": draw(scalars),
+            },
+            "items": draw(st.sampled_from([[], [{"sku": "Корзина"}], "x"])),
+            "n": draw(scalars),
+        }
         event = {"id": "e", "name": name, "data": payload if draw(st.integers(0, 5)) else None}
     elif trigger == "order_status_changed":
-        data = {"to": draw(st.one_of(st.sampled_from(STATUSES), st.none())),
-                "from": draw(st.one_of(st.sampled_from(STATUSES), st.none()))}
-    context = {"visit": visit, "order": order, "client": None, "event": event,
-               "client_orders_count": draw(st.one_of(st.integers(0, 6), st.sampled_from([None, "3", " 2 ", "x"])))}
+        data = {
+            "to": draw(st.one_of(st.sampled_from(STATUSES), st.none())),
+            "from": draw(st.one_of(st.sampled_from(STATUSES), st.none())),
+        }
+    context = {
+        "visit": visit,
+        "order": order,
+        "client": None,
+        "event": event,
+        "client_orders_count": draw(st.one_of(st.integers(0, 6), st.sampled_from([None, "3", " 2 ", "x"]))),
+    }
     return trigger, data, context
 
 
 def _rows(definitions: list[dict]) -> list[SimpleNamespace]:
     return [
-        SimpleNamespace(id=f"f{i}", name=f"flow {i}", version=1, event_type=d["nodes"][0]["type"], definition=d,
-                        enabled_at=None)
+        SimpleNamespace(
+            id=f"f{i}",
+            name=f"flow {i}",
+            version=1,
+            event_type=d["nodes"][0]["type"],
+            definition=d,
+            enabled_at=None,
+        )
         for i, d in enumerate(definitions)
     ]
 
@@ -199,7 +281,9 @@ def plain(rows, trigger: str, data: dict, cond_ctx: dict) -> list[str]:
             continue
         graph = Graph(row.definition, REGISTRY)
         node = graph.nodes[graph.event_id]
-        if not REGISTRY[node["type"]].module.matches(node.get("params") or {}, {"type": trigger, "data": data}):
+        if not REGISTRY[node["type"]].module.matches(
+            node.get("params") or {}, {"type": trigger, "data": data}
+        ):
             continue
         graph.chain = None  # node by node, with each module's evaluate
         if graph.reaches_action(cond_ctx, cond_ctx=cond_ctx):
@@ -264,8 +348,12 @@ def test_prepared_tests_and_accesses_agree_with_evaluate(data):
             elif access.op == "in":
                 holds = value in access.value
             else:
-                holds = {"gt": value > access.value, "gte": value >= access.value,
-                         "lt": value < access.value, "lte": value <= access.value}[access.op]
+                holds = {
+                    "gt": value > access.value,
+                    "gte": value >= access.value,
+                    "lt": value < access.value,
+                    "lte": value <= access.value,
+                }[access.op]
             assert holds is expected, (node, access.op, access.value, value)
 
 
@@ -280,16 +368,24 @@ def test_event_nodes_without_params_are_matched_once_per_event(monkeypatch):
     module = REGISTRY["event.order_created"].module
     original = module.matches
     monkeypatch.setattr(module, "matches", lambda params, event: calls.append(1) or original(params, event))
-    rows = _rows([
-        {"nodes": [{"id": "start", "type": "event.order_created", "params": {}},
-                   {"id": "c", "type": "condition.order_price", "params": {"operator": "gt", "value": v}},
-                   {"id": "A", "type": "action.webhook", "params": {"url": "https://h.example"}}],
-         "edges": [{"from": "start", "to": "c"}, {"from": "c", "to": "A"}]}
-        for v in range(500)
-    ])
+    rows = _rows(
+        [
+            {
+                "nodes": [
+                    {"id": "start", "type": "event.order_created", "params": {}},
+                    {"id": "c", "type": "condition.order_price", "params": {"operator": "gt", "value": v}},
+                    {"id": "A", "type": "action.webhook", "params": {"url": "https://h.example"}},
+                ],
+                "edges": [{"from": "start", "to": "c"}, {"from": "c", "to": "A"}],
+            }
+            for v in range(500)
+        ]
+    )
     index = indexed(rows)
-    cond_ctx = for_conditions({"order": {"price": "250"}, "visit": None, "client": None, "event": None,
-                               "client_orders_count": 0}, NOW)
+    cond_ctx = for_conditions(
+        {"order": {"price": "250"}, "visit": None, "client": None, "event": None, "client_orders_count": 0},
+        NOW,
+    )
     got = _ids(index.matching(None, "order_created", {}, cond_ctx, fresh=True))
     assert got == [f"f{v}" for v in range(250)]  # price 250 > 0 … 249
     assert len(calls) == 1
@@ -308,25 +404,49 @@ def _bench_like_flow(i: int, rng: random.Random) -> dict:
     for k in range(rng.randint(1, 3)):
         kind = rng.choice(["city", "utm", "price", "status", "count", "data"])
         if kind == "city":
-            node = {"type": "condition.visit_city", "params": {
-                "operator": rng.choice(["equals", "any_of", "not_equals"]),
-                "value": ",".join(rng.sample(CITIES, 2)) if rng.random() < 0.5 else rng.choice(CITIES)}}
+            node = {
+                "type": "condition.visit_city",
+                "params": {
+                    "operator": rng.choice(["equals", "any_of", "not_equals"]),
+                    "value": ",".join(rng.sample(CITIES, 2)) if rng.random() < 0.5 else rng.choice(CITIES),
+                },
+            }
         elif kind == "utm":
-            node = {"type": "condition.visit_utm", "params": {
-                "tag": "utm_source", "operator": rng.choice(["equals", "contains", "any_of"]),
-                "value": rng.choice(SOURCES)}}
+            node = {
+                "type": "condition.visit_utm",
+                "params": {
+                    "tag": "utm_source",
+                    "operator": rng.choice(["equals", "contains", "any_of"]),
+                    "value": rng.choice(SOURCES),
+                },
+            }
         elif kind == "price" and event in ("event.order_created", "event.order_status_changed"):
-            node = {"type": "condition.order_price", "params": {
-                "operator": rng.choice(["gt", "lt", "gte", "lte", "eq", "ne"]), "value": rng.choice(range(0, 6000, 250))}}
+            node = {
+                "type": "condition.order_price",
+                "params": {
+                    "operator": rng.choice(["gt", "lt", "gte", "lte", "eq", "ne"]),
+                    "value": rng.choice(range(0, 6000, 250)),
+                },
+            }
         elif kind == "status" and event in ("event.order_created", "event.order_status_changed"):
-            node = {"type": "condition.order_status", "params": {
-                "operator": rng.choice(["in", "not_in"]), "value": rng.sample(STATUSES, 2)}}
+            node = {
+                "type": "condition.order_status",
+                "params": {"operator": rng.choice(["in", "not_in"]), "value": rng.sample(STATUSES, 2)},
+            }
         elif kind == "data" and event == "event.custom":
-            node = {"type": "condition.event_data", "params": {
-                "path": "form.amount", "operator": rng.choice(["gt", "lte", "eq", "equals"]), "value": rng.randrange(0, 5000, 500)}}
+            node = {
+                "type": "condition.event_data",
+                "params": {
+                    "path": "form.amount",
+                    "operator": rng.choice(["gt", "lte", "eq", "equals"]),
+                    "value": rng.randrange(0, 5000, 500),
+                },
+            }
         else:
-            node = {"type": "condition.client_orders_count", "params": {
-                "operator": rng.choice(["gt", "eq", "lt", "ne"]), "value": rng.randrange(0, 5)}}
+            node = {
+                "type": "condition.client_orders_count",
+                "params": {"operator": rng.choice(["gt", "eq", "lt", "ne"]), "value": rng.randrange(0, 5)},
+            }
         nodes.append({"id": f"c{k}", **node})
         edges.append({"from": prev, "to": f"c{k}"})
         prev = f"c{k}"
@@ -350,8 +470,10 @@ def test_index_agrees_with_plain_evaluation_on_many_flows(seed):
             data = {"to": rng.choice(STATUSES), "from": rng.choice(STATUSES)}
         context = {
             "visit": {"city": rng.choice([*CITIES, None]), "utm_source": rng.choice(SOURCES)},
-            "order": {"price": rng.choice([rng.randrange(0, 6000, 250), str(rng.randrange(6000)), None]),
-                      "status": rng.choice([*STATUSES, None])},
+            "order": {
+                "price": rng.choice([rng.randrange(0, 6000, 250), str(rng.randrange(6000)), None]),
+                "status": rng.choice([*STATUSES, None]),
+            },
             "client": None,
             "event": {"data": {"form": {"amount": rng.choice([rng.randrange(0, 5000, 500), "1500", None])}}},
             "client_orders_count": rng.randrange(0, 6),
@@ -365,23 +487,45 @@ def test_index_agrees_with_plain_evaluation_on_many_flows(seed):
 
 def test_numbers_as_strings_and_thresholds_at_the_boundary():
     def flow(operator, value):
-        return {"nodes": [{"id": "start", "type": "event.order_created", "params": {}},
-                          {"id": "c", "type": "condition.order_price", "params": {"operator": operator, "value": value}},
-                          {"id": "A", "type": "action.webhook", "params": {"url": "https://h.example"}}],
-                "edges": [{"from": "start", "to": "c"}, {"from": "c", "to": "A"}]}
+        return {
+            "nodes": [
+                {"id": "start", "type": "event.order_created", "params": {}},
+                {
+                    "id": "c",
+                    "type": "condition.order_price",
+                    "params": {"operator": operator, "value": value},
+                },
+                {"id": "A", "type": "action.webhook", "params": {"url": "https://h.example"}},
+            ],
+            "edges": [{"from": "start", "to": "c"}, {"from": "c", "to": "A"}],
+        }
 
     rows = _rows([flow(op, v) for op in ("gt", "gte", "lt", "lte", "eq", "ne") for v in (100, "100", "x")])
     index = indexed(rows)
     for price in (99, 100, "100.0", " 100 ", 101, None, "abc"):
-        cond_ctx = for_conditions({"order": {"price": price}, "visit": None, "client": None, "event": None,
-                                   "client_orders_count": 0}, NOW)
+        cond_ctx = for_conditions(
+            {
+                "order": {"price": price},
+                "visit": None,
+                "client": None,
+                "event": None,
+                "client_orders_count": 0,
+            },
+            NOW,
+        )
         expected = plain(rows, "order_created", {}, cond_ctx)
         assert _ids(index.matching(None, "order_created", {}, cond_ctx, fresh=True)) == expected
     # a price of "100" (text) equals a threshold of 100
-    cond_ctx = for_conditions({"order": {"price": "100"}, "visit": None, "client": None, "event": None,
-                               "client_orders_count": 0}, NOW)
-    got = {(rows[int(i[1:])].definition["nodes"][1]["params"]["operator"],
-            rows[int(i[1:])].definition["nodes"][1]["params"]["value"])
-           for i in _ids(index.matching(None, "order_created", {}, cond_ctx, fresh=True))}
+    cond_ctx = for_conditions(
+        {"order": {"price": "100"}, "visit": None, "client": None, "event": None, "client_orders_count": 0},
+        NOW,
+    )
+    got = {
+        (
+            rows[int(i[1:])].definition["nodes"][1]["params"]["operator"],
+            rows[int(i[1:])].definition["nodes"][1]["params"]["value"],
+        )
+        for i in _ids(index.matching(None, "order_created", {}, cond_ctx, fresh=True))
+    }
     assert got == {("gte", 100), ("gte", "100"), ("lte", 100), ("lte", "100"), ("eq", 100), ("eq", "100")}
     assert to_number(" 100 ") == 100

@@ -25,8 +25,15 @@ CASES = {
 
 
 def state(case: str, env: dict) -> tuple[tuple, int]:
-    out = subprocess.run([sys.executable, "-c", CASES[case]], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", CASES[case]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     threshold, frozen = json.loads(out.stdout.strip().splitlines()[-1])
     return tuple(threshold), frozen
@@ -36,8 +43,14 @@ def state(case: str, env: dict) -> tuple[tuple, int]:
 def test_server_processes_freeze_the_app_and_collect_less_often(case, tmp_path, redis_url):
     env = {**os.environ, **app_env(f"sqlite:///{tmp_path / 'gc.db'}", redis_url, tmp_path / "data")}
     if case == "worker":
-        subprocess.run([sys.executable, str(ROOT / "server.py"), "migrate"], cwd=ROOT, env=env, check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, str(ROOT / "server.py"), "migrate"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     threshold, frozen = state(case, env)
     assert threshold == GC_THRESHOLD
     assert frozen > 50_000  # the app's own objects (~140,000 for the API)

@@ -37,7 +37,10 @@ def _flow(url, event="event.order_created", event_params=None, conditions=()):
 def test_repeated_ids_and_unchanged_upserts_fire_nothing(app, client):
     assert client.post("/api/v1/visits", json={"id": "v1", "city": "Москва"}).get_json()["events"] == 1
     assert client.post("/api/v1/visits", json={"id": "v1", "city": "Москва"}).get_json() == {
-        "accepted": True, "created": False, "events": 0}
+        "accepted": True,
+        "created": False,
+        "events": 0,
+    }
     assert client.post("/api/v1/events", json={"id": "e1", "name": "form"}).get_json()["events"] == 1
     assert client.post("/api/v1/events", json={"id": "e1", "name": "form"}).get_json()["events"] == 0
     assert client.put("/api/v1/orders/1", json={"price": 10, "status": "Новая"}).get_json()["events"] == 1
@@ -50,14 +53,18 @@ def test_repeated_ids_and_unchanged_upserts_fire_nothing(app, client):
         assert order.price == 11 and order.status_group == "paid" and order.paid_at is not None
         events = [(e.trigger, e.data) for e in db.session.query(Event).order_by(Event.id)]
     assert events == [
-        ("visit_created", {}), ("custom_event", {"name": "form"}), ("order_created", {}),
+        ("visit_created", {}),
+        ("custom_event", {"name": "form"}),
+        ("order_created", {}),
         ("order_status_changed", {"from": "Новая", "to": "Оплачен"}),
     ]
 
 
 def test_status_change_filters_and_days_checked_on_upsert(app, client, fake_receiver):
-    client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", "event.order_status_changed",
-                                             {"to": ["оплачен"], "from": []}))
+    client.post(
+        "/api/v1/flows",
+        json=_flow(fake_receiver.url + "/h", "event.order_status_changed", {"to": ["оплачен"], "from": []}),
+    )
     client.put("/api/v1/orders/1", json={"status": "Новая"})
     client.put("/api/v1/orders/1", json={"status": "В работе"})
     client.put("/api/v1/orders/1", json={"status": "Оплачен"})
@@ -67,9 +74,19 @@ def test_status_change_filters_and_days_checked_on_upsert(app, client, fake_rece
 
 
 def test_dry_run_sends_nothing_and_shows_everything(app, client, fake_receiver):
-    flow = _flow(fake_receiver.url + "/h", conditions=[("condition.order_price", {"operator": "gt", "value": 100})])
-    flow["nodes"].append({"id": "slack", "type": "action.slack",
-                          "params": {"text": "Заказ {order_id} от {client_name} <b>", "webhook_url": fake_receiver.url + "/s"}})
+    flow = _flow(
+        fake_receiver.url + "/h", conditions=[("condition.order_price", {"operator": "gt", "value": 100})]
+    )
+    flow["nodes"].append(
+        {
+            "id": "slack",
+            "type": "action.slack",
+            "params": {
+                "text": "Заказ {order_id} от {client_name} <b>",
+                "webhook_url": fake_receiver.url + "/s",
+            },
+        }
+    )
     flow["edges"].append({"from": "c0", "to": "slack", "branch": "false"})
     flow_id = client.post("/api/v1/flows", json=flow).get_json()["id"]
     ctx = {"order": {"id": "9", "price": 500}, "client": {"name": "Анна & Co"}}
@@ -121,12 +138,23 @@ def test_runs_filters_and_cursor_pagination(app, client, fake_receiver):
 
 def test_slack_flow_end_to_end_with_rate_limits(app, client, fake_slack):
     """Five orders at once to one Slack hook (1 msg/s, burst 3): all arrive, escaped, none dropped."""
-    flow = {"name": "Крупный заказ", "enabled": True, "nodes": [
-        {"id": "start", "type": "event.order_created", "params": {}},
-        {"id": "big", "type": "condition.order_price", "params": {"operator": "gt", "value": 10000}},
-        {"id": "slack", "type": "action.slack",
-         "params": {"text": "Новый крупный заказ {order_id} от {client_name}", "webhook_url": fake_slack.hook_url}},
-    ], "edges": [{"from": "start", "to": "big"}, {"from": "big", "to": "slack"}]}
+    flow = {
+        "name": "Крупный заказ",
+        "enabled": True,
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}},
+            {"id": "big", "type": "condition.order_price", "params": {"operator": "gt", "value": 10000}},
+            {
+                "id": "slack",
+                "type": "action.slack",
+                "params": {
+                    "text": "Новый крупный заказ {order_id} от {client_name}",
+                    "webhook_url": fake_slack.hook_url,
+                },
+            },
+        ],
+        "edges": [{"from": "start", "to": "big"}, {"from": "big", "to": "slack"}],
+    }
     assert client.post("/api/v1/flows", json=flow).status_code == 201
     client.put("/api/v1/clients/2", json={"name": "<!channel> & Co"})
     for i in range(5):
@@ -142,7 +170,9 @@ def test_slack_flow_end_to_end_with_rate_limits(app, client, fake_slack):
     with app.app_context():  # what the batch deferred (rate limit) continues step by step
         engine = make_engine(rt(), db.engine)
         while time.monotonic() < deadline:
-            open_runs = [r.id for r in db.session.query(Run).filter(Run.status.in_(["queued", "waiting", "running"]))]
+            open_runs = [
+                r.id for r in db.session.query(Run).filter(Run.status.in_(["queued", "waiting", "running"]))
+            ]
             if not open_runs:
                 break
             for run_id in open_runs:
@@ -151,7 +181,8 @@ def test_slack_flow_end_to_end_with_rate_limits(app, client, fake_slack):
                 execute_run(db.session, engine, run_id)
             time.sleep(0.2)
     assert sorted(fake_slack.messages) == sorted(
-        [f"Новый крупный заказ {i} от &lt;!channel&gt; &amp; Co" for i in range(5)])
+        [f"Новый крупный заказ {i} от &lt;!channel&gt; &amp; Co" for i in range(5)]
+    )
     # the shared limiter kept us under Slack's limit: no request was refused and retried
     assert len(fake_slack.requests) == 5
     runs = client.get("/api/v1/runs?limit=50").get_json()["runs"]
@@ -189,13 +220,19 @@ def test_batch_has_the_semantics_of_single_requests(app, client):
     with app.app_context():
         from plugin.storage.models import Client, CustomEvent, Visit
 
-        triggers = sorted((e.trigger, e.subject_id, tuple(sorted((e.data or {}).items())))
-                          for e in db.session.query(Event).filter(Event.subject_id != "v0"))
-        assert triggers == sorted([
-            ("visit_created", "v1", ()), ("order_created", "o1", ()), ("order_created", "o2", ()),
-            ("order_status_changed", "o1", (("from", "Новая"), ("to", "Оплачен"))),
-            ("custom_event", "e1", (("name", "form"),)),
-        ])
+        triggers = sorted(
+            (e.trigger, e.subject_id, tuple(sorted((e.data or {}).items())))
+            for e in db.session.query(Event).filter(Event.subject_id != "v0")
+        )
+        assert triggers == sorted(
+            [
+                ("visit_created", "v1", ()),
+                ("order_created", "o1", ()),
+                ("order_created", "o2", ()),
+                ("order_status_changed", "o1", (("from", "Новая"), ("to", "Оплачен"))),
+                ("custom_event", "e1", (("name", "form"),)),
+            ]
+        )
         assert db.session.get(Visit, "v1").city == "Москва"
         assert db.session.get(Order, "o1").status_group == "paid"
         assert db.session.get(Client, "c2").name == "Борис"
@@ -220,22 +257,34 @@ def test_flow_index_files_custom_events_by_name(app, client, fake_receiver):
 def test_branches_false_paths_and_an_action_reached_twice_runs_once(app, client, fake_receiver):
     """event → (city = Москва) → A;  event → (price > 100) → A;  (price > 100) —false→ B."""
     url = fake_receiver.url
-    flow = {"name": "ветки", "enabled": True, "nodes": [
-        {"id": "start", "type": "event.order_created", "params": {}},
-        {"id": "city", "type": "condition.visit_city", "params": {"operator": "equals", "value": "москва"}},
-        {"id": "price", "type": "condition.order_price", "params": {"operator": "gt", "value": 100}},
-        {"id": "A", "type": "action.webhook", "params": {"url": url + "/A"}},
-        {"id": "B", "type": "action.webhook", "params": {"url": url + "/B"}},
-        {"id": "after", "type": "action.webhook", "params": {"url": url + "/after"}},
-    ], "edges": [
-        {"from": "start", "to": "city"}, {"from": "start", "to": "price"},
-        {"from": "city", "to": "A"}, {"from": "price", "to": "A", "branch": "true"},
-        {"from": "price", "to": "B", "branch": "false"}, {"from": "A", "to": "after"},
-    ]}
+    flow = {
+        "name": "ветки",
+        "enabled": True,
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}},
+            {
+                "id": "city",
+                "type": "condition.visit_city",
+                "params": {"operator": "equals", "value": "москва"},
+            },
+            {"id": "price", "type": "condition.order_price", "params": {"operator": "gt", "value": 100}},
+            {"id": "A", "type": "action.webhook", "params": {"url": url + "/A"}},
+            {"id": "B", "type": "action.webhook", "params": {"url": url + "/B"}},
+            {"id": "after", "type": "action.webhook", "params": {"url": url + "/after"}},
+        ],
+        "edges": [
+            {"from": "start", "to": "city"},
+            {"from": "start", "to": "price"},
+            {"from": "city", "to": "A"},
+            {"from": "price", "to": "A", "branch": "true"},
+            {"from": "price", "to": "B", "branch": "false"},
+            {"from": "A", "to": "after"},
+        ],
+    }
     assert client.post("/api/v1/flows", json=flow).status_code == 201
     client.post("/api/v1/visits", json={"id": "v", "city": "МОСКВА"})
-    client.put("/api/v1/orders/1", json={"price": 500, "visit_id": "v"})   # both paths reach A
-    client.put("/api/v1/orders/2", json={"price": 5})                      # only the false branch
+    client.put("/api/v1/orders/1", json={"price": 500, "visit_id": "v"})  # both paths reach A
+    client.put("/api/v1/orders/2", json={"price": 5})  # only the false branch
     drain(app)
     from plugin.engine.execution import execute_run
     from plugin.storage.models import Run
@@ -248,6 +297,12 @@ def test_branches_false_paths_and_an_action_reached_twice_runs_once(app, client,
     assert got == [("/A", "1"), ("/B", "2"), ("/after", "1")]
     runs = {r["order_id"]: r for r in client.get("/api/v1/runs").get_json()["runs"]}
     steps1 = {s["node_id"]: s["status"] for s in runs["1"]["steps"]}
-    assert steps1 == {"start": "succeeded", "city": "succeeded", "price": "succeeded", "A": "succeeded",
-                      "B": "not_reached", "after": "succeeded"}
+    assert steps1 == {
+        "start": "succeeded",
+        "city": "succeeded",
+        "price": "succeeded",
+        "A": "succeeded",
+        "B": "not_reached",
+        "after": "succeeded",
+    }
     assert runs["1"]["status"] == runs["2"]["status"] == "succeeded"

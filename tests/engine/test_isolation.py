@@ -49,7 +49,13 @@ def _dispatch(app) -> float:
     with app.app_context():
         runtime = rt()
         started = time.monotonic()
-        tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime, db.engine), db.session, time.monotonic())
+        tasks._dispatch_all(
+            runtime,
+            FlowIndex(runtime.registry),
+            make_engine(runtime, db.engine),
+            db.session,
+            time.monotonic(),
+        )
         return time.monotonic() - started
 
 
@@ -64,15 +70,23 @@ def _runs_by_flow(flows: dict[str, str]) -> dict[str, Counter]:
 
 def _errors(flow_id: str) -> list[str]:
     rows = db.session.execute(
-        select(Step.error).join(Run, Run.id == Step.run_id).where(Run.flow_id == flow_id, Step.node_id == "hook")
+        select(Step.error)
+        .join(Run, Run.id == Step.run_id)
+        .where(Run.flow_id == flow_id, Step.node_id == "hook")
     )
     return [error or "" for (error,) in rows]
 
 
-def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(app, client, fake_receiver, black_hole):
+def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(
+    app, client, fake_receiver, black_hole
+):
     refused = f"http://127.0.0.1:{free_port()}"
     flows = {}
-    for name, url in (("healthy", fake_receiver.url + "/h"), ("refused", refused + "/h"), ("silent", black_hole + "/h")):
+    for name, url in (
+        ("healthy", fake_receiver.url + "/h"),
+        ("refused", refused + "/h"),
+        ("silent", black_hole + "/h"),
+    ):
         resp = client.post("/api/v1/flows", json={**_flow(url, event="event.custom"), "name": name})
         flows[name] = resp.get_json()["id"]
     for i in range(EVENTS):
@@ -84,8 +98,11 @@ def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(app, clie
     # (a healthy call that outlived the batch's patience on this busy machine is settled late)
     wait_for(lambda: len(fake_receiver.deliveries) == EVENTS, timeout=5, message="the healthy deliveries")
     with app.app_context():
-        wait_for(lambda: _runs_by_flow(flows)["healthy"] == Counter(succeeded=EVENTS), timeout=5,
-                 message="the healthy runs succeeded")
+        wait_for(
+            lambda: _runs_by_flow(flows)["healthy"] == Counter(succeeded=EVENTS),
+            timeout=5,
+            message="the healthy runs succeeded",
+        )
         runs = _runs_by_flow(flows)
         # none lost: every event has its run in each broken flow, waiting to be tried again
         assert runs["refused"] == Counter(waiting=EVENTS)
@@ -114,7 +131,9 @@ def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(app, clie
         # both broken flows' runs of that event were stored waiting at once, no call attempted
         db.session.rollback()
         for name in ("refused", "silent"):
-            run = db.session.scalars(select(Run).where(Run.flow_id == flows[name]).order_by(Run.created_at.desc())).first()
+            run = db.session.scalars(
+                select(Run).where(Run.flow_id == flows[name]).order_by(Run.created_at.desc())
+            ).first()
             step = db.session.scalars(select(Step).where(Step.run_id == run.id, Step.node_id == "hook")).one()
             assert (run.status, step.status, step.attempts) == ("waiting", "retrying", 0)  # nothing went out
             assert step.error.startswith("receiver unavailable") and run.lease_until is None
@@ -122,6 +141,7 @@ def test_a_refusing_and_a_silent_receiver_do_not_hold_the_healthy_flow(app, clie
 
     # the calls in flight end by the HTTP timeout; each is stored on its run, none is lost
     with app.app_context():
+
         def settled():
             runs = _runs_by_flow(flows)["silent"]
             return runs.get("running", 0) == 0 and sum(runs.values()) == EVENTS + 1
@@ -137,7 +157,10 @@ def test_due_retries_are_resumed_together_and_sent_once_each(app, client, fake_r
     webhook-id, and each run ends once."""
     from plugin.engine.resume import resume_runs
 
-    assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code == 201
+    assert (
+        client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code
+        == 201
+    )
     fake_receiver.respond_with(*([503] * 4))  # fewer failures than the circuit's threshold
     for i in range(4):
         assert client.post("/api/v1/events", json={"id": f"r{i}", "name": "go"}).status_code == 202
@@ -146,7 +169,7 @@ def test_due_retries_are_resumed_together_and_sent_once_each(app, client, fake_r
         waiting = db.session.scalars(select(Run.id).where(Run.status == "waiting")).all()
         assert len(waiting) == 4
         time.sleep(1.0)  # AUTOMATION_RETRY_BASE_SECONDS=0.3: the retries are due
-        assert resume_runs(db.session, make_engine(rt(), db.engine), list(waiting) + ["no-such-run"]) == []
+        assert resume_runs(db.session, make_engine(rt(), db.engine), [*list(waiting), "no-such-run"]) == []
         db.session.rollback()
         assert db.session.scalars(select(Run.status)).all() == ["succeeded"] * 4
         hooks = db.session.scalars(select(Step).where(Step.node_id == "hook")).all()
@@ -160,7 +183,9 @@ def test_a_call_held_by_an_open_circuit_is_not_an_attempt_and_gives_up_after_the
     from plugin.transport.destinations import CircuitOpen
 
     engine = Engine(None, None, None, retry_base=1.0, max_attempts=3)  # retries would last 1 + 4 s
-    refusal = CircuitOpen("receiver unavailable: http://h:80 (cannot connect); circuit open", retry_after=30.0)
+    refusal = CircuitOpen(
+        "receiver unavailable: http://h:80 (cannot connect); circuit open", retry_after=30.0
+    )
     first = held_outcome(engine, refusal, {"sent": "x"})
     assert (first.status, first.counted) == ("retrying", False)
     assert 30.0 <= first.resume_in <= 36.0 and first.state["sent"] == "x"
@@ -187,7 +212,10 @@ def test_a_settler_drops_the_runs_whose_lease_ran_out_while_the_batch_waited(app
         def submit(self, runs, graphs, sends, first_views):
             self.batch = (runs, sends)
 
-    assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code == 201
+    assert (
+        client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code
+        == 201
+    )
     for i in range(3):
         assert client.post("/api/v1/events", json={"id": f"h{i}", "name": "go"}).status_code == 202
     with app.app_context():
@@ -196,7 +224,9 @@ def test_a_settler_drops_the_runs_whose_lease_ran_out_while_the_batch_waited(app
         assert dispatch_batch(db.session, engine, FlowIndex(rt().registry), ids, rt().redis, capture) == []
         runs, sends = capture.batch
         expired = runs[0]["id"]
-        db.session.execute(update(Run).where(Run.id == expired).values(lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            update(Run).where(Run.id == expired).values(lease_until=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
         kept_runs, kept_sends = _still_held(db.session, engine, runs, sends)
         assert sorted(r["id"] for r in kept_runs) == sorted(r["id"] for r in runs[1:])

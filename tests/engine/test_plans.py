@@ -25,9 +25,13 @@ def _pg_app(pg_url, redis_url, tmp_path):
 def _events(count: int, session=None) -> None:
     session = session or db.session
     now = utcnow()
-    session.execute(insert(Event), [
-        {"trigger": "custom_event", "subject_id": f"c{i}", "data": {}, "created_at": now} for i in range(count)
-    ])
+    session.execute(
+        insert(Event),
+        [
+            {"trigger": "custom_event", "subject_id": f"c{i}", "data": {}, "created_at": now}
+            for i in range(count)
+        ],
+    )
     session.commit()
 
 

@@ -34,8 +34,10 @@ def _store_poison(event_id: str) -> int:
         {"id": event_id, "data": data, "now": "2026-01-01 00:00:00"},
     )
     row = db.session.execute(
-        text("INSERT INTO events (trigger, subject_id, data, created_at) "
-             "VALUES ('custom_event', :id, :data, :now) RETURNING id"),
+        text(
+            "INSERT INTO events (trigger, subject_id, data, created_at) "
+            "VALUES ('custom_event', :id, :data, :now) RETURNING id"
+        ),
         {"id": event_id, "data": '{"name": "go"}', "now": "2026-01-01 00:00:00"},
     ).scalar()
     db.session.commit()
@@ -43,7 +45,10 @@ def _store_poison(event_id: str) -> int:
 
 
 def test_a_poison_event_is_recorded_as_failed_and_its_batch_mates_are_delivered(app, client, fake_receiver):
-    assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code == 201
+    assert (
+        client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code
+        == 201
+    )
     for i in range(5):
         assert client.post("/api/v1/events", json={"id": f"a{i}", "name": "go"}).status_code == 202
     with app.app_context():
@@ -54,8 +59,13 @@ def test_a_poison_event_is_recorded_as_failed_and_its_batch_mates_are_delivered(
     with app.app_context():
         runtime = rt()
         started = time.monotonic()
-        dispatched = tasks._dispatch_all(runtime, FlowIndex(runtime.registry), make_engine(runtime, db.engine), db.session,
-                                         time.monotonic())
+        dispatched = tasks._dispatch_all(
+            runtime,
+            FlowIndex(runtime.registry),
+            make_engine(runtime, db.engine),
+            db.session,
+            time.monotonic(),
+        )
         assert time.monotonic() - started < 5
         assert dispatched == 11
         db.session.rollback()
@@ -74,11 +84,22 @@ def test_a_poison_event_is_recorded_as_failed_and_its_batch_mates_are_delivered(
 def test_a_run_that_cannot_be_executed_is_recorded_as_failed(app, client, fake_receiver):
     """A run whose stored definition the engine cannot take fails with the error, once: before,
     the worker logged it and the sweeper resumed it every lease, for ever."""
-    assert client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code == 201
+    assert (
+        client.post("/api/v1/flows", json=_flow(fake_receiver.url + "/h", event="event.custom")).status_code
+        == 201
+    )
     with app.app_context():
         flow_id = db.session.scalar(select(Flow.id))
-        run = Run(id="poison-run", flow_id=flow_id, flow_name="t", trigger="event", event_type="custom_event",
-                  status="queued", context={}, definition={"nodes": [{"id": "x"}], "edges": []})  # no type
+        run = Run(
+            id="poison-run",
+            flow_id=flow_id,
+            flow_name="t",
+            trigger="event",
+            event_type="custom_event",
+            status="queued",
+            context={},
+            definition={"nodes": [{"id": "x"}], "edges": []},
+        )  # no type
         db.session.add(run)
         db.session.commit()
         assert execute_isolated(db.session, make_engine(rt(), db.engine), "poison-run") == "failed"

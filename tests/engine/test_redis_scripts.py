@@ -65,7 +65,10 @@ def test_rate_limiter_refuses_over_the_budget(client):
 def test_rate_limiter_chunks_never_exceed_the_shared_budget(client):
     """Two processes (two limiters) reserving 8 requests per Redis call share a burst of 64: together
     they let through at most 64, and at least 64 less what each may hold unused (7)."""
-    a, b = RateLimiter(client, rate=0.001, burst=64, chunk=8), RateLimiter(client, rate=0.001, burst=64, chunk=8)
+    a, b = (
+        RateLimiter(client, rate=0.001, burst=64, chunk=8),
+        RateLimiter(client, rate=0.001, burst=64, chunk=8),
+    )
     identity = uuid.uuid4().hex
     calls = []
     script = a._script
@@ -116,7 +119,9 @@ def test_an_error_reply_raises_and_the_connection_stays_usable(client):
 def _addresses(script) -> set[str]:
     """host:port of the script's idle connections, as Redis names its clients."""
     pool = script.registered_client.connection_pool
-    return {"{}:{}".format(*conn._sock.getsockname()[:2]) for conn in pool._available_connections if conn._sock}
+    return {
+        "{}:{}".format(*conn._sock.getsockname()[:2]) for conn in pool._available_connections if conn._sock
+    }
 
 
 PING = "return 1"

@@ -463,7 +463,7 @@ def test_the_scheduler_registers_the_prune(app, env, monkeypatch):
     from rq.cron import CronScheduler
     from rq.serializers import JSONSerializer
 
-    from plugin.processes import schedule_jobs
+    from plugin.jobs.scheduler import schedule_jobs
 
     connection = redis_lib.Redis.from_url(env["REDIS_URL"])
     jobs = schedule_jobs(CronScheduler(connection=connection), app.config, env["AUTOMATION_QUEUE"])
@@ -478,9 +478,10 @@ def test_the_scheduler_registers_the_prune(app, env, monkeypatch):
     for off in ({"PRUNE_INTERVAL": 0}, {"EVENT_RETENTION_HOURS": 0, "RUN_RETENTION_DAYS": 0}):
         for key, value in off.items():
             monkeypatch.setitem(app.config, key, value)
-        assert [j.func_name for j in schedule_jobs(CronScheduler(connection=connection), app.config, env["AUTOMATION_QUEUE"])] == [
-            "plugin.jobs.worker.sweep"
-        ]
+        assert [
+            j.func_name
+            for j in schedule_jobs(CronScheduler(connection=connection), app.config, env["AUTOMATION_QUEUE"])
+        ] == ["plugin.jobs.worker.sweep"]
         monkeypatch.undo()
     connection.close()
 
@@ -504,6 +505,7 @@ def test_the_scheduler_prunes_through_a_worker(app, client, procs):
     wait_for(pruned, timeout=60, interval=0.2, message="the scheduled prune\n" + procs.logs())
     with app.app_context():
         assert _steps_of() == {"open": 2}
+
     # the job adds to the counters just after its commit: the rows can be gone a moment before
     def counted():
         text = client.get("/metrics").get_data(as_text=True)

@@ -83,7 +83,7 @@ CONTEXT = {
 
 def test_the_list_is_exactly_the_30_spec_variables_in_order():
     assert [v["name"] for v in VARIABLES] == SPEC_NAMES
-    assert VARIABLE_NAMES == frozenset(SPEC_NAMES)
+    assert frozenset(SPEC_NAMES) == VARIABLE_NAMES
     assert len(VARIABLES) == 30
 
 

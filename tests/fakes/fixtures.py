@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 
-
 def make_services(redis: Any = None, **settings: Any) -> Services:
     """Services for action tests: a plain ``requests.Session`` (the fakes live on loopback)."""
     base = {

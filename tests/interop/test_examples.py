@@ -154,7 +154,7 @@ def dry_run(client, flow_id: str, context: dict) -> dict:
 def rendered(result: dict) -> str:
     return json.dumps(
         [s["output"] for s in result["steps"] if s["status"] in ("would_send", "needs_secret")],
-        ensure_ascii=False
+        ensure_ascii=False,
     )
 
 

@@ -95,7 +95,7 @@ class NodeRed:
         settings = user_dir / "settings.js"
         settings.write_text(SETTINGS.format(port=self.port, user_dir=json.dumps(str(user_dir))))
         self.log_path = user_dir / "node-red.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - the process writes it until stop()
+        self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [
                 shutil.which("node") or "node",

@@ -275,33 +275,63 @@ def test_0005_leaves_room_on_step_pages_for_outcomes_written_in_place(bare_app):
             if not postgresql:
                 return None
             with db.engine.connect() as conn:
-                return conn.exec_driver_sql("SELECT reloptions FROM pg_class WHERE relname = 'steps'").scalar()
+                return conn.exec_driver_sql(
+                    "SELECT reloptions FROM pg_class WHERE relname = 'steps'"
+                ).scalar()
 
         _migrate(upgrade, "0004")
         assert options() is None
         _migrate(upgrade, "0005")
         assert options() == (["fillfactor=80"] if postgresql else None)
-        if postgresql:  # the outcome of each run's action, over pages packed by the inserts, stays on its page
+        if (
+            postgresql
+        ):  # the outcome of each run's action, over pages packed by the inserts, stays on its page
             now = utcnow()
-            db.session.execute(insert(Run), [
-                {"id": f"run-{i:04}-{'x' * 24}", "definition": {}, "trigger": "event", "event_type": "e",
-                 "context": {}, "status": "running", "created_at": now, "updated_at": now} for i in range(120)
-            ])
-            db.session.execute(insert(Step), [
-                {"run_id": f"run-{i:04}-{'x' * 24}", "node_id": node, "node_type": kind, "status": status,
-                 "attempts": 1, "state": {}, "started_at": now}
-                for i in range(120)
-                for node, kind, status in (("start", "event.custom", "succeeded"),
-                                           ("cond", "condition.event_data", "succeeded"),
-                                           ("hook", "action.webhook", "running"))
-            ])
+            db.session.execute(
+                insert(Run),
+                [
+                    {
+                        "id": f"run-{i:04}-{'x' * 24}",
+                        "definition": {},
+                        "trigger": "event",
+                        "event_type": "e",
+                        "context": {},
+                        "status": "running",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(120)
+                ],
+            )
+            db.session.execute(
+                insert(Step),
+                [
+                    {
+                        "run_id": f"run-{i:04}-{'x' * 24}",
+                        "node_id": node,
+                        "node_type": kind,
+                        "status": status,
+                        "attempts": 1,
+                        "state": {},
+                        "started_at": now,
+                    }
+                    for i in range(120)
+                    for node, kind, status in (
+                        ("start", "event.custom", "succeeded"),
+                        ("cond", "condition.event_data", "succeeded"),
+                        ("hook", "action.webhook", "running"),
+                    )
+                ],
+            )
             db.session.commit()
             with db.engine.connect() as conn:
                 conn.exec_driver_sql(
                     "UPDATE steps SET status = 'succeeded', output = '{\"status\": 200}', finished_at = now(), "
-                    "duration_ms = 1.5 WHERE node_id = 'hook'")
+                    "duration_ms = 1.5 WHERE node_id = 'hook'"
+                )
                 hot = conn.exec_driver_sql(
-                    "SELECT n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'steps'").scalar()
+                    "SELECT n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'steps'"
+                ).scalar()
                 conn.commit()
             assert hot >= 60, hot  # of 120; ~0 with pages filled to the brim
         _migrate(downgrade, "0004")

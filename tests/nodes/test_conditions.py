@@ -71,7 +71,7 @@ def ctx(visit=None, order=None, client=None, event=None, count=0, now=NOW):
     ids=lambda x: getattr(x, "__name__", "").rsplit(".", 1)[-1] or None,
 )
 def test_events_each_condition_can_be_used_with(module, events):
-    assert module.EVENTS == events
+    assert events == module.EVENTS
     assert module.EVENTS is None or isinstance(module.EVENTS, frozenset)
 
 
@@ -209,7 +209,7 @@ def test_each_visit_condition_reads_its_field(module, params, field):
     assert module.evaluate({**params, "operator": "equals", "value": "target-значение"}, ctx(visit=visit))
     assert module.evaluate({**params, "operator": "contains", "value": "ЗНАЧ"}, ctx(visit=visit))
     # the same value in every other field does not count
-    others = {key: "Target-Значение" for key in (*OTHER_FIELDS, "utm_source", "roistat_param_1")}
+    others = dict.fromkeys((*OTHER_FIELDS, "utm_source", "roistat_param_1"), "Target-Значение")
     others.pop(field, None)
     assert not module.evaluate(
         {**params, "operator": "equals", "value": "Target-Значение"}, ctx(visit=others)

@@ -45,8 +45,8 @@ ENGINE_EVENTS = {
     ],
 )
 def test_triggers_and_payload_event_type(module, trigger, payload_type):
-    assert module.TRIGGERS == (trigger,)
-    assert module.PAYLOAD_EVENT_TYPE == payload_type
+    assert (trigger,) == module.TRIGGERS
+    assert payload_type == module.PAYLOAD_EVENT_TYPE
     assert module.matches({}, {"type": trigger, "data": {}}) is True
     for other in ENGINE_EVENTS - {trigger}:
         assert module.matches({}, {"type": other, "data": {}}) is False, other
@@ -130,7 +130,7 @@ def test_custom_event_name(params, name, expected):
     ("module", "field"), [(order_days_since_created, "created_at"), (order_days_since_paid, "paid_at")]
 )
 def test_days_events_leave_due_ness_to_the_sweep(module, field):
-    assert module.TIME_FIELD == field
+    assert field == module.TIME_FIELD
     assert module.matches({"days": 3}, {"type": module.PAYLOAD_EVENT_TYPE, "data": {}}) is True
     assert module.matches({"days": 3650, "catch_up_hours": 0}, {"type": module.PAYLOAD_EVENT_TYPE}) is True
 

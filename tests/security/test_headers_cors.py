@@ -72,7 +72,7 @@ def test_no_response_allows_a_foreign_origin(module_app, api, method):
 
 
 def test_a_preflight_gets_no_allow_headers(module_app, api):
-    for path in _paths(module_app) + ["/api/v1/visits", "/api/v1/orders/1", "/api/v1/flows/x/test"]:
+    for path in [*_paths(module_app), "/api/v1/visits", "/api/v1/orders/1", "/api/v1/flows/x/test"]:
         response = api.options(
             path,
             headers={

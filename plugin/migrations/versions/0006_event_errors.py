@@ -17,8 +17,11 @@ def upgrade():
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("error", sa.Text(), nullable=True))
     op.create_index(
-        "ix_events_failed_id", "events", ["id"],
-        postgresql_where=sa.text("error IS NOT NULL"), sqlite_where=sa.text("error IS NOT NULL"),
+        "ix_events_failed_id",
+        "events",
+        ["id"],
+        postgresql_where=sa.text("error IS NOT NULL"),
+        sqlite_where=sa.text("error IS NOT NULL"),
     )
 
 

@@ -120,8 +120,11 @@ class StatusOperators(Operators):
         if operator != "in":
             return None
         return Access(
-            source=("text", *source, False), read=lambda context: text_key(read(context)), op="in",
-            value=names, weight=min(1.0, 0.1 * len(names)),
+            source=("text", *source, False),
+            read=lambda context: text_key(read(context)),
+            op="in",
+            value=names,
+            weight=min(1.0, 0.1 * len(names)),
         )
 
 

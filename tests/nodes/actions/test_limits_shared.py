@@ -61,7 +61,9 @@ def test_email_cap_is_shared_by_two_workers(fake_smtp, limits_redis):
         "subject": "Привет",
         "html": "<p>Привет</p>",
     }
-    outcomes = run_in_two_processes(limits_redis.lease_url, settings, "email", params, sample_context(), per_process=4)
+    outcomes = run_in_two_processes(
+        limits_redis.lease_url, settings, "email", params, sample_context(), per_process=4
+    )
 
     flat = [o for worker in outcomes for o in worker]
     assert sorted(flat) == ["ok"] * 5 + ["skipped"] * 3, outcomes
@@ -72,7 +74,9 @@ def test_slack_rate_limit_is_shared_by_two_workers(fake_slack, limits_redis):
     # one post per 5 s to one webhook: of four simultaneous posts from two processes exactly one goes out
     settings = {**BASE_SETTINGS, "extra": {"rate_limits": {"slack": {"rate": 0.2, "burst": 1}}}}
     params = {"webhook_url": fake_slack.hook_url, "text": "Новый заказ"}
-    outcomes = run_in_two_processes(limits_redis.lease_url, settings, "slack", params, sample_context(), per_process=2)
+    outcomes = run_in_two_processes(
+        limits_redis.lease_url, settings, "slack", params, sample_context(), per_process=2
+    )
 
     flat = [o for worker in outcomes for o in worker]
     assert sorted(flat) == ["deferred"] * 3 + ["ok"], outcomes
@@ -89,7 +93,9 @@ def test_sms_cap_is_shared_by_two_workers(fake_twilio, limits_redis):
         "text": "Привет",
         "base_url": fake_twilio.url,
     }
-    outcomes = run_in_two_processes(limits_redis.lease_url, settings, "sms", params, sample_context(), per_process=3)
+    outcomes = run_in_two_processes(
+        limits_redis.lease_url, settings, "sms", params, sample_context(), per_process=3
+    )
 
     flat = [o for worker in outcomes for o in worker]
     assert sorted(flat) == ["ok"] * 3 + ["skipped"] * 3, outcomes

@@ -284,7 +284,14 @@ def test_a_delivery_is_logged_at_debug_only(fake_receiver, make_action_call, cap
 
 def test_the_log_level_setting_is_checked(tmp_path):
     env = {**os.environ, "AUTOMATION_LOG_LEVEL": "loud", "AUTOMATION_DATA_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, str(ROOT / "server.py"), "manifest"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "manifest"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     assert "AUTOMATION_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got 'LOUD'" in done.stderr

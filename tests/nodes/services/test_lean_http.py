@@ -24,18 +24,24 @@ from plugin.transport.pool_http import PoolTransport
 
 
 def _ok(body: bytes, extra: str = "") -> bytes:
-    return (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
-            ).encode() + body
+    return (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
 
 
 def _encoded(body: bytes, encoding: str) -> bytes:
-    return f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    return (
+        f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
 
 
 RESPONSES = {
     "/json": _ok(b'{"ok": true, "text": "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82"}'),
-    "/chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-                 b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\n"),
+    "/chunked": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\n"
+    ),
     "/gzip": _encoded(gzip.compress(b'{"zipped": 1}'), "gzip"),
     "/deflate": _encoded(zlib.compress(b"deflated"), "deflate"),
     "/close": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",  # no length: read to close
@@ -43,10 +49,14 @@ RESPONSES = {
     "/continue": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
     "/nocontent": b"HTTP/1.1 204 No Content\r\nX-Id: 7\r\n\r\n",
     "/redirect": b"HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest\r\nContent-Length: 0\r\n\r\n",
-    "/limited": (b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 12\r\n"
-                 b"Connection: close\r\n\r\n{\"ok\":false}"),
+    "/limited": (
+        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 12\r\n"
+        b'Connection: close\r\n\r\n{"ok":false}'
+    ),
     "/cookies": b"HTTP/1.1 500 Oops\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 3\r\n\r\nbad",
 }
+
+
 class RawServer:
     """Answers each request with RESPONSES[path]; '/hang' never answers, '/drop' closes at once."""
 
@@ -69,7 +79,9 @@ class RawServer:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._serve_tls if self.tls else self._serve, args=(conn,), daemon=True).start()
+            threading.Thread(
+                target=self._serve_tls if self.tls else self._serve, args=(conn,), daemon=True
+            ).start()
 
     def _serve_tls(self, conn):
         try:
@@ -91,7 +103,9 @@ class RawServer:
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = lines[0].split(" ")
-                headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+                headers = {
+                    k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])
+                }
                 length = int(headers.get("content-length", 0))
                 while len(buf) < length:
                     buf += conn.recv(65536)
@@ -132,13 +146,26 @@ def _call(session, method, url, **kwargs):
         r = session.request(method, url, allow_redirects=False, **kwargs)
     except requests.RequestException as exc:
         return ("error", type(exc).__mro__[:3])
-    return (r.status_code, r.reason, dict(r.headers), r.content, r.text, r.encoding, r.url,
-            r.headers.get("Set-Cookie"), r.is_redirect)
+    return (
+        r.status_code,
+        r.reason,
+        dict(r.headers),
+        r.content,
+        r.text,
+        r.encoding,
+        r.url,
+        r.headers.get("Set-Cookie"),
+        r.is_redirect,
+    )
 
 
 CASES = [
     ("POST", "/json", {"json": {"event": "Новая сделка", "n": 1}}),
-    ("POST", "/json", {"data": b'{"raw": true}', "headers": {"Content-Type": "application/json", "X-A": "1"}}),
+    (
+        "POST",
+        "/json",
+        {"data": b'{"raw": true}', "headers": {"Content-Type": "application/json", "X-A": "1"}},
+    ),
     ("GET", "/json", {}),
     ("POST", "/chunked", {"data": b"x"}),
     ("POST", "/gzip", {"json": {}}),
@@ -186,7 +213,7 @@ def _compare(server, session, plain, method, path, kwargs):
     # what the server received: the same request line, headers and body
     assert ours_seen[0] == theirs_seen[0] and ours_seen[2] == theirs_seen[2]
     assert ours_seen[1] == theirs_seen[1]
-    if path in ("/hang",):
+    if path == "/hang":
         assert ours[0] == "error" and issubclass(ours[1][0], requests.Timeout)
     if path == "/drop":
         assert ours[0] == "error" and issubclass(ours[1][0], requests.ConnectionError)
@@ -211,8 +238,9 @@ def test_refused_connection_and_guarded_destinations(server):
     dead.bind(("127.0.0.1", 0))
     port = dead.getsockname()[1]
     dead.close()
-    assert _call(lean, "POST", f"http://127.0.0.1:{port}/x", json={}) == \
-        _call(plain, "POST", f"http://127.0.0.1:{port}/x", json={})
+    assert _call(lean, "POST", f"http://127.0.0.1:{port}/x", json={}) == _call(
+        plain, "POST", f"http://127.0.0.1:{port}/x", json={}
+    )
     guarded = guarded_session(Settings(outbound_allowlist=(), http_timeout=1))
     for url in (f"http://127.0.0.1:{server.port}/json", "http://169.254.169.254/latest", "http://[::1]:9/"):
         with pytest.raises(BlockedDestination):
@@ -226,7 +254,9 @@ def test_calls_it_does_not_take_go_through_requests(server):
     assert not lean.lean.takes(lean, "POST", url, {"data": {"a": "1"}, "allow_redirects": False})  # a form
     assert not lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": True})
     assert not lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": False, "verify": False})
-    assert not lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": False, "headers": {"X": "a\r\nB: c"}})
+    assert not lean.lean.takes(
+        lean, "POST", url, {"json": {}, "allow_redirects": False, "headers": {"X": "a\r\nB: c"}}
+    )
     assert not lean.lean.takes(lean, "POST", "http://user:pw@127.0.0.1/", {"allow_redirects": False})
     assert lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": False, "timeout": 3})
     # a header with CR/LF is refused as requests refuses it (no request is sent)
