@@ -238,7 +238,7 @@ def main() -> int:
         from plugin.engine.context import for_conditions
         from plugin.engine.dispatch import FlowIndex
         from plugin.engine.flows import save_flow
-        from plugin.engine.runner import Graph
+        from plugin.engine.graph import Graph
 
         with app.app_context():
             runtime = rt()

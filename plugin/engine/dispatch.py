@@ -1,4 +1,4 @@
-"""What feeds the dispatch of batch.py, besides the events ingestion stores: the due events of
+"""What feeds the one dispatch path (engine/batch.py), besides the events ingestion stores: the due events of
 N-day flows (the sweep and the upsert check), the sweep of lost work, the flow generation.
 
 Runs are made in one place, batch.dispatch_batch: a run row (with its context snapshot) is

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from plugin.engine.calls import Engine, Outcome, busy_outcome, call_action, refused_outcome
 from plugin.engine.context import for_conditions, iso
-from plugin.engine.runner import DONE, Graph, StepView, evaluate
+from plugin.engine.graph import DONE, Graph, StepView, evaluate
 from plugin.storage.models import Flow, Run, Step, new_id, utcnow
 from plugin.storage.secrets import open_params
 from plugin.transport.destinations import lane_of

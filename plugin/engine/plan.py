@@ -14,7 +14,7 @@ from typing import Any
 from plugin.engine.calls import Engine, refused_outcome
 from plugin.engine.context import for_conditions
 from plugin.engine.dispatch import days_key, is_days_trigger
-from plugin.engine.runner import Graph, StepView, evaluate
+from plugin.engine.graph import Graph, StepView, evaluate
 from plugin.engine.settle import runnable_now
 from plugin.storage.models import new_id, utcnow
 from plugin.storage.secrets import open_params

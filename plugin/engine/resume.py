@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from plugin.engine.calls import Engine
-from plugin.engine.runner import DONE, Graph, StepView
+from plugin.engine.graph import DONE, Graph, StepView
 from plugin.engine.settle import runnable_now, send_and_settle
 from plugin.storage import bulk
 from plugin.storage.models import Run, Step, utcnow

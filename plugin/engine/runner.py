@@ -17,9 +17,7 @@ from urllib.parse import urlsplit
 
 from plugin.engine import templating
 from plugin.engine.context import for_conditions
-
-# aliases: engine/batch.py, engine/execution.py and bench/matching.py still import these from here
-from plugin.engine.graph import DONE, Graph, StepView, evaluate  # noqa: F401
+from plugin.engine.graph import Graph, StepView, evaluate
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, Skip
 from plugin.registry import NodeType, Registry
 

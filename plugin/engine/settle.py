@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from plugin.engine.calls import Engine, Outcome, busy_outcome, call_action, refused_outcome
-from plugin.engine.runner import Graph, StepView
+from plugin.engine.graph import Graph, StepView
 from plugin.storage import bulk
 from plugin.storage.models import Flow, Run, Step, utcnow
 from plugin.storage.secrets import open_params

@@ -179,7 +179,7 @@ class GuardedSession(requests.Session):
         # proxy variables (the guard connects directly); it also spares a netrc lookup per request
         self.trust_env = False
         self._default_timeout = settings.http_timeout
-        # as many kept-alive connections per host as the engine sends concurrently (batch.py)
+        # as many kept-alive connections per host as the engine sends concurrently (engine/settle.py)
         guard = _Guard(Allowlist.parse(settings.outbound_allowlist))
         adapter = GuardedAdapter(guard, pool_connections=64, pool_maxsize=32)
         self.mount("http://", adapter)
