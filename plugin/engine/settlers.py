@@ -134,7 +134,7 @@ class LateSettler:
             except queue.Empty:
                 item = None
                 if stage().on_late is not self:  # replaced (a new engine in this process): done
-                    session.close()
+                    _discard(session)
                     return
             try:
                 if time.monotonic() - renewed >= renew_every:
@@ -143,8 +143,9 @@ class LateSettler:
                 if item is not None:
                     self.settle(session, *item)
             except Exception:
-                session.rollback()
                 log.exception("could not settle a late call %s", item[0] if item else "")
+                _discard(session)  # the database may be gone: a fresh session for the next one
+                session = self.sessions()
 
     def _renew(self, session: Session) -> None:
         run_ids = sorted({key[0] for key in stage().late_in_flight()})
@@ -176,3 +177,12 @@ class LateSettler:
         )
         session.commit()
         return execute_isolated(session, self.engine, run_id)
+
+
+def _discard(session: Session) -> None:
+    """Close a session whose connection may be dead (the database restarted): the thread that
+    holds it must live on, so nothing here may raise."""
+    try:
+        session.close()
+    except Exception:  # a dead connection fails even to roll back; the pool drops it
+        log.warning("a late-settler session could not be closed cleanly", exc_info=True)
