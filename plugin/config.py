@@ -74,6 +74,7 @@ def from_env() -> dict:
         "FAST_INGEST": switch("AUTOMATION_FAST_INGEST"),
         "GROUP_COMMIT": switch("AUTOMATION_GROUP_COMMIT"),
         "RATE_LIMITS": switch("AUTOMATION_RATE_LIMITS"),
+        "DISPATCH_GATHER_MS": max(0.0, _float("AUTOMATION_DISPATCH_GATHER_MS", 40.0)),
     }
 
 
