@@ -207,22 +207,27 @@ def _finalizer(escape: Callable[[str], str], budget: sandbox_limits.Budget) -> C
 
 
 def _render_jinja(template: str, context: dict[str, Any], escape: Callable[[str], str]) -> str:
-    """The render, interrupted by the watchdog if one operation runs long past the time budget."""
+    """The render, interrupted by the watchdog if one operation runs long past the time budget.
+
+    The template is parsed first, outside the deadline: parsing is bounded by the template's size
+    and nesting, and a template nested too deeply is refused as such however busy the machine
+    (under load the deadline fired first and named the wrong cause)."""
+    tree = parse(ROISTAT_VAR.sub(_to_jinja, template))
     try:
         with watchdog.deadline(TIME_BUDGET + _OVERRUN):
-            return _render_bounded(template, context, escape)
+            return _render_bounded(tree, context, escape)
     except watchdog.Overrun:
         raise TemplateError(
             f"template refused by the sandbox: rendering took longer than {TIME_BUDGET} s"
         ) from None
 
 
-def _render_bounded(template: str, context: dict[str, Any], escape: Callable[[str], str]) -> str:
+def _render_bounded(tree: nodes.Template, context: dict[str, Any], escape: Callable[[str], str]) -> str:
     budget = sandbox_limits.Budget(TIME_BUDGET, MAX_OUTPUT)
     env = _ENV.overlay(finalize=_finalizer(escape, budget))
     token = sandbox_limits.start(budget)
     try:
-        compiled = env.from_string(parse(ROISTAT_VAR.sub(_to_jinja, template)))
+        compiled = env.from_string(tree)
         values = {
             "visit": context.get("visit"),
             "order": context.get("order"),
