@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin.nodes.base import VISIT_FIELDS
 from plugin.storage import bulk
-from plugin.storage.models import VISIT_FIELDS, Client, CustomEvent, Order, Visit
+from plugin.storage.models import Client, CustomEvent, Order, Visit
 
 
 def iso(value: datetime | None) -> str | None:

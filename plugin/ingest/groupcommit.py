@@ -28,8 +28,8 @@ import os
 import queue
 import threading
 
+from plugin.nodes.base import VISIT_FIELDS
 from plugin.storage import bulk
-from plugin.storage.models import VISIT_FIELDS
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from plugin.storage.models import VISIT_FIELDS, Client, CustomEvent, Event, Visit, new_id, utcnow
+from plugin.nodes.base import VISIT_FIELDS
+from plugin.storage.models import Client, CustomEvent, Event, Visit, new_id, utcnow
 
 _INSERT_EVENT = insert(Event).returning(Event.id)
 

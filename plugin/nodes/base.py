@@ -55,6 +55,27 @@ from plugin.transport.errors import (  # noqa: F401 - the node contract hands th
 
 log = logging.getLogger(__name__)
 
+# the data of a visit (SPEC §2) beside its id: what a context's ``visit`` carries, the visits table's columns
+VISIT_FIELDS = (
+    "ip",
+    "marker",
+    "city",
+    "country",
+    "referrer",
+    "domain",
+    "landing_page",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "roistat_param_1",
+    "roistat_param_2",
+    "roistat_param_3",
+    "roistat_param_4",
+    "roistat_param_5",
+)
+
 
 @dataclass
 class ActionCall:

@@ -123,27 +123,6 @@ class Visit(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-VISIT_FIELDS = [
-    "ip",
-    "marker",
-    "city",
-    "country",
-    "referrer",
-    "domain",
-    "landing_page",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "roistat_param_1",
-    "roistat_param_2",
-    "roistat_param_3",
-    "roistat_param_4",
-    "roistat_param_5",
-]
-
-
 class Client(Base):
     __tablename__ = "clients"
 

@@ -10,26 +10,9 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
-VISIT_KEYS = (
-    "id",
-    "ip",
-    "marker",
-    "city",
-    "country",
-    "referrer",
-    "domain",
-    "landing_page",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "roistat_param_1",
-    "roistat_param_2",
-    "roistat_param_3",
-    "roistat_param_4",
-    "roistat_param_5",
-)
+from plugin.nodes.base import VISIT_FIELDS
+
+VISIT_KEYS = ("id", *VISIT_FIELDS)
 ORDER_KEYS = ("id", "price", "cost", "status")
 CLIENT_KEYS = ("external_id", "name", "company", "phone", "email")
 ID_KEYS = frozenset({"id", "external_id"})
