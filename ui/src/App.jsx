@@ -8,6 +8,7 @@ import { navigate, useHashRoute } from './router.js';
 import { Banner } from './components/common.jsx';
 import { FlowList } from './components/FlowList.jsx';
 import { Login } from './components/Login.jsx';
+import { Tokens } from './components/Tokens.jsx';
 
 const LANG_KEY = 'automation-lang';
 
@@ -106,8 +107,28 @@ export function App() {
           <span className="brand-mark" aria-hidden="true" />
           <span className="brand-text">{t('app.title')}</span>
           <span className="brand-sep" aria-hidden="true">/</span>
-          <span className="brand-section">{t('app.flows')}</span>
+          <span className="brand-section">{route.name === 'tokens' ? t('nav.tokens') : t('app.flows')}</span>
         </button>
+        {token && (
+          <nav className="app-nav" aria-label={t('nav.label')}>
+            <a
+              href="#/"
+              className={`app-nav-link${route.name !== 'tokens' ? ' active' : ''}`}
+              aria-current={route.name === 'list' ? 'page' : undefined}
+              data-testid="nav-flows"
+            >
+              {t('nav.flows')}
+            </a>
+            <a
+              href="#/tokens"
+              className={`app-nav-link${route.name === 'tokens' ? ' active' : ''}`}
+              aria-current={route.name === 'tokens' ? 'page' : undefined}
+              data-testid="nav-tokens"
+            >
+              {t('nav.tokens')}
+            </a>
+          </nav>
+        )}
         <div className="header-tools">
           <div className="lang-switch" role="group" aria-label={t('app.language')}>
             {LANGS.map((l) => (
@@ -150,6 +171,8 @@ export function App() {
               <Suspense fallback={<div className="page loading" role="status">{t('app.loading')}</div>}>
                 <Editor key={route.id} routeId={route.id} onToast={setToast} leaveGuard={leaveGuard} />
               </Suspense>
+            ) : route.name === 'tokens' ? (
+              <Tokens onToast={setToast} />
             ) : (
               <FlowList onToast={setToast} />
             )}

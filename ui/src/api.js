@@ -69,6 +69,9 @@ export const api = {
   runs: (flowId, cursor, limit = 20) =>
     request('GET', `/api/v1/runs?flow_id=${enc(flowId)}&limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
   retryRun: (id) => request('POST', `/api/v1/runs/${enc(id)}/retry`),
+  tokens: () => request('GET', '/api/v1/tokens').then((d) => d?.tokens || []),
+  createToken: (name, scope) => request('POST', '/api/v1/tokens', { name, scope }),
+  revokeToken: (id) => request('DELETE', `/api/v1/tokens/${enc(id)}`),
 };
 
 /** Saves `data` as a pretty-printed JSON file download. */

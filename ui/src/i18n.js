@@ -5,11 +5,12 @@ import { appMessages } from './i18n/app.js';
 import { editorMessages } from './i18n/editor.js';
 import { panelMessages } from './i18n/panels.js';
 import { rjsfRu } from './i18n/rjsf.js';
+import { tokenMessages } from './i18n/tokens.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
 
-export const messages = { ...appMessages, ...editorMessages, ...panelMessages };
+export const messages = { ...appMessages, ...editorMessages, ...panelMessages, ...tokenMessages };
 
 /** rjsf's translateString for `lang`. */
 export function rjsfTranslator(lang) {
