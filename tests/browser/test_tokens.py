@@ -58,12 +58,10 @@ def test_a_marketer_creates_copies_and_revokes_a_site_token(ui):
 
     # the site uses it: events go in, nothing else is allowed; the list shows the last use
     bearer = {"Authorization": f"Bearer {value}"}
-    assert (
-        requests.post(
-            f"{ui.url}/api/v1/events", json={"id": "e1", "name": "lead"}, headers=bearer
-        ).status_code
-        == 202
+    lead = requests.post(
+        f"{ui.url}/api/v1/events", json={"id": "e1", "name": "lead"}, headers=bearer, timeout=10
     )
+    assert lead.status_code == 202
     assert requests.get(f"{ui.url}/api/v1/flows", headers=bearer, timeout=10).status_code == 403
     wait_for(lambda: _tokens(ui)["Сайт shop.ru"]["last_used_at"], message="the site token's last use")
     page.reload()
@@ -80,7 +78,9 @@ def test_a_marketer_creates_copies_and_revokes_a_site_token(ui):
     expect(ui.by(f"token-row-{site['id']}")).to_have_count(0)
     expect(ui.by("toast")).to_have_text("Токен отозван")
     assert (
-        requests.post(f"{ui.url}/api/v1/events", json={"id": "e2", "name": "x"}, headers=bearer).status_code
+        requests.post(
+            f"{ui.url}/api/v1/events", json={"id": "e2", "name": "x"}, headers=bearer, timeout=10
+        ).status_code
         == 401
     )
 
