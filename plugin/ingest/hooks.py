@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from plugin.ingest.store import ingest_custom_event, upsert_client
 from plugin.nodes._services.phones import to_e164
 from plugin.storage.models import Client, Event, HookSource, utcnow
-from plugin.storage.secrets import SecretBox
+from plugin.storage.secrets import ENCRYPTED, SecretBox
 
 KEY_PREFIX = "hk_"
 
@@ -51,7 +51,7 @@ def hash_key(key: str) -> str:
 def create_source(session: Session, box: SecretBox, name: str) -> tuple[HookSource, str]:
     key = KEY_PREFIX + secrets.token_urlsafe(24)
     source = HookSource(
-        name=name, key_hash=hash_key(key), key_sealed=box.encrypt(key)["$secret"], created_at=utcnow()
+        name=name, key_hash=hash_key(key), key_sealed=box.encrypt(key)[ENCRYPTED], created_at=utcnow()
     )
     session.add(source)
     return source, key
@@ -60,9 +60,17 @@ def create_source(session: Session, box: SecretBox, name: str) -> tuple[HookSour
 def open_key(box: SecretBox, source: HookSource) -> str | None:
     """The source's key, or None when no configured secret key opens it (rotated away)."""
     try:
-        return box.decrypt({"$secret": source.key_sealed})
+        return box.decrypt({ENCRYPTED: source.key_sealed})
     except ValueError:
         return None
+
+
+def rotate_keys(session: Session, box: SecretBox) -> int:
+    """Re-seal every source's key with the first secret key (``server.py secrets rotate``)."""
+    sources = session.query(HookSource).all()
+    for source in sources:
+        source.key_sealed = box.rotate({ENCRYPTED: source.key_sealed})[ENCRYPTED]
+    return len(sources)
 
 
 def active_sources(session: Session) -> list[HookSource]:

@@ -289,3 +289,39 @@ def test_junk_to_a_real_key_is_never_a_500(client, anon):
         resp = anon.post(path, **kwargs)
         assert resp.status_code < 500, (kwargs, resp.status_code)
         assert resp.status_code < 400 or resp.mimetype == "application/problem+json", kwargs
+
+
+def test_secrets_rotate_reseals_the_keys_so_the_url_survives_the_old_key(app, client, env):
+    import os
+    import subprocess
+    import sys
+
+    from cryptography.fernet import Fernet
+
+    from tests.conftest import ROOT
+
+    source = _source(client)
+    new_key = Fernet.generate_key().decode()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "secrets", "rotate"],
+        env={**os.environ, **env, "AUTOMATION_SECRET_KEY": f"{new_key},{env['AUTOMATION_SECRET_KEY']}"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0 and "1 site-form sources" in result.stdout, result.stderr
+    rotated = make_app({**env, "AUTOMATION_SECRET_KEY": new_key})  # the old key dropped
+    api = rotated.test_client()
+    api.environ_base["HTTP_AUTHORIZATION"] = client.environ_base["HTTP_AUTHORIZATION"]
+    assert api.get("/api/v1/hooks").get_json()["hooks"][0]["url"] == source["url"]
+    # a key that no configured secret opens is shown as null, never as an error
+    stale = make_app({**env, "AUTOMATION_SECRET_KEY": Fernet.generate_key().decode()}).test_client()
+    listed = stale.get("/api/v1/hooks", headers={"Authorization": api.environ_base["HTTP_AUTHORIZATION"]})
+    assert listed.status_code == 200 and listed.get_json()["hooks"][0]["key"] is None
+    assert stale.post(_path(source), data={"a": "1"}).status_code == 200  # found by its hash all the same
+    for each in (rotated, stale.application):
+        with each.app_context():
+            db.session.remove()
+            db.engine.dispose()
