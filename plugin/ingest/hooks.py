@@ -167,12 +167,23 @@ def _client_id(session: Session, data: dict[str, str]) -> str | None:
         client = (
             session.query(Client).filter(Client.phone.in_(phones)).order_by(Client.updated_at.desc()).first()
         )
-    if client is not None:
-        missing = {k: v for k, v in data.items() if not getattr(client, k)}
-        if missing:
-            upsert_client(session, client.external_id, missing)
-        return client.external_id
-    identity = data["email"].lower() if data.get("email") else data["phone"]
-    external_id = "form-" + hashlib.sha256(identity.encode()).hexdigest()[:24]
-    upsert_client(session, external_id, data)
-    return external_id
+    if client is None:
+        identity = data["email"].lower() if data.get("email") else data["phone"]
+        client = _new_client(session, "form-" + hashlib.sha256(identity.encode()).hexdigest()[:24])
+    missing = {k: v for k, v in data.items() if not getattr(client, k)}
+    if missing:
+        upsert_client(session, client.external_id, missing)
+    return client.external_id
+
+
+def _new_client(session: Session, external_id: str) -> Client:
+    """INSERT … ON CONFLICT DO NOTHING: two first posts of one contact at once make one client."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    now = utcnow()
+    row = {"external_id": external_id, "fields": {}, "created_at": now, "updated_at": now}
+    session.connection().execute(insert(Client).values(row).on_conflict_do_nothing())
+    return session.get(Client, external_id)

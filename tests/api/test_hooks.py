@@ -325,3 +325,28 @@ def test_secrets_rotate_reseals_the_keys_so_the_url_survives_the_old_key(app, cl
         with each.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_concurrent_first_posts_of_one_contact_make_one_client(app, client, live):
+    import threading
+
+    import requests
+
+    url = _source(client)["url"].replace("http://localhost", live.url)
+    barrier, answers = threading.Barrier(6), []
+
+    def post(i: int) -> None:
+        barrier.wait()
+        answers.append(
+            requests.post(url, data={"email": "same@example.com", "n": str(i)}, timeout=30).status_code
+        )
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 6
+    assert len({e.client_id for e in _events(app)}) == 1 and len(_events(app)) == 6
+    with app.app_context():
+        assert db.session.query(Client).count() == 1
