@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 
@@ -15,6 +16,8 @@ from plugin.storage.models import ApiToken
 
 PUBLIC_PATHS = ("/api/v1/health", "/plugin.json", "/api/v1/openapi.json")
 PUBLIC_PREFIXES = ("/assets/",)
+# a site form posts here with no Authorization header: its key in the path is the credential
+PUBLIC_POSTS = re.compile(r"/api/v1/hooks/[^/]+")
 
 
 def hash_token(token: str) -> str:
@@ -28,7 +31,9 @@ def create_token(name: str = "") -> str:
     return token
 
 
-def _is_public(path: str) -> bool:
+def _is_public(path: str, method: str = "GET") -> bool:
+    if method == "POST" and PUBLIC_POSTS.fullmatch(path):
+        return True
     return path in PUBLIC_PATHS or path == "/" or path == "/favicon.svg" or path.startswith(PUBLIC_PREFIXES)
 
 
@@ -58,7 +63,7 @@ def identity_for(header: str | None, env_token: str, token_id: Callable[[str], i
 def install_auth(app: Flask) -> None:
     @app.before_request
     def require_token():
-        if request.method == "OPTIONS" or _is_public(request.path):
+        if request.method == "OPTIONS" or _is_public(request.path, request.method):
             return
         identity = authenticate(request.headers.get("Authorization"))
         if identity is None:

@@ -61,6 +61,7 @@ def concrete_paths(app, client) -> list[tuple[str, str]]:
         "external_id": "c-junk",
         "order_id": "o-junk",
         "filename": "x.js",
+        "key": "hk_no-such-key",
     }
     out = []
     for rule in app.url_map.iter_rules():

@@ -8,6 +8,7 @@ import { navigate, useHashRoute } from './router.js';
 import { Banner } from './components/common.jsx';
 import { FlowList } from './components/FlowList.jsx';
 import { Login } from './components/Login.jsx';
+import { SiteForms } from './components/SiteForms.jsx';
 
 const LANG_KEY = 'automation-lang';
 
@@ -102,12 +103,20 @@ export function App() {
         {t('app.skipToContent')}
       </a>
       <header className="app-header">
-        <button type="button" className="brand" onClick={goList} data-testid="nav-home">
-          <span className="brand-mark" aria-hidden="true" />
-          <span className="brand-text">{t('app.title')}</span>
-          <span className="brand-sep" aria-hidden="true">/</span>
-          <span className="brand-section">{t('app.flows')}</span>
-        </button>
+        <div className="header-left">
+          <button type="button" className="brand" onClick={goList} data-testid="nav-home">
+            <span className="brand-mark" aria-hidden="true" />
+            <span className="brand-text">{t('app.title')}</span>
+            <span className="brand-sep" aria-hidden="true">/</span>
+            <span className="brand-section">{t(route.name === 'forms' ? 'nav.forms' : 'app.flows')}</span>
+          </button>
+          {token && (
+            <nav className="main-nav" aria-label={t('nav.main')}>
+              <a href="#/" aria-current={route.name !== 'forms' ? 'page' : undefined} data-testid="nav-flows">{t('nav.flows')}</a>
+              <a href="#/forms" aria-current={route.name === 'forms' ? 'page' : undefined} data-testid="nav-forms">{t('nav.forms')}</a>
+            </nav>
+          )}
+        </div>
         <div className="header-tools">
           <div className="lang-switch" role="group" aria-label={t('app.language')}>
             {LANGS.map((l) => (
@@ -150,6 +159,8 @@ export function App() {
               <Suspense fallback={<div className="page loading" role="status">{t('app.loading')}</div>}>
                 <Editor key={route.id} routeId={route.id} onToast={setToast} leaveGuard={leaveGuard} />
               </Suspense>
+            ) : route.name === 'forms' ? (
+              <SiteForms onToast={setToast} />
             ) : (
               <FlowList onToast={setToast} />
             )}

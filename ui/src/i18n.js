@@ -3,13 +3,14 @@
 import { createContext, useContext } from 'react';
 import { appMessages } from './i18n/app.js';
 import { editorMessages } from './i18n/editor.js';
+import { formMessages } from './i18n/forms.js';
 import { panelMessages } from './i18n/panels.js';
 import { rjsfRu } from './i18n/rjsf.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
 
-export const messages = { ...appMessages, ...editorMessages, ...panelMessages };
+export const messages = { ...appMessages, ...editorMessages, ...panelMessages, ...formMessages };
 
 /** rjsf's translateString for `lang`. */
 export function rjsfTranslator(lang) {

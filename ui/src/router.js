@@ -1,11 +1,12 @@
 // Hash routes, so the server only has to serve index.html at "/":
-// "#/" the scenario list, "#/flows/new" a new scenario, "#/flows/<id>" the editor.
+// "#/" the scenario list, "#/flows/new" a new scenario, "#/flows/<id>" the editor, "#/forms" site forms.
 import { useEffect, useState } from 'react';
 
 export function parseHash(hash) {
   const path = String(hash || '').replace(/^#/, '') || '/';
   const m = path.match(/^\/flows\/([^/?#]+)\/?$/);
   if (m) return { name: 'editor', id: decodeURIComponent(m[1]) };
+  if (/^\/forms\/?$/.test(path)) return { name: 'forms' };
   return { name: 'list' };
 }
 
