@@ -238,7 +238,8 @@ def _run_all(n_workers: int) -> int:
 
 
 def _rotate_secrets() -> int:
-    """Re-encrypt with the first key every secret at rest: flows, presets and the runs' snapshots.
+    """Re-encrypt with the first key every secret at rest: flows, presets, the runs' snapshots and
+    the site-form sources' keys.
 
     Runs keep a copy of their flow's definition (secrets sealed); a waiting, retrying or failed
     run must still decrypt once the old key is dropped, so they are rotated too, in chunks.
@@ -246,6 +247,7 @@ def _rotate_secrets() -> int:
     from plugin.api.app import create_app
     from plugin.api.context import rt
     from plugin.api.extensions import db
+    from plugin.ingest.hooks import rotate_keys
     from plugin.storage.models import Flow, Preset, Run
     from plugin.storage.secrets import rotate_nodes
 
@@ -257,6 +259,7 @@ def _rotate_secrets() -> int:
             definition["nodes"] = rotate_nodes(runtime.registry, runtime.secrets, definition["nodes"])
             row.definition = definition
             count += 1
+        sources = rotate_keys(db.session, runtime.secrets)
         db.session.commit()
         runs, last = 0, ""
         while chunk := db.session.query(Run).filter(Run.id > last).order_by(Run.id).limit(500).all():
@@ -268,7 +271,10 @@ def _rotate_secrets() -> int:
                     runs += 1
             last = chunk[-1].id
             db.session.commit()
-        print(f"re-encrypted the secrets of {count} flows and presets and {runs} runs")
+        print(
+            f"re-encrypted the secrets of {count} flows and presets and {runs} runs, "
+            f"and the keys of {sources} site-form sources"
+        )
     return 0
 
 

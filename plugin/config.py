@@ -60,6 +60,11 @@ def from_env() -> dict:
         "MAX_CONTENT_LENGTH": _int("AUTOMATION_MAX_BODY_BYTES", 5 * 1024 * 1024),
         "INGEST_RATE": _float("AUTOMATION_INGEST_RATE", 2000.0),
         "INGEST_BURST": _int("AUTOMATION_INGEST_BURST", 4000),
+        # site-form sources (POST /api/v1/hooks/{key}): posts per second and burst, per source
+        "HOOK_RATE": _float("AUTOMATION_HOOK_RATE", 1.0),
+        "HOOK_BURST": _int("AUTOMATION_HOOK_BURST", 30, minimum=1),
+        # the server's address as sites reach it (behind a proxy), for the sources' URLs
+        "PUBLIC_URL": os.environ.get("AUTOMATION_PUBLIC_URL", "").strip(),
         "SMTP_VERIFY_TLS": switch("AUTOMATION_SMTP_VERIFY_TLS"),
         "STATUS_GROUPS": os.environ.get("AUTOMATION_STATUS_GROUPS", ""),
         "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),

@@ -102,6 +102,25 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class HookSource(Base):
+    """A site-form source (SPEC §11): ``POST /api/v1/hooks/{key}`` stores a custom event named ``name``.
+
+    The key is looked up by its SHA-256 (``key_hash``) and kept sealed with the secret box
+    (``key_sealed``) so the UI can show the URL again; revoking keeps the row, so a revoked key
+    answers exactly as an unknown one.
+    """
+
+    __tablename__ = "hook_sources"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Visit(Base):
     __tablename__ = "visits"
 

@@ -63,6 +63,7 @@ def concrete_paths(app, client) -> list[tuple[str, str]]:
         "order_id": "o-junk",
         "filename": "x.js",
         "token_id": str(token_id),
+        "key": "hk_no-such-key",
     }
     out = []
     for rule in app.url_map.iter_rules():

@@ -19,7 +19,7 @@ INGEST_ROUTES = {
     ("PUT", "/api/v1/orders/<string:order_id>"),
     ("PUT", "/api/v1/clients/<string:external_id>"),
 }
-ADMIN_READS = {"/api/v1/tokens"}  # GETs that only an admin token may call
+ADMIN_READS = {"/api/v1/tokens", "/api/v1/hooks"}  # GETs that only admin may call: they reveal credentials
 
 
 def expected_scope(method: str, rule: str) -> str:
@@ -70,6 +70,7 @@ def test_the_walk_covers_every_kind_of_route(app):
         ("POST", "/api/v1/flows/test"),
         ("POST", "/api/v1/nodes/some-id/execute"),
         ("GET", "/api/v1/tokens"),
+        ("GET", "/api/v1/hooks"),  # the sources' URLs carry their keys
         ("POST", "/api/v1/tokens"),
         ("DELETE", "/api/v1/tokens/some-id"),
         ("PUT", "/api/v1/flows/some-id"),

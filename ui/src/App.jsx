@@ -9,6 +9,7 @@ import { Banner } from './components/common.jsx';
 import { FlowList } from './components/FlowList.jsx';
 import { Login } from './components/Login.jsx';
 import { Tokens } from './components/Tokens.jsx';
+import { SiteForms } from './components/SiteForms.jsx';
 
 const LANG_KEY = 'automation-lang';
 
@@ -103,32 +104,21 @@ export function App() {
         {t('app.skipToContent')}
       </a>
       <header className="app-header">
-        <button type="button" className="brand" onClick={goList} data-testid="nav-home">
-          <span className="brand-mark" aria-hidden="true" />
-          <span className="brand-text">{t('app.title')}</span>
-          <span className="brand-sep" aria-hidden="true">/</span>
-          <span className="brand-section">{route.name === 'tokens' ? t('nav.tokens') : t('app.flows')}</span>
-        </button>
-        {token && (
-          <nav className="app-nav" aria-label={t('nav.label')}>
-            <a
-              href="#/"
-              className={`app-nav-link${route.name !== 'tokens' ? ' active' : ''}`}
-              aria-current={route.name === 'list' ? 'page' : undefined}
-              data-testid="nav-flows"
-            >
-              {t('nav.flows')}
-            </a>
-            <a
-              href="#/tokens"
-              className={`app-nav-link${route.name === 'tokens' ? ' active' : ''}`}
-              aria-current={route.name === 'tokens' ? 'page' : undefined}
-              data-testid="nav-tokens"
-            >
-              {t('nav.tokens')}
-            </a>
-          </nav>
-        )}
+        <div className="header-left">
+          <button type="button" className="brand" onClick={goList} data-testid="nav-home">
+            <span className="brand-mark" aria-hidden="true" />
+            <span className="brand-text">{t('app.title')}</span>
+            <span className="brand-sep" aria-hidden="true">/</span>
+            <span className="brand-section">{t({ forms: 'nav.forms', tokens: 'nav.tokens' }[route.name] || 'app.flows')}</span>
+          </button>
+          {token && (
+            <nav className="main-nav" aria-label={t('nav.main')}>
+              <a href="#/" aria-current={route.name !== 'forms' && route.name !== 'tokens' ? 'page' : undefined} data-testid="nav-flows">{t('nav.flows')}</a>
+              <a href="#/forms" aria-current={route.name === 'forms' ? 'page' : undefined} data-testid="nav-forms">{t('nav.forms')}</a>
+              <a href="#/tokens" aria-current={route.name === 'tokens' ? 'page' : undefined} data-testid="nav-tokens">{t('nav.tokens')}</a>
+            </nav>
+          )}
+        </div>
         <div className="header-tools">
           <div className="lang-switch" role="group" aria-label={t('app.language')}>
             {LANGS.map((l) => (
@@ -171,6 +161,8 @@ export function App() {
               <Suspense fallback={<div className="page loading" role="status">{t('app.loading')}</div>}>
                 <Editor key={route.id} routeId={route.id} onToast={setToast} leaveGuard={leaveGuard} />
               </Suspense>
+            ) : route.name === 'forms' ? (
+              <SiteForms onToast={setToast} />
             ) : route.name === 'tokens' ? (
               <Tokens onToast={setToast} />
             ) : (

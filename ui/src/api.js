@@ -69,6 +69,9 @@ export const api = {
   runs: (flowId, cursor, limit = 20) =>
     request('GET', `/api/v1/runs?flow_id=${enc(flowId)}&limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
   retryRun: (id) => request('POST', `/api/v1/runs/${enc(id)}/retry`),
+  hooks: () => request('GET', '/api/v1/hooks').then((d) => d?.hooks || []),
+  createHook: (name) => request('POST', '/api/v1/hooks', { name }),
+  deleteHook: (id) => request('DELETE', `/api/v1/hooks/${enc(id)}`),
   tokens: () => request('GET', '/api/v1/tokens').then((d) => d?.tokens || []),
   createToken: (name, scope) => request('POST', '/api/v1/tokens', { name, scope }),
   revokeToken: (id) => request('DELETE', `/api/v1/tokens/${enc(id)}`),

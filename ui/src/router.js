@@ -1,11 +1,13 @@
 // Hash routes, so the server only has to serve index.html at "/":
-// "#/" the scenario list, "#/flows/new" a new scenario, "#/flows/<id>" the editor, "#/tokens" «Токены доступа».
+// "#/" the scenario list, "#/flows/new" a new scenario, "#/flows/<id>" the editor, "#/forms" site forms,
+// "#/tokens" «Токены доступа».
 import { useEffect, useState } from 'react';
 
 export function parseHash(hash) {
   const path = String(hash || '').replace(/^#/, '') || '/';
   const m = path.match(/^\/flows\/([^/?#]+)\/?$/);
   if (m) return { name: 'editor', id: decodeURIComponent(m[1]) };
+  if (/^\/forms\/?$/.test(path)) return { name: 'forms' };
   if (/^\/tokens\/?$/.test(path)) return { name: 'tokens' };
   return { name: 'list' };
 }

@@ -2,6 +2,7 @@
 import { useMemo } from 'react';
 import Form from '@rjsf/core';
 import { rjsfTranslator, useI18n } from '../i18n.js';
+import { useHookNames, withEventNames } from '../hookNames.js';
 import { formSchemas } from '../schemaUi.js';
 import { DEFAULTS_BEHAVIOR, validator } from '../validator.js';
 import { fields, widgets } from './widgets.jsx';
@@ -13,15 +14,18 @@ export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
     const s = t(key);
     return s === key ? String(type) : s;
   };
+  const isCustom = def?.type === 'event.custom';
+  const hookNames = useHookNames(isCustom);
   const { schema, uiSchema } = useMemo(() => {
     const out = formSchemas(def?.schema, lang, optionTitle);
+    if (isCustom) out.schema = withEventNames(out.schema, hookNames);
     // Imported secrets come back as the placeholder with nothing stored behind it: not «задано».
     for (const field of missingSecrets || []) {
       const ui = (out.uiSchema[field] ||= {});
       ui['ui:options'] = { ...(ui['ui:options'] || {}), secretMissing: true };
     }
     return out;
-  }, [def, lang, missingSecrets]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [def, lang, missingSecrets, isCustom, hookNames]); // eslint-disable-line react-hooks/exhaustive-deps
   const translateString = useMemo(() => rjsfTranslator(lang), [lang]);
   const hasFields = Object.keys(schema.properties || {}).length > 0 || schema.additionalProperties;
 

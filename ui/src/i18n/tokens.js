@@ -1,8 +1,6 @@
 // UI messages (ru, en): «Токены доступа» — API tokens, their scopes, creation and revocation.
 export const tokenMessages = {
-  'nav.flows': { ru: 'Сценарии', en: 'Scenarios' },
   'nav.tokens': { ru: 'Токены доступа', en: 'Access tokens' },
-  'nav.label': { ru: 'Разделы', en: 'Sections' },
 
   'tokens.title': { ru: 'Токены доступа', en: 'Access tokens' },
   'tokens.intro': {
