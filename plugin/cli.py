@@ -36,6 +36,16 @@ def _parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token and print it once")
     create.add_argument("--name", default="cli")
+    create.add_argument(
+        "--scope",
+        choices=("ingest", "read", "admin"),
+        default="admin",
+        help="ingest: the ingestion endpoints only (give it to a website); read: every GET; "
+        "admin: everything (the default)",
+    )
+    token_sub.add_parser("list", help="list tokens: id, scope, name, created, last used (never the token)")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id (at once)")
+    revoke.add_argument("id", type=int)
     sub.add_parser("manifest", help="write plugin.json from the node registry")
     secrets = sub.add_parser("secrets", help="secret keys")
     secrets_sub = secrets.add_subparsers(dest="secrets_command", required=True)
@@ -127,11 +137,45 @@ def _prepare(_args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     from plugin.api.app import create_app
-    from plugin.api.auth import create_token
 
     with create_app().app_context():
-        print(create_token(args.name))
+        return _TOKEN_COMMANDS[args.token_command](args)
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from plugin.api.auth import create_token
+
+    print(create_token(args.name, args.scope))
     return 0
+
+
+def _token_list(_args: argparse.Namespace) -> int:
+    from plugin.api.extensions import db
+    from plugin.storage.models import ApiToken
+
+    print("id\tscope\tcreated_at\tlast_used_at\tname")
+    for row in db.session.query(ApiToken).order_by(ApiToken.id):
+        used = row.last_used_at.isoformat(timespec="seconds") + "Z" if row.last_used_at else "-"
+        created = row.created_at.isoformat(timespec="seconds") + "Z"
+        print(f"{row.id}\t{row.scope}\t{created}\t{used}\t{row.name}")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from plugin.api.extensions import db
+    from plugin.storage.models import ApiToken
+
+    row = db.session.get(ApiToken, args.id)
+    if row is None:
+        sys.stderr.write(f"no API token with id {args.id}\n")
+        return 1
+    db.session.delete(row)
+    db.session.commit()
+    print(f"revoked token {args.id} ({row.scope}, {row.name!r})")
+    return 0
+
+
+_TOKEN_COMMANDS = {"create": _token_create, "list": _token_list, "revoke": _token_revoke}
 
 
 def _serve_command(args: argparse.Namespace) -> int:
@@ -164,7 +208,7 @@ def _login_token() -> str:
     from plugin.api.auth import create_token
 
     with create_app().app_context():
-        return create_token("login")
+        return create_token("login", "admin")  # the UI's login: it manages scenarios and tokens
 
 
 def _run_all(n_workers: int) -> int:

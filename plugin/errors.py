@@ -47,6 +47,14 @@ class Unauthorized(ApiProblem):
     slug = "unauthorized"
 
 
+class Forbidden(ApiProblem):
+    """A valid token whose scope does not cover the route (plugin/api/auth.py)."""
+
+    status = 403
+    title = "Insufficient token scope"
+    slug = "forbidden"
+
+
 class TooManyRequests(ApiProblem):
     status = 429
     title = "Too many requests"

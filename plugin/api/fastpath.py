@@ -6,7 +6,9 @@ request costs ~2.5 ms of Python; this WSGI middleware answers the common, valid 
 under half of that with the very same rules, and hands everything else to the Flask app:
 
 * the same bearer-token check (``plugin.api.auth.authenticate``'s rules: the env token, else the
-  SHA-256 of the token looked up in ``api_tokens``) and the same per-token rate limiter;
+  SHA-256 of the token looked up in ``api_tokens``, on every request: a revoked token stops at
+  once), the same scopes (read from the Flask views' declarations) and the same per-token rate
+  limiter;
 * the same strict JSON reading (``strict_loads``) and the same marshmallow schemas (``VisitIn``,
   ``CustomEventIn``, ``OrderIn``, ``ClientIn``; for a batch each item's schema, the envelope
   checked as ``BatchIn`` does), the plain valid case loaded by ``plugin.ingest.quickload`` (which
@@ -18,7 +20,8 @@ under half of that with the very same rules, and hands everything else to the Fl
   or client upsert go through the same ``ingest_batch`` / ``upsert_order`` / ``upsert_client`` as
   the Flask views, in one transaction).
 
-Anything else — a missing or wrong token, a rate-limited token, a body that is not valid JSON,
+Anything else — a missing or wrong token, a token whose scope does not cover the route, a
+rate-limited token, a body that is not valid JSON,
 that holds U+0000 or a string that is not Unicode, that fails the schema, a database error before
 the commit — is passed to the Flask app untouched (the body re-wound), which answers it with its
 problem details. So the fast path can only ever answer 202, with the body and headers the Flask
@@ -36,7 +39,7 @@ from marshmallow import ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from plugin.api.auth import identity_for
+from plugin.api.auth import Identity, allows, identity_for, required_scope
 from plugin.errors import ValidationFailed
 from plugin.ingest import schemas
 from plugin.ingest.batch import ingest_batch
@@ -59,7 +62,7 @@ log = logging.getLogger(__name__)
 
 PATHS = {"/api/v1/events": "event", "/api/v1/visits": "visit", "/api/v1/batch": "batch"}
 BATCH_MAX = 1000
-_TOKEN_SQL = text("SELECT id FROM api_tokens WHERE token_hash = :h")
+_TOKEN_SQL = text("SELECT id, scope FROM api_tokens WHERE token_hash = :h")
 
 
 class FastIngest:
@@ -78,6 +81,7 @@ class FastIngest:
         self.quick = {kind: QuickLoader(schema) for kind, schema in self.schemas.items()}
         self.quick_items = {kind: QuickLoader(schema) for kind, schema in schemas.ITEM_LOADERS.items()}
         self.headers = _headers_of(app)
+        self.scopes = _scopes_of(app)  # kind → the scope its Flask view declares
         self._engine = None
         self._autocommit = None  # PostgreSQL: single-statement writes (see _store)
         self._dbapi_error = None  # the driver's base exception, with the autocommit engine
@@ -142,7 +146,7 @@ class FastIngest:
         if data is None:
             return None
         engine = self._db()
-        if not self._admitted(engine, environ):
+        if not self._admitted(engine, environ, kind):
             return None
         if kind == "batch":
             derived = self._store_batch(engine, data)
@@ -173,16 +177,20 @@ class FastIngest:
         except ValidationError:
             return None
 
-    def _admitted(self, engine, environ) -> bool:
-        """The token is valid and within its rate limit (one take of its budget per request)."""
+    def _admitted(self, engine, environ, kind: str) -> bool:
+        """The token is valid, its scope covers the route, and it is within its rate limit (one take
+        of its budget per request). Its use is recorded here (Flask, answering a decline, records
+        it again: the record is throttled)."""
         identity = self._identity(engine, environ.get("HTTP_AUTHORIZATION"))
-        if identity is None:
-            return False
+        if identity is None or not allows(identity.scope, self.scopes[kind]):
+            return False  # Flask answers the 401 / 403
+        if identity.token_id is not None:
+            self.app.extensions["token_use"].touch(engine, identity.token_id)
         limiter = self.app.extensions["ingest_rate_limiter"]
         try:
             # kept for Flask, should it answer this request after all (a 429, or a later decline):
             # one take of the token's budget per request
-            environ[RATE_TAKEN] = wait = limiter.take(identity)
+            environ[RATE_TAKEN] = wait = limiter.take(identity.key)
             if wait is not None:
                 return False  # Flask answers the 429
         except Exception:  # noqa: BLE001 - Redis down: accept rather than refuse data (as Flask does)
@@ -259,12 +267,13 @@ class FastIngest:
                     self._group = GroupCommit(self._autocommit, self._dbapi_error, self._notify)
         return self._engine
 
-    def _identity(self, engine, header: str | None) -> str | None:
-        def token_id(digest: str) -> int | None:
+    def _identity(self, engine, header: str | None) -> Identity | None:
+        def lookup(digest: str) -> tuple[int, str] | None:
             with engine.connect() as conn:
-                return conn.execute(_TOKEN_SQL, {"h": digest}).scalar()
+                row = conn.execute(_TOKEN_SQL, {"h": digest}).first()
+            return (row[0], row[1]) if row is not None else None
 
-        return identity_for(header, self.app.config.get("API_TOKEN") or "", token_id)
+        return identity_for(header, self.app.config.get("API_TOKEN") or "", lookup)
 
     def _store(self, engine, kind: str, data: dict) -> tuple[bool, bool]:
         """Store one visit or custom event with its engine event: (new?, dispatch notified?)."""
@@ -310,6 +319,26 @@ def _autocommit_engine(engine):
     auto = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=20)
     event.listen(engine, "engine_disposed", lambda _engine: auto.dispose())
     return auto
+
+
+# one request of each kind, to find the Flask view it stands in for
+_EXAMPLES = {
+    "event": ("POST", "/api/v1/events"),
+    "visit": ("POST", "/api/v1/visits"),
+    "batch": ("POST", "/api/v1/batch"),
+    "order": ("PUT", "/api/v1/orders/x"),
+    "client": ("PUT", "/api/v1/clients/x"),
+}
+
+
+def _scopes_of(app) -> dict[str, str]:
+    """The scope each kind's Flask view declares (plugin.api.auth), so the two paths cannot differ."""
+    adapter = app.url_map.bind("localhost")
+    scopes = {}
+    for kind, (method, path) in _EXAMPLES.items():
+        endpoint, _args = adapter.match(path, method=method)
+        scopes[kind] = required_scope(app.view_functions[endpoint], method)
+    return scopes
 
 
 def _headers_of(app) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from flask import Flask, Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from plugin.api.auth import ADMIN, public, requires_scope
 from plugin.api.common import json_object
 from plugin.api.context import rt
 from plugin.api.extensions import db
@@ -138,6 +139,7 @@ def _name(body: dict) -> str:
 
 @blp.route("")
 class HookList(MethodView):
+    @requires_scope(ADMIN)  # the URLs carry the keys: a read token must not gain the right to post
     @blp.doc(summary="Site-form sources, each with its URL")
     @blp.doc(responses=ok("HookSourceList", 200))
     @blp.response(200)
@@ -155,6 +157,7 @@ class HookList(MethodView):
 
 @blp.route("/<string:key>")
 class HookItem(MethodView):
+    @public  # no Authorization header: the key in the URL is the credential (plugin/api/auth.py)
     @blp.doc(
         security=[],
         summary="A site form's submission (no token: the key is the credential); stores a custom event",

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
+from plugin.api.auth import INGEST, requires_scope
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.errors import ValidationFailed
@@ -52,6 +53,7 @@ def _id(value: str, name: str) -> str:
 
 
 @blp.route("/visits")
+@requires_scope(INGEST)  # an ingest token (a website) may call these, and only these
 class Visits(MethodView):
     @blp.arguments(schemas.VisitIn)
     @blp.response(202, schemas.Accepted)
@@ -62,6 +64,7 @@ class Visits(MethodView):
 
 
 @blp.route("/clients/<string:external_id>")
+@requires_scope(INGEST)
 class Clients(MethodView):
     @blp.arguments(schemas.ClientIn)
     @blp.response(202, schemas.Accepted)
@@ -73,6 +76,7 @@ class Clients(MethodView):
 
 
 @blp.route("/orders/<string:order_id>")
+@requires_scope(INGEST)
 class Orders(MethodView):
     @blp.arguments(schemas.OrderIn)
     @blp.response(202, schemas.Accepted)
@@ -84,6 +88,7 @@ class Orders(MethodView):
 
 
 @blp.route("/events")
+@requires_scope(INGEST)
 class CustomEvents(MethodView):
     @blp.arguments(schemas.CustomEventIn)
     @blp.response(202, schemas.Accepted)
@@ -94,6 +99,7 @@ class CustomEvents(MethodView):
 
 
 @blp.route("/batch")
+@requires_scope(INGEST)
 class Batch(MethodView):
     @blp.arguments(schemas.BatchIn)
     @blp.response(202, schemas.BatchAccepted)

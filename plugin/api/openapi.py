@@ -334,7 +334,7 @@ class ProblemsPlugin(BasePlugin):
             responses = operation.setdefault("responses", {})
             statuses = [400, 503]
             if operation.get("security") != []:
-                statuses.append(401)
+                statuses += [401, 403]  # 403: a token whose scope does not cover the operation
             if "{" in (path or ""):
                 statuses.append(404)
             if "requestBody" in operation:

@@ -95,7 +95,11 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # ingest | read | admin (plugin/api/auth.py); tokens made before scopes existed are admin
+    scope: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # written at most once a minute per token (plugin/api/auth.py: TokenUse)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class HookSource(Base):

@@ -209,7 +209,9 @@ def test_openapi_is_3_1_and_lists_every_route(app, anon):
             if method.lower() not in spec["paths"].get(path, {}):
                 missing.append(f"{method} {path}")
     assert not missing, f"routes missing from the OpenAPI document: {sorted(missing)}"
-    assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    scheme = spec["components"]["securitySchemes"]["bearerAuth"]
+    assert {k: scheme[k] for k in ("type", "scheme")} == {"type": "http", "scheme": "bearer"}
+    assert all(scope in scheme["description"] for scope in ("ingest", "read", "admin"))
     assert "FlowDocument" in spec["components"]["schemas"]
 
 

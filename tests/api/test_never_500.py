@@ -54,6 +54,7 @@ def concrete_paths(app, client) -> list[tuple[str, str]]:
     flow_id = client.post("/api/v1/flows", json=doc).get_json()["id"]
     preset = {"name": "p", "kind": "action", "nodes": [doc["nodes"][2]]}
     preset_id = client.post("/api/v1/presets", json=preset).get_json()["id"]
+    token_id = client.post("/api/v1/tokens", json={"name": "t", "scope": "read"}).get_json()["id"]
     values = {
         "flow_id": flow_id,
         "preset_id": preset_id,
@@ -61,6 +62,7 @@ def concrete_paths(app, client) -> list[tuple[str, str]]:
         "external_id": "c-junk",
         "order_id": "o-junk",
         "filename": "x.js",
+        "token_id": str(token_id),
         "key": "hk_no-such-key",
     }
     out = []

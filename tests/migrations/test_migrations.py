@@ -1,4 +1,4 @@
-"""Migrations: they build exactly the models' schema; 0004 (partial indexes) upgrades stored data and downgrades; 0005 (steps fillfactor)."""
+"""Migrations: they build exactly the models' schema; 0004 (partial indexes) upgrades stored data and downgrades; 0005 (steps fillfactor); 0007 (token scopes: existing tokens become admin)."""
 
 from __future__ import annotations
 
@@ -336,3 +336,23 @@ def test_0005_leaves_room_on_step_pages_for_outcomes_written_in_place(bare_app):
             assert hot >= 60, hot  # of 120; ~0 with pages filled to the brim
         _migrate(downgrade, "0004")
         assert options() is None
+
+
+def test_0007_makes_existing_tokens_admin_and_downgrades(bare_app):
+    from sqlalchemy import text
+
+    with bare_app.app_context():
+        _migrate(upgrade, "0006")
+        db.session.execute(
+            text("INSERT INTO api_tokens (name, token_hash, created_at) VALUES ('old', :h, :t)"),
+            {"h": "a" * 64, "t": utcnow()},
+        )
+        db.session.commit()
+        _migrate(upgrade, "0007")
+        row = db.session.execute(text("SELECT name, scope, last_used_at FROM api_tokens")).one()
+        assert tuple(row) == ("old", "admin", None)
+        db.session.commit()
+        _migrate(downgrade, "0006")
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("api_tokens")}
+        assert columns == {"id", "name", "token_hash", "created_at"}

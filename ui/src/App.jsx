@@ -8,6 +8,7 @@ import { navigate, useHashRoute } from './router.js';
 import { Banner } from './components/common.jsx';
 import { FlowList } from './components/FlowList.jsx';
 import { Login } from './components/Login.jsx';
+import { Tokens } from './components/Tokens.jsx';
 import { SiteForms } from './components/SiteForms.jsx';
 
 const LANG_KEY = 'automation-lang';
@@ -108,12 +109,13 @@ export function App() {
             <span className="brand-mark" aria-hidden="true" />
             <span className="brand-text">{t('app.title')}</span>
             <span className="brand-sep" aria-hidden="true">/</span>
-            <span className="brand-section">{t(route.name === 'forms' ? 'nav.forms' : 'app.flows')}</span>
+            <span className="brand-section">{t({ forms: 'nav.forms', tokens: 'nav.tokens' }[route.name] || 'app.flows')}</span>
           </button>
           {token && (
             <nav className="main-nav" aria-label={t('nav.main')}>
-              <a href="#/" aria-current={route.name !== 'forms' ? 'page' : undefined} data-testid="nav-flows">{t('nav.flows')}</a>
+              <a href="#/" aria-current={route.name !== 'forms' && route.name !== 'tokens' ? 'page' : undefined} data-testid="nav-flows">{t('nav.flows')}</a>
               <a href="#/forms" aria-current={route.name === 'forms' ? 'page' : undefined} data-testid="nav-forms">{t('nav.forms')}</a>
+              <a href="#/tokens" aria-current={route.name === 'tokens' ? 'page' : undefined} data-testid="nav-tokens">{t('nav.tokens')}</a>
             </nav>
           )}
         </div>
@@ -161,6 +163,8 @@ export function App() {
               </Suspense>
             ) : route.name === 'forms' ? (
               <SiteForms onToast={setToast} />
+            ) : route.name === 'tokens' ? (
+              <Tokens onToast={setToast} />
             ) : (
               <FlowList onToast={setToast} />
             )}

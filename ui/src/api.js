@@ -72,6 +72,9 @@ export const api = {
   hooks: () => request('GET', '/api/v1/hooks').then((d) => d?.hooks || []),
   createHook: (name) => request('POST', '/api/v1/hooks', { name }),
   deleteHook: (id) => request('DELETE', `/api/v1/hooks/${enc(id)}`),
+  tokens: () => request('GET', '/api/v1/tokens').then((d) => d?.tokens || []),
+  createToken: (name, scope) => request('POST', '/api/v1/tokens', { name, scope }),
+  revokeToken: (id) => request('DELETE', `/api/v1/tokens/${enc(id)}`),
 };
 
 /** Saves `data` as a pretty-printed JSON file download. */

@@ -6,11 +6,12 @@ import { editorMessages } from './i18n/editor.js';
 import { formMessages } from './i18n/forms.js';
 import { panelMessages } from './i18n/panels.js';
 import { rjsfRu } from './i18n/rjsf.js';
+import { tokenMessages } from './i18n/tokens.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
 
-export const messages = { ...appMessages, ...editorMessages, ...panelMessages, ...formMessages };
+export const messages = { ...appMessages, ...editorMessages, ...panelMessages, ...formMessages, ...tokenMessages };
 
 /** rjsf's translateString for `lang`. */
 export function rjsfTranslator(lang) {

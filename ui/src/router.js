@@ -1,5 +1,6 @@
 // Hash routes, so the server only has to serve index.html at "/":
-// "#/" the scenario list, "#/flows/new" a new scenario, "#/flows/<id>" the editor, "#/forms" site forms.
+// "#/" the scenario list, "#/flows/new" a new scenario, "#/flows/<id>" the editor, "#/forms" site forms,
+// "#/tokens" «Токены доступа».
 import { useEffect, useState } from 'react';
 
 export function parseHash(hash) {
@@ -7,6 +8,7 @@ export function parseHash(hash) {
   const m = path.match(/^\/flows\/([^/?#]+)\/?$/);
   if (m) return { name: 'editor', id: decodeURIComponent(m[1]) };
   if (/^\/forms\/?$/.test(path)) return { name: 'forms' };
+  if (/^\/tokens\/?$/.test(path)) return { name: 'tokens' };
   return { name: 'list' };
 }
 
