@@ -75,6 +75,7 @@ def build_manifest(registry: Registry) -> dict[str, Any]:
                 "order": {"method": "PUT", "path": f"{API_BASE}/orders/{{id}}"},
                 "event": {"method": "POST", "path": f"{API_BASE}/events"},
                 "batch": {"method": "POST", "path": f"{API_BASE}/batch"},
+                "site_form": {"method": "POST", "path": f"{API_BASE}/hooks/{{key}}"},
             },
             "flows": f"{API_BASE}/flows",
             "flows_import": {"method": "POST", "path": f"{API_BASE}/flows/import"},
