@@ -87,7 +87,7 @@ def call_action(
     state: dict,
 ) -> Outcome:
     """Perform one attempt of an action and classify what happened; touches no database."""
-    secrets = secret_values(spec, params)
+    secrets = secret_values(spec, params, node)
     state = dict(state or {})
     started = time.monotonic()
     waited = 0.0  # in-place rate-limit waits so far: bounded, so a worker is never held longer

@@ -20,6 +20,7 @@ from plugin.engine.graph import Graph, StepView, evaluate
 from plugin.masking import mask, strings_in
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, Skip
 from plugin.registry import NodeType, Registry
+from plugin.storage.secrets import sealed_paths
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,18 @@ def render_params(spec: NodeType, params: dict, context: dict) -> dict:
     return out
 
 
-def secret_values(spec: NodeType, params: dict) -> list[str]:
+def secret_paths(spec: NodeType, params: dict, node: dict | None = None) -> tuple[tuple[str, ...], ...]:
+    """Where ``params`` hold secrets: the schema's secret params, and whatever is sealed in the
+    stored node (secret when it was saved, whatever the schema or the marks say now)."""
+    stored = sealed_paths((node or {}).get("params") or {})
+    return tuple(dict.fromkeys([*spec.secret_paths(params), *stored]))
+
+
+def secret_values(spec: NodeType, params: dict, node: dict | None = None) -> list[str]:
     """Every secret string in ``params`` (x-secret fields, secret webhook headers, ...)."""
     out: list[str] = []
-    for path in spec.secret_paths(params):
-        value: Any = params
-        for part in path:
-            value = value.get(part) if isinstance(value, dict) else None
-        out += strings_in(value)
+    for path in secret_paths(spec, params, node):
+        out += strings_in(_at(params, path))
     return out
 
 
@@ -68,7 +73,7 @@ def build_call(
         attempt=attempt,
         state=state,
         services=services,
-        secret_paths=spec.secret_paths(rendered),
+        secret_paths=secret_paths(spec, rendered, node),
     )
 
 
@@ -151,7 +156,7 @@ def _preview_action(
     cannot until the secret is set (status ``needs_secret``; the path still counts)."""
     node, spec = graph.nodes[nid], graph.spec(nid)
     params = open_params(node)
-    unset = ["/".join(p) for p in spec.secret_paths(params) if _at(params, p) == SECRET_PLACEHOLDER]
+    unset = ["/".join(p) for p in secret_paths(spec, params, node) if _at(params, p) == SECRET_PLACEHOLDER]
     try:
         call = build_call(
             spec,
@@ -170,14 +175,14 @@ def _preview_action(
         status = "skipped" if isinstance(exc, Skip) else "failed"
         return StepView(status=status), {
             "status": status,
-            "error": mask(str(exc), secret_values(spec, params)),
+            "error": mask(str(exc), secret_values(spec, params, node)),
         }
     except templating.TemplateError as exc:
         return StepView(status="failed"), {
             "status": "failed",
-            "error": mask(str(exc), secret_values(spec, params)),
+            "error": mask(str(exc), secret_values(spec, params, node)),
         }
-    output = mask(preview, secret_values(spec, params))
+    output = mask(preview, secret_values(spec, params, node))
     if unset:
         error = f"secret {', '.join(unset)} is not set: fill it in before this can send"
         return StepView(status="succeeded"), {"status": "needs_secret", "output": output, "error": error}

@@ -105,6 +105,16 @@ def _walk(value: Any, sealed) -> Any:
     return value
 
 
+def sealed_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Where ``value`` (a node's stored params) holds sealed secrets: secret too, whatever the
+    schema says now (a header unmarked as secret is never shown by a dry run or a trace)."""
+    if is_encrypted(value):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in sealed_paths(v, (*path, k))]
+    return []
+
+
 def _placeholders(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     if value == SECRET_PLACEHOLDER:
         return [path]
