@@ -18,6 +18,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from plugin.nodes.base import secret_keys
+
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -111,6 +113,17 @@ class NodeType:
     @property
     def secret_fields(self) -> tuple[str, ...]:
         return tuple(name for name, prop in self.properties.items() if prop.get("x-secret"))
+
+    def secret_paths(self, params: Any) -> tuple[tuple[str, ...], ...]:
+        """Where ``params`` hold secrets: every ``x-secret`` field, and the entries of an object
+        param with an ``x-secret-keys`` rule that are secret by name or marked by the user."""
+        out = [(name,) for name in self.secret_fields]
+        params = params if isinstance(params, dict) else {}
+        for name, prop in self.properties.items():
+            rule, value = prop.get("x-secret-keys"), params.get(name)
+            if isinstance(rule, dict) and isinstance(value, dict):
+                out += [(name, key) for key in secret_keys(value, rule, params)]
+        return tuple(out)
 
     def validator(self) -> Draft202012Validator:
         return _validator(self.type)

@@ -10,6 +10,7 @@ from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from plugin.masking import install_log_masking
 from plugin.nodes._services import Services, Settings
 from plugin.registry import Registry, get_registry
 from plugin.storage.redisconn import redis_from_config
@@ -44,6 +45,7 @@ def settings_from_config(config: dict[str, Any]) -> Settings:
 
 def build_runtime(config: dict[str, Any]) -> Runtime:
     """The runtime of one process (the API keeps it in ``app.extensions["automation"]``)."""
+    install_log_masking()
     redis = redis_from_config(config)
     return Runtime(
         registry=get_registry(),

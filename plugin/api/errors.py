@@ -9,6 +9,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from plugin.errors import PROBLEM_TYPE, ApiProblem
+from plugin.masking import mask_known
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ def problem(
         "instance": request.path if request else None,
         "errors": errors or [],
     }
+    body = mask_known(body)  # no secret the process has seen, in any spelling, in an error body
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"

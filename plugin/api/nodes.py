@@ -92,9 +92,12 @@ class NodeExecute(MethodView):
         problems = [{**p, "path": p["path"].replace("/nodes/0", "", 1) or "/"} for p in problems]
         # No stored value stands behind a placeholder here: the caller must send the secret itself
         problems += [
-            {"path": f"/params/{name}", "message": "a secret must be given in clear, not as the placeholder"}
-            for name in spec.secret_fields
-            if params.get(name) == SECRET_PLACEHOLDER
+            {
+                "path": "/params/" + "/".join(path),
+                "message": "a secret must be given in clear, not as the placeholder",
+            }
+            for path in spec.secret_paths(params)
+            if validation._at(params, path) == SECRET_PLACEHOLDER
         ]
         if problems:
             raise ValidationFailed(f"the params have {len(problems)} problem(s)", problems)

@@ -13,8 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 from plugin.engine import templating
-from plugin.engine.runner import backoff, build_call, mask
+from plugin.engine.runner import backoff, build_call, secret_values
 from plugin.lifecycle import STOPPING
+from plugin.masking import current, mask
 from plugin.nodes.base import ActionFailed, Deferred, Skip
 from plugin.storage.models import utcnow
 from plugin.transport.destinations import CircuitOpen
@@ -86,7 +87,7 @@ def call_action(
     state: dict,
 ) -> Outcome:
     """Perform one attempt of an action and classify what happened; touches no database."""
-    secret_values = [params.get(n) for n in spec.secret_fields]
+    secrets = secret_values(spec, params, node)
     state = dict(state or {})
     started = time.monotonic()
     waited = 0.0  # in-place rate-limit waits so far: bounded, so a worker is never held longer
@@ -104,7 +105,8 @@ def call_action(
                 state=state,
                 services=engine.services,
             )
-            output = spec.module.execute(call)
+            with current(secrets):  # remote text is masked as it is read, before it is trimmed
+                output = spec.module.execute(call)
         except Deferred as exc:
             if exc.seconds <= INLINE_WAIT - waited and not STOPPING.is_set():
                 pause = max(exc.seconds, 0.01)
@@ -125,9 +127,9 @@ def call_action(
             outcome = Outcome("failed", error=f"internal error in {node['type']}: {exc!r}")
         else:
             outcome = Outcome("succeeded", output=output if isinstance(output, dict) else {"result": output})
-        outcome.state = mask(state, secret_values)
-        outcome.output = mask(outcome.output, secret_values)
-        outcome.error = mask(outcome.error, secret_values)
+        outcome.state = mask(state, secrets)
+        outcome.output = mask(outcome.output, secrets)
+        outcome.error = mask(outcome.error, secrets)
         outcome.duration_ms = round((time.monotonic() - started) * 1000, 2)
         return outcome
 

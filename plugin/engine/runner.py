@@ -13,13 +13,14 @@ import random
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from plugin.engine import templating
 from plugin.engine.context import for_conditions
 from plugin.engine.graph import Graph, StepView, evaluate
+from plugin.masking import mask, strings_in
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, Skip
 from plugin.registry import NodeType, Registry
+from plugin.storage.secrets import sealed_paths
 
 log = logging.getLogger(__name__)
 
@@ -33,49 +34,19 @@ def render_params(spec: NodeType, params: dict, context: dict) -> dict:
     return out
 
 
-def secret_variants(secret: str) -> list[str]:
-    """The secret, plus the parts of a secret URL a remote side may echo on their own.
+def secret_paths(spec: NodeType, params: dict, node: dict | None = None) -> tuple[tuple[str, ...], ...]:
+    """Where ``params`` hold secrets: the schema's secret params, and whatever is sealed in the
+    stored node (secret when it was saved, whatever the schema or the marks say now)."""
+    stored = sealed_paths((node or {}).get("params") or {})
+    return tuple(dict.fromkeys([*spec.secret_paths(params), *stored]))
 
-    A Slack webhook or a Bitrix24 inbound-webhook URL is secret because of its path: a 404 page
-    or a proxy error quoting just ``/services/T…/B…/xxxx`` (or one of its tokens) must be masked
-    as well. Short plain words (``services``, ``rest``) are not secrets and are kept.
-    """
-    out = [secret]
-    if "://" in secret:
-        try:
-            parts = urlsplit(secret)
-            password = parts.password
-        except ValueError:
-            return out
-        if password:
-            out.append(password)
-        tail = secret.split(parts.netloc, 1)[-1] if parts.netloc else ""
-        if len(tail.strip("/")) >= 8:
-            out.append(tail)
-        out += [
-            seg for seg in parts.path.split("/") if len(seg) >= 16 or (len(seg) >= 8 and not seg.isalpha())
-        ]
+
+def secret_values(spec: NodeType, params: dict, node: dict | None = None) -> list[str]:
+    """Every secret string in ``params`` (x-secret fields, secret webhook headers, ...)."""
+    out: list[str] = []
+    for path in secret_paths(spec, params, node):
+        out += strings_in(_at(params, path))
     return out
-
-
-def mask(value: Any, secrets: list[str]) -> Any:
-    """Remove every secret value (and the echoable parts of a secret URL) from a stored or shown structure."""
-    secrets = sorted(
-        {v for s in secrets if isinstance(s, str) and len(s) >= 4 for v in secret_variants(s)},
-        key=len,
-        reverse=True,
-    )
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, SECRET_PLACEHOLDER)
-        return value
-    if isinstance(value, dict):
-        return {k: mask(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v, secrets) for v in value]
-    return value
 
 
 def build_call(
@@ -91,8 +62,9 @@ def build_call(
     state: dict,
     services: Any,
 ) -> ActionCall:
+    rendered = render_params(spec, params, context)
     return ActionCall(
-        params=render_params(spec, params, context),
+        params=rendered,
         context={k: context.get(k) for k in ("visit", "order", "client", "event")},
         run_id=run_id,
         node_id=node["id"],
@@ -101,6 +73,7 @@ def build_call(
         attempt=attempt,
         state=state,
         services=services,
+        secret_paths=secret_paths(spec, rendered, node),
     )
 
 
@@ -183,7 +156,7 @@ def _preview_action(
     cannot until the secret is set (status ``needs_secret``; the path still counts)."""
     node, spec = graph.nodes[nid], graph.spec(nid)
     params = open_params(node)
-    unset = [name for name in spec.secret_fields if params.get(name) == SECRET_PLACEHOLDER]
+    unset = ["/".join(p) for p in secret_paths(spec, params, node) if _at(params, p) == SECRET_PLACEHOLDER]
     try:
         call = build_call(
             spec,
@@ -200,11 +173,23 @@ def _preview_action(
         preview = spec.module.preview(call)
     except NodeError as exc:
         status = "skipped" if isinstance(exc, Skip) else "failed"
-        return StepView(status=status), {"status": status, "error": str(exc)}
+        return StepView(status=status), {
+            "status": status,
+            "error": mask(str(exc), secret_values(spec, params, node)),
+        }
     except templating.TemplateError as exc:
-        return StepView(status="failed"), {"status": "failed", "error": str(exc)}
-    output = mask(preview, [params.get(name) for name in spec.secret_fields])
+        return StepView(status="failed"), {
+            "status": "failed",
+            "error": mask(str(exc), secret_values(spec, params, node)),
+        }
+    output = mask(preview, secret_values(spec, params, node))
     if unset:
         error = f"secret {', '.join(unset)} is not set: fill it in before this can send"
         return StepView(status="succeeded"), {"status": "needs_secret", "output": output, "error": error}
     return StepView(status="succeeded"), {"status": "would_send", "output": output}
+
+
+def _at(params: dict, path: tuple[str, ...]) -> Any:
+    for part in path:
+        params = params.get(part) if isinstance(params, dict) else None
+    return params

@@ -16,6 +16,7 @@ from jsonschema.exceptions import ValidationError
 
 from plugin.engine import templating
 from plugin.engine.graph import Graph, kind_of
+from plugin.masking import mask, strings_in
 from plugin.nodes.base import SECRET_PLACEHOLDER
 from plugin.registry import SCHEMAS_DIR, Registry
 
@@ -46,28 +47,59 @@ def _schema_message(error: ValidationError) -> str:
 
 
 def _without_secrets(problems: list[Problem], secrets: list[Any]) -> list[Problem]:
-    """jsonschema quotes the offending value ("'ftp://…/T1/B1/xyz' does not match …"): not a secret's."""
-    values = [v for v in secrets if isinstance(v, str) and v and v != SECRET_PLACEHOLDER]
+    """jsonschema quotes the offending value ("'ftp://…/T1/B1/xyz' does not match …"): not a secret's,
+    in any spelling (a secret with the wrong JSON type is a secret still: every string in it)."""
+    values = [v for v in strings_in(secrets) if v and v != SECRET_PLACEHOLDER]
     for value in sorted(values, key=len, reverse=True):
         for problem in problems:
-            for spelling in (repr(value), value):
-                problem["message"] = problem["message"].replace(spelling, repr(SECRET_PLACEHOLDER))
+            problem["message"] = problem["message"].replace(repr(value), repr(SECRET_PLACEHOLDER))
+    for problem in problems:
+        problem["message"] = mask(problem["message"], values)
     return problems
 
 
-def _schema_problems(validator: Draft202012Validator, instance: Any, base: tuple) -> list[Problem]:
+def _is_secret(path: tuple, secret: frozenset) -> bool:
+    """Whether a problem at ``path`` is about a secret: ``secret`` holds ("under", path) for a
+    secret and everything in it, ("at", path) for that one place."""
+    return any(path[: len(p)] == p if how == "under" else path == p for how, p in secret)
+
+
+def _blind_message(error: ValidationError) -> str:
+    """What is wrong with a secret's value, without the value (which jsonschema would quote)."""
+    expected = error.validator_value
+    messages = {
+        "type": lambda: (
+            f"must be of type {' or '.join(expected) if isinstance(expected, list) else expected}"
+        ),
+        "minLength": lambda: f"must be at least {expected} characters long",
+        "maxLength": lambda: f"must be at most {expected} characters long",
+        "pattern": lambda: f"does not match the pattern {expected!r}",
+        "format": lambda: f"is not a valid {expected}",
+        "enum": lambda: "is not one of the allowed values",
+        "const": lambda: "is not the allowed value",
+    }
+    said = messages.get(error.validator, lambda: f"is not valid ({error.validator})")()
+    return f"{said} (a secret: the value is not repeated here)"
+
+
+def _schema_problems(
+    validator: Draft202012Validator, instance: Any, base: tuple, secret: frozenset = frozenset()
+) -> list[Problem]:
+    """Every schema problem; one at or under a path in ``secret`` never quotes the value."""
     problems = []
     for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
-        problems.extend(_flatten(error, base))
+        problems.extend(_flatten(error, base, secret))
     return problems
 
 
-def _flatten(error: ValidationError, base: tuple) -> list[Problem]:
+def _flatten(error: ValidationError, base: tuple, secret: frozenset = frozenset()) -> list[Problem]:
     # For anyOf/oneOf the most useful message is the best sub-error, not "is not valid under any"
     if error.validator in ("anyOf", "oneOf") and error.context:
         best = max(error.context, key=lambda e: len(e.absolute_path))
-        return _flatten(best, base)
+        return _flatten(best, base, secret)
     path = base + tuple(error.absolute_path)
+    if _is_secret(tuple(error.absolute_path), secret):
+        return [{"path": pointer(*path), "message": _blind_message(error)}]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         # Point at each unexpected key itself, not at the object that holds it
         extras = _unexpected_keys(error.instance, error.schema)
@@ -106,11 +138,11 @@ def validate_flow(doc: Any, registry: Registry, *, enabling: bool = False) -> li
     if enabling:
         for index, node in enumerate(nodes):
             spec = registry.get(node["type"])
-            for name in spec.secret_fields if spec else ():
-                if node["params"].get(name) == SECRET_PLACEHOLDER:
+            for path in spec.secret_paths(node["params"]) if spec else ():
+                if _at(node["params"], path) == SECRET_PLACEHOLDER:
                     problems.append(
                         {
-                            "path": pointer("nodes", index, "params", name),
+                            "path": pointer("nodes", index, "params", *path),
                             "message": "this secret was not imported: fill it in before enabling the flow",
                         }
                     )
@@ -153,20 +185,23 @@ def _node_problems(nodes: list[dict], registry: Registry, *, skip: set[int] = fr
                 }
             )
         params = node["params"]
+        paths = spec.secret_paths(params)
         # A secret given as the placeholder stands for the stored (or not yet filled) value: it is
         # not checked against the secret's own schema (an exported Slack URL is "********")
-        held = {
-            pointer("nodes", index, "params", name)
-            for name in spec.secret_fields
-            if params.get(name) == SECRET_PLACEHOLDER
-        }
+        held = {pointer("nodes", index, "params", *p) for p in paths if _at(params, p) == SECRET_PLACEHOLDER}
+        # a secret's own problems never quote it; an object of secrets (webhook headers) is one when
+        # it is not an object at all
+        blind = frozenset(
+            {("under", p) for p in paths}
+            | {("at", (n,)) for n, prop in spec.properties.items() if "x-secret-keys" in prop}
+        )
         problems += _without_secrets(
             [
                 p
-                for p in _schema_problems(spec.validator(), params, ("nodes", index, "params"))
+                for p in _schema_problems(spec.validator(), params, ("nodes", index, "params"), blind)
                 if p["path"] not in held
             ],
-            [params.get(name) for name in spec.secret_fields],
+            [_at(params, p) for p in paths],
         )
         for name in spec.template_fields:
             value = params.get(name)
@@ -338,3 +373,9 @@ def _preset_edge_problems(nodes: list[dict], edges: list[dict]) -> list[Problem]
         for end in ("from", "to")
         if edge[end] not in ids
     ]
+
+
+def _at(params: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        params = params.get(part) if isinstance(params, dict) else None
+    return params

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from plugin.transport.errors import (  # noqa: F401 - the node contract hands these on
@@ -98,8 +99,26 @@ class ActionCall:
     create it twice."""
     services: Any = None
     """:class:`plugin.nodes._services.Services`: HTTP session (SSRF-guarded), Redis, settings."""
+    secret_paths: tuple[tuple[str, ...], ...] = ()
+    """Where the params hold secrets: ``("api_id",)``, ``("headers", "Authorization")``, ...;
+    what a preview masks."""
 
     @property
     def idempotency_key(self) -> str:
         """Stable for this run and node across retries (``webhook-id``, ``Message-ID``)."""
         return f"{self.run_id}-{self.node_id}"
+
+
+def secret_keys(mapping: dict[str, Any], rule: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """The keys of ``mapping`` whose values are secret under an ``x-secret-keys`` rule of the schema:
+    by name (``names``: glob patterns, any case) or because the user listed them in the param the
+    rule's ``flag`` names (e.g. webhook headers marked «секрет»)."""
+    patterns = [str(p).lower() for p in rule.get("names", ())]
+    listed = params.get(rule.get("flag") or "")
+    flagged = {f.lower() for f in listed if isinstance(f, str)} if isinstance(listed, list) else set()
+    return [
+        key
+        for key in mapping
+        if isinstance(key, str)
+        and (key.lower() in flagged or any(fnmatchcase(key.lower(), p) for p in patterns))
+    ]

@@ -1,5 +1,9 @@
 """Secrets at rest (SPEC §8): Fernet encryption with key rotation through MultiFernet.
 
+A secret is a param marked ``x-secret`` or an entry of an object param under an ``x-secret-keys``
+rule (a webhook header secret by its name or marked by the user); wherever a sealed value sits in
+the params it is opened for the call and masked for everything shown.
+
 ``AUTOMATION_SECRET_KEY`` holds one or more comma-separated Fernet keys; the first encrypts,
 all decrypt, so a key is rotated by putting the new one first and running
 ``python server.py secrets rotate``. Without the variable a key is generated once and kept in
@@ -16,6 +20,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from plugin.masking import remember
 from plugin.nodes.base import SECRET_PLACEHOLDER
 
 log = logging.getLogger(__name__)
@@ -69,31 +74,86 @@ def is_encrypted(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {ENCRYPTED}
 
 
-def _secret_fields(registry, node: dict) -> tuple[str, ...]:
+def secret_paths(registry, node: dict) -> tuple[tuple[str, ...], ...]:
+    """Where the node's params hold secrets (see :meth:`plugin.registry.NodeType.secret_paths`)."""
     spec = registry.get(node.get("type", ""))
-    return spec.secret_fields if spec else ()
+    return spec.secret_paths(node.get("params") or {}) if spec else ()
+
+
+def _get(params: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(params, dict):
+            return None
+        params = params.get(part)
+    return params
+
+
+def _set(params: dict, path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        params = params[part]
+    params[path[-1]] = value
+
+
+def _walk(value: Any, sealed) -> Any:
+    """``value`` with every sealed secret in it replaced by ``sealed(secret)``."""
+    if is_encrypted(value):
+        return sealed(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, sealed) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, sealed) for v in value]
+    return value
+
+
+def sealed_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Where ``value`` (a node's stored params) holds sealed secrets: secret too, whatever the
+    schema says now (a header unmarked as secret is never shown by a dry run or a trace)."""
+    if is_encrypted(value):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in sealed_paths(v, (*path, k))]
+    return []
+
+
+def _placeholders(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if value == SECRET_PLACEHOLDER:
+        return [path]
+    if isinstance(value, dict) and not is_encrypted(value):
+        return [p for k, v in value.items() for p in _placeholders(v, (*path, k))]
+    return []
 
 
 def seal_nodes(registry, box: SecretBox, nodes: list[dict], previous: list[dict] | None) -> list[dict]:
     """Encrypt secret params for storage; a placeholder keeps the previous stored value.
 
     A placeholder with nothing stored before stays a placeholder (the flow cannot be enabled
-    until it is filled, see :func:`missing_secrets`).
+    until it is filled, see :func:`missing_secrets`). A value stored in plaintext by an older
+    version (a webhook ``Authorization`` header) is encrypted when its placeholder comes back; a
+    placeholder where a sealed value was stays sealed, secret or not now (a header unmarked as
+    secret never reveals what it held).
     """
     before = {n.get("id"): n for n in previous or []}
     out = copy.deepcopy(nodes)
     for node in out:
-        params = node.get("params") or {}
-        old_params = (before.get(node.get("id")) or {}).get("params") or {}
-        same_type = (before.get(node.get("id")) or {}).get("type") == node.get("type")
-        for name in _secret_fields(registry, node):
-            value = params.get(name)
+        params = node.get("params")
+        if not isinstance(params, dict):
+            continue
+        old_node = before.get(node.get("id")) or {}
+        old_params = (old_node.get("params") or {}) if old_node.get("type") == node.get("type") else {}
+        for path in secret_paths(registry, node):
+            value = _get(params, path)
             if value == SECRET_PLACEHOLDER:
-                old = old_params.get(name) if same_type else None
+                old = _get(old_params, path)
+                if isinstance(old, str) and old and old != SECRET_PLACEHOLDER:
+                    old = box.encrypt(old)
                 if is_encrypted(old):
-                    params[name] = old
+                    _set(params, path, old)
             elif isinstance(value, str) and value:
-                params[name] = box.encrypt(value)
+                remember([value])
+                _set(params, path, box.encrypt(value))
+        for path in _placeholders(params):
+            if is_encrypted(_get(old_params, path)):
+                _set(params, path, _get(old_params, path))
     return out
 
 
@@ -101,19 +161,26 @@ def mask_nodes(registry, nodes: list[dict]) -> list[dict]:
     """Replace every stored secret by the placeholder (responses, exports, traces)."""
     out = copy.deepcopy(nodes)
     for node in out:
-        params = node.get("params") or {}
-        for name in _secret_fields(registry, node):
-            if name in params and params[name] not in (None, ""):
-                params[name] = SECRET_PLACEHOLDER
+        params = node.get("params")
+        if not isinstance(params, dict):
+            continue
+        node["params"] = params = _walk(params, lambda _: SECRET_PLACEHOLDER)
+        for path in secret_paths(registry, node):
+            if _get(params, path) not in (None, ""):
+                _set(params, path, SECRET_PLACEHOLDER)
     return out
 
 
 def open_params(registry, box: SecretBox, node: dict) -> dict:
     """The node's params with secrets decrypted, for the one call that needs them."""
-    params = dict(node.get("params") or {})
-    for name in _secret_fields(registry, node):
-        if name in params:
-            params[name] = box.decrypt(params[name])
+    opened: list[str] = []
+
+    def decrypt(value: Any) -> Any:
+        opened.append(box.decrypt(value))
+        return opened[-1]
+
+    params = {k: _walk(v, decrypt) for k, v in (node.get("params") or {}).items()}
+    remember(opened)
     return params
 
 
@@ -122,17 +189,20 @@ def missing_secrets(registry, nodes: list[dict]) -> list[str]:
     paths = []
     for index, node in enumerate(nodes):
         params = node.get("params") or {}
-        for name in _secret_fields(registry, node):
-            if params.get(name) == SECRET_PLACEHOLDER:
-                paths.append(f"/nodes/{index}/params/{name}")
+        for path in secret_paths(registry, node):
+            if _get(params, path) == SECRET_PLACEHOLDER:
+                paths.append(
+                    "".join(
+                        "/" + p.replace("~", "~0").replace("/", "~1")
+                        for p in ("nodes", str(index), "params", *path)
+                    )
+                )
     return paths
 
 
 def rotate_nodes(registry, box: SecretBox, nodes: list[dict]) -> list[dict]:
     out = copy.deepcopy(nodes)
     for node in out:
-        params = node.get("params") or {}
-        for name in _secret_fields(registry, node):
-            if name in params:
-                params[name] = box.rotate(params[name])
+        if isinstance(node.get("params"), dict):
+            node["params"] = _walk(node["params"], box.rotate)
     return out

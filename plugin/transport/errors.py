@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SECRET_PLACEHOLDER = "********"  # noqa: S105 - the mask shown instead of a secret
+from plugin.masking import SECRET_PLACEHOLDER  # noqa: F401 - handed on with the outcomes
 
 
 class NodeError(Exception):

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from plugin.masking import mask_current
 from plugin.transport.destinations import NEUTRAL, NO_ANSWER, destination_of
 from plugin.transport.errors import SECRET_PLACEHOLDER, NodeError, PermanentError, RetryableError
 
@@ -39,8 +40,9 @@ def mask_url(url: str, keep_tail: str = "") -> str:
 
 
 def trim(text: str, limit: int = BODY_LIMIT) -> str:
-    """One line of at most ``limit`` characters."""
-    text = " ".join(text.split())
+    """One line of at most ``limit`` characters of remote text, without the call's secrets (masked
+    before the cut, which could leave half a secret behind)."""
+    text = " ".join(mask_current(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

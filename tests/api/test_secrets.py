@@ -255,3 +255,117 @@ def test_a_dry_run_flags_a_secret_that_was_never_filled(client):
     slack = next(s for s in resp.get_json()["steps"] if s["node_id"] == "slack")
     assert slack["status"] == "needs_secret" and "webhook_url" in (slack["error"] or "")
     assert "99999" in json.dumps(slack["output"]), "the message it would send is still shown"
+
+
+def _webhook_flow(headers: dict, marked: list[str] | None = None) -> dict:
+    params = {"url": "https://example.com/h", "headers": headers}
+    if marked is not None:
+        params["secret_headers"] = marked
+    return {
+        "format": "automation-flow/1",
+        "name": "Заголовки",
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}},
+            {"id": "hook", "type": "action.webhook", "params": params},
+        ],
+        "edges": [{"from": "start", "to": "hook"}],
+    }
+
+
+def test_webhook_headers_secret_by_name_or_mark_are_sealed_masked_and_kept(app, client):
+    headers = {
+        "Authorization": "Bearer a-very-secret",
+        "X-Auth-Token": "tok-123456",
+        "X-Session": "sess-7890",
+        "X-Source": "shop",
+    }
+    created = client.post("/api/v1/flows", json=_webhook_flow(headers, ["X-Session"]))
+    assert created.status_code == 201, created.get_data(as_text=True)
+    flow_id = created.get_json()["id"]
+    shown = {
+        "Authorization": PLACEHOLDER,
+        "X-Auth-Token": PLACEHOLDER,
+        "X-Session": PLACEHOLDER,
+        "X-Source": "shop",
+    }
+    for response in (
+        created,
+        client.get(f"/api/v1/flows/{flow_id}"),
+        client.get(f"/api/v1/flows/{flow_id}/export"),
+    ):
+        assert response.get_json()["nodes"][1]["params"]["headers"] == shown
+    definition, raw = stored_definition(app, flow_id)
+    for value in ("a-very-secret", "tok-123456", "sess-7890"):
+        assert value not in raw
+    assert "shop" in raw
+
+    # the placeholders PUT back keep the values; unmarking a header never reveals what it held
+    doc = client.get(f"/api/v1/flows/{flow_id}").get_json()
+    doc["nodes"][1]["params"]["secret_headers"] = []
+    assert client.put(f"/api/v1/flows/{flow_id}", json=doc).status_code == 200
+    after, raw_after = stored_definition(app, flow_id)
+    assert "sess-7890" not in raw_after
+    assert (
+        after["nodes"][1]["params"]["headers"]["X-Session"]
+        == definition["nodes"][1]["params"]["headers"]["X-Session"]
+    )
+    assert (
+        after["nodes"][1]["params"]["headers"]["Authorization"]
+        == definition["nodes"][1]["params"]["headers"]["Authorization"]
+    )
+    assert (
+        client.get(f"/api/v1/flows/{flow_id}").get_json()["nodes"][1]["params"]["headers"]["X-Session"]
+        == PLACEHOLDER
+    )
+    dry = client.post(f"/api/v1/flows/{flow_id}/test", json={"context": {"order": {"id": "1"}}}).get_json()
+    assert dry["steps"][1]["output"]["headers"]["Authorization"] == PLACEHOLDER
+    assert "a-very-secret" not in json.dumps(dry) and "sess-7890" not in json.dumps(dry), json.dumps(
+        dry["steps"][1]
+    )
+
+
+def test_plaintext_headers_of_an_older_flow_are_masked_on_read_and_sealed_on_the_next_save(app, client):
+    created = client.post("/api/v1/flows", json=_webhook_flow({"X-Source": "shop"}))
+    flow_id = created.get_json()["id"]
+    from plugin.api.extensions import db
+    from plugin.storage.models import Flow
+
+    with app.app_context():  # as an older version stored it: the Authorization header in clear
+        flow = db.session.get(Flow, flow_id)
+        definition = copy.deepcopy(flow.definition)
+        definition["nodes"][1]["params"]["headers"] = {
+            "Authorization": "Bearer legacy-secret",
+            "X-Source": "shop",
+        }
+        flow.definition = definition
+        db.session.commit()
+    for path in (f"/api/v1/flows/{flow_id}", f"/api/v1/flows/{flow_id}/export"):
+        body = client.get(path).get_data(as_text=True)
+        assert "legacy-secret" not in body and PLACEHOLDER in body
+    doc = client.get(f"/api/v1/flows/{flow_id}").get_json()
+    assert client.put(f"/api/v1/flows/{flow_id}", json=doc).status_code == 200
+    stored, raw = stored_definition(app, flow_id)
+    assert "legacy-secret" not in raw
+    assert set(stored["nodes"][1]["params"]["headers"]["Authorization"]) == {"$secret"}
+
+
+def test_a_secret_of_the_wrong_json_type_is_never_echoed(client):
+    doc = _webhook_flow(
+        {"Authorization": {"nested": "NESTED-SECRET-1"}, "X-Session": ["LISTED-SECRET-2"]}, ["X-Session"]
+    )
+    slack = {
+        "id": "s",
+        "type": "action.slack",
+        "params": {"text": "x", "webhook_url": {"nested": "NESTED-SECRET-3"}},
+    }
+    doc["nodes"].append(slack)
+    doc["edges"].append({"from": "start", "to": "s"})
+    response = client.post("/api/v1/flows", json=doc)
+    assert response.status_code == 422
+    paths = {e["path"] for e in response.get_json()["errors"]}
+    assert {
+        "/nodes/1/params/headers/Authorization",
+        "/nodes/1/params/headers/X-Session",
+        "/nodes/2/params/webhook_url",
+    } <= paths
+    assert "SECRET-" not in response.get_data(as_text=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 import logging
 import threading
@@ -10,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,33 @@ class Reply:
         return data, self.content_type or "application/json"
 
 
+def spellings(secret: str, user: str | None = None) -> dict[str, str]:
+    """Every spelling of ``secret`` a remote side may echo back (issue #16), computed here
+    independently of the server's masker: raw, base64 (and URL-safe), HTTP Basic (``secret:``,
+    ``:secret``, ``user:secret``), URL-encoded (quote, quote_plus, every byte), JSON ``\\uXXXX`` and
+    escaped slashes, hex, and inside a URL's path, query and userinfo."""
+    data = secret.encode("utf-8")
+    out = {
+        "raw": secret,
+        "base64": base64.b64encode(data).decode(),
+        "base64url": base64.urlsafe_b64encode(data).decode().rstrip("="),
+        "basic_secret_colon": base64.b64encode(data + b":").decode(),
+        "basic_colon_secret": base64.b64encode(b":" + data).decode(),
+        "quote": quote(secret),
+        "quote_plus": quote_plus(secret),
+        "percent_every_byte": "".join(f"%{b:02X}" for b in data),
+        "json_u": "".join(f"\\u{ord(c):04x}" for c in secret),
+        "json_slashes": json.dumps(secret)[1:-1].replace("/", "\\/"),
+        "hex": data.hex(),
+        "url_path": f"https://echo.example/p/{quote(secret, safe='')}/x",
+        "url_query": f"https://echo.example/?k={quote_plus(secret)}&z=1",
+        "url_userinfo": f"https://user:{quote(secret, safe='')}@echo.example/",
+    }
+    if user is not None:
+        out["basic_pair"] = base64.b64encode(f"{user}:{secret}".encode()).decode()
+    return out
+
+
 class TokenBucket:
     """Thread-safe bucket: ``take()`` returns 0 when allowed, else the seconds until a token is free."""
 
@@ -94,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
         )
-        reply = self.server.fake._dispatch(req)
+        reply = self.server.fake._echoed(self.server.fake._dispatch(req))
         if reply.delay:
             time.sleep(reply.delay)
         data, ctype = reply.encode()
@@ -132,6 +161,9 @@ class FakeHTTPServer:
         self._lock = threading.Lock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._echo: list[str] = []
+        self._echo_fail: int | None = None
+        self._echo_turn = itertools.count()
 
     # lifecycle
     def start(self) -> FakeHTTPServer:
@@ -182,6 +214,36 @@ class FakeHTTPServer:
             self._forced.clear()
             self._sticky = None
             self.requests.clear()
+
+    def echo(self, secrets: list[str], fail: int | None = None) -> None:
+        """Answer with every given spelling of the secrets (see :func:`spellings`) in the response
+        headers (``X-Echo-N``) and body: added to a JSON object answer, or, with ``fail``, as an
+        error answer of that status whose every message field quotes them (rotated per request,
+        so that each spelling leads once: a client that keeps only the start still sees each)."""
+        with self._lock:
+            self._echo, self._echo_fail = list(secrets), fail
+
+    def _echoed(self, reply: Reply) -> Reply:
+        with self._lock:
+            echo, fail = list(self._echo), self._echo_fail
+        if not echo:
+            return reply
+        turn = next(self._echo_turn) % len(echo)
+        echo = echo[turn:] + echo[:turn]
+        headers = {**reply.headers, **{f"X-Echo-{i}": s for i, s in enumerate(echo)}}
+        if fail is not None:
+            text = "echo: " + " ".join(echo)
+            fields = ("description", "message", "detail", "title", "error_description", "status_text")
+            body = {
+                "ok": False,
+                "status": "ERROR",
+                "error": "echo",
+                **dict.fromkeys(fields, text),
+                "echo": echo,
+            }
+            return Reply(fail, body, headers)
+        body = {**reply.body, "echo": echo} if isinstance(reply.body, dict) else reply.body
+        return Reply(reply.status, body, headers, reply.content_type, reply.delay)
 
     def _dispatch(self, req: Request) -> Reply:
         with self._lock:

@@ -98,6 +98,24 @@ class FakeSMTP:
         self.cert = self.ca.issue_cert(HOST, "localhost")
         self._controllers: list[Controller] = []
         self.ssl_port = self.starttls_port = self.plain_port = 0
+        self._echo: list[str] = []
+        self._echo_fail = False
+        self._echo_turn = 0
+
+    def echo(self, secrets: list[str], fail: bool = False) -> None:
+        """Quote these spellings (``tests.fakes._http.spellings``) in the AUTH answer: refused with
+        them (``fail``, rotated per login so each leads once) or accepted with them."""
+        with self._lock:
+            self._echo, self._echo_fail = list(secrets), fail
+
+    def _echo_reply(self, ok: bool) -> str | None:
+        with self._lock:
+            if not self._echo:
+                return None
+            turn, self._echo_turn = self._echo_turn % len(self._echo), self._echo_turn + 1
+            echo = self._echo[turn:] + self._echo[:turn]
+            refused = self._echo_fail or not ok
+        return ("535 5.7.8 refused " if refused else "235 2.7.0 accepted ") + " ".join(echo)
 
     def ca_file(self, directory: Path) -> str:
         """Write the test CA to ``directory`` (for ``settings.extra["smtp_ca_file"]``)."""
@@ -119,7 +137,10 @@ class FakeSMTP:
         self.auth_attempts.append(
             (auth_data.login.decode() if isinstance(auth_data, LoginPassword) else "", ok)
         )
-        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+        echo = self._echo_reply(ok)
+        if echo is not None:
+            ok = echo.startswith("235")
+        return AuthResult(success=ok, handled=False, auth_data=auth_data, message=echo)
 
     def _controller(self, port: int, tls: bool, **kwargs: Any) -> Controller:
         auth: dict[str, Any] = {}

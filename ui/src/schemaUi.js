@@ -56,7 +56,9 @@ function propertyUi(prop, lang) {
     ui['ui:enumNames'] = t[lang] || t.ru;
   }
   const widget = prop['x-widget'];
-  if (prop['x-secret']) ui['ui:widget'] = 'secret';
+  if (widget === 'headers') ui['ui:field'] = 'headers';
+  else if (widget === 'hidden') ui['ui:field'] = 'hidden';
+  else if (prop['x-secret']) ui['ui:widget'] = 'secret';
   else if (widget === 'html') ui['ui:widget'] = 'html';
   else if (widget === 'status-list' && (prop.anyOf || prop.oneOf)) {
     // «список или через запятую»: one chips editor replaces the list/text choice.

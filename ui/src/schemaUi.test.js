@@ -104,3 +104,27 @@ describe('small helpers', () => {
     expect(exportFileName('')).toBe('flow.json');
   });
 });
+
+describe('webhook headers', () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      headers: { type: 'object', 'x-widget': 'headers', 'x-secret-keys': { flag: 'secret_headers', names: ['authorization', '*-token', '*signature*'] } },
+      secret_headers: { type: 'array', items: { type: 'string' }, 'x-widget': 'hidden' },
+    },
+  };
+  it('edits headers with their «секрет» checkboxes and hides the list they fill', () => {
+    const { uiSchema } = formSchemas(schema, 'ru');
+    expect(uiSchema.headers['ui:field']).toBe('headers');
+    expect(uiSchema.secret_headers['ui:field']).toBe('hidden');
+  });
+  it('knows the headers secret by name, in any case', async () => {
+    const { secretByName } = await import('./components/HeadersField.jsx');
+    const rule = schema.properties.headers['x-secret-keys'];
+    expect(secretByName('Authorization', rule)).toBe(true);
+    expect(secretByName('X-Auth-TOKEN', rule)).toBe(true);
+    expect(secretByName('X-Hub-Signature-256', rule)).toBe(true);
+    expect(secretByName('X-Source', rule)).toBe(false);
+    expect(secretByName('X-Token-Type', rule)).toBe(false);
+  });
+});

@@ -10,6 +10,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import formatdate
 from typing import Any
 
+from plugin.masking import mask_current
 from plugin.nodes._services.htmltext import html_to_text
 from plugin.nodes.base import PermanentError, RetryableError
 from plugin.transport import net
@@ -113,7 +114,8 @@ def _code_error(code: int, text: str) -> Exception:
 
 
 def _text(raw: bytes | str) -> str:
-    return (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).strip()
+    """A server's reply, without the call's secrets (a server may quote the password it refused)."""
+    return mask_current((raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).strip())
 
 
 def send(

@@ -14,7 +14,6 @@ from plugin.transport import http
 log = logging.getLogger(__name__)
 
 SERVICE = "webhook"
-SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key", "api-key")
 
 
 def _build(call: ActionCall, timestamp: int) -> dict:
@@ -62,9 +61,8 @@ def execute(call: ActionCall) -> dict:
 def preview(call: ActionCall) -> dict:
     """The exact request: method, URL, headers (signature and credentials masked), JSON body."""
     req = _build(call, int(time.time()))
-    headers = {
-        k: (SECRET_PLACEHOLDER if k.lower() in SENSITIVE_HEADERS else v) for k, v in req["headers"].items()
-    }
+    secret = {path[1] for path in _secret_paths(call) if path[0] == "headers"}
+    headers = {k: (SECRET_PLACEHOLDER if k in secret else v) for k, v in req["headers"].items()}
     if "webhook-signature" in headers:
         headers["webhook-signature"] = "v1," + SECRET_PLACEHOLDER
     body = req["body"].decode("utf-8")
@@ -77,3 +75,12 @@ def preview(call: ActionCall) -> dict:
             "body": None,
         }
     return {"method": "POST", "url": req["url"], "headers": headers, "body": json.loads(body)}
+
+
+def _secret_paths(call: ActionCall) -> tuple[tuple[str, ...], ...]:
+    """The secret params of the call (the engine says; a bare call asks the schema's rule)."""
+    if call.secret_paths:
+        return call.secret_paths
+    from plugin.registry import get_registry
+
+    return get_registry()["action.webhook"].secret_paths(call.params)

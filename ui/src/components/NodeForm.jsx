@@ -37,6 +37,7 @@ export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
       schema={schema}
       uiSchema={uiSchema}
       formData={node.data.params}
+      formContext={{ params: node.data.params || {} }}
       validator={validator}
       widgets={widgets}
       fields={fields}

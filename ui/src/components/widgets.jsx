@@ -3,6 +3,7 @@ import { useRef, useState } from 'react';
 import { SECRET_PLACEHOLDER } from '../flowDoc.js';
 import { useI18n } from '../i18n.js';
 import { errorClass } from './common.jsx';
+import { HeadersField, HiddenField } from './HeadersField.jsx';
 import { StatusListField, StatusListWidget, toStatusList } from './StatusList.jsx';
 import { VariablePicker } from './VariablePicker.jsx';
 
@@ -156,7 +157,7 @@ export function HtmlWidget(props) {
   );
 }
 
-export const fields = { statusList: StatusListField };
+export const fields = { statusList: StatusListField, headers: HeadersField, hidden: HiddenField };
 
 export const widgets = {
   secret: SecretWidget,
