@@ -17,6 +17,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from plugin.ingest.store import ingest_custom_event, upsert_client
+from plugin.masking import remember
 from plugin.nodes._services.phones import to_e164
 from plugin.storage.models import Client, Event, HookSource, utcnow
 from plugin.storage.secrets import ENCRYPTED, SecretBox
@@ -54,15 +55,18 @@ def create_source(session: Session, box: SecretBox, name: str) -> tuple[HookSour
         name=name, key_hash=hash_key(key), key_sealed=box.encrypt(key)[ENCRYPTED], created_at=utcnow()
     )
     session.add(source)
+    remember([key])  # never in this process's logs or problem bodies
     return source, key
 
 
 def open_key(box: SecretBox, source: HookSource) -> str | None:
     """The source's key, or None when no configured secret key opens it (rotated away)."""
     try:
-        return box.decrypt({ENCRYPTED: source.key_sealed})
+        key = box.decrypt({ENCRYPTED: source.key_sealed})
     except ValueError:
         return None
+    remember([key])
+    return key
 
 
 def rotate_keys(session: Session, box: SecretBox) -> int:
