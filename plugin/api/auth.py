@@ -13,7 +13,7 @@ from plugin.api.extensions import db
 from plugin.errors import Unauthorized
 from plugin.storage.models import ApiToken
 
-PUBLIC_PATHS = ("/api/v1/health", "/plugin.json", "/api/v1/openapi.json")
+PUBLIC_PATHS = ("/api/v1/health", "/plugin.json", "/api/v1/plugin.json", "/api/v1/openapi.json")
 PUBLIC_PREFIXES = ("/assets/",)
 
 

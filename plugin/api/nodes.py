@@ -46,6 +46,15 @@ class NodeItem(MethodView):
         return _spec(type_id).describe()
 
 
+@blp.route("/<string:type_id>/schema")
+class NodeSchema(MethodView):
+    @blp.doc(summary="The JSON Schema (draft 2020-12) of one node type's params")
+    @blp.doc(responses=ok("NodeSchema", 200))
+    @blp.response(200)
+    def get(self, type_id: str):
+        return _spec(type_id).schema
+
+
 @blp.route("/<string:type_id>/execute")
 class NodeExecute(MethodView):
     @blp.doc(

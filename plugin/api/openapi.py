@@ -268,6 +268,7 @@ SCHEMAS: dict[str, dict] = {
         },
     ),
     "NodeType": NODE_TYPE,
+    "NodeSchema": {"type": "object", "description": "JSON Schema (draft 2020-12) of a node's params"},
     "NodeList": _obj(["nodes"], {"nodes": {"type": "array", "items": _ref("NodeType")}}),
     "NodeResult": NODE_RESULT,
     "Node": NODE,
