@@ -34,7 +34,7 @@ for _ in $(seq 1 120); do
 done
 
 set +e
-.venv/bin/schemathesis run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
+.venv/bin/schemathesis --config-file bench/schemathesis.toml run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
   --checks all --phases examples,coverage,fuzzing,stateful --max-time "$BUDGET" \
   --header "Authorization: Bearer $TOKEN" --workers 2 --request-timeout 30 \
   --suppress-health-check all --generation-database none --no-color \

@@ -19,6 +19,9 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from plugin.api import openapi
 
     openapi.register(api)
+    from plugin.api import openapi_ingest
+
+    openapi_ingest.register(api)
     flows.register_schema(api)
     for module in (meta, nodes, flows, presets, ingest, runs):
         # a blueprint hook runs after the app's auth hook; the blueprints outlive one app (tests)
