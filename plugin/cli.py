@@ -184,9 +184,11 @@ def _serve_command(args: argparse.Namespace) -> int:
 
     port = from_env()["PORT"]
     if args.dev:
+        from plugin.accesslog import RedactingRequestHandler
         from plugin.api.app import create_app
 
-        create_app().run(host="0.0.0.0", port=port, threaded=True)  # noqa: S104 - the server's job is to listen
+        host = "0.0.0.0"  # noqa: S104 - the server's job is to listen
+        create_app().run(host=host, port=port, threaded=True, request_handler=RedactingRequestHandler)
         return 0
     return _serve(port)
 

@@ -59,3 +59,9 @@ class TooManyRequests(ApiProblem):
     status = 429
     title = "Too many requests"
     slug = "rate-limited"
+
+
+class UnsupportedMediaType(ApiProblem):
+    status = 415
+    title = "Unsupported media type"
+    slug = "unsupported-media-type"

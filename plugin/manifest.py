@@ -22,7 +22,7 @@ SCHEMA_PATH = "plugin/schemas/manifest.json"
 API_BASE = "/api/v1"
 # What ``POST /api/v1/nodes/{type}/execute`` answers, by kind (SPEC §7).
 EXECUTE_ANSWER = {"event": "matches", "condition": "result", "action": "status", "flow": "delay_seconds"}
-PUBLIC_PATHS = ("/api/v1/health", "/api/v1/openapi.json", "/plugin.json")
+PUBLIC_PATHS = ("/api/v1/health", "/api/v1/openapi.json", "/api/v1/plugin.json", "/plugin.json")
 
 
 def _node(node, event_types: list[str]) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def _node(node, event_types: list[str]) -> dict[str, Any]:
         "version": node.version,
         "title": node.title,
         "description": node.description,
-        "schema": "plugin/" + node.schema_path,
+        "schema": f"{API_BASE}/nodes/{node.type}/schema",
         "catalog": f"{API_BASE}/nodes/{node.type}",
         "execute": f"{API_BASE}/nodes/{node.type}/execute",
         "answer": EXECUTE_ANSWER[node.kind],
@@ -68,6 +68,8 @@ def build_manifest(registry: Registry) -> dict[str, Any]:
             "health": f"{API_BASE}/health",
             "nodes": f"{API_BASE}/nodes",
             "variables": f"{API_BASE}/variables",
+            "manifest": f"{API_BASE}/plugin.json",
+            "node_schema": {"method": "GET", "path": f"{API_BASE}/nodes/{{type}}/schema"},
             "execute": {"method": "POST", "path": f"{API_BASE}/nodes/{{type}}/execute"},
             "ingest": {
                 "visit": {"method": "POST", "path": f"{API_BASE}/visits"},

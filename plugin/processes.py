@@ -204,6 +204,8 @@ def _gunicorn_command(host: str, port: int, workers: int, threads: int) -> list[
         *(sys.executable, "-m", "gunicorn", "plugin.wsgi:app"),
         *("--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads)),
         *("--worker-class", "gthread", "--timeout", "120", "--graceful-timeout", str(int(stop_grace()))),
+        # its request line and Referer carry the query (the login link's token): redacted
+        *("--logger-class", "plugin.accesslog.RedactingGunicornLogger"),
         *access_log,
         *("--log-level", "warning"),
     ]

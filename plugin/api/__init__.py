@@ -27,6 +27,9 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from plugin.api import openapi
 
     openapi.register(api)
+    from plugin.api import openapi_ingest
+
+    openapi_ingest.register(api)
     flows.register_schema(api)
     hooks.register_schema(api)
     hooks.install(app)

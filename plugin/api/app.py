@@ -43,17 +43,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["automation"] = build_runtime(app.config)
     register_error_handlers(app)
 
-    from plugin.api import register_blueprints
+    from plugin.api import conformance, register_blueprints
     from plugin.api.auth import install_auth
     from plugin.api.ratelimit import install_rate_limit
 
     register_blueprints(app, api)
     install_auth(app)
+    app.before_request(conformance.check_request_body)  # after auth: 401 before 413/415
     install_rate_limit(app)  # after auth: the limit is per token identity
+    conformance.install(app)
     _install_ui(app)
     _install_headers(app)
     from plugin.api.fastpath import install as install_fast_ingest
 
+    # a chunked body (which the fast path leaves to Flask) read whole, the size limit applied
+    app.wsgi_app = conformance.whole_chunked_body(app.wsgi_app, app.config.get("MAX_CONTENT_LENGTH"))
     install_fast_ingest(app)  # in front of Flask for the valid common case of /events and /visits
     return app
 

@@ -46,7 +46,7 @@ INGEST, READ, ADMIN = "ingest", "read", "admin"
 SCOPES = (INGEST, READ, ADMIN)
 PUBLIC = "public"  # a route declared public needs no token
 
-PUBLIC_PATHS = ("/api/v1/health", "/plugin.json", "/api/v1/openapi.json")
+PUBLIC_PATHS = ("/api/v1/health", "/plugin.json", "/api/v1/plugin.json", "/api/v1/openapi.json")
 PUBLIC_PREFIXES = ("/assets/",)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -71,7 +71,12 @@ def register_error_handlers(app: Flask) -> None:
         detail = exc.description or exc.name
         if status == 422 and errors:
             detail = "the request does not match the documented schema"
-        return problem(status, exc.name, detail, errors)
+        headers = None
+        if status == 405:  # RFC 9110 §15.5.6: the methods of the route that serves the path
+            from plugin.api.conformance import allowed_methods
+
+            headers = {"Allow": ", ".join(allowed_methods(current_app, request.path))}
+        return problem(status, exc.name, detail, errors, headers=headers)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

@@ -9,6 +9,7 @@ from plugin.api.common import context_problems, json_body, json_object
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
+from plugin.api.openapi_ingest import NOT_BLANK
 from plugin.engine import context as ctx
 from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
@@ -20,9 +21,21 @@ from plugin.storage.secrets import open_params
 
 blp = Blueprint("flows", __name__, url_prefix="/api/v1/flows", description="Scenarios (сценарии)")
 
+EXAMPLE_FLOW = {
+    "format": "automation-flow/1",
+    "name": "Новая сделка → вебхук",
+    "enabled": False,
+    "nodes": [
+        {"id": "start", "type": "event.order_created", "params": {}},
+        {"id": "hook", "type": "action.webhook", "params": {"url": "https://example.com/hook"}},
+    ],
+    "edges": [{"from": "start", "to": "hook"}],
+}
 FLOW_BODY = {
     "required": True,
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FlowDocument"}}},
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/FlowDocument"}, "example": EXAMPLE_FLOW}
+    },
 }
 
 
@@ -90,7 +103,12 @@ class FlowItem(MethodView):
                         "additionalProperties": False,
                         "properties": {
                             "enabled": {"type": "boolean"},
-                            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "name": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 200,
+                                "pattern": NOT_BLANK,
+                            },
                         },
                     }
                 }
@@ -245,6 +263,7 @@ def _dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:
     return result
 
 
+STORED_ID = {"type": ["string", "integer", "null"], "description": "the id of a stored record; null: none"}
 TEST_BODY = {
     "required": False,
     "content": {
@@ -252,12 +271,11 @@ TEST_BODY = {
             "schema": {
                 "type": "object",
                 "properties": {
-                    "context": {"type": "object"},
-                    "event_id": {"type": "integer"},
-                    "order_id": {"type": "string"},
-                    "visit_id": {"type": "string"},
-                    "custom_event_id": {"type": "string"},
-                    "flow": {"$ref": "#/components/schemas/FlowDocument"},
+                    "context": {"$ref": "#/components/schemas/RunContext"},
+                    "event_id": {"type": ["integer", "null"], "minimum": 1, "maximum": 2**31 - 1},
+                    "order_id": STORED_ID,
+                    "visit_id": STORED_ID,
+                    "custom_event_id": STORED_ID,
                 },
             }
         }
@@ -278,9 +296,29 @@ class FlowTest(MethodView):
         return _dry(flow.definition, flow.name, flow.id, body)
 
 
+UNSAVED_TEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["flow"],
+                "properties": {
+                    **TEST_BODY["content"]["application/json"]["schema"]["properties"],
+                    "flow": {"$ref": "#/components/schemas/FlowDocument"},
+                },
+            },
+            "example": {"flow": EXAMPLE_FLOW, "context": {"order": {"id": "1", "price": 100}}},
+        }
+    },
+}
+
+
 @blp.route("/test")
 class FlowTestUnsaved(MethodView):
-    @blp.doc(summary="Dry run of an unsaved document (the editor's current state)", requestBody=TEST_BODY)
+    @blp.doc(
+        summary="Dry run of an unsaved document (the editor's current state)", requestBody=UNSAVED_TEST_BODY
+    )
     @blp.doc(responses=ok("DryRun", 200))
     @blp.response(200)
     def post(self):

@@ -52,6 +52,15 @@ class Variables(MethodView):
         }
 
 
+@blp.route("/plugin.json")
+class Manifest(MethodView):
+    @blp.doc(security=[], summary="The plugin manifest (the same as /plugin.json)")
+    @blp.doc(responses=ok("Manifest", 200))
+    @blp.response(200)
+    def get(self):
+        return manifest()
+
+
 def manifest() -> dict:
     from plugin.manifest import build_manifest
 

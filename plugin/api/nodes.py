@@ -46,6 +46,15 @@ class NodeItem(MethodView):
         return _spec(type_id).describe()
 
 
+@blp.route("/<string:type_id>/schema")
+class NodeSchema(MethodView):
+    @blp.doc(summary="The JSON Schema (draft 2020-12) of one node type's params")
+    @blp.doc(responses=ok("NodeSchema", 200))
+    @blp.response(200)
+    def get(self, type_id: str):
+        return _spec(type_id).schema
+
+
 @blp.route("/<string:type_id>/execute")
 class NodeExecute(MethodView):
     @blp.doc(
@@ -59,9 +68,9 @@ class NodeExecute(MethodView):
                         "required": ["params"],
                         "properties": {
                             "params": {"type": "object"},
-                            "context": {"type": "object"},
+                            "context": {"$ref": "#/components/schemas/RunContext"},
                             "event": {
-                                "type": "object",
+                                "type": ["object", "null"],
                                 "description": "For events: the engine event to test, e.g. "
                                 '{"type": "order_status_changed", "data": {"from": "Новая", "to": "Оплачен"}}; '
                                 "defaults to one built from context.event",
@@ -82,9 +91,11 @@ class NodeExecute(MethodView):
         problems = []
         params = body.get("params", {})
         context = body.get("context", {})
-        if not isinstance(params, dict):
+        if "params" not in body:
+            problems.append({"path": "/params", "message": "required: the node's params (an object)"})
+        elif not isinstance(params, dict):
             problems.append({"path": "/params", "message": "params must be an object"})
-        problems += context_problems(context)
+        problems += context_problems(context) + _event_problems(body.get("event"))
         if problems:
             raise ValidationFailed("invalid request", problems)
         node = {"id": "node", "type": type_id, "params": params}
@@ -114,6 +125,20 @@ class NodeExecute(MethodView):
 
         sealed = seal_nodes(runtime.registry, runtime.secrets, [node], None)[0]
         return execute_direct(db.session, make_engine(runtime, db.engine), spec, node, sealed, context)
+
+
+def _event_problems(event) -> list[dict]:
+    """The optional engine event of an event node's test: ``{"type": str, "data": object}``."""
+    if event is None:
+        return []
+    if not isinstance(event, dict):
+        return [{"path": "/event", "message": f"expected an object, got {type(event).__name__}"}]
+    problems = []
+    if "type" in event and not isinstance(event["type"], str):
+        problems.append({"path": "/event/type", "message": "expected a string"})
+    if "data" in event and not isinstance(event["data"], dict):
+        problems.append({"path": "/event/data", "message": "expected an object"})
+    return problems
 
 
 def _event_matches(spec, params, context, event) -> bool:

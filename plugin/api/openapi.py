@@ -244,7 +244,21 @@ PROBLEM_SCHEMA = _obj(
     description="RFC 9457 problem details; every problem of the request at once",
 )
 
+RECORD = {"type": ["object", "null"]}
+RUN_CONTEXT = {
+    "type": ["object", "null"],
+    "description": "A run context: the visit, order, client and custom event (each an object or null)",
+    "properties": {
+        "visit": RECORD,
+        "order": RECORD,
+        "client": RECORD,
+        "event": RECORD,
+        "client_orders_count": {"type": ["integer", "null"], "minimum": 0},
+    },
+}
+
 SCHEMAS: dict[str, dict] = {
+    "RunContext": RUN_CONTEXT,
     "Problem": PROBLEM_SCHEMA,
     "Health": _obj(
         ["status", "database", "redis", "workers"],
@@ -268,6 +282,7 @@ SCHEMAS: dict[str, dict] = {
         },
     ),
     "NodeType": NODE_TYPE,
+    "NodeSchema": {"type": "object", "description": "JSON Schema (draft 2020-12) of a node's params"},
     "NodeList": _obj(["nodes"], {"nodes": {"type": "array", "items": _ref("NodeType")}}),
     "NodeResult": NODE_RESULT,
     "Node": NODE,

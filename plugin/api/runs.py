@@ -59,14 +59,14 @@ class RunList(MethodView):
     @blp.doc(
         summary="Runs, newest first; filter by flow_id, status, order_id, client_id; cursor pagination",
         parameters=[
-            {"name": n, "in": "query", "required": False, "schema": {"type": t}}
-            for n, t in (
-                ("flow_id", "string"),
-                ("status", "string"),
-                ("order_id", "string"),
-                ("client_id", "string"),
-                ("limit", "integer"),
-                ("cursor", "string"),
+            {"name": n, "in": "query", "required": False, "schema": s}
+            for n, s in (
+                ("flow_id", {"type": "string"}),
+                ("status", {"enum": list(STATUSES)}),
+                ("order_id", {"type": "string"}),
+                ("client_id", {"type": "string"}),
+                ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
+                ("cursor", {"type": "string", "description": "next_cursor of the previous page"}),
             )
         ],
     )

@@ -17,6 +17,7 @@ from tests.conftest import ROOT, TOKEN
 PUBLIC = {
     "/api/v1/health",
     "/plugin.json",
+    "/api/v1/plugin.json",
     "/api/v1/openapi.json",
     "/",
     "/favicon.svg",

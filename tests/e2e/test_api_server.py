@@ -27,8 +27,8 @@ SERVERS = ("granian", "gunicorn")
 
 
 @contextlib.contextmanager
-def _serving(server: str, tmp_path, redis_url, **extra):
-    """``python server.py serve`` under ``server``: (base URL, process, its log file, the SQLite file)."""
+def _serving(server: str, tmp_path, redis_url, *args: str, **extra):
+    """``python server.py serve [args]`` under ``server``: (base URL, process, its log file, the SQLite file)."""
     port = free_port()
     env = {
         **os.environ,
@@ -40,7 +40,7 @@ def _serving(server: str, tmp_path, redis_url, **extra):
     }
     log = open(tmp_path / "serve.log", "w+b")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "serve"],
+        [sys.executable, str(ROOT / "server.py"), "serve", *args],
         cwd=ROOT,
         env=env,
         stdout=log,

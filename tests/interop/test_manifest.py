@@ -98,14 +98,33 @@ def test_every_registry_node_is_in_the_manifest_and_vice_versa(manifest):
         assert entry["secrets"] == list(spec.secret_fields)
 
 
-def test_every_schema_path_in_the_manifest_exists(manifest):
+def test_every_node_schema_in_the_manifest_is_served_over_http(client, manifest):
     registry = get_registry()
     for entry in manifest["nodes"]:
-        path = ROOT / entry["schema"]
-        assert path.is_file(), entry["schema"]
-        assert json.loads(path.read_text(encoding="utf-8")) == registry[entry["type"]].schema
+        assert entry["schema"] == manifest["api"]["node_schema"]["path"].replace("{type}", entry["type"])
+        response = client.get(entry["schema"])
+        assert response.status_code == 200, entry["schema"]
+        assert response.mimetype == "application/json"
+        assert response.get_json() == registry[entry["type"]].schema
+        Draft202012Validator.check_schema(response.get_json())
     assert (ROOT / manifest["flow_format"]["schema"]).is_file()
     assert (ROOT / SCHEMA_PATH).is_file()
+
+
+def test_an_unknown_node_schema_is_a_404_problem(client):
+    response = client.get("/api/v1/nodes/action.nope/schema")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["errors"] == [{"path": "/type", "message": "unknown node type 'action.nope'"}]
+
+
+def test_the_manifest_is_served_under_the_api_base_too_without_a_token(anon, manifest):
+    for path in ("/plugin.json", manifest["api"]["manifest"]):
+        response = anon.get(path)
+        assert response.status_code == 200, path
+        assert response.mimetype == "application/json"
+        assert response.get_json() == manifest
+    assert manifest["api"]["manifest"] == "/api/v1/plugin.json"
 
 
 def test_condition_events_name_existing_event_nodes(manifest):
@@ -159,13 +178,15 @@ def test_openapi_documents_every_execute_endpoint_of_the_manifest(openapi, manif
     for entry in manifest["nodes"]:
         assert openapi_operation(openapi, entry["execute"], "post"), entry["execute"]
         assert openapi_operation(openapi, entry["catalog"], "get"), entry["catalog"]
+        assert openapi_operation(openapi, entry["schema"], "get"), entry["schema"]
 
 
 def test_openapi_documents_every_endpoint_named_in_the_manifest(openapi, manifest):
     api = manifest["api"]
-    endpoints = [("get", api[k]) for k in ("health", "nodes", "variables", "flows")]
+    endpoints = [("get", api[k]) for k in ("health", "nodes", "variables", "flows", "manifest")]
     endpoints += [
-        (e["method"], e["path"]) for e in [api["execute"], api["flows_import"], *api["ingest"].values()]
+        (e["method"], e["path"])
+        for e in [api["execute"], api["node_schema"], api["flows_import"], *api["ingest"].values()]
     ]
     for method, path in endpoints:
         assert openapi_operation(openapi, path, method), f"{method.upper()} {path}"
@@ -191,7 +212,7 @@ def test_node_catalog_agrees_with_the_manifest(client, manifest):
     ]
     for entry in manifest["nodes"]:
         one = client.get(entry["catalog"]).get_json()
-        assert one["schema"] == json.loads((ROOT / entry["schema"]).read_text(encoding="utf-8"))
+        assert one["schema"] == client.get(entry["schema"]).get_json()
 
 
 def test_execute_answers_with_the_key_the_manifest_declares(client, manifest, fake_slack):
