@@ -195,7 +195,7 @@ def test_bad_input_is_a_4xx_problem_naming_the_field(client, anon):
         ({"data": b"caf\xe9=1", "content_type": form}, 422, ["/caf\ufffd"]),
         ({"data": b'{"a": "\\ud800"}', "content_type": "application/json"}, 422, ["/a"]),
         ({"data": b"{", "content_type": "application/json"}, 400, ["/"]),
-        ({"data": b"hello", "content_type": "text/plain"}, 415, []),
+        ({"data": b"hello", "content_type": "text/plain"}, 415, ["/"]),
         ({"data": b"--x\r\nbroken", "content_type": "multipart/form-data; boundary=x"}, 400, ["/"]),
         ({"data": b"a=1", "content_type": "multipart/form-data"}, 400, []),
         ({"data": "&".join(f"f{i}=1" for i in range(600)), "content_type": form}, 422, ["/"]),

@@ -20,15 +20,17 @@ def _concrete(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "some-id", rule)
 
 
-def _body_operations(app, client) -> list[tuple[str, str]]:
-    """(method, concrete path) of every operation whose OpenAPI document takes a request body."""
+def _body_operations(app, client) -> list[tuple[str, str, set[str]]]:
+    """(method, concrete path, documented media types) of every operation whose OpenAPI document
+    takes a request body."""
     document = client.get("/api/v1/openapi.json").get_json()
     out = []
     for rule in app.url_map.iter_rules():
         item = document["paths"].get(re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule), {})
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH"}):
-            if "requestBody" in item.get(method.lower(), {}):
-                out.append((method, _concrete(rule.rule)))
+            body = item.get(method.lower(), {}).get("requestBody")
+            if body:
+                out.append((method, _concrete(rule.rule), set(body["content"])))
     return out
 
 
@@ -57,8 +59,10 @@ def test_every_body_route_refuses_a_body_that_is_not_json(app, client):
     operations = _body_operations(app, client)
     assert len(operations) >= 14
     wrong = []
-    for method, path in operations:
+    for method, path, documented in operations:
         for content_type in NOT_JSON:
+            if content_type and content_type.split(";")[0] in documented:
+                continue  # a site form's post takes forms (and is 404 for an unknown key)
             headers = {"Content-Type": content_type} if content_type else {}
             response = client.open(path, method=method, data=BODY, headers=headers)
             if response.status_code != 415 or response.mimetype != "application/problem+json":
