@@ -108,8 +108,6 @@ export function App() {
           <button type="button" className="brand" onClick={goList} data-testid="nav-home">
             <span className="brand-mark" aria-hidden="true" />
             <span className="brand-text">{t('app.title')}</span>
-            <span className="brand-sep" aria-hidden="true">/</span>
-            <span className="brand-section">{t({ forms: 'nav.forms', tokens: 'nav.tokens' }[route.name] || 'app.flows')}</span>
           </button>
           {token && (
             <nav className="main-nav" aria-label={t('nav.main')}>
