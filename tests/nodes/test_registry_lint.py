@@ -145,6 +145,7 @@ def test_registry_discovers_all_28_nodes_without_problems():
     registry.get_registry.cache_clear()
     try:
         assert len(registry.get_registry()) == 28
+        assert registry.schema_problems(registry.get_registry()) == []
     finally:
         registry.get_registry.cache_clear()
 
