@@ -11,6 +11,7 @@ after it delivered a webhook.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_forbidden_prefixes_match_packages_and_their_modules():
 
 def test_worker_startup_and_hot_path_load_no_forbidden_module(tmp_path):
     env = {
-        "PATH": "/usr/bin:/bin",
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("AUTOMATION_")},
         "AUTOMATION_DATA_DIR": str(tmp_path / "data"),  # SQLite: the embedded default
         "REDIS_URL": "redis://127.0.0.1:6379/15",  # a client only: nothing is sent
         "PYTHONPATH": str(ROOT),
