@@ -26,6 +26,10 @@ the import system (Python memory grown while each module loaded, less its nested
 objects, classes, module-level tables; summed by top-level package, ``plugin.<subpackage>`` for
 ours).
 
+With the import profiles, an RQ worker's floor too: the libraries it runs (redis-py, rq,
+SQLAlchemy, requests) imported one after the other in a fresh interpreter, then our modules and
+its start-up, each with what it adds to the RSS (``FLOOR_STEPS``).
+
 Targets (issue #21): all processes together ≤ 400 MB idle; an RQ worker ≤ 60 MB idle.
 
     python bench/memory.py                    # 20 s idle, 20 events, import profiles; writes results/memory.json
@@ -491,6 +495,73 @@ def import_profile(role: str, env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+# An RQ worker's floor: what each library it runs costs, imported one after the other in a fresh
+# interpreter in the order the worker meets them (each row is what it adds to the RSS, shared
+# libraries included as RSS counts them), then our code and the worker's start-up
+FLOOR_STEPS = (
+    ("the Python interpreter alone (site, encodings)", ""),
+    (
+        "stdlib of the start-up (logging, argparse, threading, json, subprocess)",
+        "import logging, argparse, threading, json, dataclasses, subprocess",
+    ),
+    ("ssl: libssl + libcrypto (redis-py, urllib3, the lean HTTP client)", "import ssl"),
+    ("asyncio (redis-py's sync client imports its asyncio one)", "import asyncio"),
+    ("importlib.metadata (redis-py, for versions)", "import importlib.metadata"),
+    ("redis-py, the rest", "import redis"),
+    ("rq", "import rq, rq.worker"),
+    ("SQLAlchemy core", "import sqlalchemy"),
+    ("SQLAlchemy ORM", "import sqlalchemy.orm"),
+    ("SQLAlchemy SQLite dialect", "import sqlalchemy.dialects.sqlite"),
+    (
+        "SQLAlchemy PostgreSQL dialect (loaded on SQLite too: the models' index options)",
+        "import sqlalchemy.dialects.postgresql",
+    ),
+    ("urllib3", "import urllib3"),
+    ("requests (+ charset_normalizer, idna, certifi)", "import requests"),
+    ("our models (plugin.storage.models)", "import plugin.storage.models"),
+    (
+        "our worker's modules (jobs, engine, transport, nodes)",
+        "import plugin.cli, plugin.processes, plugin.jobs.worker, plugin.engine.index, plugin.engine.calls",
+    ),
+    ("the worker's start-up (registry, runtime, database, flow index, engine)", STARTUP["worker"]),
+    (
+        "its hot path's modules (dispatch, runs, send stage, lean HTTP, webhook)",
+        (
+            "import plugin.engine.batch, plugin.engine.claim, plugin.engine.execution, plugin.engine.settlers\n"
+            "import plugin.transport.lean_http, plugin.transport.sendstage, plugin.transport.net, plugin.nodes.actions.webhook\n"
+        ),
+    ),
+)
+
+_FLOOR = """
+import json, os, sys
+def rss():
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS')) / 1024
+rows = []
+for label, code in json.loads(os.environ['BENCH_FLOOR']):
+    before = rss()
+    exec(compile(code, '<floor>', 'exec'))
+    rows.append({'step': label, 'rss_mb': round(rss(), 1), 'added_mb': round(rss() - before, 1), 'modules': len(sys.modules)})
+rows[0]['added_mb'] = rows[0]['rss_mb']
+print(json.dumps(rows))
+"""
+
+
+def worker_floor(env: dict[str, str]) -> list[dict[str, Any]]:
+    """:data:`FLOOR_STEPS` in a fresh interpreter: what each adds to the RSS (``[]`` on failure)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _FLOOR],
+        cwd=c.TARGET,
+        env={**env, "BENCH_FLOOR": json.dumps(FLOOR_STEPS)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else []
+
+
 # -- output --------------------------------------------------------------------------------------
 
 
@@ -539,6 +610,14 @@ def print_report(result: dict[str, Any]) -> None:
             c.table(
                 ["mapping", "RSS MB", "PSS MB", "private MB"],
                 [[m["mapping"], m["rss_mb"], m["pss_mb"], m["private_mb"]] for m in maps["top"]],
+            )
+        )
+    if result.get("floor"):
+        print("\nan RQ worker's floor, library by library (a fresh interpreter, RSS MB):")
+        print(
+            c.table(
+                ["step", "adds", "RSS", "modules"],
+                [[r["step"], r["added_mb"], r["rss_mb"], r["modules"]] for r in result["floor"]],
             )
         )
     for role, prof in result.get("imports", {}).items():
@@ -602,6 +681,7 @@ def run(
             settings = json.loads((data_dir / "redis.db.settings").read_text())
             env = product_env(data_dir, port, workers, REDIS_URL=f"unix://{settings['unixsocket']}")
             result["imports"] = {role: import_profile(role, env) for role in STARTUP}
+            result["floor"] = worker_floor(env)
     except Exception:
         sys.stderr.write(f"server.py's log ({log_path}):\n{log_path.read_text(errors='replace')[-3000:]}\n")
         raise

@@ -118,9 +118,11 @@ def _generate_key(_args: argparse.Namespace) -> int:
 
 def _manifest(_args: argparse.Namespace) -> int:
     from plugin.manifest import write_manifest
-    from plugin.registry import get_registry
+    from plugin.registry import check_schemas, get_registry
 
-    write_manifest(get_registry())
+    registry = get_registry()
+    check_schemas(registry)
+    write_manifest(registry)
     return 0
 
 

@@ -3,6 +3,10 @@
 A node exists only when both its module (``plugin/nodes/<dir>/<name>.py``) and its schema
 (``plugin/schemas/<dir>/<name>.json``) are present; any unpaired or malformed node is a start-up
 error that lists every problem at once.
+
+The schemas' own validity (draft 2020-12) is checked by :func:`schema_problems`, which the API
+runs at start-up: jsonschema is imported there and for validators, so a worker, which only reads
+its schemas' ``x-`` hints, does not load it.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 from plugin.nodes.base import secret_keys
 
@@ -197,11 +202,6 @@ def _discover() -> tuple[dict[str, NodeType], list[str]]:
             if schema.get("x-type") != type_id:
                 problems.append(f"{rel}: x-type is {schema.get('x-type')!r}, expected {type_id!r}")
             try:
-                Draft202012Validator.check_schema(schema)
-            except Exception as exc:  # noqa: BLE001 - jsonschema.SchemaError and kin: every problem listed at once
-                problems.append(f"{rel}: not a valid draft 2020-12 schema: {exc}")
-                continue
-            try:
                 module = importlib.import_module(f"plugin.nodes.{folder}.{stem}")
             except Exception as exc:  # noqa: BLE001 - a module that fails to import is one listed problem
                 problems.append(f"nodes/{folder}/{stem}.py failed to import: {exc!r}")
@@ -229,6 +229,30 @@ def get_registry() -> Registry:
     return Registry(nodes)
 
 
+def schema_problems(registry: Registry) -> list[str]:
+    """Every schema of ``registry`` that is not a valid draft 2020-12 schema, one line each."""
+    from jsonschema import Draft202012Validator
+
+    problems = []
+    for node in registry:
+        try:
+            Draft202012Validator.check_schema(node.schema)
+        except Exception as exc:  # noqa: BLE001 - jsonschema.SchemaError and kin: every problem listed at once
+            problems.append(f"{node.schema_path}: not a valid draft 2020-12 schema: {exc}")
+    return problems
+
+
+@lru_cache(maxsize=4)
+def check_schemas(registry: Registry) -> None:
+    """Raise :class:`RegistryError` listing every invalid schema (the API's start-up check; once
+    per registry)."""
+    problems = schema_problems(registry)
+    if problems:
+        raise RegistryError(problems)
+
+
 @cache
 def _validator(type_id: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(get_registry()[type_id].schema)

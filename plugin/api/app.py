@@ -38,9 +38,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     api.init_app(app, spec_kwargs={"info": {"description": "Scenarios of event → conditions → actions."}})
 
+    from plugin.registry import check_schemas
     from plugin.runtime import build_runtime
 
-    app.extensions["automation"] = build_runtime(app.config)
+    app.extensions["automation"] = runtime = build_runtime(app.config)
+    check_schemas(runtime.registry)  # the node schemas themselves: jsonschema loads here, not in workers
     register_error_handlers(app)
 
     from plugin.api import conformance, register_blueprints

@@ -2,7 +2,9 @@
 
 Only ``{name}`` with a bare lower-case identifier inside is a Roistat variable; every other brace
 is literal text. Values are substituted after parsing, so data can never become template code.
-Jinja2 runs in an immutable sandbox with bounded ranges, bounded output and a time budget.
+Jinja2 runs in an immutable sandbox with bounded ranges, bounded output and a time budget; it
+(and the sandbox) is imported by the first template that uses it, so a worker whose templates are
+plain text or Roistat variables never loads it.
 """
 
 from __future__ import annotations
@@ -11,20 +13,21 @@ import html
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import SecurityError
-
-from plugin.engine import sandbox, sandbox_limits, watchdog
 from plugin.engine.variables import VARIABLE_NAMES, resolve
+
+if TYPE_CHECKING:
+    from jinja2 import nodes
+
+    from plugin.engine import sandbox, sandbox_limits
 
 ROISTAT_VAR = re.compile(r"(?<!\{)\{([a-z][a-z0-9_]*)\}(?!\})")
 JINJA_MARKERS = ("{{", "{%")
 JINJA_NAMES = frozenset({"visit", "order", "client", "event", "roistat", "loop", "range", "now"})
 
 MAX_OUTPUT = 512 * 1024
-MAX_RANGE = sandbox_limits.MAX_RANGE
 MAX_LOOP_DEPTH = 2
 TIME_BUDGET = 0.5
 MAX_BRACKETS = 24
@@ -54,7 +57,13 @@ ESCAPERS: dict[str, Callable[[str], str]] = {
 }
 
 
-def _make_env() -> sandbox.Sandbox:
+@cache
+def _env() -> sandbox.Sandbox:
+    """The one sandboxed environment (jinja2 is imported here, at the first Jinja template)."""
+    from jinja2 import ChainableUndefined
+
+    from plugin.engine import sandbox
+
     return sandbox.Sandbox(
         undefined=ChainableUndefined,
         autoescape=False,
@@ -63,9 +72,6 @@ def _make_env() -> sandbox.Sandbox:
         comment_end_string="##}",
         keep_trailing_newline=True,
     )
-
-
-_ENV = _make_env()
 
 
 def uses_jinja(template: str) -> bool:
@@ -79,21 +85,25 @@ def check(template: str) -> list[str]:
         if name not in VARIABLE_NAMES:
             problems.append(f"unknown variable {{{name}}}")
     if uses_jinja(template):
-        try:
-            ast = parse(ROISTAT_VAR.sub(_to_jinja, template))
-        except TemplateError as exc:
-            problems.append(str(exc))
-            return problems
-        try:
-            undeclared = meta.find_undeclared_variables(ast)
-        except TemplateSyntaxError:  # an unknown filter or test, reported below
-            undeclared = set()
-        for name in sorted(undeclared - JINJA_NAMES):
-            problems.append(f"unknown name {name!r} in template expression")
-        if _loop_depth(ast) > MAX_LOOP_DEPTH:
-            problems.append(f"loops nested deeper than {MAX_LOOP_DEPTH} levels")
-        problems += _reach_problems(ast)
+        problems += _jinja_problems(template)
     return problems
+
+
+def _jinja_problems(template: str) -> list[str]:
+    from jinja2 import TemplateSyntaxError, meta
+
+    try:
+        ast = parse(ROISTAT_VAR.sub(_to_jinja, template))
+    except TemplateError as exc:
+        return [str(exc)]
+    try:
+        undeclared = meta.find_undeclared_variables(ast)
+    except TemplateSyntaxError:  # an unknown filter or test, reported below
+        undeclared = set()
+    problems = [f"unknown name {name!r} in template expression" for name in sorted(undeclared - JINJA_NAMES)]
+    if _loop_depth(ast) > MAX_LOOP_DEPTH:
+        problems.append(f"loops nested deeper than {MAX_LOOP_DEPTH} levels")
+    return problems + _reach_problems(ast)
 
 
 def parse(source: str) -> nodes.Template:
@@ -103,9 +113,12 @@ def parse(source: str) -> nodes.Template:
     reaches the recursive parser; what else recurses (``not not …``, nested blocks) is bounded on
     the tree, and a parser out of stack before that is refused too: the same answer everywhere.
     """
+    from jinja2 import TemplateSyntaxError
+
+    env = _env()
     try:
         open_brackets = 0
-        for _, kind, value in _ENV.lex(source):
+        for _, kind, value in env.lex(source):
             if kind == "operator" and value in "([{":
                 open_brackets += 1
                 if open_brackets > MAX_BRACKETS:
@@ -114,7 +127,7 @@ def parse(source: str) -> nodes.Template:
                     )
             elif kind == "operator" and value in ")]}":
                 open_brackets -= 1
-        ast = _ENV.parse(source)
+        ast = env.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
     except RecursionError:
@@ -136,6 +149,9 @@ def _depth(ast: nodes.Node) -> int:
 
 def _reach_problems(ast: nodes.Template) -> list[str]:
     """What a template may not reach: private attributes, other templates, unknown filters."""
+    from jinja2 import nodes
+
+    env = _env()
     problems: list[str] = []
     for node in ast.find_all(
         (
@@ -160,13 +176,13 @@ def _reach_problems(ast: nodes.Template) -> list[str]:
         ):
             problems.append(f"private attribute {node.arg.value!r} is not accessible")
         elif isinstance(node, nodes.Filter):
-            if node.name not in _ENV.filters:
+            if node.name not in env.filters:
                 problems.append(f"unknown filter {node.name!r}")
             elif node.name == "attr" and any(
                 isinstance(a, nodes.Const) and str(a.value).startswith("_") for a in node.args
             ):
                 problems.append("private attribute is not accessible through |attr")
-        elif isinstance(node, nodes.Test) and node.name not in _ENV.tests:
+        elif isinstance(node, nodes.Test) and node.name not in env.tests:
             problems.append(f"unknown test {node.name!r}")
         elif isinstance(node, nodes.Name) and node.name == "self" and node.ctx == "load":
             problems.append("'self' is not available in templates")
@@ -176,6 +192,8 @@ def _reach_problems(ast: nodes.Template) -> list[str]:
 
 
 def _loop_depth(node: nodes.Node) -> int:
+    from jinja2 import nodes
+
     inner = max((_loop_depth(child) for child in node.iter_child_nodes()), default=0)
     return inner + 1 if isinstance(node, nodes.For) else inner
 
@@ -200,6 +218,8 @@ def render(template: str, context: dict[str, Any], channel: str = "text") -> str
 
 
 def _finalizer(escape: Callable[[str], str], budget: sandbox_limits.Budget) -> Callable[[Any], str]:
+    from plugin.engine import sandbox_limits
+
     def finalize(value: Any) -> str:
         return escape(sandbox_limits.printed(value, budget))
 
@@ -212,6 +232,8 @@ def _render_jinja(template: str, context: dict[str, Any], escape: Callable[[str]
     The template is parsed first, outside the deadline: parsing is bounded by the template's size
     and nesting, and a template nested too deeply is refused as such however busy the machine
     (under load the deadline fired first and named the wrong cause)."""
+    from plugin.engine import watchdog
+
     tree = parse(ROISTAT_VAR.sub(_to_jinja, template))
     try:
         with watchdog.deadline(TIME_BUDGET + _OVERRUN):
@@ -223,8 +245,12 @@ def _render_jinja(template: str, context: dict[str, Any], escape: Callable[[str]
 
 
 def _render_bounded(tree: nodes.Template, context: dict[str, Any], escape: Callable[[str], str]) -> str:
+    from jinja2.sandbox import SecurityError
+
+    from plugin.engine import sandbox_limits
+
     budget = sandbox_limits.Budget(TIME_BUDGET, MAX_OUTPUT)
-    env = _ENV.overlay(finalize=_finalizer(escape, budget))
+    env = _env().overlay(finalize=_finalizer(escape, budget))
     token = sandbox_limits.start(budget)
     try:
         compiled = env.from_string(tree)

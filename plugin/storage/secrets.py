@@ -8,17 +8,20 @@ the params it is opened for the call and masked for everything shown.
 all decrypt, so a key is rotated by putting the new one first and running
 ``python server.py secrets rotate``. Without the variable a key is generated once and kept in
 the data folder (embedded default).
+
+cryptography is imported at the first seal or open, not with this module: a worker whose flows
+hold no secret never loads it (~6 MB of a process's memory, its Rust extension mostly).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import logging
 import os
 from pathlib import Path
 from typing import Any
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from plugin.masking import remember
 from plugin.nodes.base import SECRET_PLACEHOLDER
@@ -34,7 +37,19 @@ class SecretBox:
     def __init__(self, keys: list[bytes]):
         if not keys:
             raise ValueError("at least one Fernet key is required")
-        self._fernet = MultiFernet([Fernet(k) for k in keys])
+        for key in keys:
+            _check_key(key)  # a bad key fails at start-up, as Fernet(key) would
+        self._keys = list(keys)
+        self._multi = None
+
+    @property
+    def _fernet(self):
+        """The keys' MultiFernet, built (and cryptography imported) at the first use."""
+        if self._multi is None:
+            from cryptography.fernet import Fernet, MultiFernet
+
+            self._multi = MultiFernet([Fernet(k) for k in self._keys])
+        return self._multi
 
     @classmethod
     def from_config(cls, secret_key_env: str, data_dir: str) -> SecretBox:
@@ -44,7 +59,7 @@ class SecretBox:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(Fernet.generate_key())
+            tmp.write_bytes(generate_key())
             os.chmod(tmp, 0o600)
             try:
                 os.link(tmp, path)  # atomic and loses to a concurrent creator
@@ -58,6 +73,8 @@ class SecretBox:
 
     def decrypt(self, stored: Any) -> Any:
         if is_encrypted(stored):
+            from cryptography.fernet import InvalidToken
+
             try:
                 return self._fernet.decrypt(stored[ENCRYPTED].encode()).decode()
             except InvalidToken:
@@ -68,6 +85,20 @@ class SecretBox:
         if is_encrypted(stored):
             return {ENCRYPTED: self._fernet.rotate(stored[ENCRYPTED].encode()).decode()}
         return stored
+
+
+def generate_key() -> bytes:
+    """A new Fernet key (what ``Fernet.generate_key()`` returns: 32 random bytes, url-safe base64)."""
+    return base64.urlsafe_b64encode(os.urandom(32))
+
+
+def _check_key(key: bytes) -> None:
+    try:
+        raw = base64.b64decode(key, altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
 
 
 def is_encrypted(value: Any) -> bool:

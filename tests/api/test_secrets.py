@@ -369,3 +369,24 @@ def test_a_secret_of_the_wrong_json_type_is_never_echoed(client):
         "/nodes/2/params/webhook_url",
     } <= paths
     assert "SECRET-" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("bad", [b"", b"abc", b"x" * 44, b"!" * 44])
+def test_a_malformed_key_is_refused_when_the_box_is_made_not_at_first_use(bad):
+    from plugin.storage.secrets import SecretBox
+
+    with pytest.raises(ValueError, match="Fernet key must be 32 url-safe base64-encoded bytes"):
+        SecretBox([bad])
+
+
+def test_generated_keys_are_fernet_keys_and_a_box_seals_with_the_first():
+    from cryptography.fernet import Fernet
+
+    from plugin.storage.secrets import SecretBox, generate_key
+
+    first, second = generate_key(), generate_key()
+    Fernet(first)  # cryptography accepts it
+    sealed = SecretBox([first, second]).encrypt("s3cret")
+    assert SecretBox([first]).decrypt(sealed) == "s3cret"
+    with pytest.raises(ValueError, match="cannot be decrypted"):
+        SecretBox([second]).decrypt(sealed)

@@ -146,6 +146,7 @@ def test_registry_discovers_all_28_nodes_without_problems():
     registry.get_registry.cache_clear()
     try:
         assert len(registry.get_registry()) == 28
+        assert registry.schema_problems(registry.get_registry()) == []
     finally:
         registry.get_registry.cache_clear()
 
@@ -420,3 +421,22 @@ def test_delay_rejects_an_unknown_unit():
 
     with pytest.raises(ValueError, match="'weeks'"):
         delay.delay_seconds({"amount": 1, "unit": "weeks"})
+
+
+def test_an_invalid_node_schema_is_a_start_up_error_naming_the_file():
+    reg = registry.get_registry()
+    good = next(iter(reg))
+    broken = registry.NodeType(
+        type="condition.broken",
+        kind="condition",
+        version=1,
+        schema={"type": "object", "properties": 5},
+        module=good.module,
+        schema_path="schemas/conditions/broken.json",
+    )
+    bad = registry.Registry({**reg.nodes, broken.type: broken})
+    with pytest.raises(registry.RegistryError) as failure:
+        registry.check_schemas(bad)
+    [problem] = failure.value.problems
+    assert problem.startswith("schemas/conditions/broken.json: not a valid draft 2020-12 schema: "), problem
+    registry.check_schemas(reg)  # the real ones are valid

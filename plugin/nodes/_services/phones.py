@@ -1,8 +1,10 @@
-"""Phone normalisation to E.164 with ``phonenumbers`` (default region Russia)."""
+"""Phone normalisation to E.164 with ``phonenumbers`` (default region Russia).
+
+phonenumbers (~1 MB, 58 modules) is imported by the first number to normalise, not with the
+node registry: a worker that sends no SMS does not load it.
+"""
 
 from __future__ import annotations
-
-import phonenumbers
 
 DEFAULT_REGION = "RU"
 
@@ -11,6 +13,8 @@ def to_e164(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     """``"8 (912) 345-67-89"`` → ``"+79123456789"``; ``None`` for an invalid or unparsable number."""
     if not raw or not str(raw).strip():
         return None
+    import phonenumbers
+
     text = str(raw).strip()
     candidates = [text]
     # Roistat stores phones as bare digits ("79012223344"): also try them as an international number.
