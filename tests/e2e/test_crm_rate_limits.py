@@ -94,9 +94,34 @@ CASES = [
 ]
 
 
+def delivered(fake_receiver, probe: str) -> bool:
+    return any((d.payload.get("event") or {}).get("id") == probe for d in fake_receiver.deliveries)
+
+
+def start_processes(procs, api: Api, fake_receiver, redis_url: str) -> None:
+    """Two workers and the scheduler, up and delivering before the deals come: the probes measure
+    what the CRM backlog does to other flows, not the processes' start-up (their imports alone
+    take 5-10 s on a loaded 2-core machine, which the first probe used to measure)."""
+    import redis as redis_lib
+    from rq import Worker
+
+    for _ in range(2):
+        procs.start("worker")
+    procs.start("scheduler")
+    client = redis_lib.Redis.from_url(redis_url)
+    try:
+        wait_for(
+            lambda: Worker.count(connection=client) == 2, timeout=60, message="two workers\n" + procs.logs()
+        )
+    finally:
+        client.close()
+    assert api.post("/api/v1/events", json={"id": "probe-0", "name": "probe"}).status_code == 202
+    wait_for(lambda: delivered(fake_receiver, "probe-0"), timeout=60, message="probe 0\n" + procs.logs())
+
+
 @pytest.mark.parametrize(("crm", "count", "lookup"), CASES)
 def test_every_new_deal_gets_its_task_exactly_once(
-    live, procs, fake_amocrm, fake_bitrix24, fake_receiver, crm, count, lookup
+    live, procs, redis_url, fake_amocrm, fake_bitrix24, fake_receiver, crm, count, lookup
 ):
     fake = fake_amocrm if crm == "amocrm" else fake_bitrix24
     if crm == "amocrm":
@@ -110,9 +135,7 @@ def test_every_new_deal_gets_its_task_exactly_once(
     # an unrelated flow: its events must not wait behind the CRM's queue
     hook = webhook_flow(fake_receiver.url + "/h", event="event.custom", name="Unrelated")
     assert api.post("/api/v1/flows", json=hook).status_code == 201
-    for _ in range(2):
-        procs.start("worker")
-    procs.start("scheduler")
+    start_processes(procs, api, fake_receiver, redis_url)
 
     started = time.monotonic()
     new_deals(api, 1, count)
@@ -128,9 +151,7 @@ def test_every_new_deal_gets_its_task_exactly_once(
         sent = time.monotonic()
         assert api.post("/api/v1/events", json={"id": f"probe-{probe}", "name": "probe"}).status_code == 202
         wait_for(
-            lambda p=probe: any(
-                (d.payload.get("event") or {}).get("id") == f"probe-{p}" for d in fake_receiver.deliveries
-            ),
+            lambda p=probe: delivered(fake_receiver, f"probe-{p}"),
             timeout=30,
             message=f"probe {probe} to be delivered\n" + procs.logs(),
         )
@@ -150,11 +171,12 @@ def test_every_new_deal_gets_its_task_exactly_once(
     assert per_deal == Counter({str(i): 1 for i in range(1, count + 1)}), report
     assert seen["deal"] <= (count if lookup else 0) + seen["refused"], report  # about one lookup per deal
     assert seen["task_list"] == 0, report  # no create was ever ambiguous: never a "did it go?" lookup
-    # our own limiter keeps within the CRM's, but not exactly: retries resume through RQ's
-    # scheduler, which runs them up to a second after their booked slot, and slots used late go
-    # out together (7 of 60 refused in two fresh-clone runs of the whole suite); each refusal is
-    # retried at its Retry-After, and every task is still created once (asserted above)
-    assert seen["refused"] <= max(2, count // 5), report
+    # our own limiter keeps within the CRM's: it counts the sends themselves, so the booked slots
+    # RQ's scheduler resumes late (up to a second or two) no longer go out together (when they
+    # did, 9-15 of 60 were refused). A refusal can still come from a request held up between its
+    # count and its arrival on a loaded machine (2 of 60 in one of 20 runs at load average 8);
+    # each is retried at its Retry-After, and every task is still created once (asserted above)
+    assert seen["refused"] <= max(3, count // 12), report
     if latencies:
         assert max(latencies) < 10.0, (
             report

@@ -5,10 +5,13 @@ Redis clock, so every process and host sees the same bucket); going over raises
 :class:`Deferred` with the wait, never drops the call. :func:`take` (the CRMs) also *books* the
 next free slot for the caller and keeps it in the step's state: a backlog of a thousand tasks
 waits in slots spread over its whole span, each step coming back once at its own time, instead
-of all of them retrying at once and every worker sleeping in turn. Caps count sends per (channel, client) in
-a sorted set over a sliding window; a slot is reserved atomically before sending, under the
-step's idempotency key so that retries of one step reuse their slot, and released when the send
-fails permanently.
+of all of them retrying at once and every worker sleeping in turn. A booked slot is often used
+late (RQ resumes a step up to a second or two after its time), so the sends themselves are
+counted in a second bucket: slots used late never go out together above the rate.
+
+Caps count sends per (channel, client) in a sorted set over a sliding window; a slot is reserved
+atomically before sending, under the step's idempotency key so that retries of one step reuse
+their slot, and released when the send fails permanently.
 
 When ``services.redis`` is ``None`` (a direct node call without Redis, or unit tests), limits are
 **not enforced**: rates never defer and caps never skip.
@@ -33,8 +36,8 @@ PREFIX = "automation:limits"
 RATES: dict[str, dict[str, float]] = {
     # contracts.md §0: Slack 1/s per webhook, amo 7/s per account, Bitrix 2/s per portal with a
     # burst threshold of 50, Telegram 1/s per chat. The CRMs' bursts are kept a little under
-    # theirs: requests reach the CRM a few ms apart from when their slots were given (and a booked
-    # slot may be used a moment late), and with no token to spare that jitter alone made 429s.
+    # theirs: requests reach the CRM a few ms apart from when their sends were counted, and with
+    # no token to spare that jitter alone made 429s.
     "slack": {"rate": 1.0, "burst": 1},
     "amocrm": {"rate": 7.0, "burst": 6},
     "bitrix24": {"rate": 2.0, "burst": 45},
@@ -61,25 +64,37 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
 return 0
 """
 
-# GCRA that books: with no slot held (ARGV[3] = 0), book the earliest free slot and return
-# {wait ms, slot ms}; with a slot held, return the wait until it (<= 0: go now, however late: the
-# CRM got nothing in that slot either). A slot that cannot be now is booked at least ARGV[4] ms
-# ahead: the step is rescheduled for it (RQ), never waited for in a worker.
+# GCRA that books, over two keys: KEYS[1] the schedule (the slots given out), KEYS[2] the sends
+# (when requests really went). With no slot held (ARGV[3] = 0), book the earliest free slot; a
+# slot that cannot be now is booked at least ARGV[4] ms ahead (the step is rescheduled for it
+# through RQ, never waited for in a worker). Before it is held, {wait ms, slot ms}. Once the slot
+# is due, the request goes only if the sends keep within the rate: a slot used late (RQ resumes a
+# step up to a second or two after it) must not go out together with the slots around it, so a
+# late slot that would bunch waits for the next free place among the sends ({wait, slot}: at most
+# an interval per request ahead of it, the slot kept, not booked again at the end of the queue).
+# {0, slot}: go now, the send counted.
 _BOOK_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local held = tonumber(ARGV[3])
-if held > 0 then return {held - now, held} end
 local interval = tonumber(ARGV[1])
 local tolerance = interval * (tonumber(ARGV[2]) - 1)
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local slot = tat - tolerance
-if slot < now then slot = now end
-if slot > now and slot < now + tonumber(ARGV[4]) then slot = now + tonumber(ARGV[4]) end
-local new_tat = math.max(tat, slot) + interval
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
-return {slot - now, slot}
+local slot = tonumber(ARGV[3])
+if slot == 0 then
+  local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+  if tat < now then tat = now end
+  slot = tat - tolerance
+  if slot < now then slot = now end
+  if slot > now and slot < now + tonumber(ARGV[4]) then slot = now + tonumber(ARGV[4]) end
+  local new_tat = math.max(tat, slot) + interval
+  redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
+end
+if slot > now then return {slot - now, slot} end
+local sent = tonumber(redis.call('GET', KEYS[2]) or now)
+if sent < now then sent = now end
+local wait = sent - tolerance - now
+if wait > 0 then return {wait, slot} end
+redis.call('SET', KEYS[2], sent + interval, 'PX', math.ceil(sent + interval - now) + 1000)
+return {0, slot}
 """
 
 # Sliding-window cap. Returns 1 when ``member`` holds a slot (newly or already), 0 when capped.
@@ -107,8 +122,14 @@ def _rate(settings: Any, service: str) -> dict[str, float]:
 
 
 def rate_key(service: str, destination: str) -> str:
-    """The Redis key of ``destination``'s bucket (a digest: destinations may be secret URLs)."""
+    """The Redis key of ``destination``'s bucket (a digest: destinations may be secret URLs); for
+    the CRMs, the schedule of the slots given out."""
     return f"{PREFIX}:rate:{service}:{digest(destination)}"
+
+
+def sent_key(service: str, destination: str) -> str:
+    """The Redis key of the CRMs' sends to ``destination``: when requests really went out."""
+    return f"{PREFIX}:sent:{service}:{digest(destination)}"
 
 
 def account(base_url: str) -> str:
@@ -143,14 +164,16 @@ def throttle(services: Any, service: str, destination: str) -> None:
 
 def take(services: Any, service: str, destination: str, state: dict[str, Any]) -> None:
     """Return when this request may go out now; else book a slot, keep it in ``state`` (the
-    step's, so a retry holds it) and raise :class:`Deferred` until it. A slot is used once."""
+    step's, so a retry holds it) and raise :class:`Deferred` until it. A slot is used once, and
+    only while the sends keep within the rate: one used late waits for a free place among them."""
     redis = getattr(services, "redis", None)
     if redis is None or not services.settings.rate_limits_enabled:
         return
     interval_ms, burst = _interval_and_burst(services.settings, service)
     held = int(state.get("rate_slot") or 0)
+    keys = (rate_key(service, destination), sent_key(service, destination))
     args = (interval_ms, burst, held, MIN_DEFER_MS)
-    wait_ms, slot = (int(v) for v in redis.eval(_BOOK_LUA, 1, rate_key(service, destination), *args))
+    wait_ms, slot = (int(v) for v in redis.eval(_BOOK_LUA, 2, *keys, *args))
     if wait_ms <= 0:
         state.pop("rate_slot", None)
         return
