@@ -111,9 +111,10 @@ class LateSettler:
     ``running`` (a second SMS: issue #15). The leases are kept by a thread of their own, as settling
     may take long (a walk waits for each of its calls) while other runs' calls are still out."""
 
-    def __init__(self, engine: Engine, sessions):
+    def __init__(self, engine: Engine, sessions, *, bind=None):
         self.engine = engine
         self.sessions = sessions  # callable: a new SQLAlchemy Session (each thread its own)
+        self.bind = bind  # the database it settles into (worker.make_engine: one settler per database)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
