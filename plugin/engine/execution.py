@@ -59,9 +59,15 @@ def execute_run(session: Session, engine: Engine, run_id: str) -> str | None:
     if not lease(session, run_id, engine.lease_seconds):
         return None
     walk = _Walk(session, engine, session.get(Run, run_id))
+    renewed = time.monotonic()
     while (moved := walk.advance()) is True:
-        pass
-    if moved is LATE:  # still leased; the send stage settles the call and goes on
+        # a long walk (each call waited for) keeps its lease: the sweeper would walk it too
+        if time.monotonic() - renewed >= engine.lease_seconds / 3:
+            walk.run.lease_until = utcnow() + timedelta(seconds=engine.lease_seconds)
+            session.commit()
+            renewed = time.monotonic()
+    if moved is LATE:  # still leased; the late calls' settler settles the call and goes on
+        stage().hand_over(run_id)
         return "running"
     return _settle(session, engine, walk.run, walk.steps, walk.graph, walk.wake_at)
 

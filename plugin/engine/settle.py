@@ -52,7 +52,8 @@ def send_and_settle(
     if last_group:  # the last group is committed with the runs' final states below: one commit less
         bulk.update_rows(session, _STEPS, ("run_id", "node_id"), last_group)
     # a run with a send still in flight (a silent receiver) stays leased: the send stage settles
-    # that send when it ends and the run goes on from there (sendstage.py, settlers.LateSettler)
+    # that send when it ends, and the run goes on from there once all its sends have ended and
+    # this is stored (sendstage.py, settlers.LateSettler: sooner, its other sends would go twice)
     late = {send[0] for send in sends if send[2] not in outcomes[send[0]]}
     now = utcnow()
     ends = _Ends(now)
@@ -62,6 +63,8 @@ def send_and_settle(
             ends.add(run_id, graphs[run_id], first_views[run_id], got, flow_of[run_id])
     ends.store(session)
     session.commit()
+    for run_id in late:  # what was settled here is stored: the late calls' settler takes them on
+        stage().hand_over(run_id)
     if ends.waiting:
         engine.schedule_many([(row["id"], row["next_attempt_at"]) for row in ends.waiting])
     return ends.handoff

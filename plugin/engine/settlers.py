@@ -8,6 +8,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -101,56 +102,109 @@ def _still_held(session: Session, engine: Engine, runs: list[dict], sends: list[
 
 
 class LateSettler:
-    """Settles the calls the send stage finished after their waiter had moved on (one thread).
+    """Settles the calls the send stage finished after their waiter had moved on (one thread), and
+    keeps the leases of their runs meanwhile (another), so the sweeper does not resume them.
 
-    It stores the outcome on its step and takes the run on from there (step by step), and keeps
-    the leases of runs whose calls are still in flight, so the sweeper does not resume them."""
+    Each late outcome is stored on its step. A run is taken on from there (step by step) once its
+    waiter has handed it over (:meth:`hand_over`: what the waiter had is stored) and none of its
+    calls is in flight or unsettled any more: walked sooner, it would send again the steps still
+    ``running`` (a second SMS: issue #15). The leases are kept by a thread of their own, as settling
+    may take long (a walk waits for each of its calls) while other runs' calls are still out."""
 
-    def __init__(self, engine: Engine, sessions):
+    def __init__(self, engine: Engine, sessions, *, bind=None):
         self.engine = engine
-        self.sessions = sessions  # callable: a new SQLAlchemy Session (this thread's own)
+        self.sessions = sessions  # callable: a new SQLAlchemy Session (each thread its own)
+        self.bind = bind  # the database it settles into (worker.make_engine: one settler per database)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._unsettled: Counter[str] = Counter()  # run → its ended calls not stored yet
+        self._handed: set[str] = set()  # runs their waiters are done with (the settling thread's)
 
     def __call__(self, key, outcome, error) -> None:
+        with self._lock:
+            self._unsettled[key[0]] += 1
         self._queue.put((key, outcome, error))
         self.start()
 
+    def hand_over(self, run_id: str) -> None:
+        """The waiter of ``run_id`` is done with it, what it had stored; its late calls are ours."""
+        self._queue.put((None, run_id, None))
+        self.start()
+
     def start(self) -> None:
-        if self._thread is None:
+        if not self._threads:
             with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._loop, name="late-settler", daemon=True)
-                    self._thread.start()
+                if not self._threads:
+                    for target, name in ((self._loop, "late-settler"), (self._keep, "late-leases")):
+                        thread = threading.Thread(target=target, name=name, daemon=True)
+                        thread.start()
+                        self._threads.append(thread)
 
     def _loop(self) -> None:
         session = self.sessions()
-        renew_every = max(self.engine.lease_seconds / 3, 0.1)
-        renewed = time.monotonic()
         while True:
             try:
-                item = self._queue.get(timeout=renew_every)
+                key, outcome, error = self._queue.get(timeout=self._renew_every())
             except queue.Empty:
-                item = None
                 if stage().on_late is not self:  # replaced (a new engine in this process): done
                     _discard(session)
                     return
+                continue
+            run_id = outcome if key is None else key[0]
             try:
-                if time.monotonic() - renewed >= renew_every:
-                    self._renew(session)
-                    renewed = time.monotonic()
-                if item is not None:
-                    self.settle(session, *item)
+                if key is None:
+                    self._handed.add(run_id)
+                else:
+                    try:
+                        self.settle(session, key, outcome, error)
+                    finally:
+                        self._settled(run_id)
+                self._take_on(session, run_id)
             except Exception:
-                log.exception("could not settle a late call %s", item[0] if item else "")
+                log.exception("could not settle a late call of %s; the sweeper resumes it", run_id)
+                self._handed.discard(run_id)
                 _discard(session)  # the database may be gone: a fresh session for the next one
                 session = self.sessions()
 
-    def _renew(self, session: Session) -> None:
-        run_ids = sorted({key[0] for key in stage().late_in_flight()})
-        if not run_ids:
-            return
+    def _renew_every(self) -> float:
+        return max(self.engine.lease_seconds / 3, 0.1)
+
+    def _settled(self, run_id: str) -> None:
+        with self._lock:
+            self._unsettled[run_id] -= 1
+            if self._unsettled[run_id] <= 0:
+                del self._unsettled[run_id]
+
+    def _held(self) -> set[str]:
+        """Runs with calls in flight or unsettled; the stage is asked first: a call leaves it only
+        once counted here (sendstage.SendStage._work)."""
+        in_flight = {key[0] for key in stage().late_in_flight()}
+        with self._lock:
+            return in_flight | set(self._unsettled)
+
+    def _keep(self) -> None:
+        """Renew the leases of the runs held, every third of a lease, whatever the settling does."""
+        session = None
+        while True:
+            time.sleep(self._renew_every())
+            run_ids = sorted(self._held())
+            if not run_ids:
+                if stage().on_late is not self:
+                    break
+                continue
+            try:
+                session = session or self.sessions()
+                self._renew(session, run_ids)
+            except Exception:
+                log.exception("could not renew the leases of %d runs with late calls", len(run_ids))
+                if session is not None:
+                    _discard(session)
+                session = None
+        if session is not None:
+            _discard(session)
+
+    def _renew(self, session: Session, run_ids: list[str]) -> None:
         session.execute(
             update(Run)
             .where(Run.id.in_(run_ids), Run.status == "running")
@@ -159,7 +213,8 @@ class LateSettler:
         )
         session.commit()
 
-    def settle(self, session: Session, key, outcome, error) -> str | None:
+    def settle(self, session: Session, key, outcome, error) -> bool:
+        """Store a late call's outcome on its step; False when the step is no longer waiting for it."""
         run_id, _graph, node_id = key
         if error is not None:
             log.error("late call of %s/%s raised %r", run_id, node_id, error)
@@ -167,8 +222,16 @@ class LateSettler:
         step = session.query(Step).filter(Step.run_id == run_id, Step.node_id == node_id).one_or_none()
         if step is None or step.status != "running":
             session.rollback()
-            return None
+            return False
         apply_outcome(step, outcome)
+        session.commit()
+        return True
+
+    def _take_on(self, session: Session, run_id: str) -> str | None:
+        """Walk a run handed over once nothing of it is in flight or unsettled."""
+        if run_id not in self._handed or run_id in self._held():
+            return None
+        self._handed.discard(run_id)
         session.execute(
             update(Run)
             .where(Run.id == run_id, Run.status == "running")

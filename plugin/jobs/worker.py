@@ -69,7 +69,8 @@ def _settlers():
 def make_engine(runtime, bind=None):
     """The engine of this process: its retries go through RQ's scheduler; with a database
     ``bind``, the send stage's late calls are settled by a :class:`LateSettler` on its own session
-    (without, an engine for direct calls only, which wait inline)."""
+    (the one already settling into that database, given this engine), without, an engine for
+    direct calls only, which wait inline."""
     from sqlalchemy.orm import Session
 
     from plugin.engine.calls import Engine
@@ -102,7 +103,12 @@ def make_engine(runtime, bind=None):
     )
     if bind is None:
         return engine
-    stage().on_late = LateSettler(engine, lambda: Session(bind=bind))
+    settler = stage().on_late
+    if isinstance(settler, LateSettler) and settler.bind is bind:
+        # one settler per database in a process: the runs handed to it stay in its hands
+        settler.engine = engine
+    else:
+        stage().on_late = LateSettler(engine, lambda: Session(bind=bind), bind=bind)
     stage().on_stall = on_stall(runtime.services)
     return engine
 

@@ -197,9 +197,17 @@ class SendStage:
                     log.exception("could not report the stalled lane %s", lane)
 
     def late_in_flight(self) -> list[Any]:
-        """Keys of the late calls still in flight (their runs' leases are to be kept)."""
+        """Keys of the late calls still in flight, or ended and not yet handed to :attr:`on_late`
+        (their runs' leases are to be kept)."""
         with self._cond:
             return [t.key for t in self._late]
+
+    def hand_over(self, owner: Any) -> None:
+        """The waiter is done with ``owner`` (a run: the first item of its calls' keys) while some of
+        its calls are late: :attr:`on_late` takes it on once they have all been settled."""
+        handler = getattr(self.on_late, "hand_over", None)
+        if handler is not None:
+            handler(owner)
 
     def _abandon(self, stalled: list[Ticket], reply: queue.SimpleQueue):
         """Give up ``stalled``: returns ``(ticket, key, result, error)`` for each outcome to yield
@@ -291,12 +299,16 @@ class SendStage:
                     self._mark_ready(ticket.lane)
                     self._cond.notify()
                 late = ticket.abandoned
-                if late:
-                    self._late.discard(ticket)
-                else:
+                if not late:
                     ticket.reply.put((ticket, ticket.key, result, error))
             if late:
-                self._settle_late(ticket, result, error)
+                # still counted in flight until its settler has it: at no moment may a late call
+                # be neither here nor there, or its run would be taken on with its step unsettled
+                try:
+                    self._settle_late(ticket, result, error)
+                finally:
+                    with self._cond:
+                        self._late.discard(ticket)
 
     def _settle_late(self, ticket: Ticket, result: Any, error: BaseException | None) -> None:
         handler = self.on_late

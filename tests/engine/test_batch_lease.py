@@ -24,6 +24,7 @@ from plugin.jobs.worker import make_engine
 from plugin.storage.models import Run, utcnow
 from plugin.transport.sendstage import LANE_THREADS
 from tests.engine.test_ingest_and_runs import _flow
+from tests.fakes._http import Reply
 
 LEASE = 1.0
 DELAY = 1.5
@@ -78,6 +79,56 @@ def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_r
         assert db.session.scalars(select(Run.status)).all() == ["succeeded"] * count
     webhook_ids = [r.headers["webhook-id"] for r in fake_receiver.requests]
     assert len(webhook_ids) == len(set(webhook_ids)) == count  # each sent once
+
+
+def test_a_batch_waiting_past_the_lease_for_answers_that_keep_coming_keeps_its_runs(
+    app, client, fake_receiver
+):
+    """The stage waits as long as a destination keeps answering: seven calls to a receiver known to
+    X. The waiting
+    batch itself renews their lease (settle._gather); no call is left to the late settler."""
+    url = fake_receiver.url + "/h"
+    assert client.post("/api/v1/flows", json=_flow(url, event="event.custom")).status_code == 201
+    errors: list[BaseException] = []
+
+    def dispatch(ids_wanted: int) -> None:
+        try:
+            with app.app_context():
+                runtime = rt()
+                engine = make_engine(runtime, db.engine)
+                engine.lease_seconds = LEASE
+                ids = claim_events(db.session, 200, 60)
+                assert len(ids) == ids_wanted
+                dispatch_batch(db.session, engine, FlowIndex(runtime.registry), ids, runtime.redis)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+
+    # a first call answered at once: the stage now knows the receiver answers (its full patience)
+    assert client.post("/api/v1/events", json={"id": "warm", "name": "go"}).status_code == 202
+    dispatch(1)
+    assert not errors, errors
+    count = LANE_THREADS - 1  # all in flight together, the lane never full
+    for i in range(count):
+        fake_receiver.force(Reply(200, "ok", delay=0.45 * (i + 1)))
+        assert client.post("/api/v1/events", json={"id": f"e{i}", "name": "go"}).status_code == 202
+    worker = threading.Thread(target=dispatch, args=(count,))
+    started = time.monotonic()
+    worker.start()
+    seen_stale: list[str] = []
+    with app.app_context():
+        while worker.is_alive():
+            time.sleep(0.1)
+            db.session.rollback()  # a fresh snapshot each look (SQLite and PostgreSQL alike)
+            seen_stale += stale_work(db.session, now=utcnow())[1]
+    worker.join()
+    assert not errors, errors
+    assert time.monotonic() - started > LEASE  # the batch did wait past the lease
+    assert seen_stale == []
+    with app.app_context():
+        db.session.rollback()
+        assert db.session.scalars(select(Run.status)).all() == ["succeeded"] * (count + 1)
+    webhook_ids = [r.headers["webhook-id"] for r in fake_receiver.requests]
+    assert len(webhook_ids) == len(set(webhook_ids)) == count + 1  # each sent once
 
 
 def test_a_batch_smaller_than_the_limit_is_not_followed_by_an_empty_claim(app, client, monkeypatch):

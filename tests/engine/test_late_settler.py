@@ -37,6 +37,6 @@ def test_a_failed_settle_does_not_end_the_thread(monkeypatch):
     wait_for(failed_once.is_set, timeout=5, message="the failing settle")
     settler(("run-2", "hook"), None, None)
     wait_for(lambda: settled, timeout=5, message="the next late call settled")
-    assert settler._thread.is_alive()
+    assert all(thread.is_alive() for thread in settler._threads)  # the settling one and the leases
     assert settled[0][1] == ("run-2", "hook")
     assert len(sessions) == 2 and settled[0][0] is sessions[1]  # a fresh session after the failure

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import itertools
 import json
 import logging
@@ -164,6 +165,7 @@ class FakeHTTPServer:
         self._echo: list[str] = []
         self._echo_fail: int | None = None
         self._echo_turn = itertools.count()
+        self._answer_after = 0.0
 
     # lifecycle
     def start(self) -> FakeHTTPServer:
@@ -208,6 +210,12 @@ class FakeHTTPServer:
             else:
                 self._forced.extend([reply] * times)
 
+    def answer_after(self, seconds: float) -> None:
+        """Every answer, forced or the fake's own, is sent ``seconds`` after its request came (a
+        receiver that does what is asked and is slow to say so)."""
+        with self._lock:
+            self._answer_after = seconds
+
     def reset(self) -> None:
         """Drop every forced reply and recorded request."""
         with self._lock:
@@ -249,13 +257,15 @@ class FakeHTTPServer:
         with self._lock:
             self.requests.append(req)
             forced = self._forced.popleft() if self._forced else self._sticky
-        if forced is not None:
-            return forced
-        try:
-            return self.handle(req)
-        except Exception:  # a bug in the fake must show up in the test, not hang it
-            log.exception("fake %s failed", type(self).__name__)
-            return Reply(599, "fake server error")
+            after = self._answer_after
+        reply = forced
+        if reply is None:
+            try:
+                reply = self.handle(req)
+            except Exception:  # a bug in the fake must show up in the test, not hang it
+                log.exception("fake %s failed", type(self).__name__)
+                reply = Reply(599, "fake server error")
+        return dataclasses.replace(reply, delay=max(reply.delay, after)) if after else reply
 
     def handle(self, req: Request) -> Reply:  # pragma: no cover - overridden
         raise NotImplementedError
