@@ -214,14 +214,20 @@ def _test_context(body: dict) -> tuple[dict, str | None]:
     session = db.session
     if body.get("event_id") is not None:
         event = session.get(Event, body["event_id"])
-        if event is None:
-            raise NotFound(f"no stored event {body['event_id']!r}")
+        if event is None:  # the flow (the target) exists; what the body names does not: 422, not 404
+            raise ValidationFailed(
+                "the dry run names a stored event that does not exist",
+                [{"path": "/event_id", "message": f"no stored event {body['event_id']!r}"}],
+            )
         return ctx.for_event(session, event) or ctx.normalize({}), event.trigger
     for name, model, what, context_of in _STORED_SUBJECTS:
         if body.get(name) is not None:
             row = session.get(model, str(body[name]))
             if row is None:
-                raise NotFound(f"no {what} {body[name]!r}")
+                raise ValidationFailed(
+                    f"the dry run names a {what} that does not exist",
+                    [{"path": f"/{name}", "message": f"no {what} {body[name]!r}"}],
+                )
             return context_of(session, row), None
     return ctx.normalize(body.get("context") or {}), None
 

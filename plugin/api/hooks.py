@@ -17,6 +17,7 @@ from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.ingest import _commit_and_enqueue
 from plugin.api.openapi import ok
+from plugin.api.openapi_ingest import NOT_BLANK
 from plugin.engine.context import iso
 from plugin.errors import NotFound, TooManyRequests, ValidationFailed
 from plugin.ingest import hooks
@@ -37,7 +38,9 @@ NAME_BODY = {
                 "type": "object",
                 "required": ["name"],
                 "additionalProperties": False,
-                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NOT_BLANK}
+                },
             }
         }
     },
@@ -128,7 +131,7 @@ def _document(source: HookSource) -> dict:
 def _name(body: dict) -> str:
     problems = [{"path": f"/{k}", "message": "unknown field"} for k in body if k != "name"]
     name = body.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:  # as sent: the document's maxLength
         problems.append({"path": "/name", "message": "the event name: text of 1–200 characters"})
     else:
         problems += text_problems(name, "/name")

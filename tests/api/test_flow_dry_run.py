@@ -92,10 +92,10 @@ def test_dry_run_on_stored_visit_and_client(client, branch_flow):
 @pytest.mark.parametrize(
     "body, status",
     [
-        ({"visit_id": "nope"}, 404),
-        ({"order_id": "nope"}, 404),
-        ({"custom_event_id": "nope"}, 404),
-        ({"event_id": 123456}, 404),
+        ({"visit_id": "nope"}, 422),
+        ({"order_id": "nope"}, 422),
+        ({"custom_event_id": "nope"}, 422),
+        ({"event_id": 123456}, 422),
         ({"event_id": "not-a-number"}, 422),
         ({"event_id": 2**40}, 422),
         ({"event_id": True}, 422),
@@ -108,6 +108,9 @@ def test_dry_run_on_stored_visit_and_client(client, branch_flow):
 def test_dry_run_with_an_unknown_or_bad_source_is_a_problem(client, branch_flow, body, status):
     resp = client.post(f"/api/v1/flows/{branch_flow}/test", json=body)
     assert resp.status_code == status, resp.get_data(as_text=True)
+    if isinstance(body, dict) and body and str(next(iter(body.values()))) in ("nope", "123456"):
+        # the flow exists, what the body names does not: a 422 naming the field, not a 404
+        assert [e["path"] for e in resp.get_json()["errors"]] == [f"/{next(iter(body))}"]
     assert resp.mimetype == "application/problem+json"
 
 
