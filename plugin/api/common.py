@@ -23,12 +23,12 @@ def install_strict_json(parser) -> None:
         if not is_json(req.mimetype):  # webargs' rule: other content types carry no JSON
             return missing
         raw = req.get_data(cache=True)
-        return strict_loads(raw) if raw.strip() else missing
+        return strict_loads(raw) if raw else missing  # blanks alone are not JSON: 400
 
 
 def json_body(required: bool = True) -> Any:
     raw = request.get_data(cache=True)
-    if not raw.strip():
+    if not raw:  # blanks alone are malformed JSON (400), not an absent body
         if required:
             raise MalformedJson("a JSON body is required", [{"path": "/", "message": "the body is empty"}])
         return {}

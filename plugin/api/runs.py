@@ -83,7 +83,7 @@ class RunList(MethodView):
             problems.append({"path": "/limit", "message": "must be an integer from 1 to 500"})
             limit = 50
         status = args.get("status")
-        if status and status not in STATUSES:
+        if status is not None and status not in STATUSES:  # `?status=` too: not a status
             problems.append({"path": "/status", "message": f"must be one of {', '.join(STATUSES)}"})
         if problems:
             raise ValidationFailed("invalid query", problems)

@@ -85,6 +85,29 @@ def test_json_with_a_suffix_is_json_and_a_missing_required_body_is_400(app, clie
     assert _counts(app)[0] == 1
 
 
+def test_blanks_alone_are_not_an_absent_body_and_an_empty_status_is_not_a_status(client):
+    """schemathesis' 10-minute run: a body of "\\r" ran a dry run as if no body was sent, and
+    ``/runs?status=`` listed every run."""
+    flow = {
+        "format": "automation-flow/1",
+        "name": "blank body",
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}},
+            {"id": "hook", "type": "action.webhook", "params": {"url": "https://example.com/h"}},
+        ],
+        "edges": [{"from": "start", "to": "hook"}],
+    }
+    created = client.post("/api/v1/flows", json=flow)
+    assert created.status_code == 201, created.data
+    path = f"/api/v1/flows/{created.get_json()['id']}/test"
+    for blank in (b"\r", b" ", b"\n\t"):
+        response = client.post(path, data=blank, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400 and response.mimetype == "application/problem+json", blank
+    assert client.post(path, data=b"", headers={"Content-Type": "application/json"}).status_code == 200
+    response = client.get("/api/v1/runs?status=")
+    assert response.status_code == 422 and [e["path"] for e in response.get_json()["errors"]] == ["/status"]
+
+
 def _allowed(app, rule) -> set[str]:
     return set().union(*(r.methods for r in app.url_map.iter_rules() if r.rule == rule.rule))
 
