@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, current_app, jsonify, request
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from plugin.errors import PROBLEM_TYPE, ApiProblem
@@ -56,6 +57,15 @@ def _smorest_errors(messages, base="") -> list[dict]:
     return out
 
 
+def _rollback() -> None:
+    try:
+        from plugin.api.extensions import db
+
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone (the pool replaces it, pre-ping) or nothing to undo
+        log.debug("rollback after a database error failed too")
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiProblem)
     def _api_problem(exc: ApiProblem):
@@ -78,18 +88,23 @@ def register_error_handlers(app: Flask) -> None:
             headers = {"Allow": ", ".join(allowed_methods(current_app, request.path))}
         return problem(status, exc.name, detail, errors, headers=headers)
 
+    @app.errorhandler(ObjectDeletedError)
+    @app.errorhandler(StaleDataError)
+    def _deleted_meanwhile(exc: Exception):
+        # another request deleted (or rewrote) the row while this one worked on it (PATCH racing a DELETE)
+        log.info("%s %s: the row went away meanwhile (%s)", request.method, request.path, type(exc).__name__)
+        _rollback()
+        return problem(
+            404, "Not found", "it was deleted by another request while this one ran", slug="not-found"
+        )
+
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def _database_unavailable(exc: Exception):
         # The database is restarting, unreachable or (SQLite) locked past the busy timeout: a 503 the
         # client retries (ingestion is idempotent, so a retry never fires twice), not a 500 "bug".
         log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
-        try:
-            from plugin.api.extensions import db
-
-            db.session.rollback()
-        except Exception:  # noqa: BLE001 - the connection is gone; the pool replaces it (pre-ping)
-            log.debug("rollback after a lost database connection failed too")
+        _rollback()
         return problem(
             503,
             "Service unavailable",

@@ -158,7 +158,16 @@ class HookList(MethodView):
         return _document(source)
 
 
-@blp.route("/<string:key>")
+KEY_PARAMETER = {  # what a key can be (hooks.KEY_PREFIX + urlsafe base64); anything else is a 422
+    "in": "path",
+    "name": "key",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"},
+    "description": "A source's key (`hk_…`) for a post; a source's id for a delete",
+}
+
+
+@blp.route("/<string:key>", parameters=[KEY_PARAMETER])
 class HookItem(MethodView):
     @public  # no Authorization header: the key in the URL is the credential (plugin/api/auth.py)
     @blp.doc(
