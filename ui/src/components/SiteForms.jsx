@@ -1,9 +1,10 @@
 // «Формы сайта»: site-form sources — create one (its name is the custom event's name), copy its
 // URL for Tilda or a form's action, delete it (which revokes the key).
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api, errorText } from '../api.js';
 import { useI18n } from '../i18n.js';
 import { Banner, ConfirmDialog, formatTime } from './common.jsx';
+import { useLoadedList } from './useLoadedList.js';
 import { FormsHelp } from './FormsHelp.jsx';
 
 /** Copies `text`; the Clipboard API where the page may use it, else a selected input and execCommand. */
@@ -24,24 +25,11 @@ async function copyText(text, input) {
 
 export function SiteForms({ onToast }) {
   const { t, lang } = useI18n();
-  const [sources, setSources] = useState(null);
+  const { items: sources, setItems: setSources, error, setError } = useLoadedList(api.hooks, t);
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
   const [fieldError, setFieldError] = useState(null);
   const [confirmDelete, setConfirmDelete] = useState(null);
-
-  const load = useCallback(async () => {
-    try {
-      setSources(await api.hooks());
-    } catch (err) {
-      if (err.status !== 401) setError(errorText(err, t));
-    }
-  }, [t]);
-
-  useEffect(() => {
-    load();
-  }, [load]);
 
   const create = async (e) => {
     e.preventDefault();

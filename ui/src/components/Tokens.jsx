@@ -1,29 +1,17 @@
 // «Токены доступа»: the API tokens with their scope and last use; create one, revoke one.
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api, errorText } from '../api.js';
 import { useI18n } from '../i18n.js';
 import { Banner, ConfirmDialog, formatTime } from './common.jsx';
+import { useLoadedList } from './useLoadedList.js';
 import { CreateTokenForm, NewTokenDialog } from './TokenParts.jsx';
 
 export function Tokens({ onToast }) {
   const { t, lang } = useI18n();
-  const [tokens, setTokens] = useState(null);
-  const [error, setError] = useState(null);
+  const { items: tokens, setItems: setTokens, error, setError, load } = useLoadedList(api.tokens, t);
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState(null);
   const [confirmRevoke, setConfirmRevoke] = useState(null);
-
-  const load = useCallback(async () => {
-    try {
-      setTokens(await api.tokens());
-    } catch (err) {
-      if (err.status !== 401) setError(errorText(err, t));
-    }
-  }, [t]);
-
-  useEffect(() => {
-    load();
-  }, [load]);
 
   const create = async (name, scope) => {
     setBusy(true);
