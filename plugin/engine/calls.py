@@ -40,6 +40,7 @@ class Engine:
         max_attempts=8,
         schedule=None,
         schedule_many=None,
+        connections=None,
     ):
         self.registry = registry
         self.secrets = secrets
@@ -49,6 +50,8 @@ class Engine:
         self.max_attempts = max_attempts
         self.schedule = schedule  # callable(run_id, seconds) that re-enqueues a run later
         self._schedule_many = schedule_many  # callable([(run_id, naive UTC datetime)]), grouped
+        # callable(connection id) -> (type, sealed params) | None: a node's connection, read at send time
+        self.connections = connections
 
     def schedule_many(self, runs: list[tuple[str, Any]]) -> None:
         """Resume these runs at their times (naive UTC datetimes); the sweeper is the fallback."""
@@ -87,6 +90,35 @@ def call_action(
     state: dict,
 ) -> Outcome:
     """Perform one attempt of an action and classify what happened; touches no database."""
+    if isinstance(params.get("connection"), str):  # open_params could not resolve it: deleted
+        return Outcome("failed", error=f"the connection {params['connection']!r} no longer exists")
+    return _call(
+        engine,
+        spec,
+        node,
+        params,
+        context,
+        run_id=run_id,
+        flow_info=flow_info,
+        event_type=event_type,
+        attempt=attempt,
+        state=state,
+    )
+
+
+def _call(
+    engine: Engine,
+    spec,
+    node: dict,
+    params: dict,
+    context: dict,
+    *,
+    run_id: str,
+    flow_info: dict,
+    event_type: str,
+    attempt: int,
+    state: dict,
+) -> Outcome:
     secrets = secret_values(spec, params, node)
     state = dict(state or {})
     started = time.monotonic()
