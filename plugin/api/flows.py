@@ -196,9 +196,10 @@ class FlowImport(MethodView):
             found = validate_flow(doc, runtime.registry)
             if not found:
                 listed = doc.get("connections", body.get("connections") if many else None)
-                docs[i], unmapped = connections.map_imported(db.session, doc, listed, base)
-                found = connections.reference_problems(db.session, runtime.registry, docs[i]["nodes"])
-                problems += unmapped
+                docs[i], unmapped = connections.map_imported(db.session, doc, listed)
+                found = unmapped or connections.reference_problems(
+                    db.session, runtime.registry, docs[i]["nodes"]
+                )
             problems += [{**p, "path": base + (p["path"] if p["path"] != "/" else "") or "/"} for p in found]
         if problems:
             raise ValidationFailed(f"{len(problems)} problem(s); nothing was imported", problems)

@@ -74,18 +74,21 @@ def body_problems(registry: Registry, body: Any, existing: Connection | None) ->
         problems.append({"path": "/name", "message": "a connection needs a name of 1–200 characters"})
     types = kinds(registry)
     kind = body.get("type", existing.type if existing is not None else None)
-    if kind not in types:
-        problems.append({"path": "/type", "message": f"type must be one of {', '.join(types)}, got {kind!r}"})
-    elif existing is not None and kind != existing.type:
-        problems.append(
-            {"path": "/type", "message": f"the type of a connection cannot change ({existing.type})"}
-        )
+    type_problems = _type_problems(types, kind, existing)
     params = body.get("params")
     if not isinstance(params, dict):
         problems.append({"path": "/params", "message": "params must be a JSON object"})
-    elif kind in types:
+    elif not type_problems:
         problems += _params_problems(registry, types[kind], params, existing)
-    return problems
+    return problems + type_problems
+
+
+def _type_problems(types: dict[str, Kind], kind: Any, existing: Connection | None) -> list[Problem]:
+    if kind not in types:
+        return [{"path": "/type", "message": f"type must be one of {', '.join(types)}, got {kind!r}"}]
+    if existing is not None and kind != existing.type:
+        return [{"path": "/type", "message": f"the type of a connection cannot change ({existing.type})"}]
+    return []
 
 
 def _params_problems(
