@@ -232,23 +232,35 @@ def reference_problems(session: Session, registry: Registry, nodes: Any, base: s
                 }
             )
             continue
-        kind = types[row.type]
-        for field, value in kind.when.items():
-            if field in node["params"] and node["params"][field] != value:
-                problems.append(
-                    {
-                        "path": f"{at}/{field}",
-                        "message": f"the connection {row.name!r} is {row.type}: {field} must be {value!r} or left out",
-                    }
-                )
-        for field in kind.fields:
-            if field in node["params"]:
-                problems.append(
-                    {
-                        "path": f"{at}/{field}",
-                        "message": f"{field!r} comes from the connection {row.name!r}: remove it here",
-                    }
-                )
+        problems += _overlap_problems(spec, types[row.type], row.name, node["params"], at)
+    return problems
+
+
+def _idle(spec, field: str, value: Any) -> bool:
+    """A value the editor fills in by itself (the schema's default, or empty): with a connection
+    it is ignored, the connection's own value is sent."""
+    return value in ("", {}, [], None) or value == spec.properties.get(field, {}).get("default")
+
+
+def _overlap_problems(spec, kind: Kind, name: str, params: dict, at: str) -> list[Problem]:
+    """A connection's field given in the action too, or a discriminator that contradicts it."""
+    problems: list[Problem] = []
+    for field, value in kind.when.items():
+        if field in params and params[field] != value and not _idle(spec, field, params[field]):
+            problems.append(
+                {
+                    "path": f"{at}/{field}",
+                    "message": f"the connection {name!r} is {kind.type}: {field} must be {value!r} or left out",
+                }
+            )
+    for field in kind.fields:
+        if field in params and not _idle(spec, field, params[field]):
+            problems.append(
+                {
+                    "path": f"{at}/{field}",
+                    "message": f"{field!r} comes from the connection {name!r}: remove it here",
+                }
+            )
     return problems
 
 
