@@ -365,3 +365,16 @@ def test_scopes(app, scope, status):
         json={"name": "s", "type": "slack", "params": {"webhook_url": "https://h.example/x"}},
     )
     assert resp.status_code == status
+
+
+def test_openapi_documents_the_connection_routes(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    paths = spec["paths"]
+    assert {"get", "post"} <= set(paths["/api/v1/connections"])
+    assert {"get", "put", "delete"} <= set(paths["/api/v1/connections/{connection_id}"])
+    assert "409" in paths["/api/v1/connections/{connection_id}"]["delete"]["responses"]
+    assert "post" in paths["/api/v1/connections/{connection_id}/test"]
+    links = paths["/api/v1/connections"]["post"]["responses"]["201"]["links"]
+    assert {"ConnectionGet", "ConnectionTestPost"} <= set(links)
+    assert "connections" in spec["components"]["schemas"]["FlowExport"]["properties"]
+    assert "connection" in paths["/api/v1/flows/import"]["post"]["description"]
