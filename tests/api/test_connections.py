@@ -378,3 +378,33 @@ def test_openapi_documents_the_connection_routes(client):
     assert {"ConnectionGet", "ConnectionTestPost"} <= set(links)
     assert "connections" in spec["components"]["schemas"]["FlowExport"]["properties"]
     assert "connection" in paths["/api/v1/flows/import"]["post"]["description"]
+
+
+def test_a_connection_implies_its_provider_over_the_form_default(client, fake_twilio):
+    """The editor fills ``provider: smsru`` (the schema default); a twilio connection wins."""
+    conn = client.post(
+        "/api/v1/connections",
+        json={
+            "name": "Twilio",
+            "type": "twilio",
+            "params": {
+                "account_sid": fake_twilio.account_sid,
+                "auth_token": fake_twilio.auth_token,
+                "base_url": fake_twilio.url,
+            },
+        },
+    ).get_json()
+    params = {
+        "provider": "smsru",
+        "connection": conn["id"],
+        "sender": "+15005550006",
+        "text": "Заказ {order_id}",
+    }
+    context = {"client": {"phone": "+79161234567"}, "order": {"id": "3"}}
+    resp = client.post("/api/v1/nodes/action.sms/execute", json={"params": params, "context": context})
+    assert resp.status_code == 200 and resp.get_json()["status"] == "succeeded", resp.get_data(as_text=True)
+    assert [m["body"] for m in fake_twilio.messages] == ["Заказ 3"]
+    clash = {**params, "auth_token": "inline-token"}
+    assert problem_paths(
+        client.post("/api/v1/nodes/action.sms/execute", json={"params": clash, "context": context})
+    ) == ["/params/auth_token"]
