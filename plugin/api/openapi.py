@@ -67,6 +67,11 @@ EXPORT = _obj(
         "description": {"type": "string"},
         "nodes": {"type": "array", "items": _ref("Node")},
         "edges": {"type": "array", "items": _ref("Edge")},
+        "connections": {
+            "type": "array",
+            "description": "the shared connections the actions name (an export's; no secrets)",
+            "items": _obj(["id", "name", "type"], {"id": {}, "name": {}, "type": {}}),
+        },
     },
 )
 FLOW = {

@@ -40,6 +40,7 @@ class Engine:
         max_attempts=8,
         schedule=None,
         schedule_many=None,
+        connections=None,
     ):
         self.registry = registry
         self.secrets = secrets
@@ -50,6 +51,8 @@ class Engine:
         self.schedule = schedule  # callable(run_id, seconds) that re-enqueues a run later
         self._schedule_many = schedule_many  # callable([(run_id, naive UTC datetime)]), grouped
         self.waits_until: float | None = None  # the job's in-place waits end here (monotonic)
+        # callable(connection id) -> (type, sealed params) | None: a node's connection, read at send time
+        self.connections = connections
 
     def start_waits(self) -> None:
         """A job (or a dispatch batch) begins: its calls may sleep in place for rate limits for
@@ -101,6 +104,35 @@ def call_action(
     state: dict,
 ) -> Outcome:
     """Perform one attempt of an action and classify what happened; touches no database."""
+    if isinstance(params.get("connection"), str):  # open_params could not resolve it: deleted
+        return Outcome("failed", error=f"the connection {params['connection']!r} no longer exists")
+    return _call(
+        engine,
+        spec,
+        node,
+        params,
+        context,
+        run_id=run_id,
+        flow_info=flow_info,
+        event_type=event_type,
+        attempt=attempt,
+        state=state,
+    )
+
+
+def _call(
+    engine: Engine,
+    spec,
+    node: dict,
+    params: dict,
+    context: dict,
+    *,
+    run_id: str,
+    flow_info: dict,
+    event_type: str,
+    attempt: int,
+    state: dict,
+) -> Outcome:
     secrets = secret_values(spec, params, node)
     state = dict(state or {})
     started = time.monotonic()

@@ -75,6 +75,7 @@ def make_engine(runtime, bind=None):
 
     from plugin.engine.calls import Engine
     from plugin.engine.settlers import LateSettler
+    from plugin.storage.connections import ConnectionLookup
     from plugin.transport.sendstage import stage
 
     config = runtime.config
@@ -100,6 +101,7 @@ def make_engine(runtime, bind=None):
         max_attempts=int(config.get("MAX_ATTEMPTS", 8)),
         schedule=schedule,
         schedule_many=schedule_many,
+        connections=ConnectionLookup(lambda: Session(bind=bind)) if bind is not None else None,
     )
     if bind is None:
         return engine

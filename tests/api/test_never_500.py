@@ -64,6 +64,7 @@ def concrete_paths(app, client) -> list[tuple[str, str]]:
         "filename": "x.js",
         "token_id": str(token_id),
         "key": "hk_no-such-key",
+        "connection_id": "no-such-connection",
     }
     out = []
     for rule in app.url_map.iter_rules():
