@@ -93,7 +93,9 @@ def dispatch_queue(queue: Queue) -> Queue:
 DISPATCH_SUFFIX = ":dispatch"
 
 
-def enqueue_dispatch(queue: Queue) -> None:
-    dispatch_queue(queue).enqueue(
-        JOB_PREFIX + "dispatch_pending", job_timeout=600, result_ttl=0, failure_ttl=86400
-    )
+def enqueue_dispatch(queue: Queue, *, helper: bool = False, behind_runs: bool = False) -> None:
+    """A dispatch job, on the dispatch queue (``behind_runs``: at the back of the runs' queue, a
+    job yielding its worker to them); a ``helper`` drains a backlog and ends."""
+    target = queue if behind_runs else dispatch_queue(queue)
+    args = (True,) if helper else ()
+    target.enqueue(JOB_PREFIX + "dispatch_pending", *args, job_timeout=600, result_ttl=0, failure_ttl=86400)

@@ -18,6 +18,7 @@ from plugin.jobs.queue import (
     FLAG_SECONDS,
     HELPER_FLAG,
     WAKE_LIST,
+    dispatch_queue,
     enqueue_dispatch,
     enqueue_run_in,
     enqueue_runs,
@@ -128,6 +129,7 @@ def on_stall(services):
 
 BATCH_SIZE = 200
 JOB_BUDGET_SECONDS = 20.0
+MAX_JOB_SECONDS = 300.0  # a dispatch job that goes on past its budget ends by this (its timeout: 600 s)
 LINGER_SECONDS = 2  # an idle dispatch job waits this long for the next event (BLPOP: whole seconds)
 SETTLE_WAIT = 5.0
 INLINE_HANDOFF = 16
@@ -158,17 +160,22 @@ def _run_all(session, engine, run_ids: list[str]) -> None:
         execute_isolated(session, engine, run_id)
 
 
-def dispatch_pending() -> int:
+def dispatch_pending(helper: bool = False) -> int:
     """Claim and dispatch stored events in batches; between batches wait briefly to be woken.
 
-    Ends when nothing came for ``LINGER_SECONDS`` (after clearing the flag and one last look) or
-    past ``JOB_BUDGET_SECONDS`` (then the next job is enqueued), so other jobs get the worker.
+    Ends when nothing came for ``LINGER_SECONDS`` (after clearing the flag and one last look).
+    Past ``JOB_BUDGET_SECONDS`` it goes on while another worker is free for the runs' queue
+    (dispatch jobs have a queue of their own that workers serve first), else it yields: its
+    successor waits at the back of the runs' queue, so run jobs are never starved. A ``helper``
+    (enqueued on a backlog) only drains the backlog and ends.
     """
     ctx = context()
     settlers = _settlers()
     started = time.monotonic()
     with _session() as session:
         try:
+            if helper:
+                return _dispatch_all(ctx.runtime, ctx.index, ctx.engine, session, started, settlers)
             return _dispatch_loop(ctx.runtime, ctx.index, ctx.engine, settlers, session, started)
         finally:
             settlers.wait_idle(SETTLE_WAIT)  # the job's batches settled, unless a receiver holds them
@@ -177,15 +184,23 @@ def dispatch_pending() -> int:
 def _dispatch_loop(runtime, index, engine, settlers, session, started: float) -> int:
     """The body of :func:`dispatch_pending`."""
     redis = runtime.redis
-    dispatched = 0
+    dispatched, began = 0, started
     while True:
         redis.set(DISPATCH_FLAG, b"1", ex=FLAG_SECONDS)  # alive: new events wake this job
         redis.delete(WAKE_LIST)  # tokens so far are for events the claims below will find
         dispatched += _dispatch_all(runtime, index, engine, session, started, settlers)
-        if time.monotonic() - started >= JOB_BUDGET_SECONDS or STOPPING.is_set():
+        if STOPPING.is_set() or time.monotonic() - began >= MAX_JOB_SECONDS:
             redis.delete(DISPATCH_FLAG)
-            notify_dispatch(runtime.queue)  # a successor takes over; this worker is freed
+            notify_dispatch(runtime.queue)  # a successor takes over (within the job's timeout)
             return dispatched
+        if time.monotonic() - started >= JOB_BUDGET_SECONDS:
+            if not _runs_have_a_worker(runtime):
+                # yield: the flag stays (events only leave wake-up tokens), the successor queues
+                # behind the run jobs waiting now; the flag's expiry bounds how long
+                redis.set(DISPATCH_FLAG, b"1", ex=FLAG_SECONDS)
+                enqueue_dispatch(runtime.queue, behind_runs=True)
+                return dispatched
+            started = time.monotonic()  # another worker serves the runs: go on
         try:
             woken = redis.blpop([WAKE_LIST], timeout=LINGER_SECONDS)
         except Exception:  # noqa: BLE001 - connection lost (Redis restarted, client killed): wind down
@@ -206,6 +221,20 @@ def _dispatch_loop(runtime, index, engine, settlers, session, started: float) ->
             return dispatched
 
 
+def _runs_have_a_worker(runtime) -> bool:
+    """Whether a worker is left for the runs' queue besides those running dispatch jobs."""
+    from rq import Worker
+    from rq.registry import StartedJobRegistry
+
+    try:
+        workers = Worker.count(connection=runtime.redis, queue=runtime.queue)
+        dispatching = StartedJobRegistry(queue=dispatch_queue(runtime.queue)).count
+    except Exception:  # unknown: yield, as when there is no other worker
+        log.warning("could not count the workers; the dispatch job yields", exc_info=True)
+        return False
+    return workers - dispatching >= 1
+
+
 def _dispatch_all(runtime, index, engine, session, started: float, settlers=None) -> int:
     """Claim and dispatch until no event is left (or the job's budget is spent); with
     ``settlers``, each batch's sends are settled by them while the next batch is claimed."""
@@ -224,7 +253,7 @@ def _dispatch_all(runtime, index, engine, session, started: float, settlers=None
         if not ids:
             break
         if len(ids) == BATCH_SIZE and runtime.redis.set(HELPER_FLAG, b"1", nx=True, ex=5):
-            enqueue_dispatch(runtime.queue)  # a backlog: let another worker help
+            enqueue_dispatch(runtime.queue, helper=True)  # a backlog: let another worker help
         engine.start_waits()
         try:
             handoff = dispatch_isolating(session, engine, index, ids, runtime.redis, settlers)

@@ -289,3 +289,45 @@ def test_a_big_handoff_goes_to_other_workers_and_dispatch_goes_on(app, client, f
         db.session.rollback()
         assert db.session.scalars(select(Run.status)).all() == ["succeeded"] * count
     assert sorted(r.path for r in fake_receiver.requests) == ["/2"] * count + ["/first"] * count
+
+
+def test_a_dispatch_job_past_its_budget_yields_to_the_runs_only_when_no_other_worker_serves_them(
+    app, monkeypatch
+):
+    """Dispatch jobs are served first (their own queue). Past its budget the dispatch job goes on
+    while another worker is free for the runs' queue; with none (one worker, or every worker
+    dispatching) its successor queues behind the run jobs, so a steady stream of events never
+    starves them."""
+    from rq import Worker
+    from rq.registry import StartedJobRegistry
+
+    from plugin.jobs.queue import DISPATCH_FLAG, dispatch_queue
+
+    monkeypatch.setattr(tasks, "JOB_BUDGET_SECONDS", 0.0)
+    monkeypatch.setattr(tasks, "LINGER_SECONDS", 1)
+    with app.app_context():
+        runtime = rt()
+        runs, dispatch = runtime.queue, dispatch_queue(runtime.queue)
+        index, engine = FlowIndex(runtime.registry), make_engine(runtime, db.engine)
+
+        def loop():
+            tasks._dispatch_loop(runtime, index, engine, None, db.session, time.monotonic())
+            return [j.func_name for j in runs.get_jobs()], [j.func_name for j in dispatch.get_jobs()]
+
+        assert not tasks._runs_have_a_worker(runtime)
+        assert loop() == (["plugin.jobs.worker.dispatch_pending"], [])  # yielded, behind the runs
+        assert runtime.redis.exists(DISPATCH_FLAG)  # events meanwhile only leave wake-up tokens
+        runs.empty()
+        runtime.redis.delete(DISPATCH_FLAG)
+
+        other = Worker([dispatch, runs], connection=runtime.redis, serializer=runs.serializer)
+        other.register_birth()
+        try:
+            assert tasks._runs_have_a_worker(runtime)
+            assert loop() == ([], [])  # went on, then ended idle: nothing enqueued
+            job = dispatch.enqueue("plugin.jobs.worker.dispatch_pending")
+            started = StartedJobRegistry(queue=dispatch)  # the other worker is dispatching too:
+            runtime.redis.zadd(started.key, {f"{job.id}:execution": time.time() + 60})
+            assert not tasks._runs_have_a_worker(runtime)
+        finally:
+            other.register_death()
