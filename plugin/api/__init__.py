@@ -9,7 +9,19 @@ from flask_smorest import Api
 def register_blueprints(app: Flask, api: Api) -> None:
     from flask_smorest import Blueprint
 
-    from plugin.api import flows, hooks, ingest, meta, nodes, presets, runs, tokens
+    from plugin.api import (
+        flows,
+        hooks,
+        ingest,
+        meta,
+        nodes,
+        presets,
+        runs,
+        statuses,
+        suppressions,
+        tokens,
+        unsubscribe,
+    )
     from plugin.api.common import install_strict_json, reject_nul_input
 
     install_strict_json(Blueprint.ARGUMENTS_PARSER)  # no NaN/Infinity or depth bombs via @blp.arguments
@@ -32,8 +44,21 @@ def register_blueprints(app: Flask, api: Api) -> None:
     openapi_ingest.register(api)
     flows.register_schema(api)
     hooks.register_schema(api)
+    suppressions.register_schema(api)
     hooks.install(app)
-    for module in (meta, nodes, flows, presets, ingest, runs, hooks, tokens):
+    for module in (
+        meta,
+        nodes,
+        flows,
+        presets,
+        ingest,
+        runs,
+        hooks,
+        tokens,
+        suppressions,
+        statuses,
+        unsubscribe,
+    ):
         # a blueprint hook runs after the app's auth hook; the blueprints outlive one app (tests)
         if reject_nul_input not in module.blp.before_request_funcs.get(None, []):
             module.blp.before_request(reject_nul_input)

@@ -65,6 +65,9 @@ LINKS: dict[tuple[str, str, str], dict] = {
         PRESET, ("get", "put", "delete"), "preset_id", "$response.body#/presets/0/id", "Preset"
     ),
     (PRESET, "put", "200"): _to(PRESET, ("get", "delete"), "preset_id", "$response.body#/id", "Preset"),
+    ("/api/v1/suppressions", "post", "201"): _to(
+        "/api/v1/suppressions/{entry_id}", ("delete",), "entry_id", "$response.body#/id", "Suppression"
+    ),
     ("/api/v1/runs", "get", "200"): _run_links("$response.body#/runs/0/id"),
     (NODE + "/execute", "post", "200"): _run_links("$response.body#/run_id"),
     ("/api/v1/nodes", "get", "200"): {

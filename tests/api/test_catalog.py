@@ -80,6 +80,7 @@ VARIABLES = [
     "event_id",
     "event_meta_id",
     "event_data",
+    "unsubscribe_url",  # SPEC §11
 ]
 
 
@@ -179,7 +180,7 @@ def test_unknown_node_type_is_404_problem(client, type_id):
 # -- variables ---------------------------------------------------------------------------------
 
 
-def test_variables_lists_the_30_roistat_variables_with_titles_and_examples(client):
+def test_variables_lists_the_30_roistat_variables_and_the_unsubscribe_link_with_titles_and_examples(client):
     resp = client.get("/api/v1/variables")
     assert resp.status_code == 200
     variables = resp.get_json()["variables"]
