@@ -98,8 +98,14 @@ def _refused() -> Response:
     )
 
 
+def _wants_page() -> bool:
+    """A browser (it asks for HTML) gets a page for a refused link; anyone else a problem, as every
+    error of the API (a mail provider's one-click POST sends ``*/*`` or nothing)."""
+    best = request.accept_mimetypes.best_match(["application/problem+json", "text/html", "application/json"])
+    return best == "text/html"
+
+
 def _wants_json() -> bool:
-    """A client that asks for JSON (a script) gets JSON; a browser or a mail provider's POST a page."""
     best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/problem+json"])
     return best in ("application/json", "application/problem+json")
 
@@ -116,9 +122,9 @@ class Unsubscribe(MethodView):
         try:
             channel, address = _verified(token)
         except InvalidLink:
-            if _wants_json():
-                raise
-            return _refused()
+            if _wants_page():
+                return _refused()
+            raise
         what = CHANNEL_WORDS.get(channel, "сообщений")
         return _page(
             "Отписка от рассылки",
@@ -142,9 +148,9 @@ class Unsubscribe(MethodView):
         try:
             channel, address = _verified(token)
         except InvalidLink:
-            if _wants_json():
-                raise
-            return _refused()
+            if _wants_page():
+                return _refused()
+            raise
         kind = "email" if channel == "email" else "phone"
         row, created = stored.add(db.session, kind, address, channel, REASON, "unsubscribe")
         db.session.commit()

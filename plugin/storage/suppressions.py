@@ -12,11 +12,10 @@ import logging
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.nodes._services.optout import normalize_email, normalize_phone  # noqa: F401 - the list's rules
-from plugin.storage.models import Suppression
+from plugin.storage.models import Suppression, new_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -43,49 +42,50 @@ def find(session: Session, channel: str, addresses: Iterable[str]) -> Suppressio
 def add(
     session: Session, kind: str, address: str, channel: str, reason: str, source: str
 ) -> tuple[Suppression, bool]:
-    """The entry for (address, channel), made if absent: ``(entry, created)``. A concurrent insert of
-    the same entry is the one found (a savepoint keeps the caller's transaction)."""
+    """The entry for (address, channel), made if absent: ``(entry, created)``. INSERT … ON CONFLICT
+    DO NOTHING: two requests adding the same entry at once make one, and neither fails."""
     existing = _existing(session, address, channel)
     if existing is not None:
         return existing, False
-    row = Suppression(
-        kind=kind, address=address, channel=channel, reason=(reason or "")[:REASON_MAX], source=source
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        found = _existing(session, address, channel)
-        if found is None:
-            raise
-        return found, False
-    return row, True
+    row = _row(kind, address, channel, reason, source)
+    added = session.execute(_insert(session).values(row).returning(Suppression.id)).scalar()
+    if added is None:
+        return _existing(session, address, channel), False
+    return session.get(Suppression, added), True
 
 
 def add_many(session: Session, entries: list[dict], source: str) -> tuple[int, int]:
     """Add ``entries`` (``{"kind", "address", "channel", "reason"}``) not yet listed: ``(added,
     duplicates)``, an entry already listed or repeated in ``entries`` being a duplicate."""
-    seen: set[tuple[str, str]] = set()
-    for start in range(0, len(entries), 500):
-        chunk = entries[start : start + 500]
-        query = select(Suppression.address, Suppression.channel).where(
-            Suppression.address.in_({e["address"] for e in chunk})
-        )
-        seen.update((a, c) for a, c in session.execute(query))
+    unique = {(e["address"], e["channel"]): e for e in reversed(entries)}  # the first of each wins
+    rows = [_row(source=source, **e) for e in reversed(unique.values())]
     added = 0
-    for item in entries:
-        key = (item["address"], item["channel"])
-        if key in seen:
-            continue
-        seen.add(key)
-        session.add(Suppression(**item, source=source))
-        added += 1
-    try:
-        session.flush()
-    except IntegrityError:  # the same entries added meanwhile by another request: one by one
-        session.rollback()
-        added = sum(add(session, **item, source=source)[1] for item in entries)
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        added += len(session.execute(_insert(session).values(chunk).returning(Suppression.id)).all())
     return added, len(entries) - added
+
+
+def _row(kind: str, address: str, channel: str, reason: str, source: str) -> dict:
+    reason = (reason or "")[:REASON_MAX]
+    return {
+        "id": new_id(),
+        "kind": kind,
+        "address": address,
+        "channel": channel,
+        "reason": reason,
+        "source": source,
+        "created_at": utcnow(),
+    }
+
+
+def _insert(session: Session):
+    """``INSERT INTO suppressions … ON CONFLICT (address, channel) DO NOTHING`` in the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(Suppression).on_conflict_do_nothing(index_elements=["address", "channel"])
 
 
 def _existing(session: Session, address: str, channel: str) -> Suppression | None:

@@ -72,16 +72,21 @@ def _forgeries(token: str, other: str) -> list[str]:
     ]
 
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
 def test_a_forged_or_altered_link_is_refused_and_suppresses_nothing(app, anon, client):
     links = _links(app)
     token = links.token("email", "ivan@example.ru")
     for forged in _forgeries(token, links.token("email", "boss@example.ru")):
-        page = anon.post(f"/api/v1/unsubscribe/{forged}", data={"List-Unsubscribe": "One-Click"})
-        assert page.status_code == 403, forged
+        path = f"/api/v1/unsubscribe/{forged}"
+        page = anon.post(path, data={"List-Unsubscribe": "One-Click"}, headers=BROWSER)
+        assert page.status_code == 403 and page.mimetype == "text/html", forged
         assert "Ссылка недействительна" in page.get_data(as_text=True)
-        assert anon.get(f"/api/v1/unsubscribe/{forged}").status_code == 403
-        problem = anon.post(f"/api/v1/unsubscribe/{forged}", headers={"Accept": "application/json"})
-        assert problem.status_code == 403 and problem.mimetype == "application/problem+json"
+        assert anon.get(path, headers=BROWSER).status_code == 403
+        for accept in ({}, {"Accept": "*/*"}, {"Accept": "application/json"}):  # a mail provider, a script
+            problem = anon.post(path, data={"List-Unsubscribe": "One-Click"}, headers=accept)
+            assert problem.status_code == 403 and problem.mimetype == "application/problem+json", accept
     assert client.get("/api/v1/suppressions").get_json()["suppressions"] == []
 
 
