@@ -1,5 +1,4 @@
-"""Condition «Поле клиента»: a text or numeric operator on a custom field of the client (its ``fields``);
-every event's context carries the client when there is one."""
+"""Condition «Поле клиента»: a text or numeric operator on a custom field of the client (any event)."""
 
 from plugin.nodes.conditions._condition import EITHER, Condition
 from plugin.nodes.conditions._fields import CustomField
