@@ -178,7 +178,7 @@ class SuppressionImport(MethodView):
     def post(self):
         entries, problems = reading.read_csv(reading.decode(_csv_bytes()))
         if not entries:
-            problems = problems or [{"line": 2, "path": "/line/2", "message": "the file has no rows"}]
+            problems = problems or [{"line": 2, "path": "/line/2", "message": "в файле нет строк (no rows)"}]
             raise ValidationFailed("no row of the file could be imported", problems)
         imported, duplicates = stored.add_many(db.session, [item for _line, item in entries], "import")
         db.session.commit()
@@ -203,7 +203,8 @@ def _csv_bytes() -> bytes:
         upload = request.files.get("file")
         if upload is None:
             raise ValidationFailed(
-                "no file", [{"path": "/file", "message": "send the CSV as the field «file»"}]
+                "no file",
+                [{"path": "/file", "message": "пришлите CSV в поле «file» (send the CSV as the field file)"}],
             )
         return upload.read()
     if request.mimetype in ("text/csv", "text/plain"):

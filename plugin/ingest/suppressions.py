@@ -35,19 +35,30 @@ MAX_ROWS = 100_000
 def entry(body: Any, base: str = "") -> tuple[dict | None, list[dict]]:
     """``({"kind", "address", "channel", "reason"}, [])`` for a valid entry, else ``(None, problems)``."""
     if not isinstance(body, dict):
-        return None, [{"path": base or "/", "message": "expected an object"}]
-    problems = [{"path": f"{base}/{k}", "message": "unknown field"} for k in body if k not in FIELDS]
+        return None, [{"path": base or "/", "message": "ожидается объект (expected an object)"}]
+    problems = [
+        {"path": f"{base}/{k}", "message": "неизвестное поле (unknown field)"}
+        for k in body
+        if k not in FIELDS
+    ]
     for key, value in body.items():
         if isinstance(value, str):
             problems += text_problems(value, f"{base}/{key}")
     kind, address, more = _address(body, base)
     channel = body.get("channel") if body.get("channel") not in (None, "") else "all"
     if channel not in CHANNELS:
-        problems.append({"path": f"{base}/channel", "message": f"must be one of {', '.join(CHANNELS)}"})
+        problems.append(
+            {"path": f"{base}/channel", "message": f"канал — одно из (must be one of) {', '.join(CHANNELS)}"}
+        )
     reason = body.get("reason")
     reason = "" if reason is None else reason
     if not isinstance(reason, str) or len(reason) > REASON_MAX:
-        problems.append({"path": f"{base}/reason", "message": f"text of at most {REASON_MAX} characters"})
+        problems.append(
+            {
+                "path": f"{base}/reason",
+                "message": f"текст до {REASON_MAX} символов (text of at most {REASON_MAX} characters)",
+            }
+        )
     problems += more
     if problems:
         return None, problems
@@ -58,16 +69,33 @@ def _address(body: dict, base: str) -> tuple[str, str | None, list[dict]]:
     email, phone = body.get("email"), body.get("phone")
     given = [k for k in ("email", "phone") if body.get(k) not in (None, "")]
     if len(given) != 1:
-        message = "give exactly one of email and phone" if given else "an email or a phone is required"
+        message = (
+            "только одно: email или телефон (give exactly one of email and phone)"
+            if given
+            else "нужен email или телефон (an email or a phone is required)"
+        )
         return "", None, [{"path": f"{base}/{given[1] if given else 'email'}", "message": message}]
     if given == ["email"]:
         address = normalize_email(email)
         if address is None:
-            return "email", None, [{"path": f"{base}/email", "message": f"not an e-mail address: {email!r}"}]
+            return (
+                "email",
+                None,
+                [{"path": f"{base}/email", "message": f"это не email (not an e-mail address): {email!r}"}],
+            )
         return "email", address, []
     address = normalize_phone(phone)
     if address is None:
-        return "phone", None, [{"path": f"{base}/phone", "message": f"not a valid phone number: {phone!r}"}]
+        return (
+            "phone",
+            None,
+            [
+                {
+                    "path": f"{base}/phone",
+                    "message": f"некорректный телефон (not a valid phone number): {phone!r}",
+                }
+            ],
+        )
     return "phone", address, []
 
 
@@ -84,7 +112,13 @@ def read_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
     ``{"line", "path", "message"}`` for every bad row (``path`` ``/line/N/field``)."""
     lines = text.splitlines()
     if not lines or not lines[0].strip():
-        return [], [{"line": 1, "path": "/line/1", "message": "the file is empty: a header row is expected"}]
+        return [], [
+            {
+                "line": 1,
+                "path": "/line/1",
+                "message": "файл пуст: нужна строка заголовков (the file is empty: a header row is expected)",
+            }
+        ]
     try:
         dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
     except csv.Error:
@@ -92,7 +126,10 @@ def read_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
     reader = csv.reader(io.StringIO(text), dialect)
     header = [HEADER_ALIASES.get(cell.strip().lower()) for cell in next(reader)]
     if "email" not in header and "phone" not in header:
-        message = "the header row must name an email or a phone column (email, phone, channel, reason)"
+        message = (
+            "в заголовках нет столбца email или phone (the header row must name an email or a phone column: "
+            "email, phone, channel, reason)"
+        )
         return [], [{"line": 1, "path": "/line/1", "message": message}]
     entries: list[tuple[int, dict]] = []
     problems: list[dict] = []
@@ -101,7 +138,13 @@ def read_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
         if not any(cell.strip() for cell in row):
             continue
         if len(entries) + len(problems) >= MAX_ROWS:
-            problems.append({"line": line, "path": f"/line/{line}", "message": f"more than {MAX_ROWS} rows"})
+            problems.append(
+                {
+                    "line": line,
+                    "path": f"/line/{line}",
+                    "message": f"больше {MAX_ROWS} строк (more than {MAX_ROWS} rows)",
+                }
+            )
             break
         for item, bad in _row_entries(header, row, line):
             if item is not None:
@@ -119,5 +162,15 @@ def _row_entries(header: list[str | None], row: list[str], line: int):
         common["channel"] = CHANNEL_ALIASES.get(channel, channel)
     addresses = [{k: cells[k]} for k in ("email", "phone") if cells.get(k)]
     if not addresses:
-        return [(None, [{"path": f"/line/{line}", "message": "no email and no phone in this row"}])]
+        return [
+            (
+                None,
+                [
+                    {
+                        "path": f"/line/{line}",
+                        "message": "в строке нет ни email, ни телефона (no email and no phone in this row)",
+                    }
+                ],
+            )
+        ]
     return [entry({**address, **common}, f"/line/{line}") for address in addresses]

@@ -8,6 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.helpers import drop
 
 CSV = (
@@ -41,7 +42,7 @@ def test_a_marketer_adds_imports_and_deletes_suppressed_addresses(ui):
 
     ui.by("optout-address").fill("не адрес")  # a bad phone: the server's problem shown on the field
     ui.by("optout-submit").click()
-    expect(ui.by("optout-field-error")).to_contain_text("not a valid phone number")
+    expect(ui.by("optout-field-error")).to_contain_text("некорректный телефон")
 
     ui.by("optout-file").set_input_files(
         {"name": "список.csv", "mimeType": "text/csv", "buffer": CSV.encode()}
@@ -53,6 +54,8 @@ def test_a_marketer_adds_imports_and_deletes_suppressed_addresses(ui):
     expect(ui.by("optout-row")).to_have_count(3)
     expect(ui.by("optout-table")).to_contain_text("+79120000001")
     expect(ui.by("optout-table")).to_contain_text("Импорт CSV")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "optout.png"), full_page=True)
 
     ui.by("optout-search").fill("anna")
     expect(ui.by("optout-row")).to_have_count(1)
@@ -91,6 +94,7 @@ def test_the_status_field_offers_seen_statuses_and_warns_on_an_unknown_one(ui):
     draft.press("Enter")
     warning = page.locator("p.field-warning")
     expect(warning).to_have_text("Статус «Новя» ещё не встречался в сделках — проверьте написание")
+    page.screenshot(path=str(SCREENSHOTS / "status-warning.png"))
     draft.fill("оплачено")  # case does not matter, as in the condition
     draft.press("Enter")
     expect(warning).to_have_count(1)
