@@ -16,6 +16,7 @@ from flask_smorest import Blueprint
 from plugin.api.auth import public
 from plugin.api.context import rt
 from plugin.api.extensions import db
+from plugin.api.openapi import problem_response
 from plugin.errors import ApiProblem
 from plugin.storage import suppressions as stored
 
@@ -52,7 +53,25 @@ ONE_CLICK_BODY = {
         "multipart/form-data": {"schema": {"type": "object"}},
     },
 }
+FORGED = "A forged or altered link (a browser asking for HTML gets a Russian page instead)"
 PAGE_ANSWER = {"content": {"text/html": {"schema": {"type": "string"}}}}
+UNSUBSCRIBED = {
+    "description": "Unsubscribed: the page «Вы отписаны», or JSON for a client that asks for it",
+    "content": {
+        "text/html": {"schema": {"type": "string"}},
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["unsubscribed", "channel", "id"],
+                "properties": {
+                    "unsubscribed": {"const": True},
+                    "channel": {"enum": ["email", "sms"]},
+                    "id": {"type": "string", "description": "the suppression-list entry"},
+                },
+            }
+        },
+    },
+}
 CHANNEL_WORDS = {"email": "писем", "sms": "SMS"}
 REASON = "отписка по ссылке"
 STYLE = (
@@ -116,7 +135,7 @@ class Unsubscribe(MethodView):
     @blp.doc(
         security=[],
         summary="The confirmation page of an unsubscribe link (Russian), with its button",
-        responses={"200": {"description": "The page", **PAGE_ANSWER}, "403": {"description": "Forged link"}},
+        responses={"200": {"description": "The page", **PAGE_ANSWER}, "403": problem_response(403, FORGED)},
     )
     def get(self, token: str):
         try:
@@ -140,8 +159,8 @@ class Unsubscribe(MethodView):
         summary="Unsubscribe (RFC 8058 one-click): the address goes on the suppression list",
         requestBody=ONE_CLICK_BODY,
         responses={
-            "200": {"description": "Unsubscribed", **PAGE_ANSWER},
-            "403": {"description": "Forged link"},
+            "200": UNSUBSCRIBED,
+            "403": problem_response(403, FORGED),
         },
     )
     def post(self, token: str):
