@@ -84,7 +84,7 @@ STYLE = (
 def _page(title: str, body: str, status: int = 200) -> Response:
     text = (
         f"<!doctype html><html lang=ru><meta charset=utf-8>"
-        f'<meta name=viewport content="width=device-width,initial-scale=1">'
+        f'<meta name=viewport content="width=device-width,initial-scale=1"><link rel=icon href="data:,">'
         f"<title>{html.escape(title)}</title><style>{STYLE}</style><h1>{html.escape(title)}</h1>{body}</html>"
     )
     return Response(text, status, mimetype="text/html")

@@ -100,3 +100,23 @@ def test_the_status_field_offers_seen_statuses_and_warns_on_an_unknown_one(ui):
     expect(warning).to_have_count(1)
     page.get_by_role("button", name=re.compile("Новя")).click()  # remove the typo's chip
     expect(warning).to_have_count(0)
+
+
+def test_the_unsubscribe_link_asks_then_unsubscribes_in_russian(ui, app):
+    ui.console.allow(403)  # the forged link at the end is refused, as it should be
+    page = ui.page
+    token = app.extensions["automation"].services.unsubscribe.token("email", "ivan.petrov@example.ru")
+    page.goto(f"{ui.url}/api/v1/unsubscribe/{token}")  # no token of the API: the link is signed
+    expect(page.get_by_role("heading", level=1)).to_have_text("Отписка от рассылки")
+    expect(page.locator("body")).to_contain_text("Больше не присылать писем на iv…@example.ru?")
+    page.screenshot(path=str(SCREENSHOTS / "unsubscribe.png"))
+    assert ui.api.get("/api/v1/suppressions").json()["suppressions"] == []  # opening it changes nothing
+
+    page.get_by_role("button", name="Отписаться").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Вы отписаны")
+    [entry] = ui.api.get("/api/v1/suppressions").json()["suppressions"]
+    assert (entry["email"], entry["source"]) == ("ivan.petrov@example.ru", "unsubscribe")
+
+    payload, signature = token.split(".")
+    page.goto(f"{ui.url}/api/v1/unsubscribe/{payload}.{signature[::-1]}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ссылка недействительна")
