@@ -16,11 +16,6 @@ export function loadStatuses() {
   return pending;
 }
 
-/** Forget the loaded statuses (a later field asks the server again). */
-export function resetStatuses() {
-  pending = null;
-}
-
 export function useStatuses() {
   const [list, setList] = useState(null);
   useEffect(() => {
