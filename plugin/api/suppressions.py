@@ -12,10 +12,12 @@ from sqlalchemy import and_, or_, select
 
 from plugin.api.auth import ADMIN, READ, requires_scope
 from plugin.api.common import decode_cursor, encode_cursor, json_object
+from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.errors import ApiProblem, NotFound, UnsupportedMediaType, ValidationFailed
 from plugin.ingest import suppressions as reading
+from plugin.nodes._services import optout
 from plugin.storage import suppressions as stored
 from plugin.storage.models import Suppression
 
@@ -161,7 +163,7 @@ class SuppressionList(MethodView):
     @blp.doc(summary="Add an address (an entry already listed answers 200 with it)", requestBody=ENTRY_BODY)
     @blp.doc(responses={**ok("Suppression", 201), **ok("Suppression", 200, "Already listed")})
     def post(self):
-        item, problems = reading.entry(json_object())
+        item, problems = reading.entry(json_object(), region=_region())
         if problems:
             raise ValidationFailed("the entry cannot be added", problems)
         row, created = stored.add(db.session, **item, source="api")
@@ -176,7 +178,7 @@ class SuppressionImport(MethodView):
     @blp.doc(requestBody=CSV_BODY, responses=ok("SuppressionImport", 200))
     @blp.response(200)
     def post(self):
-        entries, problems = reading.read_csv(reading.decode(_csv_bytes()))
+        entries, problems = reading.read_csv(reading.decode(_csv_bytes()), _region())
         if not entries:
             problems = problems or [{"line": 2, "path": "/line/2", "message": "в файле нет строк (no rows)"}]
             raise ValidationFailed("no row of the file could be imported", problems)
@@ -196,6 +198,11 @@ class SuppressionItem(MethodView):
             raise NotFound(f"no suppression-list entry {entry_id!r}")
         db.session.delete(row)
         db.session.commit()
+
+
+def _region() -> str:
+    """The region a phone without a country code is read in: the SMS steps' (``phone_region``)."""
+    return optout.region_of(rt().services)
 
 
 def _csv_bytes() -> bytes:

@@ -13,6 +13,7 @@ import io
 from typing import Any
 
 from plugin.ingest.reading import text_problems
+from plugin.nodes._services.phones import DEFAULT_REGION
 from plugin.storage.suppressions import CHANNELS, REASON_MAX, normalize_email, normalize_phone
 
 FIELDS = ("email", "phone", "channel", "reason")
@@ -32,7 +33,7 @@ CHANNEL_ALIASES = {"e-mail": "email", "почта": "email", "смс": "sms", "�
 MAX_ROWS = 100_000
 
 
-def entry(body: Any, base: str = "") -> tuple[dict | None, list[dict]]:
+def entry(body: Any, base: str = "", region: str = DEFAULT_REGION) -> tuple[dict | None, list[dict]]:
     """``({"kind", "address", "channel", "reason"}, [])`` for a valid entry, else ``(None, problems)``."""
     if not isinstance(body, dict):
         return None, [{"path": base or "/", "message": "ожидается объект (expected an object)"}]
@@ -44,7 +45,7 @@ def entry(body: Any, base: str = "") -> tuple[dict | None, list[dict]]:
     for key, value in body.items():
         if isinstance(value, str):
             problems += text_problems(value, f"{base}/{key}")
-    kind, address, more = _address(body, base)
+    kind, address, more = _address(body, base, region)
     channel = body.get("channel") if body.get("channel") not in (None, "") else "all"
     if channel not in CHANNELS:
         problems.append(
@@ -65,7 +66,7 @@ def entry(body: Any, base: str = "") -> tuple[dict | None, list[dict]]:
     return {"kind": kind, "address": address, "channel": channel, "reason": reason.strip()}, []
 
 
-def _address(body: dict, base: str) -> tuple[str, str | None, list[dict]]:
+def _address(body: dict, base: str, region: str) -> tuple[str, str | None, list[dict]]:
     email, phone = body.get("email"), body.get("phone")
     given = [k for k in ("email", "phone") if body.get(k) not in (None, "")]
     if len(given) != 1:
@@ -84,7 +85,7 @@ def _address(body: dict, base: str) -> tuple[str, str | None, list[dict]]:
                 [{"path": f"{base}/email", "message": f"это не email (not an e-mail address): {email!r}"}],
             )
         return "email", address, []
-    address = normalize_phone(phone)
+    address = normalize_phone(phone, region)
     if address is None:
         return (
             "phone",
@@ -107,7 +108,7 @@ def decode(raw: bytes) -> str:
         return raw.decode("cp1251", errors="replace")
 
 
-def read_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
+def read_csv(text: str, region: str = DEFAULT_REGION) -> tuple[list[tuple[int, dict]], list[dict]]:
     """The entries of a CSV file with a header row, each with its line number, and the problems:
     ``{"line", "path", "message"}`` for every bad row (``path`` ``/line/N/field``)."""
     lines = text.splitlines()
@@ -146,14 +147,14 @@ def read_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
                 }
             )
             break
-        for item, bad in _row_entries(header, row, line):
+        for item, bad in _row_entries(header, row, line, region):
             if item is not None:
                 entries.append((line, item))
             problems += [{"line": line, **p} for p in bad]
     return entries, problems
 
 
-def _row_entries(header: list[str | None], row: list[str], line: int):
+def _row_entries(header: list[str | None], row: list[str], line: int, region: str):
     """A row's entries: one per address it gives (a row may give an e-mail and a phone)."""
     cells = {name: cell.strip() for name, cell in zip(header, row, strict=False) if name}
     common = {k: cells[k] for k in ("channel", "reason") if cells.get(k)}
@@ -173,4 +174,4 @@ def _row_entries(header: list[str | None], row: list[str], line: int):
                 ],
             )
         ]
-    return [entry({**address, **common}, f"/line/{line}") for address in addresses]
+    return [entry({**address, **common}, f"/line/{line}", region) for address in addresses]
