@@ -56,13 +56,15 @@ def run_worker(burst: bool = False) -> None:
     from rq.serializers import JSONSerializer
 
     from plugin.config import switch
+    from plugin.jobs.queue import dispatch_queue
     from plugin.jobs.worker import context
 
     stop_grace()  # a bad value fails here, not later in the signal handler
     runtime = context().runtime
     tune_gc()
     _children_die_with(os.getpid())
-    worker = _stopping_worker_class()([runtime.queue], connection=runtime.redis, serializer=JSONSerializer)
+    queues = [dispatch_queue(runtime.queue), runtime.queue]  # in this order: dispatch jobs first
+    worker = _stopping_worker_class()(queues, connection=runtime.redis, serializer=JSONSerializer)
     try:
         worker.work(
             with_scheduler=switch("AUTOMATION_WORKER_SCHEDULER"), burst=burst, logging_level="WARNING"

@@ -195,12 +195,9 @@ class BufferedRSGI:
         environ = {
             **self.base,
             "REQUEST_METHOD": scope.method,
-            # granian hands RSGI apps the path decoded, bytes that are not UTF-8 replaced by U+FFFD:
-            # such a replacement goes on as a byte that is not UTF-8 either, so the app refuses the
-            # URL (422) as it does under the servers that pass its bytes, instead of taking '\ufffd'
-            "PATH_INFO": scope.path.replace("\ufffd", "\udcff")
-            .encode("utf-8", "surrogateescape")
-            .decode("latin-1"),
+            # granian hands RSGI apps the path decoded, bytes that are not UTF-8 replaced by U+FFFD;
+            # the app refuses a URL holding U+FFFD under every server (plugin/api/common.py)
+            "PATH_INFO": scope.path.encode("utf-8").decode("latin-1"),
             "QUERY_STRING": scope.query_string,
             "SERVER_NAME": host,
             "SERVER_PORT": port,

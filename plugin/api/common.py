@@ -110,6 +110,12 @@ def reject_nul_input() -> None:
         raise unstorable(problems)
 
 
+REPLACEMENT_IN_URL = (
+    "the URL cannot contain U+FFFD, the replacement character: it stands for bytes that were not UTF-8 "
+    "(no id can contain it)"
+)
+
+
 def _url_problems(environ: dict) -> list[dict]:
     problems = []
     path = environ.get("PATH_INFO", "")
@@ -121,6 +127,8 @@ def _url_problems(environ: dict) -> list[dict]:
         problems.append({"path": "/", "message": "the URL cannot contain the NUL character (U+0000)"})
     if (why := unicode_problem(path, True)) is not None:
         problems.append({"path": "/", "message": f"the URL is not valid Unicode: {why}"})
+    elif "\ufffd" in path:  # granian (RSGI) hands bad bytes over as U+FFFD: the two cannot be told apart
+        problems.append({"path": "/", "message": REPLACEMENT_IN_URL})
     query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, errors="surrogateescape")
     for key, value in query:
         if "\x00" in key or "\x00" in value:

@@ -10,12 +10,14 @@ from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.api.openapi_ingest import NOT_BLANK
+from plugin.engine import connections
 from plugin.engine import context as ctx
 from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
 from plugin.engine.runner import dry_run
 from plugin.engine.validation import validate_flow
 from plugin.errors import NotFound, ValidationFailed
+from plugin.storage.connections import session_lookup
 from plugin.storage.models import CustomEvent, Event, Flow, Order, Visit
 from plugin.storage.secrets import open_params
 
@@ -153,17 +155,25 @@ class FlowItem(MethodView):
 
 @blp.route("/<string:flow_id>/export")
 class FlowExport(MethodView):
-    @blp.doc(summary="The scenario as a portable document (secrets as placeholders)")
+    @blp.doc(
+        summary="The scenario as a portable document (secrets as placeholders)",
+        description='Carries `"connections": [{"id", "name", "type"}]`: the shared connections its '
+        "actions name (no params, no secrets), which an import maps by id, then by name and type.",
+    )
     @blp.doc(responses=ok("FlowExport", 200))
     @blp.response(200)
     def get(self, flow_id: str):
-        return store.export_document(rt().registry, _get(flow_id))
+        return store.export_document(rt().registry, _get(flow_id), db.session)
 
 
 @blp.route("/import")
 class FlowImport(MethodView):
     @blp.doc(
         summary='Import one document or {"flows": [...]}; all or nothing',
+        description="A document's `connections` (as an export writes them) map each connection its "
+        "actions name to one of this server's: by id (same type), else by name and type. A connection "
+        "that maps to none is a 422 whose errors name it (`connection`: id, name, type) at "
+        "`/nodes/{i}/params/connection`: nothing is imported, so no scenario is left that cannot send.",
         requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
     )
     @blp.doc(responses=ok("FlowImportResult", 201))
@@ -183,10 +193,14 @@ class FlowImport(MethodView):
         problems = []
         for i, doc in enumerate(docs):
             base = f"/flows/{i}" if many else ""
-            problems += [
-                {**p, "path": base + (p["path"] if p["path"] != "/" else "") or "/"}
-                for p in validate_flow(doc, runtime.registry)
-            ]
+            found = validate_flow(doc, runtime.registry)
+            if not found:
+                listed = doc.get("connections", body.get("connections") if many else None)
+                docs[i], unmapped = connections.map_imported(db.session, doc, listed)
+                found = unmapped or connections.reference_problems(
+                    db.session, runtime.registry, docs[i]["nodes"]
+                )
+            problems += [{**p, "path": base + (p["path"] if p["path"] != "/" else "") or "/"} for p in found]
         if problems:
             raise ValidationFailed(f"{len(problems)} problem(s); nothing was imported", problems)
         flows = []
@@ -260,7 +274,9 @@ def _dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:
         definition,
         runtime.registry,
         context,
-        open_params=lambda node: open_params(runtime.registry, runtime.secrets, node),
+        open_params=lambda node: open_params(
+            runtime.registry, runtime.secrets, node, session_lookup(db.session)
+        ),
         flow={"id": flow_id, "name": name},
         event_type=event_type,
         services=runtime.services,
@@ -344,12 +360,13 @@ class FlowTestUnsaved(MethodView):
                 f"the flow has {len(problems)} problem(s)",
                 [{**p, "path": "/flow" + p["path"]} for p in problems],
             )
-        nodes = seal_nodes(
-            runtime.registry,
-            runtime.secrets,
-            doc["nodes"],
-            existing.definition["nodes"] if existing else None,
+        problems = connections.reference_problems(db.session, runtime.registry, doc["nodes"], "/flow")
+        if problems:
+            raise ValidationFailed(f"the flow has {len(problems)} problem(s)", problems)
+        previous = store.previous_nodes(
+            db.session, doc["nodes"], existing.definition["nodes"] if existing else None
         )
+        nodes = seal_nodes(runtime.registry, runtime.secrets, doc["nodes"], previous)
         return _dry({"nodes": nodes, "edges": doc["edges"]}, doc["name"], doc.get("id") or "", body)
 
 

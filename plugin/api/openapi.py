@@ -67,6 +67,11 @@ EXPORT = _obj(
         "description": {"type": "string"},
         "nodes": {"type": "array", "items": _ref("Node")},
         "edges": {"type": "array", "items": _ref("Edge")},
+        "connections": {
+            "type": "array",
+            "description": "the shared connections the actions name (an export's; no secrets)",
+            "items": _obj(["id", "name", "type"], {"id": {}, "name": {}, "type": {}}),
+        },
     },
 )
 FLOW = {
@@ -341,8 +346,17 @@ class ProblemApi(Api):
         )
 
 
+NO_REPLACEMENT_CHARACTER = "^[^\\uFFFD]*$"
+
+
 class ProblemsPlugin(BasePlugin):
     """Adds to every operation the problems it can answer, each pointing at ``Problem``."""
+
+    def path_helper(self, path=None, operations=None, parameters=None, **kwargs) -> None:
+        for parameter in parameters or []:  # no id holds U+FFFD: the URL is refused (plugin/api/common.py)
+            schema = parameter.get("schema", {}) if isinstance(parameter, dict) else {}
+            if parameter.get("in") == "path" and schema.get("type") == "string" and "pattern" not in schema:
+                schema["pattern"] = NO_REPLACEMENT_CHARACTER
 
     def operation_helper(self, path=None, operations=None, **kwargs) -> None:
         for operation in (operations or {}).values():
@@ -351,7 +365,7 @@ class ProblemsPlugin(BasePlugin):
             if operation.get("security") != []:
                 statuses += [401, 403]  # 403: a token whose scope does not cover the operation
             if "{" in (path or ""):
-                statuses.append(404)
+                statuses += [404, 422]  # 422: a path parameter out of its pattern
             if "requestBody" in operation:
                 statuses += [413, 415, 422]
             if path and path.startswith("/api/v1/runs/") and path.endswith("/retry"):

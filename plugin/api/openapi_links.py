@@ -13,6 +13,7 @@ FLOW = "/api/v1/flows/{flow_id}"
 PRESET = "/api/v1/presets/{preset_id}"
 RUN = "/api/v1/runs/{run_id}"
 NODE = "/api/v1/nodes/{type_id}"
+CONNECTION = "/api/v1/connections/{connection_id}"
 
 
 def _ref(path: str, method: str) -> str:
@@ -65,6 +66,17 @@ LINKS: dict[tuple[str, str, str], dict] = {
         PRESET, ("get", "put", "delete"), "preset_id", "$response.body#/presets/0/id", "Preset"
     ),
     (PRESET, "put", "200"): _to(PRESET, ("get", "delete"), "preset_id", "$response.body#/id", "Preset"),
+    ("/api/v1/connections", "post", "201"): {
+        **_to(CONNECTION, ("get", "put", "delete"), "connection_id", "$response.body#/id", "Connection"),
+        **_to(CONNECTION + "/test", ("post",), "connection_id", "$response.body#/id", "ConnectionTest"),
+    },
+    ("/api/v1/connections", "get", "200"): _to(
+        CONNECTION,
+        ("get", "put", "delete"),
+        "connection_id",
+        "$response.body#/connections/0/id",
+        "Connection",
+    ),
     ("/api/v1/suppressions", "post", "201"): _to(
         "/api/v1/suppressions/{entry_id}", ("delete",), "entry_id", "$response.body#/id", "Suppression"
     ),

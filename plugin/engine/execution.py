@@ -222,7 +222,7 @@ def _attempt(
     :data:`LATE` when the call outlived the wait (``inline``: waited for, however long)."""
     node = graph.nodes[step.node_id]
     spec = graph.spec(step.node_id)
-    params = open_params(engine.registry, engine.secrets, node)
+    params = open_params(engine.registry, engine.secrets, node, engine.connections)
     step.attempts += 1
     step.status = "running"
     step.started_at = step.started_at or utcnow()
@@ -364,7 +364,9 @@ def execute_direct(
     session.add(run)
     session.add(step)
     session.commit()
-    once = Engine(engine.registry, engine.secrets, engine.services, max_attempts=1)
+    once = Engine(
+        engine.registry, engine.secrets, engine.services, max_attempts=1, connections=engine.connections
+    )
     graph = Graph({"nodes": [sealed_node], "edges": []}, engine.registry)
     wait = _attempt(session, once, graph, run, step, context, {"id": "", "name": ""}, inline=True)
     if wait is not None:  # rate limited for longer than we hold an HTTP request

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from plugin.engine import connections
 from plugin.engine.context import iso
 from plugin.engine.graph import Graph
 from plugin.engine.validation import validate_flow, validate_preset
@@ -25,6 +26,32 @@ def _clean_nodes(registry, nodes: list[dict]) -> list[dict]:
         node.setdefault("version", spec.version if spec else 1)
         out.append(node)
     return out
+
+
+def previous_nodes(session: Session, nodes: list[dict], stored: list[dict] | None) -> list[dict]:
+    """What a placeholder secret of ``nodes`` keeps: the stored flow's node of the same id and
+    type, else, for a node built from a template (its ``preset``: ``{"id", "node"}``), that
+    template's node, whose sealed secrets a scenario made from it carries (never shown)."""
+    before = {n.get("id"): n for n in stored or []}
+    out = list(stored or [])
+    for node in nodes:
+        ref = node.get("preset")
+        kept = before.get(node.get("id"))
+        if not isinstance(ref, dict) or (kept is not None and kept.get("type") == node.get("type")):
+            continue
+        preset = session.get(Preset, ref.get("id")) if isinstance(ref.get("id"), str) else None
+        source = next(
+            (n for n in (preset.definition["nodes"] if preset else []) if n.get("id") == ref.get("node")),
+            None,
+        )
+        if source is not None and source.get("type") == node.get("type"):
+            out.append({"id": node["id"], "type": node["type"], "params": source.get("params") or {}})
+    return out
+
+
+def _strip_sources(nodes: list[dict]) -> list[dict]:
+    """The nodes as stored: a node's ``preset`` source is spent once its secrets are sealed."""
+    return [{k: v for k, v in node.items() if k != "preset"} for node in nodes]
 
 
 def _event_type(nodes: list[dict], edges: list[dict]) -> str:
@@ -54,8 +81,13 @@ def flow_document(registry, flow: Flow, *, with_stats: bool = True) -> dict[str,
     return doc
 
 
-def export_document(registry, flow: Flow) -> dict[str, Any]:
-    return flow_document(registry, flow, with_stats=False)
+def export_document(registry, flow: Flow, session: Session | None = None) -> dict[str, Any]:
+    """The portable document; with a ``session``, the connections its nodes name (id, name and
+    type: no params, no secrets), so an import can map them."""
+    doc = flow_document(registry, flow, with_stats=False)
+    if session is not None:
+        doc["connections"] = connections.export_list(session, flow.definition["nodes"])
+    return doc
 
 
 def flow_stats(flow: Flow) -> dict[str, Any]:
@@ -91,9 +123,10 @@ def save_flow(
 ) -> Flow:
     """Create (``flow`` None) or replace a flow from a SPEC §6 document; raises ValidationFailed."""
     _check(registry, doc, enabling=False, base=base)
+    _check_connections(session, registry, doc["nodes"], base)
     nodes = _clean_nodes(registry, doc["nodes"])
-    previous = flow.definition["nodes"] if flow is not None else None
-    sealed = seal_nodes(registry, box, nodes, previous)
+    previous = previous_nodes(session, nodes, flow.definition["nodes"] if flow is not None else None)
+    sealed = _strip_sources(seal_nodes(registry, box, nodes, previous))
     wants_enabled = bool(doc.get("enabled", False))
     if wants_enabled and missing_secrets(registry, sealed):
         if imported:
@@ -116,6 +149,12 @@ def save_flow(
     flow.updated_at = now
     set_enabled(flow, wants_enabled)
     return flow
+
+
+def _check_connections(session: Session, registry, nodes: list[dict], base: str = "") -> None:
+    problems = connections.reference_problems(session, registry, nodes, base)
+    if problems:
+        raise ValidationFailed(f"the flow has {len(problems)} problem(s)", problems)
 
 
 def set_enabled(flow: Flow, enabled: bool) -> None:
@@ -148,8 +187,9 @@ def save_preset(session: Session, registry, box, doc: Any, preset: Preset | None
     problems = validate_preset(doc, registry)
     if problems:
         raise ValidationFailed(f"the preset has {len(problems)} problem(s)", problems)
+    _check_connections(session, registry, doc["nodes"])
     nodes = _clean_nodes(registry, doc["nodes"])
-    previous = preset.definition["nodes"] if preset is not None else None
+    previous = previous_nodes(session, nodes, preset.definition["nodes"] if preset is not None else None)
     now = utcnow()
     if preset is None:
         preset = Preset(id=new_id(), created_at=now)
@@ -157,7 +197,7 @@ def save_preset(session: Session, registry, box, doc: Any, preset: Preset | None
     preset.name = doc["name"].strip()
     preset.kind = doc["kind"]
     preset.definition = {
-        "nodes": seal_nodes(registry, box, nodes, previous),
+        "nodes": _strip_sources(seal_nodes(registry, box, nodes, previous)),
         "edges": copy.deepcopy(doc.get("edges", [])),
     }
     preset.updated_at = now

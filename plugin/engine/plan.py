@@ -120,7 +120,7 @@ def _held_back(engine: Engine, graph: Graph, views: dict[str, StepView], actions
     held, now = {}, utcnow()
     for nid in actions:
         node = graph.nodes[nid]
-        lane = lane_of(node["type"], open_params(engine.registry, engine.secrets, node))
+        lane = lane_of(node["type"], open_params(engine.registry, engine.secrets, node, engine.connections))
         outcome = refused_outcome(engine, lane)
         if outcome is None or outcome.status != "retrying":
             return None

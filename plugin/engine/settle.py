@@ -222,7 +222,7 @@ def _sent(engine: Engine, sends: list[tuple]):
     circuits_open = engine.services.destinations.any_open()
     for run_id, graph, nid, context, info, event_type, attempt, state in sends:
         node = graph.nodes[nid]
-        params = open_params(engine.registry, engine.secrets, node)
+        params = open_params(engine.registry, engine.secrets, node, engine.connections)
         lane = lane_of(node["type"], params)
         refused = refused_outcome(engine, lane, state) if circuits_open else None
         if refused is not None:  # its receiver's circuit is open: a scheduled retry, no call

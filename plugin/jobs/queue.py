@@ -82,5 +82,18 @@ return 0
 """
 
 
+def dispatch_queue(queue: Queue) -> Queue:
+    """The queue of dispatch jobs, beside ``queue``. Workers take from it first (RQ serves a
+    worker's queues in order): a dispatch job that ends after its budget, or one that helps with a
+    backlog, never waits behind a thousand run jobs of a rate-limited CRM (it did, up to 21 s,
+    while every other flow's events waited undispatched)."""
+    return Queue(queue.name + DISPATCH_SUFFIX, connection=queue.connection, serializer=queue.serializer)
+
+
+DISPATCH_SUFFIX = ":dispatch"
+
+
 def enqueue_dispatch(queue: Queue) -> None:
-    queue.enqueue(JOB_PREFIX + "dispatch_pending", job_timeout=600, result_ttl=0, failure_ttl=86400)
+    dispatch_queue(queue).enqueue(
+        JOB_PREFIX + "dispatch_pending", job_timeout=600, result_ttl=0, failure_ttl=86400
+    )

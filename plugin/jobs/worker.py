@@ -77,6 +77,7 @@ def make_engine(runtime, bind=None):
 
     from plugin.engine.calls import Engine
     from plugin.engine.settlers import LateSettler
+    from plugin.storage.connections import ConnectionLookup
     from plugin.transport.sendstage import stage
 
     config = runtime.config
@@ -102,6 +103,7 @@ def make_engine(runtime, bind=None):
         max_attempts=int(config.get("MAX_ATTEMPTS", 8)),
         schedule=schedule,
         schedule_many=schedule_many,
+        connections=ConnectionLookup(lambda: Session(bind=bind)) if bind is not None else None,
     )
     if bind is None:
         return engine
@@ -130,6 +132,10 @@ BATCH_SIZE = 200
 JOB_BUDGET_SECONDS = 20.0
 LINGER_SECONDS = 2  # an idle dispatch job waits this long for the next event (BLPOP: whole seconds)
 SETTLE_WAIT = 5.0
+INLINE_HANDOFF = 16
+"""A dispatch batch runs at most this many handed-off runs itself (step by step); more go to
+other workers as ``execute_runs`` jobs, so a thousand deals for a rate-limited CRM never keep the
+next events from their flows."""
 # woken from idle, a dispatch job waits this long before it claims: at a few hundred events a
 # second the events of those milliseconds share one claim, one transaction and one settle instead
 # of one each (AUTOMATION_DISPATCH_GATHER_MS; 0 claims at once)
@@ -221,13 +227,17 @@ def _dispatch_all(runtime, index, engine, session, started: float, settlers=None
             break
         if len(ids) == BATCH_SIZE and runtime.redis.set(HELPER_FLAG, b"1", nx=True, ex=5):
             enqueue_dispatch(runtime.queue)  # a backlog: let another worker help
+        engine.start_waits()
         try:
             handoff = dispatch_isolating(session, engine, index, ids, runtime.redis, settlers)
         except Exception:
             session.rollback()
             log.exception("dispatch of %d events failed; their claims expire and they are retried", len(ids))
             raise
-        _run_all(session, engine, handoff)
+        if len(handoff) > INLINE_HANDOFF:  # many: other workers take them, dispatch goes on
+            enqueue_runs(runtime.queue, handoff)
+        else:
+            _run_all(session, engine, handoff)
         dispatched += len(ids)
         if len(ids) < BATCH_SIZE:
             # the claim took every event then visible; one committed since has pushed a wake-up
@@ -238,8 +248,10 @@ def _dispatch_all(runtime, index, engine, session, started: float, settlers=None
 
 
 def execute_run(run_id: str) -> None:
+    engine = context().engine
+    engine.start_waits()
     with _session() as session:
-        _run_all(session, context().engine, [run_id])
+        _run_all(session, engine, [run_id])
 
 
 def execute_runs(run_ids: list[str]) -> None:
@@ -247,6 +259,7 @@ def execute_runs(run_ids: list[str]) -> None:
     from plugin.engine.resume import resume_runs
 
     engine = context().engine
+    engine.start_waits()
     with _session() as session:
         try:
             rest = resume_runs(session, engine, run_ids)

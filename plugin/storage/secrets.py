@@ -212,8 +212,13 @@ def mask_nodes(registry, nodes: list[dict]) -> list[dict]:
     return out
 
 
-def open_params(registry, box: SecretBox, node: dict) -> dict:
-    """The node's params with secrets decrypted, for the one call that needs them."""
+def open_params(registry, box: SecretBox, node: dict, connections=None) -> dict:
+    """The node's params with secrets decrypted, for the one call that needs them.
+
+    A node that names a ``connection`` gets that connection's current params (read now, so a
+    rotated secret takes effect at the next call) through ``connections``, a callable id →
+    ``(type, sealed params)`` or None; a connection that is gone leaves ``connection`` in the
+    params, which the call then fails on (see ``plugin.engine.calls.call_action``)."""
     opened: list[str] = []
 
     def decrypt(value: Any) -> Any:
@@ -221,6 +226,14 @@ def open_params(registry, box: SecretBox, node: dict) -> dict:
         return opened[-1]
 
     params = {k: _walk(v, decrypt) for k, v in (node.get("params") or {}).items()}
+    ref = params.get("connection")
+    found = connections(ref) if connections is not None and isinstance(ref, str) else None
+    spec = registry.get(node.get("type", "")) if found is not None else None
+    rule = (spec.schema.get("x-connections") or {}).get(found[0]) if spec is not None else None
+    if rule is not None:
+        del params["connection"]
+        params.update(rule.get("when") or {})
+        params.update({k: _walk(v, decrypt) for k, v in (found[1] or {}).items()})
     remember(opened)
     return params
 

@@ -564,6 +564,10 @@ def test_ids_in_the_url_that_are_not_utf8_are_422_not_merged(app, client, slow_a
         errors = fast.get_json()["errors"]
         assert [e["path"] for e in errors] == (["/src"] if "?" in path else ["/"]), errors
         assert "not valid UTF-8" in errors[0]["message"]
+    # a URL that spells U+FFFD itself: granian (RSGI) hands bad bytes over as U+FFFD, so no id holds it
+    fast, slow = put(app, "/api/v1/orders/%EF%BF%BD"), put(slow_app, "/api/v1/orders/%EF%BF%BD")
+    assert fast.status_code == 422 and fast.data == slow.data, fast.get_data()
+    assert [(e["path"], "U+FFFD" in e["message"]) for e in fast.get_json()["errors"]] == [("/", True)]
     assert _orders(app) == ({}, {})
     fast, slow = put(app, "/api/v1/orders/%F0%9F%98%80"), put(slow_app, "/api/v1/orders/%F0%9F%98%80")
     assert fast.status_code == 202 and fast.data == slow.data
@@ -583,6 +587,7 @@ def test_a_real_server_refuses_what_is_not_unicode(server, tmp_path, redis_url):
     with _serving(server, tmp_path, redis_url) as (base, _proc, _log, db_file):
         answers = [
             requests.put(base + "/api/v1/orders/%FF", data=b'{"price": 1}', headers=headers, timeout=10),
+            requests.post(base + "/api/v1/runs/%EF%BF%BD/retry", headers=AUTH, timeout=10),
             requests.post(
                 base + "/api/v1/events",
                 data=b'{"id": "pz-1", "name": "pz", "data": {"\\ud800": 1}}',
@@ -596,12 +601,17 @@ def test_a_real_server_refuses_what_is_not_unicode(server, tmp_path, redis_url):
                 timeout=10,
             ),
         ]
-        assert [a.status_code for a in answers] == [422, 422, 422], [a.content for a in answers]
+        assert [a.status_code for a in answers] == [422, 422, 422, 422], [a.content for a in answers]
         assert [[e["path"] for e in a.json()["errors"]] for a in answers] == [
+            ["/"],
             ["/"],
             ["/data/\ufffd"],
             ["/city"],
         ]
+        # gunicorn passes the URL's bytes; granian (RSGI) only their decoding, bad bytes as U+FFFD
+        told = {"gunicorn": "not valid UTF-8", "granian": "U+FFFD"}[server]
+        assert told in answers[0].json()["errors"][0]["message"], answers[0].content
+        assert "U+FFFD" in answers[1].json()["errors"][0]["message"]
         ok = requests.put(
             base + "/api/v1/orders/%F0%9F%98%80", data=b'{"price": 1}', headers=headers, timeout=10
         )

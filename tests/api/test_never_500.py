@@ -65,6 +65,7 @@ def concrete_paths(app, client) -> list[tuple[str, str]]:
         "filename": "x.js",
         "token_id": str(token_id),
         "key": "hk_no-such-key",
+        "connection_id": "no-such-connection",
         "entry_id": entry_id,
         "token": "ZTpqdW5rQGV4YW1wbGUucnU.not-signed",  # an unsubscribe link's token, not signed
     }

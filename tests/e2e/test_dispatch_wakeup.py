@@ -60,3 +60,26 @@ def test_an_event_at_the_end_of_the_linger_is_not_left_behind(stack, offset):
     time.sleep(max(0.0, LINGER_SECONDS + offset))  # the job is about to give up, or just did
     assert _deliver(api, receiver, procs, 1, timeout=6) < 6
     assert len(receiver.deliveries) == 2
+
+
+def test_a_dispatch_job_does_not_wait_behind_a_backlog_of_run_jobs(stack, env):
+    """Workers take dispatch jobs first (their own queue, served before the runs' queue): with
+    thousands of run jobs queued (a rate-limited CRM's backlog), a new event still reaches its
+    flow at once. Before, the dispatch job was queued behind them (21 s in bench/crm_rate_limits)."""
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    from plugin.jobs.queue import JOB_PREFIX
+
+    api, receiver, procs, r = stack
+    _deliver(api, receiver, procs, 0, timeout=10)
+    wait_for(lambda: not r.exists(DISPATCH_FLAG), timeout=LINGER_SECONDS + 5, message="the idle job to end")
+    runs = Queue(env["AUTOMATION_QUEUE"], connection=r, serializer=JSONSerializer)
+    backlog = 3000
+    with r.pipeline() as pipe:
+        for i in range(backlog):  # runs that do not exist: each job is a lookup that finds nothing
+            runs.enqueue(JOB_PREFIX + "execute_runs", [f"no-such-run-{i}"], result_ttl=0, pipeline=pipe)
+        pipe.execute()
+    assert runs.count > backlog // 2
+    _deliver(api, receiver, procs, 1, timeout=30)
+    assert runs.count > backlog // 3, "the event waited for the backlog of run jobs"

@@ -235,3 +235,57 @@ def test_a_settler_drops_the_runs_whose_lease_ran_out_while_the_batch_waited(app
         leases = dict(db.session.execute(select(Run.id, Run.lease_until)).all())
         assert leases[expired] < utcnow() and all(leases[r["id"]] > utcnow() for r in runs[1:])
     assert fake_receiver.deliveries == []  # nothing was sent by the capture
+
+
+def test_a_job_sleeps_in_place_for_rate_limits_one_second_in_all_however_many_runs_it_holds(monkeypatch):
+    """Each call may wait a short rate-limit pause in place, but the job's pauses together stop at
+    ``INLINE_WAIT``: a job of fifty runs to one rate-limited CRM used to sleep half a second per
+    run (25 s of a worker's time); past the budget a pause makes the step ``waiting`` instead."""
+    from plugin.engine import calls
+
+    clock = [1000.0]
+    monkeypatch.setattr(calls.time, "monotonic", lambda: clock[0])
+    engine = calls.Engine(None, None, None)
+    assert engine.may_wait(0.5, 0.0)  # no job: each attempt has its own second
+    assert not engine.may_wait(0.6, 0.5)  # ...and no more
+    engine.start_waits()
+    slept = 0.0
+    for _run in range(50):
+        if engine.may_wait(0.4, 0.0):
+            clock[0] += 0.4
+            slept += 0.4
+    assert slept == pytest.approx(0.8)  # two pauses fit in the job's second; the other 48 wait in RQ
+    engine.start_waits()  # the next job has its own second
+    assert engine.may_wait(0.4, 0.0)
+
+
+def test_a_big_handoff_goes_to_other_workers_and_dispatch_goes_on(app, client, fake_receiver):
+    """A batch's runs that need the step-by-step path (here a second webhook after the first) are
+    run by the dispatch job itself only when few; a thousand deals for a rate-limited CRM kept the
+    next events from their flows for 20 s. More than ``INLINE_HANDOFF`` go to RQ as
+    ``execute_runs`` jobs, and those finish them."""
+    from rq import Queue
+
+    flow = _flow(fake_receiver.url + "/first", event="event.custom")
+    flow["nodes"].append(
+        {"id": "second", "type": "action.webhook", "params": {"url": fake_receiver.url + "/2"}}
+    )
+    flow["edges"].append({"from": "hook", "to": "second"})
+    assert client.post("/api/v1/flows", json=flow).status_code == 201
+    count = tasks.INLINE_HANDOFF + 4
+    for i in range(count):
+        assert client.post("/api/v1/events", json={"id": f"h{i}", "name": "go"}).status_code == 202
+    _dispatch(app)
+    with app.app_context():
+        runtime = rt()
+        queue = Queue(runtime.queue.name, connection=runtime.redis, serializer=runtime.queue.serializer)
+        jobs = [queue.fetch_job(job_id) for job_id in queue.job_ids]
+        handed = [job.args[0] for job in jobs if job.func_name.endswith("execute_runs")]
+        ids = [run_id for chunk in handed for run_id in chunk]
+        assert len(ids) == count, [job.func_name for job in jobs]
+        assert set(db.session.scalars(select(Run.status))) == {"queued"}
+        assert len(fake_receiver.requests) == count  # the first webhooks went out in the batch
+        tasks._run_all(db.session, make_engine(runtime, db.engine), ids)
+        db.session.rollback()
+        assert db.session.scalars(select(Run.status)).all() == ["succeeded"] * count
+    assert sorted(r.path for r in fake_receiver.requests) == ["/2"] * count + ["/first"] * count

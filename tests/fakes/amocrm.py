@@ -79,6 +79,8 @@ class FakeAmoCRM(FakeHTTPServer):
                 self.refused += 1
             # the body of a 429 is not JSON (contracts.md §2.3); when to come back is in Retry-After
             return Reply(429, "Too Many Requests", {"Retry-After": str(max(1, math.ceil(wait)))}, "text/html")
+        if req.path == "/api/v4/account" and req.method == "GET":  # the account a token opens
+            return Reply(200, {"id": 1, "name": "Fake account", "subdomain": "fake"}, content_type=HAL)
         if m := re.fullmatch(r"/api/v4/leads/(\d+)", req.path):
             if req.method != "GET":
                 return problem(405, "Method Not Allowed", "")

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from tests.fakes._http import FakeHTTPServer, Reply, Request
 
 ROUTE = re.compile(r"^/rest/(?P<uid>\d+)/(?P<code>[^/]+)/(?P<method>[A-Za-z0-9_.]+?)(?:\.json)?$")
-METHODS = {"crm.deal.get", "tasks.task.add", "tasks.task.list", "tasks.task.get"}
+METHODS = {"crm.deal.get", "tasks.task.add", "tasks.task.list", "tasks.task.get", "profile"}
 
 
 def error(status: int, code: str, description: str) -> Reply:
@@ -140,6 +140,10 @@ class FakeBitrix24(FakeHTTPServer):
         elif req.body:
             merged.update(parse_form(parse_qsl(req.body.decode("utf-8"), keep_blank_values=True)))
         return merged
+
+    def _profile(self, params: dict[str, Any]) -> Reply:
+        """The webhook's own user (a harmless call that proves the webhook works)."""
+        return self._ok({"ID": str(self.user_id), "ADMIN": True, "NAME": "Fake"})
 
     def _crm_deal_get(self, params: dict[str, Any]) -> Reply:
         deal_id = params.get("id", params.get("ID"))

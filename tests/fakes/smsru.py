@@ -35,7 +35,7 @@ class FakeSmsRu(FakeHTTPServer):
         return Reply(200, {"status": "ERROR", "status_code": code, "status_text": text})
 
     def handle(self, req: Request) -> Reply:
-        if req.path.rstrip("/") != "/sms/send":
+        if req.path.rstrip("/") not in ("/sms/send", "/my/balance"):
             return self._error(211, "Метод не найден")
         params = {k: v[0] for k, v in req.query.items()}
         if req.method == "POST":
@@ -44,6 +44,8 @@ class FakeSmsRu(FakeHTTPServer):
             params.update(req.form_first())
         if params.get("api_id") not in self.api_ids:
             return self._error(200, "Неправильный api_id")
+        if req.path.rstrip("/") == "/my/balance":
+            return Reply(200, {"status": "OK", "status_code": 100, "balance": self.balance})
         if self.request_codes:
             code = self.request_codes.pop(0)
             return self._error(code, f"forced error {code}")

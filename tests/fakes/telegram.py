@@ -129,6 +129,8 @@ class FakeTelegram(FakeHTTPServer):
         m = ROUTE.match(req.path)
         if not m or m["token"] not in self.tokens:
             return tg_error(401 if m else 404, "Unauthorized" if m else "Not Found")
+        if m["method"].lower() == "getme":  # contracts: the bot's own user, to check a token
+            return Reply(200, {"ok": True, "result": {"id": 123456, "is_bot": True, "username": "fake_bot"}})
         if m["method"].lower() != "sendmessage":
             return tg_error(404, "Not Found")
         try:

@@ -13,6 +13,7 @@ from tests.fakes._http import FakeHTTPServer, Reply, Request
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 ROUTE = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
+ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)\.json$")
 
 
 def twilio_error(status: int, code: int, message: str) -> Reply:
@@ -56,6 +57,11 @@ class FakeTwilio(FakeHTTPServer):
         return user == sid == self.account_sid and password == self.auth_token
 
     def handle(self, req: Request) -> Reply:
+        account = ACCOUNT.match(req.path)
+        if account and req.method == "GET":  # the account itself, to check the credentials
+            if not self._authorized(req, account["sid"]):
+                return twilio_error(401, 20003, "Authenticate")
+            return Reply(200, {"sid": self.account_sid, "status": "active"})
         m = ROUTE.match(req.path)
         if not m:
             return twilio_error(404, 20404, "The requested resource was not found")

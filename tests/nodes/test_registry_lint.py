@@ -15,7 +15,7 @@ from plugin.engine.variables import VARIABLE_NAMES
 
 FORMATS = Draft202012Validator.FORMAT_CHECKER
 ESCAPES = {"text", "html", "slack", "telegram", "sms"}
-WIDGETS = {"textarea", "html", "password", "status-list", "headers", "hidden"}
+WIDGETS = {"textarea", "html", "password", "status-list", "headers", "hidden", "connection"}
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 ROISTAT_VARIABLE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
@@ -172,10 +172,34 @@ def test_schema_is_valid_draft_2020_12_with_identity(path):
 
 @schema_files
 def test_schema_params_are_exactly_the_spec_names(path):
+    """An action also takes ``connection`` (SPEC §11); the params a connection gives are required
+    only without one (``{"if": {"required": ["connection"]}, "else": {"required": [...]}}``)."""
     schema = load(path)
     names, required = SPEC_PARAMS[type_of(path)]
+    if type_of(path).startswith("action."):
+        names = names | {"connection"}
     assert set(schema.get("properties", {})) == names
-    assert set(schema.get("required", [])) == required
+    without_connection = set(schema.get("required", []))
+    for rule in schema.get("allOf", []):
+        if rule.get("if") == {"required": ["connection"]}:
+            without_connection |= set(rule["else"]["required"])
+    assert without_connection == required
+
+
+@schema_files
+def test_connection_rules_name_the_action_params(path):
+    """Each ``x-connections`` type holds params of its action; ``connection`` lists those types."""
+    schema = load(path)
+    rules = schema.get("x-connections") or {}
+    if not type_of(path).startswith("action."):
+        assert not rules
+        return
+    assert schema["properties"]["connection"]["x-connection-types"] == list(rules)
+    for rule in rules.values():
+        assert set(rule["fields"]) <= set(schema["properties"]) - {"connection"}
+        assert set(rule["required"]) <= set(rule["fields"])
+        for field, value in (rule.get("when") or {}).items():
+            assert value in schema["properties"][field]["enum"]
 
 
 @schema_files

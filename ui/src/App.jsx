@@ -10,6 +10,7 @@ import { FlowList } from './components/FlowList.jsx';
 import { Login } from './components/Login.jsx';
 import { Tokens } from './components/Tokens.jsx';
 import { SiteForms } from './components/SiteForms.jsx';
+import { ConnectionsPage } from './components/ConnectionsPage.jsx';
 import { Suppressions } from './components/Suppressions.jsx';
 
 const LANG_KEY = 'automation-lang';
@@ -112,7 +113,8 @@ export function App() {
           </button>
           {token && (
             <nav className="main-nav" aria-label={t('nav.main')}>
-              <a href="#/" aria-current={route.name === 'list' || route.name === 'editor' ? 'page' : undefined} data-testid="nav-flows">{t('nav.flows')}</a>
+              <a href="#/" aria-current={!['forms', 'tokens', 'connections', 'optout'].includes(route.name) ? 'page' : undefined} data-testid="nav-flows">{t('nav.flows')}</a>
+              <a href="#/connections" aria-current={route.name === 'connections' ? 'page' : undefined} data-testid="nav-connections">{t('nav.connections')}</a>
               <a href="#/forms" aria-current={route.name === 'forms' ? 'page' : undefined} data-testid="nav-forms">{t('nav.forms')}</a>
               <a href="#/optout" aria-current={route.name === 'optout' ? 'page' : undefined} data-testid="nav-optout">{t('nav.optout')}</a>
               <a href="#/tokens" aria-current={route.name === 'tokens' ? 'page' : undefined} data-testid="nav-tokens">{t('nav.tokens')}</a>
@@ -163,6 +165,8 @@ export function App() {
               </Suspense>
             ) : route.name === 'forms' ? (
               <SiteForms onToast={setToast} />
+            ) : route.name === 'connections' ? (
+              <ConnectionsPage onToast={setToast} />
             ) : route.name === 'optout' ? (
               <Suppressions onToast={setToast} />
             ) : route.name === 'tokens' ? (

@@ -73,6 +73,12 @@ export const api = {
   hooks: () => request('GET', '/api/v1/hooks').then((d) => d?.hooks || []),
   createHook: (name) => request('POST', '/api/v1/hooks', { name }),
   deleteHook: (id) => request('DELETE', `/api/v1/hooks/${enc(id)}`),
+  connections: () => request('GET', '/api/v1/connections').then((d) => d?.connections || []),
+  connectionTypes: () => request('GET', '/api/v1/connections/types').then((d) => d?.types || []),
+  createConnection: (body) => request('POST', '/api/v1/connections', body),
+  saveConnection: (id, body) => request('PUT', `/api/v1/connections/${enc(id)}`, body),
+  deleteConnection: (id) => request('DELETE', `/api/v1/connections/${enc(id)}`),
+  testConnection: (id) => request('POST', `/api/v1/connections/${enc(id)}/test`),
   suppressions: (q, cursor) =>
     request('GET', `/api/v1/suppressions?limit=50${q ? `&q=${enc(q)}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
   addSuppression: (entry) => request('POST', '/api/v1/suppressions', entry),

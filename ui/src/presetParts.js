@@ -51,7 +51,8 @@ export function applyPreset(nodes, edges, preset, at = { x: 0, y: 0 }) {
     ...n,
     id: idMap[n.id],
     position: { x: n.position.x - minX + at.x, y: n.position.y - minY + at.y },
-    data: { ...n.data, params: structuredClone(n.data.params ?? {}) },
+    // `preset` tells the server where the node came from: its secrets (placeholders here) are the template's
+    data: { ...n.data, params: structuredClone(n.data.params ?? {}), extra: { ...(n.data.extra || {}), ...(preset.id ? { preset: { id: preset.id, node: n.id } } : {}) } },
     selected: false,
   }));
   const newEdges = presetFlow.edges.map((e) => ({

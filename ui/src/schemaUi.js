@@ -66,6 +66,7 @@ function propertyUi(prop, lang) {
     ui['ui:fieldReplacesAnyOrOneOf'] = true;
   } else if (widget === 'status-list') ui['ui:widget'] = 'statusList';
   else if (widget === 'password') ui['ui:widget'] = 'password';
+  else if (widget === 'connection') ui['ui:widget'] = 'connection';
   else if (prop['x-template']) ui['ui:widget'] = 'template';
   else if (widget === 'textarea') ui['ui:widget'] = 'textarea';
   if (widget === 'textarea' || widget === 'html') ui['ui:options'] = { ...(ui['ui:options'] || {}), multiline: true, rows: widget === 'html' ? 10 : 4 };

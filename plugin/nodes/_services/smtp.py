@@ -144,10 +144,11 @@ def _deliver(
     port: int,
     security: str,
     login: tuple[str | None, str | None],
-    msg: EmailMessage,
+    msg: EmailMessage | None,
     pinned_ip: str | None,
 ) -> None:
-    """One SMTP session: connect (implicit TLS, STARTTLS or plain), log in when a user is given, send."""
+    """One SMTP session: connect (implicit TLS, STARTTLS or plain), log in when a user is given,
+    send (no ``msg``: only the login, for a connection check)."""
     timeout = settings.smtp_timeout
     if security == "ssl":
         client: smtplib.SMTP = _PinnedSMTPSSL(
@@ -163,7 +164,15 @@ def _deliver(
             client.ehlo()
         if username:
             client.login(username, password or "")
-        client.send_message(msg)
+        if msg is not None:
+            client.send_message(msg)
+
+
+def login_only(
+    settings: Any, host: str, port: int, security: str, username: str | None, password: str | None
+) -> None:
+    """Connect through the SSRF guard and log in, sending nothing; smtplib's errors propagate."""
+    _deliver(settings, host, port, security, (username, password), None, check_host(host, port, settings))
 
 
 def _smtp_error(exc: smtplib.SMTPException, host: str, port: int) -> Exception:

@@ -6,6 +6,7 @@ import { useHookNames, withEventNames } from '../hookNames.js';
 import { formSchemas } from '../schemaUi.js';
 import { DEFAULTS_BEHAVIOR, validator } from '../validator.js';
 import { fields, widgets } from './widgets.jsx';
+import { connectionFields, withoutConnectionFields } from './ConnectionPicker.jsx';
 
 export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
   const { t, lang } = useI18n();
@@ -19,13 +20,17 @@ export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
   const { schema, uiSchema } = useMemo(() => {
     const out = formSchemas(def?.schema, lang, optionTitle);
     if (isCustom) out.schema = withEventNames(out.schema, hookNames);
+    // A chosen connection gives the access fields: they are hidden and left out of the params.
+    if (node.data.params?.connection) {
+      for (const field of connectionFields(def?.schema)) out.uiSchema[field] = { 'ui:field': 'hidden' };
+    }
     // Imported secrets come back as the placeholder with nothing stored behind it: not «задано».
     for (const field of missingSecrets || []) {
       const ui = (out.uiSchema[field] ||= {});
       ui['ui:options'] = { ...(ui['ui:options'] || {}), secretMissing: true };
     }
     return out;
-  }, [def, lang, missingSecrets, isCustom, hookNames]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [def, lang, missingSecrets, isCustom, hookNames, Boolean(node.data.params?.connection)]); // eslint-disable-line react-hooks/exhaustive-deps
   const translateString = useMemo(() => rjsfTranslator(lang), [lang]);
   const hasFields = Object.keys(schema.properties || {}).length > 0 || schema.additionalProperties;
 
@@ -46,7 +51,7 @@ export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
       showErrorList={false}
       noHtml5Validate
       translateString={translateString}
-      onChange={(e) => onChange(e.formData ?? {})}
+      onChange={(e) => onChange(withoutConnectionFields(def?.schema, e.formData ?? {}))}
       onSubmit={() => {}}
     />
   );

@@ -6,6 +6,7 @@ import { errorClass } from './common.jsx';
 import { HeadersField, HiddenField } from './HeadersField.jsx';
 import { StatusListField, StatusListWidget, toStatusList } from './StatusList.jsx';
 import { VariablePicker } from './VariablePicker.jsx';
+import { ConnectionWidget } from './ConnectionPicker.jsx';
 
 export { toStatusList };
 
@@ -164,4 +165,5 @@ export const widgets = {
   template: TemplateWidget,
   html: HtmlWidget,
   statusList: StatusListWidget,
+  connection: ConnectionWidget,
 };
