@@ -65,6 +65,8 @@ def from_env() -> dict:
         "HOOK_BURST": _int("AUTOMATION_HOOK_BURST", 30, minimum=1),
         # the server's address as sites reach it (behind a proxy), for the sources' URLs
         "PUBLIC_URL": os.environ.get("AUTOMATION_PUBLIC_URL", "").strip(),
+        # a mailbox that also takes unsubscribe requests (List-Unsubscribe's mailto:); empty: none
+        "UNSUBSCRIBE_MAILTO": os.environ.get("AUTOMATION_UNSUBSCRIBE_MAILTO", "").strip(),
         "SMTP_VERIFY_TLS": switch("AUTOMATION_SMTP_VERIFY_TLS"),
         "STATUS_GROUPS": os.environ.get("AUTOMATION_STATUS_GROUPS", ""),
         "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),

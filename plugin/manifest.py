@@ -82,6 +82,9 @@ def build_manifest(registry: Registry) -> dict[str, Any]:
             "flows": f"{API_BASE}/flows",
             "flows_import": {"method": "POST", "path": f"{API_BASE}/flows/import"},
             "connections": f"{API_BASE}/connections",
+            "suppressions": f"{API_BASE}/suppressions",
+            "statuses": f"{API_BASE}/statuses",
+            "unsubscribe": {"method": "POST", "path": f"{API_BASE}/unsubscribe/{{token}}"},
         },
         "auth": {
             "type": "http",

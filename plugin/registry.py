@@ -65,6 +65,8 @@ CATALOG_ORDER = (
     "condition.order_paid_age",
     "condition.order_price",
     "condition.event_data",
+    "condition.order_field",
+    "condition.client_field",
     "action.slack",
     "action.webhook",
     "action.sms",

@@ -12,6 +12,7 @@ from rq.serializers import JSONSerializer
 
 from plugin.masking import install_log_masking
 from plugin.nodes._services import Services, Settings
+from plugin.nodes._services.optout import Links
 from plugin.registry import Registry, get_registry
 from plugin.storage.redisconn import redis_from_config
 from plugin.storage.secrets import SecretBox
@@ -43,15 +44,24 @@ def settings_from_config(config: dict[str, Any]) -> Settings:
     )
 
 
+def public_url(config: dict[str, Any]) -> str:
+    """The server as recipients and sites reach it: ``AUTOMATION_PUBLIC_URL``, else this host's port."""
+    return (config.get("PUBLIC_URL") or f"http://localhost:{config.get('PORT', 8080)}").rstrip("/")
+
+
 def build_runtime(config: dict[str, Any]) -> Runtime:
     """The runtime of one process (the API keeps it in ``app.extensions["automation"]``)."""
     install_log_masking()
     redis = redis_from_config(config)
+    secrets = SecretBox.from_config(config["SECRET_KEY_ENV"], config["DATA_DIR"])
+    links = Links(
+        secrets.derived_keys("unsubscribe-links"), public_url(config), config.get("UNSUBSCRIBE_MAILTO", "")
+    )
     return Runtime(
         registry=get_registry(),
-        secrets=SecretBox.from_config(config["SECRET_KEY_ENV"], config["DATA_DIR"]),
+        secrets=secrets,
         redis=redis,
         queue=Queue(config["QUEUE_NAME"], connection=redis, serializer=JSONSerializer),
-        services=Services(settings=settings_from_config(config), redis=redis),
+        services=Services(settings=settings_from_config(config), redis=redis, unsubscribe=links),
         config=config,
     )

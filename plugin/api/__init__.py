@@ -9,11 +9,36 @@ from flask_smorest import Api
 def register_blueprints(app: Flask, api: Api) -> None:
     from flask_smorest import Blueprint
 
-    from plugin.api import connections, flows, hooks, ingest, meta, nodes, presets, runs, tokens
+    from plugin.api import (
+        connections,
+        flows,
+        hooks,
+        ingest,
+        meta,
+        nodes,
+        presets,
+        runs,
+        statuses,
+        suppressions,
+        tokens,
+        unsubscribe,
+    )
     from plugin.api.common import install_strict_json, reject_nul_input
 
     install_strict_json(Blueprint.ARGUMENTS_PARSER)  # no NaN/Infinity or depth bombs via @blp.arguments
+    _register_schemas(api)
+    for schemas in (flows, connections, hooks, suppressions):
+        schemas.register_schema(api)
+    hooks.install(app)
+    for module in (meta, nodes, flows, presets, connections, ingest, runs, hooks, tokens):
+        _register(api, module.blp, reject_nul_input)
+    for module in (suppressions, statuses, unsubscribe):
+        _register(api, module.blp, reject_nul_input)
+    meta.register_plain_routes(app, api)
 
+
+def _register_schemas(api: Api) -> None:
+    """The bearer scheme, the problem and ingestion schemas every blueprint's documentation refers to."""
     api.spec.components.security_scheme(
         "bearerAuth",
         {
@@ -30,13 +55,10 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from plugin.api import openapi_ingest
 
     openapi_ingest.register(api)
-    flows.register_schema(api)
-    connections.register_schema(api)
-    hooks.register_schema(api)
-    hooks.install(app)
-    for module in (meta, nodes, flows, presets, connections, ingest, runs, hooks, tokens):
-        # a blueprint hook runs after the app's auth hook; the blueprints outlive one app (tests)
-        if reject_nul_input not in module.blp.before_request_funcs.get(None, []):
-            module.blp.before_request(reject_nul_input)
-        api.register_blueprint(module.blp)
-    meta.register_plain_routes(app, api)
+
+
+def _register(api: Api, blp, reject_nul_input) -> None:
+    # a blueprint hook runs after the app's auth hook; the blueprints outlive one app (tests)
+    if reject_nul_input not in blp.before_request_funcs.get(None, []):
+        blp.before_request(reject_nul_input)
+    api.register_blueprint(blp)

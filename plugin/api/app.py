@@ -43,6 +43,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.extensions["automation"] = runtime = build_runtime(app.config)
     check_schemas(runtime.registry)  # the node schemas themselves: jsonschema loads here, not in workers
+    with app.app_context():  # direct node calls and dry runs honour the suppression list too
+        from plugin.storage.suppressions import Checker
+
+        runtime.services.suppressed = Checker(db.engine)
     register_error_handlers(app)
 
     from plugin.api import conformance, register_blueprints

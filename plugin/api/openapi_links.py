@@ -77,6 +77,9 @@ LINKS: dict[tuple[str, str, str], dict] = {
         "$response.body#/connections/0/id",
         "Connection",
     ),
+    ("/api/v1/suppressions", "post", "201"): _to(
+        "/api/v1/suppressions/{entry_id}", ("delete",), "entry_id", "$response.body#/id", "Suppression"
+    ),
     ("/api/v1/runs", "get", "200"): _run_links("$response.body#/runs/0/id"),
     (NODE + "/execute", "post", "200"): _run_links("$response.body#/run_id"),
     ("/api/v1/nodes", "get", "200"): {

@@ -18,6 +18,7 @@ from plugin.engine import templating
 from plugin.engine.context import for_conditions
 from plugin.engine.graph import Graph, StepView, evaluate
 from plugin.masking import mask, strings_in
+from plugin.nodes._services import optout
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, Skip
 from plugin.registry import NodeType, Registry
 from plugin.storage.secrets import sealed_paths
@@ -62,7 +63,7 @@ def build_call(
     state: dict,
     services: Any,
 ) -> ActionCall:
-    rendered = render_params(spec, params, context)
+    rendered = render_params(spec, params, with_unsubscribe(spec, params, context, services))
     return ActionCall(
         params=rendered,
         context={k: context.get(k) for k in ("visit", "order", "client", "event")},
@@ -75,6 +76,14 @@ def build_call(
         services=services,
         secret_paths=secret_paths(spec, rendered, node),
     )
+
+
+def with_unsubscribe(spec, params: dict, context: dict, services: Any) -> dict:
+    """The context with ``unsubscribe.url`` (``{unsubscribe_url}``) when a template field of the
+    node uses it: signed for the step's recipient (``nodes._services.optout.unsubscribe_url``)."""
+    if not any(isinstance(params.get(n), str) and "unsubscribe" in params[n] for n in spec.template_fields):
+        return context
+    return {**context, "unsubscribe": {"url": optout.unsubscribe_url(services, spec.type, context)}}
 
 
 def backoff(attempt: int, base: float, cap: float = 6 * 3600) -> float:

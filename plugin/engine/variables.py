@@ -1,4 +1,5 @@
-"""The Roistat template variables of SPEC §4: their titles, examples, and values in a run context."""
+"""The Roistat template variables of SPEC §4 and ``{unsubscribe_url}`` (SPEC §11): their titles,
+examples, and values in a run context (the link is put in the context by ``engine.runner``)."""
 
 from __future__ import annotations
 
@@ -68,6 +69,14 @@ VARIABLES: tuple[dict[str, Any], ...] = (
         "Event data",
         '{"form":"callback","amount":1500}',
         ("event", "data"),
+    ),
+    # SPEC §11: the signed one-click link for the recipient of the step (e-mail, or the phone of an SMS)
+    _var(
+        "unsubscribe_url",
+        "Ссылка для отписки",
+        "Unsubscribe link",
+        "https://mail.example.com/api/v1/unsubscribe/ZTp0ZXN0QGNsaWVudC5jb20.3q2-7wAAAAAAAAAAAAAAAA",
+        ("unsubscribe", "url"),
     ),
 )
 

@@ -49,16 +49,21 @@ def status_map(config_value: str) -> dict[str, str]:
 
     Cached per configuration value; callers only read the map."""
     mapping = dict(DEFAULT_STATUS_MAP)
-    raw = (config_value or "").strip()
-    if raw:
-        if raw.startswith("{"):
-            extra = json.loads(raw)
-        else:
-            extra = dict(item.rsplit(":", 1) for item in raw.split(",") if ":" in item)
-        mapping.update(
-            {k.strip().casefold(): v.strip() for k, v in extra.items() if v.strip() in STATUS_GROUPS}
-        )
+    mapping.update({k.casefold(): v for k, v in configured_statuses(config_value).items()})
     return mapping
+
+
+@lru_cache(maxsize=8)
+def configured_statuses(config_value: str) -> dict[str, str]:
+    """The statuses ``AUTOMATION_STATUS_GROUPS`` names, as spelt there, each with its group."""
+    raw = (config_value or "").strip()
+    if not raw:
+        return {}
+    if raw.startswith("{"):
+        extra = json.loads(raw)
+    else:
+        extra = dict(item.rsplit(":", 1) for item in raw.split(",") if ":" in item)
+    return {k.strip(): v.strip() for k, v in extra.items() if v.strip() in STATUS_GROUPS}
 
 
 def naive_utc(value: datetime | None) -> datetime | None:

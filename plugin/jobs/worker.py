@@ -47,12 +47,14 @@ def context() -> Context:
     from plugin.engine.index import FlowIndex
     from plugin.runtime import build_runtime
     from plugin.storage.db import WORKER_CONFIG, Database
+    from plugin.storage.suppressions import Checker
 
     global GATHER_SECONDS  # noqa: PLW0603 - read by the dispatch loop, set once per process
     config = {**from_env(), **WORKER_CONFIG}
     GATHER_SECONDS = config["DISPATCH_GATHER_MS"] / 1000
     runtime = build_runtime(config)
     database = Database(config)
+    runtime.services.suppressed = Checker(database.engine)
     return Context(
         config, runtime, database, FlowIndex(runtime.registry), make_engine(runtime, database.engine)
     )

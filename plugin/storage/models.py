@@ -311,3 +311,27 @@ class Step(Base):
         # room on each page for the action's outcome, written in place (migration 0005)
         {"postgresql_with": {"fillfactor": 80}},
     )
+
+
+class Suppression(Base):
+    """An entry of the suppression list (SPEC §11): an e-mail or a phone that a channel never reaches.
+
+    ``address`` is normalised (e-mail lower-case, phone E.164); ``channel`` is ``email``, ``sms``
+    or ``all``; ``source`` says who added it: ``api``, ``unsubscribe`` (the one-click link) or
+    ``import`` (CSV).
+    """
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(8))  # email | phone
+    address: Mapped[str] = mapped_column(String(320))
+    channel: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("uq_suppressions_address_channel", "address", "channel", unique=True),
+        Index("ix_suppressions_created", "created_at", "id"),
+    )

@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hashlib
+import hmac
 import logging
 import os
 from pathlib import Path
@@ -67,6 +69,14 @@ class SecretBox:
                 pass
             tmp.unlink(missing_ok=True)
         return cls([path.read_bytes().strip()])
+
+    def derived_keys(self, purpose: str) -> list[bytes]:
+        """One key per configured key for a use other than encryption (an HMAC, e.g. the unsubscribe
+        links), derived so that neither use reveals the other: the first signs, all verify."""
+        return [
+            hmac.new(base64.urlsafe_b64decode(k), purpose.encode(), hashlib.sha256).digest()
+            for k in self._keys
+        ]
 
     def encrypt(self, value: str) -> dict:
         return {ENCRYPTED: self._fernet.encrypt(value.encode()).decode()}

@@ -24,7 +24,13 @@ PUBLIC = {
     "/assets/<path:filename>",
 }
 # (method, rule) public for one method only: a site form posts with its key, no token (SPEC §11)
-PUBLIC_METHODS = {("POST", "/api/v1/hooks/<string:key>")}
+PUBLIC_METHODS = {
+    ("POST", "/api/v1/hooks/<string:key>"),
+    # a signed one-click unsubscribe link: its page and its POST (SPEC §11, RFC 8058)
+    ("GET", "/api/v1/unsubscribe/<string:token>"),
+    ("HEAD", "/api/v1/unsubscribe/<string:token>"),
+    ("POST", "/api/v1/unsubscribe/<string:token>"),
+}
 BAD_HEADERS = {
     "no_header": None,
     "wrong_token": f"Bearer {TOKEN}x",

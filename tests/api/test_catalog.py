@@ -38,6 +38,8 @@ NODE_TYPES = {
         "condition.order_paid_age",
         "condition.order_price",
         "condition.event_data",
+        "condition.order_field",  # SPEC §11
+        "condition.client_field",
     ],
     "action": [
         "action.slack",
@@ -80,18 +82,19 @@ VARIABLES = [
     "event_id",
     "event_meta_id",
     "event_data",
+    "unsubscribe_url",  # SPEC §11
 ]
 
 
 # -- catalog -----------------------------------------------------------------------------------
 
 
-def test_catalog_lists_all_28_node_types_with_schemas_and_titles(client):
+def test_catalog_lists_all_30_node_types_with_schemas_and_titles(client):
     resp = client.get("/api/v1/nodes")
     assert resp.status_code == 200
     nodes = resp.get_json()["nodes"]
-    assert len(nodes) == 28
-    assert Counter(n["kind"] for n in nodes) == {"event": 6, "condition": 15, "action": 6, "flow": 1}
+    assert len(nodes) == 30
+    assert Counter(n["kind"] for n in nodes) == {"event": 6, "condition": 17, "action": 6, "flow": 1}
     assert {n["type"] for n in nodes} == {t for types in NODE_TYPES.values() for t in types}
     for node in nodes:
         assert node["type"].split(".")[0] == node["kind"]
@@ -142,7 +145,7 @@ def test_a_type_not_in_the_spec_order_follows_the_listed_ones_of_its_kind():
         "condition.aaa": replace(live["condition.visit_city"], type="condition.aaa"),
     }
     types = [n.type for n in Registry({**extra, **live.nodes}).catalog()]
-    assert types.index("condition.event_data") + 1 == types.index("condition.aaa")
+    assert types.index("condition.client_field") + 1 == types.index("condition.aaa")
     assert types.index("condition.aaa") + 1 == types.index("condition.zzz")
     assert types.index("condition.zzz") + 1 == types.index("action.slack")
     assert types.index("action.telegram") + 1 == types.index("action.aaa")
@@ -179,7 +182,7 @@ def test_unknown_node_type_is_404_problem(client, type_id):
 # -- variables ---------------------------------------------------------------------------------
 
 
-def test_variables_lists_the_30_roistat_variables_with_titles_and_examples(client):
+def test_variables_lists_the_30_roistat_variables_and_the_unsubscribe_link_with_titles_and_examples(client):
     resp = client.get("/api/v1/variables")
     assert resp.status_code == 200
     variables = resp.get_json()["variables"]

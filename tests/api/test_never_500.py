@@ -55,6 +55,7 @@ def concrete_paths(app, client) -> list[tuple[str, str]]:
     preset = {"name": "p", "kind": "action", "nodes": [doc["nodes"][2]]}
     preset_id = client.post("/api/v1/presets", json=preset).get_json()["id"]
     token_id = client.post("/api/v1/tokens", json={"name": "t", "scope": "read"}).get_json()["id"]
+    entry_id = client.post("/api/v1/suppressions", json={"email": "junk@example.ru"}).get_json()["id"]
     values = {
         "flow_id": flow_id,
         "preset_id": preset_id,
@@ -65,6 +66,8 @@ def concrete_paths(app, client) -> list[tuple[str, str]]:
         "token_id": str(token_id),
         "key": "hk_no-such-key",
         "connection_id": "no-such-connection",
+        "entry_id": entry_id,
+        "token": "ZTpqdW5rQGV4YW1wbGUucnU.not-signed",  # an unsubscribe link's token, not signed
     }
     out = []
     for rule in app.url_map.iter_rules():

@@ -40,6 +40,7 @@ SPEC_NAMES = [
     "event_id",
     "event_meta_id",
     "event_data",
+    "unsubscribe_url",  # SPEC §11
 ]
 
 # Roistat's own webhook example (reference/roistat.md §4.4) plus a custom event.
@@ -81,10 +82,10 @@ CONTEXT = {
 }
 
 
-def test_the_list_is_exactly_the_30_spec_variables_in_order():
+def test_the_list_is_exactly_the_30_spec_variables_in_order_and_the_unsubscribe_link():
     assert [v["name"] for v in VARIABLES] == SPEC_NAMES
     assert frozenset(SPEC_NAMES) == VARIABLE_NAMES
-    assert len(VARIABLES) == 30
+    assert len(VARIABLES) == 31
 
 
 @pytest.mark.parametrize("var", VARIABLES, ids=lambda v: v["name"])
@@ -92,7 +93,7 @@ def test_every_variable_has_titles_an_example_and_a_path(var):
     assert var["title"]["ru"].strip() and var["title"]["en"].strip()
     assert isinstance(var["example"], str) and var["example"]
     assert isinstance(var["path"], tuple) and len(var["path"]) == 2
-    assert var["path"][0] in ("visit", "client", "order", "event")
+    assert var["path"][0] in ("visit", "client", "order", "event", "unsubscribe")
     assert var["name"] == f"{var['path'][0]}_{var['path'][1]}"
 
 

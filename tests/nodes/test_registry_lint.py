@@ -44,6 +44,9 @@ SPEC_PARAMS: dict[str, tuple[set[str], set[str]]] = {
     "condition.order_paid_age": (NUMERIC, NUMERIC),
     "condition.order_price": (NUMERIC, NUMERIC),
     "condition.event_data": (TEXT_CONDITION | {"path"}, {"path", "operator"}),
+    # SPEC §11: the custom fields of the order and of the client, operators as condition.event_data
+    "condition.order_field": (TEXT_CONDITION | {"path"}, {"path", "operator"}),
+    "condition.client_field": (TEXT_CONDITION | {"path"}, {"path", "operator"}),
     "action.slack": ({"text", "webhook_url"}, {"text", "webhook_url"}),
     # secret_headers: the headers marked «секрет» (issue #16), beside the SPEC §3.3 names
     "action.webhook": ({"url", "method", "headers", "secret_headers", "signing_secret"}, {"url"}),
@@ -115,12 +118,12 @@ module_files = pytest.mark.parametrize("path", MODULE_FILES, ids=type_of)
 # ---------------------------------------------------------------- the registry as a whole
 
 
-def test_the_spec_node_set_has_28_types():
+def test_the_spec_node_set_has_30_types():
     kinds = [t.split(".")[0] for t in SPEC_PARAMS]
-    assert len(SPEC_PARAMS) == 28
+    assert len(SPEC_PARAMS) == 30
     assert (kinds.count("event"), kinds.count("condition"), kinds.count("action"), kinds.count("flow")) == (
         6,
-        15,
+        17,
         6,
         1,
     )
@@ -130,7 +133,7 @@ def test_every_spec_type_has_a_schema_and_every_schema_is_a_spec_type():
     assert {type_of(p) for p in SCHEMA_FILES} == set(SPEC_PARAMS)
 
 
-def test_registry_discovers_all_28_nodes_without_problems():
+def test_registry_discovers_all_30_nodes_without_problems():
     nodes, problems = registry._discover()
     pending = [
         p
@@ -142,10 +145,10 @@ def test_registry_discovers_all_28_nodes_without_problems():
         pytest.skip("action modules not written yet: " + "; ".join(pending))
     assert set(nodes) == set(SPEC_PARAMS)
     counts = {kind: sum(n.kind == kind for n in nodes.values()) for kind in registry.KIND_DIRS}
-    assert counts == {"event": 6, "condition": 15, "action": 6, "flow": 1}
+    assert counts == {"event": 6, "condition": 17, "action": 6, "flow": 1}
     registry.get_registry.cache_clear()
     try:
-        assert len(registry.get_registry()) == 28
+        assert len(registry.get_registry()) == 30
         assert registry.schema_problems(registry.get_registry()) == []
     finally:
         registry.get_registry.cache_clear()

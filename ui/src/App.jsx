@@ -11,6 +11,7 @@ import { Login } from './components/Login.jsx';
 import { Tokens } from './components/Tokens.jsx';
 import { SiteForms } from './components/SiteForms.jsx';
 import { ConnectionsPage } from './components/ConnectionsPage.jsx';
+import { Suppressions } from './components/Suppressions.jsx';
 
 const LANG_KEY = 'automation-lang';
 
@@ -112,9 +113,10 @@ export function App() {
           </button>
           {token && (
             <nav className="main-nav" aria-label={t('nav.main')}>
-              <a href="#/" aria-current={!['forms', 'tokens', 'connections'].includes(route.name) ? 'page' : undefined} data-testid="nav-flows">{t('nav.flows')}</a>
+              <a href="#/" aria-current={!['forms', 'tokens', 'connections', 'optout'].includes(route.name) ? 'page' : undefined} data-testid="nav-flows">{t('nav.flows')}</a>
               <a href="#/connections" aria-current={route.name === 'connections' ? 'page' : undefined} data-testid="nav-connections">{t('nav.connections')}</a>
               <a href="#/forms" aria-current={route.name === 'forms' ? 'page' : undefined} data-testid="nav-forms">{t('nav.forms')}</a>
+              <a href="#/optout" aria-current={route.name === 'optout' ? 'page' : undefined} data-testid="nav-optout">{t('nav.optout')}</a>
               <a href="#/tokens" aria-current={route.name === 'tokens' ? 'page' : undefined} data-testid="nav-tokens">{t('nav.tokens')}</a>
             </nav>
           )}
@@ -165,6 +167,8 @@ export function App() {
               <SiteForms onToast={setToast} />
             ) : route.name === 'connections' ? (
               <ConnectionsPage onToast={setToast} />
+            ) : route.name === 'optout' ? (
+              <Suppressions onToast={setToast} />
             ) : route.name === 'tokens' ? (
               <Tokens onToast={setToast} />
             ) : (

@@ -21,10 +21,11 @@ export async function request(method, path, body) {
   const headers = { Accept: 'application/json, application/problem+json' };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const form = typeof FormData !== 'undefined' && body instanceof FormData; // multipart: the browser sets its type
+  if (body !== undefined && !form) headers['Content-Type'] = 'application/json';
   let res;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(path, { method, headers, body: body === undefined || form ? body : JSON.stringify(body) });
   } catch (err) {
     throw new ApiError(0, { status: 0, title: 'network', detail: err?.message || String(err) });
   }
@@ -78,6 +79,16 @@ export const api = {
   saveConnection: (id, body) => request('PUT', `/api/v1/connections/${enc(id)}`, body),
   deleteConnection: (id) => request('DELETE', `/api/v1/connections/${enc(id)}`),
   testConnection: (id) => request('POST', `/api/v1/connections/${enc(id)}/test`),
+  suppressions: (q, cursor) =>
+    request('GET', `/api/v1/suppressions?limit=50${q ? `&q=${enc(q)}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+  addSuppression: (entry) => request('POST', '/api/v1/suppressions', entry),
+  deleteSuppression: (id) => request('DELETE', `/api/v1/suppressions/${enc(id)}`),
+  importSuppressions: (file) => {
+    const form = new FormData();
+    form.append('file', file);
+    return request('POST', '/api/v1/suppressions/import', form);
+  },
+  statuses: () => request('GET', '/api/v1/statuses'),
   tokens: () => request('GET', '/api/v1/tokens').then((d) => d?.tokens || []),
   createToken: (name, scope) => request('POST', '/api/v1/tokens', { name, scope }),
   revokeToken: (id) => request('DELETE', `/api/v1/tokens/${enc(id)}`),

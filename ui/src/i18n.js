@@ -5,6 +5,7 @@ import { appMessages } from './i18n/app.js';
 import { editorMessages } from './i18n/editor.js';
 import { formMessages } from './i18n/forms.js';
 import { panelMessages } from './i18n/panels.js';
+import { optoutMessages } from './i18n/optout.js';
 import { rjsfRu } from './i18n/rjsf.js';
 import { tokenMessages } from './i18n/tokens.js';
 import { connectionMessages } from './i18n/connections.js';
@@ -12,7 +13,7 @@ import { connectionMessages } from './i18n/connections.js';
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
 
-export const messages = { ...appMessages, ...editorMessages, ...panelMessages, ...formMessages, ...tokenMessages, ...connectionMessages };
+export const messages = { ...appMessages, ...editorMessages, ...panelMessages, ...formMessages, ...tokenMessages, ...connectionMessages, ...optoutMessages };
 
 /** rjsf's translateString for `lang`. */
 export function rjsfTranslator(lang) {

@@ -1,6 +1,6 @@
 // Hash routes, so the server only has to serve index.html at "/":
 // "#/" the scenario list, "#/flows/new" a new scenario, "#/flows/<id>" the editor, "#/forms" site forms,
-// "#/tokens" «Токены доступа», "#/connections" «Подключения».
+// "#/tokens" «Токены доступа», "#/connections" «Подключения», "#/optout" «Список отписки».
 import { useEffect, useState } from 'react';
 
 export function parseHash(hash) {
@@ -10,6 +10,7 @@ export function parseHash(hash) {
   if (/^\/forms\/?$/.test(path)) return { name: 'forms' };
   if (/^\/tokens\/?$/.test(path)) return { name: 'tokens' };
   if (/^\/connections\/?$/.test(path)) return { name: 'connections' };
+  if (/^\/optout\/?$/.test(path)) return { name: 'optout' };
   return { name: 'list' };
 }
 

@@ -34,6 +34,11 @@ class Services:
 
     settings: Settings = field(default_factory=Settings)
     redis: Any = None
+    suppressed: Any = None
+    """``suppressed(channel, addresses) -> reason | None``: the suppression list's look-up
+    (``storage.suppressions.Checker``), set where a database is at hand."""
+    unsubscribe: Any = None
+    """:class:`plugin.nodes._services.optout.Links`: signs the one-click unsubscribe links."""
     _http: Any = None
     _destinations: Any = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from plugin.nodes._services import limits, smtp
+from plugin.nodes._services import limits, optout, smtp
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, PermanentError, Skip
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ def _recipient(call: ActionCall) -> tuple[str, str | None]:
 
 def _message(call: ActionCall, to_email: str, to_name: str | None):
     p = call.params
-    return smtp.build_message(
+    msg = smtp.build_message(
         from_email=p["from_email"],
         from_name=p.get("from_name"),
         to_email=to_email,
@@ -31,6 +31,25 @@ def _message(call: ActionCall, to_email: str, to_name: str | None):
         html=p["html"],
         message_id=smtp.message_id(call.idempotency_key, p["from_email"]),
     )
+    _list_unsubscribe(call, msg, to_email)
+    return msg
+
+
+def _list_unsubscribe(call: ActionCall, msg, to_email: str) -> None:
+    """RFC 2369 ``List-Unsubscribe`` and RFC 8058 one-click ``List-Unsubscribe-Post`` on every letter.
+
+    Set as raw text that is never refolded: the policy would otherwise fold the long URL into
+    RFC 2047 encoded words, which no mail client reads as a link."""
+    links = getattr(call.services, "unsubscribe", None)
+    address = optout.normalize_email(to_email)
+    if links is None or address is None:
+        return
+    value = links.list_unsubscribe(address)
+    if "\r" in value or "\n" in value:  # a configured mailto with a line break: no header injection
+        raise PermanentError("email: the unsubscribe address contains a line break")
+    msg.policy = msg.policy.clone(refold_source="none")
+    msg.set_raw("List-Unsubscribe", value)
+    msg.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 
 def _port(params: dict) -> tuple[str, int]:
@@ -41,9 +60,11 @@ def _port(params: dict) -> tuple[str, int]:
 
 
 def execute(call: ActionCall) -> dict:
-    """Send once per step: capped per client across flows; Skip without an address or when capped."""
+    """Send once per step: capped per client across flows; Skip without an address, when the address
+    is on the suppression list or when capped."""
     p, settings = call.params, call.services.settings
     to_email, to_name = _recipient(call)
+    optout.check(call.services, CHANNEL, call.context)
     security, port = _port(p)
     msg = _message(call, to_email, to_name)
     host = p["smtp_host"]
@@ -77,6 +98,7 @@ def preview(call: ActionCall) -> dict:
     """The letter that would be sent (addresses, subject, both parts, Message-ID), password masked."""
     p = call.params
     to_email, to_name = _recipient(call)
+    optout.check(call.services, CHANNEL, call.context)
     security, port = _port(p)
     msg = _message(call, to_email, to_name)
     return {
@@ -93,4 +115,5 @@ def preview(call: ActionCall) -> dict:
         "html": p["html"],
         "text": msg.get_body(("plain",)).get_content(),
         "message_id": msg["Message-ID"],
+        "list_unsubscribe": str(msg["List-Unsubscribe"]) if msg["List-Unsubscribe"] else None,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from plugin.nodes._services import limits, phones, smsru, twilio
+from plugin.nodes._services import limits, optout, phones, smsru, twilio
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, PermanentError, Skip
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,12 @@ def _provider(params: dict) -> str:
 
 
 def execute(call: ActionCall) -> dict:
-    """Send one SMS; Skip without a (valid) phone or when the client's SMS cap is reached."""
+    """Send one SMS; Skip without a (valid) phone, when it is on the suppression list or when the
+    client's SMS cap is reached."""
     p, settings = call.params, call.services.settings
     provider = _provider(p)
     to = _phone(call)
+    optout.check(call.services, CHANNEL, call.context)
     who = limits.client_identity(call.context, to)
     if not limits.reserve(call.services, CHANNEL, who, call.idempotency_key, settings.sms_cap_per_client):
         raise Skip(
@@ -79,6 +81,7 @@ def preview(call: ActionCall) -> dict:
     p = call.params
     provider = _provider(p)
     to = _phone(call)
+    optout.check(call.services, CHANNEL, call.context)
     if provider == "smsru":
         req = smsru.request(
             p.get("base_url"), SECRET_PLACEHOLDER, phones.digits(to), p["text"], p.get("sender")

@@ -1,6 +1,8 @@
-// Order status lists (x-widget status-list): chips with a remove button and an input to add.
+// Order status lists (x-widget status-list): chips with a remove button and an input to add that
+// offers the statuses seen in orders (GET /api/v1/statuses) and warns on a name never seen.
 import { useState } from 'react';
 import { useI18n } from '../i18n.js';
+import { unknownStatuses, useStatuses } from '../statuses.js';
 import { errorClass } from './common.jsx';
 
 /** A list of strings (order statuses): chips with a remove button and an input to add. */
@@ -8,6 +10,9 @@ export function StatusListWidget({ id, value, onChange, disabled, readonly, rawE
   const { t } = useI18n();
   const [draft, setDraft] = useState('');
   const items = toStatusList(value);
+  const known = useStatuses();
+  const unknown = unknownStatuses(items, known);
+  const listId = `${id}__statuses`;
   const add = () => {
     const v = draft.trim();
     if (!v) return;
@@ -18,7 +23,7 @@ export function StatusListWidget({ id, value, onChange, disabled, readonly, rawE
     <div className={`status-list${errorClass(rawErrors)}`} id={id} data-testid={id}>
       <ul className="chips">
         {items.map((v, i) => (
-          <li key={`${v}-${i}`} className="chip">
+          <li key={`${v}-${i}`} className={`chip${unknown.includes(v) ? ' chip-unknown' : ''}`}>
             <span>{v}</span>
             {!readonly && (
               <button
@@ -40,6 +45,7 @@ export function StatusListWidget({ id, value, onChange, disabled, readonly, rawE
             id={`${id}__new`}
             className="input input-sm"
             value={draft}
+            list={known?.length ? listId : undefined}
             placeholder={t('form.statusPlaceholder')}
             aria-label={t('form.statusPlaceholder')}
             disabled={disabled}
@@ -54,8 +60,20 @@ export function StatusListWidget({ id, value, onChange, disabled, readonly, rawE
           <button type="button" className="btn btn-sm" onClick={add} disabled={disabled || !draft.trim()}>
             {t('form.addStatus')}
           </button>
+          {known?.length > 0 && (
+            <datalist id={listId}>
+              {known.map((s) => (
+                <option key={s.name} value={s.name}>{t('statusPick.orders', { orders: s.orders })}</option>
+              ))}
+            </datalist>
+          )}
         </div>
       )}
+      {unknown.map((v) => (
+        <p key={v} className="field-warning" role="status" data-testid={`${id}__unknown`}>
+          {t('statusPick.unknown', { name: v })}
+        </p>
+      ))}
     </div>
   );
 }

@@ -1,0 +1,58 @@
+// UI messages (ru, en): «Список отписки» — the suppression list, its CSV import, and the status picker.
+export const optoutMessages = {
+  'nav.optout': { ru: 'Список отписки', en: 'Suppression list' },
+
+  'optout.title': { ru: 'Список отписки', en: 'Suppression list' },
+  'optout.intro': {
+    ru: 'Письма и SMS на эти адреса не отправляются: шаг сценария получает статус «Пропущено» с причиной. Клиенты попадают сюда сами, нажав ссылку {unsubscribe_url} или «Отписаться» в почте.',
+    en: 'Emails and SMS to these addresses are not sent: the scenario step is “Skipped” with the reason. Clients land here by themselves through the {unsubscribe_url} link or their mail app’s “Unsubscribe”.',
+  },
+  'optout.address': { ru: 'Email или телефон', en: 'Email or phone' },
+  'optout.addressPlaceholder': { ru: 'ivan@example.ru или +7 912 345-67-89', en: 'ivan@example.com or +7 912 345-67-89' },
+  'optout.channel': { ru: 'Канал', en: 'Channel' },
+  'optout.reason': { ru: 'Причина', en: 'Reason' },
+  'optout.reasonPlaceholder': { ru: 'Например: просил не писать', en: 'For example: asked not to be contacted' },
+  'optout.add': { ru: 'Добавить', en: 'Add' },
+  'optout.added': { ru: 'Адрес добавлен в список отписки', en: 'Address added to the suppression list' },
+  'optout.already': { ru: 'Этот адрес уже в списке', en: 'This address is already listed' },
+  'optout.deleted': { ru: 'Адрес удалён из списка', en: 'Address removed from the list' },
+  'optout.deleteAria': { ru: 'Удалить «{address}» из списка', en: 'Remove “{address}” from the list' },
+  'optout.deleteTitle': { ru: 'Удалить из списка отписки?', en: 'Remove from the suppression list?' },
+  'optout.deleteText': {
+    ru: 'Сценарии снова смогут отправлять сообщения на «{address}».',
+    en: 'Scenarios will be able to send messages to “{address}” again.',
+  },
+  'optout.search': { ru: 'Поиск по адресу', en: 'Search by address' },
+  'optout.colAddress': { ru: 'Адрес', en: 'Address' },
+  'optout.colChannel': { ru: 'Канал', en: 'Channel' },
+  'optout.colReason': { ru: 'Причина', en: 'Reason' },
+  'optout.colSource': { ru: 'Источник', en: 'Source' },
+  'optout.colCreated': { ru: 'Добавлен', en: 'Added' },
+  'optout.empty': { ru: 'Список пуст', en: 'The list is empty' },
+  'optout.more': { ru: 'Показать ещё', en: 'Show more' },
+  'optout.channel.all': { ru: 'Все каналы', en: 'All channels' },
+  'optout.channel.email': { ru: 'Email', en: 'Email' },
+  'optout.channel.sms': { ru: 'SMS', en: 'SMS' },
+  'optout.source.api': { ru: 'Вручную / API', en: 'By hand / API' },
+  'optout.source.unsubscribe': { ru: 'Отписка по ссылке', en: 'Unsubscribe link' },
+  'optout.source.import': { ru: 'Импорт CSV', en: 'CSV import' },
+  'optout.importTitle': { ru: 'Импорт из CSV', en: 'Import from CSV' },
+  'optout.importHelp': {
+    ru: 'Первая строка — заголовки: email, phone, channel, reason (или почта, телефон, канал, причина). Разделитель — запятая или точка с запятой.',
+    en: 'The first row holds the headers: email, phone, channel, reason. Comma or semicolon separated.',
+  },
+  'optout.importFile': { ru: 'Файл CSV', en: 'CSV file' },
+  'optout.import': { ru: 'Импортировать', en: 'Import' },
+  'optout.importResult': {
+    ru: 'Добавлено: {imported}, уже были в списке: {duplicates}, ошибок: {errors}',
+    en: 'Added: {imported}, already listed: {duplicates}, errors: {errors}',
+  },
+  'optout.importLine': { ru: 'Строка {line}: {message}', en: 'Line {line}: {message}' },
+  'optout.importNothing': { ru: 'Ни одна строка не импортирована', en: 'No row was imported' },
+
+  'statusPick.unknown': {
+    ru: 'Статус «{name}» ещё не встречался в сделках — проверьте написание',
+    en: 'Status “{name}” has not been seen in any deal yet — check the spelling',
+  },
+  'statusPick.orders': { ru: 'сделок: {orders}', en: 'deals: {orders}' },
+};
