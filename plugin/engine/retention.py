@@ -46,7 +46,12 @@ from plugin.storage.models import Event, Run, Step, utcnow
 
 log = logging.getLogger(__name__)
 
-FINISHED = ("succeeded", "failed", "not_triggered")  # the other statuses (queued, running, waiting) are open
+FINISHED = (
+    "succeeded",
+    "failed",
+    "not_triggered",
+    "suppressed",
+)  # the other statuses (queued, running, waiting) are open
 CHUNK = 5000
 BUDGET_SECONDS = 20.0  # per scheduled run: a worker is not held longer than a dispatch job holds it
 PAUSE_SECONDS = 0.02  # between chunks: SQLite writers waiting on the lock get their turn
