@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from plugin.storage.models import FrequencySlot
+from plugin.storage.models import Flow, FrequencySlot
 
 _SUBJECTS = {"client": ("client", "external_id"), "order": ("order", "id"), "visitor": ("visit", "id")}
 _WHOM = {
@@ -89,3 +90,21 @@ def _insert(session: Session):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(_SLOTS)
+
+
+def prune_slots(session: Session, now) -> None:
+    """Delete the slots that hold nothing back any more — used before their flow's window, or of a
+    flow deleted or without a rule — and commit. A free slot and a missing one count alike, so this
+    changes no verdict; it keeps the table to the subjects seen within the windows (and to every
+    subject of the rules over all time, which never forget)."""
+    windows = {}
+    for flow_id, definition in session.execute(select(Flow.id, Flow.definition)):
+        rule = ((definition or {}).get("settings") or {}).get("frequency")
+        if rule:
+            windows[flow_id] = rule.get("window_hours")
+    session.execute(delete(_SLOTS).where(_SLOTS.c.flow_id.not_in(list(windows))))
+    for flow_id, hours in sorted(windows.items()):
+        if hours:
+            cutoff = now - timedelta(hours=hours)
+            session.execute(delete(_SLOTS).where(_SLOTS.c.flow_id == flow_id, _SLOTS.c.used_at < cutoff))
+    session.commit()

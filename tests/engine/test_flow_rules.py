@@ -272,3 +272,38 @@ def test_a_step_reached_later_in_the_walk_waits_too(app, client, fake_smsru, fak
         step = db.session.scalars(select(Step).filter_by(run_id=run.id, node_id="sms")).one()
         assert step.status == "waiting" and step.error.startswith("ждёт окна отправки до 10:00 12.12")
         assert db.session.get(Flow, flow_id).triggered_count == 1
+
+
+def test_pruning_drops_the_slots_no_window_holds(app, client, fake_receiver):
+    from plugin.engine import retention
+
+    def flow(rule) -> str:
+        doc = {
+            "name": "f",
+            "enabled": True,
+            "settings": {"frequency": rule},
+            "nodes": [
+                {"id": "start", "type": "event.visit_created", "params": {}},
+                {"id": "hook", "type": "action.webhook", "params": {"url": fake_receiver.url + "/h"}},
+            ],
+            "edges": [{"from": "start", "to": "hook"}],
+        }
+        return client.post("/api/v1/flows", json=doc).get_json()["id"]
+
+    daily, ever = flow(DAY_RULE), flow({"per": "client", "limit": 1, "window_hours": None})
+    gone = flow(DAY_RULE)
+    now = datetime(2026, 12, 7, 10, 0)
+    with app.app_context():
+        claims = [
+            (f"{f}-{c}", f, f"client:{c}", DAY_RULE) for f in (daily, ever, gone) for c in ("old", "new")
+        ]
+        assert frequency.claim(db.session, claims, now - timedelta(hours=30)) == set()
+        db.session.commit()
+        for slot in db.session.scalars(select(FrequencySlot).where(FrequencySlot.subject == "client:new")):
+            slot.used_at = now - timedelta(hours=2)
+        db.session.commit()
+    assert client.delete(f"/api/v1/flows/{gone}").status_code == 204
+    with app.app_context():
+        retention.prune(db.session, retention.Policy(72, 30), now)
+        kept = db.session.execute(select(FrequencySlot.flow_id, FrequencySlot.subject)).all()
+    assert sorted(kept) == sorted([(daily, "client:new"), (ever, "client:old"), (ever, "client:new")])
