@@ -39,6 +39,19 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _timezone() -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = (os.environ.get("AUTOMATION_TIMEZONE") or "Europe/Moscow").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder ("Europe")
+        raise ValueError(
+            f"AUTOMATION_TIMEZONE must be an IANA time zone (Europe/Moscow), got {name!r}"
+        ) from None
+    return name
+
+
 def from_env() -> dict:
     """Build the Flask config mapping from the process environment."""
     data_dir = Path(os.environ.get("AUTOMATION_DATA_DIR") or Path.cwd() / "data").resolve()
@@ -69,6 +82,8 @@ def from_env() -> dict:
         "UNSUBSCRIBE_MAILTO": os.environ.get("AUTOMATION_UNSUBSCRIBE_MAILTO", "").strip(),
         "SMTP_VERIFY_TLS": switch("AUTOMATION_SMTP_VERIFY_TLS"),
         "STATUS_GROUPS": os.environ.get("AUTOMATION_STATUS_GROUPS", ""),
+        # the time zone of send windows that name none (flow settings, SPEC §11)
+        "TIMEZONE": _timezone(),
         "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),
         # retention (plugin/engine/retention.py): 0 keeps forever; PRUNE_INTERVAL 0 = only `server.py prune`
         "EVENT_RETENTION_HOURS": _int("AUTOMATION_EVENT_RETENTION_HOURS", 72, minimum=0),

@@ -54,7 +54,12 @@ EDGE = _obj(
 )
 FLOW_STATS = _obj(
     ["triggered", "failed", "last_triggered_at"],
-    {"triggered": {"type": "integer"}, "failed": {"type": "integer"}, "last_triggered_at": TIMESTAMP},
+    {
+        "triggered": {"type": "integer"},
+        "failed": {"type": "integer"},
+        "suppressed": {"type": "integer", "description": "runs held back by the frequency rule"},
+        "last_triggered_at": TIMESTAMP,
+    },
 )
 EXPORT = _obj(
     ["format", "id", "name", "enabled", "version", "nodes", "edges"],
@@ -65,6 +70,7 @@ EXPORT = _obj(
         "enabled": {"type": "boolean"},
         "version": {"type": "integer"},
         "description": {"type": "string"},
+        "settings": {"$ref": "#/components/schemas/FlowDocument/properties/settings"},
         "nodes": {"type": "array", "items": _ref("Node")},
         "edges": {"type": "array", "items": _ref("Edge")},
         "connections": {
@@ -174,7 +180,10 @@ RUN = _obj(
         "flow_id": _nullable("string"),
         "flow_version": {"type": "integer"},
         "flow_name": {"type": "string"},
-        "status": {"enum": ["queued", "running", "waiting", "succeeded", "failed", "not_triggered"]},
+        "status": {
+            "enum": ["queued", "running", "waiting", "succeeded", "failed", "not_triggered", "suppressed"],
+            "description": "suppressed: held back by the flow's frequency rule, the rule in error",
+        },
         "trigger": {"type": "string"},
         "direct": {"type": "boolean"},
         "event_type": {"type": "string"},

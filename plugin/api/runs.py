@@ -20,7 +20,7 @@ from plugin.storage.models import NOT_SUCCEEDED, Run, Step, utcnow
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run history")
 
-STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "not_triggered")
+STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "not_triggered", "suppressed")
 
 
 def run_dict(run: Run, steps: list[Step]) -> dict:

@@ -16,12 +16,14 @@ run (an event claimed again after its claim ran out) leaves that run out and sto
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from plugin.engine import frequency
 from plugin.engine.calls import Engine
 from plugin.engine.context import contexts_for, for_conditions
 from plugin.engine.dispatch import (
@@ -51,6 +53,12 @@ _COUNT_TRIGGERED = (
     update(_FLOWS)
     .where(_FLOWS.c.id == bindparam("flow_id"))
     .values(triggered_count=_FLOWS.c.triggered_count + bindparam("count"), last_triggered_at=bindparam("now"))
+)
+
+_COUNT_SUPPRESSED = (
+    update(_FLOWS)
+    .where(_FLOWS.c.id == bindparam("flow_id"))
+    .values(suppressed_count=_FLOWS.c.suppressed_count + bindparam("count"))
 )
 
 
@@ -129,8 +137,9 @@ def _store(
     exists already (the same event dispatched twice) is left out, and the rest stored."""
     while True:
         try:
-            _write(session, engine, index, events, plan, orphans)
+            lost = _write(session, engine, index, events, plan, orphans)
             session.commit()
+            plan.suppress(lost)
             return
         except IntegrityError:
             session.rollback()
@@ -145,8 +154,9 @@ def _store(
 
 def _write(
     session: Session, engine: Engine, index: FlowIndex, events: list, plan: Plan, orphans: list[int]
-) -> None:
-    """The statements of T1 (not committed)."""
+) -> set[str]:
+    """The statements of T1 (not committed); returns the runs stored ``suppressed`` by their
+    flow's frequency rule (claimed here, so that a rolled-back T1 gives its slots back)."""
     now = plan.now
     # the upsert check (SPEC §3.1): N-day flows whose moment for an upserted order already fell
     # get their due events recorded in this same transaction; the next claim dispatches them
@@ -159,9 +169,13 @@ def _write(
         record_due(session, due_flows, orders, now)
     if plan.quiet:
         bulk.insert_rows(session, _RUNS, plan.quiet)
-    if plan.runs:
-        bulk.insert_rows(session, _RUNS, plan.runs)
-        bulk.insert_rows(session, _STEPS, plan.steps)
+    lost = frequency.claim(session, plan.limited, now) if plan.limited else set()
+    runs, steps, suppressed = plan.split(lost)
+    if suppressed:
+        bulk.insert_rows(session, _RUNS, suppressed)
+    if runs:
+        bulk.insert_rows(session, _RUNS, runs)
+        bulk.insert_rows(session, _STEPS, steps)
     session.execute(
         update(_EVENTS)
         .where(bulk.among(session, _EVENTS.c.id, [e.id for e in events]))
@@ -175,7 +189,7 @@ def _write(
     # last: a flow's row is locked from here to the commit, and a concurrent dispatch job
     # updating the same flow waits for it (it waited through the events' update before)
     triggered: dict[str, int] = {}
-    for run in plan.runs:
+    for run in runs:
         triggered[run["flow_id"]] = triggered.get(run["flow_id"], 0) + 1
     if triggered:
         session.execute(
@@ -185,6 +199,10 @@ def _write(
                 for flow_id, count in sorted(triggered.items())
             ],
         )
+    if suppressed:
+        held = Counter(row["flow_id"] for row in suppressed)
+        session.execute(_COUNT_SUPPRESSED, [{"flow_id": f, "count": n} for f, n in sorted(held.items())])
+    return lost
 
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:

@@ -41,6 +41,7 @@ class Engine:
         schedule=None,
         schedule_many=None,
         connections=None,
+        timezone="Europe/Moscow",
     ):
         self.registry = registry
         self.secrets = secrets
@@ -53,6 +54,8 @@ class Engine:
         self.waits_until: float | None = None  # the job's in-place waits end here (monotonic)
         # callable(connection id) -> (type, sealed params) | None: a node's connection, read at send time
         self.connections = connections
+        self.timezone = timezone  # of send windows that name none (AUTOMATION_TIMEZONE)
+        self.clock = utcnow  # what send windows read the time from (naive UTC); tests set their own
 
     def start_waits(self) -> None:
         """A job (or a dispatch batch) begins: its calls may sleep in place for rate limits for

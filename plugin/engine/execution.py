@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from plugin.engine.calls import Engine, Outcome, busy_outcome, call_action, refused_outcome
 from plugin.engine.context import for_conditions, iso
 from plugin.engine.graph import DONE, Graph, StepView, evaluate
+from plugin.engine.sendwindow import window_outcome
 from plugin.storage.models import Flow, Run, Step, new_id, utcnow
 from plugin.storage.secrets import open_params
 from plugin.transport.destinations import lane_of
@@ -242,6 +243,8 @@ def _attempt(
     )
     lane = lane_of(node["type"], params)
     refused = None if inline else refused_outcome(engine, lane, step.state)
+    if not inline and graph.settings:  # outside the flow's send window: a wait, no call
+        refused = window_outcome(engine, graph, step.node_id, step.state) or refused
     if refused is not None:
         outcome = refused
     elif inline:

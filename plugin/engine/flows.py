@@ -72,6 +72,8 @@ def flow_document(registry, flow: Flow, *, with_stats: bool = True) -> dict[str,
     }
     if flow.definition.get("description"):
         doc["description"] = flow.definition["description"]
+    if flow.definition.get("settings"):
+        doc["settings"] = copy.deepcopy(flow.definition["settings"])
     if with_stats:
         doc["event_type"] = flow.event_type
         doc["stats"] = flow_stats(flow)
@@ -94,6 +96,7 @@ def flow_stats(flow: Flow) -> dict[str, Any]:
     return {
         "triggered": flow.triggered_count,
         "failed": flow.failed_count,
+        "suppressed": flow.suppressed_count or 0,
         "last_triggered_at": iso(flow.last_triggered_at),
     }
 
@@ -136,11 +139,15 @@ def save_flow(
     definition = {"nodes": sealed, "edges": copy.deepcopy(doc["edges"])}
     if isinstance(doc.get("description"), str):
         definition["description"] = doc["description"]
+    if doc.get("settings"):
+        definition["settings"] = copy.deepcopy(doc["settings"])
     now = utcnow()
     if flow is None:
         keep_id = imported and doc.get("id") and session.get(Flow, doc["id"]) is None
         flow_id = doc.get("id") if keep_id else new_id()
-        flow = Flow(id=flow_id, created_at=now, version=0, triggered_count=0, failed_count=0)
+        flow = Flow(
+            id=flow_id, created_at=now, version=0, triggered_count=0, failed_count=0, suppressed_count=0
+        )
         session.add(flow)
     flow.name = doc["name"]
     flow.definition = definition

@@ -100,6 +100,7 @@ class Graph:
         self.order = self._topological_order()
         self.event_id = next((nid for nid in self.order if self.kind[nid] == "event"), None)
         self.registry = registry
+        self.settings: dict = definition.get("settings") or {}  # SPEC §11 flow settings
         self.chain = self._as_chain() if registry is not None else None
 
     def _topological_order(self) -> list[str]:

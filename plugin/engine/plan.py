@@ -14,6 +14,7 @@ from typing import Any
 from plugin.engine.calls import Engine, refused_outcome
 from plugin.engine.context import for_conditions
 from plugin.engine.dispatch import days_key, is_days_trigger
+from plugin.engine.frequency import reason, subject_of
 from plugin.engine.graph import Graph, StepView, evaluate
 from plugin.engine.settle import runnable_now
 from plugin.storage.models import new_id, utcnow
@@ -36,6 +37,8 @@ class Plan:
         self.first_views: dict[str, dict[str, StepView]] = {}
         self.waiting: list[tuple[str, Any]] = []  # runs held back by open circuits, and when they resume
         self.quiet: list[dict] = []  # due events whose conditions are false: stored as not_triggered runs
+        # runs under a frequency rule: (run_id, flow_id, subject, rule), claimed when stored
+        self.limited: list[tuple] = []
 
     def add(
         self, event, info: dict, definition: dict, graph: Graph, spec, context: dict, cond_ctx: dict
@@ -47,6 +50,10 @@ class Plan:
             return
         views, actions = first_wave(graph, context, self.now)
         run_id = new_id()
+        rule = graph.settings.get("frequency")
+        subject = subject_of(rule, context) if rule else None
+        if subject is not None:
+            self.limited.append((run_id, info["id"], subject, rule))
         held = _held_back(self.engine, graph, views, actions) if self.circuits_open else None
         if held is None:
             self.graphs[run_id] = graph
@@ -75,12 +82,43 @@ class Plan:
     def drop(self, keys: set[str]) -> None:
         """Leave out the runs with these dedupe keys (they exist already), with their steps and sends."""
         gone = {r["id"] for r in self.runs if r["dedupe_key"] in keys}
-        self.runs = [r for r in self.runs if r["id"] not in gone]
         self.quiet = [r for r in self.quiet if r["dedupe_key"] not in keys]
-        self.steps = [s for s in self.steps if s["run_id"] not in gone]
-        self.sends = [s for s in self.sends if s[0] not in gone]
-        self.waiting = [w for w in self.waiting if w[0] not in gone]
-        for run_id in gone:
+        self.limited = [c for c in self.limited if c[0] not in gone]
+        self.suppress(gone)
+
+    def split(self, lost: set[str]) -> tuple[list[dict], list[dict], list[dict]]:
+        """The run rows and steps to store, and the ``suppressed`` rows of the runs in ``lost``
+        (their frequency rule let them through no slot); the plan itself is left as it is."""
+        if not lost:
+            return self.runs, self.steps, []
+        rules = {c[0]: c[3] for c in self.limited}
+        suppressed = [
+            {
+                **row,
+                "status": "suppressed",
+                "triggered": False,
+                "counted": False,
+                "lease_until": None,
+                "next_attempt_at": None,
+                "finished_at": self.now,
+                "error": reason(rules[row["id"]]),
+            }
+            for row in self.runs
+            if row["id"] in lost
+        ]
+        runs = [r for r in self.runs if r["id"] not in lost]
+        return runs, [s for s in self.steps if s["run_id"] not in lost], suppressed
+
+    def suppress(self, lost: set[str]) -> None:
+        """Forget these runs' rows, steps, sends, waits and graphs (stored ``suppressed``, or
+        existing already)."""
+        if not lost:
+            return
+        self.runs = [r for r in self.runs if r["id"] not in lost]
+        self.steps = [s for s in self.steps if s["run_id"] not in lost]
+        self.sends = [s for s in self.sends if s[0] not in lost]
+        self.waiting = [w for w in self.waiting if w[0] not in lost]
+        for run_id in lost:
             self.graphs.pop(run_id, None)
             self.first_views.pop(run_id, None)
 

@@ -14,7 +14,9 @@ What is never deleted, and why:
 - the newest event row, whatever its age: SQLite (no ``AUTOINCREMENT`` on ``events.id``) hands out
   ``max(id) + 1``, so deleting the newest rows would reuse ids, and a stored run key
   ``ev:{event}:{flow}`` would then swallow the run of the new event;
-- domain data (visits, orders, clients, custom events), flows, presets and their counters.
+- domain data (visits, orders, clients, custom events), flows, presets and their counters;
+- the frequency rules' slots still inside their flow's window, and every slot of a rule over all
+  time (``frequency.prune_slots`` deletes the others at the end of each prune).
 
 Both tables are walked in key order — events by ``id``, runs by ``(created_at, id)``, the primary
 key and ``ix_runs_created`` — and the walk stops at the first row too young to go (an event is
@@ -41,12 +43,18 @@ from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from plugin.config import RetentionPolicy as Policy
+from plugin.engine import frequency
 from plugin.storage.bulk import among
 from plugin.storage.models import Event, Run, Step, utcnow
 
 log = logging.getLogger(__name__)
 
-FINISHED = ("succeeded", "failed", "not_triggered")  # the other statuses (queued, running, waiting) are open
+FINISHED = (
+    "succeeded",
+    "failed",
+    "not_triggered",
+    "suppressed",
+)  # the other statuses (queued, running, waiting) are open
 CHUNK = 5000
 BUDGET_SECONDS = 20.0  # per scheduled run: a worker is not held longer than a dispatch job holds it
 PAUSE_SECONDS = 0.02  # between chunks: SQLite writers waiting on the lock get their turn
@@ -298,6 +306,7 @@ def prune(
             time.sleep(PAUSE_SECONDS)
     for _name, chunks in walks:
         chunks.close()
+    frequency.prune_slots(session, now)  # the frequency rules' slots no window holds any more
     return out
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from plugin.engine.calls import Engine, Outcome, busy_outcome, call_action, refused_outcome
 from plugin.engine.graph import Graph, StepView
+from plugin.engine.sendwindow import window_outcome
 from plugin.storage import bulk
 from plugin.storage.models import Flow, Run, Step, utcnow
 from plugin.storage.secrets import open_params
@@ -221,6 +222,10 @@ def _sent(engine: Engine, sends: list[tuple]):
     items = []
     circuits_open = engine.services.destinations.any_open()
     for run_id, graph, nid, context, info, event_type, attempt, state in sends:
+        wait = window_outcome(engine, graph, nid, state) if graph.settings else None
+        if wait is not None:  # outside the flow's send window: a wait until it opens, no call
+            yield (run_id, graph, nid), wait
+            continue
         node = graph.nodes[nid]
         params = open_params(engine.registry, engine.secrets, node, engine.connections)
         lane = lane_of(node["type"], params)

@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from plugin.engine import templating
+from plugin.engine import sendwindow, templating
 from plugin.engine.graph import Graph, kind_of
 from plugin.masking import mask, strings_in
 from plugin.nodes.base import SECRET_PLACEHOLDER
@@ -126,6 +126,9 @@ def validate_flow(doc: Any, registry: Registry, *, enabling: bool = False) -> li
     if not isinstance(doc, dict):
         return [{"path": "/", "message": "a flow document must be a JSON object"}]
     problems = _schema_problems(flow_validator(), doc, ())
+    window = (doc.get("settings") or {}).get("send_window") if isinstance(doc.get("settings"), dict) else None
+    if window and not any(p["path"].startswith("/settings") for p in problems):
+        problems += sendwindow.problems(window)
     # Every problem at once: a bad name or one malformed node must not hide the others' problems
     broken = {_under(p["path"]) for p in problems} - {None}
     nodes, edges = doc.get("nodes"), doc.get("edges")

@@ -105,6 +105,7 @@ def make_engine(runtime, bind=None):
         schedule=schedule,
         schedule_many=schedule_many,
         connections=ConnectionLookup(lambda: Session(bind=bind)) if bind is not None else None,
+        timezone=config.get("TIMEZONE") or "Europe/Moscow",
     )
     if bind is None:
         return engine

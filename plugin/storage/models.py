@@ -73,6 +73,8 @@ class Flow(Base):
     sweep_watermark: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     triggered_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    # runs held back by the flow's frequency rule (settings.frequency), status ``suppressed``
+    suppressed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_triggered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     __table_args__ = (Index("ix_flows_event_type_enabled", "event_type", "enabled"),)
@@ -285,6 +287,24 @@ class Run(Base):
 # query holding the very same term, and PostgreSQL cannot prove it from ``status = $1`` in a
 # generic (prepared) plan; written out literally it serves both.
 NOT_SUCCEEDED = Run.status != literal_column("'succeeded'")
+
+
+class FrequencySlot(Base):
+    """One of the N runs a flow's frequency rule lets through per subject (client, order or visitor).
+
+    A run takes a free slot in the transaction that stores it: a slot not yet inserted, or one
+    whose ``used_at`` is older than the rule's window (never free again for a rule over all
+    time). The primary key and a conditional UPDATE make the claim atomic on both databases, and
+    the table outlives run retention, so the rule stays exact across restarts and pruning.
+    """
+
+    __tablename__ = "frequency_slots"
+
+    flow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)  # "client:42", "order:7"…
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(DateTime)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Step(Base):

@@ -73,7 +73,11 @@ def test_a_dry_run_has_no_side_effects(client, branch_flow):
         steps_of(client.post(f"/api/v1/flows/{branch_flow}/test", json={"context": visit_context("Москва")}))
     assert client.get("/api/v1/runs").get_json()["runs"] == []
     after = client.get(f"/api/v1/flows/{branch_flow}").get_json()
-    assert after["stats"] == before["stats"] == {"triggered": 0, "failed": 0, "last_triggered_at": None}
+    assert (
+        after["stats"]
+        == before["stats"]
+        == {"triggered": 0, "failed": 0, "suppressed": 0, "last_triggered_at": None}
+    )
     assert after["version"] == before["version"]
 
 

@@ -74,7 +74,7 @@ def test_list_items_carry_status_name_and_trigger_counts(client):
     assert by_id[first["id"]]["name"] == "Крупный заказ → Slack"
     assert by_id[second["id"]]["name"] == "Визит из Москвы или нет → Slack"
     for item in items:
-        assert item["stats"] == {"triggered": 0, "failed": 0, "last_triggered_at": None}
+        assert item["stats"] == {"triggered": 0, "failed": 0, "suppressed": 0, "last_triggered_at": None}
 
 
 def test_list_stats_reflect_the_stored_counters(app, client):

@@ -9,7 +9,7 @@ from sqlalchemy import insert
 from plugin.api.extensions import db
 from plugin.storage.models import Run, utcnow
 
-STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "not_triggered")
+STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "not_triggered", "suppressed")
 
 
 def _runs(count: int) -> dict[str, list[str]]:

@@ -7,13 +7,23 @@ import { formMessages } from './i18n/forms.js';
 import { panelMessages } from './i18n/panels.js';
 import { optoutMessages } from './i18n/optout.js';
 import { rjsfRu } from './i18n/rjsf.js';
+import { settingsMessages } from './i18n/settings.js';
 import { tokenMessages } from './i18n/tokens.js';
 import { connectionMessages } from './i18n/connections.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
 
-export const messages = { ...appMessages, ...editorMessages, ...panelMessages, ...formMessages, ...tokenMessages, ...connectionMessages, ...optoutMessages };
+export const messages = {
+  ...appMessages,
+  ...editorMessages,
+  ...panelMessages,
+  ...formMessages,
+  ...tokenMessages,
+  ...connectionMessages,
+  ...optoutMessages,
+  ...settingsMessages,
+};
 
 /** rjsf's translateString for `lang`. */
 export function rjsfTranslator(lang) {

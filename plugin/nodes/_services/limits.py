@@ -10,8 +10,8 @@ late (RQ resumes a step up to a second or two after its time), so the sends them
 counted in a second bucket: slots used late never go out together above the rate.
 
 Caps count sends per (channel, client) in a sorted set over a sliding window; a slot is reserved
-atomically before sending, under the step's idempotency key so that retries of one step reuse
-their slot, and released when the send fails permanently.
+atomically before sending, under the step's idempotency key, and released whenever the send fails
+(for good or to be retried): only sends that went out count, and a retry books again.
 
 When ``services.redis`` is ``None`` (a direct node call without Redis, or unit tests), limits are
 **not enforced**: rates never defer and caps never skip.
@@ -197,7 +197,7 @@ def reserve(services: Any, channel: str, client: str, token: str, cap: int) -> b
 
 
 def release(services: Any, channel: str, client: str, token: str) -> None:
-    """Give back the slot booked under ``token`` (the send failed permanently)."""
+    """Give back the slot booked under ``token`` (the send failed: nothing went out)."""
     redis = getattr(services, "redis", None)
     if redis is not None:
         redis.zrem(_cap_key(channel, client), token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from plugin.nodes._services import limits, optout, smtp
-from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, PermanentError, Skip
+from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, PermanentError, Skip
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,8 @@ def execute(call: ActionCall) -> dict:
             msg=msg,
             pinned_ip=pinned_ip,
         )
-    except NodeError as exc:
-        if isinstance(exc, PermanentError):
-            limits.release(call.services, CHANNEL, who, call.idempotency_key)
+    except BaseException:  # nothing went out: the cap counts only sends (a retry books again)
+        limits.release(call.services, CHANNEL, who, call.idempotency_key)
         raise
     log.debug("email %s sent via %s:%s", msg["Message-ID"], host, port)
     return {"message_id": msg["Message-ID"], "to": to_email}

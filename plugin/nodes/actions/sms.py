@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from plugin.nodes._services import limits, optout, phones, smsru, twilio
-from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, PermanentError, Skip
+from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, PermanentError, Skip
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,8 @@ def execute(call: ActionCall) -> dict:
                 p["text"],
             )
             out = {"provider": provider, "sid": sid}
-    except NodeError as exc:
-        if isinstance(exc, PermanentError):
-            limits.release(call.services, CHANNEL, who, call.idempotency_key)
+    except BaseException:  # nothing went out: the cap counts only sends (a retry books again)
+        limits.release(call.services, CHANNEL, who, call.idempotency_key)
         raise
     log.debug("sms sent via %s", provider)
     return out

@@ -69,7 +69,12 @@ export function RunsPanel({ flowId, nodeTypes, onSelectNode, onToast }) {
                 {run.finished_at && run.created_at && (
                   <div className="muted small">{t('runs.duration', { value: duration(run.created_at, run.finished_at) })}</div>
                 )}
-                {run.error && (
+                {run.error && run.status === 'suppressed' && (
+                  <div className="run-suppressed" role="note" data-testid={`run-reason-${run.id}`}>
+                    {t('runs.suppressed', { reason: run.error })}
+                  </div>
+                )}
+                {run.error && run.status !== 'suppressed' && (
                   <div className="step-error" role="note">
                     {t('step.error', { message: run.error })}
                   </div>

@@ -12,6 +12,8 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
       {steps.map((s, i) => {
         const type = s.type || nodeTypes[s.node_id];
         const title = byType[type] ? pick(byType[type].title, lang) : type || s.node_id;
+        // a send-window wait names the opening in the window's own time zone (engine/sendwindow.py)
+        const windowAt = s.status === 'waiting' ? (/^ждёт окна отправки до (\d\d:\d\d)/.exec(s.error || '') || [])[1] : null;
         return (
           <li key={`${s.node_id}-${i}`} className={`step step-${s.status}`} data-testid={`step-${s.node_id}`} data-status={s.status}>
             <div className="step-head">
@@ -33,14 +35,19 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
             {showAttempts && s.attempts > 0 && (
               <div className="muted small">{t('runs.attempts', { count: s.attempts })}</div>
             )}
-            {(s.status === 'retrying' || s.status === 'waiting') && s.resume_at && (
+            {(s.status === 'retrying' || s.status === 'waiting') && s.resume_at && !windowAt && (
               <div className="step-retry" data-testid={`step-retry-${s.node_id}`}>
                 {t(/^receiver unavailable/.test(s.error || '') ? 'step.unavailable' : 'step.retryAt', {
                   time: formatClock(s.resume_at, lang),
                 })}
               </div>
             )}
-            {s.error && (
+            {windowAt && (
+              <div className="step-retry" data-testid={`step-window-${s.node_id}`}>
+                {t('step.windowWait', { time: windowAt })}
+              </div>
+            )}
+            {s.error && !windowAt && (
               <div className="step-error" role="note">
                 {t('step.error', { message: s.error })}
               </div>

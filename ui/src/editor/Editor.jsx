@@ -111,6 +111,8 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
         <SidePanel
           tab={tab}
           setTab={setTab}
+          base={base}
+          setBase={setBase}
           selected={selected}
           doc={doc}
           flowId={flowId}

@@ -1,12 +1,14 @@
-// The right panel: tabs «Параметры» (the selected node), «Тест» (a dry run) and «История» (runs).
+// The right panel: tabs «Параметры» (the selected node), «Тест» (a dry run), «История» (runs) and
+// «Настройки сценария» (frequency rule, send window).
 import { useI18n } from '../i18n.js';
 import { RunsPanel } from '../components/RunsPanel.jsx';
 import { TestPanel } from '../components/TestPanel.jsx';
 import { NodePanel } from './NodePanel.jsx';
+import { ScenarioSettings } from './ScenarioSettings.jsx';
 
-const TABS = ['params', 'test', 'history'];
+const TABS = ['params', 'test', 'history', 'settings'];
 
-export function SidePanel({ tab, setTab, selected, doc, flowId, dirty, nodeTypeById, onSteps, onProblem, selectNode, onToast, ...nodePanel }) {
+export function SidePanel({ tab, setTab, selected, doc, flowId, dirty, nodeTypeById, onSteps, onProblem, selectNode, onToast, base, setBase, ...nodePanel }) {
   const { t } = useI18n();
   return (
     <aside className="side-panel" aria-label={t(`panel.${tab}`)} data-testid="side-panel">
@@ -46,6 +48,7 @@ export function SidePanel({ tab, setTab, selected, doc, flowId, dirty, nodeTypeB
           />
         )}
         {tab === 'history' && <RunsPanel flowId={flowId} nodeTypes={nodeTypeById} onSelectNode={selectNode} onToast={onToast} />}
+        {tab === 'settings' && <ScenarioSettings base={base} setBase={setBase} problems={nodePanel.problems?.banner} />}
       </div>
     </aside>
   );
