@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,6 +13,7 @@ from plugin.api.common import json_body
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
+from plugin.api.openapi_ingest import NOT_BLANK
 from plugin.engine import connections as store
 from plugin.errors import NotFound
 from plugin.masking import current, mask, strings_in
@@ -40,8 +43,10 @@ BODY = {
             "schema": {
                 "type": "object",
                 "required": ["name", "type", "params"],
+                "additionalProperties": False,
                 "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "id": {"type": "string", "description": "ignored (an exported connection's id)"},
+                    "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NOT_BLANK},
                     "type": {"enum": list(store.TYPES)},
                     "params": {"type": "object", "description": PARAMS_HELP},
                 },
@@ -54,6 +59,8 @@ BODY = {
         }
     },
 }
+PUT_BODY = copy.deepcopy(BODY)  # a PUT may leave the type out: it cannot change
+PUT_BODY["content"]["application/json"]["schema"]["required"] = ["name", "params"]
 NAMED = {
     "type": "object",
     "required": ["id", "name"],
@@ -182,7 +189,7 @@ class ConnectionItem(MethodView):
     @blp.doc(
         summary="Replace a connection; a secret left out or sent as the placeholder keeps its stored value; "
         "every action using it sends with the new params from its next call",
-        requestBody=BODY,
+        requestBody=PUT_BODY,
     )
     @blp.doc(responses=ok("Connection", 200))
     @blp.response(200)

@@ -69,8 +69,10 @@ def body_problems(registry: Registry, body: Any, existing: Connection | None) ->
         for key in body
         if key not in ("name", "type", "params", "id")
     ]
+    if "id" in body and not isinstance(body["id"], str):
+        problems.append({"path": "/id", "message": "id must be a string (it is ignored)"})
     name = body.get("name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200 or len(name) > 200:
         problems.append({"path": "/name", "message": "a connection needs a name of 1–200 characters"})
     types = kinds(registry)
     kind = body.get("type", existing.type if existing is not None else None)
@@ -84,7 +86,7 @@ def body_problems(registry: Registry, body: Any, existing: Connection | None) ->
 
 
 def _type_problems(types: dict[str, Kind], kind: Any, existing: Connection | None) -> list[Problem]:
-    if kind not in types:
+    if not isinstance(kind, str) or kind not in types:
         return [{"path": "/type", "message": f"type must be one of {', '.join(types)}, got {kind!r}"}]
     if existing is not None and kind != existing.type:
         return [{"path": "/type", "message": f"the type of a connection cannot change ({existing.type})"}]
