@@ -93,34 +93,12 @@ class Outcome:
     duration_ms: float = 0.0
 
 
-def call_action(
-    engine: Engine,
-    spec,
-    node: dict,
-    params: dict,
-    context: dict,
-    *,
-    run_id: str,
-    flow_info: dict,
-    event_type: str,
-    attempt: int,
-    state: dict,
-) -> Outcome:
-    """Perform one attempt of an action and classify what happened; touches no database."""
+def call_action(engine: Engine, spec, node: dict, params: dict, context: dict, **call: Any) -> Outcome:
+    """Perform one attempt of an action and classify what happened; touches no database.
+    ``call``: ``run_id``, ``flow_info``, ``event_type``, ``attempt``, ``state`` (see :func:`_call`)."""
     if isinstance(params.get("connection"), str):  # open_params could not resolve it: deleted
         return Outcome("failed", error=f"the connection {params['connection']!r} no longer exists")
-    return _call(
-        engine,
-        spec,
-        node,
-        params,
-        context,
-        run_id=run_id,
-        flow_info=flow_info,
-        event_type=event_type,
-        attempt=attempt,
-        state=state,
-    )
+    return _call(engine, spec, node, params, context, **call)
 
 
 def _call(
