@@ -124,7 +124,17 @@ def read_csv(text: str, region: str = DEFAULT_REGION) -> tuple[list[tuple[int, d
         dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)  # csv reads \r, \n and \r\n itself
+    try:
+        return _read_rows(reader, region)
+    except csv.Error as exc:  # e.g. a quote left open: told with its line, never a 500
+        line = reader.line_num or 1
+        return [], [
+            {"line": line, "path": f"/line/{line}", "message": f"файл не читается как CSV (not CSV: {exc})"}
+        ]
+
+
+def _read_rows(reader, region: str) -> tuple[list[tuple[int, dict]], list[dict]]:
     header = [HEADER_ALIASES.get(cell.strip().lower()) for cell in next(reader)]
     if "email" not in header and "phone" not in header:
         message = (

@@ -114,8 +114,8 @@ def test_a_multipart_upload_in_windows_1251_with_russian_headers(client):
 
 @pytest.mark.parametrize(
     "body",
-    ["", "name,city\nИван,Москва\n", "email\nnope\n;;\n", "email\n"],
-    ids=["empty", "no-address-column", "only-bad-rows", "header-only"],
+    ["", "name,city\nИван,Москва\n", "email\nnope\n;;\n", "email\n", "\U000db6ff\x19\x07Ç\r`\U000b2b29%<Rs"],
+    ids=["empty", "no-address-column", "only-bad-rows", "header-only", "bare-cr-in-a-field"],
 )
 def test_a_file_with_nothing_valid_is_422_with_its_lines(client, body):
     resp = client.post("/api/v1/suppressions/import", data=body.encode(), content_type="text/csv")
