@@ -86,8 +86,13 @@ def _delayed_jobs_thread(connection, queue_name: str) -> threading.Thread:
         def _install_signal_handlers(self):
             pass  # signals belong to the main thread: the process ends with it
 
+    # the dispatch queue too: no job is ever scheduled on it, but a worker started with its own
+    # scheduler takes any queue's lock left free and forks a ~64 MB scheduler process for it
+    from plugin.jobs.queue import DISPATCH_SUFFIX
+
+    queues = [queue_name, queue_name + DISPATCH_SUFFIX]
     scheduler = ThreadScheduler(
-        [queue_name], connection=connection, serializer=JSONSerializer, logging_level="WARNING"
+        queues, connection=connection, serializer=JSONSerializer, logging_level="WARNING"
     )
 
     def work() -> None:
