@@ -17,7 +17,9 @@ def register_blueprints(app: Flask, api: Api) -> None:
         meta,
         nodes,
         presets,
+        records,
         runs,
+        sendtest,
         statuses,
         suppressions,
         tokens,
@@ -32,7 +34,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     hooks.install(app)
     for module in (meta, nodes, flows, presets, connections, ingest, runs, hooks, tokens):
         _register(api, module.blp, reject_nul_input)
-    for module in (suppressions, statuses, unsubscribe):
+    for module in (suppressions, statuses, unsubscribe, records, sendtest):
         _register(api, module.blp, reject_nul_input)
     meta.register_plain_routes(app, api)
 

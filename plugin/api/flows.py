@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -10,7 +12,7 @@ from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.api.openapi_ingest import NOT_BLANK
-from plugin.engine import connections
+from plugin.engine import connections, dryrules
 from plugin.engine import context as ctx
 from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
@@ -18,7 +20,7 @@ from plugin.engine.runner import dry_run
 from plugin.engine.validation import validate_flow
 from plugin.errors import NotFound, ValidationFailed
 from plugin.storage.connections import session_lookup
-from plugin.storage.models import CustomEvent, Event, Flow, Order, Visit
+from plugin.storage.models import CustomEvent, Event, Flow, Order, Visit, utcnow
 from plugin.storage.secrets import open_params
 
 blp = Blueprint("flows", __name__, url_prefix="/api/v1/flows", description="Scenarios (сценарии)")
@@ -270,6 +272,7 @@ def _dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:
     context, _trigger = _test_context(body)
     event_node = next(n for n in definition["nodes"] if n["type"].startswith("event."))
     event_type = runtime.registry[event_node["type"]].module.PAYLOAD_EVENT_TYPE
+    now, timezone = utcnow(), runtime.config.get("TIMEZONE") or "Europe/Moscow"
     result = dry_run(
         definition,
         runtime.registry,
@@ -280,7 +283,11 @@ def _dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:
         flow={"id": flow_id, "name": name},
         event_type=event_type,
         services=runtime.services,
+        hold=partial(dryrules.hold, services=runtime.services, now=now, timezone=timezone),
     )
+    suppressed = dryrules.frequency_hold(db.session, flow_id, definition, context, now)
+    if suppressed and result["triggered"]:  # the run would be stored suppressed: nothing sent
+        result.update(status="suppressed", reason=suppressed)
     result["context"] = context
     return result
 
@@ -367,7 +374,8 @@ class FlowTestUnsaved(MethodView):
             db.session, doc["nodes"], existing.definition["nodes"] if existing else None
         )
         nodes = seal_nodes(runtime.registry, runtime.secrets, doc["nodes"], previous)
-        return _dry({"nodes": nodes, "edges": doc["edges"]}, doc["name"], doc.get("id") or "", body)
+        definition = {"nodes": nodes, "edges": doc["edges"], "settings": doc.get("settings") or {}}
+        return _dry(definition, doc["name"], doc.get("id") or "", body)
 
 
 def register_schema(api) -> None:

@@ -116,7 +116,9 @@ DRY_STEP = _obj(
     {
         "node_id": {"type": "string"},
         "type": {"type": "string"},
-        "status": {"enum": ["succeeded", "failed", "skipped", "not_reached", "would_send", "would_wait"]},
+        "status": {
+            "enum": "succeeded failed skipped not_reached would_send would_wait blocked needs_secret".split()
+        },
         "verdict": _nullable("boolean"),
         "output": {"type": ["object", "null"], "description": "the exact request, secrets masked"},
         "error": _nullable("string"),
@@ -125,7 +127,8 @@ DRY_STEP = _obj(
 DRY_RUN = _obj(
     ["status", "triggered", "steps", "duration_ms", "context"],
     {
-        "status": {"enum": ["would_trigger", "not_triggered"]},
+        "status": {"enum": ["would_trigger", "not_triggered", "suppressed"]},
+        "reason": {"type": "string", "description": "suppressed: the frequency rule that would hold the run"},
         "triggered": {"type": "boolean"},
         "steps": {"type": "array", "items": DRY_STEP},
         "duration_ms": {"type": "number"},

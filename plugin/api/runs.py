@@ -144,8 +144,8 @@ class RunRetry(MethodView):
     @blp.response(202)
     def post(self, run_id: str):
         run = _get(run_id)
-        if run.trigger == "direct":
-            raise Conflict("a direct node call is not retried by the server: call the node again")
+        if run.trigger in ("direct", "test"):
+            raise Conflict("a direct node call or a test message is not retried by the server: send it again")
         if run.status != "failed":
             raise Conflict(f"only a failed run can be retried; this one is {run.status}")
         for step in db.session.scalars(select(Step).where(Step.run_id == run.id)):

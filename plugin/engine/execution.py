@@ -343,20 +343,28 @@ def step_dict(step: Step) -> dict[str, Any]:
 
 
 def execute_direct(
-    session: Session, engine: Engine, spec, node: dict, sealed_node: dict, context: dict
+    session: Session,
+    engine: Engine,
+    spec,
+    node: dict,
+    sealed_node: dict,
+    context: dict,
+    flow: Run | None = None,
 ) -> dict:
     """One action called by a third-party platform (SPEC §7): recorded as a direct run, no retries.
 
     ``node`` carries the caller's plain params (used for this call), ``sealed_node`` the same with
-    secrets encrypted (what is stored on the run).
+    secrets encrypted (what is stored on the run). A ``flow``'s test message (``trigger`` ``test``) is
+    a run template: its flow id, version and name are kept, nothing of its stats or rules is touched.
     """
+    flow = flow or Run(flow_id=None, flow_version=0, flow_name="", trigger="direct", event_type="direct")
     run = Run(
         id=new_id(),
-        flow_id=None,
-        flow_version=0,
-        flow_name="",
-        trigger="direct",
-        event_type="direct",
+        flow_id=flow.flow_id,
+        flow_version=flow.flow_version,
+        flow_name=flow.flow_name,
+        trigger=flow.trigger,
+        event_type=flow.event_type,
         definition={"nodes": [sealed_node], "edges": []},
         status="running",
         context=context,
@@ -371,7 +379,8 @@ def execute_direct(
         engine.registry, engine.secrets, engine.services, max_attempts=1, connections=engine.connections
     )
     graph = Graph({"nodes": [sealed_node], "edges": []}, engine.registry)
-    wait = _attempt(session, once, graph, run, step, context, {"id": "", "name": ""}, inline=True)
+    flow_info = {"id": flow.flow_id or "", "name": flow.flow_name}
+    wait = _attempt(session, once, graph, run, step, context, flow_info, inline=True)
     if wait is not None:  # rate limited for longer than we hold an HTTP request
         step.status = "failed"
         step.error = f"rate limited: try again in {max(0.0, wait - time.time()):.1f} s"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from plugin.storage.models import Flow, FrequencySlot
@@ -48,6 +48,21 @@ def reason(rule: dict) -> str:
         f"подавлен: правило частоты — не чаще {limit} {times} на {ru_whom} {ru_span} "
         f"(frequency rule: at most {limit} run(s) per {en_whom} {en_span})"
     )
+
+
+def would_suppress(session: Session, flow_id: str, rule: dict, context: dict, now) -> str | None:
+    """The reason a run of ``context`` would be stored ``suppressed`` now, or None: no free slot
+    among the subject's ``limit`` (free: not inserted, or last used before the window), as
+    :func:`claim` decides it; takes nothing (a dry run asks)."""
+    subject = subject_of(rule, context)
+    if subject is None or not flow_id:
+        return None
+    busy = select(func.count()).where(
+        _SLOTS.c.flow_id == flow_id, _SLOTS.c.subject == subject, _SLOTS.c.slot < int(rule["limit"])
+    )
+    if rule.get("window_hours"):
+        busy = busy.where(_SLOTS.c.used_at > now - timedelta(hours=rule["window_hours"]))
+    return reason(rule) if session.execute(busy).scalar_one() >= int(rule["limit"]) else None
 
 
 def claim(session: Session, claims: list[tuple], now) -> set[str]:

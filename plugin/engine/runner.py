@@ -101,15 +101,26 @@ def dry_run(
     flow: dict,
     event_type: str,
     services: Any = None,
+    hold: Callable[..., dict | None] | None = None,
 ) -> dict:
-    """Every verdict and the exact rendered messages, with no side effects (SPEC §7)."""
+    """Every verdict and the exact rendered messages, with no side effects (SPEC §7).
+
+    ``hold(graph, nid, call, output)`` says what a real run would hold back of an action whose
+    preview succeeded (``engine.dryrules.hold``): blocked, capped, or waiting for a send window."""
     graph = Graph(definition, registry)
     steps: dict[str, StepView] = {}
     cond_ctx = for_conditions(context)
 
     def preview(nid: str) -> tuple[StepView, dict]:
         return _preview_action(
-            graph, nid, context, open_params=open_params, flow=flow, event_type=event_type, services=services
+            graph,
+            nid,
+            context,
+            open_params=open_params,
+            flow=flow,
+            event_type=event_type,
+            services=services,
+            hold=hold,
         )
 
     results = []
@@ -128,7 +139,7 @@ def dry_run(
             outcome = {"status": "not_reached"}
         results.append({**entry, **outcome})
     triggered = any(
-        r["status"] in ("would_send", "needs_secret", "skipped")
+        r["status"] in ("would_send", "needs_secret", "skipped", "blocked", "would_wait")
         for r in results
         if graph.kind.get(r["node_id"]) == "action"
     )
@@ -157,7 +168,15 @@ def _dry_step(
 
 
 def _preview_action(
-    graph: Graph, nid: str, context: dict, *, open_params, flow: dict, event_type: str, services: Any
+    graph: Graph,
+    nid: str,
+    context: dict,
+    *,
+    open_params,
+    flow: dict,
+    event_type: str,
+    services: Any,
+    hold=None,
 ) -> tuple[StepView, dict]:
     """An action in a dry run: the request it would send, secrets masked.
 
@@ -192,6 +211,10 @@ def _preview_action(
             "error": mask(str(exc), secret_values(spec, params, node)),
         }
     output = mask(preview, secret_values(spec, params, node))
+    held = hold(graph, nid, call, output) if hold is not None and not unset else None
+    if held is not None:  # a blocked call fails the step; a capped one is skipped; a wait still sends
+        step_status = {"blocked": "failed", "skipped": "skipped"}.get(held["status"], "succeeded")
+        return StepView(status=step_status), held
     if unset:
         error = f"secret {', '.join(unset)} is not set: fill it in before this can send"
         return StepView(status="succeeded"), {"status": "needs_secret", "output": output, "error": error}

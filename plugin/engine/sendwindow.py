@@ -107,12 +107,7 @@ def window_outcome(engine: Engine, graph, nid: str, state: dict | None) -> Outco
     if following is None:
         return None
     opens, closes = following
-    tz_name = window.get("timezone") or engine.timezone
-    local = opens.replace(tzinfo=UTC).astimezone(zone(tz_name) or zone(DEFAULT_TIMEZONE))
-    error = (
-        f"ждёт окна отправки до {local:%H:%M} {local:%d.%m} "
-        f"(waiting for the send window: {local:%Y-%m-%d %H:%M} {tz_name})"
-    )
+    error = _waiting(window, opens, engine.timezone)["error"]
     window_state = {"opens": opens.isoformat(), "closes": closes.isoformat()}
     return Outcome(
         "waiting",
@@ -121,3 +116,29 @@ def window_outcome(engine: Engine, graph, nid: str, state: dict | None) -> Outco
         resume_in=max(0.0, (opens - now).total_seconds()),
         counted=False,
     )
+
+
+def _waiting(window: dict, opens: datetime, default_tz: str) -> dict:
+    """The opening a step waits for, in the window's own time zone, and the words for it."""
+    tz_name = window.get("timezone") or default_tz
+    local = opens.replace(tzinfo=UTC).astimezone(zone(tz_name) or zone(DEFAULT_TIMEZONE))
+    error = (
+        f"ждёт окна отправки до {local:%H:%M} {local:%d.%m} "
+        f"(waiting for the send window: {local:%Y-%m-%d %H:%M} {tz_name})"
+    )
+    return {
+        "opens": opens.isoformat() + "Z",
+        "local": f"{local:%Y-%m-%d %H:%M}",
+        "timezone": tz_name,
+        "error": error,
+    }
+
+
+def dry_wait(graph, nid: str, now: datetime, default_tz: str) -> dict | None:
+    """What a dry run says of a step that a real run reaching it at ``now`` (naive UTC) would hold
+    until its flow's send window opens (as :func:`window_outcome` decides), or None: it would go now."""
+    window = graph.settings.get("send_window")
+    if not window or graph.nodes[nid]["type"] not in SENDING:
+        return None
+    following = next_opening(window, now, default_tz)
+    return None if following is None else _waiting(window, following[0], default_tz)

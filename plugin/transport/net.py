@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.util.connection import allowed_gai_family
@@ -163,6 +164,18 @@ def check_host(host: str, port: int, settings: Any) -> str:
     """
     infos = _Guard(Allowlist.parse(settings.outbound_allowlist)).resolve(host, port)
     return infos[0][4][0]
+
+
+def check_url(url: str, settings: Any) -> None:
+    """Resolve and check the host of ``url`` as a call to it would (a dry run's verdict on it).
+
+    Raises :class:`BlockedDestination` (``socket.gaierror`` when the name does not resolve,
+    ``ValueError`` for a URL without a host); returns when the call would be let through."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"no host in {url!r}")
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    _Guard(Allowlist.parse(settings.outbound_allowlist)).resolve(parts.hostname, port)
 
 
 def guarded_session(settings: Any) -> requests.Session:

@@ -196,11 +196,48 @@ def reserve(services: Any, channel: str, client: str, token: str, cap: int) -> b
     return bool(redis.eval(_CAP_LUA, 1, _cap_key(channel, client), window_ms, int(cap), token))
 
 
+# The cap's verdict without booking (a dry run): 1 when _CAP_LUA would refuse ``member`` now.
+_CAP_PEEK_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 0 end
+local used = redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[1])), '+inf')
+if used >= tonumber(ARGV[2]) then return 1 end
+return 0
+"""
+
+
+def capped(services: Any, channel: str, client: str, token: str, cap: int) -> bool:
+    """Whether :func:`reserve` would refuse this send now; books nothing (what a dry run asks)."""
+    redis = getattr(services, "redis", None)
+    if redis is None:
+        return False
+    window_ms = int(services.settings.cap_window_seconds * 1000)
+    return bool(redis.eval(_CAP_PEEK_LUA, 1, _cap_key(channel, client), window_ms, int(cap), token))
+
+
 def release(services: Any, channel: str, client: str, token: str) -> None:
     """Give back the slot booked under ``token`` (the send failed: nothing went out)."""
     redis = getattr(services, "redis", None)
     if redis is not None:
         redis.zrem(_cap_key(channel, client), token)
+
+
+_CAP_WORDS = {"email": ("писем", "email"), "sms": ("SMS", "SMS")}
+
+
+def cap_of(channel: str, settings: Any) -> int:
+    """The per-client cap of ``channel`` (``email`` / ``sms``)."""
+    return settings.email_cap_per_client if channel == "email" else settings.sms_cap_per_client
+
+
+def cap_reason(channel: str, settings: Any) -> str:
+    """Why a capped send of ``channel`` is skipped, Russian then English."""
+    ru, en = _CAP_WORDS[channel]
+    return (
+        f"лимит {ru} клиенту исчерпан (client {en} cap of {cap_of(channel, settings)} "
+        f"per {settings.cap_window_seconds} s reached)"
+    )
 
 
 def client_identity(context: dict[str, Any], address: str) -> str:

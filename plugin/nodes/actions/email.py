@@ -59,6 +59,11 @@ def _port(params: dict) -> tuple[str, int]:
     return security, int(params.get("smtp_port") or smtp.DEFAULT_PORTS[security])
 
 
+def cap_identity(call: ActionCall) -> str:
+    """Whom this send counts against in the per-client cap: what ``execute`` books (a dry run asks)."""
+    return limits.client_identity(call.context, _recipient(call)[0])
+
+
 def execute(call: ActionCall) -> dict:
     """Send once per step: capped per client across flows; Skip without an address, when the address
     is on the suppression list or when capped."""
@@ -71,10 +76,7 @@ def execute(call: ActionCall) -> dict:
     pinned_ip = smtp.check_host(host, port, settings)
     who = limits.client_identity(call.context, to_email)
     if not limits.reserve(call.services, CHANNEL, who, call.idempotency_key, settings.email_cap_per_client):
-        raise Skip(
-            f"лимит писем клиенту исчерпан (client email cap of {settings.email_cap_per_client} "
-            f"per {settings.cap_window_seconds} s reached)"
-        )
+        raise Skip(limits.cap_reason(CHANNEL, settings))
     try:
         smtp.send(
             settings,

@@ -33,6 +33,11 @@ def _provider(params: dict) -> str:
     return provider
 
 
+def cap_identity(call: ActionCall) -> str:
+    """Whom this send counts against in the per-client cap: what ``execute`` books (a dry run asks)."""
+    return limits.client_identity(call.context, _phone(call))
+
+
 def execute(call: ActionCall) -> dict:
     """Send one SMS; Skip without a (valid) phone, when it is on the suppression list or when the
     client's SMS cap is reached."""
@@ -42,10 +47,7 @@ def execute(call: ActionCall) -> dict:
     optout.check(call.services, CHANNEL, call.context)
     who = limits.client_identity(call.context, to)
     if not limits.reserve(call.services, CHANNEL, who, call.idempotency_key, settings.sms_cap_per_client):
-        raise Skip(
-            f"лимит SMS клиенту исчерпан (client SMS cap of {settings.sms_cap_per_client} "
-            f"per {settings.cap_window_seconds} s reached)"
-        )
+        raise Skip(limits.cap_reason(CHANNEL, settings))
     try:
         if provider == "smsru":
             sms_id = smsru.send(

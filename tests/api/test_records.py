@@ -1,0 +1,102 @@
+"""The read API of stored records (SPEC §11): orders, visits, custom events and a client's timeline,
+looked up by id and searched by id or by the client's name, phone or e-mail."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def stored(client):
+    """Two clients, their orders, a visit and a custom event, stored through the ingestion API."""
+    anna = {
+        "external_id": "c-anna",
+        "name": "Анна Смирнова",
+        "phone": "+79161234567",
+        "email": "anna@example.ru",
+    }
+    boris = {"external_id": "c-boris", "name": "Boris Ivanov", "email": "boris@example.com"}
+    assert (
+        client.post("/api/v1/visits", json={"id": "v-1", "city": "Москва", "client_id": "c-anna"}).status_code
+        == 202
+    )
+    for order_id, who, price in (("1001", anna, 15000), ("1002", boris, 900), ("2001", anna, 300)):
+        body = {
+            "price": price,
+            "status": "Новая",
+            "client": who,
+            "visit_id": "v-1" if order_id == "1001" else None,
+        }
+        assert client.put(f"/api/v1/orders/{order_id}", json=body).status_code == 202
+    event = {"id": "e-1", "name": "form_submit", "client_id": "c-anna", "data": {"form": "callback"}}
+    assert client.post("/api/v1/events", json=event).status_code == 202
+
+
+def ids(resp, key: str) -> list[str]:
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return [item["id"] for item in resp.get_json()[key]]
+
+
+def test_an_order_comes_with_its_client_and_visit(client, stored):
+    order = client.get("/api/v1/orders/1001").get_json()
+    assert order["price"] == 15000 and order["status"] == "Новая" and order["status_group"] == "in_work"
+    assert order["client"]["name"] == "Анна Смирнова" and order["client"]["email"] == "anna@example.ru"
+    assert order["visit"]["city"] == "Москва"
+
+
+def test_a_visit_comes_with_its_client(client, stored):
+    visit = client.get("/api/v1/visits/v-1").get_json()
+    assert visit["city"] == "Москва" and visit["client"]["external_id"] == "c-anna"
+
+
+def test_unknown_records_are_404_problems(client, stored):
+    for path in ("/api/v1/orders/nope", "/api/v1/visits/nope", "/api/v1/clients/nope"):
+        resp = client.get(path)
+        assert resp.status_code == 404 and resp.content_type == "application/problem+json"
+
+
+def test_orders_are_found_by_id_start_and_by_the_clients_name_phone_or_email(client, stored):
+    assert ids(client.get("/api/v1/orders?q=100"), "orders") == ["1002", "1001"]  # newest first
+    assert set(ids(client.get("/api/v1/orders?q=анна"), "orders")) == {"1001", "2001"}
+    assert set(ids(client.get("/api/v1/orders?q=boris"), "orders")) == {"1002"}  # Latin, any case
+    assert set(ids(client.get("/api/v1/orders?q=9161234"), "orders")) == {"1001", "2001"}
+    assert set(ids(client.get("/api/v1/orders?q=BORIS@EXAMPLE"), "orders")) == {"1002"}
+    assert ids(client.get("/api/v1/orders?q=nobody"), "orders") == []
+    listed = client.get("/api/v1/orders?limit=2").get_json()["orders"]
+    assert [o["id"] for o in listed] == ["2001", "1002"] and listed[1]["client"]["name"] == "Boris Ivanov"
+
+
+def test_visits_and_events_are_searched_alike(client, stored):
+    assert ids(client.get("/api/v1/visits?q=Анна"), "visits") == ["v-1"]
+    assert ids(client.get("/api/v1/visits?q=boris"), "visits") == []
+    events = client.get("/api/v1/events?q=anna@example.ru").get_json()["events"]
+    assert [e["id"] for e in events] == ["e-1"] and events[0]["name"] == "form_submit"
+    assert events[0]["data"] == {"form": "callback"} and events[0]["client"]["name"] == "Анна Смирнова"
+    assert ids(client.get("/api/v1/events?q=form_submit"), "events") == ["e-1"]
+
+
+def test_a_clients_timeline_holds_its_orders_visits_events_and_runs_newest_first(client, stored):
+    card = client.get("/api/v1/clients/c-anna").get_json()
+    assert card["name"] == "Анна Смирнова" and card["phone"] == "+79161234567"
+    timeline = card["timeline"]
+    assert [o["id"] for o in timeline["orders"]] == ["2001", "1001"]
+    assert [v["id"] for v in timeline["visits"]] == ["v-1"]
+    assert [e["id"] for e in timeline["events"]] == ["e-1"]
+    assert timeline["runs"] == []  # no scenario is enabled
+    bounded = client.get("/api/v1/clients/c-anna?limit=1").get_json()["timeline"]
+    assert [o["id"] for o in bounded["orders"]] == ["2001"]
+
+
+@pytest.mark.parametrize(
+    ("query", "path"),
+    [("limit=0", "/limit"), ("limit=101", "/limit"), ("limit=ten", "/limit"), ("q=" + "x" * 201, "/q")],
+)
+def test_bad_search_arguments_are_422_problems_naming_them(client, stored, query, path):
+    resp = client.get(f"/api/v1/orders?{query}")
+    assert resp.status_code == 422 and resp.content_type == "application/problem+json"
+    assert [e["path"] for e in resp.get_json()["errors"]] == [path]
+
+
+def test_wildcards_in_q_are_plain_text(client, stored):
+    assert ids(client.get("/api/v1/orders?q=%25"), "orders") == []
+    assert ids(client.get("/api/v1/orders?q=_"), "orders") == []
