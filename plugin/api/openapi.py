@@ -111,14 +111,13 @@ FLOW_SUMMARY = _obj(
         "stats": _ref("FlowStats"),
     },
 )
+DRY_STATUSES = ["succeeded", "failed", "skipped", "not_reached", "would_send", "would_wait"]
 DRY_STEP = _obj(
     ["node_id", "type", "status", "verdict", "output", "error"],
     {
         "node_id": {"type": "string"},
         "type": {"type": "string"},
-        "status": {
-            "enum": "succeeded failed skipped not_reached would_send would_wait blocked needs_secret".split()
-        },
+        "status": {"enum": [*DRY_STATUSES, "blocked", "needs_secret"]},
         "verdict": _nullable("boolean"),
         "output": {"type": ["object", "null"], "description": "the exact request, secrets masked"},
         "error": _nullable("string"),

@@ -33,7 +33,7 @@ def destination_block(output: dict, settings: Any) -> str | None:
             smtp = output["smtp"]
             net.check_host(str(smtp.get("host") or ""), int(smtp.get("port") or 25), settings)
     except net.BlockedDestination as exc:
-        return f"{BLOCKED_WORDS} ({exc})"
+        return f"{BLOCKED_WORDS}: {exc.ip or exc.host}; разрешается в {net.ALLOWLIST_SETTING} ({exc})"
     except (OSError, ValueError, socket.gaierror):
         return None
     return None

@@ -62,8 +62,12 @@ export const api = {
   deleteFlow: (id) => request('DELETE', `/api/v1/flows/${enc(id)}`),
   exportFlow: (id) => request('GET', `/api/v1/flows/${enc(id)}/export`),
   importFlows: (body) => request('POST', '/api/v1/flows/import', body).then((d) => d?.flows || []),
-  testDoc: (flow, context) => request('POST', '/api/v1/flows/test', { flow, context }),
-  testFlow: (id, context) => request('POST', `/api/v1/flows/${enc(id)}/test`, { context }),
+  // body: {context} or a stored record ({order_id} / {visit_id} / {custom_event_id})
+  testDoc: (flow, body) => request('POST', '/api/v1/flows/test', { flow, ...body }),
+  testFlow: (id, body) => request('POST', `/api/v1/flows/${enc(id)}/test`, body),
+  sendTest: (id, nodeId, body) => request('POST', `/api/v1/flows/${enc(id)}/nodes/${enc(nodeId)}/send-test`, body),
+  records: (kind, q, limit = 8) =>
+    request('GET', `/api/v1/${{ order: 'orders', visit: 'visits', event: 'events' }[kind]}?limit=${limit}${q ? `&q=${enc(q)}` : ''}`),
   presets: () => request('GET', '/api/v1/presets').then((d) => d?.presets || []),
   createPreset: (preset) => request('POST', '/api/v1/presets', preset),
   deletePreset: (id) => request('DELETE', `/api/v1/presets/${enc(id)}`),

@@ -4,6 +4,7 @@ import { api, errorText } from '../api.js';
 import { useI18n } from '../i18n.js';
 import { Banner, StatusBadge, formatTime } from './common.jsx';
 import { StepList } from './Steps.jsx';
+import { triggerLabel } from '../tryout.js';
 
 export function RunsPanel({ flowId, nodeTypes, onSelectNode, onToast }) {
   const { t, lang } = useI18n();
@@ -65,7 +66,7 @@ export function RunsPanel({ flowId, nodeTypes, onSelectNode, onToast }) {
                 {run.event_type && <code className="run-event">{run.event_type}</code>}
               </summary>
               <div className="run-body">
-                {run.trigger && <div className="muted small">{t('runs.trigger', { trigger: typeof run.trigger === 'string' ? run.trigger : JSON.stringify(run.trigger) })}</div>}
+                {run.trigger && <div className="muted small" data-testid="run-trigger">{t('runs.trigger', { trigger: typeof run.trigger === 'string' ? triggerLabel(lang, run.trigger) : JSON.stringify(run.trigger) })}</div>}
                 {run.finished_at && run.created_at && (
                   <div className="muted small">{t('runs.duration', { value: duration(run.created_at, run.finished_at) })}</div>
                 )}

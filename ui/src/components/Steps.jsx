@@ -47,9 +47,14 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
                 {t('step.windowWait', { time: windowAt })}
               </div>
             )}
-            {s.error && !windowAt && (
-              <div className="step-error" role="note">
-                {t('step.error', { message: s.error })}
+            {s.status === 'would_wait' && s.output?.send_window && (
+              <div className="step-retry" data-testid={`step-send-at-${s.node_id}`}>
+                {t('step.sendAt', { time: s.output.send_window.local, zone: s.output.send_window.timezone })}
+              </div>
+            )}
+            {s.error && !windowAt && s.status !== 'would_wait' && (
+              <div className="step-error" role="note" data-testid={`step-error-${s.node_id}`}>
+                {t(s.status === 'blocked' ? 'step.blocked' : 'step.error', { message: s.error, reason: s.error })}
               </div>
             )}
             {s.output && Object.keys(s.output).length > 0 && (
