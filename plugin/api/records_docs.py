@@ -100,9 +100,10 @@ def _with_client(schema: dict) -> dict:
     }
 
 
-def _answer(schema: dict, description: str = "OK", not_found: bool = True) -> dict:
+def _answer(schema: dict, description: str = "OK", not_found: bool = True, query: bool = True) -> dict:
     out = {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
-    out["422"] = problem_response(422, "A bad limit or q")
+    if query:
+        out["422"] = problem_response(422, "A bad limit or q")
     if not_found:
         out["404"] = problem_response(404, "No such record")
     return out
@@ -140,9 +141,10 @@ ORDER_ANSWER = _answer(
             "client": CLIENT_OR_NULL,
             "visit": {"oneOf": [VISIT, {"type": "null"}]},
         },
-    }
+    },
+    query=False,
 )
-VISIT_ANSWER = _answer(_with_client(VISIT))
+VISIT_ANSWER = _answer(_with_client(VISIT), query=False)
 TIMELINE = {
     "type": "object",
     "required": ["orders", "visits", "events", "runs"],

@@ -138,3 +138,15 @@ def test_a_subject_that_used_up_the_frequency_rule_would_be_suppressed(live, pro
     assert after["status"] == "suppressed" and after["reason"].startswith("подавлен: правило частоты")
     other = {"context": {"order": {"id": "other"}, "client": {"external_id": "c2"}}}
     assert api.post(f"/api/v1/flows/{flow_id}/test", json=other).json()["status"] == "would_trigger"
+
+
+def test_the_holds_are_documented_in_the_dry_run_schema(client):
+    import jsonschema
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    validator = jsonschema.Draft202012Validator({**document, "$ref": "#/components/schemas/DryRun"})
+    flow_id = client.post("/api/v1/flows", json=webhook_flow("http://127.0.0.2:9/h")).get_json()["id"]
+    body = dry(client, flow_id, {"context": ANNA})
+    assert steps(body)["hook"]["status"] == "blocked"
+    assert not list(validator.iter_errors(body))
+    assert not list(validator.iter_errors({**body, "status": "suppressed", "reason": "подавлен"}))

@@ -62,6 +62,8 @@ def concrete_paths(app, client) -> list[tuple[str, str]]:
         "run_id": "no-such-run",
         "external_id": "c-junk",
         "order_id": "o-junk",
+        "visit_id": "v-junk",
+        "node_id": "start",  # send-test of the event node: junk is refused, nothing is ever sent
         "filename": "x.js",
         "token_id": str(token_id),
         "key": "hk_no-such-key",

@@ -100,3 +100,25 @@ def test_bad_search_arguments_are_422_problems_naming_them(client, stored, query
 def test_wildcards_in_q_are_plain_text(client, stored):
     assert ids(client.get("/api/v1/orders?q=%25"), "orders") == []
     assert ids(client.get("/api/v1/orders?q=_"), "orders") == []
+
+
+def test_every_answer_matches_its_documented_schema(client, stored):
+    import jsonschema
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    calls = {
+        "/api/v1/orders": "/api/v1/orders?q=анна",
+        "/api/v1/orders/{order_id}": "/api/v1/orders/1001",
+        "/api/v1/visits": "/api/v1/visits",
+        "/api/v1/visits/{visit_id}": "/api/v1/visits/v-1",
+        "/api/v1/events": "/api/v1/events",
+        "/api/v1/clients/{external_id}": "/api/v1/clients/c-anna",
+    }
+    for template, url in calls.items():
+        operation = document["paths"][template]["get"]
+        documented = set(operation["responses"])
+        assert ({"404"} if "{" in template else {"422"}) <= documented, template
+        schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        body = client.get(url).get_json()
+        errors = list(jsonschema.Draft202012Validator(schema).iter_errors(body))
+        assert not errors, (template, errors[0].message)
