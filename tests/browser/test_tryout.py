@@ -94,6 +94,9 @@ def test_a_test_letter_reaches_the_chosen_address_and_is_a_test_run_in_the_histo
     ui.by("send-recipient").fill("marketer@example.com")
     ui.by("send-button").click()
     expect(ui.by("send-result")).to_contain_text("Выполнено")
+    ui.by("send-result").scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    ui.page.screenshot(path=str(SCREENSHOTS / "tryout-send.png"))
     [letter] = fake_smtp.messages
     assert letter.rcpt_tos == ["marketer@example.com"]
     assert letter.message["Subject"] == "Ваш заказ 1001"
