@@ -31,7 +31,7 @@ def destination_block(output: dict, settings: Any) -> str | None:
             net.check_url(output["url"], settings)
         elif isinstance(output.get("smtp"), dict):
             smtp = output["smtp"]
-            net.check_host(str(smtp.get("host") or ""), int(smtp.get("port") or 25), settings)
+            net.check_host(str(smtp.get("host") or ""), int(smtp.get("port") or 25), settings, quiet=True)
     except net.BlockedDestination as exc:
         return f"{BLOCKED_WORDS}: {exc.ip or exc.host}; разрешается в {net.ALLOWLIST_SETTING} ({exc})"
     except (OSError, ValueError, socket.gaierror):

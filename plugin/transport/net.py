@@ -156,26 +156,25 @@ def is_allowed_ip(ip: str | IPAddress, allowlist: Allowlist | Iterable[str] = ()
     return (False, reason) if reason else (True, "a public address")
 
 
-def check_host(host: str, port: int, settings: Any) -> str:
+def check_host(host: str, port: int, settings: Any, *, quiet: bool = False) -> str:
     """Resolve ``host`` once and check it for a non-HTTP protocol (SMTP); returns the IP to connect to.
 
     Connect to the returned IP but keep ``host`` for TLS (``server_hostname``) and greetings.
     Raises :class:`BlockedDestination` (and ``socket.gaierror`` when the name does not resolve).
     """
-    infos = _Guard(Allowlist.parse(settings.outbound_allowlist)).resolve(host, port)
-    return infos[0][4][0]
+    guard = (_QuietGuard if quiet else _Guard)(Allowlist.parse(settings.outbound_allowlist))
+    return guard.resolve(host, port)[0][4][0]
 
 
 def check_url(url: str, settings: Any) -> None:
-    """Resolve and check the host of ``url`` as a call to it would (a dry run's verdict on it).
-
-    Raises :class:`BlockedDestination` (``socket.gaierror`` when the name does not resolve,
-    ``ValueError`` for a URL without a host); returns when the call would be let through."""
+    """Resolve and check the host of ``url`` as a call to it would: a dry run's verdict on it, so
+    nothing is logged (no call was refused). Raises :class:`BlockedDestination` (``socket.gaierror``
+    when the name does not resolve, ``ValueError`` for a URL without a host)."""
     parts = urlsplit(url)
     if not parts.hostname:
         raise ValueError(f"no host in {url!r}")
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    _Guard(Allowlist.parse(settings.outbound_allowlist)).resolve(parts.hostname, port)
+    _QuietGuard(Allowlist.parse(settings.outbound_allowlist)).resolve(parts.hostname, port)
 
 
 def guarded_session(settings: Any) -> requests.Session:
@@ -268,6 +267,14 @@ class _Guard:
         error = BlockedDestination(host, reason, ip)
         log.warning("outbound call blocked: %s", error)
         return error
+
+
+class _QuietGuard(_Guard):
+    """The same decision for a dry run: nothing was called, so nothing is logged as blocked."""
+
+    @staticmethod
+    def _blocked(host: str, reason: str, ip: str | None = None) -> BlockedDestination:
+        return BlockedDestination(host, reason, ip)
 
 
 def _resolve(name: str, port: int) -> list[tuple]:

@@ -52,7 +52,7 @@ ANNA = {
 }
 
 
-def test_a_hook_on_an_internal_address_would_be_blocked_as_the_transport_would(client):
+def test_a_hook_on_an_internal_address_would_be_blocked_as_the_transport_would(client, caplog):
     # the tests' allowlist lets 127.0.0.1 through (as a real run would), not the rest of loopback
     allowed = client.post("/api/v1/flows", json=webhook_flow("http://127.0.0.1:9/h")).get_json()["id"]
     internal = client.post("/api/v1/flows", json=webhook_flow("http://127.0.0.2:9/h")).get_json()["id"]
@@ -65,6 +65,7 @@ def test_a_hook_on_an_internal_address_would_be_blocked_as_the_transport_would(c
         assert hook["status"] == "blocked"
         assert hook["error"].startswith("адрес во внутренней сети") and words in hook["error"]
         assert hook["output"]["url"].startswith("http://")  # what it would have sent is still shown
+    assert "outbound call blocked" not in caplog.text  # nothing was called: no blocked call is logged
 
 
 def test_without_the_allowlist_the_loopback_receiver_is_blocked_too(database_url, redis_url, tmp_path):
