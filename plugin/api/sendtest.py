@@ -53,8 +53,9 @@ SEND_TEST_BODY = {
 }
 
 
-def _recipient(node_type: str, body: dict) -> tuple[str | None, str | None]:
-    """The chosen address and where it goes; every problem of it at once."""
+def _recipient(spec, body: dict) -> tuple[str | None, str | None]:
+    """The chosen address and where it goes; a node param is checked against the node's schema."""
+    node_type = spec.type
     recipient = body.get("recipient")
     if recipient is not None and not isinstance(recipient, dict):
         raise ValidationFailed("invalid recipient", [{"path": "/recipient", "message": "expected an object"}])
@@ -71,9 +72,17 @@ def _recipient(node_type: str, body: dict) -> tuple[str | None, str | None]:
         message = (
             f"expected the {'phone' if key == 'phone' else 'chat id'} to send the test to, got {value!r}"
         )
+    elif where == "param" and not _fits(spec.properties.get(key) or {}, text):
+        message = f"not a {key} this node accepts, got {value!r}"
     else:
         return text, where
     raise ValidationFailed("invalid recipient", [{"path": f"/recipient/{key}", "message": message}])
+
+
+def _fits(schema: dict, value: str) -> bool:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema).is_valid(value)
 
 
 @blp.route("/<string:flow_id>/nodes/<string:node_id>/send-test")
@@ -96,7 +105,7 @@ class SendTest(MethodView):
                 "only an action sends a test message",
                 [{"path": "/node_id", "message": f"{node_id!r} is a {node['type']}, not an action"}],
             )
-        address, where = _recipient(node["type"], body)
+        address, where = _recipient(runtime.registry[node["type"]], body)
         context, _trigger = _test_context(body)
         node = {**node, "params": dict(node.get("params") or {})}
         if where == "client":

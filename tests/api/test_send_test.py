@@ -86,3 +86,34 @@ def test_bad_requests_are_problems_naming_the_field(client, order, fake_smtp):
     assert send(client, "no-such-flow", "mail", {}).status_code == 404
     assert fake_smtp.messages == []
     assert client.get(f"/api/v1/runs?flow_id={flow_id}").get_json()["runs"] == []
+
+
+def test_a_telegram_test_goes_to_the_chosen_chat_and_the_stored_node_is_unchanged(
+    client, order, fake_telegram
+):
+    params = {
+        "bot_token": "123456:ABC-DEF_ghi",
+        "chat_id": -1001234567890,
+        "text": "Сделка {order_id}",
+        "base_url": fake_telegram.url,
+    }
+    doc = webhook_flow("http://127.0.0.1:9/h")
+    doc["nodes"][-1] = {"id": "tg", "type": "action.telegram", "params": params}
+    doc["edges"][-1]["to"] = "tg"
+    created = client.post("/api/v1/flows", json=doc)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    flow_id = created.get_json()["id"]
+    chosen = send(
+        client, flow_id, "tg", {"order_id": "1001", "recipient": {"chat_id": "100200300"}}
+    ).get_json()
+    default = send(client, flow_id, "tg", {"order_id": "1001"}).get_json()
+    assert chosen["status"] == default["status"] == "succeeded"
+    assert [(str(m["chat"]["id"]), m["text"]) for m in fake_telegram.sent] == [
+        ("100200300", "Сделка 1001"),
+        ("-1001234567890", "Сделка 1001"),
+    ]
+    stored = client.get(f"/api/v1/flows/{flow_id}").get_json()["nodes"][-1]["params"]
+    assert stored["chat_id"] == -1001234567890
+    bad = send(client, flow_id, "tg", {"order_id": "1001", "recipient": {"chat_id": "news channel"}})
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["path"] == "/recipient/chat_id"
+    assert len(fake_telegram.sent) == 2
