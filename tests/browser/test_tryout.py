@@ -91,6 +91,8 @@ def test_a_test_letter_reaches_the_chosen_address_and_is_a_test_run_in_the_histo
 
     ui.by("record-order-1001").click()
     ui.by("send-node").select_option("mail")
+    ui.by("send-button").click()
+    expect(ui.by("send-error")).to_contain_text("Введите email, на который отправить тестовое письмо")
     ui.by("send-recipient").fill("marketer@example.com")
     ui.by("send-button").click()
     expect(ui.by("send-result")).to_contain_text("Выполнено")

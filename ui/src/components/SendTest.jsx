@@ -27,6 +27,11 @@ export function SendTest({ flowId, doc, nodeTypes, getBody }) {
   if (!node) return <p className="muted small">{t('send.noActions')}</p>;
 
   const send = async () => {
+    if ((field === 'email' || field === 'phone') && !address.trim()) {
+      setResult(null);
+      setError(t(`send.need.${field}`));
+      return;
+    }
     const body = getBody();
     if (!body) return;
     setBusy(true);

@@ -54,6 +54,8 @@ export const tryoutMessages = {
   'send.phone': { ru: 'Телефон получателя', en: 'Recipient phone' },
   'send.chat_id': { ru: 'Chat ID (пусто — из настроек узла)', en: 'Chat ID (empty: the node’s)' },
   'send.configured': { ru: 'Получатель — адрес из настроек узла.', en: 'The recipient is the address in the node’s settings.' },
+  'send.need.email': { ru: 'Введите email, на который отправить тестовое письмо', en: 'Enter the e-mail to send the test letter to' },
+  'send.need.phone': { ru: 'Введите телефон, на который отправить тестовое SMS', en: 'Enter the phone to send the test SMS to' },
   'send.button': { ru: 'Отправить тестовое сообщение', en: 'Send a test message' },
   'send.sending': { ru: 'Отправка…', en: 'Sending…' },
   'send.done': { ru: 'Тестовое сообщение: {status}', en: 'Test message: {status}' },
