@@ -2,6 +2,7 @@
 // i18n/*.js by part of the UI; this module merges them and translates.
 import { createContext, useContext } from 'react';
 import { appMessages } from './i18n/app.js';
+import { tryoutMessages } from './i18n/tryout.js';
 import { editorMessages } from './i18n/editor.js';
 import { formMessages } from './i18n/forms.js';
 import { panelMessages } from './i18n/panels.js';
@@ -10,13 +11,13 @@ import { rjsfRu } from './i18n/rjsf.js';
 import { settingsMessages } from './i18n/settings.js';
 import { tokenMessages } from './i18n/tokens.js';
 import { connectionMessages } from './i18n/connections.js';
-import { tryoutMessages } from './i18n/tryout.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
 
 export const messages = {
   ...appMessages,
+  ...tryoutMessages,
   ...editorMessages,
   ...panelMessages,
   ...formMessages,
@@ -24,7 +25,6 @@ export const messages = {
   ...connectionMessages,
   ...optoutMessages,
   ...settingsMessages,
-  ...tryoutMessages,
 };
 
 /** rjsf's translateString for `lang`. */

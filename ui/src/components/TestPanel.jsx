@@ -10,6 +10,7 @@ import { RecordPicker } from './RecordPicker.jsx';
 import { SampleForm } from './SampleForm.jsx';
 import { SendTest } from './SendTest.jsx';
 import { StepList } from './Steps.jsx';
+import '../styles/tryout.css';
 
 export const SAMPLE_CONTEXT = {
   visit: {
