@@ -4,7 +4,9 @@ sends one action of a saved scenario to a chosen recipient, on a given or a stor
 Recorded as a run with ``trigger`` ``test`` (visible in the scenario's run history), through the
 same one-call path as a direct node call (``engine.execution.execute_direct``): the SSRF guard and
 the suppression list apply as they do to any send, but the scenario's stats, frequency rule and
-send window are not touched, and the per-client caps neither count nor stop it."""
+send window are not touched, and the per-client caps and per-destination rates neither count nor
+stop it (one call, by hand). Anything that reads runs for statistics must leave ``trigger = 'test'``
+out, as the flow's counters do."""
 
 from __future__ import annotations
 
