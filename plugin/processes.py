@@ -313,7 +313,7 @@ def announce_when_up(port: int, message: str, stopping: threading.Event, timeout
         deadline = time.monotonic() + timeout
         while not stopping.is_set() and time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2):  # noqa: S310 - our own server
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2):
                     pass
             except urllib.error.HTTPError:
                 pass  # it answers: 503 while a worker is still starting
