@@ -1,0 +1,27 @@
+// UI messages (ru, en): the one-line summaries on the canvas's node cards (src/summaries.js).
+// Russian plurals are three forms «one|few|many» chosen by summaries.js.
+export const summaryMessages = {
+  'summary.daysAfterCreated': { ru: 'Через {n} {days} после создания сделки', en: '{n} {days} after the deal was created' },
+  'summary.daysAfterPaid': { ru: 'Через {n} {days} после оплаты', en: '{n} {days} after the payment' },
+  'summary.atCreated': { ru: 'Сразу после создания сделки', en: 'Right after the deal is created' },
+  'summary.atPaid': { ru: 'Сразу после оплаты', en: 'Right after the payment' },
+  'summary.day': { ru: 'день|дня|дней', en: 'day|days|days' },
+  'summary.minute': { ru: 'минуту|минуты|минут', en: 'minute|minutes|minutes' },
+  'summary.hour': { ru: 'час|часа|часов', en: 'hour|hours|hours' },
+  'summary.wait': { ru: 'Ждать {n} {unit}', en: 'Wait {n} {unit}' },
+  'summary.anyStatusChange': { ru: 'Любая смена статуса', en: 'Any status change' },
+  'summary.statusTo': { ru: 'в {to}', en: 'to {to}' },
+  'summary.statusFrom': { ru: 'из {from}', en: 'from {from}' },
+  'summary.anyEvent': { ru: 'Любое событие', en: 'Any event' },
+  'summary.event': { ru: 'Событие «{name}»', en: 'Event “{name}”' },
+  'summary.op.any_of': { ru: 'любое из: {value}', en: 'any of: {value}' },
+  'summary.op.contains': { ru: 'содержит «{value}»', en: 'contains “{value}”' },
+  'summary.op.not_contains': { ru: 'не содержит «{value}»', en: 'does not contain “{value}”' },
+  'summary.op.is_empty': { ru: 'пусто', en: 'is empty' },
+  'summary.op.is_not_empty': { ru: 'не пусто', en: 'is not empty' },
+  'summary.op.in': { ru: '{value}', en: '{value}' },
+  'summary.op.not_in': { ru: 'не {value}', en: 'not {value}' },
+  'summary.op.older_than_days': { ru: 'старше {value} {days}', en: 'older than {value} {days}' },
+  'summary.op.newer_than_days': { ru: 'не старше {value} {days}', en: 'at most {value} {days} old' },
+  'summary.subject': { ru: 'Тема: {subject}', en: 'Subject: {subject}' },
+};
