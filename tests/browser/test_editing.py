@@ -75,8 +75,25 @@ def test_undo_and_redo_of_add_delete_connect_and_a_param_edit(ui):
     page.keyboard.press("Control+y")
     expect(edge(page, "order_created", "order_price")).to_be_attached()
 
-    # a param edit typed key by key is one step; the operator starts at «Больше»
+    # a move is one step however many mouse moves it takes
+    node = ui.by("node-order_price")
+    before = node.bounding_box()
+    x, y = center(node)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 6):
+        page.mouse.move(x + 30 * step, y + 10 * step)
+    page.mouse.up()
+    moved = node.bounding_box()
+    assert moved["x"] > before["x"] + 60 and moved["y"] > before["y"] + 20, (before, moved)
+    page.keyboard.press("Control+z")
+    back = node.bounding_box()
+    assert abs(back["x"] - before["x"]) < 2 and abs(back["y"] - before["y"]) < 2, (before, back)
+    expect(edge(page, "order_created", "order_price")).to_be_attached()
+
+    # a param edit typed key by key is one step; the operator starts at «Больше», the amount is a number
     ui.by("node-order_price").click()
+    expect(page.locator("#root_value")).to_have_attribute("type", "number")
     expect(page.locator("#root_operator option:checked")).to_have_text("Больше")
     page.locator("#root_value").click()
     page.keyboard.type("10000", delay=30)
@@ -181,6 +198,13 @@ def test_one_auto_connect_rule_and_a_palette_that_fits_the_event(ui):
     expect(edge(page, "slack", "webhook")).to_be_attached()
     expect(_edges(page)).to_have_count(3)
     expect(ui.by("summary-webhook")).to_have_text("POST 127.0.0.1:9")
+    # the address is checked while typing, at the field
+    ui.by("node-webhook").click()
+    page.locator("#root_url").fill("ftp://crm.example.com")
+    expect(ui.by("panel-node")).to_contain_text("Адрес должен начинаться с http:// или https://")
+    page.locator("#root_url").fill("https://crm.example.com/hook")
+    expect(ui.by("panel-node")).not_to_contain_text("Адрес должен начинаться")
+    expect(ui.by("summary-webhook")).to_have_text("POST crm.example.com")
 
     # under «Пользовательское событие» the event's data can be checked
     ui.by("palette-event.custom").click()

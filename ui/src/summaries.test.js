@@ -18,11 +18,11 @@ const ru = (type, params) => nodeSummary(def(type), params, 'ru').replace(/\u00a
 
 describe('node summaries', () => {
   it('says when an N-days event fires, not «3 · 24»', () => {
-    expect(ru('event.order_days_since_created', { days: 3, catch_up_hours: 24 })).toBe('Через 3 дня после создания сделки');
-    expect(ru('event.order_days_since_created', { days: 1 })).toBe('Через 1 день после создания сделки');
+    expect(ru('event.order_days_since_created', { days: 3, catch_up_hours: 24 })).toBe('Через 3 дня после создания');
+    expect(ru('event.order_days_since_created', { days: 1 })).toBe('Через 1 день после создания');
     expect(ru('event.order_days_since_paid', { days: 11 })).toBe('Через 11 дней после оплаты');
     expect(ru('event.order_days_since_paid', { days: 0 })).toBe('Сразу после оплаты');
-    expect(nodeSummary(def('event.order_days_since_created'), { days: 3 }, 'en')).toBe('3 days after the deal was created');
+    expect(nodeSummary(def('event.order_days_since_created'), { days: 3 }, 'en')).toBe('3 days after creation');
   });
 
   it('shows conditions as «field operator value»', () => {

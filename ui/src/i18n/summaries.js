@@ -1,9 +1,10 @@
-// UI messages (ru, en): the one-line summaries on the canvas's node cards (src/summaries.js).
+// UI messages (ru, en): the one-line summaries on the canvas's node cards (src/summaries.js) and the
+// node form's checks while typing (components/fieldChecks.js).
 // Russian plurals are three forms «one|few|many» chosen by summaries.js.
 export const summaryMessages = {
-  'summary.daysAfterCreated': { ru: 'Через {n} {days} после создания сделки', en: '{n} {days} after the deal was created' },
+  'summary.daysAfterCreated': { ru: 'Через {n} {days} после создания', en: '{n} {days} after creation' },
   'summary.daysAfterPaid': { ru: 'Через {n} {days} после оплаты', en: '{n} {days} after the payment' },
-  'summary.atCreated': { ru: 'Сразу после создания сделки', en: 'Right after the deal is created' },
+  'summary.atCreated': { ru: 'Сразу после создания', en: 'Right after creation' },
   'summary.atPaid': { ru: 'Сразу после оплаты', en: 'Right after the payment' },
   'summary.day': { ru: 'день|дня|дней', en: 'day|days|days' },
   'summary.minute': { ru: 'минуту|минуты|минут', en: 'minute|minutes|minutes' },
@@ -24,4 +25,22 @@ export const summaryMessages = {
   'summary.op.older_than_days': { ru: 'старше {value} {days}', en: 'older than {value} {days}' },
   'summary.op.newer_than_days': { ru: 'не старше {value} {days}', en: 'at most {value} {days} old' },
   'summary.subject': { ru: 'Тема: {subject}', en: 'Subject: {subject}' },
+
+  // the node form's checks while typing (components/fieldChecks.js)
+  'check.number': { ru: 'Введите число', en: 'Enter a number' },
+  'check.type': { ru: 'Значение неподходящего вида', en: 'A value of the wrong kind' },
+  'check.url': { ru: 'Адрес должен начинаться с http:// или https://', en: 'The address must start with http:// or https://' },
+  'check.format.uri': { ru: 'Введите адрес вида https://example.com/…', en: 'Enter an address such as https://example.com/…' },
+  'check.format.email': { ru: 'Введите адрес email, например name@example.com', en: 'Enter an email address such as name@example.com' },
+  'check.pattern': { ru: 'Значение не подходит по формату (например, лишний перенос строки)', en: 'The value does not fit the format (e.g. a stray line break)' },
+  'check.minimum': { ru: 'Не меньше {n}', en: 'At least {n}' },
+  'check.maximum': { ru: 'Не больше {n}', en: 'At most {n}' },
+  'check.exclusiveMinimum': { ru: 'Больше {n}', en: 'More than {n}' },
+  'check.exclusiveMaximum': { ru: 'Меньше {n}', en: 'Less than {n}' },
+  'check.minLength': { ru: 'Не короче {n} символов', en: 'At least {n} characters' },
+  'check.maxLength': { ru: 'Не длиннее {n} символов', en: 'At most {n} characters' },
+  'check.minItems': { ru: 'Не меньше {n} элементов', en: 'At least {n} items' },
+  'check.maxItems': { ru: 'Не больше {n} элементов', en: 'At most {n} items' },
+  'check.enum': { ru: 'Выберите одно из значений списка', en: 'Choose one of the listed values' },
+  'check.invalid': { ru: 'Неверное значение', en: 'Invalid value' },
 };
