@@ -10,7 +10,7 @@ import { fields, widgets } from './widgets.jsx';
 import { connectionFields, withoutConnectionFields } from './ConnectionPicker.jsx';
 import { localizeErrors } from './fieldChecks.js';
 
-export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
+export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange, onBlur }) {
   const { t, lang } = useI18n();
   const optionTitle = (type) => {
     const key = `form.option${String(type).charAt(0).toUpperCase()}${String(type).slice(1)}`;
@@ -57,6 +57,7 @@ export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
       noHtml5Validate
       translateString={translateString}
       onChange={(e) => onChange(withoutConnectionFields(def?.schema, e.formData ?? {}))}
+      onBlur={() => onBlur?.()}
       onSubmit={() => {}}
     />
   );

@@ -145,6 +145,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
           updateParams={updateParams}
           removeNode={removeNode}
           duplicate={clip.duplicate}
+          endEditRun={history.endEditRun}
           openPresetDialog={openPresetDialog}
         />
       </div>

@@ -7,7 +7,7 @@ import { Banner } from '../components/common.jsx';
 import { Connections } from '../components/Connections.jsx';
 import { NodeForm } from '../components/NodeForm.jsx';
 
-export function NodePanel({ selected, nodes, edges, setEdges, problems, missingSecrets, hasEvent, updateParams, removeNode, duplicate, openPresetDialog }) {
+export function NodePanel({ selected, nodes, edges, setEdges, problems, missingSecrets, hasEvent, updateParams, removeNode, duplicate, endEditRun, openPresetDialog }) {
   const { t, lang } = useI18n();
   const catalog = useCatalog();
   const selectedDef = catalog.byType[selected.data.type];
@@ -38,6 +38,7 @@ export function NodePanel({ selected, nodes, edges, setEdges, problems, missingS
         fieldErrors={selectedProblems?.fields}
         missingSecrets={missingSecrets[selected.id]}
         onChange={(params) => updateParams(selected.id, params)}
+        onBlur={endEditRun}
       />
       <Connections
         key={`conn:${selected.id}`}

@@ -12,6 +12,11 @@ export function record(history, snapshot, key = null, limit = HISTORY_LIMIT) {
   return { past: [...history.past, snapshot].slice(-limit), future: [], lastKey: key };
 }
 
+/** Ends a run of merged edits (the field lost focus): the next edit of that field is a step of its own. */
+export function endRun(history) {
+  return history.lastKey === null ? history : { ...history, lastKey: null };
+}
+
 /** [history, the snapshot to show] after one undo from `current`; the snapshot is null when there is nothing to undo. */
 export function undo(history, current) {
   if (!history.past.length) return [history, null];

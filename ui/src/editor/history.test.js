@@ -1,7 +1,7 @@
 // The undo/redo stack: one step per change, a run of edits to one field is one step, redo is lost
 // after a new change, the stack is bounded.
 import { describe, expect, it } from 'vitest';
-import { emptyHistory, record, redo, snapshotOf, undo } from './history.js';
+import { emptyHistory, endRun, record, redo, snapshotOf, undo } from './history.js';
 
 const s = (name) => ({ nodes: [{ id: name }], edges: [] });
 
@@ -43,6 +43,15 @@ describe('history stack', () => {
     h = record(h, s('a2'), 'params:n:value');
     h = record(h, s('a3'), 'params:n:value');
     expect(h.past).toEqual([s('a2')]);
+  });
+
+  it('starts a new step for the same field once it lost focus', () => {
+    let h = record(emptyHistory, s('a'), 'params:n:text');
+    h = endRun(h);
+    h = record(h, s('b'), 'params:n:text');
+    h = record(h, s('c'), 'params:n:text');
+    expect(h.past).toEqual([s('a'), s('b')]);
+    expect(endRun(emptyHistory)).toBe(emptyHistory);
   });
 
   it('forgets what could be redone once a new change is recorded', () => {

@@ -1,7 +1,7 @@
 // Undo/redo of canvas changes (issue #18): every change records the canvas as it was before it, once
 // per gesture; the keystrokes of one field are one step (recordStep with a key, see history.js).
 import { useCallback, useRef, useState } from 'react';
-import { emptyHistory, record, redo, snapshotOf, undo } from './history.js';
+import { emptyHistory, endRun, record, redo, snapshotOf, undo } from './history.js';
 
 export function useHistory({ nodes, edges, setNodes, setEdges }) {
   const stack = useRef(emptyHistory);
@@ -38,6 +38,11 @@ export function useHistory({ nodes, edges, setNodes, setEdges }) {
     },
     [setNodes, setEdges],
   );
+  /** A field lost focus: its next edit is a new step. */
+  const endEditRun = useCallback(() => {
+    stack.current = endRun(stack.current);
+  }, []);
+
   const doUndo = useCallback(() => show(undo)(), [show]);
   const doRedo = useCallback(() => show(redo)(), [show]);
 
@@ -57,5 +62,6 @@ export function useHistory({ nodes, edges, setNodes, setEdges }) {
     canUndo: stack.current.past.length > 0,
     canRedo: stack.current.future.length > 0,
     recording,
+    endEditRun,
   };
 }
