@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.helpers import center, connect, drop, edge
 from tests.conftest import wait_for
 
@@ -205,6 +206,12 @@ def test_one_auto_connect_rule_and_a_palette_that_fits_the_event(ui):
     expect(_nodes(page)).to_have_count(4)
     expect(edge(page, "slack", "webhook")).to_be_attached()
     expect(_edges(page)).to_have_count(3)
+    # the template's insertion is one step too
+    ui.by("editor-undo").click()
+    expect(_nodes(page)).to_have_count(3)
+    expect(_edges(page)).to_have_count(2)
+    ui.by("editor-redo").click()
+    expect(edge(page, "slack", "webhook")).to_be_attached()
     expect(ui.by("summary-webhook")).to_have_text("POST 127.0.0.1:9")
     # the address is checked while typing, at the field
     ui.by("node-webhook").click()
@@ -213,6 +220,9 @@ def test_one_auto_connect_rule_and_a_palette_that_fits_the_event(ui):
     page.locator("#root_url").fill("https://crm.example.com/hook")
     expect(ui.by("panel-node")).not_to_contain_text("Адрес должен начинаться")
     expect(ui.by("summary-webhook")).to_have_text("POST crm.example.com")
+    ui.by("palette-condition.event_data").scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "editing.png"))
 
     # under «Пользовательское событие» the event's data can be checked
     ui.by("palette-event.custom").click()

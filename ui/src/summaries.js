@@ -48,8 +48,8 @@ function units(lang, key, n) {
 function conditionSummary(def, p, lang) {
   const what = p.tag || (def.type.endsWith('roistat_param') ? `roistat_param_${p.index ?? 1}` : p.path) || pick(def.title, lang);
   const op = p.operator;
-  const value = listText(p.value, lang);
-  if (SYMBOLS[op]) return `${what} ${SYMBOLS[op]} ${value}`.trim();
+  const value = listText(p.value, lang) || '…';
+  if (SYMBOLS[op]) return `${what} ${SYMBOLS[op]} ${value}`;
   if (op === 'older_than_days' || op === 'newer_than_days') {
     return `${what} ${translate(lang, `summary.op.${op}`, { value, days: units(lang, 'day', p.value ?? 0) })}`;
   }

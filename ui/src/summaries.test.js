@@ -34,6 +34,7 @@ describe('node summaries', () => {
     expect(ru('condition.order_status', { operator: 'in', value: ['Новая', 'В работе'] })).toBe('Статус: Новая, В работе');
     expect(ru('condition.order_created_age', { operator: 'older_than_days', value: 5 })).toBe('Дата создания заказа старше 5 дней');
     expect(ru('condition.event_data', { path: 'form.amount', operator: 'lte', value: 5 })).toBe('form.amount ≤ 5');
+    expect(ru('condition.order_price', { operator: 'gt' })).toBe('Сумма заказа > …');
   });
 
   it('shows what an action sends: the subject, the start of the text, the host', () => {

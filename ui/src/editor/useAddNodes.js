@@ -6,7 +6,7 @@ import { useCatalog } from '../catalog.js';
 import { edgeId, freshId, kindOf } from '../flowDoc.js';
 import { pick, useI18n } from '../i18n.js';
 import { applyPreset } from '../presetParts.js';
-import { defaultParams } from '../validator.js';
+import { defaultParams, withDefaults } from '../validator.js';
 import { DND_MIME } from '../components/Palette.jsx';
 import { anchorFor, autoEdge } from './autoConnect.js';
 import { NODE_W } from './constants.js';
@@ -82,6 +82,8 @@ export function useAddNodes({ canvasRef, nodes, edges, setNodes, setEdges, prese
     if (!at) at = placeFor(anchor, nodes);
     const res = applyPreset(nodes, edges, preset, at);
     const added = new Set(res.added);
+    // with the schema's defaults, as the form would fill them: opening the node is not a change (nor an undo step)
+    res.nodes = res.nodes.map((n) => (added.has(n.id) ? { ...n, data: { ...n.data, params: withDefaults(catalog.byType[n.data.type]?.schema, n.data.params) } } : n));
     // an action template hangs from the anchor by its first node (the one nothing inside it leads to)
     const entry = res.added.find((id) => !res.edges.some((e) => e.target === id && added.has(e.source)));
     const edge = entry ? autoEdge(res.nodes, res.edges, anchor, entry) : null;
