@@ -46,6 +46,7 @@ NODE = _obj(
         "params": {"type": "object", "description": "x-secret params read '********'"},
         "position": {"type": "object"},
         "disabled": {"type": "boolean"},
+        "copy_of": _obj(["flow", "node"], {"flow": {"type": "string"}, "node": {"type": "string"}}),
     },
 )
 EDGE = _obj(
@@ -207,6 +208,7 @@ NODE_TYPE = _obj(
         "version": {"type": "integer"},
         "title": I18N,
         "description": I18N,
+        "events": {"type": ["array", "null"], "items": {"type": "string"}, "description": "null: any event"},
         "schema": {"type": "object", "description": "JSON Schema (draft 2020-12) of the node's params"},
     },
 )
