@@ -200,7 +200,8 @@ RUN = _obj(
         "steps": {"type": "array", "items": _ref("Step")},
     },
 )
-RUN["properties"].update(RUN_HISTORY_PROPERTIES), RUN["required"].extend(RUN_HISTORY_PROPERTIES)
+RUN["properties"].update(RUN_HISTORY_PROPERTIES)
+RUN["required"].extend(RUN_HISTORY_PROPERTIES)
 NODE_TYPE = _obj(
     ["type", "kind", "version", "title", "description", "schema"],
     {
