@@ -29,7 +29,7 @@ def test_a_failed_run_retried_successfully_leaves_no_failure_in_the_counters(sta
     flow_id = api.post("/api/v1/flows", json=webhook_flow(receiver.url + "/h")).json()["id"]
     api.put("/api/v1/orders/500", json={"price": 1})
     run = wait_for(
-        lambda: [r for r in api.get(f"/api/v1/runs?flow_id={flow_id}&status=failed").json()["runs"]],
+        lambda: api.get(f"/api/v1/runs?flow_id={flow_id}&status=failed").json()["runs"],
         timeout=20,
         message="failed run\n" + procs.logs(),
     )[0]
