@@ -34,8 +34,11 @@ RUN_HISTORY_PROPERTIES = {
     },
 }
 
+MOMENT_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+
 _MOMENT = {
     "type": "string",
+    "pattern": MOMENT_PATTERN,
     "description": "ISO 8601 date or date-time; without an offset, UTC",
     "examples": ["2026-12-01", "2026-12-01T09:00:00+03:00"],
 }

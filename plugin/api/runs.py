@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import request
@@ -14,7 +15,7 @@ from plugin.api.common import decode_cursor, encode_cursor
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
-from plugin.api.openapi_runs import RUN_LIST_PARAMETERS, RUN_LIST_RESPONSE
+from plugin.api.openapi_runs import MOMENT_PATTERN, RUN_LIST_PARAMETERS, RUN_LIST_RESPONSE
 from plugin.engine import history
 from plugin.engine.context import iso
 from plugin.engine.execution import step_dict
@@ -124,7 +125,9 @@ def _moment(args, name: str, problems: list) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.strip())
+        if not re.fullmatch(MOMENT_PATTERN, value):  # what the document states, not all Python reads
+            raise ValueError(value)
+        moment = datetime.fromisoformat(value)
         return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
     except (ValueError, OverflowError):  # OverflowError: an offset that pushes it past year 1 or 9999
         problems.append(
