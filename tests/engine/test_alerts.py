@@ -140,3 +140,17 @@ def test_the_alert_setting_is_validated_with_paths(client, fake_slack, slack_id)
     assert (
         _flow(client, {"failure_share": 0.5, "connection": telegram, "to": "-100200300"}).status_code == 201
     )
+
+
+def test_a_telegram_alert_goes_to_its_chat_with_the_text_escaped(app, client, fake_telegram):
+    connection = _connection(
+        client, "telegram", {"bot_token": "123456:ABC-DEF_ghi", "base_url": fake_telegram.url}
+    )
+    alert = {"failure_share": 0.2, "min_runs": 5, "connection": connection, "to": "100200300"}
+    flow_id = _flow(client, alert, name="Скидка <VIP> & друзья").get_json()["id"]
+    with app.app_context():
+        _runs(flow_id, failed=1, succeeded=4)
+        assert [s["failed"] for s in _check()] == [1]
+    [message] = fake_telegram.sent
+    assert message["raw"]["chat_id"] in (100200300, "100200300")
+    assert "Сценарий «Скидка <VIP> & друзья»: 1 из 5 запусков с ошибкой (20 %)" in message["text"]
