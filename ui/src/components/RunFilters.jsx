@@ -27,9 +27,9 @@ export function RunFilters({ filters, onApply, query, onError }) {
       setBusy(false);
     }
   };
-  const text = (key, placeholder) => (
+  const text = (key, placeholder, title) => (
     <input
-      className="input input-sm" value={draft[key]} onChange={set(key)} placeholder={placeholder}
+      className="input input-sm" value={draft[key]} onChange={set(key)} placeholder={placeholder} title={title}
       aria-label={t(`history.${key}`)} data-testid={`runs-filter-${key}`}
     />
   );
@@ -41,7 +41,7 @@ export function RunFilters({ filters, onApply, query, onError }) {
       </select>
       {text('order_id', t('history.order_id'))}
       {text('client_id', t('history.client_id'))}
-      {text('recipient', t('history.recipientHint'))}
+      {text('recipient', t('history.recipient'), t('history.recipientHint'))}
       <label className="run-filter-date">
         {t('history.since')}
         <input type="date" className="input input-sm" value={draft.since} onChange={set('since')} data-testid="runs-filter-since" />
