@@ -16,6 +16,7 @@ from typing import Any
 from apispec import BasePlugin
 from flask_smorest import Api
 
+from plugin.api.openapi_runs import RUN_HISTORY_PROPERTIES
 from plugin.registry import SCHEMAS_DIR
 
 PROBLEM = "application/problem+json"
@@ -200,6 +201,8 @@ RUN = _obj(
         "steps": {"type": "array", "items": _ref("Step")},
     },
 )
+RUN["properties"].update(RUN_HISTORY_PROPERTIES)
+RUN["required"].extend(RUN_HISTORY_PROPERTIES)
 NODE_TYPE = _obj(
     ["type", "kind", "version", "title", "description", "schema"],
     {

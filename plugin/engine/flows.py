@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from plugin.engine import connections
+from plugin.engine import alerts, connections
 from plugin.engine.context import iso
 from plugin.engine.graph import Graph
 from plugin.engine.validation import validate_flow, validate_preset
@@ -137,7 +137,7 @@ def save_flow(
 ) -> Flow:
     """Create (``flow`` None) or replace a flow from a SPEC §6 document; raises ValidationFailed."""
     _check(registry, doc, enabling=False, base=base)
-    _check_connections(session, registry, doc["nodes"], base)
+    _check_connections(session, registry, doc["nodes"], base, doc.get("settings"))
     nodes = _clean_nodes(registry, doc["nodes"])
     previous = previous_nodes(session, nodes, flow.definition["nodes"] if flow is not None else None)
     sealed = _strip_sources(seal_nodes(registry, box, nodes, previous))
@@ -169,8 +169,9 @@ def save_flow(
     return flow
 
 
-def _check_connections(session: Session, registry, nodes: list[dict], base: str = "") -> None:
+def _check_connections(session: Session, registry, nodes: list[dict], base: str = "", settings=None) -> None:
     problems = connections.reference_problems(session, registry, nodes, base)
+    problems += alerts.problems(session, settings, base)  # the failure alert's connection
     if problems:
         raise ValidationFailed(f"the flow has {len(problems)} problem(s)", problems)
 
