@@ -16,6 +16,7 @@ from typing import Any
 from apispec import BasePlugin
 from flask_smorest import Api
 
+from plugin.api.openapi_runs import RUN_HISTORY_PROPERTIES
 from plugin.registry import SCHEMAS_DIR
 
 PROBLEM = "application/problem+json"
@@ -46,6 +47,7 @@ NODE = _obj(
         "params": {"type": "object", "description": "x-secret params read '********'"},
         "position": {"type": "object"},
         "disabled": {"type": "boolean"},
+        "copy_of": _obj(["flow", "node"], {"flow": {"type": "string"}, "node": {"type": "string"}}),
     },
 )
 EDGE = _obj(
@@ -201,6 +203,8 @@ RUN = _obj(
         "steps": {"type": "array", "items": _ref("Step")},
     },
 )
+RUN["properties"].update(RUN_HISTORY_PROPERTIES)
+RUN["required"].extend(RUN_HISTORY_PROPERTIES)
 NODE_TYPE = _obj(
     ["type", "kind", "version", "title", "description", "schema"],
     {
@@ -209,6 +213,7 @@ NODE_TYPE = _obj(
         "version": {"type": "integer"},
         "title": I18N,
         "description": I18N,
+        "events": {"type": ["array", "null"], "items": {"type": "string"}, "description": "null: any event"},
         "schema": {"type": "object", "description": "JSON Schema (draft 2020-12) of the node's params"},
     },
 )

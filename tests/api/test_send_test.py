@@ -117,3 +117,23 @@ def test_a_telegram_test_goes_to_the_chosen_chat_and_the_stored_node_is_unchange
     bad = send(client, flow_id, "tg", {"order_id": "1001", "recipient": {"chat_id": "news channel"}})
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["path"] == "/recipient/chat_id"
     assert len(fake_telegram.sent) == 2
+
+
+def test_a_failed_test_message_never_raises_the_scenarios_failure_alert(app, client, order, fake_slack):
+    from plugin.api.context import rt
+    from plugin.api.extensions import db
+    from plugin.engine import alerts
+    from plugin.jobs.worker import make_engine
+
+    slack = {"name": "Оповещения", "type": "slack", "params": {"webhook_url": fake_slack.hook_url}}
+    connection = client.post("/api/v1/connections", json=slack).get_json()["id"]
+    doc = webhook_flow("http://127.0.0.1:9/refused")
+    doc["settings"] = {
+        "alert": {"failure_share": 0.5, "min_runs": 1, "connection": connection, "pause": True}
+    }
+    flow_id = client.post("/api/v1/flows", json=doc).get_json()["id"]
+    for _ in range(2):
+        assert send(client, flow_id, "hook", {"order_id": "1001"}).get_json()["status"] == "failed"
+    with app.app_context():
+        assert alerts.check(db.session, make_engine(rt(), db.engine), rt().redis) == []
+    assert fake_slack.messages == [] and client.get(f"/api/v1/flows/{flow_id}").get_json()["enabled"] is True
