@@ -107,7 +107,8 @@ class SendTest(MethodView):
                 "only an action sends a test message",
                 [{"path": "/node_id", "message": f"{node_id!r} is a {node['type']}, not an action"}],
             )
-        address, where = _recipient(runtime.registry[node["type"]], body)
+        spec = runtime.registry[node["type"]]
+        address, where = _recipient(spec, body)
         context, _trigger = _test_context(body)
         node = {**node, "params": dict(node.get("params") or {})}
         if where == "client":
@@ -128,5 +129,4 @@ class SendTest(MethodView):
 
         engine = make_engine(runtime, db.engine)
         engine.services = dataclasses.replace(runtime.services, redis=None)  # caps and rates: not counted
-        spec = runtime.registry[node["type"]]
         return execute_direct(db.session, engine, spec, node, node, context, flow=template)
