@@ -16,7 +16,7 @@ from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
 from plugin.engine.runner import dry_run
 from plugin.engine.validation import validate_flow
-from plugin.errors import NotFound, ValidationFailed
+from plugin.errors import NotFound, ValidationFailed, problems_detail
 from plugin.storage.connections import session_lookup
 from plugin.storage.models import CustomEvent, Event, Flow, Order, Visit
 from plugin.storage.secrets import open_params
@@ -136,7 +136,7 @@ class FlowItem(MethodView):
         if body.get("enabled") is True:
             problems += store.enable_problems(runtime.registry, flow)
         if problems:
-            raise ValidationFailed(f"{len(problems)} problem(s)", problems)
+            raise ValidationFailed(problems_detail("", len(problems)), problems)
         if "name" in body:
             flow.name = body["name"].strip()
         if "enabled" in body:
@@ -202,7 +202,7 @@ class FlowImport(MethodView):
                 )
             problems += [{**p, "path": base + (p["path"] if p["path"] != "/" else "") or "/"} for p in found]
         if problems:
-            raise ValidationFailed(f"{len(problems)} problem(s); nothing was imported", problems)
+            raise ValidationFailed(problems_detail("", len(problems), ".not_imported"), problems)
         flows = []
         for doc in docs:
             flows.append(store.save_flow(db.session, runtime.registry, runtime.secrets, doc, imported=True))
@@ -224,7 +224,7 @@ def _test_context(body: dict) -> tuple[dict, str | None]:
     """The context of a dry run: given inline, or built from a stored order/visit/event."""
     problems = _test_request_problems(body)
     if problems:
-        raise ValidationFailed(f"{len(problems)} problem(s) in the dry-run request", problems)
+        raise ValidationFailed(problems_detail("", len(problems), ".dry_run"), problems)
     session = db.session
     if body.get("event_id") is not None:
         event = session.get(Event, body["event_id"])
@@ -357,12 +357,12 @@ class FlowTestUnsaved(MethodView):
         problems = validate_flow(doc, runtime.registry)
         if problems:
             raise ValidationFailed(
-                f"the flow has {len(problems)} problem(s)",
+                problems_detail("flow", len(problems)),
                 [{**p, "path": "/flow" + p["path"]} for p in problems],
             )
         problems = connections.reference_problems(db.session, runtime.registry, doc["nodes"], "/flow")
         if problems:
-            raise ValidationFailed(f"the flow has {len(problems)} problem(s)", problems)
+            raise ValidationFailed(problems_detail("flow", len(problems)), problems)
         previous = store.previous_nodes(
             db.session, doc["nodes"], existing.definition["nodes"] if existing else None
         )

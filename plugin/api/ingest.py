@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from plugin.api.auth import INGEST, requires_scope
 from plugin.api.context import rt
 from plugin.api.extensions import db
-from plugin.errors import ValidationFailed
+from plugin.errors import ValidationFailed, problems_detail
 from plugin.ingest import schemas
 from plugin.ingest import store as ingest
 from plugin.ingest.batch import ingest_batch
@@ -114,6 +114,6 @@ class Batch(MethodView):
 
                 problems += _smorest_errors(exc.messages, f"/items/{i}/data")
         if problems:
-            raise ValidationFailed(f"{len(problems)} problem(s); nothing was stored", problems)
+            raise ValidationFailed(problems_detail("", len(problems), ".not_stored"), problems)
         events = ingest_batch(db.session, loaded, _groups())
         return {"accepted": len(loaded), "events": _commit_and_enqueue(events)}

@@ -13,7 +13,7 @@ from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.engine import connections, validation
 from plugin.engine import context as ctx
-from plugin.errors import NotFound, ValidationFailed
+from plugin.errors import NotFound, ValidationFailed, problems_detail
 from plugin.nodes.base import SECRET_PLACEHOLDER
 
 blp = Blueprint("nodes", __name__, url_prefix="/api/v1/nodes", description="Node catalog and execution")
@@ -112,7 +112,7 @@ class NodeExecute(MethodView):
             if validation._at(params, path) == SECRET_PLACEHOLDER
         ]
         if problems:
-            raise ValidationFailed(f"the params have {len(problems)} problem(s)", problems)
+            raise ValidationFailed(problems_detail("params", len(problems)), problems)
         context = ctx.normalize(context)
         if spec.kind == "condition":
             return {"result": bool(spec.module.evaluate(params, ctx.for_conditions(context)))}

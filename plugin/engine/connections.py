@@ -14,8 +14,12 @@ from typing import Any, NamedTuple
 from jsonschema import Draft202012Validator
 from sqlalchemy.orm import Session
 
-from plugin.engine.validation import _schema_problems, _without_secrets, pointer
-from plugin.errors import Conflict, ValidationFailed
+from plugin.engine.flow_checks import node_title
+from plugin.engine.schema_problems import field_name, pointer
+from plugin.engine.schema_problems import schema_problems as _schema_problems
+from plugin.engine.schema_problems import without_secrets as _without_secrets
+from plugin.errors import Conflict, ValidationFailed, problems_detail
+from plugin.messages import msg
 from plugin.nodes.base import SECRET_PLACEHOLDER
 from plugin.registry import Registry
 from plugin.storage import connections as sealed
@@ -129,7 +133,7 @@ def save(session: Session, registry: Registry, box, body: Any, row: Connection |
     if not problems:
         problems = _name_problems(session, body["name"].strip(), body.get("type") or row.type, row)
     if problems:
-        raise ValidationFailed(f"the connection has {len(problems)} problem(s)", problems)
+        raise ValidationFailed(problems_detail("connection", len(problems)), problems)
     kind = kinds(registry)[body.get("type") or row.type]
     now = utcnow()
     if row is None:
@@ -223,14 +227,26 @@ def reference_problems(session: Session, registry: Registry, nodes: Any, base: s
         at = base + pointer("nodes", index, "params")
         row = session.get(Connection, ref)
         if row is None:
-            problems.append({"path": at + "/connection", "message": f"no connection {ref!r}"})
+            problems.append(
+                {
+                    "path": at + "/connection",
+                    "message": msg("connection.missing", f"no connection {ref!r}", id=ref),
+                }
+            )
             continue
         if row.type not in rules:
             takes = ", ".join(rules) or "none"
             problems.append(
                 {
                     "path": at + "/connection",
-                    "message": f"the connection {row.name!r} is of type {row.type}; {node['type']} takes: {takes}",
+                    "message": msg(
+                        "connection.type",
+                        f"the connection {row.name!r} is of type {row.type}; {node['type']} takes: {takes}",
+                        name=row.name,
+                        type=row.type,
+                        node=node_title(registry, node["type"]),
+                        takes=takes,
+                    ),
                 }
             )
             continue
@@ -252,7 +268,14 @@ def _overlap_problems(spec, kind: Kind, name: str, params: dict, at: str) -> lis
             problems.append(
                 {
                     "path": f"{at}/{field}",
-                    "message": f"the connection {name!r} is {kind.type}: {field} must be {value!r} or left out",
+                    "message": msg(
+                        "connection.discriminator",
+                        f"the connection {name!r} is {kind.type}: {field} must be {value!r} or left out",
+                        name=name,
+                        type=kind.type,
+                        field=field_name(spec.properties.get(field), (field,)),
+                        value=value,
+                    ),
                 }
             )
     for field in kind.fields:
@@ -260,7 +283,12 @@ def _overlap_problems(spec, kind: Kind, name: str, params: dict, at: str) -> lis
             problems.append(
                 {
                     "path": f"{at}/{field}",
-                    "message": f"{field!r} comes from the connection {name!r}: remove it here",
+                    "message": msg(
+                        "connection.overlap",
+                        f"{field!r} comes from the connection {name!r}: remove it here",
+                        name=name,
+                        field=field_name(spec.properties.get(field), (field,)),
+                    ),
                 }
             )
     return problems
@@ -269,7 +297,7 @@ def _overlap_problems(spec, kind: Kind, name: str, params: dict, at: str) -> lis
 def check_references(session: Session, registry: Registry, nodes: Any, what: str = "flow") -> None:
     problems = reference_problems(session, registry, nodes)
     if problems:
-        raise ValidationFailed(f"the {what} has {len(problems)} problem(s)", problems)
+        raise ValidationFailed(problems_detail(what, len(problems)), problems)
 
 
 def export_list(session: Session, nodes: list[dict]) -> list[dict]:

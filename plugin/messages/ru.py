@@ -1,0 +1,250 @@
+"""The Russian catalogue: one entry per message code (see :mod:`plugin.messages`), each a function
+of the message's arguments. English is the message's own text; a code missing here falls back to it,
+which ``tests/engine/test_validation_messages.py`` forbids for every code the validator uses."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from plugin.messages.core import plural_ru
+from plugin.messages.ru_schema import CATALOGUE as SCHEMA
+
+
+def _errors(n: int) -> str:
+    return f"{n} {plural_ru(n, 'ошибка', 'ошибки', 'ошибок')}"
+
+
+def _quoted(items: Any) -> str:
+    return ", ".join(f"«{i}»" for i in items)
+
+
+def _condition_event(a: dict) -> str:
+    which = f"событиями {a['allowed']}" if a.get("many") else f"событием {a['allowed']}"
+    return (
+        f"Условие «{a['condition']}» работает только с {which}, а сценарий начинается "
+        f"с события «{a['event']}» — уберите условие или смените событие"
+    )
+
+
+def _edge_no_node(a: dict) -> str:
+    where = "начинается у несуществующего узла" if a.get("end") == "from" else "ведёт к несуществующему узлу"
+    return f"Связь {where} «{a['id']}»"
+
+
+FLOW: dict[str, Any] = {
+    "flow.not_object": lambda a: "Сценарий должен быть JSON-объектом",
+    "graph.no_event": lambda a: (
+        "В сценарии должно быть ровно одно событие, а его нет — добавьте событие из раздела «События»"
+    ),
+    "graph.second_event": lambda a: (
+        "В сценарии должно быть ровно одно событие, а это второе — удалите лишнее"
+    ),
+    "graph.no_action": lambda a: (
+        "В сценарии нет ни одного действия — добавьте действие из раздела «Действия»"
+    ),
+    "graph.cycle": lambda a: (
+        f"Связи образуют цикл: {' → '.join(f'«{i}»' for i in a['ids'])} — сценарий не может "
+        "возвращаться к уже пройденному узлу"
+    ),
+    "graph.unreachable": lambda a: (
+        f"Узел «{a['node']}» (код «{a['id']}») не соединён с событием, и до него не дойти — "
+        "соедините его или удалите"
+    ),
+    "condition.event": _condition_event,
+    "edge.no_node": _edge_no_node,
+    "edge.self": lambda a: "Связь не может соединять узел с самим собой",
+    "edge.into_event": lambda a: "В событие не могут входить связи: событие — начало сценария",
+    "edge.branch": lambda a: "Ветку («да» или «нет») задают только у связи, которая выходит из условия",
+    "edge.duplicate": lambda a: "Такая связь уже есть",
+    "node.duplicate_id": lambda a: f"Код узла «{a['id']}» повторяется: у каждого узла он свой",
+    "node.unknown_type": lambda a: f"Неизвестный тип узла «{a['type']}»",
+    "node.version": lambda a: (
+        f"Узел «{a['node']}» версии {a['version']} новее, чем знает этот сервер (до {a['known']}) — "
+        "обновите сервер"
+    ),
+    "secret.not_imported": lambda a: (
+        f"{a['field']}: секрет не был импортирован — введите его, прежде чем включать сценарий"
+    ),
+    "secret.not_set": lambda a: "Секрет не задан — введите его, прежде чем включать сценарий",
+    "preset.not_object": lambda a: "Шаблон должен быть JSON-объектом",
+    "preset.name": lambda a: "У шаблона должно быть название длиной от 1 до 200 знаков",
+    "preset.kind": lambda a: (
+        f"Вид шаблона — «trigger» (событие и условия) или «action» (одно действие), а не «{a['value']}»"
+    ),
+    "preset.one_action": lambda a: "Шаблон действия содержит ровно одно действие",
+    "preset.one_event": lambda a: "Шаблон события содержит ровно одно событие",
+    "preset.trigger_only": lambda a: "Шаблон события содержит только событие и условия",
+    "window.timezone": lambda a: (
+        f"Неизвестный часовой пояс «{a['value']}» — укажите его так: «Europe/Moscow»"
+    ),
+    "window.order": lambda a: f"Конец окна отправки ({a['end']}) должен быть позже начала ({a['start']})",
+    "connection.missing": lambda a: f"Подключение «{a['id']}» не найдено — выберите другое",
+    "connection.type": lambda a: (
+        f"Подключение «{a['name']}» — типа «{a['type']}», а действие «{a['node']}» принимает "
+        f"только: {_quoted(a['takes'].split(', '))}"
+    ),
+    "connection.discriminator": lambda a: (
+        f"{a['field']}: у подключения «{a['name']}» (тип «{a['type']}») здесь должно быть «{a['value']}» "
+        "или пусто"
+    ),
+    "connection.overlap": lambda a: (
+        f"{a['field']}: значение берётся из подключения «{a['name']}» — уберите его здесь"
+    ),
+}
+
+TEMPLATE: dict[str, Any] = {
+    "template.unknown_variable": lambda a: (
+        f"{a['field']}: неизвестная переменная {{{a['name']}}} — выберите переменную из списка «Переменные»"
+    ),
+    "template.unknown_variable_close": lambda a: (
+        f"{a['field']}: неизвестная переменная {{{a['name']}}} — может быть, {{{a['close']}}}?"
+    ),
+    "template.unknown_name": lambda a: (
+        f"{a['field']}: неизвестное имя «{a['name']}» в выражении шаблона "
+        "(доступны «visit», «order», «client», «event»)"
+    ),
+    "template.loops": lambda a: f"{a['field']}: циклы вложены глубже {a['limit']} уровней",
+    "template.brackets": lambda a: (
+        f"{a['field']}: шаблон вложен слишком глубоко — открыто больше {a['limit']} скобок сразу"
+    ),
+    "template.nesting": lambda a: (
+        f"{a['field']}: шаблон вложен слишком глубоко — больше {a['limit']} уровней"
+    ),
+    "template.syntax": lambda a: (
+        f"{a['field']}: ошибка в шаблоне в строке {a['line']} — проверьте, что каждое {{{{ … }}}} "
+        "и {% … %} закрыто"
+    ),
+    "template.private": lambda a: f"{a['field']}: закрытое поле «{a['name']}» недоступно в шаблонах",
+    "template.filter": lambda a: f"{a['field']}: неизвестный фильтр «{a['name']}»",
+    "template.private_attr": lambda a: f"{a['field']}: закрытые поля недоступны и через «|attr»",
+    "template.test": lambda a: f"{a['field']}: неизвестная проверка «{a['name']}»",
+    "template.self": lambda a: f"{a['field']}: «self» в шаблонах недоступен",
+    "template.include": lambda a: (
+        f"{a['field']}: шаблон не может подключать другие шаблоны («include», «import», «extends»)"
+    ),
+    "template.error": lambda a: f"{a['field']}: ошибка в шаблоне",
+}
+
+PROBLEMS: dict[str, Any] = {
+    "problems.flow": lambda a: f"В сценарии {_errors(a['count'])}",
+    "problems.preset": lambda a: f"В шаблоне {_errors(a['count'])}",
+    "problems.connection": lambda a: f"В подключении {_errors(a['count'])}",
+    "problems.params": lambda a: f"В параметрах {_errors(a['count'])}",
+    "problems.any": lambda a: f"Найдено: {_errors(a['count'])}",
+    "problems.any.not_imported": lambda a: f"Найдено: {_errors(a['count'])}; ничего не импортировано",
+    "problems.any.not_stored": lambda a: f"Найдено: {_errors(a['count'])}; ничего не сохранено",
+    "problems.any.dry_run": lambda a: f"В запросе тестового запуска {_errors(a['count'])}",
+}
+
+CATALOGUE: dict[str, Any] = {**SCHEMA, **FLOW, **TEMPLATE, **PROBLEMS}
+
+
+def say(code: str, args: dict[str, Any]) -> str | None:
+    """The Russian of ``code`` with ``args``; None when the catalogue has no entry."""
+    entry = CATALOGUE.get(code)
+    if entry is None and code.startswith(("schema.", "secret.")):
+        entry = CATALOGUE[code.split(".")[0] + ".other"]
+    if entry is None:
+        return None
+    return entry(args)
+
+
+# problem titles by the problem's type slug (plugin/errors.py), then by HTTP status
+TITLES = {
+    "validation": "Ошибка в данных",
+    "not-found": "Не найдено",
+    "conflict": "Конфликт",
+    "unauthorized": "Нужен вход по токену",
+    "forbidden": "Токену не хватает прав",
+    "rate-limited": "Слишком много запросов",
+    "unsupported-media-type": "Неподдерживаемый тип данных",
+    "bad-request": "Неверный запрос",
+    "unavailable": "Сервис временно недоступен",
+}
+STATUS_TITLES = {
+    400: "Неверный запрос",
+    401: "Нужен вход по токену",
+    403: "Доступ запрещён",
+    404: "Не найдено",
+    405: "Метод не поддерживается",
+    406: "Нельзя ответить в запрошенном формате",
+    408: "Запрос шёл слишком долго",
+    409: "Конфликт",
+    410: "Больше не существует",
+    411: "Нужна длина запроса",
+    413: "Запрос слишком большой",
+    414: "Адрес слишком длинный",
+    415: "Неподдерживаемый тип данных",
+    422: "Ошибка в данных",
+    429: "Слишком много запросов",
+    431: "Заголовки слишком большие",
+    500: "Внутренняя ошибка сервера",
+    501: "Не реализовано",
+    503: "Сервис временно недоступен",
+}
+# details of the answers whose text comes from the HTTP server (werkzeug), not from us
+STATUS_DETAILS = {
+    400: "Сервер не понял запрос",
+    404: "По этому адресу ничего нет",
+    405: "Этот метод не поддерживается по этому адресу",
+    406: "Сервер не может ответить в запрошенном формате",
+    408: "Запрос не пришёл целиком вовремя",
+    413: "Тело запроса больше допустимого",
+    414: "Адрес запроса слишком длинный",
+    415: "Тип данных запроса не поддерживается",
+    422: "Запрос не соответствует описанной схеме",
+    500: "Непредвиденная ошибка; она записана в журнал",
+    503: "База данных сейчас недоступна; повторите запрос (повтор ничего не запустит дважды)",
+}
+
+HTTP: dict[str, Any] = {
+    "http.schema": lambda a: "Запрос не соответствует описанной схеме",
+    "http.deleted": lambda a: "Запись удалил другой запрос, пока выполнялся этот",
+    "http.unavailable": lambda a: STATUS_DETAILS[503],
+    "http.bug": lambda a: STATUS_DETAILS[500],
+}
+CATALOGUE.update(HTTP)
+
+# marshmallow's messages (the ingestion and query schemas), by their English text
+MARSHMALLOW = {
+    "Missing data for required field.": "Обязательное поле — заполните его",
+    "Unknown field.": "Неизвестное поле",
+    "Field may not be null.": "Поле не может быть пустым (null)",
+    "Not a valid integer.": "Нужно целое число",
+    "Not a valid number.": "Нужно число",
+    "Not a valid string.": "Нужен текст",
+    "Not a valid boolean.": "Нужно да или нет (true/false)",
+    "Not a valid list.": "Нужен список",
+    "Not a valid mapping type.": "Нужен объект",
+    "Not a valid email address.": "Нужен адрес почты, например «name@example.com»",
+    "Not a valid datetime.": "Нужны дата и время в формате ISO 8601",
+    "Not a valid URL.": "Нужен полный адрес, например «https://example.com»",
+    "Invalid input type.": "Неверный тип данных",
+    "Invalid value.": "Недопустимое значение",
+}
+_MARSHMALLOW_PATTERNS = (
+    (re.compile(r"^Must be one of: (.*)\.$"), lambda m: f"Допустимые значения: {m[1]}"),
+    (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), lambda m: f"Длина — от {m[1]} до {m[2]}"),
+    (re.compile(r"^Longer than maximum length (\d+)\.$"), lambda m: f"Не длиннее {m[1]} знаков"),
+    (re.compile(r"^Shorter than minimum length (\d+)\.$"), lambda m: f"Не короче {m[1]} знаков"),
+    (
+        re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"),
+        lambda m: f"Нужно число от {m[1]} до {m[2]}",
+    ),
+    (re.compile(r"^Must be greater than or equal to (\S+)\.$"), lambda m: f"Не меньше {m[1]}"),
+    (re.compile(r"^Must be less than or equal to (\S+)\.$"), lambda m: f"Не больше {m[1]}"),
+)
+
+
+def _marshmallow(a: dict) -> str | None:
+    text = a["text"]
+    if text in MARSHMALLOW:
+        return MARSHMALLOW[text]
+    for pattern, say_it in _MARSHMALLOW_PATTERNS:
+        if match := pattern.match(text):
+            return say_it(match)
+    return None
+
+
+CATALOGUE["marshmallow"] = _marshmallow
