@@ -39,6 +39,9 @@ FIELD_NAMES = {
     "days": Tr(ru="Дни недели", en="days"),
     "timezone": Tr(ru="Часовой пояс", en="timezone"),
     "kind": Tr(ru="Вид шаблона", en="kind"),
+    "id": Tr(ru="Код", en="id"),
+    "version": Tr(ru="Версия", en="version"),
+    "format": Tr(ru="Формат", en="format"),
 }
 
 
@@ -66,6 +69,10 @@ def shown(value: Any, limit: int = 80) -> str:
 
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return "«" + (text if len(text) <= limit else text[: limit - 1] + "…") + "»"
+
+
+def _json_type(value: Any) -> str:
+    return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "null"
 
 
 def _english(error: ValidationError) -> str:
@@ -97,7 +104,10 @@ def _message(error: ValidationError, path: tuple, *, secret: bool = False) -> Me
             en=", ".join(f"'{t}'" for t in _enum_titles(schema, "en")),
         )
     if not secret:
-        args["value"] = shown(error.instance)
+        if isinstance(error.instance, str | int | float | bool):
+            args["value"] = shown(error.instance)
+        elif kind == "type":
+            args["given"] = _json_type(error.instance)
         if kind == "maxLength" and isinstance(error.instance, str):
             args["length"] = len(error.instance)
         return msg(f"schema.{kind}", _english(error), **args)

@@ -113,7 +113,7 @@ def _jinja_problems(template: str, where: dict) -> list[Message]:
     try:
         ast = parse(ROISTAT_VAR.sub(_to_jinja, template))
     except TemplateError as exc:
-        said = exc.args[0] if isinstance(exc.args[0], Message) else msg("template.error", str(exc))
+        said = exc.args[0]  # parse() raises every refusal as a Message
         return [Message(said.code, said, **said.args, **where)]
     try:
         undeclared = meta.find_undeclared_variables(ast)

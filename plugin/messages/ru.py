@@ -123,7 +123,6 @@ TEMPLATE: dict[str, Any] = {
     "template.include": lambda a: (
         f"{a['field']}: шаблон не может подключать другие шаблоны («include», «import», «extends»)"
     ),
-    "template.error": lambda a: f"{a['field']}: ошибка в шаблоне",
 }
 
 PROBLEMS: dict[str, Any] = {

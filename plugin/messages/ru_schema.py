@@ -7,14 +7,15 @@ from typing import Any
 
 from plugin.messages.core import plural_ru
 
+# a JSON type: what is needed («нужен текст») and what was given («а не список»)
 TYPES = {
-    "string": "текст",
-    "number": "число",
-    "integer": "целое число",
-    "boolean": "да или нет (true/false)",
-    "array": "список",
-    "object": "объект",
-    "null": "пусто (null)",
+    "string": ("нужен", "текст"),
+    "number": ("нужно", "число"),
+    "integer": ("нужно", "целое число"),
+    "boolean": ("нужно", "«да» или «нет»"),
+    "array": ("нужен", "список"),
+    "object": ("нужен", "объект"),
+    "null": ("нужно", "пустое значение"),
 }
 
 # what a pattern asks for, said plainly (the schemas' patterns, plugin/schemas/**)
@@ -39,17 +40,17 @@ FORMATS = {
 
 
 def _type(expected: Any) -> str:
-    if isinstance(expected, list):
-        return " или ".join(TYPES.get(t, t) for t in expected)
-    return TYPES.get(expected, str(expected))
+    names = expected if isinstance(expected, list) else [expected]
+    verb = TYPES.get(names[0], ("нужно", ""))[0]
+    return verb + " " + " или ".join(TYPES[t][1] if t in TYPES else f"«{t}»" for t in names)
 
 
-def _chars(n: int) -> str:
-    return f"{n} {plural_ru(n, 'знак', 'знака', 'знаков')}"
+def _chars(n: int) -> str:  # after «не длиннее», «не короче»: the genitive
+    return f"{n} {plural_ru(n, 'знака', 'знаков', 'знаков')}"
 
 
-def _items(n: int) -> str:
-    return f"{n} {plural_ru(n, 'элемент', 'элемента', 'элементов')}"
+def _items(n: int) -> str:  # after «не больше», «не меньше»
+    return f"{n} {plural_ru(n, 'элемента', 'элементов', 'элементов')}"
 
 
 def _pattern(expected: Any) -> str:
@@ -73,7 +74,7 @@ def _max_length(a: dict) -> str:
 
 # what each keyword expects, shared by ordinary fields and secrets
 EXPECTED = {
-    "type": lambda a: f"нужно {_type(a['expected'])}",
+    "type": lambda a: _type(a["expected"]),
     "enum": lambda a: f"выберите одно из значений: {a['allowed']}",
     "const": lambda a: f"допустимо только {a['allowed']}",
     "pattern": lambda a: _pattern(a["expected"]),
@@ -83,7 +84,9 @@ EXPECTED = {
     "exclusiveMinimum": lambda a: f"больше {a['expected']}",
     "exclusiveMaximum": lambda a: f"меньше {a['expected']}",
     "multipleOf": lambda a: f"кратно {a['expected']}",
-    "minItems": lambda a: f"нужно не меньше {_items(a['expected'])}",
+    "minItems": lambda a: (
+        "добавьте хотя бы одно значение" if a["expected"] == 1 else f"нужно не меньше {_items(a['expected'])}"
+    ),
     "maxItems": lambda a: f"не больше {_items(a['expected'])}",
     "uniqueItems": lambda a: "значения не должны повторяться",
     "minProperties": lambda a: f"нужно не меньше {_items(a['expected'])}",
@@ -92,7 +95,11 @@ EXPECTED = {
 
 
 def _given(a: dict) -> str:
-    return f", а не {a['value']}" if "value" in a else ""
+    if "value" in a:
+        return f", а не {a['value']}"
+    if a.get("given") in TYPES:  # a list or an object: its kind, not its JSON
+        return f", а не {TYPES[a['given']][1]}"
+    return ""
 
 
 def _ordinary(keyword: str):
