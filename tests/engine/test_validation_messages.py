@@ -67,7 +67,12 @@ def _keywords(schema, secret: bool, out: dict[str, set]) -> None:
         if key in ("properties", "patternProperties", "$defs"):
             for sub in value.values():
                 _keywords(sub, secret, out)
-        elif key in ("items", "additionalProperties", "if", "then", "else", "not", "contains") or key in ("allOf", "anyOf", "oneOf", "prefixItems"):
+        elif key in ("items", "additionalProperties", "if", "then", "else", "not", "contains") or key in (
+            "allOf",
+            "anyOf",
+            "oneOf",
+            "prefixItems",
+        ):
             _keywords(value, secret, out)
 
 

@@ -10,6 +10,7 @@ import { rjsfRu } from './i18n/rjsf.js';
 import { settingsMessages } from './i18n/settings.js';
 import { tokenMessages } from './i18n/tokens.js';
 import { connectionMessages } from './i18n/connections.js';
+import { errorMessages } from './i18n/errors.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
@@ -23,6 +24,7 @@ export const messages = {
   ...connectionMessages,
   ...optoutMessages,
   ...settingsMessages,
+  ...errorMessages,
 };
 
 /** rjsf's translateString for `lang`. */

@@ -2,6 +2,7 @@
 import { useCatalog } from '../catalog.js';
 import { pick, useI18n } from '../i18n.js';
 import { JsonView, StatusBadge, formatClock } from './common.jsx';
+import { stepErrorText } from '../stepErrors.js';
 
 export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) {
   const { t, lang } = useI18n();
@@ -49,7 +50,7 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
             )}
             {s.error && !windowAt && (
               <div className="step-error" role="note">
-                {t('step.error', { message: s.error })}
+                {t('step.error', { message: stepErrorText(s.error, lang) })}
               </div>
             )}
             {s.output && Object.keys(s.output).length > 0 && (
