@@ -16,6 +16,7 @@ from typing import Any
 from apispec import BasePlugin
 from flask_smorest import Api
 
+from plugin.api.openapi_language import ACCEPT_LANGUAGE, CONTENT_LANGUAGE
 from plugin.registry import SCHEMAS_DIR
 
 PROBLEM = "application/problem+json"
@@ -340,7 +341,11 @@ def ok(schema: str, status: int = 200, description: str | None = None) -> dict:
 
 def problem_response(status: int | str, description: str | None = None) -> dict:
     phrase = description or (http.HTTPStatus(int(status)).phrase if str(status).isdigit() else "Error")
-    return {"description": phrase, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    return {
+        "description": phrase,
+        "headers": {"Content-Language": CONTENT_LANGUAGE},
+        "content": {PROBLEM: {"schema": _ref("Problem")}},
+    }
 
 
 class ProblemApi(Api):
@@ -369,6 +374,9 @@ class ProblemsPlugin(BasePlugin):
 
     def operation_helper(self, path=None, operations=None, **kwargs) -> None:
         for operation in (operations or {}).values():
+            parameters = operation.setdefault("parameters", [])
+            if not any(isinstance(p, dict) and p.get("name") == "Accept-Language" for p in parameters):
+                parameters.append(dict(ACCEPT_LANGUAGE))
             responses = operation.setdefault("responses", {})
             statuses = [400, 503]
             if operation.get("security") != []:
