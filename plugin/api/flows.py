@@ -10,13 +10,14 @@ from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.api.openapi_ingest import NOT_BLANK
-from plugin.engine import connections
+from plugin.engine import connection_refs, connections
 from plugin.engine import context as ctx
 from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
 from plugin.engine.runner import dry_run
 from plugin.engine.validation import validate_flow
 from plugin.errors import NotFound, ValidationFailed, problems_detail
+from plugin.messages import msg
 from plugin.storage.connections import session_lookup
 from plugin.storage.models import CustomEvent, Event, Flow, Order, Visit
 from plugin.storage.secrets import open_params
@@ -44,7 +45,7 @@ FLOW_BODY = {
 def _get(flow_id: str) -> Flow:
     flow = db.session.get(Flow, flow_id)
     if flow is None:
-        raise NotFound(f"no flow {flow_id!r}")
+        raise NotFound(msg("notfound.flow", f"no flow {flow_id!r}", id=flow_id))
     return flow
 
 
@@ -126,13 +127,20 @@ class FlowItem(MethodView):
         problems = []
         for key in body:
             if key not in ("enabled", "name"):
-                problems.append({"path": f"/{key}", "message": "only 'enabled' and 'name' can be patched"})
+                problems.append(
+                    {
+                        "path": f"/{key}",
+                        "message": msg("patch.field", "only 'enabled' and 'name' can be patched"),
+                    }
+                )
         if "enabled" in body and not isinstance(body["enabled"], bool):
-            problems.append({"path": "/enabled", "message": "must be true or false"})
+            problems.append({"path": "/enabled", "message": msg("patch.enabled", "must be true or false")})
         if "name" in body and (
             not isinstance(body["name"], str) or not 1 <= len(body["name"].strip()) <= 200
         ):
-            problems.append({"path": "/name", "message": "must be a string of 1–200 characters"})
+            problems.append(
+                {"path": "/name", "message": msg("patch.name", "must be a string of 1–200 characters")}
+            )
         if body.get("enabled") is True:
             problems += store.enable_problems(runtime.registry, flow)
         if problems:
@@ -185,8 +193,8 @@ class FlowImport(MethodView):
         docs = body["flows"] if many else [body]
         if not isinstance(docs, list) or not docs:
             raise ValidationFailed(
-                "'flows' must be a non-empty list",
-                [{"path": "/flows", "message": "expected a non-empty array"}],
+                msg("import.empty", "'flows' must be a non-empty list"),
+                [{"path": "/flows", "message": msg("import.empty_list", "expected a non-empty array")}],
             )
         # Validate every document before writing any: a SAVEPOINT per document is not enough,
         # because on SQLite (pysqlite) releasing an outermost SAVEPOINT commits it.
@@ -197,7 +205,7 @@ class FlowImport(MethodView):
             if not found:
                 listed = doc.get("connections", body.get("connections") if many else None)
                 docs[i], unmapped = connections.map_imported(db.session, doc, listed)
-                found = unmapped or connections.reference_problems(
+                found = unmapped or connection_refs.reference_problems(
                     db.session, runtime.registry, docs[i]["nodes"]
                 )
             problems += [{**p, "path": base + (p["path"] if p["path"] != "/" else "") or "/"} for p in found]
@@ -360,7 +368,7 @@ class FlowTestUnsaved(MethodView):
                 problems_detail("flow", len(problems)),
                 [{**p, "path": "/flow" + p["path"]} for p in problems],
             )
-        problems = connections.reference_problems(db.session, runtime.registry, doc["nodes"], "/flow")
+        problems = connection_refs.reference_problems(db.session, runtime.registry, doc["nodes"], "/flow")
         if problems:
             raise ValidationFailed(problems_detail("flow", len(problems)), problems)
         previous = store.previous_nodes(

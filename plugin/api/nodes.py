@@ -11,7 +11,7 @@ from plugin.api.common import context_problems, json_object
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
-from plugin.engine import connections, validation
+from plugin.engine import connection_refs, validation
 from plugin.engine import context as ctx
 from plugin.errors import NotFound, ValidationFailed, problems_detail
 from plugin.nodes.base import SECRET_PLACEHOLDER
@@ -100,7 +100,7 @@ class NodeExecute(MethodView):
             raise ValidationFailed("invalid request", problems)
         node = {"id": "node", "type": type_id, "params": params}
         problems = validation._node_problems([node], runtime.registry)
-        problems += connections.reference_problems(db.session, runtime.registry, [node])
+        problems += connection_refs.reference_problems(db.session, runtime.registry, [node])
         problems = [{**p, "path": p["path"].replace("/nodes/0", "", 1) or "/"} for p in problems]
         # No stored value stands behind a placeholder here: the caller must send the secret itself
         problems += [

@@ -16,6 +16,7 @@ from plugin.api.openapi import ok
 from plugin.engine.context import iso
 from plugin.engine.execution import step_dict
 from plugin.errors import ApiProblem, Conflict, NotFound, ValidationFailed
+from plugin.messages import msg
 from plugin.storage.models import NOT_SUCCEEDED, Run, Step, utcnow
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run history")
@@ -123,7 +124,7 @@ def _cursor_position(cursor: str) -> tuple[datetime, str]:
 def _get(run_id: str) -> Run:
     run = db.session.get(Run, run_id)
     if run is None:
-        raise NotFound(f"no run {run_id!r}")
+        raise NotFound(msg("notfound.run", f"no run {run_id!r}", id=run_id))
     return run
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from plugin.engine import connections
+from plugin.engine import connection_refs, connections
 from plugin.engine.context import iso
 from plugin.engine.graph import Graph
 from plugin.engine.validation import validate_flow, validate_preset
@@ -160,7 +160,7 @@ def save_flow(
 
 
 def _check_connections(session: Session, registry, nodes: list[dict], base: str = "") -> None:
-    problems = connections.reference_problems(session, registry, nodes, base)
+    problems = connection_refs.reference_problems(session, registry, nodes, base)
     if problems:
         raise ValidationFailed(problems_detail("flow", len(problems)), problems)
 

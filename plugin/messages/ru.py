@@ -247,3 +247,30 @@ def _marshmallow(a: dict) -> str | None:
 
 
 CATALOGUE["marshmallow"] = _marshmallow
+
+OTHER: dict[str, Any] = {
+    "connection.not_object": lambda a: "Подключение должно быть JSON-объектом",
+    "connection.id": lambda a: "Код подключения должен быть строкой (он не меняется)",
+    "connection.name": lambda a: "У подключения должно быть название длиной от 1 до 200 знаков",
+    "connection.params": lambda a: "Параметры подключения должны быть JSON-объектом",
+    "connection.bad_type": lambda a: f"Тип подключения — одно из значений: {a['allowed']}",
+    "connection.type_change": lambda a: f"Тип подключения менять нельзя (сейчас «{a['type']}»)",
+    "connection.name_taken": lambda a: f"Подключение типа «{a['type']}» с названием «{a['name']}» уже есть",
+    "connection.used_by_flow": lambda a: f"Используется в сценарии «{a['name']}»",
+    "connection.used_by_preset": lambda a: f"Используется в шаблоне «{a['name']}»",
+    "connection.in_use": lambda a: (
+        f"Подключение «{a['name']}» используется (сценариев: {a['flows']}, шаблонов: {a['presets']}) — "
+        "сначала переключите их на другое подключение"
+    ),
+    "secret.missing": lambda a: "Секрет не задан — введите его",
+    "notfound.flow": lambda a: f"Сценарий «{a['id']}» не найден",
+    "notfound.preset": lambda a: f"Шаблон «{a['id']}» не найден",
+    "notfound.connection": lambda a: f"Подключение «{a['id']}» не найдено",
+    "notfound.run": lambda a: f"Запуск «{a['id']}» не найден",
+    "patch.field": lambda a: "Изменить можно только «enabled» (статус) и «name» (название)",
+    "patch.enabled": lambda a: "Статус: нужно «да» или «нет» (true или false)",
+    "patch.name": lambda a: "Название: текст длиной от 1 до 200 знаков",
+    "import.empty": lambda a: "Нечего импортировать: список «flows» пуст",
+    "import.empty_list": lambda a: "Нужен непустой список сценариев",
+}
+CATALOGUE.update(OTHER)
