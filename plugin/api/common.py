@@ -12,6 +12,7 @@ from flask import request
 
 from plugin.errors import ApiProblem, ValidationFailed
 from plugin.ingest.reading import MalformedJson, pointer, strict_loads, unicode_problem, unstorable
+from plugin.messages import msg
 
 
 def install_strict_json(parser) -> None:
@@ -30,11 +31,17 @@ def json_body(required: bool = True) -> Any:
     raw = request.get_data(cache=True)
     if not raw:  # blanks alone are malformed JSON (400), not an absent body
         if required:
-            raise MalformedJson("a JSON body is required", [{"path": "/", "message": "the body is empty"}])
+            raise MalformedJson(
+                msg("body.required", "a JSON body is required"),
+                [{"path": "/", "message": msg("body.empty", "the body is empty")}],
+            )
         return {}
     mimetype = request.mimetype or ""
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise ApiProblem(f"expected Content-Type application/json, got {mimetype!r}", status=415)
+        raise ApiProblem(
+            msg("body.media_type", f"expected Content-Type application/json, got {mimetype!r}", got=mimetype),
+            status=415,
+        )
     return strict_loads(raw)
 
 
@@ -43,7 +50,8 @@ def json_object(required: bool = True) -> dict:
     body = json_body(required)
     if not isinstance(body, dict):
         raise ValidationFailed(
-            "the body must be a JSON object", [{"path": "/", "message": "expected an object"}]
+            msg("body.object", "the body must be a JSON object"),
+            [{"path": "/", "message": msg("body.expected_object", "expected an object")}],
         )
     return body
 
@@ -61,7 +69,8 @@ def decode_cursor(cursor: str) -> list:
         return value
     except Exception:  # noqa: BLE001 - whatever fails to decode is a cursor this server did not issue
         raise ApiProblem(
-            "the cursor is not one this server issued", [{"path": "/cursor", "message": "invalid cursor"}]
+            msg("cursor.foreign", "the cursor is not one this server issued"),
+            [{"path": "/cursor", "message": msg("cursor.invalid", "invalid cursor")}],
         ) from None
 
 

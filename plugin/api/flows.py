@@ -237,19 +237,19 @@ def _test_context(body: dict) -> tuple[dict, str | None]:
     if body.get("event_id") is not None:
         event = session.get(Event, body["event_id"])
         if event is None:  # the flow (the target) exists; what the body names does not: 422, not 404
-            raise ValidationFailed(
-                "the dry run names a stored event that does not exist",
-                [{"path": "/event_id", "message": f"no stored event {body['event_id']!r}"}],
-            )
+            said = msg("dryrun.no_event_id", f"no stored event {body['event_id']!r}", id=body["event_id"])
+            detail = msg("dryrun.no_event", "the dry run names a stored event that does not exist")
+            raise ValidationFailed(detail, [{"path": "/event_id", "message": said}])
         return ctx.for_event(session, event) or ctx.normalize({}), event.trigger
     for name, model, what, context_of in _STORED_SUBJECTS:
         if body.get(name) is not None:
             row = session.get(model, str(body[name]))
             if row is None:
-                raise ValidationFailed(
-                    f"the dry run names a {what} that does not exist",
-                    [{"path": f"/{name}", "message": f"no {what} {body[name]!r}"}],
+                said = msg("dryrun.no_subject_id", f"no {what} {body[name]!r}", what=what, id=body[name])
+                detail = msg(
+                    "dryrun.no_subject", f"the dry run names a {what} that does not exist", what=what
                 )
+                raise ValidationFailed(detail, [{"path": f"/{name}", "message": said}])
             return context_of(session, row), None
     return ctx.normalize(body.get("context") or {}), None
 
@@ -356,7 +356,8 @@ class FlowTestUnsaved(MethodView):
         body = json_body()
         if not isinstance(body, dict) or not isinstance(body.get("flow"), dict):
             raise ValidationFailed(
-                'expected {"flow": <document>, "context": {...}}', [{"path": "/flow", "message": "required"}]
+                msg("dryrun.shape", 'expected {"flow": <document>, "context": {...}}'),
+                [{"path": "/flow", "message": msg("dryrun.flow_required", "required")}],
             )
         doc = body["flow"]
         existing = db.session.get(Flow, doc.get("id")) if isinstance(doc.get("id"), str) else None

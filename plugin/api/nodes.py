@@ -14,6 +14,7 @@ from plugin.api.openapi import ok
 from plugin.engine import connection_refs, validation
 from plugin.engine import context as ctx
 from plugin.errors import NotFound, ValidationFailed, problems_detail
+from plugin.messages import msg
 from plugin.nodes.base import SECRET_PLACEHOLDER
 
 blp = Blueprint("nodes", __name__, url_prefix="/api/v1/nodes", description="Node catalog and execution")
@@ -23,7 +24,13 @@ def _spec(type_id: str):
     spec = rt().registry.get(type_id)
     if spec is None:
         raise NotFound(
-            f"no node type {type_id!r}", [{"path": "/type", "message": f"unknown node type {type_id!r}"}]
+            msg("notfound.node_type", f"no node type {type_id!r}", type=type_id),
+            [
+                {
+                    "path": "/type",
+                    "message": msg("node.unknown_type", f"unknown node type {type_id!r}", type=type_id),
+                }
+            ],
         )
     return spec
 
@@ -92,12 +99,19 @@ class NodeExecute(MethodView):
         params = body.get("params", {})
         context = body.get("context", {})
         if "params" not in body:
-            problems.append({"path": "/params", "message": "required: the node's params (an object)"})
+            problems.append(
+                {
+                    "path": "/params",
+                    "message": msg("execute.params_required", "required: the node's params (an object)"),
+                }
+            )
         elif not isinstance(params, dict):
-            problems.append({"path": "/params", "message": "params must be an object"})
+            problems.append(
+                {"path": "/params", "message": msg("execute.params_object", "params must be an object")}
+            )
         problems += context_problems(context) + _event_problems(body.get("event"))
         if problems:
-            raise ValidationFailed("invalid request", problems)
+            raise ValidationFailed(problems_detail("", len(problems)), problems)
         node = {"id": "node", "type": type_id, "params": params}
         problems = validation._node_problems([node], runtime.registry)
         problems += connection_refs.reference_problems(db.session, runtime.registry, [node])
@@ -106,7 +120,9 @@ class NodeExecute(MethodView):
         problems += [
             {
                 "path": "/params/" + "/".join(path),
-                "message": "a secret must be given in clear, not as the placeholder",
+                "message": msg(
+                    "execute.placeholder", "a secret must be given in clear, not as the placeholder"
+                ),
             }
             for path in spec.secret_paths(params)
             if validation._at(params, path) == SECRET_PLACEHOLDER

@@ -117,7 +117,8 @@ def _cursor_position(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(created), str(run_id)
     except (TypeError, ValueError):
         raise ApiProblem(
-            "the cursor is not one this server issued", [{"path": "/cursor", "message": "invalid cursor"}]
+            msg("cursor.foreign", "the cursor is not one this server issued"),
+            [{"path": "/cursor", "message": msg("cursor.invalid", "invalid cursor")}],
         ) from None
 
 
@@ -146,9 +147,17 @@ class RunRetry(MethodView):
     def post(self, run_id: str):
         run = _get(run_id)
         if run.trigger == "direct":
-            raise Conflict("a direct node call is not retried by the server: call the node again")
+            raise Conflict(
+                msg("retry.direct", "a direct node call is not retried by the server: call the node again")
+            )
         if run.status != "failed":
-            raise Conflict(f"only a failed run can be retried; this one is {run.status}")
+            raise Conflict(
+                msg(
+                    "retry.status",
+                    f"only a failed run can be retried; this one is {run.status}",
+                    status=run.status,
+                )
+            )
         for step in db.session.scalars(select(Step).where(Step.run_id == run.id)):
             if step.status == "not_reached":
                 db.session.delete(step)

@@ -274,3 +274,41 @@ OTHER: dict[str, Any] = {
     "import.empty_list": lambda a: "Нужен непустой список сценариев",
 }
 CATALOGUE.update(OTHER)
+
+
+def _json_place(a: dict) -> str:
+    return f" (строка {a['line']}, столбец {a['column']})" if a.get("line") else ""
+
+
+# the dry run's stored subjects (plugin/api/flows.py), in the genitive
+_SUBJECTS = {"order": "сделки", "visit": "визита", "custom event": "пользовательского события"}
+REQUESTS: dict[str, Any] = {
+    "body.required": lambda a: "Нужно тело запроса в формате JSON",
+    "body.empty": lambda a: "Тело запроса пустое",
+    "body.media_type": lambda a: f"Нужен заголовок «Content-Type»: «application/json», а не «{a['got']}»",
+    "body.media_types": lambda a: (
+        f"Нужен заголовок «Content-Type»: {' или '.join(f'«{t}»' for t in a['types'])}, а не «{a['got'] or 'никакой'}»"
+    ),
+    "body.send_as": lambda a: f"Пришлите тело как {' или '.join(f'«{t}»' for t in a['types'])}",
+    "body.object": lambda a: "Тело запроса должно быть JSON-объектом",
+    "body.expected_object": lambda a: "Нужен объект",
+    "cursor.foreign": lambda a: "Этот курсор выдан не этим сервером",
+    "cursor.invalid": lambda a: "Неверный курсор",
+    "json.malformed": lambda a: f"Тело запроса — не JSON{_json_place(a)}",
+    "json.syntax": lambda a: f"Ошибка в JSON{_json_place(a)}",
+    "auth.required": lambda a: "Нужен действующий токен (заголовок «Authorization: Bearer …»)",
+    "retry.direct": lambda a: "Прямой вызов узла сервер не повторяет — вызовите узел ещё раз",
+    "retry.status": lambda a: f"Повторить можно только запуск с ошибкой, а у этого статус «{a['status']}»",
+    "notfound.token": lambda a: f"Токен «{a['id']}» не найден",
+    "notfound.node_type": lambda a: f"Тип узла «{a['type']}» не найден",
+    "dryrun.no_event": lambda a: "Тестовый запуск ссылается на событие, которого нет",
+    "dryrun.no_event_id": lambda a: f"События «{a['id']}» нет",
+    "dryrun.no_subject": lambda a: f"Тестовый запуск: {_SUBJECTS.get(a['what'], 'записи')} с таким кодом нет",
+    "dryrun.no_subject_id": lambda a: f"{_SUBJECTS.get(a['what'], 'записи').capitalize()} «{a['id']}» нет",
+    "dryrun.shape": lambda a: 'Нужен объект вида «{"flow": сценарий, "context": данные}»',
+    "dryrun.flow_required": lambda a: "Обязательное поле — сценарий",
+    "execute.params_required": lambda a: "Обязательное поле — параметры узла (объект)",
+    "execute.params_object": lambda a: "Параметры узла должны быть объектом",
+    "execute.placeholder": lambda a: "Секрет нужно передать как есть, а не заглушкой «********»",
+}
+CATALOGUE.update(REQUESTS)

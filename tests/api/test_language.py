@@ -159,3 +159,56 @@ def test_negotiate_without_flask():
     assert negotiate(None) == "ru" and negotiate(None, "en") == "en"
     assert negotiate("EN-us;q=0.3, xx") == "en"
     assert negotiate("ru;q=abc, en;q=0.1") == "en"
+
+
+RU = {"Accept-Language": "ru"}
+RU_REQUESTS = [
+    ("post", "/api/v1/flows", {"data": b"", "content_type": "application/json"}),
+    ("post", "/api/v1/flows", {"data": b"{", "content_type": "application/json"}),
+    ("post", "/api/v1/flows", {"data": b"[]", "content_type": "application/json"}),
+    ("post", "/api/v1/flows", {"data": b"{}", "content_type": "text/plain"}),
+    ("get", "/api/v1/runs?cursor=%%%", {}),
+    ("get", "/api/v1/flows/nope", {}),
+    ("get", "/api/v1/presets/nope", {}),
+    ("get", "/api/v1/connections/nope", {}),
+    ("get", "/api/v1/runs/nope", {}),
+    ("delete", "/api/v1/tokens/999999", {}),
+    ("get", "/api/v1/nodes/action.nothing", {}),
+    ("post", "/api/v1/nodes/action.slack/execute", {"json": {"params": 5}}),
+    (
+        "post",
+        "/api/v1/nodes/action.slack/execute",
+        {"json": {"params": {"text": "x", "webhook_url": "********"}}},
+    ),
+    ("post", "/api/v1/flows/import", {"json": {"flows": []}}),
+    ("post", "/api/v1/flows/test", {"json": {"context": {}}}),
+    ("post", "/api/v1/connections", {"json": {"name": "", "type": "fax", "params": [], "x": 1}}),
+    ("post", "/api/v1/presets", {"json": {"name": "", "kind": "other"}}),
+]
+
+
+@pytest.mark.parametrize("method, path, kw", RU_REQUESTS, ids=[f"{m} {p}" for m, p, _ in RU_REQUESTS])
+def test_the_api_s_other_problems_are_russian_too(client, method, path, kw):
+    from tests.engine.test_validation_messages import english_words
+
+    resp = getattr(client, method)(path, headers=RU, **kw)
+    assert resp.status_code >= 400 and resp.mimetype == "application/problem+json", resp.get_data(
+        as_text=True
+    )
+    body = resp.get_json()
+    for text in [body["title"], body["detail"], *(e["message"] for e in body["errors"])]:
+        assert not english_words(text), (text, body)
+
+
+def test_an_unauthorized_request_is_told_in_russian(anon):
+    from tests.engine.test_validation_messages import english_words
+
+    body = anon.get("/api/v1/flows", headers=RU).get_json()
+    assert body["title"] == "Нужен вход по токену" and not english_words(body["detail"]), body
+
+
+def test_a_flow_patch_is_told_in_russian(client):
+    flow_id = client.post("/api/v1/flows", json=base_flow()).get_json()["id"]
+    resp = client.patch(f"/api/v1/flows/{flow_id}", json={"enabled": "yes", "colour": 1}, headers=RU)
+    said = messages(assert_problem(resp, 422, ["/enabled", "/colour"]))
+    assert said["/enabled"] == "Статус: нужно «да» или «нет» (true или false)"
