@@ -26,7 +26,7 @@ def request_language() -> str:
 def _said(status: int, title: str, detail, errors: list, slug: str | None, lang: str, server_text: bool):
     """Title, detail and errors in ``lang``: messages from their codes, titles by slug or status."""
     if lang != "en":
-        from plugin.messages import ru
+        from plugin.messages import ru_api as ru
 
         title = ru.TITLES.get(slug or "") or ru.STATUS_TITLES.get(status) or title
         if server_text and not isinstance(detail, Message):
