@@ -85,15 +85,30 @@ def context_problems(context: Any, base: str = "/context") -> list[dict]:
     if context is None:
         return []
     if not isinstance(context, dict):
-        return [{"path": base, "message": f"expected an object, got {type(context).__name__}"}]
+        return [
+            {
+                "path": base,
+                "message": msg("context.object", f"expected an object, got {type(context).__name__}"),
+            }
+        ]
     problems = [
-        {"path": f"{base}/{key}", "message": f"expected an object or null, got {type(context[key]).__name__}"}
+        {
+            "path": f"{base}/{key}",
+            "message": msg(
+                "context.record", f"expected an object or null, got {type(context[key]).__name__}"
+            ),
+        }
         for key in CONTEXT_KEYS
         if context.get(key) is not None and not isinstance(context[key], dict)
     ]
     count = context.get("client_orders_count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-        problems.append({"path": f"{base}/client_orders_count", "message": "expected a non-negative integer"})
+        problems.append(
+            {
+                "path": f"{base}/client_orders_count",
+                "message": msg("context.count", "expected a non-negative integer"),
+            }
+        )
     return problems
 
 

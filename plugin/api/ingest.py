@@ -18,6 +18,7 @@ from plugin.ingest import store as ingest
 from plugin.ingest.batch import ingest_batch
 from plugin.ingest.orders import upsert_order
 from plugin.ingest.store import status_map
+from plugin.messages import msg
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def _commit_and_enqueue(events) -> int:
 def _id(value: str, name: str) -> str:
     if not 1 <= len(value) <= 64:
         raise ValidationFailed(
-            "invalid id", [{"path": f"/{name}", "message": "must be 1–64 characters long"}]
+            msg("ingest.id", "invalid id"),
+            [{"path": f"/{name}", "message": msg("ingest.id_length", "must be 1–64 characters long")}],
         )
     return value
 

@@ -149,12 +149,17 @@ def _event_problems(event) -> list[dict]:
     if event is None:
         return []
     if not isinstance(event, dict):
-        return [{"path": "/event", "message": f"expected an object, got {type(event).__name__}"}]
+        return [
+            {
+                "path": "/event",
+                "message": msg("body.expected_object", f"expected an object, got {type(event).__name__}"),
+            }
+        ]
     problems = []
     if "type" in event and not isinstance(event["type"], str):
-        problems.append({"path": "/event/type", "message": "expected a string"})
+        problems.append({"path": "/event/type", "message": msg("execute.event_type", "expected a string")})
     if "data" in event and not isinstance(event["data"], dict):
-        problems.append({"path": "/event/data", "message": "expected an object"})
+        problems.append({"path": "/event/data", "message": msg("body.expected_object", "expected an object")})
     return problems
 
 

@@ -81,13 +81,20 @@ class RunList(MethodView):
             if not 1 <= limit <= 500:
                 raise ValueError
         except ValueError:
-            problems.append({"path": "/limit", "message": "must be an integer from 1 to 500"})
+            problems.append(
+                {"path": "/limit", "message": msg("query.limit", "must be an integer from 1 to 500")}
+            )
             limit = 50
         status = args.get("status")
         if status is not None and status not in STATUSES:  # `?status=` too: not a status
-            problems.append({"path": "/status", "message": f"must be one of {', '.join(STATUSES)}"})
+            problems.append(
+                {
+                    "path": "/status",
+                    "message": msg("query.one_of", f"must be one of {', '.join(STATUSES)}", allowed=STATUSES),
+                }
+            )
         if problems:
-            raise ValidationFailed("invalid query", problems)
+            raise ValidationFailed(msg("query.invalid", "invalid query"), problems)
         query = select(Run)
         for name in ("flow_id", "order_id", "client_id"):
             if args.get(name):

@@ -17,6 +17,7 @@ from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.errors import ApiProblem, NotFound, UnsupportedMediaType, ValidationFailed
 from plugin.ingest import suppressions as reading
+from plugin.messages import msg
 from plugin.nodes._services import optout
 from plugin.storage import suppressions as stored
 from plugin.storage.models import Suppression
@@ -165,7 +166,7 @@ class SuppressionList(MethodView):
     def post(self):
         item, problems = reading.entry(json_object(), region=_region())
         if problems:
-            raise ValidationFailed("the entry cannot be added", problems)
+            raise ValidationFailed(msg("optout.refused", "the entry cannot be added"), problems)
         row, created = stored.add(db.session, **item, source="api")
         db.session.commit()
         return stored.as_dict(row), 201 if created else 200
@@ -181,7 +182,7 @@ class SuppressionImport(MethodView):
         entries, problems = reading.read_csv(reading.decode(_csv_bytes()), _region())
         if not entries:
             problems = problems or [{"line": 2, "path": "/line/2", "message": "в файле нет строк (no rows)"}]
-            raise ValidationFailed("no row of the file could be imported", problems)
+            raise ValidationFailed(msg("optout.no_rows", "no row of the file could be imported"), problems)
         imported, duplicates = stored.add_many(db.session, [item for _line, item in entries], "import")
         db.session.commit()
         return {"imported": imported, "duplicates": duplicates, "errors": problems}
@@ -226,15 +227,22 @@ def _list_args() -> tuple[int, str | None, str | None]:
         if not 1 <= limit <= 500:
             raise ValueError
     except ValueError:
-        problems.append({"path": "/limit", "message": "must be an integer from 1 to 500"})
+        problems.append({"path": "/limit", "message": msg("query.limit", "must be an integer from 1 to 500")})
         limit = 50
     channel = args.get("channel")
     if channel is not None and channel not in stored.CHANNELS:
-        problems.append({"path": "/channel", "message": f"must be one of {', '.join(stored.CHANNELS)}"})
+        problems.append(
+            {
+                "path": "/channel",
+                "message": msg(
+                    "query.one_of", f"must be one of {', '.join(stored.CHANNELS)}", allowed=stored.CHANNELS
+                ),
+            }
+        )
     if len(args.get("q") or "") > 320:
-        problems.append({"path": "/q", "message": "at most 320 characters"})
+        problems.append({"path": "/q", "message": msg("query.q", "at most 320 characters")})
     if problems:
-        raise ValidationFailed("invalid query", problems)
+        raise ValidationFailed(msg("query.invalid", "invalid query"), problems)
     return limit, channel, args.get("q")
 
 

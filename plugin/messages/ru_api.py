@@ -162,6 +162,18 @@ REQUESTS: dict[str, Any] = {
     "dryrun.flow_required": lambda a: "Обязательное поле — сценарий",
     "execute.params_required": lambda a: "Обязательное поле — параметры узла (объект)",
     "execute.params_object": lambda a: "Параметры узла должны быть объектом",
+    "execute.event_type": lambda a: "Нужен текст — тип события",
+    "context.object": lambda a: "Данные события: нужен объект",
+    "context.record": lambda a: "Нужен объект или пустое значение",
+    "context.count": lambda a: "Количество заказов: нужно целое число не меньше 0",
+    "ingest.id": lambda a: "Неверный код",
+    "ingest.id_length": lambda a: "Код: от 1 до 64 знаков",
+    "query.one_of": lambda a: "Допустимые значения: " + ", ".join(f"«{v}»" for v in a["allowed"]),
+    "query.invalid": lambda a: "Неверные параметры запроса",
+    "query.q": lambda a: "Не длиннее 320 знаков",
+    "optout.refused": lambda a: "Запись не добавлена",
+    "optout.no_rows": lambda a: "Ни одна строка файла не импортирована",
+    "query.limit": lambda a: "Нужно целое число от 1 до 500",
     "execute.placeholder": lambda a: "Секрет нужно передать как есть, а не заглушкой «********»",
 }
 

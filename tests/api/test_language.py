@@ -212,3 +212,19 @@ def test_a_flow_patch_is_told_in_russian(client):
     resp = client.patch(f"/api/v1/flows/{flow_id}", json={"enabled": "yes", "colour": 1}, headers=RU)
     said = messages(assert_problem(resp, 422, ["/enabled", "/colour"]))
     assert said["/enabled"] == "Статус: нужно «да» или «нет» (true или false)"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/runs?limit=0&status=bogus",
+        "/api/v1/suppressions?limit=x&channel=fax",
+        "/api/v1/flows/nope/export",
+    ],
+)
+def test_queries_and_look_ups_are_told_in_russian(client, path):
+    from tests.engine.test_validation_messages import english_words
+
+    body = client.get(path, headers=RU).get_json()
+    for text in [body["title"], body["detail"], *(e["message"] for e in body["errors"])]:
+        assert not english_words(text), (text, body)
