@@ -8,6 +8,7 @@ Nothing here imports Flask: the API layer picks the language (:func:`negotiate`)
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from plugin.messages.core import (
@@ -23,10 +24,16 @@ from plugin.messages.core import (
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "Message", "Tr", "msg", "negotiate", "plural_ru", "render"]
 
 
+# «это не email (not an e-mail address)»: a bilingual text's English aside, after its Russian
+_ENGLISH_ASIDE = re.compile(r"\s*\((?=[^()]*[A-Za-z])[^()А-Яа-яЁё]*\)")
+
+
 def render(text: Any, lang: str) -> Any:
     """``text`` said in ``lang``: a :class:`Message` from the catalogue (its English when the
-    catalogue has no entry), anything else as it is."""
+    catalogue has no entry); a plain bilingual text in Russian without its English aside."""
     if not isinstance(text, Message):
+        if lang == "ru" and isinstance(text, str) and re.match(r"^[^A-Za-z]*[А-Яа-яЁё]", text):
+            return _ENGLISH_ASIDE.sub("", text)
         return text
     said = str(text)
     if lang != "en":

@@ -228,3 +228,15 @@ def test_queries_and_look_ups_are_told_in_russian(client, path):
     body = client.get(path, headers=RU).get_json()
     for text in [body["title"], body["detail"], *(e["message"] for e in body["errors"])]:
         assert not english_words(text), (text, body)
+
+
+def test_a_bilingual_message_loses_its_english_aside_in_russian_only(client):
+    bad = {"email": "not-an-address", "channel": "fax"}
+    ru = messages(assert_problem(client.post("/api/v1/suppressions", json=bad, headers=RU), 422))
+    en = messages(
+        assert_problem(client.post("/api/v1/suppressions", json=bad, headers={"Accept-Language": "en"}), 422)
+    )
+    assert ru["/email"] == "это не email: 'not-an-address'" and ru["/channel"].startswith(
+        "канал — одно из email"
+    )
+    assert "(not an e-mail address)" in en["/email"]  # the stored bilingual text, as it was
