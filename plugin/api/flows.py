@@ -262,13 +262,19 @@ def _test_request_problems(body: dict) -> list[dict]:
         isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 < event_id < 2**31
     ):
         problems.append(
-            {"path": "/event_id", "message": f"expected a positive integer event id, got {event_id!r}"}
+            {
+                "path": "/event_id",
+                "message": msg("dryrun.event_id", f"expected a positive integer event id, got {event_id!r}"),
+            }
         )
     for name, _model, _what, _context_of in _STORED_SUBJECTS:
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
             problems.append(
-                {"path": f"/{name}", "message": f"expected a string or an integer, got {value!r}"}
+                {
+                    "path": f"/{name}",
+                    "message": msg("dryrun.id", f"expected a string or an integer, got {value!r}"),
+                }
             )
     return problems
 

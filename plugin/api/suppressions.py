@@ -196,7 +196,7 @@ class SuppressionItem(MethodView):
     def delete(self, entry_id: str):
         row = db.session.get(Suppression, entry_id)
         if row is None:
-            raise NotFound(f"no suppression-list entry {entry_id!r}")
+            raise NotFound(msg("notfound.optout", f"no suppression-list entry {entry_id!r}", id=entry_id))
         db.session.delete(row)
         db.session.commit()
 
@@ -217,7 +217,14 @@ def _csv_bytes() -> bytes:
         return upload.read()
     if request.mimetype in ("text/csv", "text/plain"):
         return request.get_data(cache=True)
-    raise UnsupportedMediaType("expected text/csv or multipart/form-data")
+    raise UnsupportedMediaType(
+        msg(
+            "body.media_types",
+            "expected text/csv or multipart/form-data",
+            types=["text/csv", "multipart/form-data"],
+            got="",
+        )
+    )
 
 
 def _list_args() -> tuple[int, str | None, str | None]:
@@ -253,5 +260,6 @@ def _cursor_position(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(created), str(row_id)
     except (TypeError, ValueError):
         raise ApiProblem(
-            "the cursor is not one this server issued", [{"path": "/cursor", "message": "invalid cursor"}]
+            msg("cursor.foreign", "the cursor is not one this server issued"),
+            [{"path": "/cursor", "message": msg("cursor.invalid", "invalid cursor")}],
         ) from None

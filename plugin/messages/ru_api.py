@@ -77,9 +77,12 @@ MARSHMALLOW = {
     "Not a valid URL.": "Нужен полный адрес, например «https://example.com»",
     "Invalid input type.": "Неверный тип данных",
     "Invalid value.": "Недопустимое значение",
+    "must be 1–64 characters long": "Длина — от 1 до 64 знаков",
+    "must not contain '/'": "Не должно содержать «/»",
 }
 _MARSHMALLOW_PATTERNS = (
     (re.compile(r"^Must be one of: (.*)\.$"), lambda m: f"Допустимые значения: {m[1]}"),
+    (re.compile(r"^must be a string or an integer, got \w+$"), lambda m: "Нужен текст или целое число"),
     (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), lambda m: f"Длина — от {m[1]} до {m[2]}"),
     (re.compile(r"^Longer than maximum length (\d+)\.$"), lambda m: f"Не длиннее {m[1]} знаков"),
     (re.compile(r"^Shorter than minimum length (\d+)\.$"), lambda m: f"Не короче {m[1]} знаков"),
@@ -173,6 +176,9 @@ REQUESTS: dict[str, Any] = {
     "query.q": lambda a: "Не длиннее 320 знаков",
     "optout.refused": lambda a: "Запись не добавлена",
     "optout.no_rows": lambda a: "Ни одна строка файла не импортирована",
+    "dryrun.event_id": lambda a: "Код события: нужно целое число больше 0",
+    "dryrun.id": lambda a: "Нужен текст или целое число",
+    "notfound.optout": lambda a: f"Записи «{a['id']}» в списке отписки нет",
     "query.limit": lambda a: "Нужно целое число от 1 до 500",
     "execute.placeholder": lambda a: "Секрет нужно передать как есть, а не заглушкой «********»",
 }

@@ -184,6 +184,10 @@ RU_REQUESTS = [
     ("post", "/api/v1/flows/test", {"json": {"context": {}}}),
     ("post", "/api/v1/connections", {"json": {"name": "", "type": "fax", "params": [], "x": 1}}),
     ("post", "/api/v1/presets", {"json": {"name": "", "kind": "other"}}),
+    ("post", "/api/v1/events", {"json": {"id": "", "name": "x"}}),
+    ("post", "/api/v1/events", {"json": {"id": [1], "name": "x"}}),
+    ("delete", "/api/v1/suppressions/nope", {}),
+    ("post", "/api/v1/suppressions/import", {"data": b"x", "content_type": "text/plain"}),
 ]
 
 
