@@ -231,14 +231,15 @@ def _run_all(n_workers: int) -> int:
     token = prepared.stdout.strip().splitlines()[-1]
     config = from_env()
     port = config["PORT"]
-    sys.stdout.write(
-        "\n  Marketing automation is starting.\n"
+    sys.stdout.write(f"\n  Marketing automation is starting on port {port}…\n")
+    sys.stdout.flush()
+    ready = (
+        "\n  Marketing automation is ready.\n"
         f"  Open  http://127.0.0.1:{port}/?token={token}\n"
         f"  API   http://127.0.0.1:{port}/api/v1  (Authorization: Bearer {token})\n"
         f"  Data  {config['DATA_DIR']}   Redis {os.environ['REDIS_URL']}\n\n"
     )
-    sys.stdout.flush()
-    return supervise(port, n_workers)
+    return supervise(port, n_workers, ready)
 
 
 def _rotate_secrets() -> int:

@@ -95,6 +95,8 @@ def from_env() -> dict:
         # problem details follow Accept-Language (ru, en); this is the default (SPEC §11)
         "LANGUAGE": _language(),
         "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),
+        # seconds between checks of the scenarios' failure alerts (plugin/engine/alerts.py); 0: never
+        "ALERT_INTERVAL": _int("AUTOMATION_ALERT_INTERVAL", 60, minimum=0),
         # retention (plugin/engine/retention.py): 0 keeps forever; PRUNE_INTERVAL 0 = only `server.py prune`
         "EVENT_RETENTION_HOURS": _int("AUTOMATION_EVENT_RETENTION_HOURS", 72, minimum=0),
         "RUN_RETENTION_DAYS": _int("AUTOMATION_RUN_RETENTION_DAYS", 30, minimum=0),

@@ -303,9 +303,34 @@ def run_until_signalled(children: list[subprocess.Popen], stopping: threading.Ev
     return code
 
 
-def supervise(port: int, n_workers: int) -> int:
+def announce_when_up(port: int, message: str, stopping: threading.Event, timeout: float = 120) -> None:
+    """Print ``message`` (the URLs to open) once the API answers on ``port``, from a thread: a URL
+    printed before the server listens greets the user with "connection refused" for 3–5 s."""
+    import urllib.error
+    import urllib.request
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        while not stopping.is_set() and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2):
+                    pass
+            except urllib.error.HTTPError:
+                pass  # it answers: 503 while a worker is still starting
+            except OSError:
+                stopping.wait(0.1)
+                continue
+            sys.stdout.write(message)
+            sys.stdout.flush()
+            return
+
+    threading.Thread(target=wait, name="announce", daemon=True).start()
+
+
+def supervise(port: int, n_workers: int, ready_message: str = "") -> int:
     """Start API, workers and scheduler as children; stop them all within 10 s of Ctrl-C/SIGTERM,
-    then the embedded Redis (if this process started it)."""
+    then the embedded Redis (if this process started it). ``ready_message`` is printed once the
+    API answers."""
     from plugin.storage.redisconn import stop_embedded_redis
 
     stopping = stop_on_signals()
@@ -318,6 +343,8 @@ def supervise(port: int, n_workers: int) -> int:
             _child(worker, {**os.environ, "AUTOMATION_WORKER_SCHEDULER": "0"}) for _ in range(n_workers)
         ]
         children.append(_child([sys.executable, str(ROOT / "server.py"), "scheduler"]))
+        if ready_message:
+            announce_when_up(port, ready_message, stopping)
         return run_until_signalled(children, stopping)
     finally:
         stop_children(children)  # a no-op for children already stopped

@@ -144,8 +144,14 @@ class NodeType:
             "description": self.description,
         }
 
+    @property
+    def events(self) -> list[str] | None:
+        """The event types a condition works with (SPEC §3.2), or None: with any event."""
+        allowed = getattr(self.module, "EVENTS", None) if self.kind == "condition" else None
+        return sorted(allowed) if allowed is not None else None
+
     def describe(self) -> dict[str, Any]:
-        return {**self.summary(), "schema": self.schema}
+        return {**self.summary(), "events": self.events, "schema": self.schema}
 
 
 class Registry:

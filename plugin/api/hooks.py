@@ -67,7 +67,7 @@ FORM_ANSWERS = {
     "429": http.HTTPStatus(429).name,
 }
 THANKS = (
-    "<!doctype html><meta charset=utf-8><title>Спасибо</title>"
+    '<!doctype html><meta charset=utf-8><link rel=icon href="data:,"><title>Спасибо</title>'
     "<p>Спасибо! Заявка отправлена.</p><p lang=en>Thank you, the form was sent.</p>"
 )
 

@@ -16,7 +16,8 @@ from typing import Any
 from apispec import BasePlugin
 from flask_smorest import Api
 
-from plugin.api.openapi_language import ACCEPT_LANGUAGE, CONTENT_LANGUAGE
+from plugin.api.openapi_language import CONTENT_LANGUAGE, with_accept_language
+from plugin.api.openapi_runs import RUN_HISTORY_PROPERTIES
 from plugin.registry import SCHEMAS_DIR
 
 PROBLEM = "application/problem+json"
@@ -47,6 +48,7 @@ NODE = _obj(
         "params": {"type": "object", "description": "x-secret params read '********'"},
         "position": {"type": "object"},
         "disabled": {"type": "boolean"},
+        "copy_of": _obj(["flow", "node"], {"flow": {"type": "string"}, "node": {"type": "string"}}),
     },
 )
 EDGE = _obj(
@@ -200,6 +202,8 @@ RUN = _obj(
         "steps": {"type": "array", "items": _ref("Step")},
     },
 )
+RUN["properties"].update(RUN_HISTORY_PROPERTIES)
+RUN["required"].extend(RUN_HISTORY_PROPERTIES)
 NODE_TYPE = _obj(
     ["type", "kind", "version", "title", "description", "schema"],
     {
@@ -208,6 +212,7 @@ NODE_TYPE = _obj(
         "version": {"type": "integer"},
         "title": I18N,
         "description": I18N,
+        "events": {"type": ["array", "null"], "items": {"type": "string"}, "description": "null: any event"},
         "schema": {"type": "object", "description": "JSON Schema (draft 2020-12) of the node's params"},
     },
 )
@@ -341,11 +346,8 @@ def ok(schema: str, status: int = 200, description: str | None = None) -> dict:
 
 def problem_response(status: int | str, description: str | None = None) -> dict:
     phrase = description or (http.HTTPStatus(int(status)).phrase if str(status).isdigit() else "Error")
-    return {
-        "description": phrase,
-        "headers": {"Content-Language": CONTENT_LANGUAGE},
-        "content": {PROBLEM: {"schema": _ref("Problem")}},
-    }
+    problem = {"description": phrase, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    return problem | {"headers": {"Content-Language": CONTENT_LANGUAGE}}
 
 
 class ProblemApi(Api):
@@ -374,9 +376,7 @@ class ProblemsPlugin(BasePlugin):
 
     def operation_helper(self, path=None, operations=None, **kwargs) -> None:
         for operation in (operations or {}).values():
-            parameters = operation.setdefault("parameters", [])
-            if not any(isinstance(p, dict) and p.get("name") == "Accept-Language" for p in parameters):
-                parameters.append(dict(ACCEPT_LANGUAGE))
+            with_accept_language(operation)
             responses = operation.setdefault("responses", {})
             statuses = [400, 503]
             if operation.get("security") != []:

@@ -14,3 +14,10 @@ CONTENT_LANGUAGE = {
     "description": "The language the problem is written in",
     "schema": {"type": "string", "enum": ["ru", "en"]},
 }
+
+
+def with_accept_language(operation: dict) -> None:
+    """Every operation takes ``Accept-Language`` (once)."""
+    parameters = operation.setdefault("parameters", [])
+    if not any(isinstance(p, dict) and p.get("name") == "Accept-Language" for p in parameters):
+        parameters.append(dict(ACCEPT_LANGUAGE))

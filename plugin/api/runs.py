@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, update
 
+from plugin.api import runs_csv
 from plugin.api.common import decode_cursor, encode_cursor
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
+from plugin.api.openapi_runs import MOMENT_PATTERN, RUN_LIST_PARAMETERS, RUN_LIST_RESPONSE
+from plugin.engine import history
 from plugin.engine.context import iso
 from plugin.engine.execution import step_dict
 from plugin.errors import ApiProblem, Conflict, NotFound, ValidationFailed
 from plugin.messages import msg
-from plugin.storage.models import NOT_SUCCEEDED, Run, Step, utcnow
+from plugin.storage.models import Flow, Run, Step, utcnow
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run history")
 
@@ -58,62 +62,81 @@ def _steps_for(run_ids: list[str]) -> dict[str, list[Step]]:
 @blp.route("")
 class RunList(MethodView):
     @blp.doc(
-        summary="Runs, newest first; filter by flow_id, status, order_id, client_id; cursor pagination",
-        parameters=[
-            {"name": n, "in": "query", "required": False, "schema": s}
-            for n, s in (
-                ("flow_id", {"type": "string"}),
-                ("status", {"enum": list(STATUSES)}),
-                ("order_id", {"type": "string"}),
-                ("client_id", {"type": "string"}),
-                ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
-                ("cursor", {"type": "string", "description": "next_cursor of the previous page"}),
-            )
-        ],
+        summary="Runs, newest first, with each run's deal, client and recipient; filters; cursor pages; CSV",
+        parameters=RUN_LIST_PARAMETERS,
     )
-    @blp.doc(responses=ok("RunList", 200))
+    @blp.doc(responses={"200": RUN_LIST_RESPONSE})
     @blp.response(200)
     def get(self):
-        args = request.args
-        problems = []
-        try:
-            limit = int(args.get("limit", 50))
-            if not 1 <= limit <= 500:
-                raise ValueError
-        except ValueError:
-            problems.append(
-                {"path": "/limit", "message": msg("query.limit", "must be an integer from 1 to 500")}
-            )
-            limit = 50
-        status = args.get("status")
-        if status is not None and status not in STATUSES:  # `?status=` too: not a status
-            problems.append(
-                {
-                    "path": "/status",
-                    "message": msg("query.one_of", f"must be one of {', '.join(STATUSES)}", allowed=STATUSES),
-                }
-            )
-        if problems:
-            raise ValidationFailed(msg("query.invalid", "invalid query"), problems)
-        query = select(Run)
-        for name in ("flow_id", "order_id", "client_id"):
-            if args.get(name):
-                query = query.where(getattr(Run, name) == args[name])
-        if status:
-            query = query.where(Run.status == status)
-            if status != "succeeded":  # through ix_runs_status_created, in order (models.NOT_SUCCEEDED)
-                query = query.where(NOT_SUCCEEDED)
-        if args.get("cursor"):
-            created_at, run_id = _cursor_position(args["cursor"])
-            query = query.where(
-                or_(Run.created_at < created_at, and_(Run.created_at == created_at, Run.id < run_id))
-            )
-        runs = db.session.scalars(query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit + 1)).all()
-        more = len(runs) > limit
-        runs = runs[:limit]
+        filters, limit, fmt = _list_args(request.args)
+        if fmt == "csv":
+            return runs_csv.response(db.session, filters)
+        after = _cursor_position(request.args["cursor"]) if request.args.get("cursor") else None
+        runs, more = history.page(db.session, filters, limit, after)
         steps = _steps_for([r.id for r in runs])
+        known = history.related(db.session, runs)
         next_cursor = encode_cursor(runs[-1].created_at.isoformat(), runs[-1].id) if more else None
-        return {"runs": [run_dict(r, steps[r.id]) for r in runs], "next_cursor": next_cursor}
+        return {
+            "runs": [{**run_dict(r, steps[r.id]), **history.extras(r, known)} for r in runs],
+            "next_cursor": next_cursor,
+        }
+
+
+def _list_args(args) -> tuple[history.Filters, int, str]:
+    """The list's filters, page size and format; every bad parameter at once as a 400 problem."""
+    problems = []
+    try:
+        limit = int(args.get("limit", 50))
+        if not 1 <= limit <= 500:
+            raise ValueError
+    except ValueError:
+        problems.append({"path": "/limit", "message": msg("query.limit", "must be an integer from 1 to 500")})
+        limit = 50
+    status = args.get("status")
+    if status is not None and status not in STATUSES:  # `?status=` too: not a status
+        said = msg("query.one_of", f"must be one of {', '.join(STATUSES)}", allowed=STATUSES)
+        problems.append({"path": "/status", "message": said})
+    fmt = args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        said = msg("query.one_of", f"must be json or csv, got {fmt!r}", allowed=("json", "csv"))
+        problems.append({"path": "/format", "message": said})
+    recipient = args.get("recipient")
+    if recipient is not None and not 1 <= len(recipient.rstrip("*")) <= 320:
+        said = msg("query.recipient", "must be 1 to 320 characters (a trailing * for a prefix)")
+        problems.append({"path": "/recipient", "message": said})
+    since, until = (_moment(args, name, problems) for name in ("since", "until"))
+    if since is not None and until is not None and since >= until:
+        problems.append({"path": "/until", "message": msg("query.until", "must be later than since")})
+    if problems:
+        raise ValidationFailed(msg("query.invalid", "invalid query"), problems)
+    filters = history.Filters(
+        flow_id=args.get("flow_id") or None,
+        status=status or None,
+        order_id=args.get("order_id") or None,
+        client_id=args.get("client_id") or None,
+        recipient=recipient,
+        since=since,
+        until=until,
+    )
+    return filters, limit, fmt
+
+
+def _moment(args, name: str, problems: list) -> datetime | None:
+    """An ISO 8601 date or date-time as naive UTC (no offset: UTC)."""
+    value = args.get(name)
+    if value is None:
+        return None
+    try:
+        if not re.fullmatch(MOMENT_PATTERN, value):  # what the document states, not all Python reads
+            raise ValueError(value)
+        moment = datetime.fromisoformat(value)
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    except (ValueError, OverflowError):  # OverflowError: an offset that pushes it past year 1 or 9999
+        said = msg(
+            "query.moment", f"must be an ISO 8601 date or date-time, got {value[:40]!r}", value=value[:40]
+        )
+        problems.append({"path": f"/{name}", "message": said})
+        return None
 
 
 def _cursor_position(cursor: str) -> tuple[datetime, str]:
@@ -142,8 +165,14 @@ class RunItem(MethodView):
     @blp.doc(responses=ok("Run", 200))
     @blp.response(200)
     def get(self, run_id: str):
-        run = _get(run_id)
-        return run_dict(run, _steps_for([run.id])[run.id])
+        return _item(_get(run_id))
+
+
+def _item(run: Run) -> dict:
+    return {
+        **run_dict(run, _steps_for([run.id])[run.id]),
+        **history.extras(run, history.related(db.session, [run])),
+    }
 
 
 @blp.route("/<string:run_id>/retry")
@@ -174,13 +203,25 @@ class RunRetry(MethodView):
                 step.error = None
                 step.resume_at = None
                 step.finished_at = None
-        run.status = "queued"
-        run.error = None
-        run.finished_at = None
-        run.updated_at = utcnow()
-        run.next_attempt_at = None
+        # claimed with its status in the WHERE: of two retries at once, one replays the run
+        claimed = db.session.execute(
+            update(Run)
+            .where(Run.id == run.id, Run.status == "failed")
+            .values(status="queued", error=None, finished_at=None, updated_at=utcnow(), next_attempt_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            db.session.rollback()
+            raise Conflict("this run is being retried already")
+        if run.flow_id:  # no longer failed: the flow's «ошибок» counts the runs that are failed now
+            db.session.execute(
+                update(Flow)
+                .where(Flow.id == run.flow_id, Flow.failed_count > 0)
+                .values(failed_count=Flow.failed_count - 1)
+            )
         db.session.commit()
+        db.session.refresh(run)
         from plugin.jobs.queue import enqueue_run
 
         enqueue_run(rt().queue, run.id)
-        return run_dict(run, _steps_for([run.id])[run.id])
+        return _item(run)

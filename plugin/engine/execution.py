@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from plugin.engine.calls import Engine, Outcome, busy_outcome, call_action, refused_outcome
 from plugin.engine.context import for_conditions, iso
 from plugin.engine.graph import DONE, Graph, StepView, evaluate
+from plugin.engine.recipients import recipient_of
 from plugin.engine.sendwindow import window_outcome
 from plugin.storage.models import Flow, Run, Step, new_id, utcnow
 from plugin.storage.secrets import open_params
@@ -362,6 +363,7 @@ def execute_direct(
         context=context,
         order_id=(context.get("order") or {}).get("id"),
         client_id=(context.get("client") or {}).get("external_id"),
+        recipient=recipient_of({"nodes": [node]}, context),
     )
     step = Step(run_id=run.id, node_id=node["id"], node_type=node["type"], status="pending", state={})
     session.add(run)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from plugin.engine import connection_refs, connections
+from plugin.engine import alerts, connection_refs, connections
 from plugin.engine.context import iso
 from plugin.engine.graph import Graph
 from plugin.engine.validation import validate_flow, validate_preset
@@ -31,28 +31,39 @@ def _clean_nodes(registry, nodes: list[dict]) -> list[dict]:
 
 def previous_nodes(session: Session, nodes: list[dict], stored: list[dict] | None) -> list[dict]:
     """What a placeholder secret of ``nodes`` keeps: the stored flow's node of the same id and
-    type, else, for a node built from a template (its ``preset``: ``{"id", "node"}``), that
-    template's node, whose sealed secrets a scenario made from it carries (never shown)."""
+    type, else the node it was made from: a template's node (its ``preset``: ``{"id", "node"}``)
+    or a stored scenario's node it was copied from (its ``copy_of``: ``{"flow", "node"}``), whose
+    sealed secrets the new node carries (never shown)."""
     before = {n.get("id"): n for n in stored or []}
     out = list(stored or [])
     for node in nodes:
-        ref = node.get("preset")
         kept = before.get(node.get("id"))
-        if not isinstance(ref, dict) or (kept is not None and kept.get("type") == node.get("type")):
+        if kept is not None and kept.get("type") == node.get("type"):
             continue
-        preset = session.get(Preset, ref.get("id")) if isinstance(ref.get("id"), str) else None
-        source = next(
-            (n for n in (preset.definition["nodes"] if preset else []) if n.get("id") == ref.get("node")),
-            None,
-        )
+        source = _source_node(session, node)
         if source is not None and source.get("type") == node.get("type"):
             out.append({"id": node["id"], "type": node["type"], "params": source.get("params") or {}})
     return out
 
 
+def _source_node(session: Session, node: dict) -> dict | None:
+    """The stored node a new node was made from (``preset`` or ``copy_of``), or None."""
+    for key, model, id_key in (("preset", Preset, "id"), ("copy_of", Flow, "flow")):
+        ref = node.get(key)
+        if not isinstance(ref, dict):
+            continue
+        row = session.get(model, ref.get(id_key)) if isinstance(ref.get(id_key), str) else None
+        found = next(
+            (n for n in (row.definition["nodes"] if row else []) if n.get("id") == ref.get("node")), None
+        )
+        if found is not None:
+            return found
+    return None
+
+
 def _strip_sources(nodes: list[dict]) -> list[dict]:
-    """The nodes as stored: a node's ``preset`` source is spent once its secrets are sealed."""
-    return [{k: v for k, v in node.items() if k != "preset"} for node in nodes]
+    """The nodes as stored: a node's ``preset`` / ``copy_of`` source is spent once its secrets are sealed."""
+    return [{k: v for k, v in node.items() if k not in ("preset", "copy_of")} for node in nodes]
 
 
 def _event_type(nodes: list[dict], edges: list[dict]) -> str:
@@ -127,7 +138,7 @@ def save_flow(
 ) -> Flow:
     """Create (``flow`` None) or replace a flow from a SPEC §6 document; raises ValidationFailed."""
     _check(registry, doc, enabling=False, base=base)
-    _check_connections(session, registry, doc["nodes"], base)
+    _check_connections(session, registry, doc["nodes"], base, doc.get("settings"))
     nodes = _clean_nodes(registry, doc["nodes"])
     previous = previous_nodes(session, nodes, flow.definition["nodes"] if flow is not None else None)
     sealed = _strip_sources(seal_nodes(registry, box, nodes, previous))
@@ -159,8 +170,9 @@ def save_flow(
     return flow
 
 
-def _check_connections(session: Session, registry, nodes: list[dict], base: str = "") -> None:
+def _check_connections(session: Session, registry, nodes: list[dict], base: str = "", settings=None) -> None:
     problems = connection_refs.reference_problems(session, registry, nodes, base)
+    problems += alerts.problems(session, settings, base)  # the failure alert's connection
     if problems:
         raise ValidationFailed(problems_detail("flow", len(problems)), problems)
 

@@ -16,6 +16,7 @@ from plugin.engine.context import for_conditions
 from plugin.engine.dispatch import days_key, is_days_trigger
 from plugin.engine.frequency import reason, subject_of
 from plugin.engine.graph import Graph, StepView, evaluate
+from plugin.engine.recipients import recipient_of
 from plugin.engine.settle import runnable_now
 from plugin.storage.models import new_id, utcnow
 from plugin.storage.secrets import open_params
@@ -198,6 +199,7 @@ def _run_row(
         "context": context,
         "order_id": (context.get("order") or {}).get("id"),
         "client_id": (context.get("client") or {}).get("external_id"),
+        "recipient": recipient_of(definition, context),
         "created_at": now,
         "updated_at": now,
     }

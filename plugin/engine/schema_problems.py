@@ -39,6 +39,7 @@ FIELD_NAMES = {
     "days": Tr(ru="Дни недели", en="days"),
     "timezone": Tr(ru="Часовой пояс", en="timezone"),
     "kind": Tr(ru="Вид шаблона", en="kind"),
+    "failure_share": Tr(ru="Доля ошибок", en="failure_share"),
     "id": Tr(ru="Код", en="id"),
     "version": Tr(ru="Версия", en="version"),
     "format": Tr(ru="Формат", en="format"),

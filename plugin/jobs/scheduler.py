@@ -44,6 +44,17 @@ def schedule_jobs(scheduler, config: dict, queue_name: str) -> list:
                 _job(JOB_PREFIX + "prune"), queue_name, interval=prune_interval, job_timeout=600, result_ttl=0
             )
         )
+    alert_interval = int(config.get("ALERT_INTERVAL", 60))
+    if alert_interval > 0:  # the scenarios' failure alerts (plugin/engine/alerts.py)
+        jobs.append(
+            scheduler.register(
+                _job(JOB_PREFIX + "alerts"),
+                queue_name,
+                interval=alert_interval,
+                job_timeout=300,
+                result_ttl=0,
+            )
+        )
     for job in jobs:
         job.__class__ = JsonCronJob
     return jobs

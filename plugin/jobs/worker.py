@@ -330,6 +330,17 @@ def sweep() -> dict:
         return {"due": len(due), "events": len(events), "runs": len(runs)}
 
 
+def alerts() -> list[dict]:
+    """Periodic: the scenarios' failure alerts that are due (``plugin.engine.alerts``)."""
+    from plugin.engine import alerts as failure_alerts
+
+    ctx = context()
+    with _session() as session:
+        return failure_alerts.check(
+            session, ctx.engine, ctx.runtime.redis, public_url=ctx.config.get("PUBLIC_URL") or ""
+        )
+
+
 def prune() -> dict[str, Any]:
     """The scheduler's periodic prune of old engine rows (see ``plugin.jobs.scheduler.schedule_jobs``)."""
     from plugin.engine import retention

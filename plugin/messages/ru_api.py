@@ -173,6 +173,11 @@ REQUESTS: dict[str, Any] = {
     "ingest.id_length": lambda a: "Код: от 1 до 64 знаков",
     "query.one_of": lambda a: "Допустимые значения: " + ", ".join(f"«{v}»" for v in a["allowed"]),
     "query.invalid": lambda a: "Неверные параметры запроса",
+    "query.recipient": lambda a: "Получатель: от 1 до 320 знаков («*» в конце — поиск по началу)",
+    "query.until": lambda a: "Конец периода должен быть позже начала",
+    "query.moment": lambda a: (
+        f"Нужна дата или дата и время в формате ISO 8601 (например «2026-12-01»), а не «{a['value']}»"
+    ),
     "query.q": lambda a: "Не длиннее 320 знаков",
     "optout.refused": lambda a: "Запись не добавлена",
     "optout.no_rows": lambda a: "Ни одна строка файла не импортирована",

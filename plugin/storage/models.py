@@ -265,6 +265,8 @@ class Run(Base):
     context: Mapped[dict] = mapped_column(JSON)
     order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # who its first action writes to (engine/recipients.py): the history's «получатель» filter
+    recipient: Mapped[str | None] = mapped_column(String(320), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -280,6 +282,14 @@ class Run(Base):
         Index("ix_runs_created", "created_at", "id"),
         partial_index("ix_runs_order_id", "order_id", where="order_id IS NOT NULL"),
         partial_index("ix_runs_client_id", "client_id", where="client_id IS NOT NULL"),
+        # exact and prefix look-ups (``LIKE 'x%'`` on PostgreSQL needs the pattern operator class)
+        Index(
+            "ix_runs_recipient",
+            "recipient",
+            postgresql_ops={"recipient": "varchar_pattern_ops"},
+            postgresql_where=text("recipient IS NOT NULL"),
+            sqlite_where=text("recipient IS NOT NULL"),
+        ),
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from plugin.api.extensions import db
+from tests.conftest import free_port
 from tests.engine.test_ingest_and_runs import drain
 from tests.fakes.slack import FakeSlack
 
@@ -134,6 +135,23 @@ def test_check_really_connects_and_says_what_failed(client, fake_slack, fake_smt
         {"name": "tg2", "type": "telegram", "params": {"bot_token": "9:zz", "base_url": fake_telegram.url}},
     )
     assert tg_bad["ok"] is False and "401" in tg_bad["message"]
+
+
+def test_check_webhook_reaches_the_address_without_sending_data(client, fake_receiver):
+    hook = {"name": "w", "type": "webhook", "params": {"url": fake_receiver.url + "/hook"}}
+    up = _check(client, hook)
+    assert up["ok"] is True and "пробные данные не отправлялись" in up["message"], up
+    assert fake_receiver.deliveries == []  # a HEAD request, never an event
+    fake_receiver.respond_with(503)
+    down = _check(client, {**hook, "name": "w2"})
+    assert down == {"ok": False, "message": "Сервер по адресу отвечает ошибкой (HTTP 503)"}
+    fake_receiver.gone()
+    gone = _check(client, {**hook, "name": "w3"})
+    assert gone == {"ok": False, "message": "Адрес не найден на сервере (HTTP 410)"}
+    refused = _check(client, {**hook, "name": "w4", "params": {"url": f"http://127.0.0.1:{free_port()}/h"}})
+    assert refused["ok"] is False and refused["message"].startswith("Не удалось связаться с сервером"), (
+        refused
+    )
 
 
 def test_check_crm_and_sms_accounts(client, fake_amocrm, fake_bitrix24, fake_smsru, fake_twilio):

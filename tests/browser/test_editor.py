@@ -28,16 +28,24 @@ def test_build_by_drag_and_drop_enable_in_the_list_and_see_the_run(ui, procs, fa
     ui.by("flow-add").click()
     expect(ui.by("canvas-empty")).to_be_visible()
 
-    # event → condition → (да) Slack / (нет) webhook, each dragged from the palette onto the pane
+    # event → condition → (да) Slack / (нет) webhook, each dragged from the palette onto the pane;
+    # a dropped node is connected after the selected one, the node added before it
     event = drop(page, "palette-event.order_created", 330, 50)
     cond = drop(page, "palette-condition.order_price", 330, 200)
     slack = drop(page, "palette-action.slack", 180, 380)
+    expect(edge(page, event, cond)).to_be_attached()
+    expect(edge(page, cond, slack, "true")).to_be_attached()
+    page.locator(".react-flow__pane").click(
+        position={"x": 600, "y": 600}
+    )  # nothing selected: after the chain's end
     hook = drop(page, "palette-action.webhook", 480, 380)
     expect(ui.by("canvas-empty")).to_have_count(0)
     expect(ui.by(f"node-{hook}")).to_have_attribute("data-type", "action.webhook")
+    expect(edge(page, slack, hook)).to_be_attached()
+    edge(page, slack, hook).click()
+    page.keyboard.press("Delete")
+    expect(page.locator(".react-flow__edge")).to_have_count(2)
 
-    connect(page, f"handle-{event}-out", f"handle-{cond}-in")
-    connect(page, f"handle-{cond}-true", f"handle-{slack}-in")
     connect(page, f"handle-{cond}-false", f"handle-{hook}-in")
     expect(edge(page, event, cond)).to_be_attached()
     expect(edge(page, cond, slack, "true")).to_be_attached()

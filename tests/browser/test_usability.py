@@ -75,7 +75,7 @@ def test_the_main_actions_work_from_the_keyboard(ui):
         "condition.order_price",
         "action.webhook",
     ]
-    assert saved["nodes"][1]["params"] == {"operator": "gte", "value": 15000}
+    assert saved["nodes"][1]["params"] == {"operator": "gt", "value": 15000}
     assert saved["nodes"][2]["params"]["url"] == "http://127.0.0.1:9/kbd"
     assert sorted((e["from"], e["to"], e.get("branch")) for e in saved["edges"]) == [
         ("order_created", "order_price", None),

@@ -97,3 +97,39 @@ def test_server_py_starts_everything_and_stops_cleanly(tmp_path, fake_receiver):
     assert proc.returncode == 0
     time.sleep(0.5)
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.slow
+def test_the_url_is_printed_once_the_server_answers(tmp_path):
+    """Issue #18: the printed URL answered only 3–5 s after it was printed."""
+    port = free_port()
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AUTOMATION_API_TOKEN")
+    }
+    env.update({"PORT": str(port), "AUTOMATION_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:  # ends when the server does (it would not print the URL at all)
+            lines.append(line)
+            if "?token=" in line:
+                break
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)\?token=(\S+)", "".join(lines))
+        assert url, "".join(lines)
+        assert "starting" in lines[1] and "?token=" not in "".join(lines[:2])  # said at once, no URL yet
+        page = requests.get(url.group(1), timeout=5)  # at once: no connection refused
+        assert page.status_code == 200 and "<html" in page.text.lower()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise

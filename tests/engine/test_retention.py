@@ -470,6 +470,7 @@ def test_the_scheduler_registers_the_prune(app, env, monkeypatch):
     assert [(j.func_name, j.interval) for j in jobs] == [
         ("plugin.jobs.worker.sweep", 1),
         ("plugin.jobs.worker.prune", 300),
+        ("plugin.jobs.worker.alerts", 60),
     ]
     queue = Queue(env["AUTOMATION_QUEUE"], connection=connection, serializer=JSONSerializer)
     jobs[1].enqueue(connection)  # as the scheduler does: JSON, on the engine's queue
@@ -481,7 +482,7 @@ def test_the_scheduler_registers_the_prune(app, env, monkeypatch):
         assert [
             j.func_name
             for j in schedule_jobs(CronScheduler(connection=connection), app.config, env["AUTOMATION_QUEUE"])
-        ] == ["plugin.jobs.worker.sweep"]
+        ] == ["plugin.jobs.worker.sweep", "plugin.jobs.worker.alerts"]
         monkeypatch.undo()
     connection.close()
 

@@ -134,6 +134,7 @@ FLOW_CASES = {
         settings={"frequency": {"per": "someone", "limit": 1, "window_hours": 100000}, "send_window": WINDOW}
     ),
     "days": flow(settings={"send_window": {**WINDOW, "days": [1, 1, 2, 3, 4, 5, 6, 7]}}),
+    "alert share": flow(settings={"alert": {"failure_share": 0, "connection": "c1"}}),
     "no days": flow(settings={"send_window": {**WINDOW, "days": [], "timezone": ""}}),
     "window": flow(settings={"send_window": {"from": "21:00", "to": "09:00", "timezone": "Mars/Base"}}),
     "amount as words": flow(node("big", "condition.order_price", operator="bogus", value="десять тысяч"), slack()),

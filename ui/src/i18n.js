@@ -11,6 +11,8 @@ import { settingsMessages } from './i18n/settings.js';
 import { tokenMessages } from './i18n/tokens.js';
 import { connectionMessages } from './i18n/connections.js';
 import { errorMessages } from './i18n/errors.js';
+import { summaryMessages } from './i18n/summaries.js';
+import { historyMessages } from './i18n/history.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
@@ -25,6 +27,8 @@ export const messages = {
   ...optoutMessages,
   ...settingsMessages,
   ...errorMessages,
+  ...summaryMessages,
+  ...historyMessages,
 };
 
 /** rjsf's translateString for `lang`. */

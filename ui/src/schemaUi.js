@@ -69,6 +69,8 @@ function propertyUi(prop, lang) {
   else if (widget === 'connection') ui['ui:widget'] = 'connection';
   else if (prop['x-template']) ui['ui:widget'] = 'template';
   else if (widget === 'textarea') ui['ui:widget'] = 'textarea';
+  // rjsf draws a "number" (not "integer") as a text box; an amount is typed into a number input
+  else if (prop.type === 'number' && !prop.enum) ui['ui:widget'] = 'updown';
   if (widget === 'textarea' || widget === 'html') ui['ui:options'] = { ...(ui['ui:options'] || {}), multiline: true, rows: widget === 'html' ? 10 : 4 };
   if (prop['x-template']) ui['ui:options'] = { ...(ui['ui:options'] || {}), template: true };
   if (!prop['x-secret'] && Array.isArray(prop.examples) && typeof prop.examples[0] === 'string' && !prop.enum) {

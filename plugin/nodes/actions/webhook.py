@@ -6,9 +6,10 @@ import binascii
 import json
 import logging
 import time
+from pathlib import Path
 
 from plugin.nodes._services import webhooks
-from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, PermanentError
+from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, PermanentError, secret_keys
 from plugin.transport import http
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def execute(call: ActionCall) -> dict:
 def preview(call: ActionCall) -> dict:
     """The exact request: method, URL, headers (signature and credentials masked), JSON body."""
     req = _build(call, int(time.time()))
-    secret = {path[1] for path in _secret_paths(call) if path[0] == "headers"}
+    secret = _secret_headers(call)
     headers = {k: (SECRET_PLACEHOLDER if k in secret else v) for k, v in req["headers"].items()}
     if "webhook-signature" in headers:
         headers["webhook-signature"] = "v1," + SECRET_PLACEHOLDER
@@ -77,10 +78,15 @@ def preview(call: ActionCall) -> dict:
     return {"method": "POST", "url": req["url"], "headers": headers, "body": json.loads(body)}
 
 
-def _secret_paths(call: ActionCall) -> tuple[tuple[str, ...], ...]:
-    """The secret params of the call (the engine says; a bare call asks the schema's rule)."""
-    if call.secret_paths:
-        return call.secret_paths
-    from plugin.registry import get_registry
+_HEADER_RULE = json.loads(
+    (Path(__file__).parents[2] / "schemas" / "actions" / "webhook.json").read_text("utf-8")
+)["properties"]["headers"]["x-secret-keys"]
+"""The schema's rule of which headers are secret (by name, or listed in ``secret_headers``)."""
 
-    return get_registry()["action.webhook"].secret_paths(call.params)
+
+def _secret_headers(call: ActionCall) -> set[str]:
+    """The secret headers of the call: the engine says; a bare call applies the schema's rule."""
+    if call.secret_paths:
+        return {path[1] for path in call.secret_paths if path[0] == "headers"}
+    headers = call.params.get("headers")
+    return set(secret_keys(headers, _HEADER_RULE, call.params)) if isinstance(headers, dict) else set()

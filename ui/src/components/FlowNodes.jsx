@@ -3,7 +3,7 @@ import { createContext, memo, useContext } from 'react';
 import { Handle, Position } from '@xyflow/react';
 import { useCatalog } from '../catalog.js';
 import { pick, statusLabel, useI18n } from '../i18n.js';
-import { paramsSummary } from '../schemaUi.js';
+import { nodeSummary } from '../summaries.js';
 
 /** Per-node errors (mapped problems) and the last test run's steps, by node id. */
 export const CanvasContext = createContext({ nodeProblems: {}, steps: {} });
@@ -17,7 +17,7 @@ function NodeCard({ id, data, selected, kind }) {
   const hasError = Boolean(problem && (problem.messages.length || Object.keys(problem.fields).length));
   const step = steps[id];
   const title = def ? pick(def.title, lang) : data.type;
-  const summary = def ? paramsSummary(def.schema, data.params, lang) : '';
+  const summary = def ? nodeSummary(def, data.params, lang) : '';
   const classes = ['fnode', `fnode-${kind}`];
   if (selected) classes.push('selected');
   if (hasError) classes.push('fnode-error');
@@ -48,7 +48,7 @@ function NodeCard({ id, data, selected, kind }) {
       </div>
       <div className="fnode-title">{title}</div>
       {!def && <div className="fnode-summary text-danger">{t('node.unknownType')}</div>}
-      {summary && <div className="fnode-summary">{summary}</div>}
+      {summary && <div className="fnode-summary" data-testid={`summary-${id}`}>{summary}</div>}
       {kind === 'condition' ? (
         <>
           <Handle

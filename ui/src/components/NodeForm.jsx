@@ -1,4 +1,5 @@
-// The right-panel form of the selected node, generated from its JSON Schema by rjsf.
+// The right-panel form of the selected node, generated from its JSON Schema by rjsf; checked while typing
+// (fieldChecks.js), with the server's errors of the last save beside the fields too.
 import { useMemo } from 'react';
 import Form from '@rjsf/core';
 import { rjsfTranslator, useI18n } from '../i18n.js';
@@ -7,8 +8,9 @@ import { formSchemas } from '../schemaUi.js';
 import { DEFAULTS_BEHAVIOR, validator } from '../validator.js';
 import { fields, widgets } from './widgets.jsx';
 import { connectionFields, withoutConnectionFields } from './ConnectionPicker.jsx';
+import { localizeErrors } from './fieldChecks.js';
 
-export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
+export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange, onBlur }) {
   const { t, lang } = useI18n();
   const optionTitle = (type) => {
     const key = `form.option${String(type).charAt(0).toUpperCase()}${String(type).slice(1)}`;
@@ -32,6 +34,7 @@ export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
     return out;
   }, [def, lang, missingSecrets, isCustom, hookNames, Boolean(node.data.params?.connection)]); // eslint-disable-line react-hooks/exhaustive-deps
   const translateString = useMemo(() => rjsfTranslator(lang), [lang]);
+  const transformErrors = useMemo(() => (errors) => localizeErrors(errors, schema, lang), [schema, lang]);
   const hasFields = Object.keys(schema.properties || {}).length > 0 || schema.additionalProperties;
 
   if (!def) return null;
@@ -49,9 +52,12 @@ export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange }) {
       experimental_defaultFormStateBehavior={DEFAULTS_BEHAVIOR}
       extraErrors={fieldErrors}
       showErrorList={false}
+      liveValidate="onChange"
+      transformErrors={transformErrors}
       noHtml5Validate
       translateString={translateString}
       onChange={(e) => onChange(withoutConnectionFields(def?.schema, e.formData ?? {}))}
+      onBlur={() => onBlur?.()}
       onSubmit={() => {}}
     />
   );

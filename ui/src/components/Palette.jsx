@@ -1,13 +1,21 @@
 // The left palette: node types grouped as События / Условия / Действия / Управление, and Шаблоны (presets).
+// A condition that cannot work with the scenario's event (the catalog's `events`) is greyed out, with the reason.
 import { useId, useState } from 'react';
 import { groupByKind, useCatalog } from '../catalog.js';
 import { pick, useI18n } from '../i18n.js';
 
 export const DND_MIME = 'application/x-automation-node';
 
-export function Palette({ presets, onAdd, onAddPreset, onDeletePreset }) {
+/** Why node type `def` cannot be added under the event `eventType`, or '' when it can. */
+export function unfitReason(def, eventType, byType, t, lang) {
+  if (!eventType || !Array.isArray(def?.events) || def.events.includes(eventType)) return '';
+  const names = def.events.map((e) => `«${pick(byType[e]?.title, lang) || e}»`).join(', ');
+  return t(def.events.length === 1 ? 'palette.onlyWithEvent' : 'palette.onlyWithEvents', { events: names });
+}
+
+export function Palette({ presets, eventType, onAdd, onAddPreset, onDeletePreset }) {
   const { t, lang } = useI18n();
-  const { nodes } = useCatalog();
+  const { nodes, byType } = useCatalog();
   const [filter, setFilter] = useState('');
   const searchId = useId();
   const q = filter.trim().toLowerCase();
@@ -28,20 +36,25 @@ export function Palette({ presets, onAdd, onAddPreset, onDeletePreset }) {
         <ul className="palette-list">
           {items.map((n) => {
             const title = pick(n.title, lang);
+            const reason = unfitReason(n, eventType, byType || {}, t, lang);
             return (
               <li key={n.type}>
                 <button
                   type="button"
                   className={`palette-item palette-item-${kind}`}
-                  draggable
-                  onDragStart={(e) => dragStart(e, { type: n.type })}
-                  onClick={() => onAdd(n.type)}
-                  title={pick(n.description, lang) || title}
-                  aria-label={t('palette.itemAria', { title })}
+                  draggable={!reason}
+                  aria-disabled={reason ? 'true' : undefined}
+                  onDragStart={(e) => (reason ? e.preventDefault() : dragStart(e, { type: n.type }))}
+                  onClick={() => !reason && onAdd(n.type)}
+                  title={reason || pick(n.description, lang) || title}
+                  aria-label={reason ? `${title}: ${reason}` : t('palette.itemAria', { title })}
                   data-testid={`palette-${n.type}`}
                 >
                   <span className={`dot dot-${kind}`} aria-hidden="true" />
-                  <span className="palette-item-title">{title}</span>
+                  <span className="palette-item-title">
+                    {title}
+                    {reason && <span className="palette-item-reason" data-testid={`palette-reason-${n.type}`}>{reason}</span>}
+                  </span>
                 </button>
               </li>
             );

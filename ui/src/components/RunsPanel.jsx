@@ -1,9 +1,12 @@
-// Run history of one flow: status, time, expandable steps, «Повторить» for failed runs.
-import { useCallback, useEffect, useState } from 'react';
+// Run history of one flow: status, time, deal, client and recipient, filters and «Скачать CSV»,
+// expandable steps, «Повторить» for failed runs.
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api, errorText } from '../api.js';
 import { useI18n } from '../i18n.js';
 import { Banner, StatusBadge, formatTime } from './common.jsx';
 import { StepList } from './Steps.jsx';
+import { RunFilters, RunWho } from './RunFilters.jsx';
+import { EMPTY_FILTERS, historyQuery, loadRuns } from '../runHistory.js';
 
 export function RunsPanel({ flowId, nodeTypes, onSelectNode, onToast }) {
   const { t, lang } = useI18n();
@@ -11,13 +14,16 @@ export function RunsPanel({ flowId, nodeTypes, onSelectNode, onToast }) {
   const [cursor, setCursor] = useState(null);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
+  const [filters, setFilters] = useState(EMPTY_FILTERS);
+  const query = useMemo(() => historyQuery(flowId, filters), [flowId, filters]);
+  const filtered = Object.values(filters).some(Boolean);
 
   const load = useCallback(
     async (more) => {
       if (!flowId) return;
       setBusy(true);
       try {
-        const res = await api.runs(flowId, more || undefined);
+        const res = await loadRuns(query, more || undefined);
         setRuns((prev) => (more ? [...(prev || []), ...(res?.runs || [])] : res?.runs || []));
         setCursor(res?.next_cursor || null);
         setError(null);
@@ -27,7 +33,7 @@ export function RunsPanel({ flowId, nodeTypes, onSelectNode, onToast }) {
         setBusy(false);
       }
     },
-    [flowId, t],
+    [flowId, query, t],
   );
 
   useEffect(() => {
@@ -53,8 +59,11 @@ export function RunsPanel({ flowId, nodeTypes, onSelectNode, onToast }) {
           {t('common.refresh')}
         </button>
       </div>
+      <RunFilters filters={filters} onApply={setFilters} query={query} onError={setError} />
       {error && <Banner onClose={() => setError(null)}>{error}</Banner>}
-      {runs && runs.length === 0 && <p className="muted" data-testid="runs-empty">{t('runs.empty')}</p>}
+      {runs && runs.length === 0 && (
+        <p className="muted" data-testid="runs-empty">{t(filtered ? 'history.nothing' : 'runs.empty')}</p>
+      )}
       <ul className="run-list">
         {(runs || []).map((run) => (
           <li key={run.id} className="run" data-testid={`run-${run.id}`} data-status={run.status}>
@@ -63,6 +72,7 @@ export function RunsPanel({ flowId, nodeTypes, onSelectNode, onToast }) {
                 <StatusBadge status={run.status} />
                 <span className="run-time">{formatTime(run.created_at, lang)}</span>
                 {run.event_type && <code className="run-event">{run.event_type}</code>}
+                <RunWho run={run} />
               </summary>
               <div className="run-body">
                 {run.trigger && <div className="muted small">{t('runs.trigger', { trigger: typeof run.trigger === 'string' ? run.trigger : JSON.stringify(run.trigger) })}</div>}

@@ -1,6 +1,6 @@
 // The scenario editor: palette, React Flow canvas, node form / test / run-history panel, top bar.
 // State and behaviour live in the use* hooks next to this file; the parts are plain components.
-import { useMemo, useRef, useState } from 'react';
+import { useCallback, useMemo, useRef, useState } from 'react';
 import { ReactFlowProvider } from '@xyflow/react';
 import { errorText } from '../api.js';
 import { kindOf } from '../flowDoc.js';
@@ -14,14 +14,17 @@ import { EditorDialogs } from './EditorDialogs.jsx';
 import { ProblemBanners } from './ProblemBanners.jsx';
 import { SidePanel } from './SidePanel.jsx';
 import { useAddNodes } from './useAddNodes.js';
+import { useClipboard } from './useClipboard.js';
 import { useDialog } from './useDialog.js';
 import { useFlowDocument } from './useFlowDocument.js';
+import { useHistory } from './useHistory.js';
 import { useLeaveGuard } from './useLeaveGuard.js';
 import { useNodeEditing } from './useNodeEditing.js';
 import { usePresets } from './usePresets.js';
 import { useProblems } from './useProblems.js';
 import { useSave } from './useSave.js';
 import { useSelection } from './useSelection.js';
+import { useShortcuts } from './useShortcuts.js';
 
 export function Editor(props) {
   return (
@@ -43,12 +46,20 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
   const presetState = usePresets({ routeId, nodes, edges, selected, dialog, setDialog, confirm, onToast, showError });
   const { presets, presetError, openPresetDialog, savePreset, deletePreset } = presetState;
   const { cancel } = useLeaveGuard({ dirty, setDialog, leaveGuard });
-  const { onConnect, isValidConnection, updateParams, removeNode } = useNodeEditing({ nodes, setNodes, setEdges, setProblems });
-  const adding = useAddNodes({ canvasRef, nodes, edges, setNodes, setEdges, presets, confirm, setTab });
+  const history = useHistory({ nodes, edges, setNodes, setEdges });
+  const { recordStep } = history;
+  const { onConnect, isValidConnection, updateParams, removeNode } = useNodeEditing({ nodes, setNodes, setEdges, setProblems, recordStep });
+  const adding = useAddNodes({ canvasRef, nodes, edges, setNodes, setEdges, presets, confirm, setTab, recordStep });
+  const clip = useClipboard({ nodes, edges, setNodes, setEdges, flowId, recordStep, onPasted: () => setTab('params') });
+  useShortcuts({ undo: history.undo, redo: history.redo, copy: clip.copy, paste: clip.paste, duplicate: clip.duplicate });
+  const recordedSetEdges = useCallback((change) => { recordStep(); setEdges(change); }, [recordStep, setEdges]);
+  const onNodesChange = useMemo(() => history.recording(flow.onNodesChange), [history.recording, flow.onNodesChange]); // eslint-disable-line react-hooks/exhaustive-deps
+  const onEdgesChange = useMemo(() => history.recording(flow.onEdgesChange), [history.recording, flow.onEdgesChange]); // eslint-disable-line react-hooks/exhaustive-deps
   const { saving, save, doExport } = useSave({ flow, selected, showProblem, clearProblems, showError, setSteps, onToast });
 
   const nodeTypeById = useMemo(() => Object.fromEntries(nodes.map((n) => [n.id, n.data.type])), [nodes]);
-  const hasEvent = nodes.some((n) => kindOf(n.data.type) === 'event');
+  const eventType = nodes.find((n) => kindOf(n.data.type) === 'event')?.data.type ?? null;
+  const hasEvent = eventType !== null;
 
   if (flow.loadError) {
     const { loadError } = flow;
@@ -79,6 +90,8 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
         onCancel={cancel}
         onSave={save}
         saving={saving}
+        history={history}
+        clip={clip}
       />
       <ProblemBanners
         problems={problems}
@@ -89,7 +102,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
         selectNode={selectNode}
       />
       <div className="editor-body">
-        <Palette presets={presets} onAdd={(type) => adding.addNode(type)} onAddPreset={(id) => adding.addPreset(id)} onDeletePreset={deletePreset} />
+        <Palette presets={presets} eventType={eventType} onAdd={(type) => adding.addNode(type)} onAddPreset={(id) => adding.addPreset(id)} onDeletePreset={deletePreset} />
         <EditorCanvas
           canvasRef={canvasRef}
           nodes={nodes}
@@ -97,8 +110,9 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
           nodeTypeById={nodeTypeById}
           problems={problems}
           steps={steps}
-          onNodesChange={flow.onNodesChange}
-          onEdgesChange={flow.onEdgesChange}
+          onNodesChange={onNodesChange}
+          onEdgesChange={onEdgesChange}
+          onDragStart={() => recordStep()}
           onConnect={onConnect}
           isValidConnection={isValidConnection}
           onDragOver={adding.onDragOver}
@@ -124,12 +138,14 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
           onToast={onToast}
           nodes={nodes}
           edges={edges}
-          setEdges={setEdges}
+          setEdges={recordedSetEdges}
           problems={problems}
           missingSecrets={missingSecrets}
           hasEvent={hasEvent}
           updateParams={updateParams}
           removeNode={removeNode}
+          duplicate={clip.duplicate}
+          endEditRun={history.endEditRun}
           openPresetDialog={openPresetDialog}
         />
       </div>

@@ -1,8 +1,9 @@
-// The editor's top bar: the flow name, «Включить сценарий», export, test, history, cancel and save.
+// The editor's top bar: the flow name, «Отменить» / «Повторить» / «Дублировать», «Включить сценарий»,
+// export, test, history, cancel and save.
 import { useI18n } from '../i18n.js';
 import { Toggle } from '../components/common.jsx';
 
-export function EditorBar({ base, setBase, flowId, dirty, nameInvalid, tab, setTab, onExport, onCancel, onSave, saving }) {
+export function EditorBar({ base, setBase, flowId, dirty, nameInvalid, tab, setTab, onExport, onCancel, onSave, saving, history, clip }) {
   const { t } = useI18n();
   return (
     <div className="editor-bar">
@@ -25,6 +26,7 @@ export function EditorBar({ base, setBase, flowId, dirty, nameInvalid, tab, setT
         )}
       </div>
       <div className="editor-actions">
+        <EditButtons history={history} clip={clip} />
         <Toggle
           checked={base.enabled}
           onChange={(v) => setBase((b) => ({ ...b, enabled: v }))}
@@ -48,6 +50,24 @@ export function EditorBar({ base, setBase, flowId, dirty, nameInvalid, tab, setT
           {saving ? t('editor.saving') : t('editor.save')}
         </button>
       </div>
+    </div>
+  );
+}
+
+/** «Отменить» (Ctrl+Z), «Повторить» (Ctrl+Shift+Z), «Дублировать» (Ctrl+D) of canvas edits. */
+function EditButtons({ history, clip }) {
+  const { t } = useI18n();
+  return (
+    <div className="btn-group" role="group" aria-label={t('editor.editing')}>
+      <button type="button" className="btn btn-sm" onClick={history.undo} disabled={!history.canUndo} title={t('editor.undoHint')} data-testid="editor-undo">
+        {t('editor.undo')}
+      </button>
+      <button type="button" className="btn btn-sm" onClick={history.redo} disabled={!history.canRedo} title={t('editor.redoHint')} data-testid="editor-redo">
+        {t('editor.redo')}
+      </button>
+      <button type="button" className="btn btn-sm" onClick={clip.duplicate} disabled={!clip.canDuplicate} title={t('editor.duplicateHint')} data-testid="editor-duplicate">
+        {t('editor.duplicate')}
+      </button>
     </div>
   );
 }

@@ -8,7 +8,7 @@ import { CanvasContext, nodeTypes } from '../components/FlowNodes.jsx';
 
 export function EditorCanvas(props) {
   const { canvasRef, nodes, edges, nodeTypeById, problems, steps, onNodesChange, onEdgesChange, onConnect, isValidConnection } = props;
-  const { onDragOver, onDrop, onNodeClick, hasEvent, selectedKind, openPresetDialog } = props;
+  const { onDragOver, onDrop, onNodeClick, hasEvent, selectedKind, openPresetDialog, onDragStart } = props;
   const { t } = useI18n();
 
   const displayEdges = useMemo(
@@ -50,6 +50,8 @@ export function EditorCanvas(props) {
             maxZoom={2}
             defaultViewport={{ x: 40, y: 40, zoom: 1 }}
             onNodeClick={onNodeClick}
+            onNodeDragStart={onDragStart}
+            onSelectionDragStart={onDragStart}
           >
             <Background gap={20} size={1} />
             <Controls showInteractive={false} />

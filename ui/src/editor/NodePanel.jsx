@@ -7,7 +7,7 @@ import { Banner } from '../components/common.jsx';
 import { Connections } from '../components/Connections.jsx';
 import { NodeForm } from '../components/NodeForm.jsx';
 
-export function NodePanel({ selected, nodes, edges, setEdges, problems, missingSecrets, hasEvent, updateParams, removeNode, openPresetDialog }) {
+export function NodePanel({ selected, nodes, edges, setEdges, problems, missingSecrets, hasEvent, updateParams, removeNode, duplicate, endEditRun, openPresetDialog }) {
   const { t, lang } = useI18n();
   const catalog = useCatalog();
   const selectedDef = catalog.byType[selected.data.type];
@@ -38,6 +38,7 @@ export function NodePanel({ selected, nodes, edges, setEdges, problems, missingS
         fieldErrors={selectedProblems?.fields}
         missingSecrets={missingSecrets[selected.id]}
         onChange={(params) => updateParams(selected.id, params)}
+        onBlur={endEditRun}
       />
       <Connections
         key={`conn:${selected.id}`}
@@ -56,6 +57,11 @@ export function NodePanel({ selected, nodes, edges, setEdges, problems, missingS
         {(selectedKind === 'event' || selectedKind === 'condition') && (
           <button type="button" className="btn btn-sm btn-link" disabled={!hasEvent} onClick={() => openPresetDialog('trigger')}>
             {t('editor.saveTrigger')}
+          </button>
+        )}
+        {selectedKind !== 'event' && (
+          <button type="button" className="btn btn-sm btn-link" onClick={duplicate} data-testid="panel-node-duplicate">
+            {t('editor.duplicate')}
           </button>
         )}
         <button type="button" className="btn btn-sm btn-danger-text" onClick={() => removeNode(selected.id)} data-testid="panel-node-delete">

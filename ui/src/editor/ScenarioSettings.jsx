@@ -1,6 +1,7 @@
 // «Настройки сценария»: the flow's frequency rule and send window (settings.frequency,
 // settings.send_window; SPEC §11), edited in the document's base and saved with the flow.
 import { useI18n } from '../i18n.js';
+import { AlertSettings } from './AlertSettings.jsx';
 
 const DAYS = [1, 2, 3, 4, 5, 6, 7];
 const PER = ['client', 'order', 'visitor'];
@@ -36,6 +37,7 @@ export function ScenarioSettings({ base, setBase, problems = [] }) {
       <h2 className="panel-title">{t('settings.title')}</h2>
       <Frequency value={settings.frequency} onChange={(v) => set('frequency', v)} problems={problemAt('/settings/frequency')} />
       <SendWindow value={settings.send_window} onChange={(v) => set('send_window', v)} problems={problemAt('/settings/send_window')} />
+      <AlertSettings value={settings.alert} onChange={(v) => set('alert', v)} problems={problemAt('/settings/alert')} Problems={Problems} />
     </div>
   );
 }

@@ -1,16 +1,18 @@
-// Adding nodes and templates from the palette: by click or keyboard (placed under the selected node and
-// connected after it) or by dropping onto the canvas. A second event replaces the first, after asking.
+// Adding nodes and templates from the palette: by click or keyboard (placed under the anchor) or by
+// dropping onto the canvas. Every way connects the new node after the selected node, or after the end of
+// the chain (autoConnect.js). A second event replaces the first, after asking. Each add is one undo step.
 import { useReactFlow } from '@xyflow/react';
 import { useCatalog } from '../catalog.js';
-import { connectionToEdge, edgeId, freshId, kindOf } from '../flowDoc.js';
+import { edgeId, freshId, kindOf } from '../flowDoc.js';
 import { pick, useI18n } from '../i18n.js';
 import { applyPreset } from '../presetParts.js';
-import { defaultParams } from '../validator.js';
+import { defaultParams, withDefaults } from '../validator.js';
 import { DND_MIME } from '../components/Palette.jsx';
+import { anchorFor, autoEdge } from './autoConnect.js';
 import { NODE_W } from './constants.js';
 import { usePlacement } from './usePlacement.js';
 
-export function useAddNodes({ canvasRef, nodes, edges, setNodes, setEdges, presets, confirm, setTab }) {
+export function useAddNodes({ canvasRef, nodes, edges, setNodes, setEdges, presets, confirm, setTab, recordStep }) {
   const { t, lang } = useI18n();
   const catalog = useCatalog();
   const rf = useReactFlow();
@@ -27,7 +29,7 @@ export function useAddNodes({ canvasRef, nodes, edges, setNodes, setEdges, prese
     const def = catalog.byType[type];
     const kind = kindOf(type);
     const id = freshId(type, nodes.map((n) => n.id));
-    const anchor = !position && kind !== 'event' ? nodes.find((n) => n.selected) : null;
+    const anchor = kind !== 'event' ? anchorFor(nodes, edges) : null;
     const node = {
       id,
       type: kind,
@@ -41,6 +43,7 @@ export function useAddNodes({ canvasRef, nodes, edges, setNodes, setEdges, prese
         const ok = await confirmReplaceEvent(old);
         if (!ok) return;
         if (!position) node.position = { ...old.position };
+        recordStep();
         setNodes((ns) => [...ns.filter((n) => n.id !== old.id).map((n) => ({ ...n, selected: false })), node]);
         setEdges((es) =>
           es
@@ -50,14 +53,11 @@ export function useAddNodes({ canvasRef, nodes, edges, setNodes, setEdges, prese
         return;
       }
     }
+    recordStep();
     setNodes((ns) => [...ns.map((n) => (n.selected ? { ...n, selected: false } : n)), node]);
     if (!position) reveal(node);
-    if (anchor) {
-      setEdges((es) => {
-        const e = connectionToEdge([...nodes, node], es, { source: anchor.id, target: id, sourceHandle: 'true' });
-        return e ? [...es, e] : es;
-      });
-    }
+    const edge = autoEdge([...nodes, node], edges, anchor, id);
+    if (edge) setEdges((es) => [...es, edge]);
     setTab('params');
   };
 
@@ -78,9 +78,17 @@ export function useAddNodes({ canvasRef, nodes, edges, setNodes, setEdges, prese
       const left = Math.min(...nodes.map((n) => n.position.x));
       at = { x: left - width - 80, y: old.position.y };
     }
-    if (!at) at = placeFor(presetHasEvent ? null : nodes.find((n) => n.selected), nodes);
+    const anchor = presetHasEvent ? null : anchorFor(nodes, edges);
+    if (!at) at = placeFor(anchor, nodes);
     const res = applyPreset(nodes, edges, preset, at);
     const added = new Set(res.added);
+    // with the schema's defaults, as the form would fill them: opening the node is not a change (nor an undo step)
+    res.nodes = res.nodes.map((n) => (added.has(n.id) ? { ...n, data: { ...n.data, params: withDefaults(catalog.byType[n.data.type]?.schema, n.data.params) } } : n));
+    // an action template hangs from the anchor by its first node (the one nothing inside it leads to)
+    const entry = res.added.find((id) => !res.edges.some((e) => e.target === id && added.has(e.source)));
+    const edge = entry ? autoEdge(res.nodes, res.edges, anchor, entry) : null;
+    if (edge) res.edges.push(edge);
+    recordStep();
     setNodes(res.nodes.map((n) => ({ ...n, selected: added.has(n.id) && n.id === res.added[res.added.length - 1] })));
     setEdges(res.edges);
     if (!position) {

@@ -1,24 +1,34 @@
 // Changing the graph in place: node params from the form, removing a node, connecting two nodes.
+// Each records an undo step first; the keystrokes of one field make one step (its key names the field).
 import { useCallback } from 'react';
 import { useReactFlow } from '@xyflow/react';
 import { connectionToEdge } from '../flowDoc.js';
 
-export function useNodeEditing({ nodes, setNodes, setEdges, setProblems }) {
+/** The params whose values differ between two param objects. */
+export function changedFields(before, after) {
+  const keys = new Set([...Object.keys(before || {}), ...Object.keys(after || {})]);
+  return [...keys].filter((k) => JSON.stringify(before?.[k]) !== JSON.stringify(after?.[k])).sort();
+}
+
+export function useNodeEditing({ nodes, setNodes, setEdges, setProblems, recordStep }) {
   const rf = useReactFlow();
 
   const onConnect = useCallback(
     (conn) => {
-      setEdges((es) => {
-        const e = connectionToEdge(rf.getNodes(), es, conn);
-        return e ? [...es, e] : es;
-      });
+      const e = connectionToEdge(rf.getNodes(), rf.getEdges(), conn);
+      if (!e) return;
+      recordStep();
+      setEdges((es) => [...es, e]);
     },
-    [rf, setEdges],
+    [rf, setEdges, recordStep],
   );
   const isValidConnection = useCallback((conn) => Boolean(connectionToEdge(rf.getNodes(), rf.getEdges(), conn)), [rf]);
 
   const updateParams = useCallback(
     (id, params) => {
+      const fields = changedFields(nodes.find((n) => n.id === id)?.data.params, params);
+      if (!fields.length) return;
+      recordStep(`params:${id}:${fields.join(',')}`);
       setNodes((ns) =>
         ns.map((n) => {
           if (n.id !== id) return n;
@@ -42,10 +52,11 @@ export function useNodeEditing({ nodes, setNodes, setEdges, setProblems }) {
         return changed ? { ...pr, nodes: { ...pr.nodes, [id]: { ...entry, fields } } } : pr;
       });
     },
-    [nodes, setNodes, setProblems],
+    [nodes, setNodes, setProblems, recordStep],
   );
 
   const removeNode = (id) => {
+    recordStep();
     setNodes((ns) => ns.filter((n) => n.id !== id));
     setEdges((es) => es.filter((e) => e.source !== id && e.target !== id));
   };
