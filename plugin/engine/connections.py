@@ -312,8 +312,12 @@ def map_imported(session: Session, doc: dict, listed: Any, base: str = "") -> tu
             problems.append(
                 {
                     "path": at,
-                    "message": f"the connection {label} does not exist here: create it under that "
-                    f"name (or pick another) and import again",
+                    "message": msg(
+                        "connection.not_here",
+                        f"the connection {label} does not exist here: create it under that "
+                        f"name (or pick another) and import again",
+                        name=entry.get("name") or ref,
+                    ),
                     "connection": {k: entry.get(k) for k in ("id", "name", "type")},
                 }
             )
