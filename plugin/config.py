@@ -52,6 +52,14 @@ def _timezone() -> str:
     return name
 
 
+def _language() -> str:
+    """``AUTOMATION_LANGUAGE``: the language of problem details when a request asks for none."""
+    raw = (os.environ.get("AUTOMATION_LANGUAGE") or "ru").strip().lower()
+    if raw not in ("ru", "en"):
+        raise ValueError(f"AUTOMATION_LANGUAGE must be ru or en, got {raw!r}")
+    return raw
+
+
 def from_env() -> dict:
     """Build the Flask config mapping from the process environment."""
     data_dir = Path(os.environ.get("AUTOMATION_DATA_DIR") or Path.cwd() / "data").resolve()
@@ -84,6 +92,8 @@ def from_env() -> dict:
         "STATUS_GROUPS": os.environ.get("AUTOMATION_STATUS_GROUPS", ""),
         # the time zone of send windows that name none (flow settings, SPEC §11)
         "TIMEZONE": _timezone(),
+        # problem details follow Accept-Language (ru, en); this is the default (SPEC §11)
+        "LANGUAGE": _language(),
         "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),
         # seconds between checks of the scenarios' failure alerts (plugin/engine/alerts.py); 0: never
         "ALERT_INTERVAL": _int("AUTOMATION_ALERT_INTERVAL", 60, minimum=0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from plugin.messages import Message, msg
+
 PROBLEM_TYPE = "https://automation-nodes.dev/problems/"
 
 
@@ -65,3 +67,18 @@ class UnsupportedMediaType(ApiProblem):
     status = 415
     title = "Unsupported media type"
     slug = "unsupported-media-type"
+
+
+def problems_detail(what: str, count: int, suffix: str = "") -> Message:
+    """«the flow has 3 problem(s)» (``what``: flow, preset, connection, params), in any language."""
+    verb = "have" if what == "params" else "has"
+    english = f"the {what} {verb} {count} problem(s)" if what else f"{count} problem(s)"
+    return msg(f"problems.{what or 'any'}{suffix}", english + _SUFFIXES.get(suffix, ""), count=count)
+
+
+_SUFFIXES = {
+    "": "",
+    ".not_imported": "; nothing was imported",
+    ".not_stored": "; nothing was stored",
+    ".dry_run": " in the dry-run request",
+}

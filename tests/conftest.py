@@ -105,6 +105,9 @@ def _migrate_in_subprocess(database_url: str, data_dir: Path) -> None:
         "REDIS_URL": f"{REDIS_BASE}/0",
         "AUTOMATION_DATA_DIR": str(data_dir),
         "AUTOMATION_SECRET_KEY": "0Nq0kxJ7m3y0n4U3hCz8y2W3x9mQm0mX4nOa3JcZ6eA=",
+        # the suites assert the English wording of problems; tests/api/test_language.py checks
+        # Russian, Accept-Language and the real default (ru)
+        "AUTOMATION_LANGUAGE": "en",
     }
     subprocess.run(
         [sys.executable, str(ROOT / "server.py"), "migrate"],
@@ -193,6 +196,9 @@ def app_env(database_url: str, redis_url: str, data_dir: Path, **extra) -> dict:
         "AUTOMATION_SMTP_VERIFY_TLS": "0",
         "AUTOMATION_HTTP_TIMEOUT": "5",
         "AUTOMATION_SECRET_KEY": "0Nq0kxJ7m3y0n4U3hCz8y2W3x9mQm0mX4nOa3JcZ6eA=",
+        # the suites assert the English wording of problems; tests/api/test_language.py checks
+        # Russian, Accept-Language and the real default (ru)
+        "AUTOMATION_LANGUAGE": "en",
         # a queue of its own: a stray worker left on the machine can never take this test's jobs
         "AUTOMATION_QUEUE": f"automation-test-{uuid.uuid4().hex[:8]}",
     }

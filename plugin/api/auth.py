@@ -38,6 +38,7 @@ from sqlalchemy import text
 
 from plugin.api.extensions import db
 from plugin.errors import Forbidden, Unauthorized
+from plugin.messages import msg
 from plugin.storage.models import ApiToken, utcnow
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,9 @@ def install_auth(app: Flask) -> None:
             return
         identity = authenticate(request.headers.get("Authorization"))
         if identity is None:
-            raise Unauthorized("a valid bearer token is required (Authorization: Bearer <token>)")
+            raise Unauthorized(
+                msg("auth.required", "a valid bearer token is required (Authorization: Bearer <token>)")
+            )
         g.identity = identity.key
         g.token = identity
         if required is not None and not allows(identity.scope, required):

@@ -12,6 +12,7 @@ from flask import request
 
 from plugin.errors import ApiProblem, ValidationFailed
 from plugin.ingest.reading import MalformedJson, pointer, strict_loads, unicode_problem, unstorable
+from plugin.messages import msg
 
 
 def install_strict_json(parser) -> None:
@@ -30,11 +31,17 @@ def json_body(required: bool = True) -> Any:
     raw = request.get_data(cache=True)
     if not raw:  # blanks alone are malformed JSON (400), not an absent body
         if required:
-            raise MalformedJson("a JSON body is required", [{"path": "/", "message": "the body is empty"}])
+            raise MalformedJson(
+                msg("body.required", "a JSON body is required"),
+                [{"path": "/", "message": msg("body.empty", "the body is empty")}],
+            )
         return {}
     mimetype = request.mimetype or ""
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise ApiProblem(f"expected Content-Type application/json, got {mimetype!r}", status=415)
+        raise ApiProblem(
+            msg("body.media_type", f"expected Content-Type application/json, got {mimetype!r}", got=mimetype),
+            status=415,
+        )
     return strict_loads(raw)
 
 
@@ -43,7 +50,8 @@ def json_object(required: bool = True) -> dict:
     body = json_body(required)
     if not isinstance(body, dict):
         raise ValidationFailed(
-            "the body must be a JSON object", [{"path": "/", "message": "expected an object"}]
+            msg("body.object", "the body must be a JSON object"),
+            [{"path": "/", "message": msg("body.expected_object", "expected an object")}],
         )
     return body
 
@@ -61,7 +69,8 @@ def decode_cursor(cursor: str) -> list:
         return value
     except Exception:  # noqa: BLE001 - whatever fails to decode is a cursor this server did not issue
         raise ApiProblem(
-            "the cursor is not one this server issued", [{"path": "/cursor", "message": "invalid cursor"}]
+            msg("cursor.foreign", "the cursor is not one this server issued"),
+            [{"path": "/cursor", "message": msg("cursor.invalid", "invalid cursor")}],
         ) from None
 
 
@@ -76,15 +85,30 @@ def context_problems(context: Any, base: str = "/context") -> list[dict]:
     if context is None:
         return []
     if not isinstance(context, dict):
-        return [{"path": base, "message": f"expected an object, got {type(context).__name__}"}]
+        return [
+            {
+                "path": base,
+                "message": msg("context.object", f"expected an object, got {type(context).__name__}"),
+            }
+        ]
     problems = [
-        {"path": f"{base}/{key}", "message": f"expected an object or null, got {type(context[key]).__name__}"}
+        {
+            "path": f"{base}/{key}",
+            "message": msg(
+                "context.record", f"expected an object or null, got {type(context[key]).__name__}"
+            ),
+        }
         for key in CONTEXT_KEYS
         if context.get(key) is not None and not isinstance(context[key], dict)
     ]
     count = context.get("client_orders_count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-        problems.append({"path": f"{base}/client_orders_count", "message": "expected a non-negative integer"})
+        problems.append(
+            {
+                "path": f"{base}/client_orders_count",
+                "message": msg("context.count", "expected a non-negative integer"),
+            }
+        )
     return problems
 
 

@@ -24,6 +24,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from plugin.errors import UnsupportedMediaType
 from plugin.ingest.reading import MalformedJson
+from plugin.messages import msg
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 _PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -96,14 +97,28 @@ def check_request_body() -> None:
     raw = request.get_data(cache=True)  # the size limit applies here: 413 past it
     if not raw.strip():
         if body.get("required"):
-            raise MalformedJson("a JSON body is required", [{"path": "/", "message": "the body is empty"}])
+            raise MalformedJson(
+                msg("body.required", "a JSON body is required"),
+                [{"path": "/", "message": msg("body.empty", "the body is empty")}],
+            )
         return
     mimetype = request.mimetype or ""
     if not _accepted(mimetype, media_types):
         got = repr(mimetype) if mimetype else "none"
+        types = " or ".join(media_types)
         raise UnsupportedMediaType(
-            f"expected Content-Type {' or '.join(media_types)}, got {got}",
-            [{"path": "/", "message": f"the body must be sent as {' or '.join(media_types)}"}],
+            msg(
+                "body.media_types",
+                f"expected Content-Type {types}, got {got}",
+                types=media_types,
+                got=mimetype,
+            ),
+            [
+                {
+                    "path": "/",
+                    "message": msg("body.send_as", f"the body must be sent as {types}", types=media_types),
+                }
+            ],
         )
 
 

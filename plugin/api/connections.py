@@ -17,6 +17,7 @@ from plugin.api.openapi_ingest import NOT_BLANK
 from plugin.engine import connections as store
 from plugin.errors import NotFound
 from plugin.masking import current, mask, strings_in
+from plugin.messages import msg
 from plugin.nodes._services import probe
 from plugin.storage import connections as sealed
 from plugin.storage.models import Connection
@@ -134,7 +135,7 @@ IN_USE = {
 def _get(connection_id: str) -> Connection:
     row = db.session.get(Connection, connection_id)
     if row is None:
-        raise NotFound(f"no connection {connection_id!r}")
+        raise NotFound(msg("notfound.connection", f"no connection {connection_id!r}", id=connection_id))
     return row
 
 

@@ -11,25 +11,59 @@ from werkzeug.exceptions import HTTPException
 
 from plugin.errors import PROBLEM_TYPE, ApiProblem
 from plugin.masking import mask_known
+from plugin.messages import DEFAULT_LANGUAGE, Message, msg, negotiate, render
 
 log = logging.getLogger(__name__)
 
 
+def request_language() -> str:
+    """The language of this request's problem details: ``Accept-Language`` (ru, en; q-values
+    honoured), else ``AUTOMATION_LANGUAGE`` (default ru)."""
+    default = current_app.config.get("LANGUAGE", DEFAULT_LANGUAGE) if current_app else DEFAULT_LANGUAGE
+    return negotiate(request.headers.get("Accept-Language"), default) if request else default
+
+
+def _said(status: int, title: str, detail, errors: list, slug: str | None, lang: str, server_text: bool):
+    """Title, detail and errors in ``lang``: messages from their codes, titles by slug or status."""
+    if lang != "en":
+        from plugin.messages import ru_api as ru
+
+        title = ru.TITLES.get(slug or "") or ru.STATUS_TITLES.get(status) or title
+        if server_text and not isinstance(detail, Message):
+            detail = ru.STATUS_DETAILS.get(status, detail)
+    errors = [
+        {**e, "message": render(e["message"], lang)} if isinstance(e, dict) and "message" in e else e
+        for e in errors
+    ]
+    return title, render(detail, lang), errors
+
+
 def problem(
-    status: int, title: str, detail: str, errors: list | None = None, slug: str | None = None, headers=None
+    status: int,
+    title: str,
+    detail: str,
+    errors: list | None = None,
+    slug: str | None = None,
+    headers=None,
+    *,
+    server_text: bool = False,
 ):
+    lang = request_language()
+    title, detail, errors = _said(status, title, detail, errors or [], slug, lang, server_text)
     body = {
         "type": PROBLEM_TYPE + (slug or str(status)),
         "title": title,
         "status": status,
         "detail": detail,
         "instance": request.path if request else None,
-        "errors": errors or [],
+        "errors": errors,
     }
     body = mask_known(body)  # no secret the process has seen, in any spelling, in an error body
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
+    response.headers["Content-Language"] = lang
+    response.vary.add("Accept-Language")
     for key, value in (headers or {}).items():
         response.headers[key] = value
     if status == 401:
@@ -48,7 +82,7 @@ def _smorest_errors(messages, base="") -> list[dict]:
                 out += _smorest_errors(value, f"{base}/{key}")
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         for message in messages:
-            out.append({"path": base or "/", "message": message})
+            out.append({"path": base or "/", "message": msg("marshmallow", message, text=message)})
     elif isinstance(messages, list):
         for i, value in enumerate(messages):
             out += _smorest_errors(value, f"{base}/{i}")
@@ -80,14 +114,18 @@ def register_error_handlers(app: Flask) -> None:
         status = exc.code or 500
         detail = exc.description or exc.name
         if status == 422 and errors:
-            detail = "the request does not match the documented schema"
+            detail = msg("http.schema", "the request does not match the documented schema")
         headers = None
         if status == 405:  # RFC 9110 §15.5.6: the methods of the route that serves the path
             from plugin.api.conformance import allowed_methods
 
             headers = {"Allow": ", ".join(allowed_methods(current_app, request.path))}
-        return problem(status, exc.name, detail, errors, headers=headers)
+        return problem(status, exc.name, detail, errors, headers=headers, server_text=True)
 
+    _register_database_handlers(app)
+
+
+def _register_database_handlers(app: Flask) -> None:
     @app.errorhandler(ObjectDeletedError)
     @app.errorhandler(StaleDataError)
     def _deleted_meanwhile(exc: Exception):
@@ -95,7 +133,10 @@ def register_error_handlers(app: Flask) -> None:
         log.info("%s %s: the row went away meanwhile (%s)", request.method, request.path, type(exc).__name__)
         _rollback()
         return problem(
-            404, "Not found", "it was deleted by another request while this one ran", slug="not-found"
+            404,
+            "Not found",
+            msg("http.deleted", "it was deleted by another request while this one ran"),
+            slug="not-found",
         )
 
     @app.errorhandler(OperationalError)
@@ -108,7 +149,10 @@ def register_error_handlers(app: Flask) -> None:
         return problem(
             503,
             "Service unavailable",
-            "the database is not reachable right now; try again (a repeated ingestion fires nothing twice)",
+            msg(
+                "http.unavailable",
+                "the database is not reachable right now; try again (a repeated ingestion fires nothing twice)",
+            ),
             slug="unavailable",
             headers={"Retry-After": "5"},
         )
@@ -116,4 +160,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _bug(exc: Exception):
         log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-        return problem(500, "Internal server error", "an unexpected error occurred; it has been logged")
+        return problem(
+            500,
+            "Internal server error",
+            msg("http.bug", "an unexpected error occurred; it has been logged"),
+        )

@@ -12,13 +12,14 @@ from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.api.openapi_ingest import NOT_BLANK
-from plugin.engine import connections, dryrules
+from plugin.engine import connection_refs, connections, dryrules
 from plugin.engine import context as ctx
 from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
 from plugin.engine.runner import dry_run
 from plugin.engine.validation import validate_flow
-from plugin.errors import NotFound, ValidationFailed
+from plugin.errors import NotFound, ValidationFailed, problems_detail
+from plugin.messages import msg
 from plugin.storage.connections import session_lookup
 from plugin.storage.models import CustomEvent, Event, Flow, Order, Visit, utcnow
 from plugin.storage.secrets import open_params
@@ -46,7 +47,7 @@ FLOW_BODY = {
 def _get(flow_id: str) -> Flow:
     flow = db.session.get(Flow, flow_id)
     if flow is None:
-        raise NotFound(f"no flow {flow_id!r}")
+        raise NotFound(msg("notfound.flow", f"no flow {flow_id!r}", id=flow_id))
     return flow
 
 
@@ -128,17 +129,24 @@ class FlowItem(MethodView):
         problems = []
         for key in body:
             if key not in ("enabled", "name"):
-                problems.append({"path": f"/{key}", "message": "only 'enabled' and 'name' can be patched"})
+                problems.append(
+                    {
+                        "path": f"/{key}",
+                        "message": msg("patch.field", "only 'enabled' and 'name' can be patched"),
+                    }
+                )
         if "enabled" in body and not isinstance(body["enabled"], bool):
-            problems.append({"path": "/enabled", "message": "must be true or false"})
+            problems.append({"path": "/enabled", "message": msg("patch.enabled", "must be true or false")})
         if "name" in body and (
             not isinstance(body["name"], str) or not 1 <= len(body["name"].strip()) <= 200
         ):
-            problems.append({"path": "/name", "message": "must be a string of 1–200 characters"})
+            problems.append(
+                {"path": "/name", "message": msg("patch.name", "must be a string of 1–200 characters")}
+            )
         if body.get("enabled") is True:
             problems += store.enable_problems(runtime.registry, flow)
         if problems:
-            raise ValidationFailed(f"{len(problems)} problem(s)", problems)
+            raise ValidationFailed(problems_detail("", len(problems)), problems)
         if "name" in body:
             flow.name = body["name"].strip()
         if "enabled" in body:
@@ -187,8 +195,8 @@ class FlowImport(MethodView):
         docs = body["flows"] if many else [body]
         if not isinstance(docs, list) or not docs:
             raise ValidationFailed(
-                "'flows' must be a non-empty list",
-                [{"path": "/flows", "message": "expected a non-empty array"}],
+                msg("import.empty", "'flows' must be a non-empty list"),
+                [{"path": "/flows", "message": msg("import.empty_list", "expected a non-empty array")}],
             )
         # Validate every document before writing any: a SAVEPOINT per document is not enough,
         # because on SQLite (pysqlite) releasing an outermost SAVEPOINT commits it.
@@ -199,12 +207,12 @@ class FlowImport(MethodView):
             if not found:
                 listed = doc.get("connections", body.get("connections") if many else None)
                 docs[i], unmapped = connections.map_imported(db.session, doc, listed)
-                found = unmapped or connections.reference_problems(
+                found = unmapped or connection_refs.reference_problems(
                     db.session, runtime.registry, docs[i]["nodes"]
                 )
             problems += [{**p, "path": base + (p["path"] if p["path"] != "/" else "") or "/"} for p in found]
         if problems:
-            raise ValidationFailed(f"{len(problems)} problem(s); nothing was imported", problems)
+            raise ValidationFailed(problems_detail("", len(problems), ".not_imported"), problems)
         flows = []
         for doc in docs:
             flows.append(store.save_flow(db.session, runtime.registry, runtime.secrets, doc, imported=True))
@@ -226,24 +234,24 @@ def _test_context(body: dict) -> tuple[dict, str | None]:
     """The context of a dry run: given inline, or built from a stored order/visit/event."""
     problems = _test_request_problems(body)
     if problems:
-        raise ValidationFailed(f"{len(problems)} problem(s) in the dry-run request", problems)
+        raise ValidationFailed(problems_detail("", len(problems), ".dry_run"), problems)
     session = db.session
     if body.get("event_id") is not None:
         event = session.get(Event, body["event_id"])
         if event is None:  # the flow (the target) exists; what the body names does not: 422, not 404
-            raise ValidationFailed(
-                "the dry run names a stored event that does not exist",
-                [{"path": "/event_id", "message": f"no stored event {body['event_id']!r}"}],
-            )
+            said = msg("dryrun.no_event_id", f"no stored event {body['event_id']!r}", id=body["event_id"])
+            detail = msg("dryrun.no_event", "the dry run names a stored event that does not exist")
+            raise ValidationFailed(detail, [{"path": "/event_id", "message": said}])
         return ctx.for_event(session, event) or ctx.normalize({}), event.trigger
     for name, model, what, context_of in _STORED_SUBJECTS:
         if body.get(name) is not None:
             row = session.get(model, str(body[name]))
             if row is None:
-                raise ValidationFailed(
-                    f"the dry run names a {what} that does not exist",
-                    [{"path": f"/{name}", "message": f"no {what} {body[name]!r}"}],
+                said = msg("dryrun.no_subject_id", f"no {what} {body[name]!r}", what=what, id=body[name])
+                detail = msg(
+                    "dryrun.no_subject", f"the dry run names a {what} that does not exist", what=what
                 )
+                raise ValidationFailed(detail, [{"path": f"/{name}", "message": said}])
             return context_of(session, row), None
     return ctx.normalize(body.get("context") or {}), None
 
@@ -256,13 +264,19 @@ def _test_request_problems(body: dict) -> list[dict]:
         isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 < event_id < 2**31
     ):
         problems.append(
-            {"path": "/event_id", "message": f"expected a positive integer event id, got {event_id!r}"}
+            {
+                "path": "/event_id",
+                "message": msg("dryrun.event_id", f"expected a positive integer event id, got {event_id!r}"),
+            }
         )
     for name, _model, _what, _context_of in _STORED_SUBJECTS:
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
             problems.append(
-                {"path": f"/{name}", "message": f"expected a string or an integer, got {value!r}"}
+                {
+                    "path": f"/{name}",
+                    "message": msg("dryrun.id", f"expected a string or an integer, got {value!r}"),
+                }
             )
     return problems
 
@@ -355,7 +369,8 @@ class FlowTestUnsaved(MethodView):
         body = json_body()
         if not isinstance(body, dict) or not isinstance(body.get("flow"), dict):
             raise ValidationFailed(
-                'expected {"flow": <document>, "context": {...}}', [{"path": "/flow", "message": "required"}]
+                msg("dryrun.shape", 'expected {"flow": <document>, "context": {...}}'),
+                [{"path": "/flow", "message": msg("dryrun.flow_required", "required")}],
             )
         doc = body["flow"]
         existing = db.session.get(Flow, doc.get("id")) if isinstance(doc.get("id"), str) else None
@@ -364,12 +379,12 @@ class FlowTestUnsaved(MethodView):
         problems = validate_flow(doc, runtime.registry)
         if problems:
             raise ValidationFailed(
-                f"the flow has {len(problems)} problem(s)",
+                problems_detail("flow", len(problems)),
                 [{**p, "path": "/flow" + p["path"]} for p in problems],
             )
-        problems = connections.reference_problems(db.session, runtime.registry, doc["nodes"], "/flow")
+        problems = connection_refs.reference_problems(db.session, runtime.registry, doc["nodes"], "/flow")
         if problems:
-            raise ValidationFailed(f"the flow has {len(problems)} problem(s)", problems)
+            raise ValidationFailed(problems_detail("flow", len(problems)), problems)
         previous = store.previous_nodes(
             db.session, doc["nodes"], existing.definition["nodes"] if existing else None
         )

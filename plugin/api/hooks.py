@@ -24,6 +24,7 @@ from plugin.ingest import hooks
 from plugin.ingest.forms import read_form
 from plugin.ingest.ratelimit import RateLimiter
 from plugin.ingest.reading import text_problems
+from plugin.messages import msg
 from plugin.storage.models import HookSource, utcnow
 
 log = logging.getLogger(__name__)
@@ -129,14 +130,18 @@ def _document(source: HookSource) -> dict:
 
 
 def _name(body: dict) -> str:
-    problems = [{"path": f"/{k}", "message": "unknown field"} for k in body if k != "name"]
+    problems = [
+        {"path": f"/{k}", "message": msg("hook.unknown_field", "unknown field")} for k in body if k != "name"
+    ]
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:  # as sent: the document's maxLength
-        problems.append({"path": "/name", "message": "the event name: text of 1–200 characters"})
+        problems.append(
+            {"path": "/name", "message": msg("hook.name", "the event name: text of 1–200 characters")}
+        )
     else:
         problems += text_problems(name, "/name")
     if problems:
-        raise ValidationFailed("the source cannot be created", problems)
+        raise ValidationFailed(msg("hook.refused", "the source cannot be created"), problems)
     return name.strip()
 
 
@@ -179,7 +184,7 @@ class HookItem(MethodView):
     def post(self, key: str):
         source = hooks.source_by_key(db.session, key)
         if source is None:  # unknown and revoked alike
-            raise NotFound("no site-form source has this key (it may have been deleted)")
+            raise NotFound(msg("hook.no_key", "no site-form source has this key (it may have been deleted)"))
         _limit(source)
         fields, files = read_form(request.get_data(cache=True), request.mimetype, request.mimetype_params)
         if fields.get("test") == "test":  # Tilda checks a new webhook with test=test and wants "ok"
@@ -200,7 +205,7 @@ class HookItem(MethodView):
     @blp.response(204)
     def delete(self, key: str):
         if not hooks.revoke(db.session, key):
-            raise NotFound(f"no site-form source {key!r}")
+            raise NotFound(msg("hook.no_source", f"no site-form source {key!r}", id=key))
         db.session.commit()
 
 
@@ -214,7 +219,12 @@ def _limit(source: HookSource) -> None:
     if wait is not None:
         seconds = max(1, math.ceil(wait))
         raise TooManyRequests(
-            f"more than {limiter.rate:g} posts per second to this form; try again in {seconds} s",
+            msg(
+                "rate.hook",
+                f"more than {limiter.rate:g} posts per second to this form; try again in {seconds} s",
+                rate=f"{limiter.rate:g}",
+                seconds=seconds,
+            ),
             headers={"Retry-After": str(seconds)},
         )
 

@@ -12,12 +12,13 @@ from marshmallow import ValidationError
 from plugin.api.auth import INGEST, requires_scope
 from plugin.api.context import rt
 from plugin.api.extensions import db
-from plugin.errors import ValidationFailed
+from plugin.errors import ValidationFailed, problems_detail
 from plugin.ingest import schemas
 from plugin.ingest import store as ingest
 from plugin.ingest.batch import ingest_batch
 from plugin.ingest.orders import upsert_order
 from plugin.ingest.store import status_map
+from plugin.messages import msg
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def _commit_and_enqueue(events) -> int:
 def _id(value: str, name: str) -> str:
     if not 1 <= len(value) <= 64:
         raise ValidationFailed(
-            "invalid id", [{"path": f"/{name}", "message": "must be 1–64 characters long"}]
+            msg("ingest.id", "invalid id"),
+            [{"path": f"/{name}", "message": msg("ingest.id_length", "must be 1–64 characters long")}],
         )
     return value
 
@@ -114,6 +116,6 @@ class Batch(MethodView):
 
                 problems += _smorest_errors(exc.messages, f"/items/{i}/data")
         if problems:
-            raise ValidationFailed(f"{len(problems)} problem(s); nothing was stored", problems)
+            raise ValidationFailed(problems_detail("", len(problems), ".not_stored"), problems)
         events = ingest_batch(db.session, loaded, _groups())
         return {"accepted": len(loaded), "events": _commit_and_enqueue(events)}

@@ -11,9 +11,10 @@ from plugin.api.common import context_problems, json_object
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
-from plugin.engine import connections, validation
+from plugin.engine import connection_refs, validation
 from plugin.engine import context as ctx
-from plugin.errors import NotFound, ValidationFailed
+from plugin.errors import NotFound, ValidationFailed, problems_detail
+from plugin.messages import msg
 from plugin.nodes.base import SECRET_PLACEHOLDER
 
 blp = Blueprint("nodes", __name__, url_prefix="/api/v1/nodes", description="Node catalog and execution")
@@ -23,7 +24,13 @@ def _spec(type_id: str):
     spec = rt().registry.get(type_id)
     if spec is None:
         raise NotFound(
-            f"no node type {type_id!r}", [{"path": "/type", "message": f"unknown node type {type_id!r}"}]
+            msg("notfound.node_type", f"no node type {type_id!r}", type=type_id),
+            [
+                {
+                    "path": "/type",
+                    "message": msg("node.unknown_type", f"unknown node type {type_id!r}", type=type_id),
+                }
+            ],
         )
     return spec
 
@@ -92,27 +99,36 @@ class NodeExecute(MethodView):
         params = body.get("params", {})
         context = body.get("context", {})
         if "params" not in body:
-            problems.append({"path": "/params", "message": "required: the node's params (an object)"})
+            problems.append(
+                {
+                    "path": "/params",
+                    "message": msg("execute.params_required", "required: the node's params (an object)"),
+                }
+            )
         elif not isinstance(params, dict):
-            problems.append({"path": "/params", "message": "params must be an object"})
+            problems.append(
+                {"path": "/params", "message": msg("execute.params_object", "params must be an object")}
+            )
         problems += context_problems(context) + _event_problems(body.get("event"))
         if problems:
-            raise ValidationFailed("invalid request", problems)
+            raise ValidationFailed(problems_detail("", len(problems)), problems)
         node = {"id": "node", "type": type_id, "params": params}
         problems = validation._node_problems([node], runtime.registry)
-        problems += connections.reference_problems(db.session, runtime.registry, [node])
+        problems += connection_refs.reference_problems(db.session, runtime.registry, [node])
         problems = [{**p, "path": p["path"].replace("/nodes/0", "", 1) or "/"} for p in problems]
         # No stored value stands behind a placeholder here: the caller must send the secret itself
         problems += [
             {
                 "path": "/params/" + "/".join(path),
-                "message": "a secret must be given in clear, not as the placeholder",
+                "message": msg(
+                    "execute.placeholder", "a secret must be given in clear, not as the placeholder"
+                ),
             }
             for path in spec.secret_paths(params)
             if validation._at(params, path) == SECRET_PLACEHOLDER
         ]
         if problems:
-            raise ValidationFailed(f"the params have {len(problems)} problem(s)", problems)
+            raise ValidationFailed(problems_detail("params", len(problems)), problems)
         context = ctx.normalize(context)
         if spec.kind == "condition":
             return {"result": bool(spec.module.evaluate(params, ctx.for_conditions(context)))}
@@ -133,12 +149,17 @@ def _event_problems(event) -> list[dict]:
     if event is None:
         return []
     if not isinstance(event, dict):
-        return [{"path": "/event", "message": f"expected an object, got {type(event).__name__}"}]
+        return [
+            {
+                "path": "/event",
+                "message": msg("body.expected_object", f"expected an object, got {type(event).__name__}"),
+            }
+        ]
     problems = []
     if "type" in event and not isinstance(event["type"], str):
-        problems.append({"path": "/event/type", "message": "expected a string"})
+        problems.append({"path": "/event/type", "message": msg("execute.event_type", "expected a string")})
     if "data" in event and not isinstance(event["data"], dict):
-        problems.append({"path": "/event/data", "message": "expected an object"})
+        problems.append({"path": "/event/data", "message": msg("body.expected_object", "expected an object")})
     return problems
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from apispec import BasePlugin
 from flask_smorest import Api
 
+from plugin.api.openapi_language import CONTENT_LANGUAGE, with_accept_language
 from plugin.api.openapi_runs import RUN_HISTORY_PROPERTIES
 from plugin.registry import SCHEMAS_DIR
 
@@ -347,7 +348,8 @@ def ok(schema: str, status: int = 200, description: str | None = None) -> dict:
 
 def problem_response(status: int | str, description: str | None = None) -> dict:
     phrase = description or (http.HTTPStatus(int(status)).phrase if str(status).isdigit() else "Error")
-    return {"description": phrase, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    problem = {"description": phrase, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    return problem | {"headers": {"Content-Language": CONTENT_LANGUAGE}}
 
 
 class ProblemApi(Api):
@@ -376,6 +378,7 @@ class ProblemsPlugin(BasePlugin):
 
     def operation_helper(self, path=None, operations=None, **kwargs) -> None:
         for operation in (operations or {}).values():
+            with_accept_language(operation)
             responses = operation.setdefault("responses", {})
             statuses = [400, 503]
             if operation.get("security") != []:

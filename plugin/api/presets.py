@@ -11,6 +11,7 @@ from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.engine import flows as store
 from plugin.errors import NotFound
+from plugin.messages import msg
 from plugin.storage.models import Preset
 
 blp = Blueprint("presets", __name__, url_prefix="/api/v1/presets", description="Templates (шаблоны)")
@@ -37,7 +38,7 @@ PRESET_BODY = {
 def _get(preset_id: str) -> Preset:
     preset = db.session.get(Preset, preset_id)
     if preset is None:
-        raise NotFound(f"no preset {preset_id!r}")
+        raise NotFound(msg("notfound.preset", f"no preset {preset_id!r}", id=preset_id))
     return preset
 
 

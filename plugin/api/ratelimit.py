@@ -9,6 +9,7 @@ from flask import Flask, current_app, g, request
 
 from plugin.errors import TooManyRequests
 from plugin.ingest.ratelimit import BLUEPRINTS, RATE_TAKEN, RateLimiter
+from plugin.messages import msg
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,13 @@ def install_rate_limit(app: Flask) -> None:
         if wait is not None:
             seconds = max(1, math.ceil(wait))
             raise TooManyRequests(
-                f"more than {limiter.rate:g} ingestion requests per second for this token; "
-                f"try again in {seconds} s",
+                msg(
+                    "rate.ingest",
+                    f"more than {limiter.rate:g} ingestion requests per second for this token; "
+                    f"try again in {seconds} s",
+                    rate=f"{limiter.rate:g}",
+                    seconds=seconds,
+                ),
                 headers={"Retry-After": str(seconds)},
             )
         return

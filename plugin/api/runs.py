@@ -20,6 +20,7 @@ from plugin.engine import history
 from plugin.engine.context import iso
 from plugin.engine.execution import step_dict
 from plugin.errors import ApiProblem, Conflict, NotFound, ValidationFailed
+from plugin.messages import msg
 from plugin.storage.models import Flow, Run, Step, utcnow
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run history")
@@ -89,24 +90,25 @@ def _list_args(args) -> tuple[history.Filters, int, str]:
         if not 1 <= limit <= 500:
             raise ValueError
     except ValueError:
-        problems.append({"path": "/limit", "message": "must be an integer from 1 to 500"})
+        problems.append({"path": "/limit", "message": msg("query.limit", "must be an integer from 1 to 500")})
         limit = 50
     status = args.get("status")
     if status is not None and status not in STATUSES:  # `?status=` too: not a status
-        problems.append({"path": "/status", "message": f"must be one of {', '.join(STATUSES)}"})
+        said = msg("query.one_of", f"must be one of {', '.join(STATUSES)}", allowed=STATUSES)
+        problems.append({"path": "/status", "message": said})
     fmt = args.get("format", "json")
     if fmt not in ("json", "csv"):
-        problems.append({"path": "/format", "message": f"must be json or csv, got {fmt!r}"})
+        said = msg("query.one_of", f"must be json or csv, got {fmt!r}", allowed=("json", "csv"))
+        problems.append({"path": "/format", "message": said})
     recipient = args.get("recipient")
     if recipient is not None and not 1 <= len(recipient.rstrip("*")) <= 320:
-        problems.append(
-            {"path": "/recipient", "message": "must be 1 to 320 characters (a trailing * for a prefix)"}
-        )
+        said = msg("query.recipient", "must be 1 to 320 characters (a trailing * for a prefix)")
+        problems.append({"path": "/recipient", "message": said})
     since, until = (_moment(args, name, problems) for name in ("since", "until"))
     if since is not None and until is not None and since >= until:
-        problems.append({"path": "/until", "message": "must be later than since"})
+        problems.append({"path": "/until", "message": msg("query.until", "must be later than since")})
     if problems:
-        raise ValidationFailed("invalid query", problems)
+        raise ValidationFailed(msg("query.invalid", "invalid query"), problems)
     filters = history.Filters(
         flow_id=args.get("flow_id") or None,
         status=status or None,
@@ -130,9 +132,10 @@ def _moment(args, name: str, problems: list) -> datetime | None:
         moment = datetime.fromisoformat(value)
         return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
     except (ValueError, OverflowError):  # OverflowError: an offset that pushes it past year 1 or 9999
-        problems.append(
-            {"path": f"/{name}", "message": f"must be an ISO 8601 date or date-time, got {value[:40]!r}"}
+        said = msg(
+            "query.moment", f"must be an ISO 8601 date or date-time, got {value[:40]!r}", value=value[:40]
         )
+        problems.append({"path": f"/{name}", "message": said})
         return None
 
 
@@ -144,14 +147,15 @@ def _cursor_position(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(created), str(run_id)
     except (TypeError, ValueError):
         raise ApiProblem(
-            "the cursor is not one this server issued", [{"path": "/cursor", "message": "invalid cursor"}]
+            msg("cursor.foreign", "the cursor is not one this server issued"),
+            [{"path": "/cursor", "message": msg("cursor.invalid", "invalid cursor")}],
         ) from None
 
 
 def _get(run_id: str) -> Run:
     run = db.session.get(Run, run_id)
     if run is None:
-        raise NotFound(f"no run {run_id!r}")
+        raise NotFound(msg("notfound.run", f"no run {run_id!r}", id=run_id))
     return run
 
 
@@ -179,9 +183,20 @@ class RunRetry(MethodView):
     def post(self, run_id: str):
         run = _get(run_id)
         if run.trigger in ("direct", "test"):
-            raise Conflict("a direct node call or a test message is not retried by the server: send it again")
+            raise Conflict(
+                msg(
+                    "retry.direct",
+                    "a direct node call or a test message is not retried by the server: send it again",
+                )
+            )
         if run.status != "failed":
-            raise Conflict(f"only a failed run can be retried; this one is {run.status}")
+            raise Conflict(
+                msg(
+                    "retry.status",
+                    f"only a failed run can be retried; this one is {run.status}",
+                    status=run.status,
+                )
+            )
         for step in db.session.scalars(select(Step).where(Step.run_id == run.id)):
             if step.status == "not_reached":
                 db.session.delete(step)

@@ -17,6 +17,7 @@ from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.errors import ApiProblem, NotFound, UnsupportedMediaType, ValidationFailed
 from plugin.ingest import suppressions as reading
+from plugin.messages import msg
 from plugin.nodes._services import optout
 from plugin.storage import suppressions as stored
 from plugin.storage.models import Suppression
@@ -165,7 +166,7 @@ class SuppressionList(MethodView):
     def post(self):
         item, problems = reading.entry(json_object(), region=_region())
         if problems:
-            raise ValidationFailed("the entry cannot be added", problems)
+            raise ValidationFailed(msg("optout.refused", "the entry cannot be added"), problems)
         row, created = stored.add(db.session, **item, source="api")
         db.session.commit()
         return stored.as_dict(row), 201 if created else 200
@@ -181,7 +182,7 @@ class SuppressionImport(MethodView):
         entries, problems = reading.read_csv(reading.decode(_csv_bytes()), _region())
         if not entries:
             problems = problems or [{"line": 2, "path": "/line/2", "message": "в файле нет строк (no rows)"}]
-            raise ValidationFailed("no row of the file could be imported", problems)
+            raise ValidationFailed(msg("optout.no_rows", "no row of the file could be imported"), problems)
         imported, duplicates = stored.add_many(db.session, [item for _line, item in entries], "import")
         db.session.commit()
         return {"imported": imported, "duplicates": duplicates, "errors": problems}
@@ -195,7 +196,7 @@ class SuppressionItem(MethodView):
     def delete(self, entry_id: str):
         row = db.session.get(Suppression, entry_id)
         if row is None:
-            raise NotFound(f"no suppression-list entry {entry_id!r}")
+            raise NotFound(msg("notfound.optout", f"no suppression-list entry {entry_id!r}", id=entry_id))
         db.session.delete(row)
         db.session.commit()
 
@@ -216,7 +217,14 @@ def _csv_bytes() -> bytes:
         return upload.read()
     if request.mimetype in ("text/csv", "text/plain"):
         return request.get_data(cache=True)
-    raise UnsupportedMediaType("expected text/csv or multipart/form-data")
+    raise UnsupportedMediaType(
+        msg(
+            "body.media_types",
+            "expected text/csv or multipart/form-data",
+            types=["text/csv", "multipart/form-data"],
+            got="",
+        )
+    )
 
 
 def _list_args() -> tuple[int, str | None, str | None]:
@@ -226,15 +234,22 @@ def _list_args() -> tuple[int, str | None, str | None]:
         if not 1 <= limit <= 500:
             raise ValueError
     except ValueError:
-        problems.append({"path": "/limit", "message": "must be an integer from 1 to 500"})
+        problems.append({"path": "/limit", "message": msg("query.limit", "must be an integer from 1 to 500")})
         limit = 50
     channel = args.get("channel")
     if channel is not None and channel not in stored.CHANNELS:
-        problems.append({"path": "/channel", "message": f"must be one of {', '.join(stored.CHANNELS)}"})
+        problems.append(
+            {
+                "path": "/channel",
+                "message": msg(
+                    "query.one_of", f"must be one of {', '.join(stored.CHANNELS)}", allowed=stored.CHANNELS
+                ),
+            }
+        )
     if len(args.get("q") or "") > 320:
-        problems.append({"path": "/q", "message": "at most 320 characters"})
+        problems.append({"path": "/q", "message": msg("query.q", "at most 320 characters")})
     if problems:
-        raise ValidationFailed("invalid query", problems)
+        raise ValidationFailed(msg("query.invalid", "invalid query"), problems)
     return limit, channel, args.get("q")
 
 
@@ -245,5 +260,6 @@ def _cursor_position(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(created), str(row_id)
     except (TypeError, ValueError):
         raise ApiProblem(
-            "the cursor is not one this server issued", [{"path": "/cursor", "message": "invalid cursor"}]
+            msg("cursor.foreign", "the cursor is not one this server issued"),
+            [{"path": "/cursor", "message": msg("cursor.invalid", "invalid cursor")}],
         ) from None

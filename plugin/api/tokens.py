@@ -16,6 +16,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from plugin.api.auth import ADMIN, SCOPES, issue_token, requires_scope
 from plugin.api.extensions import db
 from plugin.errors import Conflict, NotFound
+from plugin.messages import msg
 from plugin.storage.models import ApiToken
 
 blp = Blueprint(
@@ -103,7 +104,7 @@ class TokenItem(MethodView):
         numeric = token_id.isascii() and token_id.isdigit() and len(token_id) < 10
         row = db.session.get(ApiToken, int(token_id)) if numeric else None
         if row is None:
-            raise NotFound(f"no API token {token_id!r}")
+            raise NotFound(msg("notfound.token", f"no API token {token_id!r}", id=token_id))
         mine = getattr(g, "token", None)
         if mine is not None and mine.token_id == row.id:
             raise Conflict(

@@ -14,8 +14,11 @@ from typing import Any, NamedTuple
 from jsonschema import Draft202012Validator
 from sqlalchemy.orm import Session
 
-from plugin.engine.validation import _schema_problems, _without_secrets, pointer
-from plugin.errors import Conflict, ValidationFailed
+from plugin.engine.schema_problems import pointer
+from plugin.engine.schema_problems import schema_problems as _schema_problems
+from plugin.engine.schema_problems import without_secrets as _without_secrets
+from plugin.errors import Conflict, ValidationFailed, problems_detail
+from plugin.messages import msg
 from plugin.nodes.base import SECRET_PLACEHOLDER
 from plugin.registry import Registry
 from plugin.storage import connections as sealed
@@ -63,23 +66,40 @@ def kinds(registry: Registry) -> dict[str, Kind]:
 def body_problems(registry: Registry, body: Any, existing: Connection | None) -> list[Problem]:
     """Every problem of a connection body ``{"name", "type", "params"}`` (a PUT: ``existing``)."""
     if not isinstance(body, dict):
-        return [{"path": "/", "message": "a connection must be a JSON object"}]
+        return [{"path": "/", "message": msg("connection.not_object", "a connection must be a JSON object")}]
     problems: list[Problem] = [
-        {"path": pointer(key), "message": f"unknown field {key!r} (allowed: name, params, type)"}
+        {
+            "path": pointer(key),
+            "message": msg(
+                "schema.unknown_field",
+                f"unknown field {key!r} (allowed: name, params, type)",
+                key=key,
+                allowed="«name», «params», «type»",
+            ),
+        }
         for key in body
         if key not in ("name", "type", "params", "id")
     ]
     if "id" in body and not isinstance(body["id"], str):
-        problems.append({"path": "/id", "message": "id must be a string (it is ignored)"})
+        problems.append(
+            {"path": "/id", "message": msg("connection.id", "id must be a string (it is ignored)")}
+        )
     name = body.get("name")
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200 or len(name) > 200:
-        problems.append({"path": "/name", "message": "a connection needs a name of 1–200 characters"})
+        problems.append(
+            {
+                "path": "/name",
+                "message": msg("connection.name", "a connection needs a name of 1–200 characters"),
+            }
+        )
     types = kinds(registry)
     kind = body.get("type", existing.type if existing is not None else None)
     type_problems = _type_problems(types, kind, existing)
     params = body.get("params")
     if not isinstance(params, dict):
-        problems.append({"path": "/params", "message": "params must be a JSON object"})
+        problems.append(
+            {"path": "/params", "message": msg("connection.params", "params must be a JSON object")}
+        )
     elif not type_problems:
         problems += _params_problems(registry, types[kind], params, existing)
     return problems + type_problems
@@ -87,9 +107,28 @@ def body_problems(registry: Registry, body: Any, existing: Connection | None) ->
 
 def _type_problems(types: dict[str, Kind], kind: Any, existing: Connection | None) -> list[Problem]:
     if not isinstance(kind, str) or kind not in types:
-        return [{"path": "/type", "message": f"type must be one of {', '.join(types)}, got {kind!r}"}]
+        return [
+            {
+                "path": "/type",
+                "message": msg(
+                    "connection.bad_type",
+                    f"type must be one of {', '.join(types)}, got {kind!r}",
+                    allowed=", ".join(f"«{t}»" for t in types),
+                    value=kind,
+                ),
+            }
+        ]
     if existing is not None and kind != existing.type:
-        return [{"path": "/type", "message": f"the type of a connection cannot change ({existing.type})"}]
+        return [
+            {
+                "path": "/type",
+                "message": msg(
+                    "connection.type_change",
+                    f"the type of a connection cannot change ({existing.type})",
+                    type=existing.type,
+                ),
+            }
+        ]
     return []
 
 
@@ -112,7 +151,10 @@ def _params_problems(
     for path in kept:
         if _at(stored, path) is None:
             problems.append(
-                {"path": pointer("params", *path), "message": "this secret is not set: fill it in"}
+                {
+                    "path": pointer("params", *path),
+                    "message": msg("secret.missing", "this secret is not set: fill it in"),
+                }
             )
     return problems
 
@@ -129,7 +171,7 @@ def save(session: Session, registry: Registry, box, body: Any, row: Connection |
     if not problems:
         problems = _name_problems(session, body["name"].strip(), body.get("type") or row.type, row)
     if problems:
-        raise ValidationFailed(f"the connection has {len(problems)} problem(s)", problems)
+        raise ValidationFailed(problems_detail("connection", len(problems)), problems)
     kind = kinds(registry)[body.get("type") or row.type]
     now = utcnow()
     if row is None:
@@ -145,7 +187,17 @@ def _name_problems(session: Session, name: str, kind: str, row: Connection | Non
     """A name is unique within its type: an import maps connections by name and type."""
     same = session.query(Connection).filter(Connection.name == name, Connection.type == kind)
     if any(other.id != (row.id if row else None) for other in same):
-        return [{"path": "/name", "message": f"a {kind} connection named {name!r} already exists"}]
+        return [
+            {
+                "path": "/name",
+                "message": msg(
+                    "connection.name_taken",
+                    f"a {kind} connection named {name!r} already exists",
+                    type=kind,
+                    name=name,
+                ),
+            }
+        ]
     return []
 
 
@@ -196,80 +248,40 @@ def delete(session: Session, row: Connection) -> None:
     users = used_by(session, row.id)
     if users["flows"] or users["presets"]:
         errors = [
-            {"path": "/id", "message": f"used by the scenario {f['name']!r} ({f['id']})", "flow": f}
+            {
+                "path": "/id",
+                "message": msg(
+                    "connection.used_by_flow",
+                    f"used by the scenario {f['name']!r} ({f['id']})",
+                    name=f["name"],
+                ),
+                "flow": f,
+            }
             for f in users["flows"]
         ] + [
-            {"path": "/id", "message": f"used by the template {p['name']!r} ({p['id']})", "preset": p}
+            {
+                "path": "/id",
+                "message": msg(
+                    "connection.used_by_preset",
+                    f"used by the template {p['name']!r} ({p['id']})",
+                    name=p["name"],
+                ),
+                "preset": p,
+            }
             for p in users["presets"]
         ]
         raise Conflict(
-            f"the connection {row.name!r} is used by {len(users['flows'])} scenario(s) and "
-            f"{len(users['presets'])} template(s): switch them to another connection first",
+            msg(
+                "connection.in_use",
+                f"the connection {row.name!r} is used by {len(users['flows'])} scenario(s) and "
+                f"{len(users['presets'])} template(s): switch them to another connection first",
+                name=row.name,
+                flows=len(users["flows"]),
+                presets=len(users["presets"]),
+            ),
             errors,
         )
     session.delete(row)
-
-
-def reference_problems(session: Session, registry: Registry, nodes: Any, base: str = "") -> list[Problem]:
-    """What is wrong with the nodes' connection references: the connection exists, is of a type
-    the action takes, agrees with the action's discriminator, and the action does not also give
-    the fields the connection holds."""
-    problems: list[Problem] = []
-    types = kinds(registry)
-    for index, ref in references(nodes if isinstance(nodes, list) else []):
-        node = nodes[index]
-        spec = registry.get(node.get("type", ""))
-        rules = (spec.schema.get("x-connections") or {}) if spec else {}
-        at = base + pointer("nodes", index, "params")
-        row = session.get(Connection, ref)
-        if row is None:
-            problems.append({"path": at + "/connection", "message": f"no connection {ref!r}"})
-            continue
-        if row.type not in rules:
-            takes = ", ".join(rules) or "none"
-            problems.append(
-                {
-                    "path": at + "/connection",
-                    "message": f"the connection {row.name!r} is of type {row.type}; {node['type']} takes: {takes}",
-                }
-            )
-            continue
-        problems += _overlap_problems(spec, types[row.type], row.name, node["params"], at)
-    return problems
-
-
-def _idle(spec, field: str, value: Any) -> bool:
-    """A value the editor fills in by itself (the schema's default, or empty): with a connection
-    it is ignored, the connection's own value is sent."""
-    return value in ("", {}, [], None) or value == spec.properties.get(field, {}).get("default")
-
-
-def _overlap_problems(spec, kind: Kind, name: str, params: dict, at: str) -> list[Problem]:
-    """A connection's field given in the action too, or a discriminator that contradicts it."""
-    problems: list[Problem] = []
-    for field, value in kind.when.items():
-        if field in params and params[field] != value and not _idle(spec, field, params[field]):
-            problems.append(
-                {
-                    "path": f"{at}/{field}",
-                    "message": f"the connection {name!r} is {kind.type}: {field} must be {value!r} or left out",
-                }
-            )
-    for field in kind.fields:
-        if field in params and not _idle(spec, field, params[field]):
-            problems.append(
-                {
-                    "path": f"{at}/{field}",
-                    "message": f"{field!r} comes from the connection {name!r}: remove it here",
-                }
-            )
-    return problems
-
-
-def check_references(session: Session, registry: Registry, nodes: Any, what: str = "flow") -> None:
-    problems = reference_problems(session, registry, nodes)
-    if problems:
-        raise ValidationFailed(f"the {what} has {len(problems)} problem(s)", problems)
 
 
 def export_list(session: Session, nodes: list[dict]) -> list[dict]:
@@ -300,8 +312,12 @@ def map_imported(session: Session, doc: dict, listed: Any, base: str = "") -> tu
             problems.append(
                 {
                     "path": at,
-                    "message": f"the connection {label} does not exist here: create it under that "
-                    f"name (or pick another) and import again",
+                    "message": msg(
+                        "connection.not_here",
+                        f"the connection {label} does not exist here: create it under that "
+                        f"name (or pick another) and import again",
+                        name=entry.get("name") or ref,
+                    ),
                     "connection": {k: entry.get(k) for k in ("id", "name", "type")},
                 }
             )

@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from plugin.engine import alerts, connections
+from plugin.engine import alerts, connection_refs, connections
 from plugin.engine.context import iso
 from plugin.engine.graph import Graph
 from plugin.engine.validation import validate_flow, validate_preset
-from plugin.errors import ValidationFailed
+from plugin.errors import ValidationFailed, problems_detail
+from plugin.messages import msg
 from plugin.storage.models import Flow, Preset, new_id, utcnow
 from plugin.storage.secrets import mask_nodes, missing_secrets, seal_nodes
 
@@ -129,7 +130,7 @@ def _check(registry, doc: Any, *, enabling: bool, base: str = "") -> None:
     if problems:
         if base:
             problems = [{**p, "path": base + (p["path"] if p["path"] != "/" else "")} for p in problems]
-        raise ValidationFailed(f"the flow has {len(problems)} problem(s)", problems)
+        raise ValidationFailed(problems_detail("flow", len(problems)), problems)
 
 
 def save_flow(
@@ -170,10 +171,10 @@ def save_flow(
 
 
 def _check_connections(session: Session, registry, nodes: list[dict], base: str = "", settings=None) -> None:
-    problems = connections.reference_problems(session, registry, nodes, base)
+    problems = connection_refs.reference_problems(session, registry, nodes, base)
     problems += alerts.problems(session, settings, base)  # the failure alert's connection
     if problems:
-        raise ValidationFailed(f"the flow has {len(problems)} problem(s)", problems)
+        raise ValidationFailed(problems_detail("flow", len(problems)), problems)
 
 
 def set_enabled(flow: Flow, enabled: bool) -> None:
@@ -185,7 +186,10 @@ def set_enabled(flow: Flow, enabled: bool) -> None:
 
 def enable_problems(registry, flow: Flow) -> list[dict]:
     return [
-        {"path": path, "message": "this secret is not set: fill it in before enabling the flow"}
+        {
+            "path": path,
+            "message": msg("secret.not_set", "this secret is not set: fill it in before enabling the flow"),
+        }
         for path in missing_secrets(registry, flow.definition["nodes"])
     ]
 
@@ -205,7 +209,7 @@ def preset_document(registry, preset: Preset) -> dict[str, Any]:
 def save_preset(session: Session, registry, box, doc: Any, preset: Preset | None = None) -> Preset:
     problems = validate_preset(doc, registry)
     if problems:
-        raise ValidationFailed(f"the preset has {len(problems)} problem(s)", problems)
+        raise ValidationFailed(problems_detail("preset", len(problems)), problems)
     _check_connections(session, registry, doc["nodes"])
     nodes = _clean_nodes(registry, doc["nodes"])
     previous = previous_nodes(session, nodes, preset.definition["nodes"] if preset is not None else None)

@@ -19,6 +19,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plugin.engine.calls import Engine, Outcome
+from plugin.messages import msg
 
 SENDING = frozenset({"action.email", "action.sms"})
 """The actions that message the client; the rest (staff notifications, CRM tasks, webhooks) go at once."""
@@ -48,14 +49,23 @@ def problems(window: dict) -> list[dict]:
         found.append(
             {
                 "path": "/settings/send_window/timezone",
-                "message": f"unknown time zone {window['timezone']!r} (an IANA name, e.g. Europe/Moscow)",
+                "message": msg(
+                    "window.timezone",
+                    f"unknown time zone {window['timezone']!r} (an IANA name, e.g. Europe/Moscow)",
+                    value=window["timezone"],
+                ),
             }
         )
     if _clock(window["from"]) >= _clock(window["to"]):
         found.append(
             {
                 "path": "/settings/send_window/to",
-                "message": f"must be later than from ({window['from']}), got {window['to']!r}",
+                "message": msg(
+                    "window.order",
+                    f"must be later than from ({window['from']}), got {window['to']!r}",
+                    start=window["from"],
+                    end=window["to"],
+                ),
             }
         )
     return found

@@ -9,6 +9,7 @@ plain text or Roistat variables never loads it.
 
 from __future__ import annotations
 
+import difflib
 import html
 import json
 import re
@@ -17,6 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from plugin.engine.variables import VARIABLE_NAMES, resolve
+from plugin.messages import Message, Tr, msg
 
 if TYPE_CHECKING:
     from jinja2 import nodes
@@ -78,32 +80,59 @@ def uses_jinja(template: str) -> bool:
     return any(marker in template for marker in JINJA_MARKERS)
 
 
-def check(template: str) -> list[str]:
-    """Every problem with a template, for save-time validation (empty list = fine)."""
+def check(template: str, field: Tr | None = None) -> list[Message]:
+    """Every problem with a template, for save-time validation (empty list = fine); ``field``
+    (the field's human name) goes into the messages' Russian."""
+    where = {"field": field or Tr(ru="Шаблон", en="template")}
     problems = []
     for name in ROISTAT_VAR.findall(template):
         if name not in VARIABLE_NAMES:
-            problems.append(f"unknown variable {{{name}}}")
+            close = difflib.get_close_matches(name, sorted(VARIABLE_NAMES), n=1, cutoff=0.75)
+            if close:
+                problems.append(
+                    msg(
+                        "template.unknown_variable_close",
+                        f"unknown variable {{{name}}}; did you mean {{{close[0]}}}?",
+                        name=name,
+                        close=close[0],
+                        **where,
+                    )
+                )
+            else:
+                problems.append(
+                    msg("template.unknown_variable", f"unknown variable {{{name}}}", name=name, **where)
+                )
     if uses_jinja(template):
-        problems += _jinja_problems(template)
+        problems += _jinja_problems(template, where)
     return problems
 
 
-def _jinja_problems(template: str) -> list[str]:
+def _jinja_problems(template: str, where: dict) -> list[Message]:
     from jinja2 import TemplateSyntaxError, meta
 
     try:
         ast = parse(ROISTAT_VAR.sub(_to_jinja, template))
     except TemplateError as exc:
-        return [str(exc)]
+        said = exc.args[0]  # parse() raises every refusal as a Message
+        return [Message(said.code, said, **said.args, **where)]
     try:
         undeclared = meta.find_undeclared_variables(ast)
     except TemplateSyntaxError:  # an unknown filter or test, reported below
         undeclared = set()
-    problems = [f"unknown name {name!r} in template expression" for name in sorted(undeclared - JINJA_NAMES)]
+    problems = [
+        msg("template.unknown_name", f"unknown name {name!r} in template expression", name=name, **where)
+        for name in sorted(undeclared - JINJA_NAMES)
+    ]
     if _loop_depth(ast) > MAX_LOOP_DEPTH:
-        problems.append(f"loops nested deeper than {MAX_LOOP_DEPTH} levels")
-    return problems + _reach_problems(ast)
+        problems.append(
+            msg(
+                "template.loops",
+                f"loops nested deeper than {MAX_LOOP_DEPTH} levels",
+                limit=MAX_LOOP_DEPTH,
+                **where,
+            )
+        )
+    return problems + [Message(m.code, m, **m.args, **where) for m in _reach_problems(ast)]
 
 
 def parse(source: str) -> nodes.Template:
@@ -123,18 +152,34 @@ def parse(source: str) -> nodes.Template:
                 open_brackets += 1
                 if open_brackets > MAX_BRACKETS:
                     raise TemplateError(
-                        f"template nested too deeply: more than {MAX_BRACKETS} brackets open at once"
+                        msg(
+                            "template.brackets",
+                            f"template nested too deeply: more than {MAX_BRACKETS} brackets open at once",
+                            limit=MAX_BRACKETS,
+                        )
                     )
             elif kind == "operator" and value in ")]}":
                 open_brackets -= 1
         ast = env.parse(source)
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
+        raise TemplateError(
+            msg(
+                "template.syntax",
+                f"template syntax error on line {exc.lineno}: {exc.message}",
+                line=exc.lineno,
+            )
+        ) from None
     except RecursionError:
-        raise TemplateError(f"template nested too deeply: more than {MAX_NESTING} levels") from None
+        raise TemplateError(_too_deep()) from None
     if _depth(ast) > MAX_NESTING:
-        raise TemplateError(f"template nested too deeply: more than {MAX_NESTING} levels")
+        raise TemplateError(_too_deep())
     return ast
+
+
+def _too_deep() -> Message:
+    return msg(
+        "template.nesting", f"template nested too deeply: more than {MAX_NESTING} levels", limit=MAX_NESTING
+    )
 
 
 def _depth(ast: nodes.Node) -> int:
@@ -147,12 +192,12 @@ def _depth(ast: nodes.Node) -> int:
     return deepest
 
 
-def _reach_problems(ast: nodes.Template) -> list[str]:
+def _reach_problems(ast: nodes.Template) -> list[Message]:
     """What a template may not reach: private attributes, other templates, unknown filters."""
     from jinja2 import nodes
 
     env = _env()
-    problems: list[str] = []
+    problems: list[Message] = []
     for node in ast.find_all(
         (
             nodes.Getattr,
@@ -167,27 +212,39 @@ def _reach_problems(ast: nodes.Template) -> list[str]:
         )
     ):
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            problems.append(f"private attribute {node.attr!r} is not accessible")
+            problems.append(
+                msg("template.private", f"private attribute {node.attr!r} is not accessible", name=node.attr)
+            )
         elif (
             isinstance(node, nodes.Getitem)
             and isinstance(node.arg, nodes.Const)
             and isinstance(node.arg.value, str)
             and node.arg.value.startswith("_")
         ):
-            problems.append(f"private attribute {node.arg.value!r} is not accessible")
+            problems.append(
+                msg(
+                    "template.private",
+                    f"private attribute {node.arg.value!r} is not accessible",
+                    name=node.arg.value,
+                )
+            )
         elif isinstance(node, nodes.Filter):
             if node.name not in env.filters:
-                problems.append(f"unknown filter {node.name!r}")
+                problems.append(msg("template.filter", f"unknown filter {node.name!r}", name=node.name))
             elif node.name == "attr" and any(
                 isinstance(a, nodes.Const) and str(a.value).startswith("_") for a in node.args
             ):
-                problems.append("private attribute is not accessible through |attr")
+                problems.append(
+                    msg("template.private_attr", "private attribute is not accessible through |attr")
+                )
         elif isinstance(node, nodes.Test) and node.name not in env.tests:
-            problems.append(f"unknown test {node.name!r}")
+            problems.append(msg("template.test", f"unknown test {node.name!r}", name=node.name))
         elif isinstance(node, nodes.Name) and node.name == "self" and node.ctx == "load":
-            problems.append("'self' is not available in templates")
+            problems.append(msg("template.self", "'self' is not available in templates"))
         elif isinstance(node, nodes.Include | nodes.Import | nodes.FromImport | nodes.Extends):
-            problems.append("templates cannot include, import or extend other templates")
+            problems.append(
+                msg("template.include", "templates cannot include, import or extend other templates")
+            )
     return list(dict.fromkeys(problems))
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from plugin.errors import ApiProblem, ValidationFailed
+from plugin.messages import msg
 
 MAX_DEPTH = 32
 
@@ -136,7 +137,11 @@ def _stdlib_read(raw: bytes | str) -> tuple[Any, bool]:
 
 
 def _malformed(exc: Exception) -> MalformedJson:
-    return MalformedJson(f"the request body is not valid JSON: {exc}", [{"path": "/", "message": str(exc)}])
+    where = {"line": getattr(exc, "lineno", None), "column": getattr(exc, "colno", None)}
+    return MalformedJson(
+        msg("json.malformed", f"the request body is not valid JSON: {exc}", **where),
+        [{"path": "/", "message": msg("json.syntax", str(exc), **where)}],
+    )
 
 
 def _escape(part: Any) -> str:

@@ -138,7 +138,7 @@ def _read_rows(reader, region: str) -> tuple[list[tuple[int, dict]], list[dict]]
     header = [HEADER_ALIASES.get(cell.strip().lower()) for cell in next(reader)]
     if "email" not in header and "phone" not in header:
         message = (
-            "в заголовках нет столбца email или phone (the header row must name an email or a phone column: "
+            "в заголовках нет столбца «email» или «phone» (the header row must name an email or a phone column: "
             "email, phone, channel, reason)"
         )
         return [], [{"line": 1, "path": "/line/1", "message": message}]

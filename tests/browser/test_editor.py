@@ -162,7 +162,8 @@ def test_a_server_validation_error_lands_on_its_field_and_marks_the_node(ui, fak
         "text": "Заказ {order_id} от {clinet_name}",
         "webhook_url": fake_slack.hook_url,
     }
-    refused = ui.api.put(f"/api/v1/flows/{flow_id}", json=typo)
+    # the problem as the Russian UI asks for it (Accept-Language: ru)
+    refused = ui.api.put(f"/api/v1/flows/{flow_id}", json=typo, headers={"Accept-Language": "ru"})
     assert refused.status_code == 422
     (problem,) = refused.json()["errors"]
     assert problem["path"] == "/nodes/1/params/text"

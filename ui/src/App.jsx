@@ -1,6 +1,6 @@
 // The shell: language, login, header, and which screen is shown.
 import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { api, errorText, setUnauthorizedHandler } from './api.js';
+import { api, errorText, setRequestLanguage, setUnauthorizedHandler } from './api.js';
 import { getToken, setToken } from './auth.js';
 import { CatalogContext } from './catalog.js';
 import { DEFAULT_LANG, I18nContext, LANGS, translate } from './i18n.js';
@@ -30,6 +30,7 @@ function initialLang() {
 
 export function App() {
   const [lang, setLangState] = useState(initialLang);
+  setRequestLanguage(lang); // before any child's first request
   const [token, setTokenState] = useState(() => getToken());
   const [expired, setExpired] = useState(false);
   const [catalog, setCatalog] = useState(null);

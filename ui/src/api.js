@@ -11,6 +11,12 @@ export class ApiError extends Error {
 }
 
 let onUnauthorized = () => {};
+let language = 'ru';
+
+/** The UI's language: the server answers problems (title, detail, errors) in it. */
+export function setRequestLanguage(lang) {
+  language = lang;
+}
 
 /** Called with no arguments whenever the server answers 401. */
 export function setUnauthorizedHandler(fn) {
@@ -18,7 +24,7 @@ export function setUnauthorizedHandler(fn) {
 }
 
 export async function request(method, path, body) {
-  const headers = { Accept: 'application/json, application/problem+json' };
+  const headers = { Accept: 'application/json, application/problem+json', 'Accept-Language': language };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   const form = typeof FormData !== 'undefined' && body instanceof FormData; // multipart: the browser sets its type

@@ -11,6 +11,7 @@ import { rjsfRu } from './i18n/rjsf.js';
 import { settingsMessages } from './i18n/settings.js';
 import { tokenMessages } from './i18n/tokens.js';
 import { connectionMessages } from './i18n/connections.js';
+import { errorMessages } from './i18n/errors.js';
 import { summaryMessages } from './i18n/summaries.js';
 import { historyMessages } from './i18n/history.js';
 
@@ -27,6 +28,7 @@ export const messages = {
   ...connectionMessages,
   ...optoutMessages,
   ...settingsMessages,
+  ...errorMessages,
   ...summaryMessages,
   ...historyMessages,
 };

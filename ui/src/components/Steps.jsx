@@ -2,6 +2,7 @@
 import { useCatalog } from '../catalog.js';
 import { pick, useI18n } from '../i18n.js';
 import { JsonView, StatusBadge, formatClock } from './common.jsx';
+import { stepErrorText } from '../stepErrors.js';
 
 export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) {
   const { t, lang } = useI18n();
@@ -54,7 +55,10 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
             )}
             {s.error && !windowAt && s.status !== 'would_wait' && (
               <div className="step-error" role="note" data-testid={`step-error-${s.node_id}`}>
-                {t(s.status === 'blocked' ? 'step.blocked' : 'step.error', { message: s.error, reason: s.error })}
+                {t(s.status === 'blocked' ? 'step.blocked' : 'step.error', {
+                  message: stepErrorText(s.error, lang),
+                  reason: stepErrorText(s.error, lang),
+                })}
               </div>
             )}
             {s.output && Object.keys(s.output).length > 0 && (

@@ -21,7 +21,8 @@ function fieldMessages(fields, def, lang) {
       if (k === '__errors') {
         const prop = def?.schema?.properties?.[path[0]];
         const label = prop ? (lang === 'en' ? prop['x-title-en'] || prop.title : prop.title || prop['x-title-en']) || path.join('.') : path.join('.');
-        for (const m of v) out.push(`${label}: ${m}`);
+        // the server's messages name their field already («Сумма: нужно число…»)
+        for (const m of v) out.push(String(m).startsWith(`${label}:`) ? m : `${label}: ${m}`);
       } else if (v && typeof v === 'object') walk(v, [...path, k]);
     }
   };
