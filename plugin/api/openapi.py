@@ -11,31 +11,18 @@ from __future__ import annotations
 
 import http
 import json
-from typing import Any
 
 from apispec import BasePlugin
 from flask_smorest import Api
 
 from plugin.api.openapi_language import CONTENT_LANGUAGE, with_accept_language
+from plugin.api.openapi_parts import DRY_RUN, TIMESTAMP, _nullable, _obj, _ref
 from plugin.api.openapi_runs import RUN_HISTORY_PROPERTIES
 from plugin.registry import SCHEMAS_DIR
 
 PROBLEM = "application/problem+json"
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(kind: str, **extra: Any) -> dict:
-    return {"type": [kind, "null"], **extra}
-
-
-def _obj(required: list[str], properties: dict, **extra: Any) -> dict:
-    return {"type": "object", "required": required, "properties": properties, **extra}
-
-
-TIMESTAMP = _nullable("string", description="ISO 8601, UTC (…Z)")
 I18N = _obj(["ru", "en"], {"ru": {"type": "string"}, "en": {"type": "string"}})
 
 NODE = _obj(
@@ -112,29 +99,6 @@ FLOW_SUMMARY = _obj(
         "event_type": {"type": "string"},
         "updated_at": TIMESTAMP,
         "stats": _ref("FlowStats"),
-    },
-)
-DRY_STATUSES = ["succeeded", "failed", "skipped", "not_reached", "would_send", "would_wait"]
-DRY_STEP = _obj(
-    ["node_id", "type", "status", "verdict", "output", "error"],
-    {
-        "node_id": {"type": "string"},
-        "type": {"type": "string"},
-        "status": {"enum": [*DRY_STATUSES, "blocked", "needs_secret"]},
-        "verdict": _nullable("boolean"),
-        "output": {"type": ["object", "null"], "description": "the exact request, secrets masked"},
-        "error": _nullable("string"),
-    },
-)
-DRY_RUN = _obj(
-    ["status", "triggered", "steps", "duration_ms", "context"],
-    {
-        "status": {"enum": ["would_trigger", "not_triggered", "suppressed"]},
-        "reason": {"type": "string", "description": "suppressed: the frequency rule that would hold the run"},
-        "triggered": {"type": "boolean"},
-        "steps": {"type": "array", "items": DRY_STEP},
-        "duration_ms": {"type": "number"},
-        "context": {"type": "object"},
     },
 )
 STEP = _obj(
