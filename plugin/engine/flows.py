@@ -143,11 +143,12 @@ def save_flow(
     previous = previous_nodes(session, nodes, flow.definition["nodes"] if flow is not None else None)
     sealed = _strip_sources(seal_nodes(registry, box, nodes, previous))
     wants_enabled = bool(doc.get("enabled", False))
-    if wants_enabled and missing_secrets(registry, sealed):
+    missing = set(missing_secrets(registry, sealed)) if wants_enabled else set()
+    if missing:
         if imported:
             wants_enabled = False  # SPEC §8: imported flows with placeholder secrets stay disabled
         else:
-            _check(registry, {**doc, "nodes": mask_nodes(registry, sealed)}, enabling=True, base=base)
+            _refuse_missing(registry, doc, sealed, missing, base)
     definition = {"nodes": sealed, "edges": copy.deepcopy(doc["edges"])}
     if isinstance(doc.get("description"), str):
         definition["description"] = doc["description"]
@@ -168,6 +169,17 @@ def save_flow(
     flow.updated_at = now
     set_enabled(flow, wants_enabled)
     return flow
+
+
+def _refuse_missing(registry, doc: dict, sealed: list[dict], missing: set[str], base: str) -> None:
+    """The enabling problems of just the secrets that have no value (the masked document shows every
+    stored secret as the placeholder too: those are set, not missing)."""
+    masked = {**doc, "nodes": mask_nodes(registry, sealed)}
+    found = validate_flow(masked, registry, enabling=True)
+    problems = [p for p in found if p["path"] in missing] or found
+    if base:
+        problems = [{**p, "path": base + p["path"]} for p in problems]
+    raise ValidationFailed(problems_detail("flow", len(problems)), problems)
 
 
 def _check_connections(session: Session, registry, nodes: list[dict], base: str = "", settings=None) -> None:
