@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from plugin.api import flow_bulk
 from plugin.api.common import context_problems, json_body, json_object
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.api.openapi_ingest import NOT_BLANK
-from plugin.engine import connections
+from plugin.api.versions import author
+from plugin.engine import connections, flow_lists, versions
 from plugin.engine import context as ctx
 from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
@@ -54,11 +56,11 @@ def _changed() -> None:
 
 @blp.route("")
 class FlowList(MethodView):
-    @blp.doc(summary="List scenarios with Статус, name and Срабатываний")
-    @blp.doc(responses=ok("FlowList", 200))
+    @blp.doc(summary="List scenarios: search, filters, sort", parameters=flow_bulk.LIST_PARAMETERS)
+    @blp.doc(responses={**ok("FlowList", 200), "422": "UNPROCESSABLE_ENTITY"})
     @blp.response(200)
     def get(self):
-        flows = db.session.query(Flow).order_by(Flow.created_at, Flow.id).all()
+        flows = flow_lists.list_flows(db.session, flow_bulk.list_filters())
         return {"flows": [store.flow_summary(f) for f in flows]}
 
     @blp.doc(summary="Create a scenario from a SPEC §6 document", requestBody=FLOW_BODY)
@@ -67,6 +69,7 @@ class FlowList(MethodView):
     def post(self):
         runtime = rt()
         flow = store.save_flow(db.session, runtime.registry, runtime.secrets, json_body())
+        versions.record(db.session, runtime.registry, flow, author(), "create")
         db.session.commit()
         _changed()
         return store.flow_document(runtime.registry, flow)
@@ -90,6 +93,7 @@ class FlowItem(MethodView):
         runtime = rt()
         flow = _get(flow_id)
         store.save_flow(db.session, runtime.registry, runtime.secrets, json_body(), flow)
+        versions.record(db.session, runtime.registry, flow, author(), "save")
         db.session.commit()
         _changed()
         return store.flow_document(runtime.registry, flow)
@@ -137,8 +141,10 @@ class FlowItem(MethodView):
             problems += store.enable_problems(runtime.registry, flow)
         if problems:
             raise ValidationFailed(f"{len(problems)} problem(s)", problems)
-        if "name" in body:
+        if "name" in body and body["name"].strip() != flow.name:
             flow.name = body["name"].strip()
+            flow.version += 1  # the name is part of the document: a rename is a version
+            versions.record(db.session, runtime.registry, flow, author(), "rename")
         if "enabled" in body:
             store.set_enabled(flow, body["enabled"])
         db.session.commit()
@@ -148,7 +154,9 @@ class FlowItem(MethodView):
     @blp.doc(summary="Delete a scenario (its run history stays)")
     @blp.response(204)
     def delete(self, flow_id: str):
-        db.session.delete(_get(flow_id))
+        flow = _get(flow_id)
+        versions.forget(db.session, flow.id)
+        db.session.delete(flow)
         db.session.commit()
         _changed()
 
@@ -175,11 +183,13 @@ class FlowImport(MethodView):
         "that maps to none is a 422 whose errors name it (`connection`: id, name, type) at "
         "`/nodes/{i}/params/connection`: nothing is imported, so no scenario is left that cannot send.",
         requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        parameters=flow_bulk.IMPORT_PARAMETERS,
     )
-    @blp.doc(responses=ok("FlowImportResult", 201))
+    @blp.doc(responses={**ok("FlowImportResult", 201), "409": "CONFLICT"})
     @blp.response(201)
     def post(self):
         runtime = rt()
+        mode = flow_bulk.conflict_mode()
         body = json_body()
         many = isinstance(body, dict) and "flows" in body and "nodes" not in body
         docs = body["flows"] if many else [body]
@@ -204,9 +214,11 @@ class FlowImport(MethodView):
         if problems:
             raise ValidationFailed(f"{len(problems)} problem(s); nothing was imported", problems)
         flows = []
-        for doc in docs:
-            flows.append(store.save_flow(db.session, runtime.registry, runtime.secrets, doc, imported=True))
+        for doc, target in zip(docs, flow_bulk.prepare_import(docs, many, mode), strict=True):
+            flow = store.save_flow(db.session, runtime.registry, runtime.secrets, doc, target, imported=True)
             db.session.flush()  # a second document with the same id then gets a new one
+            versions.record(db.session, runtime.registry, flow, author(), "import")
+            flows.append(flow)
         db.session.commit()
         _changed()
         return {"flows": [store.flow_document(runtime.registry, f) for f in flows]}
