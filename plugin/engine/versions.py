@@ -19,7 +19,7 @@ from plugin.engine.graph import Graph
 from plugin.engine.validation import validate_flow
 from plugin.errors import Conflict, NotFound
 from plugin.storage.models import Flow, FlowVersion, utcnow
-from plugin.storage.secrets import mask_nodes
+from plugin.storage.secrets import mask_nodes, missing_secrets
 
 TEXT_LIMIT = 200  # a changed value longer than this is cut in a summary
 _DOC_KEYS = ("description", "settings", "tags")
@@ -120,6 +120,14 @@ def restore(session: Session, registry, flow: Flow, row: FlowVersion, author: di
     )
     if problems:
         raise Conflict(f"version {row.number} cannot be restored: it is not valid now", problems)
+    if flow.enabled and missing_secrets(registry, row.definition["nodes"]):
+        raise Conflict(
+            f"version {row.number} lacks secrets the enabled scenario needs: switch it off first",
+            [
+                {"path": p, "message": "this secret is not set in that version"}
+                for p in missing_secrets(registry, row.definition["nodes"])
+            ],
+        )
     flow.name = row.name
     flow.definition = copy.deepcopy(row.definition)
     graph = Graph(flow.definition, disabled=True)

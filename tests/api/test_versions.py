@@ -185,3 +185,19 @@ def test_a_ui_save_is_recorded_as_the_ui(client):
     resp = client.post("/api/v1/flows", json=load("big_order_slack"), headers={"X-Automation-Client": "ui"})
     assert resp.status_code == 201
     assert versions(client, resp.get_json()["id"])["versions"][0]["author"] == "ui"
+
+
+def test_an_enabled_flow_cannot_go_back_to_a_version_without_its_secrets(client):
+    flow = create(client)
+    exported = client.get(f"/api/v1/flows/{flow['id']}/export").get_json()
+    assert client.delete(f"/api/v1/flows/{flow['id']}").status_code == 204
+    imported = client.post("/api/v1/flows/import", json=exported).get_json()["flows"][0]
+    assert imported["enabled"] is False and imported["needs_secrets"]  # version 1: no secret
+    filled = copy.deepcopy(imported)
+    filled["nodes"][2]["params"]["webhook_url"] = SLACK_URL
+    put(client, filled, enabled=True)  # version 2: filled in and switched on
+    resp = client.post(f"/api/v1/flows/{flow['id']}/versions/1/restore")
+    assert resp.status_code == 409
+    assert resp.get_json()["errors"][0]["path"] == "/nodes/2/params/webhook_url"
+    assert client.patch(f"/api/v1/flows/{flow['id']}", json={"enabled": False}).status_code == 200
+    assert client.post(f"/api/v1/flows/{flow['id']}/versions/1/restore").status_code == 200

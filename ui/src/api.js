@@ -18,7 +18,8 @@ export function setUnauthorizedHandler(fn) {
 }
 
 export async function request(method, path, body) {
-  const headers = { Accept: 'application/json, application/problem+json' };
+  // the client header: the server records a save from here as the UI's (flow versions)
+  const headers = { Accept: 'application/json, application/problem+json', 'X-Automation-Client': 'ui' };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   const form = typeof FormData !== 'undefined' && body instanceof FormData; // multipart: the browser sets its type

@@ -10,6 +10,8 @@ import { rjsfRu } from './i18n/rjsf.js';
 import { settingsMessages } from './i18n/settings.js';
 import { tokenMessages } from './i18n/tokens.js';
 import { connectionMessages } from './i18n/connections.js';
+import { listMessages } from './i18n/lists.js';
+import { versionMessages } from './i18n/versions.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
@@ -23,6 +25,8 @@ export const messages = {
   ...connectionMessages,
   ...optoutMessages,
   ...settingsMessages,
+  ...listMessages,
+  ...versionMessages,
 };
 
 /** rjsf's translateString for `lang`. */

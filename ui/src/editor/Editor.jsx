@@ -131,6 +131,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
           updateParams={updateParams}
           removeNode={removeNode}
           openPresetDialog={openPresetDialog}
+          onRestored={(restored) => flow.applyLoaded(restored)}
         />
       </div>
       <EditorDialogs dialog={dialog} setDialog={setDialog} savePreset={savePreset} presetError={presetError} />
