@@ -49,6 +49,24 @@ VERSION = {
     },
 }
 
+VERSION_DOCUMENT = {
+    "type": "object",
+    "description": "the flow document of that version (secrets as '********'; no enabled: a version "
+    "does not switch a scenario on or off)",
+    "required": ["format", "id", "name", "version", "nodes", "edges"],
+    "properties": {
+        "format": {"const": "automation-flow/1"},
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "version": NUMBER,
+        "description": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "settings": {"$ref": "#/components/schemas/FlowDocument/properties/settings"},
+        "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
+        "edges": {"type": "array", "items": {"$ref": "#/components/schemas/Edge"}},
+    },
+}
+
 
 def register_schema(api) -> None:
     api.spec.components.schema("FlowVersion", component=VERSION)
@@ -73,7 +91,7 @@ def register_schema(api) -> None:
                     "required": ["current", "document"],
                     "properties": {
                         "current": {"type": "boolean"},
-                        "document": {"$ref": "#/components/schemas/FlowExport"},
+                        "document": VERSION_DOCUMENT,
                     },
                 },
             ]
