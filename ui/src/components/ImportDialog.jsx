@@ -121,7 +121,7 @@ function ImportConflict({ conflict, onAnswer, busy }) {
             {t('import.replace')}
           </button>
           <button type="button" className="btn btn-sm" onClick={() => onAnswer(null)} data-testid="import-conflict-cancel">
-            {t('common.cancel')}
+            {t('import.cancel')}
           </button>
         </div>
       </div>

@@ -34,6 +34,7 @@ export const listMessages = {
   'import.conflictItem': { ru: 'Уже есть сценарий «{name}»', en: 'Scenario “{name}” already exists' },
   'import.copy': { ru: 'Копия', en: 'Copy' },
   'import.replace': { ru: 'Заменить', en: 'Replace' },
+  'import.cancel': { ru: 'Отмена', en: 'Cancel' },
 
   'tags.label': { ru: 'Метки', en: 'Tags' },
   'tags.hint': {
