@@ -201,3 +201,28 @@ def test_an_enabled_flow_cannot_go_back_to_a_version_without_its_secrets(client)
     assert resp.get_json()["errors"][0]["path"] == "/nodes/2/params/webhook_url"
     assert client.patch(f"/api/v1/flows/{flow['id']}", json={"enabled": False}).status_code == 200
     assert client.post(f"/api/v1/flows/{flow['id']}/versions/1/restore").status_code == 200
+
+
+def test_a_run_records_the_version_it_ran_and_the_export_carries_it(app, client, fake_receiver):
+    from tests.engine.test_ingest_and_runs import drain
+
+    flow = {
+        "format": "automation-flow/1",
+        "name": "hook",
+        "enabled": True,
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}},
+            {"id": "hook", "type": "action.webhook", "params": {"url": fake_receiver.url + "/v1"}},
+        ],
+        "edges": [{"from": "start", "to": "hook"}],
+    }
+    created = client.post("/api/v1/flows", json=flow).get_json()
+    flow["nodes"][1]["params"]["url"] = fake_receiver.url + "/v2"
+    assert client.put(f"/api/v1/flows/{created['id']}", json=flow).status_code == 200
+    assert client.put("/api/v1/orders/41", json={"price": 1}).status_code == 202
+    drain(app)
+    (run,) = client.get(f"/api/v1/runs?flow_id={created['id']}").get_json()["runs"]
+    assert run["flow_version"] == 2
+    assert client.get(f"/api/v1/runs/{run['id']}").get_json()["flow_version"] == 2
+    assert [r.path for r in fake_receiver.requests] == ["/v2"]
+    assert client.get(f"/api/v1/flows/{created['id']}/export").get_json()["version"] == 2
