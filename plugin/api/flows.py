@@ -141,10 +141,8 @@ class FlowItem(MethodView):
             problems += store.enable_problems(runtime.registry, flow)
         if problems:
             raise ValidationFailed(f"{len(problems)} problem(s)", problems)
-        if "name" in body and body["name"].strip() != flow.name:
-            flow.name = body["name"].strip()
-            flow.version += 1  # the name is part of the document: a rename is a version
-            versions.record(db.session, runtime.registry, flow, author(), "rename")
+        if "name" in body:
+            versions.rename(db.session, runtime.registry, flow, body["name"].strip(), author())
         if "enabled" in body:
             store.set_enabled(flow, body["enabled"])
         db.session.commit()
@@ -154,9 +152,8 @@ class FlowItem(MethodView):
     @blp.doc(summary="Delete a scenario (its run history stays)")
     @blp.response(204)
     def delete(self, flow_id: str):
-        flow = _get(flow_id)
-        versions.forget(db.session, flow.id)
-        db.session.delete(flow)
+        versions.forget(db.session, flow_id)
+        db.session.delete(_get(flow_id))
         db.session.commit()
         _changed()
 

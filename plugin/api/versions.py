@@ -167,23 +167,26 @@ class VersionList(MethodView):
         return {"versions": [versions.summary_item(r) for r in rows], "current": flow.version}
 
 
-def _version(flow: Flow, number: int) -> FlowVersion:
-    if not 1 <= number < 2**31:
-        raise NotFound(f"flow {flow.id!r} has no version {number}")
-    return versions.get(db.session, flow.id, number)
+def _version(flow: Flow, number: int | str) -> FlowVersion:
+    """A version by its number (a string in the URL: the scope check answers before a converter
+    could 404; anything but 1, 2, … is no version)."""
+    text = str(number)
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) < 2**31):
+        raise NotFound(f"flow {flow.id!r} has no version {text!r}")
+    return versions.get(db.session, flow.id, int(text))
 
 
-@blp.route("/<string:flow_id>/versions/<int:number>")
+@blp.route("/<string:flow_id>/versions/<string:number>")
 class VersionItem(MethodView):
     @blp.doc(summary="One version with its document (secrets as placeholders)", parameters=[PATH_NUMBER])
     @blp.doc(responses=ok("FlowVersionDocument", 200))
     @blp.response(200)
-    def get(self, flow_id: str, number: int):
+    def get(self, flow_id: str, number: str):
         flow = _flow(flow_id)
         return versions.document(rt().registry, _version(flow, number), flow.version)
 
 
-@blp.route("/<string:flow_id>/versions/<int:number>/restore")
+@blp.route("/<string:flow_id>/versions/<string:number>/restore")
 class VersionRestore(MethodView):
     @blp.doc(
         summary="Make version n's document the scenario's again, as a new version",
@@ -194,7 +197,7 @@ class VersionRestore(MethodView):
     )
     @blp.doc(responses={**ok("Flow", 200), "409": "CONFLICT"})
     @blp.response(200)
-    def post(self, flow_id: str, number: int):
+    def post(self, flow_id: str, number: str):
         runtime = rt()
         flow = _flow(flow_id)
         versions.restore(db.session, runtime.registry, flow, _version(flow, number), author())

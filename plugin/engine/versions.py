@@ -53,6 +53,14 @@ def record(session: Session, registry, flow: Flow, author: dict, action: str, **
     return row
 
 
+def rename(session: Session, registry, flow: Flow, name: str, author: dict) -> None:
+    """A new name is a new version (the name is part of the document); the same name is nothing."""
+    if name != flow.name:
+        flow.name = name
+        flow.version += 1
+        record(session, registry, flow, author, "rename")
+
+
 def get(session: Session, flow_id: str, number: int) -> FlowVersion:
     row = session.scalars(
         select(FlowVersion).where(FlowVersion.flow_id == flow_id, FlowVersion.number == number)

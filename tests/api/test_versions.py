@@ -123,6 +123,9 @@ def test_version_routes_answer_404_409_and_422_problems(client):
     for path in (
         "/api/v1/flows/nope/versions",
         f"/api/v1/flows/{fid}/versions/7",
+        f"/api/v1/flows/{fid}/versions/abc",
+        f"/api/v1/flows/{fid}/versions/0",
+        f"/api/v1/flows/{fid}/versions/99999999999",
         "/api/v1/flows/nope/versions/1",
         f"/api/v1/flows/{fid}/diff?from=9",
     ):
