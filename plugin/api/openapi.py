@@ -70,7 +70,6 @@ EXPORT = _obj(
         "enabled": {"type": "boolean"},
         "version": {"type": "integer"},
         "description": {"type": "string"},
-        "tags": {"type": "array", "items": {"type": "string"}},
         "settings": {"$ref": "#/components/schemas/FlowDocument/properties/settings"},
         "nodes": {"type": "array", "items": _ref("Node")},
         "edges": {"type": "array", "items": _ref("Edge")},
@@ -108,9 +107,7 @@ FLOW_SUMMARY = _obj(
         "enabled": {"type": "boolean"},
         "version": {"type": "integer"},
         "event_type": {"type": "string"},
-        "created_at": TIMESTAMP,
         "updated_at": TIMESTAMP,
-        "tags": {"type": "array", "items": {"type": "string"}},
         "stats": _ref("FlowStats"),
     },
 )

@@ -21,6 +21,7 @@ blp = Blueprint(
 
 UI_HEADER = "X-Automation-Client"  # the editor sends "ui": its saves are recorded as the UI's
 NUMBER = {"type": "integer", "minimum": 1}
+TAGS = {"type": "array", "items": {"type": "string"}, "description": "the flow document's tags"}
 CHANGE = {
     "type": "object",
     "required": ["kind"],
@@ -69,6 +70,11 @@ VERSION_DOCUMENT = {
 
 
 def register_schema(api) -> None:
+    schemas = (
+        api.spec.components.schemas
+    )  # the flow's own components gain its tags (and the list item its age)
+    schemas["FlowExport"]["properties"]["tags"] = TAGS
+    schemas["FlowSummary"]["properties"].update(tags=TAGS, created_at={"type": ["string", "null"]})
     api.spec.components.schema("FlowVersion", component=VERSION)
     api.spec.components.schema(
         "FlowVersionList",
