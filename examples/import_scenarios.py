@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                 for path, doc in todo:
                     print(f"would import {path.name}: «{doc.get('name')}»")
                 return 0
-            flows = api.import_flows([doc for _, doc in todo])
+            # a name taken is skipped above (or wanted twice: --force); an id taken gets a new one
+            flows = api.import_flows([doc for _, doc in todo], on_conflict="copy")
         except ApiError as exc:
             print(f"error: HTTP {exc.status}: {exc.detail}", file=sys.stderr)
             for error in exc.errors:

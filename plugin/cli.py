@@ -243,8 +243,8 @@ def _run_all(n_workers: int) -> int:
 
 
 def _rotate_secrets() -> int:
-    """Re-encrypt with the first key every secret at rest: flows, presets, the runs' snapshots and
-    the site-form sources' keys.
+    """Re-encrypt with the first key every secret at rest: flows, their versions, presets, the runs'
+    snapshots and the site-form sources' keys.
 
     Runs keep a copy of their flow's definition (secrets sealed); a waiting, retrying or failed
     run must still decrypt once the old key is dropped, so they are rotated too, in chunks.
@@ -253,13 +253,14 @@ def _rotate_secrets() -> int:
     from plugin.api.context import rt
     from plugin.api.extensions import db
     from plugin.ingest.hooks import rotate_keys
-    from plugin.storage.models import Flow, Preset, Run
+    from plugin.storage.models import Flow, FlowVersion, Preset, Run
     from plugin.storage.secrets import rotate_nodes
 
     with create_app().app_context():
         runtime = rt()
         count = 0
-        for row in list(db.session.query(Flow)) + list(db.session.query(Preset)):
+        rows = [*db.session.query(Flow), *db.session.query(FlowVersion), *db.session.query(Preset)]
+        for row in rows:
             definition = dict(row.definition)
             definition["nodes"] = rotate_nodes(runtime.registry, runtime.secrets, definition["nodes"])
             row.definition = definition
@@ -277,7 +278,7 @@ def _rotate_secrets() -> int:
             last = chunk[-1].id
             db.session.commit()
         print(
-            f"re-encrypted the secrets of {count} flows and presets and {runs} runs, "
+            f"re-encrypted the secrets of {count} flows, flow versions and presets and {runs} runs, "
             f"and the keys of {sources} site-form sources"
         )
     return 0

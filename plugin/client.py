@@ -191,10 +191,11 @@ class Client:
     def export_flow(self, flow_id: str) -> dict:
         return self._api("GET", f"/flows/{_segment(flow_id)}/export")
 
-    def import_flows(self, docs: dict | Iterable[dict]) -> list[dict]:
-        """Import one document or several (all or nothing); returns the created flows."""
+    def import_flows(self, docs: dict | Iterable[dict], on_conflict: str = "fail") -> list[dict]:
+        """Import one document or several (all or nothing); returns the created flows. A document
+        whose id or name a flow has: ``fail`` (ApiError 409), ``copy`` or ``replace``."""
         body = docs if isinstance(docs, dict) else {"flows": list(docs)}
-        return self._api("POST", "/flows/import", json=body)["flows"]
+        return self._api("POST", f"/flows/import?on_conflict={on_conflict}", json=body)["flows"]
 
     def test_flow(
         self,

@@ -11,6 +11,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
     from plugin.api import (
         connections,
+        flow_bulk,
         flows,
         hooks,
         ingest,
@@ -24,17 +25,18 @@ def register_blueprints(app: Flask, api: Api) -> None:
         suppressions,
         tokens,
         unsubscribe,
+        versions,
     )
     from plugin.api.common import install_strict_json, reject_nul_input
 
     install_strict_json(Blueprint.ARGUMENTS_PARSER)  # no NaN/Infinity or depth bombs via @blp.arguments
     _register_schemas(api)
-    for schemas in (flows, connections, hooks, suppressions):
+    for schemas in (flows, connections, hooks, suppressions, versions):
         schemas.register_schema(api)
     hooks.install(app)
     for module in (meta, nodes, flows, presets, connections, ingest, runs, hooks, tokens):
         _register(api, module.blp, reject_nul_input)
-    for module in (suppressions, statuses, unsubscribe, records, sendtest):
+    for module in (suppressions, statuses, unsubscribe, records, sendtest, versions, flow_bulk):
         _register(api, module.blp, reject_nul_input)
     meta.register_plain_routes(app, api)
 

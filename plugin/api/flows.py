@@ -7,12 +7,14 @@ from functools import partial
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from plugin.api import flow_bulk
 from plugin.api.common import context_problems, json_body, json_object
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.api.openapi_ingest import NOT_BLANK
-from plugin.engine import connection_refs, connections, dryrules
+from plugin.api.versions import author
+from plugin.engine import connection_refs, connections, dryrules, flow_lists, versions
 from plugin.engine import context as ctx
 from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
@@ -57,11 +59,11 @@ def _changed() -> None:
 
 @blp.route("")
 class FlowList(MethodView):
-    @blp.doc(summary="List scenarios with Статус, name and Срабатываний")
-    @blp.doc(responses=ok("FlowList", 200))
+    @blp.doc(summary="List scenarios: search, filters, sort", parameters=flow_bulk.LIST_PARAMETERS)
+    @blp.doc(responses={**ok("FlowList", 200), "422": "UNPROCESSABLE_ENTITY"})
     @blp.response(200)
     def get(self):
-        flows = db.session.query(Flow).order_by(Flow.created_at, Flow.id).all()
+        flows = flow_lists.list_flows(db.session, flow_bulk.list_filters())
         return {"flows": [store.flow_summary(f) for f in flows]}
 
     @blp.doc(summary="Create a scenario from a SPEC §6 document", requestBody=FLOW_BODY)
@@ -70,6 +72,7 @@ class FlowList(MethodView):
     def post(self):
         runtime = rt()
         flow = store.save_flow(db.session, runtime.registry, runtime.secrets, json_body())
+        versions.record(db.session, runtime.registry, flow, author(), "create")
         db.session.commit()
         _changed()
         return store.flow_document(runtime.registry, flow)
@@ -93,6 +96,7 @@ class FlowItem(MethodView):
         runtime = rt()
         flow = _get(flow_id)
         store.save_flow(db.session, runtime.registry, runtime.secrets, json_body(), flow)
+        versions.record(db.session, runtime.registry, flow, author(), "save")
         db.session.commit()
         _changed()
         return store.flow_document(runtime.registry, flow)
@@ -148,7 +152,7 @@ class FlowItem(MethodView):
         if problems:
             raise ValidationFailed(problems_detail("", len(problems)), problems)
         if "name" in body:
-            flow.name = body["name"].strip()
+            versions.rename(db.session, runtime.registry, flow, body["name"].strip(), author())
         if "enabled" in body:
             store.set_enabled(flow, body["enabled"])
         db.session.commit()
@@ -158,6 +162,7 @@ class FlowItem(MethodView):
     @blp.doc(summary="Delete a scenario (its run history stays)")
     @blp.response(204)
     def delete(self, flow_id: str):
+        versions.forget(db.session, flow_id)
         db.session.delete(_get(flow_id))
         db.session.commit()
         _changed()
@@ -185,11 +190,13 @@ class FlowImport(MethodView):
         "that maps to none is a 422 whose errors name it (`connection`: id, name, type) at "
         "`/nodes/{i}/params/connection`: nothing is imported, so no scenario is left that cannot send.",
         requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        parameters=flow_bulk.IMPORT_PARAMETERS,
     )
-    @blp.doc(responses=ok("FlowImportResult", 201))
+    @blp.doc(responses={**ok("FlowImportResult", 201), "409": "CONFLICT"})
     @blp.response(201)
     def post(self):
         runtime = rt()
+        mode = flow_bulk.conflict_mode()
         body = json_body()
         many = isinstance(body, dict) and "flows" in body and "nodes" not in body
         docs = body["flows"] if many else [body]
@@ -214,9 +221,11 @@ class FlowImport(MethodView):
         if problems:
             raise ValidationFailed(problems_detail("", len(problems), ".not_imported"), problems)
         flows = []
-        for doc in docs:
-            flows.append(store.save_flow(db.session, runtime.registry, runtime.secrets, doc, imported=True))
+        for doc, target in zip(docs, flow_bulk.prepare_import(docs, many, mode), strict=True):
+            flow = store.save_flow(db.session, runtime.registry, runtime.secrets, doc, target, imported=True)
             db.session.flush()  # a second document with the same id then gets a new one
+            versions.record(db.session, runtime.registry, flow, author(), "import")
+            flows.append(flow)
         db.session.commit()
         _changed()
         return {"flows": [store.flow_document(runtime.registry, f) for f in flows]}

@@ -86,6 +86,8 @@ def flow_document(registry, flow: Flow, *, with_stats: bool = True) -> dict[str,
         doc["description"] = flow.definition["description"]
     if flow.definition.get("settings"):
         doc["settings"] = copy.deepcopy(flow.definition["settings"])
+    if flow.definition.get("tags"):
+        doc["tags"] = list(flow.definition["tags"])
     if with_stats:
         doc["event_type"] = flow.event_type
         doc["stats"] = flow_stats(flow)
@@ -120,7 +122,9 @@ def flow_summary(flow: Flow) -> dict[str, Any]:
         "enabled": flow.enabled,
         "version": flow.version,
         "event_type": flow.event_type,
+        "created_at": iso(flow.created_at),
         "updated_at": iso(flow.updated_at),
+        "tags": list(flow.definition.get("tags") or []),
         "stats": flow_stats(flow),
     }
 
@@ -154,6 +158,8 @@ def save_flow(
         definition["description"] = doc["description"]
     if doc.get("settings"):
         definition["settings"] = copy.deepcopy(doc["settings"])
+    if doc.get("tags"):
+        definition["tags"] = list(dict.fromkeys(tag.strip() for tag in doc["tags"]))
     now = utcnow()
     if flow is None:
         keep_id = imported and doc.get("id") and session.get(Flow, doc["id"]) is None

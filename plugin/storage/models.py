@@ -80,6 +80,26 @@ class Flow(Base):
     __table_args__ = (Index("ix_flows_event_type_enabled", "event_type", "enabled"),)
 
 
+class FlowVersion(Base):
+    """One saved state of a flow (SPEC §11 «Versions»): its name and definition as stored (secrets
+    sealed), who saved it and a summary of what changed from the version before."""
+
+    __tablename__ = "flow_versions"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True, default=new_id)
+    flow_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(200), default="")
+    author_name: Mapped[str] = mapped_column(String(200), default="")
+    action: Mapped[str] = mapped_column(String(16), default="save")  # create|save|import|restore|…
+    summary: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("uq_flow_versions_flow_number", "flow_id", "number", unique=True),)
+
+
 class Preset(Base):
     __tablename__ = "presets"
 

@@ -298,7 +298,7 @@ def test_export_names_connections_and_import_maps_them(app, client, fake_slack):
     # another server: the id is unknown, the name and type match → mapped, enabled, delivers
     moved = json.loads(json.dumps(exported).replace(conn["id"], "0123456789abcdef"))
     moved["id"] = "imported-flow"
-    resp = client.post("/api/v1/flows/import", json=moved)
+    resp = client.post("/api/v1/flows/import?on_conflict=copy", json=moved)
     assert resp.status_code == 201, resp.get_data(as_text=True)
     [imported] = resp.get_json()["flows"]
     assert imported["nodes"][1]["params"]["connection"] == conn["id"] and imported["enabled"] is True

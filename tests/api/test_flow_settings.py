@@ -22,7 +22,7 @@ def test_settings_are_saved_shown_exported_and_imported(client):
     assert client.get(f"/api/v1/flows/{flow_id}").get_json()["settings"] == SETTINGS
     exported = client.get(f"/api/v1/flows/{flow_id}/export").get_json()
     assert exported["settings"] == SETTINGS
-    (imported,) = client.post("/api/v1/flows/import", json=exported).get_json()["flows"]
+    (imported,) = client.post("/api/v1/flows/import?on_conflict=copy", json=exported).get_json()["flows"]
     assert imported["settings"] == SETTINGS
 
     ever = {"frequency": {"per": "visitor", "limit": 3, "window_hours": None}}

@@ -178,12 +178,12 @@ def test_export_import_export_gives_back_the_same_document(client, registry, nam
     for key in ("stats", "needs_secrets", "created_at", "updated_at", "event_type"):
         assert key not in exported, f"an export is portable: no {key}"
 
-    resp = client.post("/api/v1/flows/import", json=exported)
+    resp = client.post("/api/v1/flows/import?on_conflict=copy", json=exported)
     assert resp.status_code == 201, resp.get_data(as_text=True)
     (imported,) = resp.get_json()["flows"]
     assert imported["id"] != flow["id"], "the original still exists, so the copy gets a new id"
     again = client.get(f"/api/v1/flows/{imported['id']}/export").get_json()
-    assert again["name"] == exported["name"]
+    assert again["name"] == exported["name"] + " (копия)", "a copy beside the original is named so"
     assert portable(again["nodes"]) == portable(exported["nodes"])
     assert again["edges"] == exported["edges"]
     assert again.get("description") == exported.get("description") == original.get("description")

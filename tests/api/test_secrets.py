@@ -177,7 +177,7 @@ def test_an_imported_flow_with_placeholder_secrets_stays_disabled_until_they_are
     exported = client.get(f"/api/v1/flows/{source['id']}/export").get_json()
     assert exported["enabled"] is True
 
-    resp = client.post("/api/v1/flows/import", json=exported)
+    resp = client.post("/api/v1/flows/import?on_conflict=copy", json=exported)
     assert resp.status_code == 201, resp.get_data(as_text=True)
     (imported,) = resp.get_json()["flows"]
     flow_id = imported["id"]

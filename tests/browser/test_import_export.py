@@ -65,7 +65,10 @@ def test_export_downloads_the_json_and_import_brings_it_back_from_file_and_paste
     expect(dialog).to_be_visible()
     ui.by("import-file").set_input_files(path)
     expect(ui.by("import-text")).to_have_value(text)
+    ui.console.allow(409)  # the same scenario is there: the dialog asks «Копия / Заменить / Отмена»
     ui.by("import-submit").click()
+    expect(ui.by("import-conflict")).to_contain_text("Уже есть сценарий «Вебхук в CRM»")
+    ui.by("import-copy").click()
     expect(dialog).to_have_count(0)
     rows = ui.by("flow-table").locator("tbody tr")
     expect(rows).to_have_count(2)
@@ -83,6 +86,7 @@ def test_export_downloads_the_json_and_import_brings_it_back_from_file_and_paste
     expect(ui.by("import-errors")).to_contain_text("/nodes/1/type")
     ui.by("import-text").fill(json.dumps({**exported, "name": "Вебхук в CRM (вставка)"}, ensure_ascii=False))
     ui.by("import-submit").click()
+    ui.by("import-copy").click()  # its id is taken: a copy
     expect(dialog).to_have_count(0)
     expect(rows).to_have_count(3)
     pasted_row = rows.filter(has_text="Вебхук в CRM (вставка)")

@@ -115,7 +115,7 @@ def test_flow_lifecycle(api, fake_slack):
     ] == ("not_triggered")
 
     exported = api.export_flow(flow_id)
-    (copy,) = api.import_flows({**exported, "name": "Копия"})
+    (copy,) = api.import_flows({**exported, "name": "Копия"}, on_conflict="copy")
     assert copy["enabled"] is False and copy["needs_secrets"] == ["/nodes/2/params/webhook_url"]
     two = api.import_flows([slack_flow(fake_slack.hook_url, "A"), slack_flow(fake_slack.hook_url, "B")])
     assert [f["name"] for f in two] == ["A", "B"]

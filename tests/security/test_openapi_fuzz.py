@@ -100,7 +100,9 @@ def test_the_success_bodies_of_real_objects_match_their_documented_schemas(live_
         ],
         "FlowList": [http.get(live_url + "/api/v1/flows").json()],
         "FlowExport": [http.get(f"{live_url}/api/v1/flows/{flow_id}/export").json()],
-        "FlowImportResult": [http.post(live_url + "/api/v1/flows/import", json={"flows": [flow]}).json()],
+        "FlowImportResult": [
+            http.post(live_url + "/api/v1/flows/import?on_conflict=copy", json={"flows": [flow]}).json()
+        ],
         "DryRun": [
             http.post(
                 f"{live_url}/api/v1/flows/{flow_id}/test", json={"context": {"order": {"price": 5}}}
@@ -133,11 +135,28 @@ def test_the_success_bodies_of_real_objects_match_their_documented_schemas(live_
             http.post(live_url + "/api/v1/flows", json={}).json(),
         ],
     }
+    for component, bodies in _version_bodies(http, live_url, flow_id).items():
+        calls.setdefault(component, []).extend(bodies)
     for component, bodies in calls.items():
         validator = _validator(document, component)
         for body in bodies:
             errors = sorted(validator.iter_errors(body), key=str)
             assert not errors, (component, errors[0].message, body)
+
+
+def _version_bodies(http, live_url: str, flow_id: str) -> dict[str, list]:
+    """The versions, diff, restore, duplicate and bulk answers of the flow made above (3 versions)."""
+    base = f"{live_url}/api/v1/flows/{flow_id}"
+    return {
+        "FlowVersionList": [http.get(base + "/versions").json()],
+        "FlowVersionDocument": [http.get(base + "/versions/1").json(), http.get(base + "/versions/3").json()],
+        "FlowDiff": [http.get(base + "/diff?from=1&to=3").json()],
+        "Flow": [http.post(base + "/versions/2/restore").json(), http.post(base + "/duplicate").json()],
+        "FlowList": [
+            http.get(live_url + "/api/v1/flows?q=open&sort=-runs").json(),
+            http.post(live_url + "/api/v1/flows/bulk", json={"ids": [flow_id], "enabled": False}).json(),
+        ],
+    }
 
 
 def test_every_operation_documents_its_success_body_and_its_problems(live_url):

@@ -285,13 +285,13 @@ def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def _sealed_values(app) -> list[str]:
-    """Every ``{"$secret": ...}`` ciphertext stored in flows, presets and runs."""
+    """Every ``{"$secret": ...}`` ciphertext stored in flows, their versions, presets and runs."""
     from plugin.api.extensions import db
 
     out = []
     with app.app_context():
         db.session.remove()
-        for table in ("flows", "presets", "runs"):
+        for table in ("flows", "flow_versions", "presets", "runs"):
             for (definition,) in db.session.execute(text(f"SELECT definition FROM {table}")):
                 doc = definition if isinstance(definition, dict) else json.loads(definition)
                 for node in doc.get("nodes", []):
@@ -301,7 +301,9 @@ def _sealed_values(app) -> list[str]:
 
 
 @pytest.mark.slow
-def test_key_rotation_re_encrypts_flows_presets_and_pending_runs(app, env, client, procs, fake_receiver):
+def test_key_rotation_re_encrypts_flows_versions_presets_and_pending_runs(
+    app, env, client, procs, fake_receiver
+):
     key_a = env["AUTOMATION_SECRET_KEY"]
     key_b = Fernet.generate_key().decode()
     fake_receiver.respond_with(*([503] * 100))  # the run keeps retrying across the rotation
@@ -345,7 +347,7 @@ def test_key_rotation_re_encrypts_flows_presets_and_pending_runs(app, env, clien
     worker.wait(timeout=20)
 
     before = _sealed_values(app)
-    assert len(before) == 3  # flow, preset, run snapshot
+    assert len(before) == 4  # flow, its version, preset, run snapshot
     box_a, box_b = SecretBox([key_a.encode()]), SecretBox([key_b.encode()])
     assert all(box_a.decrypt({"$secret": v}) for v in before)
 
@@ -354,9 +356,9 @@ def test_key_rotation_re_encrypts_flows_presets_and_pending_runs(app, env, clien
     assert "1 runs" in result.stdout, result.stdout
 
     after = _sealed_values(app)
-    assert len(after) == 3 and set(after).isdisjoint(before)
+    assert len(after) == 4 and set(after).isdisjoint(before)
     assert sorted(box_b.decrypt({"$secret": v}) for v in after) == sorted(
-        [SIGNING_SECRET, SIGNING_SECRET, SMTP_PASSWORD]
+        [SIGNING_SECRET, SIGNING_SECRET, SIGNING_SECRET, SMTP_PASSWORD]
     )
     for value in after:
         with pytest.raises(ValueError, match="cannot be decrypted"):

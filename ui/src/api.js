@@ -24,7 +24,12 @@ export function setUnauthorizedHandler(fn) {
 }
 
 export async function request(method, path, body) {
-  const headers = { Accept: 'application/json, application/problem+json', 'Accept-Language': language };
+  // the client header: the server records a save from here as the UI's (flow versions)
+  const headers = {
+    Accept: 'application/json, application/problem+json',
+    'Accept-Language': language,
+    'X-Automation-Client': 'ui',
+  };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   const form = typeof FormData !== 'undefined' && body instanceof FormData; // multipart: the browser sets its type

@@ -14,6 +14,8 @@ import { connectionMessages } from './i18n/connections.js';
 import { errorMessages } from './i18n/errors.js';
 import { summaryMessages } from './i18n/summaries.js';
 import { historyMessages } from './i18n/history.js';
+import { listMessages } from './i18n/lists.js';
+import { versionMessages } from './i18n/versions.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
@@ -31,6 +33,8 @@ export const messages = {
   ...errorMessages,
   ...summaryMessages,
   ...historyMessages,
+  ...listMessages,
+  ...versionMessages,
 };
 
 /** rjsf's translateString for `lang`. */

@@ -1,6 +1,7 @@
-// Import of flows from a file or pasted JSON.
+// Import of flows from a file or pasted JSON; on a name or id collision it asks «Копия / Заменить / Отмена».
 import { useId, useState } from 'react';
-import { api, errorText } from '../api.js';
+import { errorText } from '../api.js';
+import { flowsApi } from '../apiFlows.js';
 import { useI18n } from '../i18n.js';
 import { Modal } from './common.jsx';
 
@@ -9,6 +10,7 @@ export function ImportDialog({ onClose, onImported }) {
   const [text, setText] = useState('');
   const [errors, setErrors] = useState([]);
   const [busy, setBusy] = useState(false);
+  const [conflict, setConflict] = useState(null); // {body, errors} of a 409 to answer
   const fileId = useId();
   const textId = useId();
 
@@ -31,11 +33,21 @@ export function ImportDialog({ onClose, onImported }) {
       setErrors([t('import.badJson', { message: err.message })]);
       return;
     }
+    send(body, 'fail');
+  };
+
+  const send = async (body, mode) => {
     setBusy(true);
+    setConflict(null);
     try {
-      const flows = await api.importFlows(body);
+      const flows = await flowsApi.importFlows(body, mode);
       onImported(flows);
     } catch (err) {
+      if (err?.status === 409 && mode === 'fail') {
+        setConflict({ body, errors: err.problem?.errors || [] });
+        setErrors([]);
+        return;
+      }
       const list = err?.problem?.errors;
       setErrors(
         Array.isArray(list) && list.length
@@ -77,6 +89,7 @@ export function ImportDialog({ onClose, onImported }) {
         spellCheck={false}
         data-testid="import-text"
       />
+      {conflict && <ImportConflict conflict={conflict} onAnswer={(mode) => (mode ? send(conflict.body, mode) : setConflict(null))} busy={busy} />}
       {errors.length > 0 && (
         <ul className="error-list" role="alert" data-testid="import-errors">
           {errors.map((m, i) => (
@@ -85,5 +98,33 @@ export function ImportDialog({ onClose, onImported }) {
         </ul>
       )}
     </Modal>
+  );
+}
+
+function ImportConflict({ conflict, onAnswer, busy }) {
+  const { t } = useI18n();
+  return (
+    <div className="banner banner-info" role="alertdialog" aria-label={t('import.conflictTitle')} data-testid="import-conflict">
+      <div className="banner-body">
+        <strong>{t('import.conflictTitle')}</strong>
+        <p className="small">{t('import.conflictText')}</p>
+        <ul className="problem-list">
+          {conflict.errors.map((e, i) => (
+            <li key={i}>{e.existing ? t('import.conflictItem', { name: e.existing.name }) : e.message}</li>
+          ))}
+        </ul>
+        <div className="version-actions">
+          <button type="button" className="btn btn-sm btn-primary" disabled={busy} onClick={() => onAnswer('copy')} data-testid="import-copy" data-autofocus>
+            {t('import.copy')}
+          </button>
+          <button type="button" className="btn btn-sm" disabled={busy} onClick={() => onAnswer('replace')} data-testid="import-replace">
+            {t('import.replace')}
+          </button>
+          <button type="button" className="btn btn-sm" onClick={() => onAnswer(null)} data-testid="import-conflict-cancel">
+            {t('import.cancel')}
+          </button>
+        </div>
+      </div>
+    </div>
   );
 }

@@ -147,6 +147,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
           duplicate={clip.duplicate}
           endEditRun={history.endEditRun}
           openPresetDialog={openPresetDialog}
+          onRestored={(restored) => flow.applyLoaded(restored)}
         />
       </div>
       <EditorDialogs dialog={dialog} setDialog={setDialog} savePreset={savePreset} presetError={presetError} />

@@ -1,14 +1,17 @@
-// The right panel: tabs «Параметры» (the selected node), «Тест» (a dry run), «История» (runs) and
-// «Настройки сценария» (frequency rule, send window).
+// The right panel: tabs «Параметры» (the selected node), «Тест» (a dry run), «История запусков» (runs),
+// «История» (versions) and «Настройки сценария» (tags, frequency rule, send window).
 import { useI18n } from '../i18n.js';
 import { RunsPanel } from '../components/RunsPanel.jsx';
 import { TestPanel } from '../components/TestPanel.jsx';
+import { HistoryPanel } from './HistoryPanel.jsx';
 import { NodePanel } from './NodePanel.jsx';
+import { TagsField } from './TagsField.jsx';
+import '../styles/lists.css';
 import { ScenarioSettings } from './ScenarioSettings.jsx';
 
-const TABS = ['params', 'test', 'history', 'settings'];
+const TABS = ['params', 'test', 'history', 'versions', 'settings'];
 
-export function SidePanel({ tab, setTab, selected, doc, flowId, dirty, nodeTypeById, onSteps, onProblem, selectNode, onToast, base, setBase, ...nodePanel }) {
+export function SidePanel({ tab, setTab, selected, doc, flowId, dirty, nodeTypeById, onSteps, onProblem, selectNode, onToast, base, setBase, onRestored, ...nodePanel }) {
   const { t } = useI18n();
   return (
     <aside className="side-panel" aria-label={t(`panel.${tab}`)} data-testid="side-panel">
@@ -48,6 +51,8 @@ export function SidePanel({ tab, setTab, selected, doc, flowId, dirty, nodeTypeB
           />
         )}
         {tab === 'history' && <RunsPanel flowId={flowId} nodeTypes={nodeTypeById} onSelectNode={selectNode} onToast={onToast} />}
+        {tab === 'versions' && <HistoryPanel flowId={flowId} dirty={dirty} onRestored={onRestored} onToast={onToast} nodeTypes={nodeTypeById} />}
+        {tab === 'settings' && <TagsField base={base} setBase={setBase} />}
         {tab === 'settings' && <ScenarioSettings base={base} setBase={setBase} problems={nodePanel.problems?.banner} />}
       </div>
     </aside>

@@ -1,0 +1,46 @@
+// UI messages (ru, en): the scenario list's search, filters, sort, tags, bulk on/off, «Дублировать»
+// and the import collision question.
+export const listMessages = {
+  'list.search': { ru: 'Поиск по названию', en: 'Search by name' },
+  'list.filterStatus': { ru: 'Статус', en: 'Status' },
+  'list.statusAll': { ru: 'Все', en: 'All' },
+  'list.statusOn': { ru: 'Включены', en: 'Enabled' },
+  'list.statusOff': { ru: 'Выключены', en: 'Disabled' },
+  'list.filterEvent': { ru: 'Событие', en: 'Event' },
+  'list.eventAll': { ru: 'Любое событие', en: 'Any event' },
+  'list.filterTag': { ru: 'Метка', en: 'Tag' },
+  'list.tagAll': { ru: 'Любая метка', en: 'Any tag' },
+  'list.hasErrors': { ru: 'С ошибками', en: 'With errors' },
+  'list.resetFilters': { ru: 'Сбросить', en: 'Reset' },
+  'list.shown': { ru: 'Показано: {shown} из {total}', en: 'Shown: {shown} of {total}' },
+  'list.nothingFound': { ru: 'Ничего не найдено', en: 'Nothing found' },
+  'list.sortBy': { ru: 'Сортировать по столбцу «{column}»', en: 'Sort by “{column}”' },
+  'list.selectAll': { ru: 'Выбрать все показанные', en: 'Select all shown' },
+  'list.selectRow': { ru: 'Выбрать «{name}»', en: 'Select “{name}”' },
+  'list.selected': { ru: 'Выбрано: {count}', en: 'Selected: {count}' },
+  'list.bulkOn': { ru: 'Включить', en: 'Enable' },
+  'list.bulkOff': { ru: 'Выключить', en: 'Disable' },
+  'list.bulkDone': { ru: 'Сценариев изменено: {count}', en: 'Scenarios changed: {count}' },
+  'list.duplicate': { ru: 'Дублировать', en: 'Duplicate' },
+  'list.duplicateAria': { ru: 'Дублировать сценарий «{name}»', en: 'Duplicate scenario “{name}”' },
+  'list.duplicated': { ru: 'Создана копия «{name}»', en: 'Copy “{name}” created' },
+  'list.tagFilterAria': { ru: 'Показать сценарии с меткой «{tag}»', en: 'Show scenarios tagged “{tag}”' },
+
+  'import.conflictTitle': { ru: 'Такой сценарий уже есть', en: 'This scenario already exists' },
+  'import.conflictText': {
+    ru: 'Сценарии с таким же названием или идентификатором уже есть. Импортировать копию рядом или заменить существующие (их прежняя версия останется в истории)?',
+    en: 'Scenarios with the same name or id already exist. Import a copy beside them, or replace the existing ones (their previous version stays in the history)?',
+  },
+  'import.conflictItem': { ru: 'Уже есть сценарий «{name}»', en: 'Scenario “{name}” already exists' },
+  'import.copy': { ru: 'Копия', en: 'Copy' },
+  'import.replace': { ru: 'Заменить', en: 'Replace' },
+  'import.cancel': { ru: 'Отмена', en: 'Cancel' },
+
+  'tags.label': { ru: 'Метки', en: 'Tags' },
+  'tags.hint': {
+    ru: 'Через запятую, до 20 меток по 40 символов. По ним фильтруется список сценариев.',
+    en: 'Comma-separated, up to 20 tags of 40 characters. The scenario list filters by them.',
+  },
+  'tags.tooMany': { ru: 'Не больше 20 меток', en: 'At most 20 tags' },
+  'tags.tooLong': { ru: 'Метка «{tag}» длиннее 40 символов', en: 'Tag “{tag}” is longer than 40 characters' },
+};
