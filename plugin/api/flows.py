@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from plugin.api import flow_bulk
-from plugin.api.common import context_problems, json_body, json_object
+from plugin.api import dry_runs, flow_bulk
+from plugin.api.common import json_body, json_object
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.api.openapi_ingest import NOT_BLANK
 from plugin.api.versions import author
-from plugin.engine import connection_refs, connections, dryrules, flow_lists, versions
-from plugin.engine import context as ctx
+from plugin.engine import connection_refs, connections, flow_lists, versions
 from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
-from plugin.engine.runner import dry_run
 from plugin.engine.validation import validate_flow
 from plugin.errors import NotFound, ValidationFailed, problems_detail
 from plugin.messages import msg
-from plugin.storage.connections import session_lookup
-from plugin.storage.models import CustomEvent, Event, Flow, Order, Visit, utcnow
-from plugin.storage.secrets import open_params
+from plugin.storage.models import Flow
 
 blp = Blueprint("flows", __name__, url_prefix="/api/v1/flows", description="Scenarios (сценарии)")
 
@@ -231,90 +225,6 @@ class FlowImport(MethodView):
         return {"flows": [store.flow_document(runtime.registry, f) for f in flows]}
 
 
-# a dry run's stored subject: the body's key, its model, how a 404 names it, and its context
-_STORED_SUBJECTS = (
-    ("order_id", Order, "order", ctx.for_order),
-    ("visit_id", Visit, "visit", ctx.for_visit),
-    ("custom_event_id", CustomEvent, "custom event", ctx.for_custom_event),
-)
-
-
-def _test_context(body: dict) -> tuple[dict, str | None]:
-    """The context of a dry run: given inline, or built from a stored order/visit/event."""
-    problems = _test_request_problems(body)
-    if problems:
-        raise ValidationFailed(problems_detail("", len(problems), ".dry_run"), problems)
-    session = db.session
-    if body.get("event_id") is not None:
-        event = session.get(Event, body["event_id"])
-        if event is None:  # the flow (the target) exists; what the body names does not: 422, not 404
-            said = msg("dryrun.no_event_id", f"no stored event {body['event_id']!r}", id=body["event_id"])
-            detail = msg("dryrun.no_event", "the dry run names a stored event that does not exist")
-            raise ValidationFailed(detail, [{"path": "/event_id", "message": said}])
-        return ctx.for_event(session, event) or ctx.normalize({}), event.trigger
-    for name, model, what, context_of in _STORED_SUBJECTS:
-        if body.get(name) is not None:
-            row = session.get(model, str(body[name]))
-            if row is None:
-                said = msg("dryrun.no_subject_id", f"no {what} {body[name]!r}", what=what, id=body[name])
-                detail = msg(
-                    "dryrun.no_subject", f"the dry run names a {what} that does not exist", what=what
-                )
-                raise ValidationFailed(detail, [{"path": f"/{name}", "message": said}])
-            return context_of(session, row), None
-    return ctx.normalize(body.get("context") or {}), None
-
-
-def _test_request_problems(body: dict) -> list[dict]:
-    """What is wrong with a dry run's context and the ids naming its stored subject."""
-    problems = context_problems(body.get("context"))
-    event_id = body.get("event_id")
-    if event_id is not None and (
-        isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 < event_id < 2**31
-    ):
-        problems.append(
-            {
-                "path": "/event_id",
-                "message": msg("dryrun.event_id", f"expected a positive integer event id, got {event_id!r}"),
-            }
-        )
-    for name, _model, _what, _context_of in _STORED_SUBJECTS:
-        value = body.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
-            problems.append(
-                {
-                    "path": f"/{name}",
-                    "message": msg("dryrun.id", f"expected a string or an integer, got {value!r}"),
-                }
-            )
-    return problems
-
-
-def _dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:
-    runtime = rt()
-    context, _trigger = _test_context(body)
-    event_node = next(n for n in definition["nodes"] if n["type"].startswith("event."))
-    event_type = runtime.registry[event_node["type"]].module.PAYLOAD_EVENT_TYPE
-    now, timezone = utcnow(), runtime.config.get("TIMEZONE") or "Europe/Moscow"
-    result = dry_run(
-        definition,
-        runtime.registry,
-        context,
-        open_params=lambda node: open_params(
-            runtime.registry, runtime.secrets, node, session_lookup(db.session)
-        ),
-        flow={"id": flow_id, "name": name},
-        event_type=event_type,
-        services=runtime.services,
-        hold=partial(dryrules.hold, services=runtime.services, now=now, timezone=timezone),
-    )
-    suppressed = dryrules.frequency_hold(db.session, flow_id, definition, context, now)
-    if suppressed and result["triggered"]:  # the run would be stored suppressed: nothing sent
-        result.update(status="suppressed", reason=suppressed)
-    result["context"] = context
-    return result
-
-
 STORED_ID = {"type": ["string", "integer", "null"], "description": "the id of a stored record; null: none"}
 TEST_BODY = {
     "required": False,
@@ -345,7 +255,7 @@ class FlowTest(MethodView):
     def post(self, flow_id: str):
         flow = _get(flow_id)
         body = json_object(required=False)
-        return _dry(flow.definition, flow.name, flow.id, body)
+        return dry_runs.dry(flow.definition, flow.name, flow.id, body)
 
 
 UNSAVED_TEST_BODY = {
@@ -399,7 +309,7 @@ class FlowTestUnsaved(MethodView):
         )
         nodes = seal_nodes(runtime.registry, runtime.secrets, doc["nodes"], previous)
         definition = {"nodes": nodes, "edges": doc["edges"], "settings": doc.get("settings") or {}}
-        return _dry(definition, doc["name"], doc.get("id") or "", body)
+        return dry_runs.dry(definition, doc["name"], doc.get("id") or "", body)
 
 
 def register_schema(api) -> None:

@@ -17,8 +17,9 @@ from flask_smorest import Blueprint
 
 from plugin.api.common import json_object
 from plugin.api.context import rt
+from plugin.api.dry_runs import test_context
 from plugin.api.extensions import db
-from plugin.api.flows import TEST_BODY, _get, _test_context
+from plugin.api.flows import TEST_BODY, _get
 from plugin.api.openapi import ok
 from plugin.errors import NotFound, ValidationFailed
 from plugin.nodes._services import optout
@@ -109,7 +110,7 @@ class SendTest(MethodView):
             )
         spec = runtime.registry[node["type"]]
         address, where = _recipient(spec, body)
-        context, _trigger = _test_context(body)
+        context, _trigger = test_context(body)
         node = {**node, "params": dict(node.get("params") or {})}
         if where == "client":
             key = RECIPIENTS[node["type"]][0]
