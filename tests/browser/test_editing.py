@@ -229,3 +229,38 @@ def test_one_auto_connect_rule_and_a_palette_that_fits_the_event(ui):
     ui.by("confirm-ok").click()
     expect(event_data).not_to_have_attribute("aria-disabled", "true")
     expect(ui.by("palette-condition.order_price")).to_have_attribute("aria-disabled", "true")
+
+
+def test_a_typed_secret_can_be_shown_and_a_stored_one_never_is(ui, fake_slack):
+    """#18: a bad webhook URL in a password field could not be seen to be fixed."""
+    page = ui.page
+    flow = {
+        "name": "Секрет",
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}, "position": {"x": 0, "y": 0}},
+            {
+                "id": "slack",
+                "type": "action.slack",
+                "params": {"text": "Заказ {order_id}", "webhook_url": fake_slack.hook_url},
+                "position": {"x": 0, "y": 160},
+            },
+        ],
+        "edges": [{"from": "start", "to": "slack"}],
+    }
+    flow_id = ui.api.post("/api/v1/flows", json=flow).json()["id"]
+    ui.open(f"#/flows/{flow_id}")
+    ui.by("node-slack").click()
+    field = page.locator("#root_webhook_url")
+    expect(ui.by("root_webhook_url__set")).to_have_text("задано")
+    expect(ui.by("root_webhook_url__show")).to_have_count(0)  # the stored value is not in the page at all
+    assert fake_slack.hook_url not in page.content()
+
+    field.fill("hooks.slack.com/services/T0/B0/typo")
+    expect(field).to_have_attribute("type", "password")
+    ui.by("root_webhook_url__show").click()
+    expect(field).to_have_attribute("type", "text")
+    expect(field).to_have_value("hooks.slack.com/services/T0/B0/typo")
+    expect(ui.by("root_webhook_url__show")).to_have_text("Скрыть")
+    ui.by("root_webhook_url__show").click()
+    expect(field).to_have_attribute("type", "password")
+    expect(ui.by("root_webhook_url__show")).to_have_text("Показать")

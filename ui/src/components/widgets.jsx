@@ -23,12 +23,15 @@ export function SecretWidget({ id, value, required, disabled, readonly, onChange
   const missing = Boolean(options?.secretMissing) && value === SECRET_PLACEHOLDER;
   const isSet = value === SECRET_PLACEHOLDER && !missing;
   const wasSet = useRef(value === SECRET_PLACEHOLDER);
+  const [shown, setShown] = useState(false);
+  // what the user typed in this form can be shown; a stored secret never comes back from the API
+  const typed = !isSet && !missing && Boolean(value);
   return (
     <div className="secret-field">
       <input
         id={id}
         name={id}
-        type="password"
+        type={typed && shown ? 'text' : 'password'}
         className={`input${errorClass(rawErrors)}`}
         autoComplete="new-password"
         value={isSet || missing ? '' : value ?? ''}
@@ -48,6 +51,17 @@ export function SecretWidget({ id, value, required, disabled, readonly, onChange
         onBlur={(e) => onBlur(id, e.target.value)}
         onFocus={(e) => onFocus(id, e.target.value)}
       />
+      {typed && (
+        <button
+          type="button"
+          className="btn btn-link"
+          data-testid={`${id}__show`}
+          aria-pressed={shown}
+          onClick={() => setShown(!shown)}
+        >
+          {shown ? t('form.secretHide') : t('form.secretShow')}
+        </button>
+      )}
       {isSet && (
         <span className="badge badge-set" id={`${id}__set`} data-testid={`${id}__set`}>
           {t('form.secretSet')}

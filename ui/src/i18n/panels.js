@@ -1,6 +1,8 @@
 // UI messages (ru, en): node forms, connections, test runs, run history and step statuses.
 export const panelMessages = {
   'form.secretSet': { ru: 'задано', en: 'set' },
+  'form.secretShow': { ru: 'Показать', en: 'Show' },
+  'form.secretHide': { ru: 'Скрыть', en: 'Hide' },
   'form.secretKeep': { ru: 'Значение задано — введите новое, чтобы заменить', en: 'A value is set — type a new one to replace it' },
   'form.secretMissing': { ru: 'Введите значение', en: 'Enter a value' },
   'form.secretNotSet': { ru: 'не задано', en: 'not set' },
