@@ -228,12 +228,20 @@ def references(nodes: list[dict]) -> list[tuple[int, str]]:
     ]
 
 
+def alert_reference(settings: Any) -> str | None:
+    """The connection a flow's failure alert (``settings.alert``) sends through, if any."""
+    alert = settings.get("alert") if isinstance(settings, dict) else None
+    ref = alert.get("connection") if isinstance(alert, dict) else None
+    return ref if isinstance(ref, str) else None
+
+
 def used_by(session: Session, connection_id: str) -> dict[str, list[dict]]:
-    """The flows and the templates whose nodes name this connection."""
+    """The flows (their nodes or their failure alert) and the templates that name this connection."""
     flows = [
         {"id": f.id, "name": f.name}
         for f in session.query(Flow).order_by(Flow.created_at, Flow.id)
         if any(ref == connection_id for _, ref in references(f.definition.get("nodes")))
+        or alert_reference(f.definition.get("settings")) == connection_id
     ]
     presets = [
         {"id": p.id, "name": p.name}
@@ -284,10 +292,12 @@ def delete(session: Session, row: Connection) -> None:
     session.delete(row)
 
 
-def export_list(session: Session, nodes: list[dict]) -> list[dict]:
-    """``[{"id", "name", "type"}]`` of the connections the nodes name (no params, no secrets)."""
+def export_list(session: Session, nodes: list[dict], settings: Any = None) -> list[dict]:
+    """``[{"id", "name", "type"}]`` of the connections the nodes and the failure alert name (no
+    params, no secrets)."""
     out: dict[str, dict] = {}
-    for _index, ref in references(nodes):
+    alert = alert_reference(settings)
+    for ref in [ref for _index, ref in references(nodes)] + ([alert] if alert else []):
         row = session.get(Connection, ref)
         if row is not None and ref not in out:
             out[ref] = {"id": row.id, "name": row.name, "type": row.type}
@@ -301,30 +311,36 @@ def map_imported(session: Session, doc: dict, listed: Any, base: str = "") -> tu
     entries = {c.get("id"): c for c in listed if isinstance(c, dict)} if isinstance(listed, list) else {}
     problems: list[Problem] = []
     out = copy.deepcopy(doc)
-    for index, ref in references(out.get("nodes")):
+    places = [(("nodes", index, "params"), ref) for index, ref in references(out.get("nodes"))]
+    alert = alert_reference(out.get("settings"))
+    if alert:
+        places.append((("settings", "alert"), alert))
+    for where, ref in places:
         entry = entries.get(ref) or {"id": ref}
         target = _match(session, entry)
-        at = base + pointer("nodes", index, "params", "connection")
         if target is None:
-            label = (
-                f"{entry.get('name')!r} ({entry.get('type')}, id {ref})" if entry.get("name") else repr(ref)
-            )
-            problems.append(
-                {
-                    "path": at,
-                    "message": msg(
-                        "connection.not_here",
-                        f"the connection {label} does not exist here: create it under that "
-                        f"name (or pick another) and import again",
-                        name=entry.get("name") or ref,
-                    ),
-                    "connection": {k: entry.get(k) for k in ("id", "name", "type")},
-                }
-            )
-        else:
-            out["nodes"][index]["params"]["connection"] = target.id
+            problems.append(_unmapped(entry, ref, base + pointer(*where, "connection")))
+            continue
+        holder = out
+        for part in where:
+            holder = holder[part]
+        holder["connection"] = target.id
     out.pop("connections", None)
     return out, problems
+
+
+def _unmapped(entry: dict, ref: str, at: str) -> Problem:
+    label = f"{entry.get('name')!r} ({entry.get('type')}, id {ref})" if entry.get("name") else repr(ref)
+    return {
+        "path": at,
+        "message": msg(
+            "connection.not_here",
+            f"the connection {label} does not exist here: create it under that "
+            f"name (or pick another) and import again",
+            name=entry.get("name") or ref,
+        ),
+        "connection": {k: entry.get(k) for k in ("id", "name", "type")},
+    }
 
 
 def _match(session: Session, entry: dict) -> Connection | None:

@@ -102,7 +102,9 @@ def export_document(registry, flow: Flow, session: Session | None = None) -> dic
     type: no params, no secrets), so an import can map them."""
     doc = flow_document(registry, flow, with_stats=False)
     if session is not None:
-        doc["connections"] = connections.export_list(session, flow.definition["nodes"])
+        doc["connections"] = connections.export_list(
+            session, flow.definition["nodes"], flow.definition.get("settings")
+        )
     return doc
 
 

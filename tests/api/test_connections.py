@@ -318,6 +318,37 @@ def test_export_names_connections_and_import_maps_them(app, client, fake_slack):
     assert client.get("/api/v1/flows/lost-flow").status_code == 404
 
 
+def test_the_failure_alert_connection_is_exported_mapped_on_import_and_guarded_on_delete(client, fake_slack):
+    alerts = slack_connection(client, fake_slack.hook_url, "Slack дежурных")
+    doc = slack_flow({"text": "Заказ {order_id}", "webhook_url": fake_slack.hook_url}, enabled=False)
+    doc["settings"] = {
+        "alert": {"failure_share": 0.5, "window_minutes": 60, "min_runs": 5, "connection": alerts["id"]}
+    }
+    resp = client.post("/api/v1/flows", json=doc)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    flow = resp.get_json()
+    exported = client.get(f"/api/v1/flows/{flow['id']}/export").get_json()
+    assert exported["connections"] == [{"id": alerts["id"], "name": "Slack дежурных", "type": "slack"}]
+
+    # deleting it would silence the alert: 409 naming the scenario
+    refused = client.delete(f"/api/v1/connections/{alerts['id']}")
+    assert refused.status_code == 409 and refused.get_json()["errors"][0]["flow"]["id"] == flow["id"]
+
+    # another server: mapped by name and type
+    moved = json.loads(json.dumps(exported).replace(alerts["id"], "fedcba9876543210"))
+    moved["id"] = "moved-alert"
+    resp = client.post("/api/v1/flows/import?on_conflict=copy", json=moved)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    [imported] = resp.get_json()["flows"]
+    assert imported["settings"]["alert"]["connection"] == alerts["id"]
+
+    lost = json.loads(json.dumps(moved, ensure_ascii=False).replace("Slack дежурных", "Slack никого"))
+    lost["id"] = "lost-alert"
+    resp = client.post("/api/v1/flows/import", json={"flows": [lost]})
+    assert problem_paths(resp) == ["/flows/0/settings/alert/connection"]
+    assert client.get("/api/v1/flows/lost-alert").status_code == 404
+
+
 def test_template_secret_is_carried_into_a_scenario_built_from_it(app, client, fake_slack):
     """The defect of issue #17: a scenario built from an action template with a secret could not
     be switched on (422 «this secret was not imported») although the form showed it as set."""
