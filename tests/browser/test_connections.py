@@ -4,6 +4,8 @@ and a template holding an inline secret that a scenario built from it keeps (iss
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from playwright.sync_api import expect
 
@@ -121,3 +123,51 @@ def test_a_template_with_an_inline_secret_makes_a_scenario_that_switches_on(ui, 
     assert ui.api.put("/api/v1/orders/2", json={"price": 100, "status": "Новая"}).status_code == 202
     wait_for(lambda: fake_slack.messages, timeout=15, message="the Slack message\n" + procs.logs())
     assert fake_slack.messages == ["Шаблон с секретом: 2"]
+
+
+def test_an_imported_scenario_maps_its_connection_by_name_and_delivers(ui, procs, fake_slack):
+    """#17: a scenario exported from another server names its connection; imported here in the
+    Russian UI, it is mapped to the local connection of that name and type and sends through it;
+    one naming a connection this server lacks is refused with the name."""
+    procs.start("worker")
+    page = ui.page
+    here = ui.api.post(
+        "/api/v1/connections",
+        json={"name": "Slack продаж", "type": "slack", "params": {"webhook_url": fake_slack.hook_url}},
+    ).json()
+    exported = {
+        "format": "automation-flow/1",
+        "name": "С другого сервера",
+        "enabled": True,
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}, "position": {"x": 0, "y": 0}},
+            {
+                "id": "say",
+                "type": "action.slack",
+                "params": {"text": "Сделка {order_id} с другого сервера", "connection": "a1b2c3d4e5f60718"},
+                "position": {"x": 0, "y": 160},
+            },
+        ],
+        "edges": [{"from": "start", "to": "say"}],
+        "connections": [{"id": "a1b2c3d4e5f60718", "name": "Slack продаж", "type": "slack"}],
+    }
+    ui.open()
+    ui.console.allow(422)
+    ui.by("import-open").click()
+    lost = {**exported, "connections": [{"id": "a1b2c3d4e5f60718", "name": "Slack склада", "type": "slack"}]}
+    ui.by("import-text").fill(json.dumps(lost, ensure_ascii=False))
+    ui.by("import-submit").click()
+    expect(ui.by("import-errors")).to_contain_text("Slack склада")
+    ui.by("import-text").fill(json.dumps(exported, ensure_ascii=False))
+    ui.by("import-submit").click()
+    expect(ui.by("import-dialog")).to_have_count(0)
+    [flow] = [f for f in ui.api.get("/api/v1/flows").json()["flows"] if f["name"] == "С другого сервера"]
+    assert ui.api.get(f"/api/v1/flows/{flow['id']}").json()["nodes"][1]["params"]["connection"] == here["id"]
+    expect(ui.by(f"flow-toggle-{flow['id']}")).to_be_checked()
+
+    assert ui.api.put("/api/v1/orders/7", json={"price": 100, "status": "Новая"}).status_code == 202
+    wait_for(lambda: fake_slack.messages, timeout=15, message="the Slack message\n" + procs.logs())
+    assert fake_slack.messages == ["Сделка 7 с другого сервера"]
+    ui.by("nav-connections").click()
+    expect(ui.by(f"connection-used-{here['id']}")).to_contain_text("С другого сервера")
+    expect(page.get_by_role("heading", name="Подключения")).to_be_visible()
