@@ -242,10 +242,14 @@ def test_receiver_faults_lose_nothing_and_duplicate_only_after_a_timeout(deploym
         steps = defaultdict(list)
         for (_run, node), step in ledger.steps.items():
             steps[node].append(step)
-        assert [s["status"] for s in steps["timeout-once"]] == ["succeeded"] * 20
-        assert all(s["attempts"] == 2 for s in steps["timeout-once"]), [  # the odd ones, whole
-            (s["attempts"], s["error"], s.get("output")) for s in steps["timeout-once"] if s["attempts"] != 2
-        ]
+        timed_out = steps["timeout-once"]
+        assert [s["status"] for s in timed_out] == ["succeeded"] * 20
+        # each first answer comes too late, so each step takes a second attempt; on a loaded machine
+        # the second answer (immediate at the receiver) can miss the 1 s timeout too: a third
+        # attempt, and one more duplicate — counted below, so none is unaccounted for
+        assert all(s["attempts"] >= 2 for s in timed_out), [(s["attempts"], s["error"]) for s in timed_out]
+        extra = sum(s["attempts"] - 1 for s in timed_out)
+        assert sum(receivers["timeout_once"].seen.values()) == extra + 20  # one request per attempt
         assert [s["status"] for s in steps["500-twice"]] == ["succeeded"] * 20
         assert all(s["attempts"] == 3 for s in steps["500-twice"])
         for node, reason in (("gone", "410"), ("redirect", "redirect not followed")):
@@ -253,9 +257,9 @@ def test_receiver_faults_lose_nothing_and_duplicate_only_after_a_timeout(deploym
                 s["status"] == "failed" and s["attempts"] == 1 and reason in s["error"] for s in steps[node]
             )
         assert len(receivers["gone"].requests) == len(receivers["redirect"].requests) == 20
-        # the only duplicates: the 20 deliveries whose first answer came too late, under the same id
-        assert ledger.duplicates == 20
-        assert sum(receivers["timeout_once"].duplicates.values()) == 20
+        # the only duplicates: the deliveries whose answer came too late, re-sent under the same id
+        assert ledger.duplicates == extra
+        assert sum(receivers["timeout_once"].duplicates.values()) == extra
         assert len(receivers["500_twice"].deliveries) == 20 and not receivers["500_twice"].duplicates
         # Slack: 5 messages, 3 throttled requests retried after Retry-After
         assert sorted(slack.messages) == sorted(f"ping p{i}" for i in range(5))
@@ -264,7 +268,8 @@ def test_receiver_faults_lose_nothing_and_duplicate_only_after_a_timeout(deploym
         assert sum(s["attempts"] for s in say) == 5 + 3 == len(slack.requests)
         print(
             f"\nledger (receiver faults): 25 runs, {len(ledger.steps)} action steps, lost {ledger.lost}, "
-            f"duplicates {ledger.duplicates} (all after a timeout, same webhook-id), {elapsed:.1f} s"
+            f"duplicates {ledger.duplicates} (all after a timeout, same webhook-id; {extra - 20} beyond the "
+            f"first timeouts), {elapsed:.1f} s"
         )
     finally:
         for fake in (slack, *receivers.values()):
