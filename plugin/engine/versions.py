@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from plugin.engine import connections
+from plugin.engine import alerts, connection_refs
 from plugin.engine.context import iso
 from plugin.engine.graph import Graph
 from plugin.engine.validation import validate_flow
@@ -127,8 +127,9 @@ def restore(session: Session, registry, flow: Flow, row: FlowVersion, author: di
         "edges": row.definition["edges"],
         **{k: row.definition[k] for k in _DOC_KEYS if k in row.definition},
     }
-    problems = validate_flow(masked, registry) or connections.reference_problems(
-        session, registry, row.definition["nodes"]
+    problems = validate_flow(masked, registry) or (
+        connection_refs.reference_problems(session, registry, row.definition["nodes"])
+        + alerts.problems(session, row.definition.get("settings"))  # the failure alert's connection
     )
     if problems:
         english = f"version {row.number} cannot be restored: it is not valid now"
