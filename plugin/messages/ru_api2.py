@@ -140,6 +140,12 @@ ACCESS: dict[str, Any] = {
         "Токен не может отозвать сам себя: воспользуйтесь другим токеном администратора или командой "
         f"«python server.py token revoke {a['id']}»"
     ),
+    "auth.scope": lambda a: (
+        f"Для «{a['route']}» нужен токен с правами «{a['required']}» (или «admin»), а у "
+        + ("токена из «AUTOMATION_API_TOKEN»" if a["token"] is None else f"токена «{a['token']}»")
+        + f" права «{a['scope']}»"
+    ),
+    "retry.busy": lambda a: "Этот запуск уже повторяется",
     "unsubscribe.invalid": lambda a: (
         "Ссылка для отписки недействительна: её изменили, или её выдал не этот сервер. Ничего не изменилось"
     ),

@@ -373,11 +373,16 @@ def test_text_a_database_cannot_store_is_told_in_russian(client):
     said_in_russian(client.get("/api/v1/runs?recipient=%00", headers=RU), 422, ["/recipient"])
 
 
-def test_a_token_revoking_itself_and_a_forged_unsubscribe_link_are_told_in_russian(app, anon):
+def test_token_scopes_a_token_revoking_itself_and_a_forged_unsubscribe_link_are_told_in_russian(app, anon):
     from plugin.api.auth import create_token
 
     with app.app_context():
         admin = create_token("ui", "admin")
+        reader = create_token("dashboard", "read")
+    scoped = said_in_russian(
+        anon.get("/api/v1/tokens", headers={"Authorization": f"Bearer {reader}", **RU}), 403
+    )
+    assert scoped["title"] == "Токену не хватает прав" and "права «read»" in scoped["detail"]
     own = {"Authorization": f"Bearer {admin}", **RU}
     own_id = next(
         t["id"] for t in anon.get("/api/v1/tokens", headers=own).get_json()["tokens"] if t["current"]
