@@ -210,9 +210,19 @@ def _is_public(path: str) -> bool:
 
 def forbidden(identity: Identity, required: str) -> Forbidden:
     owner = "AUTOMATION_API_TOKEN" if identity.token_id is None else f"token {identity.token_id}"
-    return Forbidden(
+    english = (
         f"{request.method} {request.path} needs a token with the '{required}' scope (or 'admin'); "
-        f"this token ({owner}) has the '{identity.scope}' scope",
+        f"this token ({owner}) has the '{identity.scope}' scope"
+    )
+    return Forbidden(
+        msg(
+            "auth.scope",
+            english,
+            route=f"{request.method} {request.path}",
+            required=required,
+            token=identity.token_id,
+            scope=identity.scope,
+        ),
         headers={
             "WWW-Authenticate": f'Bearer realm="automation", error="insufficient_scope", scope="{required}"'
         },

@@ -134,9 +134,10 @@ def reject_nul_input() -> None:
         raise unstorable(problems)
 
 
-REPLACEMENT_IN_URL = (
+REPLACEMENT_IN_URL = msg(
+    "url.replacement",
     "the URL cannot contain U+FFFD, the replacement character: it stands for bytes that were not UTF-8 "
-    "(no id can contain it)"
+    "(no id can contain it)",
 )
 
 
@@ -148,15 +149,22 @@ def _url_problems(environ: dict) -> list[dict]:
     except UnicodeEncodeError:
         pass  # a server that decoded it already
     if "\x00" in path:
-        problems.append({"path": "/", "message": "the URL cannot contain the NUL character (U+0000)"})
+        problems.append(
+            {"path": "/", "message": msg("url.nul", "the URL cannot contain the NUL character (U+0000)")}
+        )
     if (why := unicode_problem(path, True)) is not None:
-        problems.append({"path": "/", "message": f"the URL is not valid Unicode: {why}"})
+        problems.append(
+            {"path": "/", "message": msg("url.unicode", f"the URL is not valid Unicode: {why}", why=why)}
+        )
     elif "\ufffd" in path:  # granian (RSGI) hands bad bytes over as U+FFFD: the two cannot be told apart
         problems.append({"path": "/", "message": REPLACEMENT_IN_URL})
     query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, errors="surrogateescape")
     for key, value in query:
         if "\x00" in key or "\x00" in value:
-            problems.append({"path": pointer("", key), "message": "the query cannot contain U+0000"})
+            problems.append(
+                {"path": pointer("", key), "message": msg("query.nul", "the query cannot contain U+0000")}
+            )
         if (why := unicode_problem(key, True) or unicode_problem(value, True)) is not None:
-            problems.append({"path": pointer("", key), "message": f"the query is not valid Unicode: {why}"})
+            said = msg("query.unicode", f"the query is not valid Unicode: {why}", why=why)
+            problems.append({"path": pointer("", key), "message": said})
     return problems

@@ -14,7 +14,8 @@ from plugin.api.versions import author
 from plugin.engine import flow_lists, versions
 from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
-from plugin.errors import Conflict, NotFound, ValidationFailed
+from plugin.errors import Conflict, NotFound, ValidationFailed, problems_detail
+from plugin.messages import msg
 from plugin.storage.models import Flow
 
 blp = Blueprint("flow_bulk", __name__, url_prefix="/api/v1/flows", description="Scenario list actions")
@@ -67,33 +68,36 @@ def list_filters() -> dict:
     for name, limit in _LIMITS.items():
         value = args.get(name)
         if value is not None and len(value) > limit:
-            problems.append({"path": f"/{name}", "message": f"at most {limit} characters"})
+            said = msg("query.max_length", f"at most {limit} characters", max=limit, got=len(value))
+            problems.append({"path": f"/{name}", "message": said})
         out[name] = value
     choices = {"status": flow_lists.STATUSES, "has_errors": ("true", "false"), "sort": SORT_VALUES}
     for name, allowed in choices.items():
         value = args.get(name)
         if value not in (None, *allowed):
-            problems.append(
-                {"path": f"/{name}", "message": f"must be one of {', '.join(allowed)}, got {value!r}"}
-            )
+            problems.append({"path": f"/{name}", "message": _one_of(allowed, value)})
         out[name] = value
     if problems:
-        raise ValidationFailed("invalid query", problems)
+        raise ValidationFailed(msg("query.invalid", "invalid query"), problems)
     out["has_errors"] = None if out["has_errors"] is None else out["has_errors"] == "true"
     return out
+
+
+def _one_of(allowed, value):
+    return msg(
+        "query.one_of_got",
+        f"must be one of {', '.join(allowed)}, got {value!r}",
+        allowed=allowed,
+        value=value,
+    )
 
 
 def conflict_mode() -> str:
     mode = request.args.get("on_conflict", "fail")
     if mode not in CONFLICT_MODES:
         raise ValidationFailed(
-            "invalid query",
-            [
-                {
-                    "path": "/on_conflict",
-                    "message": f"must be one of {', '.join(CONFLICT_MODES)}, got {mode!r}",
-                }
-            ],
+            msg("query.invalid", "invalid query"),
+            [{"path": "/on_conflict", "message": _one_of(CONFLICT_MODES, mode)}],
         )
     return mode
 
@@ -103,11 +107,11 @@ def prepare_import(docs: list[dict], many: bool, mode: str) -> list[Flow | None]
     collision; ``copy`` renames a colliding document «<name> (копия)»."""
     found = flow_lists.collisions(db.session, docs, "/flows" if many else "")
     if found and mode == "fail":
-        raise Conflict(
+        english = (
             f"{len(found)} scenario(s) collide with stored ones by id or name; nothing was imported "
-            "(on_conflict=copy imports a copy, on_conflict=replace replaces them)",
-            found,
+            "(on_conflict=copy imports a copy, on_conflict=replace replaces them)"
         )
+        raise Conflict(msg("import.collisions", english, count=len(found)), found)
     targets: list[Flow | None] = []
     for doc in docs:
         existing = flow_lists.find_existing(db.session, doc) if found else None
@@ -126,7 +130,7 @@ class FlowDuplicate(MethodView):
         runtime = rt()
         flow = db.session.get(Flow, flow_id)
         if flow is None:
-            raise NotFound(f"no flow {flow_id!r}")
+            raise NotFound(msg("notfound.flow", f"no flow {flow_id!r}", id=flow_id))
         copied = flow_lists.duplicate(db.session, flow)
         db.session.flush()
         versions.record(db.session, runtime.registry, copied, author(), "duplicate", duplicated_from=flow.id)
@@ -159,18 +163,27 @@ BULK_BODY = {
 
 
 def _bulk_problems(body: dict) -> list[dict]:
-    problems = [{"path": f"/{k}", "message": "unknown field"} for k in body if k not in ("ids", "enabled")]
+    problems = [
+        {"path": f"/{k}", "message": msg("field.unknown", "unknown field")}
+        for k in body
+        if k not in ("ids", "enabled")
+    ]
     ids = body.get("ids")
     if not isinstance(ids, list) or not 1 <= len(ids) <= 1000:
-        problems.append({"path": "/ids", "message": "expected an array of 1–1000 flow ids"})
+        problems.append({"path": "/ids", "message": msg("bulk.ids", "expected an array of 1–1000 flow ids")})
     else:
         problems += [
-            {"path": f"/ids/{i}", "message": f"expected a flow id (a string of 1–64 characters), got {v!r}"}
+            {
+                "path": f"/ids/{i}",
+                "message": msg(
+                    "bulk.id", f"expected a flow id (a string of 1–64 characters), got {v!r}", value=v
+                ),
+            }
             for i, v in enumerate(ids)
             if not isinstance(v, str) or not 1 <= len(v) <= 64
         ]
     if not isinstance(body.get("enabled"), bool):
-        problems.append({"path": "/enabled", "message": "expected true or false"})
+        problems.append({"path": "/enabled", "message": msg("bulk.enabled", "expected true or false")})
     return problems
 
 
@@ -189,7 +202,7 @@ class FlowBulk(MethodView):
         body = json_object()
         problems = _bulk_problems(body)
         if problems:
-            raise ValidationFailed(f"{len(problems)} problem(s)", problems)
+            raise ValidationFailed(problems_detail("", len(problems)), problems)
         flows = flow_lists.bulk_enable(db.session, runtime.registry, body["ids"], body["enabled"])
         db.session.commit()
         bump_generation(runtime.redis)

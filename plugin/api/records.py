@@ -24,6 +24,7 @@ from plugin.api.records_docs import (
 )
 from plugin.engine import context as ctx
 from plugin.errors import NotFound, ValidationFailed
+from plugin.messages import msg
 from plugin.storage.models import Client, CustomEvent, Order, Run, Visit
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Stored orders, visits, clients")
@@ -42,14 +43,15 @@ def _args(default: int = 20) -> tuple[int, str]:
             if not 1 <= limit <= MAX_LIMIT:
                 raise ValueError
         except ValueError:
-            problems.append(
-                {"path": "/limit", "message": f"must be an integer from 1 to {MAX_LIMIT}, got {raw!r}"}
-            )
+            english = f"must be an integer from 1 to {MAX_LIMIT}, got {raw!r}"
+            said = msg("query.int_range", english, low=1, high=MAX_LIMIT, value=raw)
+            problems.append({"path": "/limit", "message": said})
     q = (request.args.get("q") or "").strip()
     if len(q) > MAX_Q:
-        problems.append({"path": "/q", "message": f"at most {MAX_Q} characters, got {len(q)}"})
+        said = msg("query.max_length", f"at most {MAX_Q} characters, got {len(q)}", max=MAX_Q, got=len(q))
+        problems.append({"path": "/q", "message": said})
     if problems:
-        raise ValidationFailed("invalid query", problems)
+        raise ValidationFailed(msg("query.invalid", "invalid query"), problems)
     return limit, q
 
 
@@ -121,7 +123,7 @@ class OrderItem(MethodView):
     def get(self, order_id: str):
         order = db.session.get(Order, order_id)
         if order is None:
-            raise NotFound(f"no order {order_id!r}")
+            raise NotFound(msg("notfound.order", f"no order {order_id!r}", id=order_id))
         visit = db.session.get(Visit, order.visit_id) if order.visit_id else None
         client = db.session.get(Client, order.client_id) if order.client_id else None
         return {**ctx.order_dict(order), "client": ctx.client_dict(client), "visit": ctx.visit_dict(visit)}
@@ -150,7 +152,7 @@ class VisitItem(MethodView):
     def get(self, visit_id: str):
         visit = db.session.get(Visit, visit_id)
         if visit is None:
-            raise NotFound(f"no visit {visit_id!r}")
+            raise NotFound(msg("notfound.visit", f"no visit {visit_id!r}", id=visit_id))
         client = db.session.get(Client, visit.client_id) if visit.client_id else None
         return {**ctx.visit_dict(visit), "client": ctx.client_dict(client)}
 
@@ -185,7 +187,7 @@ class ClientItem(MethodView):
         limit, _q = _args()
         client = db.session.get(Client, external_id)
         if client is None:
-            raise NotFound(f"no client {external_id!r}")
+            raise NotFound(msg("notfound.client", f"no client {external_id!r}", id=external_id))
         return {
             **ctx.client_dict(client),
             "created_at": ctx.iso(client.created_at),

@@ -215,7 +215,7 @@ class RunRetry(MethodView):
         ).rowcount
         if not claimed:
             db.session.rollback()
-            raise Conflict("this run is being retried already")
+            raise Conflict(msg("retry.busy", "this run is being retried already"))
         if run.flow_id:  # no longer failed: the flow's «ошибок» counts the runs that are failed now
             db.session.execute(
                 update(Flow)

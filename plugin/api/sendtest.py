@@ -22,6 +22,7 @@ from plugin.api.extensions import db
 from plugin.api.flows import TEST_BODY, _get
 from plugin.api.openapi import ok
 from plugin.errors import NotFound, ValidationFailed
+from plugin.messages import msg
 from plugin.nodes._services import optout
 from plugin.storage.models import Run
 
@@ -56,12 +57,17 @@ SEND_TEST_BODY = {
 }
 
 
+def _invalid_recipient():
+    return msg("sendtest.recipient", "invalid recipient")
+
+
 def _recipient(spec, body: dict) -> tuple[str | None, str | None]:
     """The chosen address and where it goes; a node param is checked against the node's schema."""
     node_type = spec.type
     recipient = body.get("recipient")
     if recipient is not None and not isinstance(recipient, dict):
-        raise ValidationFailed("invalid recipient", [{"path": "/recipient", "message": "expected an object"}])
+        said = msg("sendtest.recipient_object", "expected an object")
+        raise ValidationFailed(_invalid_recipient(), [{"path": "/recipient", "message": said}])
     if node_type not in RECIPIENTS:
         return None, None
     key, where, required = RECIPIENTS[node_type]
@@ -70,16 +76,18 @@ def _recipient(spec, body: dict) -> tuple[str | None, str | None]:
         return None, None
     text = value.strip() if isinstance(value, str) else ""
     if key == "email" and optout.normalize_email(text) is None:
-        message = f"expected the e-mail address to send the test letter to, got {value!r}"
+        english = f"expected the e-mail address to send the test letter to, got {value!r}"
+        message = msg("sendtest.email", english, value=value)
     elif not text:
-        message = (
+        english = (
             f"expected the {'phone' if key == 'phone' else 'chat id'} to send the test to, got {value!r}"
         )
+        message = msg("sendtest.address", english, key=key, value=value)
     elif where == "param" and not _fits(spec.properties.get(key) or {}, text):
-        message = f"not a {key} this node accepts, got {value!r}"
+        message = msg("sendtest.param", f"not a {key} this node accepts, got {value!r}", key=key, value=value)
     else:
         return text, where
-    raise ValidationFailed("invalid recipient", [{"path": f"/recipient/{key}", "message": message}])
+    raise ValidationFailed(_invalid_recipient(), [{"path": f"/recipient/{key}", "message": message}])
 
 
 def _fits(schema: dict, value: str) -> bool:
@@ -101,12 +109,21 @@ class SendTest(MethodView):
         flow = _get(flow_id)
         node = next((n for n in flow.definition["nodes"] if n["id"] == node_id), None)
         if node is None:
-            raise NotFound(f"no node {node_id!r} in the flow {flow_id!r}")
+            raise NotFound(
+                msg(
+                    "notfound.node",
+                    f"no node {node_id!r} in the flow {flow_id!r}",
+                    node=node_id,
+                    flow=flow_id,
+                )
+            )
         body = json_object()
         if not node["type"].startswith("action."):
+            english = f"{node_id!r} is a {node['type']}, not an action"
+            said = msg("sendtest.node_type", english, node=node_id, type=node["type"])
             raise ValidationFailed(
-                "only an action sends a test message",
-                [{"path": "/node_id", "message": f"{node_id!r} is a {node['type']}, not an action"}],
+                msg("sendtest.not_action", "only an action sends a test message"),
+                [{"path": "/node_id", "message": said}],
             )
         spec = runtime.registry[node["type"]]
         address, where = _recipient(spec, body)

@@ -107,9 +107,10 @@ class TokenItem(MethodView):
             raise NotFound(msg("notfound.token", f"no API token {token_id!r}", id=token_id))
         mine = getattr(g, "token", None)
         if mine is not None and mine.token_id == row.id:
-            raise Conflict(
+            english = (
                 "a token cannot revoke itself: use another admin token or `python server.py token revoke "
                 f"{row.id}`"
             )
+            raise Conflict(msg("token.self", english, id=row.id))
         db.session.delete(row)
         db.session.commit()

@@ -18,6 +18,7 @@ from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import problem_response
 from plugin.errors import ApiProblem
+from plugin.messages import msg
 from plugin.storage import suppressions as stored
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,12 @@ def _verified(token: str) -> tuple[str, str]:
     found = rt().services.unsubscribe.verify(token)
     if found is None:
         log.info("an unsubscribe link with a bad signature was refused")
-        raise InvalidLink("this unsubscribe link is not valid (altered or not issued by this server)")
+        raise InvalidLink(
+            msg(
+                "unsubscribe.invalid",
+                "this unsubscribe link is not valid (altered or not issued by this server)",
+            )
+        )
     return found
 
 

@@ -13,6 +13,7 @@ from plugin.engine import flows as store
 from plugin.engine import versions
 from plugin.engine.dispatch import bump_generation
 from plugin.errors import NotFound, ValidationFailed
+from plugin.messages import msg
 from plugin.storage.models import ApiToken, Flow, FlowVersion
 
 blp = Blueprint(
@@ -129,7 +130,7 @@ def author() -> dict:
 def _flow(flow_id: str) -> Flow:
     flow = db.session.get(Flow, flow_id)
     if flow is None:
-        raise NotFound(f"no flow {flow_id!r}")
+        raise NotFound(msg("notfound.flow", f"no flow {flow_id!r}", id=flow_id))
     return flow
 
 
@@ -142,9 +143,11 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
         if not low <= value <= high:
             raise ValueError
     except ValueError:
+        english = f"expected an integer from {low} to {high}, got {raw!r}"
+        said = msg("query.int_range", english, low=low, high=high, value=raw)
         raise ValidationFailed(
-            f"invalid query parameter {name!r}",
-            [{"path": f"/{name}", "message": f"expected an integer from {low} to {high}, got {raw!r}"}],
+            msg("query.param", f"invalid query parameter {name!r}", name=name),
+            [{"path": f"/{name}", "message": said}],
         ) from None
     return value
 
@@ -178,7 +181,9 @@ def _version(flow: Flow, number: int | str) -> FlowVersion:
     could 404; anything but 1, 2, … is no version)."""
     text = str(number)
     if not (text.isascii() and text.isdigit() and 1 <= int(text) < 2**31):
-        raise NotFound(f"flow {flow.id!r} has no version {text!r}")
+        raise NotFound(
+            msg("notfound.version", f"flow {flow.id!r} has no version {text!r}", flow=flow.id, number=text)
+        )
     return versions.get(db.session, flow.id, int(text))
 
 
@@ -227,7 +232,10 @@ class VersionDiff(MethodView):
         flow = _flow(flow_id)
         start = _int_arg("from", None, 1, 2**31 - 1)
         if start is None:
-            raise ValidationFailed("'from' is required", [{"path": "/from", "message": "required"}])
+            said = msg("diff.from_required", "required")
+            raise ValidationFailed(
+                msg("diff.from", "'from' is required"), [{"path": "/from", "message": said}]
+            )
         end = _int_arg("to", flow.version, 1, 2**31 - 1)
         old, new = _version(flow, start), _version(flow, end)
         changes = versions.diff(rt().registry, (old.name, old.definition), (new.name, new.definition))

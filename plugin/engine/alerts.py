@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.engine.dispatch import bump_generation
+from plugin.messages import msg
 from plugin.storage.connections import opened
 from plugin.storage.models import NOT_SUCCEEDED, Connection, Flow, Run, new_id, utcnow
 
@@ -42,17 +43,19 @@ def problems(session: Session, settings, base: str = "") -> list[dict]:
     at = base + "/settings/alert"
     row = session.get(Connection, alert["connection"])
     if row is None:
-        return [{"path": at + "/connection", "message": f"no connection {alert['connection']!r}"}]
+        said = msg("alert.no_connection", f"no connection {alert['connection']!r}", id=alert["connection"])
+        return [{"path": at + "/connection", "message": said}]
     if row.type not in CHANNELS:
+        english = f"the connection {row.name!r} is of type {row.type}; an alert goes through slack, telegram or smtp"
         return [
             {
                 "path": at + "/connection",
-                "message": f"the connection {row.name!r} is of type {row.type}; an alert goes through "
-                "slack, telegram or smtp",
+                "message": msg("alert.channel", english, name=row.name, type=row.type),
             }
         ]
     if row.type in NEEDS_TO and not alert.get("to"):
-        return [{"path": at + "/to", "message": f"{NEEDS_TO[row.type]} to send the alert to is required"}]
+        english = f"{NEEDS_TO[row.type]} to send the alert to is required"
+        return [{"path": at + "/to", "message": msg("alert.to", english, channel=row.type)}]
     return []
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from plugin.engine.flows import enable_problems, set_enabled
 from plugin.errors import Conflict, ValidationFailed
+from plugin.messages import msg
 from plugin.storage.models import Flow, new_id, utcnow
 
 COPY_SUFFIX = " (копия)"
@@ -96,7 +97,13 @@ def collisions(session: Session, docs: list[dict], base: str) -> list[dict]:
         out.append(
             {
                 "path": f"{prefix}/{field}",
-                "message": f"a scenario with this {field} exists: «{found.name}» ({found.id})",
+                "message": msg(
+                    "import.collision",
+                    f"a scenario with this {field} exists: «{found.name}» ({found.id})",
+                    field=field,
+                    name=found.name,
+                    id=found.id,
+                ),
                 "existing": {"id": found.id, "name": found.name},
             }
         )
@@ -119,18 +126,27 @@ def bulk_enable(session: Session, registry, ids: list[str], enabled: bool) -> li
     that cannot be enabled (a secret still to fill in) a 409 naming it."""
     flows = {f.id: f for f in session.scalars(select(Flow).where(Flow.id.in_(set(ids))))}
     missing = [
-        {"path": f"/ids/{i}", "message": f"no flow {fid!r}"} for i, fid in enumerate(ids) if fid not in flows
+        {"path": f"/ids/{i}", "message": msg("notfound.flow", f"no flow {fid!r}", id=fid)}
+        for i, fid in enumerate(ids)
+        if fid not in flows
     ]
     if missing:
-        raise ValidationFailed(f"{len(missing)} unknown flow id(s); nothing was changed", missing)
+        english = f"{len(missing)} unknown flow id(s); nothing was changed"
+        raise ValidationFailed(msg("bulk.unknown", english, count=len(missing)), missing)
     if enabled:
         blocked = [
-            {**p, "path": f"/ids/{i}", "message": f"«{flows[fid].name}»: {p['message']} ({p['path']})"}
+            {**p, "path": f"/ids/{i}", "message": _blocked(flows[fid].name, p)}
             for i, fid in enumerate(ids)
             for p in enable_problems(registry, flows[fid])
         ]
         if blocked:
-            raise Conflict(f"{len(blocked)} scenario(s) cannot be enabled; nothing was changed", blocked)
+            english = f"{len(blocked)} scenario(s) cannot be enabled; nothing was changed"
+            raise Conflict(msg("bulk.blocked", english, count=len(blocked)), blocked)
     for fid in dict.fromkeys(ids):
         set_enabled(flows[fid], enabled)
     return [flows[fid] for fid in dict.fromkeys(ids)]
+
+
+def _blocked(name: str, problem: dict):
+    english = f"«{name}»: {problem['message']} ({problem['path']})"
+    return msg("bulk.blocked_item", english, name=name, problem=problem["message"], path=problem["path"])

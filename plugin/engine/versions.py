@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from plugin.engine import connections
+from plugin.engine import alerts, connection_refs
 from plugin.engine.context import iso
 from plugin.engine.graph import Graph
 from plugin.engine.validation import validate_flow
 from plugin.errors import Conflict, NotFound
+from plugin.messages import msg
 from plugin.storage.models import Flow, FlowVersion, utcnow
 from plugin.storage.secrets import mask_nodes, missing_secrets
 
@@ -66,7 +67,9 @@ def get(session: Session, flow_id: str, number: int) -> FlowVersion:
         select(FlowVersion).where(FlowVersion.flow_id == flow_id, FlowVersion.number == number)
     ).first()
     if row is None:
-        raise NotFound(f"flow {flow_id!r} has no version {number}")
+        raise NotFound(
+            msg("notfound.version", f"flow {flow_id!r} has no version {number}", flow=flow_id, number=number)
+        )
     return row
 
 
@@ -116,25 +119,27 @@ def restore(session: Session, registry, flow: Flow, row: FlowVersion, author: di
     """Make ``row``'s document the flow's again, as a new version; 409 when it is the current one
     or no longer valid here (a node type or a connection it names is gone)."""
     if row.definition == flow.definition and row.name == flow.name:
-        raise Conflict(f"version {row.number} is the flow's current document: nothing to restore")
+        english = f"version {row.number} is the flow's current document: nothing to restore"
+        raise Conflict(msg("restore.current", english, number=row.number))
     masked = {
         "name": row.name,
         "nodes": mask_nodes(registry, row.definition["nodes"]),
         "edges": row.definition["edges"],
         **{k: row.definition[k] for k in _DOC_KEYS if k in row.definition},
     }
-    problems = validate_flow(masked, registry) or connections.reference_problems(
-        session, registry, row.definition["nodes"]
+    problems = validate_flow(masked, registry) or (
+        connection_refs.reference_problems(session, registry, row.definition["nodes"])
+        + alerts.problems(session, row.definition.get("settings"))  # the failure alert's connection
     )
     if problems:
-        raise Conflict(f"version {row.number} cannot be restored: it is not valid now", problems)
+        english = f"version {row.number} cannot be restored: it is not valid now"
+        raise Conflict(msg("restore.invalid", english, number=row.number), problems)
     if flow.enabled and missing_secrets(registry, row.definition["nodes"]):
+        english = f"version {row.number} lacks secrets the enabled scenario needs: switch it off first"
+        said = msg("restore.secret_missing", "this secret is not set in that version")
         raise Conflict(
-            f"version {row.number} lacks secrets the enabled scenario needs: switch it off first",
-            [
-                {"path": p, "message": "this secret is not set in that version"}
-                for p in missing_secrets(registry, row.definition["nodes"])
-            ],
+            msg("restore.secrets", english, number=row.number),
+            [{"path": p, "message": said} for p in missing_secrets(registry, row.definition["nodes"])],
         )
     flow.name = row.name
     flow.definition = copy.deepcopy(row.definition)

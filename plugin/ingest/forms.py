@@ -17,6 +17,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 
 from plugin.errors import ApiProblem, ValidationFailed
 from plugin.ingest.reading import pointer, strict_loads, text_problems, unstorable
+from plugin.messages import msg
 
 MAX_FIELDS = 500
 MAX_KEY = 200
@@ -35,7 +36,8 @@ def read_form(raw: bytes, mimetype: str, options: dict[str, str]) -> tuple[dict[
         body = strict_loads(raw) if raw.strip() else {}
         if not isinstance(body, dict):
             raise ValidationFailed(
-                "the body must be a JSON object", [{"path": "/", "message": "expected an object"}]
+                msg("body.object", "the body must be a JSON object"),
+                [{"path": "/", "message": msg("body.expected_object", "expected an object")}],
             )
         return body, []
     if mimetype == "application/x-www-form-urlencoded" or (not mimetype and not raw.strip()):
@@ -43,8 +45,11 @@ def read_form(raw: bytes, mimetype: str, options: dict[str, str]) -> tuple[dict[
     elif mimetype == "multipart/form-data":
         pairs, files = _multipart(raw, options.get("boundary", ""))
     else:
-        raise UnsupportedMediaType(
+        english = (
             f"expected Content-Type application/json, {' or '.join(FORM_TYPES)}, got {mimetype or 'none'!r}"
+        )
+        raise UnsupportedMediaType(
+            msg("body.media_types", english, types=("application/json", *FORM_TYPES), got=mimetype)
         )
     return _fields(pairs), files
 
@@ -54,7 +59,9 @@ def _charset(options: dict[str, str]) -> str:
     try:
         return codecs.lookup(name).name
     except LookupError:
-        raise UnsupportedMediaType(f"unknown charset {name!r}; send UTF-8") from None
+        raise UnsupportedMediaType(
+            msg("form.charset", f"unknown charset {name!r}; send UTF-8", name=name)
+        ) from None
 
 
 def _urlencoded(raw: bytes, charset: str) -> list[tuple[str, str]]:
@@ -71,7 +78,9 @@ def _urlencoded(raw: bytes, charset: str) -> list[tuple[str, str]]:
 
 def _multipart(raw: bytes, boundary: str) -> tuple[list[tuple[str, str]], list[str]]:
     if not boundary:
-        raise ApiProblem("a multipart body needs the boundary parameter of its Content-Type")
+        raise ApiProblem(
+            msg("form.boundary", "a multipart body needs the boundary parameter of its Content-Type")
+        )
     decoder = MultipartDecoder(boundary.encode("latin-1", "replace"), max_form_memory_size=len(raw) + 1)
     try:
         decoder.receive_data(raw)
@@ -79,11 +88,13 @@ def _multipart(raw: bytes, boundary: str) -> tuple[list[tuple[str, str]], list[s
         return _parts(decoder)
     except UnicodeDecodeError:
         raise ValidationFailed(
-            "a part's headers are not valid UTF-8", [{"path": "/", "message": "field names must be UTF-8"}]
+            msg("form.part_headers", "a part's headers are not valid UTF-8"),
+            [{"path": "/", "message": msg("form.names_utf8", "field names must be UTF-8")}],
         ) from None
     except (ValueError, RequestEntityTooLarge) as exc:
         raise ApiProblem(
-            f"the multipart body cannot be read: {exc}", [{"path": "/", "message": str(exc)}]
+            msg("form.unreadable", f"the multipart body cannot be read: {exc}"),
+            [{"path": "/", "message": msg("form.unreadable_why", str(exc), why=str(exc))}],
         ) from None
 
 
@@ -110,8 +121,8 @@ def _parts(decoder: MultipartDecoder) -> tuple[list[tuple[str, str]], list[str]]
 
 def _too_many() -> ValidationFailed:
     return ValidationFailed(
-        f"a form may have at most {MAX_FIELDS} fields",
-        [{"path": "/", "message": f"more than {MAX_FIELDS} fields"}],
+        msg("form.too_many", f"a form may have at most {MAX_FIELDS} fields", max=MAX_FIELDS),
+        [{"path": "/", "message": msg("form.fields_over", f"more than {MAX_FIELDS} fields", max=MAX_FIELDS)}],
     )
 
 
@@ -127,7 +138,10 @@ def _fields(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     fields = {k: v if len(v) > 1 or k in listed else v[0] for k, v in grouped.items()}
     problems = text_problems(fields, "", bad_bytes=True)
     problems += [
-        {"path": pointer("", k), "message": f"a field name has at most {MAX_KEY} characters"}
+        {
+            "path": pointer("", k),
+            "message": msg("form.key_length", f"a field name has at most {MAX_KEY} characters", max=MAX_KEY),
+        }
         for k in fields
         if len(k) > MAX_KEY
     ]

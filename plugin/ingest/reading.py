@@ -97,7 +97,9 @@ def strict_loads(raw: bytes | str) -> Any:
         bad_bytes = False
         unchecked = ("\\u0000" if type(raw) is str else b"\\u0000") in raw
     if depth > MAX_DEPTH:
-        raise MalformedJson(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
+        raise MalformedJson(
+            msg("json.too_deep", f"the JSON body is nested deeper than {MAX_DEPTH} levels", max=MAX_DEPTH)
+        )
     if unchecked:
         problems = text_problems(value, bad_bytes=bad_bytes)
         if problems:
@@ -131,7 +133,7 @@ def _stdlib_read(raw: bytes | str) -> tuple[Any, bool]:
         value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
         return value, bad_bytes is not None
     except RecursionError:
-        raise MalformedJson("the JSON body is nested too deeply") from None
+        raise MalformedJson(msg("json.too_deep_any", "the JSON body is nested too deeply")) from None
     except ValueError as exc:  # a syntax error: told as the bad bytes, when there were some
         raise _malformed(bad_bytes or exc) from None
 
@@ -165,11 +167,14 @@ def unicode_problem(text: str, bad_bytes: bool) -> str | None:
     run = found.group()
     if bad_bytes and all("\udc80" <= c <= "\udcff" for c in run):  # surrogateescape's bytes
         shown = " ".join(f"{ord(c) - 0xDC00:02X}" for c in run)
-        return f"the bytes {shown} at character {found.start()} are not valid UTF-8"
-    return (
-        f"the lone surrogate U+{ord(run[0]):04X} at character {found.start()} is not a Unicode character "
+        english = f"the bytes {shown} at character {found.start()} are not valid UTF-8"
+        return msg("unicode.bytes", english, bytes=shown, at=found.start())
+    char = f"U+{ord(run[0]):04X}"
+    english = (
+        f"the lone surrogate {char} at character {found.start()} is not a Unicode character "
         "(a \\uD800-\\uDFFF escape must be half of a pair)"
     )
+    return msg("unicode.surrogate", english, char=char, at=found.start())
 
 
 def text_problems(value: Any, base: str = "", bad_bytes: bool = False) -> list[dict]:
@@ -181,20 +186,20 @@ def text_problems(value: Any, base: str = "", bad_bytes: bool = False) -> list[d
         item, path = stack.pop()
         if type(item) is str:
             if "\x00" in item:
-                problems.append(
-                    {"path": path or "/", "message": "text cannot contain the NUL character (U+0000)"}
-                )
+                said = msg("text.nul", "text cannot contain the NUL character (U+0000)")
+                problems.append({"path": path or "/", "message": said})
             if (why := unicode_problem(item, bad_bytes)) is not None:
-                problems.append({"path": path or "/", "message": f"the text is not valid Unicode: {why}"})
+                said = msg("text.unicode", f"the text is not valid Unicode: {why}", why=why)
+                problems.append({"path": path or "/", "message": said})
         elif type(item) is dict:
             for key, child in item.items():
                 child_path = pointer(path, key)
                 if "\x00" in key:
-                    problems.append(
-                        {"path": child_path, "message": "a key cannot contain the NUL character (U+0000)"}
-                    )
+                    said = msg("key.nul", "a key cannot contain the NUL character (U+0000)")
+                    problems.append({"path": child_path, "message": said})
                 if (why := unicode_problem(key, bad_bytes)) is not None:
-                    problems.append({"path": child_path, "message": f"the key is not valid Unicode: {why}"})
+                    said = msg("key.unicode", f"the key is not valid Unicode: {why}", why=why)
+                    problems.append({"path": child_path, "message": said})
                 stack.append((child, child_path))
         elif type(item) is list:
             stack.extend((child, f"{path}/{i}") for i, child in enumerate(item))
@@ -202,4 +207,5 @@ def text_problems(value: Any, base: str = "", bad_bytes: bool = False) -> list[d
 
 
 def unstorable(problems: list[dict]) -> ValidationFailed:
-    return ValidationFailed(f"{len(problems)} text value(s) cannot be stored; nothing was stored", problems)
+    english = f"{len(problems)} text value(s) cannot be stored; nothing was stored"
+    return ValidationFailed(msg("text.unstorable", english, count=len(problems)), problems)

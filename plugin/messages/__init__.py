@@ -48,4 +48,8 @@ def render(text: Any, lang: str) -> Any:
 
 
 def _resolved(args: dict[str, Any], lang: str) -> dict[str, Any]:
-    return {k: (v.say(lang) if isinstance(v, Tr) else v) for k, v in args.items()}
+    """Arguments said in ``lang``: a title (:class:`Tr`), and a message within a message."""
+    return {
+        k: (v.say(lang) if isinstance(v, Tr) else render(v, lang) if isinstance(v, Message) else v)
+        for k, v in args.items()
+    }

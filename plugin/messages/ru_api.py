@@ -17,6 +17,8 @@ TITLES = {
     "unsupported-media-type": "Неподдерживаемый тип данных",
     "bad-request": "Неверный запрос",
     "unavailable": "Сервис временно недоступен",
+    "malformed-json": "Ошибка в JSON",
+    "invalid-link": "Недействительная ссылка для отписки",
 }
 STATUS_TITLES = {
     400: "Неверный запрос",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from plugin.messages import negotiate
@@ -244,3 +246,148 @@ def test_a_bilingual_message_loses_its_english_aside_in_russian_only(client):
         "канал — одно из email"
     )
     assert "(not an e-mail address)" in en["/email"]  # the stored bilingual text, as it was
+
+
+# ---- the last English problems (issue #18): every module's error paths, asked in Russian ----------
+
+
+def said_in_russian(resp, status: int, paths: list[str] = ()) -> dict:
+    """A problem whose title, detail and every message are Russian: Cyrillic, and no English word
+    besides values, identifiers and the UI's titles (the validator walk's checker)."""
+    from tests.engine.test_validation_messages import english_words
+
+    body = assert_problem(resp, status, paths)
+    assert resp.headers["Content-Language"] == "ru"
+    for text in [body["title"], body["detail"], *(e["message"] for e in body["errors"])]:
+        assert re.search("[а-яё]", text, re.IGNORECASE) and not english_words(text), (text, body)
+    return body
+
+
+def test_a_failure_alert_s_connection_is_told_in_russian(client):
+    doc = {**base_flow(), "settings": {"alert": {"connection": "gone", "failure_share": 0.5}}}
+    body = said_in_russian(
+        client.post("/api/v1/flows", json=doc, headers=RU), 422, ["/settings/alert/connection"]
+    )
+    assert messages(body)["/settings/alert/connection"].startswith(
+        "Оповещение об ошибках: подключения «gone» нет"
+    )
+    english = client.post("/api/v1/flows", json=doc, headers={"Accept-Language": "en"}).get_json()
+    assert messages(english)["/settings/alert/connection"] == "no connection 'gone'"
+
+
+def test_a_test_message_s_problems_are_told_in_russian(client, fake_smtp):
+    from tests.api.test_dry_run_holds import email_flow
+
+    flow_id = client.post("/api/v1/flows", json=base_flow()).get_json()["id"]
+    mail_id = client.post("/api/v1/flows", json=email_flow(fake_smtp)).get_json()["id"]
+
+    def send(fid, node, body):
+        return client.post(f"/api/v1/flows/{fid}/nodes/{node}/send-test", json=body, headers=RU)
+
+    said_in_russian(send(flow_id, "nope", {}), 404)
+    said_in_russian(send(flow_id, "start", {}), 422, ["/node_id"])
+    said_in_russian(send(flow_id, "slack", {"recipient": 5}), 422, ["/recipient"])
+    body = said_in_russian(
+        send(mail_id, "mail", {"recipient": {"email": "не адрес"}}), 422, ["/recipient/email"]
+    )
+    assert "«не адрес»" in messages(body)["/recipient/email"]
+
+
+def test_record_look_ups_are_told_in_russian(client):
+    for path in ("/api/v1/orders/nope", "/api/v1/visits/nope", "/api/v1/clients/nope"):
+        said_in_russian(client.get(path, headers=RU), 404)
+    resp = client.get("/api/v1/clients/nope?limit=0&q=" + "я" * 201, headers=RU)
+    said = messages(said_in_russian(resp, 422, ["/limit", "/q"]))
+    assert said["/limit"] == "Нужно целое число от 1 до 100, а не «0»"
+
+
+def test_the_list_import_and_bulk_switch_are_told_in_russian(client):
+    said_in_russian(
+        client.get("/api/v1/flows?status=bogus&q=" + "я" * 201, headers=RU), 422, ["/status", "/q"]
+    )
+    said_in_russian(client.post("/api/v1/flows/nope/duplicate", headers=RU), 404)
+    bad = {"ids": [5], "enabled": "yes", "extra": 1}
+    said_in_russian(
+        client.post("/api/v1/flows/bulk", json=bad, headers=RU), 422, ["/ids/0", "/enabled", "/extra"]
+    )
+    unknown = {"ids": ["nope"], "enabled": True}
+    said_in_russian(client.post("/api/v1/flows/bulk", json=unknown, headers=RU), 422, ["/ids/0"])
+    flow = client.post("/api/v1/flows", json=base_flow()).get_json()
+    exported = client.get(f"/api/v1/flows/{flow['id']}/export").get_json()
+    said_in_russian(client.post("/api/v1/flows/import?on_conflict=bad", json=exported, headers=RU), 422)
+    said_in_russian(client.post("/api/v1/flows/import", json=exported, headers=RU), 409, ["/id"])
+    copy_id = client.post(
+        "/api/v1/flows/import?on_conflict=copy", json={**exported, "id": "other"}
+    ).get_json()
+    copy_id = copy_id["flows"][0]["id"]  # its webhook secret is still to fill in: it cannot be enabled
+    blocked = client.post("/api/v1/flows/bulk", json={"ids": [copy_id], "enabled": True}, headers=RU)
+    said = messages(said_in_russian(blocked, 409, ["/ids/0"]))["/ids/0"]
+    assert said.startswith("«Крупный заказ → Slack (копия)»: ") and "секрет" in said.lower()
+
+
+def test_versions_are_told_in_russian(client):
+    flow_id = client.post("/api/v1/flows", json=base_flow()).get_json()["id"]
+    base = f"/api/v1/flows/{flow_id}"
+    said_in_russian(client.get("/api/v1/flows/nope/versions", headers=RU), 404)
+    said_in_russian(client.get(f"{base}/versions?limit=0", headers=RU), 422, ["/limit"])
+    said_in_russian(client.get(f"{base}/versions/99", headers=RU), 404)
+    said_in_russian(client.get(f"{base}/diff", headers=RU), 422, ["/from"])
+    body = said_in_russian(client.post(f"{base}/versions/1/restore", headers=RU), 409)
+    assert body["detail"] == "Версия 1 — это текущее состояние сценария: восстанавливать нечего"
+
+
+def test_a_site_form_s_body_problems_are_told_in_russian(client, anon):
+    key = client.post("/api/v1/hooks", json={"name": "Заявка"}).get_json()["key"]
+    path = f"/api/v1/hooks/{key}"
+    cases = [
+        ({"data": b"x", "content_type": "text/plain"}, 415, []),
+        ({"data": b"a=1", "content_type": "application/x-www-form-urlencoded; charset=klingon"}, 415, []),
+        ({"data": b"a=1", "content_type": "multipart/form-data"}, 400, []),
+        ({"data": b"--b\r\nbroken", "content_type": "multipart/form-data; boundary=b"}, 400, ["/"]),
+        ({"data": b"[]", "content_type": "application/json"}, 422, ["/"]),
+        (
+            {"data": b"&".join([b"a=1"] * 501), "content_type": "application/x-www-form-urlencoded"},
+            422,
+            ["/"],
+        ),
+        (
+            {"data": b"k" * 201 + b"=1", "content_type": "application/x-www-form-urlencoded"},
+            422,
+            ["/" + "k" * 201],
+        ),
+        ({"data": b"a=%FF%FE", "content_type": "application/x-www-form-urlencoded"}, 422, ["/a"]),
+    ]
+    for kw, status, paths in cases:
+        said_in_russian(anon.post(path, headers=RU, **kw), status, paths)
+
+
+def test_text_a_database_cannot_store_is_told_in_russian(client):
+    deep = b"[" * 40 + b"]" * 40
+    said_in_russian(client.post("/api/v1/flows", data=deep, content_type="application/json", headers=RU), 400)
+    nul = {"id": "1", "name": "a\u0000", "data": {"k\u0000": 1}}
+    said_in_russian(client.post("/api/v1/events", json=nul, headers=RU), 422, ["/name", "/data/k\u0000"])
+    lone = b'{"id": "1", "name": "\\ud800"}'
+    resp = client.post("/api/v1/events", data=lone, content_type="application/json", headers=RU)
+    assert "одиночный суррогат «U+D800»" in messages(said_in_russian(resp, 422, ["/name"]))["/name"]
+    said_in_russian(client.get("/api/v1/flows/%FF", headers=RU), 422, ["/"])
+    said_in_russian(client.get("/api/v1/runs?recipient=%00", headers=RU), 422, ["/recipient"])
+
+
+def test_token_scopes_a_token_revoking_itself_and_a_forged_unsubscribe_link_are_told_in_russian(app, anon):
+    from plugin.api.auth import create_token
+
+    with app.app_context():
+        admin = create_token("ui", "admin")
+        reader = create_token("dashboard", "read")
+    scoped = said_in_russian(
+        anon.get("/api/v1/tokens", headers={"Authorization": f"Bearer {reader}", **RU}), 403
+    )
+    assert scoped["title"] == "Токену не хватает прав" and "права «read»" in scoped["detail"]
+    own = {"Authorization": f"Bearer {admin}", **RU}
+    own_id = next(
+        t["id"] for t in anon.get("/api/v1/tokens", headers=own).get_json()["tokens"] if t["current"]
+    )
+    body = said_in_russian(anon.delete(f"/api/v1/tokens/{own_id}", headers=own), 409)
+    assert f"«python server.py token revoke {own_id}»" in body["detail"]
+    forged = anon.post("/api/v1/unsubscribe/garbage.garbage", headers={"Accept": "application/json", **RU})
+    assert said_in_russian(forged, 403)["title"] == "Недействительная ссылка для отписки"

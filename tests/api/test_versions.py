@@ -162,6 +162,22 @@ def test_a_version_that_is_no_longer_valid_is_a_409_naming_the_problem(app, clie
     assert resp.get_json()["errors"][0]["path"] == "/nodes/3/params/connection"
 
 
+def test_a_version_whose_alert_connection_is_gone_is_a_409_naming_it(client):
+    conn = client.post(
+        "/api/v1/connections", json={"name": "Чат", "type": "slack", "params": {"webhook_url": SLACK_URL}}
+    )
+    assert conn.status_code == 201, conn.get_data(as_text=True)
+    alert = {"connection": conn.get_json()["id"], "failure_share": 0.5}
+    flow = create(client, settings={"alert": alert})
+    put(client, flow, settings={})  # version 2: no alert
+    assert client.delete(f"/api/v1/connections/{alert['connection']}").status_code == 204
+    resp = client.post(f"/api/v1/flows/{flow['id']}/versions/1/restore")
+    assert resp.status_code == 409, resp.get_data(as_text=True)
+    assert resp.get_json()["errors"] == [
+        {"path": "/settings/alert/connection", "message": f"no connection {alert['connection']!r}"}
+    ]
+
+
 def test_versions_page_with_limit_and_before(client):
     flow = create(client)
     for _ in range(4):

@@ -27,6 +27,7 @@ VALIDATOR_MODULES = [
     "plugin/engine/schema_problems.py",
     "plugin/engine/templating.py",
     "plugin/engine/sendwindow.py",
+    "plugin/engine/alerts.py",  # settings.alert: checked against the stored connections on save
 ]
 ASSERTIONS = {
     "type", "enum", "const", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
@@ -209,8 +210,37 @@ PRESET_CASES = {
 }  # fmt: skip
 
 
+# the failure alert's connection is checked against the stored ones (a real SQLite database)
+ALERT_CONNECTIONS = {"hook": "webhook", "tg": "telegram", "mail": "smtp"}
+ALERT_CASES = {
+    "alert: no such connection": {"alert": {"connection": "gone"}},
+    "alert: a webhook connection": {"alert": {"connection": "hook"}},
+    "alert: telegram without a chat": {"alert": {"connection": "tg"}},
+    "alert: e-mail without an address": {"alert": {"connection": "mail"}},
+}
+
+
+def alert_problems() -> list[tuple[str, dict]]:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from plugin.engine import alerts
+    from plugin.storage.models import Base, Connection
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all(
+            Connection(id=i, name=f"Связь {i}", type=t, params={}) for i, t in ALERT_CONNECTIONS.items()
+        )
+        session.commit()
+        out = [(label, p) for label, doc in ALERT_CASES.items() for p in alerts.problems(session, doc)]
+    engine.dispose()
+    return out
+
+
 def all_problems() -> list[tuple[str, dict]]:
-    out = []
+    out = alert_problems()
     for label, doc in FLOW_CASES.items():
         out += [(label, p) for p in validation.validate_flow(doc, REGISTRY)]
     for label, doc in ENABLING_CASES.items():
