@@ -1,6 +1,6 @@
 // The right-panel form of the selected node, generated from its JSON Schema by rjsf; checked while typing
 // (fieldChecks.js), with the server's errors of the last save beside the fields too.
-import { useMemo } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
 import Form from '@rjsf/core';
 import { rjsfTranslator, useI18n } from '../i18n.js';
 import { useHookNames, withEventNames } from '../hookNames.js';
@@ -36,29 +36,39 @@ export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange, onB
   const translateString = useMemo(() => rjsfTranslator(lang), [lang]);
   const transformErrors = useMemo(() => (errors) => localizeErrors(errors, schema, lang), [schema, lang]);
   const hasFields = Object.keys(schema.properties || {}).length > 0 || schema.additionalProperties;
+  // the server's errors of a save: bring the first field they name into view (the panel scrolls)
+  const box = useRef(null);
+  useEffect(() => {
+    if (!fieldErrors || !Object.keys(fieldErrors).length) return;
+    requestAnimationFrame(() =>
+      box.current?.querySelector('.has-error, [id$="__error"]')?.scrollIntoView({ block: 'nearest' }),
+    );
+  }, [fieldErrors]);
 
   if (!def) return null;
   if (!hasFields) return <p className="muted">{t('panel.noParams')}</p>;
   return (
-    <Form
-      className="node-form"
-      schema={schema}
-      uiSchema={uiSchema}
-      formData={node.data.params}
-      formContext={{ params: node.data.params || {} }}
-      validator={validator}
-      widgets={widgets}
-      fields={fields}
-      experimental_defaultFormStateBehavior={DEFAULTS_BEHAVIOR}
-      extraErrors={fieldErrors}
-      showErrorList={false}
-      liveValidate="onChange"
-      transformErrors={transformErrors}
-      noHtml5Validate
-      translateString={translateString}
-      onChange={(e) => onChange(withoutConnectionFields(def?.schema, e.formData ?? {}))}
-      onBlur={() => onBlur?.()}
-      onSubmit={() => {}}
-    />
+    <div ref={box}>
+      <Form
+        className="node-form"
+        schema={schema}
+        uiSchema={uiSchema}
+        formData={node.data.params}
+        formContext={{ params: node.data.params || {} }}
+        validator={validator}
+        widgets={widgets}
+        fields={fields}
+        experimental_defaultFormStateBehavior={DEFAULTS_BEHAVIOR}
+        extraErrors={fieldErrors}
+        showErrorList={false}
+        liveValidate="onChange"
+        transformErrors={transformErrors}
+        noHtml5Validate
+        translateString={translateString}
+        onChange={(e) => onChange(withoutConnectionFields(def?.schema, e.formData ?? {}))}
+        onBlur={() => onBlur?.()}
+        onSubmit={() => {}}
+      />
+    </div>
   );
 }

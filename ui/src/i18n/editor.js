@@ -86,7 +86,7 @@ export const editorMessages = {
 
   'panel.params': { ru: 'Параметры', en: 'Parameters' },
   'panel.test': { ru: 'Тест', en: 'Test' },
-  'panel.history': { ru: 'История запусков', en: 'Run history' },
+  'panel.history': { ru: 'Запуски', en: 'Runs' },
   'panel.close': { ru: 'Скрыть панель', en: 'Hide panel' },
   'panel.selectNode': { ru: 'Выберите узел на схеме, чтобы настроить его.', en: 'Select a node on the diagram to configure it.' },
   'panel.nodeId': { ru: 'ID узла: {id}', en: 'Node id: {id}' },

@@ -1,6 +1,6 @@
 // UI messages (ru, en): the editor's «История» panel: versions, what changed, diff and restore.
 export const versionMessages = {
-  'panel.versions': { ru: 'История', en: 'History' },
+  'panel.versions': { ru: 'Версии', en: 'Versions' },
   'versions.title': { ru: 'Версии сценария', en: 'Scenario versions' },
   'versions.unsaved': { ru: 'История появится после первого сохранения.', en: 'The history starts with the first save.' },
   'versions.number': { ru: 'Версия {number}', en: 'Version {number}' },
