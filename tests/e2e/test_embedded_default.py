@@ -50,11 +50,16 @@ def test_server_py_starts_everything_and_stops_cleanly(tmp_path, fake_receiver):
         health = wait_for(healthy, timeout=60, interval=0.5, message="health with two workers")
         assert time.monotonic() - started < 60
         assert health == {"status": "ok", "database": "ok", "redis": "ok", "workers": 2}
-        log.seek(0)
-        printed = log.read().decode(errors="replace")
-        token = re.search(r"/\?token=(\S+)", printed).group(1)
+
+        def printed():  # the URL is printed once the API answers, by a thread: maybe just after health
+            log.seek(0)
+            return log.read().decode(errors="replace")
+
+        token = wait_for(
+            lambda: re.search(r"/\?token=(\S+)", printed()), timeout=10, message="the URL with the token"
+        ).group(1)
         assert (tmp_path / "data" / "automation.db").exists()
-        assert "unix://" in printed  # the embedded Redis is shared through its socket
+        assert "unix://" in printed()  # the embedded Redis is shared through its socket
 
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {token}"

@@ -119,10 +119,15 @@ def test_readme_first_scenario_runs_as_written(tmp_path):
                 return False
 
         started = healthy_within(healthy, 60)
+
+        def printed_token():  # printed once the API answers, by a thread: maybe just after our health
+            server_log.seek(0)
+            return re.search(r"/\?token=(\S+)", server_log.read().decode(errors="replace"))
+
         server_log.seek(0)
         printed = server_log.read().decode(errors="replace")
         assert started, f"the product did not start as scripts/run does in 60 s:\n{printed[-3000:]}"
-        token = re.search(r"/\?token=(\S+)", printed).group(1)
+        token = wait_for(printed_token, timeout=10, message="the URL with the login token").group(1)
 
         def shell(block: str) -> str:
             """Run README lines in bash, with this test's port, token and receiver port."""
