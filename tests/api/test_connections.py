@@ -9,8 +9,12 @@ import json
 import pytest
 from sqlalchemy import text
 
+from plugin.api.context import rt
 from plugin.api.extensions import db
-from tests.conftest import free_port
+from plugin.engine.execution import execute_isolated
+from plugin.jobs.worker import make_engine
+from plugin.storage.models import Run
+from tests.conftest import free_port, wait_for
 from tests.engine.test_ingest_and_runs import drain
 from tests.fakes.slack import FakeSlack
 
@@ -219,6 +223,23 @@ def test_flow_validation_of_connection_references(client, fake_slack, fake_smtp)
     assert problem_paths(client.post("/api/v1/flows", json=sms)) == ["/nodes/1/params/connection"]
 
 
+def _drain_through_the_rate_limit(app, messages: list, expected: int) -> None:
+    """Dispatch, then resume what waits on our own Slack limit (1/s per hook): the second message
+    to a hook waits ~1 s, which fits the job's in-place wait budget (1 s) on an idle machine only;
+    on a busy one the step is left ``waiting`` for RQ, which this in-process test plays."""
+    drain(app)
+
+    def resumed() -> bool:
+        with app.app_context():
+            engine = make_engine(rt(), db.engine)
+            for run in db.session.query(Run).filter(Run.status == "waiting").all():
+                execute_isolated(db.session, engine, run.id)
+        return len(messages) >= expected
+
+    if len(messages) < expected:
+        wait_for(resumed, timeout=15, interval=0.5, message=f"{expected} messages")
+
+
 def test_actions_send_through_the_connection_and_rotation_applies_everywhere(app, client, fake_slack):
     conn = slack_connection(client, fake_slack.hook_url)
     for name in ("Первый", "Второй"):
@@ -228,7 +249,7 @@ def test_actions_send_through_the_connection_and_rotation_applies_everywhere(app
         )
         assert resp.status_code == 201 and resp.get_json()["enabled"] is True, resp.get_data(as_text=True)
     assert client.put("/api/v1/orders/1", json={"price": 10, "status": "Новая"}).status_code == 202
-    drain(app)
+    _drain_through_the_rate_limit(app, fake_slack.messages, 2)
     assert sorted(fake_slack.messages) == ["Второй: 1", "Первый: 1"]
 
     rotated = FakeSlack(rate_limited=False)
@@ -240,7 +261,7 @@ def test_actions_send_through_the_connection_and_rotation_applies_everywhere(app
         )
         assert resp.status_code == 200
         assert client.put("/api/v1/orders/2", json={"price": 10, "status": "Новая"}).status_code == 202
-        drain(app)
+        _drain_through_the_rate_limit(app, rotated.messages, 2)
         assert sorted(rotated.messages) == ["Второй: 2", "Первый: 2"]
         assert len(fake_slack.messages) == 2
     finally:
