@@ -56,6 +56,19 @@ def json_object(required: bool = True) -> dict:
     return body
 
 
+def page_size(args, problems: list[dict], default: int = 50, most: int = 500) -> int:
+    """The ``limit`` query parameter of a paged list, 1..``most``; a bad one is appended to
+    ``problems`` (reported with the list's other bad parameters) and the default used."""
+    try:
+        limit = int(args.get("limit", default))
+        if 1 <= limit <= most:
+            return limit
+    except ValueError:
+        pass
+    problems.append({"path": "/limit", "message": msg("query.limit", f"must be an integer from 1 to {most}")})
+    return default
+
+
 def encode_cursor(*parts: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 

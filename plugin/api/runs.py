@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select, update
 
 from plugin.api import runs_csv
-from plugin.api.common import decode_cursor, encode_cursor
+from plugin.api.common import decode_cursor, encode_cursor, page_size
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
@@ -85,13 +85,7 @@ class RunList(MethodView):
 def _list_args(args) -> tuple[history.Filters, int, str]:
     """The list's filters, page size and format; every bad parameter at once as a 400 problem."""
     problems = []
-    try:
-        limit = int(args.get("limit", 50))
-        if not 1 <= limit <= 500:
-            raise ValueError
-    except ValueError:
-        problems.append({"path": "/limit", "message": msg("query.limit", "must be an integer from 1 to 500")})
-        limit = 50
+    limit = page_size(args, problems)
     status = args.get("status")
     if status is not None and status not in STATUSES:  # `?status=` too: not a status
         said = msg("query.one_of", f"must be one of {', '.join(STATUSES)}", allowed=STATUSES)

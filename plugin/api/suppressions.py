@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import and_, or_, select
 
 from plugin.api.auth import ADMIN, READ, requires_scope
-from plugin.api.common import decode_cursor, encode_cursor, json_object
+from plugin.api.common import decode_cursor, encode_cursor, json_object, page_size
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
@@ -229,13 +229,7 @@ def _csv_bytes() -> bytes:
 
 def _list_args() -> tuple[int, str | None, str | None]:
     args, problems = request.args, []
-    try:
-        limit = int(args.get("limit", 50))
-        if not 1 <= limit <= 500:
-            raise ValueError
-    except ValueError:
-        problems.append({"path": "/limit", "message": msg("query.limit", "must be an integer from 1 to 500")})
-        limit = 50
+    limit = page_size(args, problems)
     channel = args.get("channel")
     if channel is not None and channel not in stored.CHANNELS:
         problems.append(
