@@ -16,7 +16,7 @@ from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.api.openapi_runs import MOMENT_PATTERN, RUN_LIST_PARAMETERS, RUN_LIST_RESPONSE
-from plugin.engine import history
+from plugin.engine import history, rollup
 from plugin.engine.context import iso
 from plugin.engine.execution import step_dict
 from plugin.errors import ApiProblem, Conflict, NotFound, ValidationFailed
@@ -211,6 +211,7 @@ class RunRetry(MethodView):
             db.session.rollback()
             raise Conflict(msg("retry.busy", "this run is being retried already"))
         if run.flow_id:  # no longer failed: the flow's «ошибок» counts the runs that are failed now
+            rollup.count(db.session, run.flow_id, run.created_at, failed=-1)
             db.session.execute(
                 update(Flow)
                 .where(Flow.id == run.flow_id, Flow.failed_count > 0)

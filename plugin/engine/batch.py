@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plugin.engine import frequency
+from plugin.engine import frequency, rollup
 from plugin.engine.calls import Engine
 from plugin.engine.context import contexts_for, for_conditions
 from plugin.engine.dispatch import (
@@ -118,12 +118,10 @@ def _plan(session: Session, engine: Engine, index: FlowIndex, events: list) -> t
     plan = Plan(engine, utcnow())
     aware_now = plan.now.replace(tzinfo=UTC)
     cond_ctxs = {eid: for_conditions(c, aware_now) for eid, c in contexts.items() if c is not None}
-    candidates += [
-        (e, *m)
-        for e in wanted
-        if e.id in cond_ctxs
-        for m in index.matching(session, e.trigger, e.data or {}, cond_ctxs[e.id], fresh=True)
-    ]
+    for e in (e for e in wanted if e.id in cond_ctxs):
+        seen = plan.seen[e.id] = []
+        matches = index.matching(session, e.trigger, e.data or {}, cond_ctxs[e.id], fresh=True, seen=seen)
+        candidates += [(e, *m) for m in matches]
     for event, info, definition, graph, spec in candidates:
         if contexts.get(event.id) is not None:
             plan.add(event, info, definition, graph, spec, contexts[event.id], cond_ctxs[event.id])
@@ -139,6 +137,7 @@ def _store(
         try:
             lost = _write(session, engine, index, events, plan, orphans)
             session.commit()
+            index.recorded.update(g for groups in plan.seen.values() for g, _ in groups)
             plan.suppress(lost)
             return
         except IntegrityError:
@@ -186,6 +185,7 @@ def _write(
         session.execute(
             update(_EVENTS).where(bulk.among(session, _EVENTS.c.id, orphans)).values(dedupe_key=None)
         )
+    _tally(session, index, plan, runs, suppressed)
     # last: a flow's row is locked from here to the commit, and a concurrent dispatch job
     # updating the same flow waits for it (it waited through the events' update before)
     triggered: dict[str, int] = {}
@@ -203,6 +203,28 @@ def _write(
         held = Counter(row["flow_id"] for row in suppressed)
         session.execute(_COUNT_SUPPRESSED, [{"flow_id": f, "count": n} for f, n in sorted(held.items())])
     return lost
+
+
+def _tally(session: Session, index: FlowIndex, plan: Plan, runs: list[dict], suppressed: list[dict]) -> None:
+    """The batch's counts by the hour (engine/rollup.py): runs triggered, held back, not
+    triggered, and the events each group of flows saw."""
+    tally, now = rollup.Tally(), plan.now
+    for row in runs:
+        tally.add(row["flow_id"], now, "triggered")
+        tally.add(row["flow_id"], now, "fired", row["trigger"] == "event")
+    for row in suppressed:
+        tally.add(row["flow_id"], now, "suppressed")
+        tally.add(row["flow_id"], now, "fired", row["trigger"] == "event")
+    for row in plan.quiet:
+        tally.add(row["flow_id"], now, "not_triggered")
+    new_groups = {}
+    for groups in plan.seen.values():
+        for group_id, flow_ids in groups:
+            tally.saw(group_id, now)
+            if group_id not in index.recorded:
+                new_groups[group_id] = flow_ids
+    rollup.record_groups(session, new_groups)
+    tally.store(session)
 
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:

@@ -17,6 +17,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from plugin.engine import rollup
 from plugin.engine.calls import Engine, Outcome, busy_outcome, call_action, refused_outcome
 from plugin.engine.context import for_conditions, iso
 from plugin.engine.graph import DONE, Graph, StepView, evaluate
@@ -189,6 +190,7 @@ def _mark_triggered(session: Session, run: Run) -> None:
     run.triggered = True
     run.counted = True
     if run.flow_id:
+        rollup.count(session, run.flow_id, run.created_at, triggered=1)
         session.execute(
             update(Flow)
             .where(Flow.id == run.flow_id)
@@ -279,6 +281,9 @@ def _settle(session, engine: Engine, run: Run, steps: dict[str, Step], graph: Gr
     run.error = failed[0].error if failed else None
     run.finished_at = now
     run.next_attempt_at = None
+    if run.flow_id and run.trigger != "test":
+        outcome = "failed" if failed else ("succeeded" if run.counted else "not_triggered")
+        rollup.count(session, run.flow_id, run.created_at, **{outcome: 1})
     if failed and run.flow_id:
         session.execute(update(Flow).where(Flow.id == run.flow_id).values(failed_count=Flow.failed_count + 1))
     session.commit()
@@ -309,7 +314,7 @@ def fail_run(session: Session, run_id: str, error: str) -> None:
     """End an unfinished run as failed with ``error`` (counted in the flow's failures)."""
     error = error.encode("utf-8", "replace").decode("utf-8")[:2000]
     now = utcnow()
-    flow_id = session.execute(
+    failed = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.status.in_(("queued", "running", "waiting")))
         .values(
@@ -320,9 +325,11 @@ def fail_run(session: Session, run_id: str, error: str) -> None:
             lease_until=None,
             next_attempt_at=None,
         )
-        .returning(Run.flow_id)
-    ).scalar()
+        .returning(Run.flow_id, Run.created_at)
+    ).first()
+    flow_id = failed[0] if failed else None
     if flow_id:
+        rollup.count(session, flow_id, failed[1], failed=1)
         session.execute(update(Flow).where(Flow.id == flow_id).values(failed_count=Flow.failed_count + 1))
     session.commit()
 

@@ -64,6 +64,7 @@ class FlowIndex:
         self.checked_at = 0.0
         self.by_trigger: dict[str, list[tuple[dict, dict, Graph]]] = {}  # every flow of a trigger
         self._triggers: dict[str, Trigger] = {}
+        self.recorded: set[str] = set()  # stats groups whose members are stored (kept across loads)
 
     # -- freshness --------------------------------------------------------------------------
 
@@ -101,12 +102,22 @@ class FlowIndex:
         return any(test(event) for bucket in table.buckets_for(data) for test in bucket.groups.values())
 
     def matching(
-        self, session: Session, trigger: str, data: dict, cond_ctx: dict, redis=None, *, fresh: bool = False
+        self,
+        session: Session,
+        trigger: str,
+        data: dict,
+        cond_ctx: dict,
+        redis=None,
+        *,
+        fresh: bool = False,
+        seen: list | None = None,
     ) -> list[Match]:
         """The flows this event fires: event node matches and the conditions reach an action.
 
         ``cond_ctx``: the event's context as conditions see it (``context.for_conditions``).
-        Returns ``(info, definition, graph, event node type)`` in load order.
+        Returns ``(info, definition, graph, event node type)`` in load order. With ``seen``, the
+        groups of flows whose event node matches, fired or not, are appended to it as
+        ``(group id, flow ids)`` (the analytics' ``not_triggered``: see stats_models.py).
         """
         if not fresh:
             self.refresh(session, redis)
@@ -115,10 +126,19 @@ class FlowIndex:
             return []
         memo: dict = {EVENT: {"type": trigger, "data": data}}  # and slot -> verdict on this event
         found: list[Entry] = []
-        for bucket in table.buckets_for(data):
+        buckets = table.buckets_for(data)
+        for bucket in buckets:
             if bucket.single is not None and not bucket.tests.verdict(bucket.single, cond_ctx, memo):
                 continue
             bucket.collect(cond_ctx, memo, found)
+        if seen is not None:
+            for bucket in buckets:
+                verdict = bucket.tests.verdict
+                seen += [
+                    group
+                    for slot, group in bucket.members.items()
+                    if memo.get(slot) or (slot not in memo and verdict(slot, cond_ctx, memo))
+                ]
         found.sort(key=_POS)
         return [entry.match for entry in found]
 

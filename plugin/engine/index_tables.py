@@ -4,6 +4,7 @@ flows by slot (:class:`Tests`), and per trigger the buckets of flows by event ke
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from bisect import bisect_left, bisect_right
@@ -38,6 +39,7 @@ class Tests:
         self.types: list[str] = []
         self.slot_of: dict[str, int] = {}
         self.event_slots: set[int] = set()
+        self.event_keys: dict[int, str] = {}  # event slot -> its key (type and params)
 
     def slot(self, test: Callable[[dict], bool], type_id: str, key: str | None) -> int:
         if key is not None and key in self.slot_of:
@@ -55,6 +57,7 @@ class Tests:
         if slot is None:
             slot = self.slot(prepare_event(spec.module, params), spec.type, key)
             self.event_slots.add(slot)
+            self.event_keys[slot] = key
         return slot
 
     def check(self, entries, ctx: dict, memo: dict, out: list) -> None:
@@ -131,6 +134,9 @@ class Bucket:
         self.ranges: dict[tuple, tuple[Callable, str, Part]] = {}
         self.rest = Part()
         self._flows: list[tuple[int, Match, int]] = []
+        # event slot -> (group id, flow ids): the flows that see an event this slot matches,
+        # counted once per group in the analytics (see stats_models.py)
+        self.members: dict[int, tuple[str, list[str]]] = {}
 
     def add(self, pos: int, match: Match, event_slot: int, event_test: Callable[[dict], bool]) -> None:
         self.groups[event_slot] = event_test
@@ -140,6 +146,15 @@ class Bucket:
         """File every flow added (once, after the last ``add``)."""
         tests = self.tests
         self.single = next(iter(self.groups)) if len(self.groups) == 1 else None
+        flows_of: dict[int, list[str]] = {}
+        for _pos, match, event_slot in self._flows:
+            flows_of.setdefault(event_slot, []).append(match[0]["id"])
+        for event_slot, found in flows_of.items():
+            ids = sorted(set(found))
+            digest = hashlib.sha1(
+                f"{tests.event_keys[event_slot]}\n{','.join(ids)}".encode(), usedforsecurity=False
+            )
+            self.members[event_slot] = (digest.hexdigest(), ids)
         for pos, match, event_slot in self._flows:
             head = () if self.single is not None else (event_slot,)
             graph = match[2]

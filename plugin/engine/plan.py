@@ -40,6 +40,8 @@ class Plan:
         self.quiet: list[dict] = []  # due events whose conditions are false: stored as not_triggered runs
         # runs under a frequency rule: (run_id, flow_id, subject, rule), claimed when stored
         self.limited: list[tuple] = []
+        # per event, the stats groups whose event node matched it (FlowIndex.matching's ``seen``)
+        self.seen: dict[int, list[tuple[str, list[str]]]] = {}
 
     def add(
         self, event, info: dict, definition: dict, graph: Graph, spec, context: dict, cond_ctx: dict
@@ -83,6 +85,8 @@ class Plan:
     def drop(self, keys: set[str]) -> None:
         """Leave out the runs with these dedupe keys (they exist already), with their steps and sends."""
         gone = {r["id"] for r in self.runs if r["dedupe_key"] in keys}
+        for event_id in {r["event_id"] for r in (*self.runs, *self.quiet) if r["dedupe_key"] in keys}:
+            self.seen.pop(event_id, None)  # dispatched before: counted then
         self.quiet = [r for r in self.quiet if r["dedupe_key"] not in keys]
         self.limited = [c for c in self.limited if c[0] not in gone]
         self.suppress(gone)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
+from plugin.engine import rollup
 from plugin.engine.calls import Engine, Outcome, busy_outcome, call_action, refused_outcome
 from plugin.engine.graph import Graph, StepView
 from plugin.engine.sendwindow import window_outcome
@@ -58,10 +59,10 @@ def send_and_settle(
     late = {send[0] for send in sends if send[2] not in outcomes[send[0]]}
     now = utcnow()
     ends = _Ends(now)
-    flow_of = {r["id"]: r["flow_id"] for r in runs}
+    flow_of = {r["id"]: (r["flow_id"], r["created_at"]) for r in runs}
     for run_id, got in outcomes.items():
         if run_id not in late:
-            ends.add(run_id, graphs[run_id], first_views[run_id], got, flow_of[run_id])
+            ends.add(run_id, graphs[run_id], first_views[run_id], got, *flow_of[run_id])
     ends.store(session)
     session.commit()
     for run_id in late:  # what was settled here is stored: the late calls' settler takes them on
@@ -130,8 +131,11 @@ class _Ends:
         self.waiting: list[dict] = []
         self.not_reached: list[dict] = []
         self.failed_flows: dict[str, int] = {}
+        self.tally = rollup.Tally()
 
-    def add(self, run_id: str, graph: Graph, first: dict[str, StepView], got: dict, flow_id) -> None:
+    def add(
+        self, run_id: str, graph: Graph, first: dict[str, StepView], got: dict, flow_id, created_at
+    ) -> None:
         """One run, with the outcomes of its calls (``got``) and its steps as stored (``first``)."""
         views = {nid: StepView(status=got[nid][0].status) for nid in graph.order if nid in got}
         decided, needs_more = decided_views(graph, first, views)
@@ -177,6 +181,7 @@ class _Ends:
         )
         if failed:
             self.failed_flows[flow_id] = self.failed_flows.get(flow_id, 0) + 1
+        self.tally.add(flow_id, created_at, "failed" if failed else "succeeded")
 
     def store(self, session: Session) -> None:
         """The statements of every run's end (not committed)."""
@@ -186,7 +191,8 @@ class _Ends:
             bulk.update_rows(session, _RUNS, ("id",), self.finals)
         if self.waiting:
             bulk.update_rows(session, _RUNS, ("id",), self.waiting)
-        for flow_id, count in self.failed_flows.items():
+        self.tally.store(session)  # before the flows' rows, as every writer of both does
+        for flow_id, count in sorted(self.failed_flows.items()):
             session.execute(_COUNT_FAILED, {"flow_id": flow_id, "count": count})
         if self.handoff:  # the step-by-step path takes over right away (or at the retry time it finds)
             session.execute(

@@ -1,0 +1,95 @@
+"""flow_stats, stats_seen, stats_groups, conversions, stats_marks: scenario analytics (issue #19)
+
+Revision ID: 0014
+Revises: 0013
+
+The runs on record are counted into ``flow_stats`` by the hour they were created in, so a
+scenario's chart starts with its history, not empty.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+_COUNTS = ("triggered", "succeeded", "failed", "suppressed", "not_triggered", "fired")
+
+
+def upgrade():
+    op.create_table(
+        "flow_stats",
+        sa.Column("flow_id", sa.String(length=64), nullable=False),
+        sa.Column("bucket", sa.DateTime(), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTS),
+        sa.PrimaryKeyConstraint("flow_id", "bucket", name="pk_flow_stats"),
+    )
+    op.create_index("ix_flow_stats_bucket", "flow_stats", ["bucket"])
+    op.create_table(
+        "stats_seen",
+        sa.Column("group_id", sa.String(length=40), nullable=False),
+        sa.Column("bucket", sa.DateTime(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("group_id", "bucket", name="pk_stats_seen"),
+    )
+    op.create_table(
+        "stats_groups",
+        sa.Column("group_id", sa.String(length=40), nullable=False),
+        sa.Column("flow_id", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("group_id", "flow_id", name="pk_stats_groups"),
+    )
+    op.create_index("ix_stats_groups_flow", "stats_groups", ["flow_id", "group_id"])
+    op.create_table(
+        "conversions",
+        sa.Column("flow_id", sa.String(length=64), nullable=False),
+        sa.Column("order_id", sa.String(length=64), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("run_id", sa.String(length=64), nullable=False),
+        sa.Column("branch", sa.String(length=100), nullable=False),
+        sa.Column("touched_at", sa.DateTime(), nullable=False),
+        sa.Column("paid_at", sa.DateTime(), nullable=False),
+        sa.Column("revenue", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("flow_id", "order_id", name="pk_conversions"),
+    )
+    op.create_index("ix_conversions_flow_paid", "conversions", ["flow_id", "paid_at"])
+    op.create_index("ix_conversions_paid", "conversions", ["paid_at"])
+    op.create_table(
+        "stats_marks",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_stats_marks"),
+    )
+    _backfill()
+
+
+def _backfill():
+    if op.get_bind().dialect.name == "postgresql":
+        hour = "date_trunc('hour', created_at)"
+    else:
+        hour = "strftime('%Y-%m-%d %H:00:00.000000', created_at)"
+    counted = "trigger <> 'test' AND flow_id IS NOT NULL"
+    op.execute(  # noqa: S608 - constant SQL, no input
+        "INSERT INTO flow_stats (flow_id, bucket, triggered, succeeded, failed, suppressed, not_triggered, fired) "
+        f"SELECT flow_id, {hour}, "
+        "SUM(CASE WHEN counted THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN counted AND status = 'succeeded' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN counted AND status = 'failed' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN status = 'suppressed' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN status = 'not_triggered' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN trigger = 'event' AND (counted OR status = 'suppressed') THEN 1 ELSE 0 END) "
+        f"FROM runs WHERE {counted} GROUP BY flow_id, {hour}"
+    )
+
+
+def downgrade():
+    op.drop_table("stats_marks")
+    op.drop_index("ix_conversions_paid", table_name="conversions")
+    op.drop_index("ix_conversions_flow_paid", table_name="conversions")
+    op.drop_table("conversions")
+    op.drop_index("ix_stats_groups_flow", table_name="stats_groups")
+    op.drop_table("stats_groups")
+    op.drop_table("stats_seen")
+    op.drop_index("ix_flow_stats_bucket", table_name="flow_stats")
+    op.drop_table("flow_stats")

@@ -1,0 +1,93 @@
+"""The scenario analytics' tables (SPEC §11, issue #19): counts by the hour, and conversions.
+
+* ``flow_stats`` — per scenario and hour (the hour its runs were created in): ``triggered``
+  (runs whose path reached an action), ``succeeded`` / ``failed`` (of those, as they stand now:
+  a failed run retried to success moves from one to the other), ``suppressed`` (held back by a
+  frequency rule), ``fired`` (runs made from events the flow index matched, triggered or
+  suppressed) and ``not_triggered`` (runs stored as not triggered: due N-day events whose
+  conditions were false, direct runs whose conditions were false). Written in the transactions
+  that change the runs (engine/rollup.py), so it is never behind them.
+* ``stats_seen`` / ``stats_groups`` — the events each *group* of flows saw: flows whose event
+  nodes are alike (same type and params) and that were loaded together form a group in the
+  flow index, and an event the group's event node matches is counted once for the group, not
+  once per flow (2,000 «new order» flows would otherwise cost 2,000 row writes per event). The
+  membership of each group is stored once. A flow's events of its type that did not pass its
+  conditions are then ``seen − fired`` in each hour.
+* ``conversions`` — a paid order attributed to a scenario (engine/attribution.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from plugin.storage.base import Base
+
+COUNTS = ("triggered", "succeeded", "failed", "suppressed", "not_triggered", "fired")
+
+
+class FlowStat(Base):
+    __tablename__ = "flow_stats"
+
+    flow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime, primary_key=True)  # the hour, naive UTC
+    triggered: Mapped[int] = mapped_column(Integer, default=0)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)
+    not_triggered: Mapped[int] = mapped_column(Integer, default=0)
+    fired: Mapped[int] = mapped_column(Integer, default=0)
+
+    # the overview sums every flow over a period
+    __table_args__ = (Index("ix_flow_stats_bucket", "bucket"),)
+
+
+class StatsSeen(Base):
+    __tablename__ = "stats_seen"
+
+    group_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StatsGroup(Base):
+    __tablename__ = "stats_groups"
+
+    group_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = (Index("ix_stats_groups_flow", "flow_id", "group_id"),)
+
+
+class Conversion(Base):
+    """A paid order and the scenario's last touch of its client before the payment.
+
+    One row per scenario and order (an order paid twice counts once); ``branch`` is the run's
+    branch (a split's variant, else its first action node); the window is applied when read."""
+
+    __tablename__ = "conversions"
+
+    flow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(String(64))
+    branch: Mapped[str] = mapped_column(String(100), default="")
+    touched_at: Mapped[datetime] = mapped_column(DateTime)
+    paid_at: Mapped[datetime] = mapped_column(DateTime)
+    revenue: Mapped[float] = mapped_column(Float, default=0.0)
+
+    __table_args__ = (
+        Index("ix_conversions_flow_paid", "flow_id", "paid_at"),
+        Index("ix_conversions_paid", "paid_at"),
+    )
+
+
+class StatsMark(Base):
+    """How far a background pass has read (``attribution``: orders paid up to ``at``)."""
+
+    __tablename__ = "stats_marks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
