@@ -97,6 +97,8 @@ def from_env() -> dict:
         "SWEEP_INTERVAL": _int("AUTOMATION_SWEEP_INTERVAL", 10),
         # seconds between checks of the scenarios' failure alerts (plugin/engine/alerts.py); 0: never
         "ALERT_INTERVAL": _int("AUTOMATION_ALERT_INTERVAL", 60, minimum=0),
+        # seconds between passes attributing paid orders to scenarios (plugin/engine/attribution.py); 0: never
+        "ATTRIBUTION_INTERVAL": _int("AUTOMATION_ATTRIBUTION_INTERVAL", 60, minimum=0),
         # retention (plugin/engine/retention.py): 0 keeps forever; PRUNE_INTERVAL 0 = only `server.py prune`
         "EVENT_RETENTION_HOURS": _int("AUTOMATION_EVENT_RETENTION_HOURS", 72, minimum=0),
         "RUN_RETENTION_DAYS": _int("AUTOMATION_RUN_RETENTION_DAYS", 30, minimum=0),

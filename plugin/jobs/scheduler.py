@@ -12,8 +12,9 @@ log = logging.getLogger(__name__)
 
 
 def schedule_jobs(scheduler, config: dict, queue_name: str) -> list:
-    """Register the periodic jobs on an rq ``CronScheduler``: the sweep (N-day events, lost work)
-    and, unless retention is off, the prune of old engine rows. Returns the cron jobs."""
+    """Register the periodic jobs on an rq ``CronScheduler``: the sweep (N-day events, lost work),
+    unless retention is off the prune of old engine rows, the failure alerts and the attribution
+    of paid orders (each unless its interval is 0). Returns the cron jobs."""
     from rq import Queue
     from rq.cron import CronJob
     from rq.serializers import JSONSerializer
@@ -51,6 +52,17 @@ def schedule_jobs(scheduler, config: dict, queue_name: str) -> list:
                 _job(JOB_PREFIX + "alerts"),
                 queue_name,
                 interval=alert_interval,
+                job_timeout=300,
+                result_ttl=0,
+            )
+        )
+    attribution_interval = int(config.get("ATTRIBUTION_INTERVAL", 60))
+    if attribution_interval > 0:  # paid orders attributed to scenarios (plugin/engine/attribution.py)
+        jobs.append(
+            scheduler.register(
+                _job(JOB_PREFIX + "attribution"),
+                queue_name,
+                interval=attribution_interval,
                 job_timeout=300,
                 result_ttl=0,
             )

@@ -341,6 +341,15 @@ def alerts() -> list[dict]:
         )
 
 
+def attribution() -> int:
+    """Periodic: one pass attributing the orders paid since the last to scenarios
+    (``plugin.engine.attribution``); safe to overlap with another scheduler's."""
+    from plugin.engine.attribution import attribute
+
+    with _session() as session:
+        return attribute(session)
+
+
 def prune() -> dict[str, Any]:
     """The scheduler's periodic prune of old engine rows (see ``plugin.jobs.scheduler.schedule_jobs``)."""
     from plugin.engine import retention

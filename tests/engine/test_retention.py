@@ -471,6 +471,7 @@ def test_the_scheduler_registers_the_prune(app, env, monkeypatch):
         ("plugin.jobs.worker.sweep", 1),
         ("plugin.jobs.worker.prune", 300),
         ("plugin.jobs.worker.alerts", 60),
+        ("plugin.jobs.worker.attribution", 60),
     ]
     queue = Queue(env["AUTOMATION_QUEUE"], connection=connection, serializer=JSONSerializer)
     jobs[1].enqueue(connection)  # as the scheduler does: JSON, on the engine's queue
@@ -482,7 +483,7 @@ def test_the_scheduler_registers_the_prune(app, env, monkeypatch):
         assert [
             j.func_name
             for j in schedule_jobs(CronScheduler(connection=connection), app.config, env["AUTOMATION_QUEUE"])
-        ] == ["plugin.jobs.worker.sweep", "plugin.jobs.worker.alerts"]
+        ] == ["plugin.jobs.worker.sweep", "plugin.jobs.worker.alerts", "plugin.jobs.worker.attribution"]
         monkeypatch.undo()
     connection.close()
 

@@ -1,0 +1,250 @@
+"""Paid orders attributed to the scenarios that reached their clients (issue #19, SPEC §11).
+
+The rule: a scenario *touches* a client when an action step of one of its runs for that client
+succeeds (a run that reached an action — ``counted`` — and not a test send); the touch time is
+that step's end. A paid order (``orders.paid_at``: when it first entered the ``paid`` group, or
+the date the integration gave) is attributed to each scenario by its **last touch** of the
+order's client at or before ``paid_at`` and at most :data:`MAX_WINDOW_DAYS` before it. Each paid
+order counts **once per scenario** (an order paid, sent back to work and paid again keeps its
+``paid_at`` and its row); a client reached by two scenarios counts for both. The window a reader
+asks for (``window_days``, default 7) is applied when read: ``paid_at − touched_at ≤ window_days``.
+
+A periodic pass (:func:`attribute`, the ``attribution`` job) reads the orders paid since its
+watermark and stores one ``conversions`` row per (scenario, order), with the touch's run and
+branch. Rows go in with ``ON CONFLICT DO NOTHING`` and the watermark only moves forward, in the
+same transaction, so passes may repeat or overlap. The reading side is engine/conversions.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, aliased
+
+from plugin.storage import bulk
+from plugin.storage.models import Order, Run, Step, utcnow
+from plugin.storage.stats_models import Conversion, StatsMark
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW_DAYS = 90
+"""The largest ``window_days`` a reader may ask for: touches older than this are never stored."""
+
+MARK = "attribution"
+
+SETTLE = timedelta(minutes=5)
+"""How far behind ``now`` the watermark stays. An order's ``paid_at`` (and a touch's time) is set
+before its transaction commits; re-reading the last minutes each pass takes in what committed
+late, and ``ON CONFLICT DO NOTHING`` makes the re-reading free of double counts."""
+
+CHUNK = 500  # orders (their clients) per touch query and rows per insert
+
+_TABLE = Conversion.__table__
+_MARKS = StatsMark.__table__
+
+
+def _insert(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def _is_touch(run, step) -> list:
+    """The terms of a touch: a succeeded action step of a counted, non-test run with a client."""
+    return [
+        run.client_id.is_not(None),  # ix_runs_client_id's own predicate, for its use
+        run.counted.is_(True),
+        run.trigger != "test",
+        run.flow_id.is_not(None),
+        step.run_id == run.id,
+        step.node_type.like("action.%"),
+        step.status == "succeeded",
+    ]
+
+
+def branch_expression(run=Run):
+    """``(variant, action)`` of a row of ``run``, as correlated scalar subqueries: the ``variant``
+    in the output of its ``flow.split`` step, and the node id of its first succeeded action step
+    (by end, then id; NULL: the run reached nobody). Its branch is ``coalesce(variant, action)``."""
+    split, act = aliased(Step), aliased(Step)
+    variant = (
+        select(split.output["variant"].as_string())
+        .where(split.run_id == run.id, split.node_type == "flow.split")
+        .order_by(split.finished_at, split.id)
+        .limit(1)
+        .correlate(run)
+        .scalar_subquery()
+    )
+    action = (
+        select(act.node_id)
+        .where(act.run_id == run.id, act.node_type.like("action.%"), act.status == "succeeded")
+        .order_by(act.finished_at, act.id)
+        .limit(1)
+        .correlate(run)
+        .scalar_subquery()
+    )
+    return variant, action
+
+
+def branch_of(session: Session, run_ids: Iterable[str]) -> dict[str, str]:
+    """Each run's branch: its split's variant, else its first succeeded action node's id.
+
+    Runs with neither (nothing reached) are left out."""
+    ids, branches = list(dict.fromkeys(run_ids)), {}
+    variant, action = branch_expression()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        rows = session.execute(select(Run.id, variant, action).where(bulk.among(session, Run.id, chunk)))
+        for run_id, split_variant, first_action in rows:
+            branch = split_variant if split_variant not in (None, "") else first_action
+            if branch is not None:
+                branches[run_id] = str(branch)
+    return branches
+
+
+def _paid_since(session: Session, since: datetime | None, now: datetime, limit: int):
+    """Up to ``limit`` orders paid after ``since`` (and not after ``now``), in ``paid_at`` order,
+    and the time up to which every paid order has been read. Orders sharing the ``paid_at`` of the
+    batch's edge are all taken or all left to the next pass."""
+    columns = (Order.id, Order.client_id, Order.paid_at, Order.price)
+    query = select(*columns).where(Order.paid_at.is_not(None), Order.paid_at <= now)
+    if since is not None:
+        query = query.where(Order.paid_at > since)
+    rows = session.execute(query.order_by(Order.paid_at, Order.id).limit(limit + 1)).all()
+    if len(rows) <= limit:
+        return rows, now
+    edge = rows[limit].paid_at
+    taken = [r for r in rows[:limit] if r.paid_at < edge]
+    if taken:
+        return taken, taken[-1].paid_at
+    # more than ``limit`` orders paid at one instant (a bulk import): that instant at once
+    return session.execute(select(*columns).where(Order.paid_at == edge).order_by(Order.id)).all(), edge
+
+
+def _touches(session: Session, clients: list[str], low: datetime, high: datetime) -> dict:
+    """client → [(touched_at, run_id, flow_id)] of touches between ``low`` and ``high``."""
+    step = aliased(Step)
+    query = (
+        select(Run.client_id, step.finished_at, Run.id, Run.flow_id)
+        .select_from(Run)
+        .join(step, step.run_id == Run.id)
+        .where(
+            bulk.among(session, Run.client_id, clients),
+            Run.created_at <= high,
+            step.finished_at >= low,
+            step.finished_at <= high,
+            *_is_touch(Run, step),
+        )
+    )
+    found: dict[str, list] = {}
+    for client_id, touched_at, run_id, flow_id in session.execute(query):
+        found.setdefault(client_id, []).append((touched_at, run_id, flow_id))
+    return found
+
+
+def _last_touches(order, touches: list) -> dict[str, tuple[datetime, str]]:
+    """flow → (touched_at, run_id) of the scenario's last touch within the largest window."""
+    earliest = order.paid_at - timedelta(days=MAX_WINDOW_DAYS)
+    last: dict[str, tuple[datetime, str]] = {}
+    for touched_at, run_id, flow_id in touches:
+        if earliest <= touched_at <= order.paid_at and (touched_at, run_id) > last.get(
+            flow_id, (earliest, "")
+        ):
+            last[flow_id] = (touched_at, run_id)
+    return last
+
+
+def _conversions(session: Session, orders: list) -> list[dict]:
+    """The conversion rows of ``orders`` (each with a client)."""
+    rows: list[dict] = []
+    for start in range(0, len(orders), CHUNK):
+        chunk = orders[start : start + CHUNK]
+        low = min(o.paid_at for o in chunk) - timedelta(days=MAX_WINDOW_DAYS)
+        touches = _touches(session, sorted({o.client_id for o in chunk}), low, max(o.paid_at for o in chunk))
+        for order in chunk:
+            for flow_id, (touched_at, run_id) in sorted(
+                _last_touches(order, touches.get(order.client_id, [])).items()
+            ):
+                rows.append(
+                    {
+                        "flow_id": flow_id,
+                        "order_id": order.id,
+                        "client_id": order.client_id,
+                        "run_id": run_id,
+                        "touched_at": touched_at,
+                        "paid_at": order.paid_at,
+                        "revenue": float(order.price or 0),
+                    }
+                )
+    branches = branch_of(session, (r["run_id"] for r in rows))
+    for row in rows:
+        row["branch"] = branches.get(row["run_id"], "")[:100]
+    return rows
+
+
+def _store(session: Session, rows: list[dict]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING; how many rows were new."""
+    stored = 0
+    for start in range(0, len(rows), CHUNK):
+        stmt = (
+            _insert(session)(_TABLE)
+            .values(rows[start : start + CHUNK])
+            .on_conflict_do_nothing(index_elements=["flow_id", "order_id"])
+            .returning(_TABLE.c.order_id)
+        )
+        stored += len(session.execute(stmt).all())
+    return stored
+
+
+def _advance(session: Session, at: datetime) -> None:
+    """Move the watermark to ``at``, never back (another pass may have gone further)."""
+    stmt = _insert(session)(_MARKS).values(name=MARK, at=at)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"at": case((_MARKS.c.at > stmt.excluded.at, _MARKS.c.at), else_=stmt.excluded.at)},
+    )
+    session.execute(stmt)
+
+
+def watermark(session: Session) -> datetime | None:
+    """Orders paid up to this time have been attributed (None: no pass yet)."""
+    return session.execute(select(StatsMark.at).where(StatsMark.name == MARK)).scalar_one_or_none()
+
+
+def attribute(session: Session, now: datetime | None = None, limit: int = 5000) -> int:
+    """One pass: the orders paid since the watermark (at most about ``limit``, in ``paid_at``
+    order) attributed to the scenarios that last touched their clients; the watermark moved, all
+    committed. Returns the conversions stored by this pass (rows already there are not counted)."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit!r}")
+    now = now or utcnow()
+    since = watermark(session)
+    orders, read_to = _paid_since(session, since, now, limit)
+    rows = _conversions(session, [o for o in orders if o.client_id])
+    stored = _store(session, rows)
+    mark = min(read_to, now - SETTLE)
+    if since is None or mark > since:
+        _advance(session, mark)
+    session.commit()
+    if stored:
+        log.info(
+            "attribution: %d orders read, %d conversions stored, watermark %s", len(orders), stored, mark
+        )
+    return stored
+
+
+def window_terms(session: Session, window_days: int) -> list:
+    """``paid_at − touched_at ≤ window_days`` on a conversions row, on either database."""
+    if not 0 <= window_days <= MAX_WINDOW_DAYS:
+        raise ValueError(f"window_days must be between 0 and {MAX_WINDOW_DAYS}, got {window_days!r}")
+    c = _TABLE.c
+    if session.get_bind().dialect.name == "postgresql":
+        return [c.touched_at >= c.paid_at - timedelta(days=window_days)]
+    # SQLite keeps datetimes as text: compared as seconds, with a millisecond's slack for julianday
+    seconds = (func.julianday(c.paid_at) - func.julianday(c.touched_at)) * 86400.0
+    return [seconds <= window_days * 86400 + 0.001]
