@@ -182,7 +182,17 @@ def test_the_english_switch_changes_the_labels(ui):
     expect(ui.by("flow-add")).to_have_text("+ Add scenario")
     expect(ui.by("import-open")).to_have_text("Import")
     expect(ui.by("flow-table").locator("thead th")).to_have_text(
-        ["", "Status", "Scenarios", "Triggered", re.compile(".*")]
+        [
+            "",
+            "Status",
+            "Scenarios",
+            "Last 7 days",
+            "Triggered",
+            "Failed",
+            "Last triggered",
+            "Updated",
+            re.compile(".*"),
+        ]
     )
     expect(ui.by("flows-empty")).to_have_text("No data")
     expect(page.locator("html")).to_have_attribute("lang", "en")

@@ -12,11 +12,26 @@ import { Tokens } from './components/Tokens.jsx';
 import { SiteForms } from './components/SiteForms.jsx';
 import { ConnectionsPage } from './components/ConnectionsPage.jsx';
 import { Suppressions } from './components/Suppressions.jsx';
+import { RunHistoryPage } from './components/RunHistoryPage.jsx';
+import { ClientCard } from './components/ClientCard.jsx';
 
 const LANG_KEY = 'automation-lang';
 
 // The editor (React Flow + rjsf) is its own chunk, so the scenario list opens without it.
 const Editor = lazy(() => import('./editor/Editor.jsx').then((m) => ({ default: m.Editor })));
+// «Обзор» draws with ECharts: its own chunk too
+const Overview = lazy(() => import('./components/Overview.jsx').then((m) => ({ default: m.Overview })));
+// the header's sections: [route name, address, label]; «Сценарии» is current in the editor too
+const NAV = [
+  ['list', '#/', 'nav.flows'],
+  ['overview', '#/overview', 'nav.overview'],
+  ['runs', '#/runs', 'nav.runs'],
+  ['connections', '#/connections', 'nav.connections'],
+  ['forms', '#/forms', 'nav.forms'],
+  ['optout', '#/optout', 'nav.optout'],
+  ['tokens', '#/tokens', 'nav.tokens'],
+];
+const NAV_IDS = { list: 'nav-flows' };
 
 function initialLang() {
   try {
@@ -40,6 +55,7 @@ export function App() {
   const setToast = useCallback((key, vars) => setToastState({ key, vars, at: Date.now() }), []);
   const leaveGuard = useRef(null);
   const route = useHashRoute(leaveGuard);
+  const current = NAV.some(([name]) => name === route.name) ? route.name : route.name === 'editor' ? 'list' : null;
 
   const setLang = useCallback((l) => {
     setLangState(l);
@@ -114,11 +130,11 @@ export function App() {
           </button>
           {token && (
             <nav className="main-nav" aria-label={t('nav.main')}>
-              <a href="#/" aria-current={!['forms', 'tokens', 'connections', 'optout'].includes(route.name) ? 'page' : undefined} data-testid="nav-flows">{t('nav.flows')}</a>
-              <a href="#/connections" aria-current={route.name === 'connections' ? 'page' : undefined} data-testid="nav-connections">{t('nav.connections')}</a>
-              <a href="#/forms" aria-current={route.name === 'forms' ? 'page' : undefined} data-testid="nav-forms">{t('nav.forms')}</a>
-              <a href="#/optout" aria-current={route.name === 'optout' ? 'page' : undefined} data-testid="nav-optout">{t('nav.optout')}</a>
-              <a href="#/tokens" aria-current={route.name === 'tokens' ? 'page' : undefined} data-testid="nav-tokens">{t('nav.tokens')}</a>
+              {NAV.map(([name, href, label]) => (
+                <a key={name} href={href} aria-current={current === name ? 'page' : undefined} data-testid={NAV_IDS[name] || `nav-${name}`}>
+                  {t(label)}
+                </a>
+              ))}
             </nav>
           )}
         </div>
@@ -164,6 +180,14 @@ export function App() {
               <Suspense fallback={<div className="page loading" role="status">{t('app.loading')}</div>}>
                 <Editor key={route.id} routeId={route.id} onToast={setToast} leaveGuard={leaveGuard} />
               </Suspense>
+            ) : route.name === 'overview' ? (
+              <Suspense fallback={<div className="page loading" role="status">{t('app.loading')}</div>}>
+                <Overview />
+              </Suspense>
+            ) : route.name === 'runs' ? (
+              <RunHistoryPage search={route.search} onToast={setToast} />
+            ) : route.name === 'client' ? (
+              <ClientCard key={route.id} clientId={route.id} />
             ) : route.name === 'forms' ? (
               <SiteForms onToast={setToast} />
             ) : route.name === 'connections' ? (

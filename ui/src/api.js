@@ -65,7 +65,8 @@ const enc = encodeURIComponent;
 export const api = {
   nodes: () => request('GET', '/api/v1/nodes').then((d) => d?.nodes || []),
   variables: () => request('GET', '/api/v1/variables').then((d) => d?.variables || []),
-  flows: () => request('GET', '/api/v1/flows').then((d) => d?.flows || []),
+  // sort: a key of plugin/engine/flow_lists.py SORTS, "-" in front for descending
+  flows: (sort) => request('GET', `/api/v1/flows${sort ? `?sort=${enc(sort)}` : ''}`).then((d) => d?.flows || []),
   flow: (id) => request('GET', `/api/v1/flows/${enc(id)}`),
   createFlow: (doc) => request('POST', '/api/v1/flows', doc),
   saveFlow: (id, doc) => request('PUT', `/api/v1/flows/${enc(id)}`, doc),

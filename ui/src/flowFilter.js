@@ -1,5 +1,7 @@
 // The scenario list's search, filters and sort, done in the page so the list answers as one types
 // (the same rules as GET /api/v1/flows?q&status&event&tag&has_errors&sort, plugin/engine/flow_lists.py).
+// The list is also asked of the server with its `sort`: a header click re-sorts at once here, and
+// the server's answer, in the same order, follows.
 
 export const EMPTY_FILTERS = { q: '', status: '', event: '', tag: '', hasErrors: false };
 
@@ -12,6 +14,9 @@ const SORT_VALUE = {
   failed: (f) => f.stats?.failed ?? 0,
   created: (f) => f.created_at || '',
   updated: (f) => f.updated_at || '',
+  event: (f) => f.event_type || '',
+  // never-triggered ones first (by creation), as flow_lists.SORTS does
+  last_triggered: (f) => `${f.stats?.last_triggered_at ? 1 : 0}|${f.stats?.last_triggered_at || f.created_at || ''}`,
 };
 
 export function filterFlows(flows, filters) {

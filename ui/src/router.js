@@ -1,6 +1,7 @@
 // Hash routes, so the server only has to serve index.html at "/":
 // "#/" the scenario list, "#/flows/new" a new scenario, "#/flows/<id>" the editor, "#/forms" site forms,
-// "#/tokens" «Токены доступа», "#/connections" «Подключения», "#/optout" «Список отписки».
+// "#/tokens" «Токены доступа», "#/connections" «Подключения», "#/optout" «Список отписки»,
+// "#/overview" «Обзор», "#/runs?status=failed…" «Запуски» (filters in the query), "#/clients/<id>" a client.
 import { useEffect, useState } from 'react';
 
 export function parseHash(hash) {
@@ -11,11 +12,20 @@ export function parseHash(hash) {
   if (/^\/tokens\/?$/.test(path)) return { name: 'tokens' };
   if (/^\/connections\/?$/.test(path)) return { name: 'connections' };
   if (/^\/optout\/?$/.test(path)) return { name: 'optout' };
+  if (/^\/overview\/?$/.test(path)) return { name: 'overview' };
+  const runs = path.match(/^\/runs\/?(?:\?(.*))?$/);
+  if (runs) return { name: 'runs', search: runs[1] || '' };
+  const client = path.match(/^\/clients\/([^/?#]+)\/?$/);
+  if (client) return { name: 'client', id: decodeURIComponent(client[1]) };
   return { name: 'list' };
 }
 
 export function flowHash(id) {
   return `#/flows/${encodeURIComponent(id)}`;
+}
+
+export function clientHash(id) {
+  return `#/clients/${encodeURIComponent(id)}`;
 }
 
 /**

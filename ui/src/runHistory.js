@@ -3,7 +3,7 @@ import { ApiError, request } from './api.js';
 import { getToken } from './auth.js';
 
 export const RUN_STATUSES = ['succeeded', 'failed', 'waiting', 'running', 'queued', 'suppressed', 'not_triggered'];
-export const EMPTY_FILTERS = { status: '', order_id: '', client_id: '', recipient: '', since: '', until: '' };
+export const EMPTY_FILTERS = { flow_id: '', status: '', order_id: '', client_id: '', recipient: '', since: '', until: '' };
 
 /** A local date ("2026-12-01") as the UTC instant of that day's start here: what the API takes. */
 function dayStart(day, plusDays = 0) {
@@ -11,10 +11,11 @@ function dayStart(day, plusDays = 0) {
   return new Date(y, m - 1, d + plusDays).toISOString();
 }
 
-/** The query string of `flowId` with `filters`; `until` is inclusive of its whole day. */
+/** The query string of `flowId` (else the scenario chosen in `filters`) with `filters`; `until` is
+ * inclusive of its whole day. */
 export function historyQuery(flowId, filters = EMPTY_FILTERS) {
   const q = new URLSearchParams();
-  if (flowId) q.set('flow_id', flowId);
+  if (flowId || filters.flow_id) q.set('flow_id', flowId || filters.flow_id);
   for (const key of ['status', 'order_id', 'client_id', 'recipient']) {
     const value = (filters[key] || '').trim();
     if (value) q.set(key, value);
@@ -22,6 +23,12 @@ export function historyQuery(flowId, filters = EMPTY_FILTERS) {
   if (filters.since) q.set('since', dayStart(filters.since));
   if (filters.until) q.set('until', dayStart(filters.until, 1));
   return q.toString();
+}
+
+/** The filters given in an address's query ("#/runs?client_id=c1&status=failed"), the rest empty. */
+export function filtersFrom(search) {
+  const q = new URLSearchParams(search || '');
+  return Object.fromEntries(Object.keys(EMPTY_FILTERS).map((key) => [key, q.get(key) || '']));
 }
 
 export function loadRuns(query, cursor, limit = 20) {

@@ -1,5 +1,5 @@
 // «Сценарии»: the scenario list with search, filters, sortable columns, status toggles, bulk on/off,
-// trigger counts, «Дублировать», import/export and delete.
+// trigger counts and the last 7 days, «Дублировать», import/export and delete.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, errorText } from '../api.js';
 import { EMPTY_FILTERS, allTags, filterFlows, nextSort, sortFlows } from '../flowFilter.js';
@@ -27,7 +27,7 @@ export function FlowList({ onToast }) {
 
   const load = useCallback(async () => {
     try {
-      const list = await api.flows();
+      const list = await api.flows(sort);
       // A toggle still on its way keeps the value the user chose.
       setFlows((prev) =>
         list.map((f) => {
@@ -39,7 +39,7 @@ export function FlowList({ onToast }) {
     } catch (err) {
       if (err.status !== 401) setError(errorText(err, t));
     }
-  }, [t]);
+  }, [t, sort]);
   const actions = useFlowActions({ pending, setFlows, setError, load, onToast, t });
 
   useEffect(() => {
@@ -57,7 +57,7 @@ export function FlowList({ onToast }) {
   const chosen = shown ? shown.filter((f) => selected.has(f.id)).map((f) => f.id) : [];
 
   return (
-    <div className="page">
+    <div className="page page-wide">
       <div className="page-head">
         <h1 className="page-title">{t('list.tabScenarios')}</h1>
         <div className="page-actions">

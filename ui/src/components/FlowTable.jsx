@@ -1,7 +1,12 @@
-// The scenario table: sortable column headers, a checkbox per row for bulk on/off, tags, actions.
+// The scenario table: sortable column headers (the keys of GET /api/v1/flows?sort), a checkbox per
+// row for bulk on/off, tags, the last 7 days, actions.
 import { useI18n } from '../i18n.js';
 import { flowHash } from '../router.js';
-import { Toggle, formatTime } from './common.jsx';
+import { shortTime } from '../stats.js';
+import { Toggle } from './common.jsx';
+import { WeekSpark } from './Sparkline.jsx';
+
+const COLUMNS = 9;
 
 function SortHeader({ column, label, sort, onSort, className }) {
   const { t } = useI18n();
@@ -35,18 +40,22 @@ export function FlowTable({ flows, total, sort, onSort, selected, setSelected, a
           </th>
           <SortHeader column="status" label={t('list.colStatus')} sort={sort} onSort={onSort} className="col-status" />
           <SortHeader column="name" label={t('list.colName')} sort={sort} onSort={onSort} />
+          <th scope="col" className="col-week">{t('list.col7days')}</th>
           <SortHeader column="runs" label={t('list.colTriggered')} sort={sort} onSort={onSort} className="col-num" />
+          <SortHeader column="failed" label={t('list.colFailed')} sort={sort} onSort={onSort} className="col-num" />
+          <SortHeader column="last_triggered" label={t('list.colLastTriggered')} sort={sort} onSort={onSort} className="col-time" />
+          <SortHeader column="updated" label={t('list.colUpdated')} sort={sort} onSort={onSort} className="col-time" />
           <th scope="col" className="col-actions"><span className="visually-hidden">{t('list.colActions')}</span></th>
         </tr>
       </thead>
       <tbody>
         {flows === null ? (
           <tr>
-            <td colSpan={5} className="empty-cell" role="status">{t('app.loading')}</td>
+            <td colSpan={COLUMNS} className="empty-cell" role="status">{t('app.loading')}</td>
           </tr>
         ) : flows.length === 0 ? (
           <tr>
-            <td colSpan={5} className="empty-cell" data-testid="flows-empty">{total ? t('list.nothingFound') : t('list.empty')}</td>
+            <td colSpan={COLUMNS} className="empty-cell" data-testid="flows-empty">{total ? t('list.nothingFound') : t('list.empty')}</td>
           </tr>
         ) : (
           flows.map((f) => <FlowRow key={f.id} f={f} checked={selected.has(f.id)} onCheck={(on) => toggleOne(f.id, on)} actions={actions} onTag={onTag} />)
@@ -79,12 +88,18 @@ function FlowRow({ f, checked, onCheck, actions, onTag }) {
             ))}
           </div>
         )}
-        {f.stats?.last_triggered_at && <div className="muted small">{t('list.lastTriggered', { time: formatTime(f.stats.last_triggered_at, lang) })}</div>}
+      </td>
+      <td className="col-week">
+        <WeekSpark flowId={f.id} week={f.stats?.last_7_days} />
       </td>
       <td className="col-num">
         <span data-testid={`flow-triggered-${f.id}`}>{f.stats?.triggered ?? 0}</span>
-        {f.stats?.failed ? <div className="small text-danger">{t('list.failed', { count: f.stats.failed })}</div> : null}
       </td>
+      <td className="col-num">
+        <span className={f.stats?.failed ? 'text-danger' : undefined} data-testid={`flow-failed-${f.id}`}>{f.stats?.failed ?? 0}</span>
+      </td>
+      <td className="col-time small" data-testid={`flow-last-${f.id}`}>{shortTime(f.stats?.last_triggered_at, lang)}</td>
+      <td className="col-time small">{shortTime(f.updated_at, lang)}</td>
       <td className="col-actions">
         <button type="button" className="btn btn-ghost btn-sm" onClick={() => actions.duplicate(f)} aria-label={t('list.duplicateAria', { name: f.name })} data-testid={`flow-duplicate-${f.id}`}>
           {t('list.duplicate')}

@@ -1,10 +1,13 @@
-// The run history's filters (status, deal, client, recipient, period) and «Скачать CSV» (issue #19).
+// The run history's filters (scenario, status, deal, client, recipient, period) and «Скачать CSV»
+// (issue #19).
 import { useState } from 'react';
 import { errorText } from '../api.js';
 import { statusLabel, useI18n } from '../i18n.js';
+import { clientHash } from '../router.js';
 import { EMPTY_FILTERS, RUN_STATUSES, downloadRunsCsv } from '../runHistory.js';
 
-export function RunFilters({ filters, onApply, query, onError }) {
+/** `flows` (every scenario's id and name) adds the scenario filter: the history of every scenario. */
+export function RunFilters({ filters, onApply, query, onError, flows, children }) {
   const { t, lang } = useI18n();
   const [draft, setDraft] = useState(filters);
   const [busy, setBusy] = useState(false);
@@ -35,6 +38,12 @@ export function RunFilters({ filters, onApply, query, onError }) {
   );
   return (
     <form className="run-filters" onSubmit={submit} data-testid="runs-filters">
+      {flows && (
+        <select className="input input-sm" value={draft.flow_id} onChange={set('flow_id')} aria-label={t('history.flow_id')} data-testid="runs-filter-flow_id">
+          <option value="">{t('history.anyFlow')}</option>
+          {flows.map((f) => <option key={f.id} value={f.id}>{f.name}</option>)}
+        </select>
+      )}
       <select className="input input-sm" value={draft.status} onChange={set('status')} aria-label={t('history.status')} data-testid="runs-filter-status">
         <option value="">{t('history.anyStatus')}</option>
         {RUN_STATUSES.map((s) => <option key={s} value={s}>{statusLabel(lang, s)}</option>)}
@@ -54,6 +63,7 @@ export function RunFilters({ filters, onApply, query, onError }) {
         <button type="submit" className="btn btn-sm btn-primary" data-testid="runs-filter-apply">{t('history.apply')}</button>
         <button type="button" className="btn btn-sm btn-ghost" onClick={reset} data-testid="runs-filter-reset">{t('history.reset')}</button>
         <button type="button" className="btn btn-sm" onClick={download} disabled={busy} data-testid="runs-csv">{t('history.csv')}</button>
+        {children}
       </div>
     </form>
   );
@@ -76,7 +86,11 @@ export function RunWho({ run }) {
           {order.status && ` · ${order.status}`}
         </span>
       )}
-      {client && <span className="run-client" data-testid={`run-client-${run.id}`}>{client.name || t('history.clientId', { id: client.id })}</span>}
+      {client && (
+        <a className="run-client" href={clientHash(client.id)} title={t('client.open')} data-testid={`run-client-${run.id}`}>
+          {client.name || t('history.clientId', { id: client.id })}
+        </a>
+      )}
       {recipient && <span className="run-recipient muted" data-testid={`run-recipient-${run.id}`}>→ {recipient}</span>}
     </span>
   );

@@ -101,7 +101,7 @@ function EditorInner({ routeId, onToast, leaveGuard }) {
         nodeTypeById={nodeTypeById}
         selectNode={selectNode}
       />
-      <div className="editor-body">
+      <div className={`editor-body${tab === 'stats' ? ' editor-body-wide' : ''}`}>
         <Palette presets={presets} eventType={eventType} onAdd={(type) => adding.addNode(type)} onAddPreset={(id) => adding.addPreset(id)} onDeletePreset={deletePreset} />
         <EditorCanvas
           canvasRef={canvasRef}

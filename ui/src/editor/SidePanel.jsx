@@ -1,5 +1,6 @@
-// The right panel: tabs «Параметры» (the selected node), «Тест» (a dry run), «История запусков» (runs),
-// «История» (versions) and «Настройки сценария» (tags, frequency rule, send window).
+// The right panel: tabs «Параметры» (the selected node), «Тест» (a dry run), «Запуски» (runs),
+// «Статистика» (charts and conversions), «Версии» and «Настройки» (tags, frequency rule, send window).
+import { Suspense, lazy } from 'react';
 import { useI18n } from '../i18n.js';
 import { RunsPanel } from '../components/RunsPanel.jsx';
 import { TestPanel } from '../components/TestPanel.jsx';
@@ -9,7 +10,10 @@ import { TagsField } from './TagsField.jsx';
 import '../styles/lists.css';
 import { ScenarioSettings } from './ScenarioSettings.jsx';
 
-const TABS = ['params', 'test', 'history', 'versions', 'settings'];
+// the charts (ECharts) load when «Статистика» is first opened, not with the editor
+const StatsPanel = lazy(() => import('./StatsPanel.jsx').then((m) => ({ default: m.StatsPanel })));
+
+const TABS = ['params', 'test', 'history', 'stats', 'versions', 'settings'];
 
 export function SidePanel({ tab, setTab, selected, doc, flowId, dirty, nodeTypeById, onSteps, onProblem, selectNode, onToast, base, setBase, onRestored, ...nodePanel }) {
   const { t } = useI18n();
@@ -51,6 +55,11 @@ export function SidePanel({ tab, setTab, selected, doc, flowId, dirty, nodeTypeB
           />
         )}
         {tab === 'history' && <RunsPanel flowId={flowId} nodeTypes={nodeTypeById} onSelectNode={selectNode} onToast={onToast} />}
+        {tab === 'stats' && (
+          <Suspense fallback={<p className="muted" role="status">{t('app.loading')}</p>}>
+            <StatsPanel flowId={flowId} />
+          </Suspense>
+        )}
         {tab === 'versions' && <HistoryPanel flowId={flowId} dirty={dirty} onRestored={onRestored} onToast={onToast} nodeTypes={nodeTypeById} />}
         {tab === 'settings' && <TagsField base={base} setBase={setBase} />}
         {tab === 'settings' && <ScenarioSettings base={base} setBase={setBase} problems={nodePanel.problems?.banner} />}

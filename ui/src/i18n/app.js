@@ -46,7 +46,6 @@ export const appMessages = {
   'list.deleteTitle': { ru: 'Удалить сценарий?', en: 'Delete the scenario?' },
   'list.deleteText': { ru: 'Сценарий «{name}» и история его запусков будут удалены.', en: 'Scenario “{name}” and its run history will be deleted.' },
   'list.failed': { ru: 'ошибок: {count}', en: 'failed: {count}' },
-  'list.lastTriggered': { ru: 'Последнее срабатывание: {time}', en: 'Last triggered: {time}' },
   'list.deleted': { ru: 'Сценарий удалён', en: 'Scenario deleted' },
   'list.imported': { ru: 'Импортировано сценариев: {count}', en: 'Scenarios imported: {count}' },
 

@@ -1,0 +1,95 @@
+// Pieces of «Статистика» and «Обзор»: the period picker, the totals, the conversions per branch.
+import { useI18n } from '../i18n.js';
+import { INTERVALS, PERIODS, WINDOWS, branchRows, conversionRate, formatMoney, formatNumber } from '../stats.js';
+import '../styles/stats.css';
+
+/** 7 / 30 / 90 days; with `interval`, by day or by hour; with `windowDays`, the conversion window. */
+export function PeriodPicker({ period, onChange, withInterval = false, withWindow = false }) {
+  const { t } = useI18n();
+  const set = (patch) => onChange({ ...period, ...patch });
+  return (
+    <div className="period-picker" data-testid="stats-period">
+      <div className="seg" role="group" aria-label={t('stats.period')}>
+        {PERIODS.map((days) => (
+          <button
+            key={days} type="button" aria-pressed={period.days === days}
+            className={`seg-btn${period.days === days ? ' active' : ''}`}
+            onClick={() => set({ days })} data-testid={`stats-days-${days}`}
+          >
+            {t('stats.days', { days })}
+          </button>
+        ))}
+      </div>
+      {withInterval && (
+        <div className="seg" role="group" aria-label={t('stats.interval')}>
+          {INTERVALS.map((interval) => (
+            <button
+              key={interval} type="button" aria-pressed={period.interval === interval}
+              className={`seg-btn${period.interval === interval ? ' active' : ''}`}
+              onClick={() => set({ interval })} data-testid={`stats-interval-${interval}`}
+            >
+              {t(`stats.${interval}`)}
+            </button>
+          ))}
+        </div>
+      )}
+      {withWindow && (
+        <label className="period-window">
+          {t('stats.window')}
+          <select
+            className="input input-sm" value={period.windowDays}
+            onChange={(e) => set({ windowDays: Number(e.target.value) })} data-testid="stats-window"
+          >
+            {WINDOWS.map((d) => <option key={d} value={d}>{t('stats.windowDays', { days: d })}</option>)}
+          </select>
+        </label>
+      )}
+    </div>
+  );
+}
+
+/** Number cards: `items` is [[key, value, kind]] with kind "money" for revenue. */
+export function TotalCards({ items, testId = 'stats-totals' }) {
+  const { t, lang } = useI18n();
+  return (
+    <dl className="total-cards" data-testid={testId}>
+      {items.map(([key, value, kind]) => (
+        <div key={key} className={`total-card total-${key}`}>
+          <dt>{t(`stats.${key}`)}</dt>
+          <dd data-testid={`total-${key}`}>{kind === 'money' ? formatMoney(value, lang) : formatNumber(value, lang)}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/** Per branch of the scenario: label, reached, converted, the share, revenue. */
+export function BranchTable({ byBranch }) {
+  const { t, lang } = useI18n();
+  const rows = branchRows(byBranch);
+  if (!rows.length) return <p className="muted small" data-testid="branches-empty">{t('stats.noBranches')}</p>;
+  return (
+    <table className="stats-table" data-testid="branch-table">
+      <thead>
+        <tr>
+          <th scope="col">{t('stats.branch')}</th>
+          <th scope="col" className="num">{t('stats.clients_reached')}</th>
+          <th scope="col" className="num">{t('stats.converted')}</th>
+          <th scope="col" className="num">{t('stats.rate')}</th>
+          <th scope="col" className="num">{t('stats.revenue')}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.key} data-testid={`branch-${r.key}`}>
+            <th scope="row">{r.label}</th>
+            <td className="num">{formatNumber(r.clients_reached, lang)}</td>
+            <td className="num">{formatNumber(r.converted, lang)}</td>
+            <td className="num">{conversionRate(r.converted, r.clients_reached, lang)}</td>
+            <td className="num">{formatMoney(r.revenue, lang)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
