@@ -21,6 +21,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         records,
         runs,
         sendtest,
+        stats,
         statuses,
         suppressions,
         tokens,
@@ -36,7 +37,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     hooks.install(app)
     for module in (meta, nodes, flows, presets, connections, ingest, runs, hooks, tokens):
         _register(api, module.blp, reject_nul_input)
-    for module in (suppressions, statuses, unsubscribe, records, sendtest, versions, flow_bulk):
+    for module in (suppressions, statuses, unsubscribe, records, sendtest, versions, flow_bulk, stats):
         _register(api, module.blp, reject_nul_input)
     meta.register_plain_routes(app, api)
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import request
 
+from plugin.api.openapi_runs import MOMENT_PATTERN
 from plugin.errors import ApiProblem, ValidationFailed
 from plugin.ingest.reading import MalformedJson, pointer, strict_loads, unicode_problem, unstorable
 from plugin.messages import msg
@@ -67,6 +70,24 @@ def page_size(args, problems: list[dict], default: int = 50, most: int = 500) ->
         pass
     problems.append({"path": "/limit", "message": msg("query.limit", f"must be an integer from 1 to {most}")})
     return default
+
+
+def moment(args, name: str, problems: list) -> datetime | None:
+    """An ISO 8601 date or date-time as naive UTC (no offset: UTC)."""
+    value = args.get(name)
+    if value is None:
+        return None
+    try:
+        if not re.fullmatch(MOMENT_PATTERN, value):  # what the document states, not all Python reads
+            raise ValueError(value)
+        moment = datetime.fromisoformat(value)
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    except (ValueError, OverflowError):  # OverflowError: an offset that pushes it past year 1 or 9999
+        said = msg(
+            "query.moment", f"must be an ISO 8601 date or date-time, got {value[:40]!r}", value=value[:40]
+        )
+        problems.append({"path": f"/{name}", "message": said})
+        return None
 
 
 def encode_cursor(*parts: Any) -> str:

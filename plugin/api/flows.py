@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -12,13 +13,13 @@ from plugin.api.extensions import db
 from plugin.api.openapi import ok
 from plugin.api.openapi_ingest import NOT_BLANK
 from plugin.api.versions import author
-from plugin.engine import connection_refs, connections, flow_lists, versions
+from plugin.engine import connection_refs, connections, flow_lists, stats, versions
 from plugin.engine import flows as store
 from plugin.engine.dispatch import bump_generation
 from plugin.engine.validation import validate_flow
 from plugin.errors import NotFound, ValidationFailed, problems_detail
 from plugin.messages import msg
-from plugin.storage.models import Flow
+from plugin.storage.models import Flow, utcnow
 
 blp = Blueprint("flows", __name__, url_prefix="/api/v1/flows", description="Scenarios (сценарии)")
 
@@ -58,7 +59,12 @@ class FlowList(MethodView):
     @blp.response(200)
     def get(self):
         flows = flow_lists.list_flows(db.session, flow_bulk.list_filters())
-        return {"flows": [store.flow_summary(f) for f in flows]}
+        tz = current_app.config.get("TIMEZONE") or "Europe/Moscow"
+        recent = stats.last_days(db.session, [f.id for f in flows], utcnow(), tz)
+        items = [store.flow_summary(f) for f in flows]
+        for item in items:  # the list's sparkline and 7-day numbers (from the hourly rollup)
+            item["stats"]["last_7_days"] = recent[item["id"]]
+        return {"flows": items}
 
     @blp.doc(summary="Create a scenario from a SPEC §6 document", requestBody=FLOW_BODY)
     @blp.doc(responses=ok("Flow", 201))

@@ -49,6 +49,18 @@ FLOW_STATS = _obj(
         "failed": {"type": "integer"},
         "suppressed": {"type": "integer", "description": "runs held back by the frequency rule"},
         "last_triggered_at": TIMESTAMP,
+        "last_7_days": _obj(
+            ["triggered", "failed", "daily"],
+            {
+                "triggered": {"type": "integer"},
+                "failed": {"type": "integer"},
+                "daily": {
+                    "type": "array",
+                    "items": {"type": "integer"},
+                    "description": "7 local days, oldest first",
+                },
+            },
+        ),
     },
 )
 EXPORT = _obj(

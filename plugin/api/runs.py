@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import request
 from flask.views import MethodView
@@ -11,11 +10,11 @@ from flask_smorest import Blueprint
 from sqlalchemy import select, update
 
 from plugin.api import runs_csv
-from plugin.api.common import decode_cursor, encode_cursor, page_size
+from plugin.api.common import decode_cursor, encode_cursor, moment, page_size
 from plugin.api.context import rt
 from plugin.api.extensions import db
 from plugin.api.openapi import ok
-from plugin.api.openapi_runs import MOMENT_PATTERN, RUN_LIST_PARAMETERS, RUN_LIST_RESPONSE
+from plugin.api.openapi_runs import RUN_LIST_PARAMETERS, RUN_LIST_RESPONSE
 from plugin.engine import history, rollup
 from plugin.engine.context import iso
 from plugin.engine.execution import step_dict
@@ -98,7 +97,7 @@ def _list_args(args) -> tuple[history.Filters, int, str]:
     if recipient is not None and not 1 <= len(recipient.rstrip("*")) <= 320:
         said = msg("query.recipient", "must be 1 to 320 characters (a trailing * for a prefix)")
         problems.append({"path": "/recipient", "message": said})
-    since, until = (_moment(args, name, problems) for name in ("since", "until"))
+    since, until = (moment(args, name, problems) for name in ("since", "until"))
     if since is not None and until is not None and since >= until:
         problems.append({"path": "/until", "message": msg("query.until", "must be later than since")})
     if problems:
@@ -113,24 +112,6 @@ def _list_args(args) -> tuple[history.Filters, int, str]:
         until=until,
     )
     return filters, limit, fmt
-
-
-def _moment(args, name: str, problems: list) -> datetime | None:
-    """An ISO 8601 date or date-time as naive UTC (no offset: UTC)."""
-    value = args.get(name)
-    if value is None:
-        return None
-    try:
-        if not re.fullmatch(MOMENT_PATTERN, value):  # what the document states, not all Python reads
-            raise ValueError(value)
-        moment = datetime.fromisoformat(value)
-        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-    except (ValueError, OverflowError):  # OverflowError: an offset that pushes it past year 1 or 9999
-        said = msg(
-            "query.moment", f"must be an ISO 8601 date or date-time, got {value[:40]!r}", value=value[:40]
-        )
-        problems.append({"path": f"/{name}", "message": said})
-        return None
 
 
 def _cursor_position(cursor: str) -> tuple[datetime, str]:

@@ -69,18 +69,20 @@ def _backfill():
         hour = "date_trunc('hour', created_at)"
     else:
         hour = "strftime('%Y-%m-%d %H:00:00.000000', created_at)"
-    counted = "trigger <> 'test' AND flow_id IS NOT NULL"
-    op.execute(  # noqa: S608 - constant SQL, no input
-        "INSERT INTO flow_stats (flow_id, bucket, triggered, succeeded, failed, suppressed, not_triggered, fired) "
-        f"SELECT flow_id, {hour}, "
-        "SUM(CASE WHEN counted THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN counted AND status = 'succeeded' THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN counted AND status = 'failed' THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN status = 'suppressed' THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN status = 'not_triggered' THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN trigger = 'event' AND (counted OR status = 'suppressed') THEN 1 ELSE 0 END) "
-        f"FROM runs WHERE {counted} GROUP BY flow_id, {hour}"
-    )
+    op.execute(_BACKFILL.replace("HOUR", hour))
+
+
+_BACKFILL = (
+    "INSERT INTO flow_stats (flow_id, bucket, triggered, succeeded, failed, suppressed, not_triggered, fired) "
+    "SELECT flow_id, HOUR, "
+    "SUM(CASE WHEN counted THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN counted AND status = 'succeeded' THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN status = 'suppressed' THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN status = 'not_triggered' OR (status = 'succeeded' AND NOT counted) THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN trigger = 'event' AND (counted OR status = 'suppressed') THEN 1 ELSE 0 END) "
+    "FROM runs WHERE trigger <> 'test' AND flow_id IS NOT NULL GROUP BY flow_id, HOUR"
+)
 
 
 def downgrade():

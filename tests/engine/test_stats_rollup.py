@@ -1,0 +1,128 @@
+"""The analytics' hourly rollup on the real dispatch path (both databases): every event of a
+scenario's type is counted once — triggered or not_triggered — the counts stay right after a
+failed run is retried to success, and flows alike share one «seen» row per hour."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from plugin.api.context import rt
+from plugin.api.extensions import db
+from plugin.engine import stats
+from plugin.engine.execution import execute_isolated
+from plugin.jobs.worker import make_engine
+from plugin.storage.models import Run
+from plugin.storage.stats_models import FlowStat, StatsGroup, StatsSeen
+from tests.engine.test_flow_rules import drain
+
+
+def price_flow(url: str, threshold: int, name: str) -> dict:
+    return {
+        "name": name,
+        "enabled": True,
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}},
+            {"id": "big", "type": "condition.order_price", "params": {"operator": "gt", "value": threshold}},
+            {"id": "hook", "type": "action.webhook", "params": {"url": url}},
+        ],
+        "edges": [{"from": "start", "to": "big"}, {"from": "big", "to": "hook"}],
+    }
+
+
+def _totals(client, flow_id: str) -> dict:
+    answer = client.get(f"/api/v1/flows/{flow_id}/stats?interval=hour&from=2000-01-01T00:00:00Z")
+    assert answer.status_code == 422  # 26 years by the hour: too many points, said with the path
+    assert answer.get_json()["errors"][0]["path"] == "/from"
+    answer = client.get(f"/api/v1/flows/{flow_id}/stats?interval=hour")
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert len(body["series"]) == 24 * 30 + 1 or len(body["series"]) == 24 * 30
+    assert {k: sum(p[k] for p in body["series"]) for k in stats.SERIES} == body["totals"]
+    return body["totals"]
+
+
+def test_every_event_counts_once_as_triggered_or_not_triggered(app, client, fake_receiver):
+    a = client.post("/api/v1/flows", json=price_flow(fake_receiver.url + "/a", 1000, "Крупные")).get_json()[
+        "id"
+    ]
+    b = client.post(
+        "/api/v1/flows", json=price_flow(fake_receiver.url + "/b", 5000, "Очень крупные")
+    ).get_json()
+    b = b["id"]
+    prices = [500, 2000, 3000, 6000, 100]
+    for i, price in enumerate(prices):
+        assert client.put(f"/api/v1/orders/o{i}", json={"price": price}).status_code == 202
+        if i == 1:
+            drain(app)  # two batches: the rows add up
+    drain(app)
+    assert len(fake_receiver.deliveries) == 3 + 1
+
+    ta, tb = _totals(client, a), _totals(client, b)
+    assert ta == {"triggered": 3, "succeeded": 3, "failed": 0, "suppressed": 0, "not_triggered": 2}
+    assert tb == {"triggered": 1, "succeeded": 1, "failed": 0, "suppressed": 0, "not_triggered": 4}
+    with app.app_context():
+        # the two flows' event nodes are alike: one group, one «seen» row for the hour
+        groups = db.session.scalars(select(StatsGroup.group_id).where(StatsGroup.flow_id.in_([a, b]))).all()
+        assert len(groups) == 2 and len(set(groups)) == 1
+        assert db.session.scalar(select(func.sum(StatsSeen.count))) == len(prices)
+
+    # a disabled flow sees nothing: the next events count for the enabled one only
+    assert client.patch(f"/api/v1/flows/{b}", json={"enabled": False}).status_code == 200
+    client.put("/api/v1/orders/o9", json={"price": 50})
+    drain(app)
+    assert _totals(client, a)["not_triggered"] == 3
+    assert _totals(client, b)["not_triggered"] == 4
+
+    # the list's counters agree with the rollup
+    listed = {f["id"]: f["stats"] for f in client.get("/api/v1/flows").get_json()["flows"]}
+    assert listed[a]["triggered"] == 3 and listed[a]["last_7_days"]["triggered"] == 3
+    assert sum(listed[a]["last_7_days"]["daily"]) == 3 and len(listed[a]["last_7_days"]["daily"]) == 7
+
+
+def test_a_failed_run_retried_to_success_moves_to_succeeded(app, client, fake_receiver):
+    flow_id = client.post("/api/v1/flows", json=price_flow(fake_receiver.url + "/a", 0, "Все")).get_json()[
+        "id"
+    ]
+    fake_receiver.gone()
+    client.put("/api/v1/orders/o1", json={"price": 10})
+    drain(app)
+    assert _totals(client, flow_id) == {
+        "triggered": 1,
+        "succeeded": 0,
+        "failed": 1,
+        "suppressed": 0,
+        "not_triggered": 0,
+    }
+    listed = {f["id"]: f["stats"] for f in client.get("/api/v1/flows").get_json()["flows"]}
+    assert listed[flow_id]["failed"] == 1 and listed[flow_id]["last_7_days"]["failed"] == 1
+
+    fake_receiver.reset()
+    with app.app_context():
+        run_id = db.session.scalar(select(Run.id).where(Run.flow_id == flow_id))
+    assert client.post(f"/api/v1/runs/{run_id}/retry").status_code == 202
+    assert _totals(client, flow_id)["failed"] == 0  # no longer failed, not yet succeeded
+    with app.app_context():  # the worker's job, in-process
+        engine = make_engine(rt(), db.engine)
+        assert execute_isolated(db.session, engine, run_id) == "succeeded"
+    totals = _totals(client, flow_id)
+    assert totals["failed"] == 0 and totals["succeeded"] == 1 and totals["triggered"] == 1
+    listed = {f["id"]: f["stats"] for f in client.get("/api/v1/flows").get_json()["flows"]}
+    assert listed[flow_id]["failed"] == 0 and listed[flow_id]["last_7_days"]["failed"] == 0
+    with app.app_context():  # all in the hour the run was created in
+        assert db.session.scalar(select(func.count()).select_from(FlowStat)) == 1
+
+
+def test_days_are_local_and_buckets_zero_filled(app):
+    period = stats.Period(datetime(2026, 12, 1, 20, 30), datetime(2026, 12, 3, 5, 0), "day", "Europe/Moscow")
+    # 20:30 UTC on Dec 1 is Dec 1, 23:30 in Moscow; 05:00 UTC on Dec 3 is Dec 3, 08:00
+    assert [k.isoformat() for k in period.bucket_keys()] == ["2026-12-01", "2026-12-02", "2026-12-03"]
+    assert period.start == datetime(2026, 11, 30, 21, 0) and period.end == datetime(2026, 12, 3, 21, 0)
+    assert period.key(datetime(2026, 12, 1, 21, 0)).isoformat() == "2026-12-02"
+    hours = stats.Period(datetime(2026, 12, 1, 20, 30), datetime(2026, 12, 1, 23, 0), "hour", "UTC")
+    assert [period.label(k) for k in hours.bucket_keys()] == [
+        "2026-12-01T20:00:00Z",
+        "2026-12-01T21:00:00Z",
+        "2026-12-01T22:00:00Z",
+    ]
