@@ -118,19 +118,24 @@ export function runsOption(series, interval, t) {
   };
 }
 
-/** The conversions chart: conversions as bars (left axis) and revenue as a line (right axis), by day. */
-export function conversionsOption(byDay, t) {
+/** The conversions chart: conversions as bars (left axis) and revenue as a line (right axis, in
+ * roubles written the `lang` way), by day. */
+export function conversionsOption(byDay, t, lang = 'ru') {
   const days = byDay || [];
+  const revenueAxis = { ...AXIS, axisLabel: { ...AXIS.axisLabel, formatter: (v) => formatNumber(v, lang) } };
   return {
     ...BASE,
     xAxis: { type: 'category', data: days.map((d) => bucketLabel(d.t, 'day')), ...AXIS },
     yAxis: [
       { type: 'value', minInterval: 1, ...AXIS },
-      { type: 'value', splitLine: { show: false }, ...AXIS },
+      { type: 'value', splitLine: { show: false }, ...revenueAxis },
     ],
     series: [
       { id: 'converted', name: t('stats.converted'), type: 'bar', data: days.map((d) => d.converted ?? 0), itemStyle: { color: COLORS.converted }, barMaxWidth: 18 },
-      { id: 'revenue', name: t('stats.revenue'), type: 'line', yAxisIndex: 1, data: days.map((d) => d.revenue ?? 0), itemStyle: { color: COLORS.revenue }, showSymbol: days.length <= 45 },
+      {
+        id: 'revenue', name: t('stats.revenue'), type: 'line', yAxisIndex: 1, data: days.map((d) => d.revenue ?? 0),
+        itemStyle: { color: COLORS.revenue }, showSymbol: days.length <= 45, tooltip: { valueFormatter: (v) => formatMoney(v, lang) },
+      },
     ],
   };
 }

@@ -43,7 +43,7 @@ describe('chart options', () => {
     const option = runsOption(series, 'day', t);
     expect(option.xAxis.data).toEqual(['11.05', '12.05']);
     expect(option.series.map((s) => s.id)).toEqual(CHART_KEYS);
-    expect(option.series.map((s) => s.name)).toEqual(['Срабатываний', 'Ошибок', 'Подавлено', 'Не сработал']);
+    expect(option.series.map((s) => s.name)).toEqual(['Срабатываний', 'Ошибок', 'Подавлено', 'Не сработало']);
     expect(option.series.find((s) => s.id === 'not_triggered').data).toEqual([5, 0]);
     expect(option.series.find((s) => s.id === 'failed').data).toEqual([1, 0]);
     expect(runsOption(undefined, 'day', t).series[0].data).toEqual([]);
@@ -54,6 +54,8 @@ describe('chart options', () => {
       ['converted', 'bar', 0, [2]],
       ['revenue', 'line', 1, [15500]],
     ]);
+    expect(option.yAxis[1].axisLabel.formatter(15000)).toBe('15\u00a0000');
+    expect(option.series[1].tooltip.valueFormatter(15000)).toBe('15\u00a0000 ₽');
   });
 });
 

@@ -37,7 +37,7 @@ export function StatsPanel({ flowId }) {
 
   const interval = stats?.interval || period.interval;
   const runs = useMemo(() => runsOption(stats?.series, interval, t), [stats, interval, t]);
-  const conv = useMemo(() => conversionsOption(stats?.conversions?.by_day, t), [stats, t]);
+  const conv = useMemo(() => conversionsOption(stats?.conversions?.by_day, t, lang), [stats, t, lang]);
 
   if (!flowId) return <p className="muted">{t('stats.unsaved')}</p>;
   const totals = stats?.totals || {};

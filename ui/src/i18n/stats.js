@@ -16,7 +16,7 @@ export const statsMessages = {
   'stats.succeeded': { ru: 'Выполнено', en: 'Succeeded' },
   'stats.failed': { ru: 'Ошибок', en: 'Failed' },
   'stats.suppressed': { ru: 'Подавлено', en: 'Suppressed' },
-  'stats.not_triggered': { ru: 'Не сработал', en: 'Not triggered' },
+  'stats.not_triggered': { ru: 'Не сработало', en: 'Not triggered' },
   'stats.clients_reached': { ru: 'Охват', en: 'Reached' },
   'stats.converted': { ru: 'Конверсии', en: 'Conversions' },
   'stats.revenue': { ru: 'Выручка', en: 'Revenue' },
@@ -32,7 +32,7 @@ export const statsMessages = {
   'stats.empty': { ru: 'За выбранный период запусков не было.', en: 'No runs in the chosen period.' },
   'stats.unsaved': { ru: 'Сохраните сценарий, чтобы увидеть его статистику.', en: 'Save the scenario to see its statistics.' },
   'stats.chartRuns': {
-    ru: 'График запусков ({count} точек): срабатываний {triggered}, ошибок {failed}, подавлено {suppressed}, не сработал {not_triggered}',
+    ru: 'График запусков ({count} точек): срабатываний {triggered}, ошибок {failed}, подавлено {suppressed}, не сработало {not_triggered}',
     en: 'Runs chart ({count} points): triggered {triggered}, failed {failed}, suppressed {suppressed}, not triggered {not_triggered}',
   },
   'stats.chartConv': { ru: 'График конверсий: конверсий {converted}, выручка {revenue}', en: 'Conversions chart: {converted} conversions, revenue {revenue}' },
