@@ -18,6 +18,7 @@ same transaction, so passes may repeat or overlap. The reading side is engine/co
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -236,6 +237,20 @@ def attribute(session: Session, now: datetime | None = None, limit: int = 5000) 
             "attribution: %d orders read, %d conversions stored, watermark %s", len(orders), stored, mark
         )
     return stored
+
+
+def catch_up(
+    session: Session, now: datetime | None = None, limit: int = 5000, seconds: float | None = None
+) -> int:
+    """Passes until every order paid up to ``now`` is read (or ``seconds`` have gone): a pass
+    storing nothing may still have orders after it. Returns the conversions stored."""
+    now, started, stored = now or utcnow(), time.monotonic(), 0
+    while True:
+        stored += attribute(session, now=now, limit=limit)
+        if watermark(session) >= now - SETTLE or (
+            seconds is not None and time.monotonic() - started > seconds
+        ):
+            return stored
 
 
 def window_terms(session: Session, window_days: int) -> list:

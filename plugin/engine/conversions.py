@@ -14,10 +14,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import distinct, func, literal, select, union_all
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from plugin.engine.attribution import branch_expression, window_terms
+from plugin.engine.attribution import window_terms
 from plugin.storage.models import Flow, Run
 from plugin.storage.stats_models import Conversion
 
@@ -44,27 +44,30 @@ def _paid(session: Session, start: datetime, end: datetime, window_days: int) ->
 
 def reach(session: Session, flow_id: str, start: datetime, end: datetime) -> tuple[int, dict[str, int]]:
     """Distinct clients reached by the scenario's runs created in ``[start, end)``: in all, and
-    per branch (a client reached on two branches counts on each)."""
-    variant, action = branch_expression()
+    per branch (a client reached on two branches counts on each).
+
+    A run reached its client when it ended with a ``branch`` (a succeeded action: engine/
+    settle.py and execution.py set it when the run ends), read through ``ix_runs_flow_created``
+    — no look-up of steps per run (that cost 1.8 s on 100,000 runs)."""
     runs = (
-        select(Run.client_id, variant.label("variant"), action.label("action"))
+        select(Run.client_id, Run.branch)
         .where(
             Run.flow_id == flow_id,
             Run.created_at >= _naive_utc(start),
             Run.created_at < _naive_utc(end),
             Run.client_id.is_not(None),
-            Run.counted.is_(True),
+            Run.branch.is_not(None),
             Run.trigger != "test",
         )
-        .cte("reached")
+        .cte("runs_of_flow")
     )
     if session.get_bind().dialect.name == "postgresql":
-        runs = runs.prefix_with("MATERIALIZED")  # each run's steps looked up once, not per reader
-    branch = func.coalesce(func.nullif(runs.c.variant, ""), runs.c.action)
-    clients = func.count(distinct(runs.c.client_id))
-    reached = runs.c.action.is_not(None)
-    per_branch = select(branch.label("branch"), clients.label("n")).where(reached).group_by(branch)
-    total = select(literal(None).label("branch"), clients.label("n")).where(reached)
+        runs = runs.prefix_with("MATERIALIZED")  # read once for both counts
+    # DISTINCT then count(*): hashed, where count(DISTINCT …) sorts
+    pairs = select(runs.c.branch, runs.c.client_id).distinct().subquery()
+    clients = select(runs.c.client_id).distinct().subquery()
+    per_branch = select(pairs.c.branch, func.count().label("n")).group_by(pairs.c.branch)
+    total = select(literal(None).label("branch"), func.count().label("n")).select_from(clients)
     rows = session.execute(union_all(per_branch, total)).all()
     return next(n for b, n in rows if b is None), {b: n for b, n in rows if b is not None}
 

@@ -342,12 +342,13 @@ def alerts() -> list[dict]:
 
 
 def attribution() -> int:
-    """Periodic: one pass attributing the orders paid since the last to scenarios
-    (``plugin.engine.attribution``); safe to overlap with another scheduler's."""
-    from plugin.engine.attribution import attribute
+    """Periodic: the orders paid since the last pass attributed to scenarios
+    (``plugin.engine.attribution``), a backlog in passes for up to 4 minutes; safe to overlap
+    with another scheduler's."""
+    from plugin.engine.attribution import catch_up
 
     with _session() as session:
-        return attribute(session)
+        return catch_up(session, seconds=240)
 
 
 def prune() -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from plugin.api.extensions import db
-from plugin.engine.attribution import SETTLE, attribute, branch_of, watermark
+from plugin.engine.attribution import SETTLE, attribute, branch_of, catch_up, watermark
 from plugin.engine.conversions import conversions, revenue_total, top_revenue
 from plugin.storage.models import Flow, Order, Run, Step, utcnow
 from plugin.storage.stats_models import Conversion
@@ -60,9 +60,15 @@ def _run(
     """A run whose action step ``action`` ended at ``at`` (after a split choosing ``variant``), and
     then the steps ``then`` (node, status, end)."""
     created = at - timedelta(minutes=5)
+    # as the engine records it (settle.py, execution.py): the variant, else the first succeeded action
+    reached = [
+        node for node, st in [(action, action_status), *((n, s) for n, s, _ in then)] if st == "succeeded"
+    ]
+    branch = (variant or reached[0]) if reached and counted else None
     db.session.execute(
         insert(Run).values(
             id=run_id,
+            branch=branch,
             flow_id=flow_id,
             flow_name=flow_id,
             definition={},
@@ -334,6 +340,18 @@ def test_a_limited_pass_goes_in_paid_order_and_takes_an_instant_whole(app):
         assert attribute(db.session, now=P, limit=2) == 0
         assert watermark(db.session) == P - SETTLE
         assert len(_rows()) == 5
+
+
+def test_catch_up_goes_past_passes_that_store_nothing(app):
+    with app.app_context():
+        _flow("F1", "x", F1_NODES)
+        for n in range(5):
+            if n >= 3:  # only the last two orders' clients were touched
+                _run(f"r{n}", "F1", f"c{n}", P - 2 * DAY, "email")
+            _order(f"o{n}", f"c{n}", P - DAY + n * timedelta(hours=1), 1.0)
+        db.session.commit()
+        assert catch_up(db.session, now=P, limit=2) == 2
+        assert watermark(db.session) == P - SETTLE and len(_rows()) == 2
 
 
 def test_through_ingestion_an_order_paid_twice_counts_once(app, client, fake_receiver):
