@@ -55,7 +55,7 @@ export function TotalCards({ items, testId = 'stats-totals' }) {
     <dl className="total-cards" data-testid={testId}>
       {items.map(([key, value, kind]) => (
         <div key={key} className={`total-card total-${key}`}>
-          <dt>{t(`stats.${key}`)}</dt>
+          <dt title={t(`stats.${key}`)}>{t(`stats.${key}`)}</dt>
           <dd data-testid={`total-${key}`}>{kind === 'money' ? formatMoney(value, lang) : formatNumber(value, lang)}</dd>
         </div>
       ))}
