@@ -15,6 +15,9 @@ export default defineConfig({
     emptyOutDir: true,
     chunkSizeWarningLimit: 1200,
     rolldownOptions: {
+      // ECharts (only «Статистика» and «Обзор» load it) in a chunk of its own, named so, which
+      // stays cached across releases of the app's code
+      output: { codeSplitting: { groups: [{ name: 'echarts', test: /node_modules[\\/](echarts|zrender)[\\/]/ }] } },
       onwarn(warning, warn) {
         // rjsf marks its modules 'use client' for React Server Components; irrelevant in an SPA.
         if (warning.code === 'MODULE_LEVEL_DIRECTIVE') return;

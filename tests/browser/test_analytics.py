@@ -136,6 +136,8 @@ def test_a_scenario_statistics_tab_draws_the_seeded_runs_and_conversions(ui, app
     assert answer["conversions"]["converted"] == 1 and answer["conversions"]["revenue"] == 15000
 
     # the list: the last 7 days as a sparkline and numbers, columns sorted by the server's keys
+    scripts: list[str] = []
+    page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
     ui.open()
     expect(ui.by(f"flow-triggered-{visit_flow}")).to_have_text(str(3 + EXTRA_VISITS))
     expect(ui.by(f"flow-failed-{deal_flow}")).to_have_text("1")
@@ -159,8 +161,11 @@ def test_a_scenario_statistics_tab_draws_the_seeded_runs_and_conversions(ui, app
     # «Статистика» of the visit scenario: the totals, the charts drawing the same numbers
     ui.by(f"flow-open-{visit_flow}").click()
     page.locator(".react-flow__pane").wait_for()
+    assert not [u for u in scripts if "/echarts-" in u], "the list or the editor loaded the chart library"
     ui.by("panel-tab-stats").click()
     expect(ui.by("panel-tab-stats")).to_have_text("Статистика")
+    expect(ui.by("chart-runs")).to_be_visible()
+    assert [u for u in scripts if "/echarts-" in u], "«Статистика» draws without the chart chunk?"
     expect(ui.by("stats-days-30")).to_have_attribute("aria-pressed", "true")
     totals = ui.by("stats-totals")
     expect(totals.get_by_test_id("total-triggered")).to_have_text(str(3 + EXTRA_VISITS))
