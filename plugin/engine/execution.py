@@ -260,6 +260,8 @@ def _attempt(
         except Cancelled as exc:
             outcome = refused_outcome(engine, lane, step.state) or busy_outcome(engine, exc)
     wake = apply_outcome(step, outcome)
+    if outcome.status == "succeeded" and run.branch is None:  # reached its client: the analytics' branch
+        run.branch = step.node_id
     session.commit()
     return wake
 
@@ -281,9 +283,7 @@ def _settle(session, engine: Engine, run: Run, steps: dict[str, Step], graph: Gr
     run.error = failed[0].error if failed else None
     run.finished_at = now
     run.next_attempt_at = None
-    if run.flow_id and run.trigger != "test":
-        outcome = "failed" if failed else ("succeeded" if run.counted else "not_triggered")
-        rollup.count(session, run.flow_id, run.created_at, **{outcome: 1})
+    rollup.count_end(session, run, failed=bool(failed))
     if failed and run.flow_id:
         session.execute(update(Flow).where(Flow.id == run.flow_id).values(failed_count=Flow.failed_count + 1))
     session.commit()

@@ -184,6 +184,13 @@ class Graph:
         conditions = (self.nodes[nid] for nid in line if self.kind[nid] == "condition")
         return [prepare_condition(node, self.registry) for node in conditions]
 
+    def branch(self, statuses: dict[str, str]) -> str | None:
+        """A run's branch for the analytics, from its steps' statuses (node id → status): its
+        first succeeded action node in graph order (None: it reached no one)."""
+        return next(
+            (n for n in self.order if self.kind[n] == "action" and statuses.get(n) == "succeeded"), None
+        )
+
     def spec(self, node_id: str) -> NodeType:
         return self.registry[self.nodes[node_id]["type"]]
 

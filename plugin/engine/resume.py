@@ -70,6 +70,7 @@ def _lease(session: Session, engine: Engine, run_ids: list[str], now) -> list:
             _RUNS.c.context,
             _RUNS.c.event_type,
             _RUNS.c.created_at,
+            _RUNS.c.branch,
         )
     ).all()
 
@@ -120,7 +121,9 @@ class _Resumed:
         info = {"id": run.flow_id or "", "name": run.flow_name}
         self.graphs[run.id] = graph
         self.first_views[run.id] = {nid: v for nid, v in views.items() if nid not in due}
-        self.runs.append({"id": run.id, "flow_id": run.flow_id, "created_at": run.created_at})
+        self.runs.append(
+            {"id": run.id, "flow_id": run.flow_id, "created_at": run.created_at, "branch": run.branch}
+        )
         for nid in due:
             attempt = steps[nid].attempts + 1
             self.marks.append(

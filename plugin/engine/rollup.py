@@ -89,6 +89,14 @@ def count(session: Session, flow_id: str | None, created_at: datetime, **columns
         tally.store(session)
 
 
+def count_end(session: Session, run, *, failed: bool) -> None:
+    """A run of the step path ended: ``failed``, ``succeeded`` if it reached an action, else
+    ``not_triggered`` (a test run is not the scenario's: not counted)."""
+    if run.flow_id and run.trigger != "test":
+        outcome = "failed" if failed else ("succeeded" if run.counted else "not_triggered")
+        count(session, run.flow_id, run.created_at, **{outcome: 1})
+
+
 def record_groups(session: Session, groups: dict[str, list[str]]) -> None:
     """Store the members of groups met for the first time (an existing membership is kept)."""
     rows = [{"group_id": g, "flow_id": f} for g, flows in sorted(groups.items()) for f in sorted(set(flows))]

@@ -59,7 +59,7 @@ def send_and_settle(
     late = {send[0] for send in sends if send[2] not in outcomes[send[0]]}
     now = utcnow()
     ends = _Ends(now)
-    flow_of = {r["id"]: (r["flow_id"], r["created_at"]) for r in runs}
+    flow_of = {r["id"]: (r["flow_id"], r["created_at"], r.get("branch")) for r in runs}
     for run_id, got in outcomes.items():
         if run_id not in late:
             ends.add(run_id, graphs[run_id], first_views[run_id], got, *flow_of[run_id])
@@ -132,17 +132,33 @@ class _Ends:
         self.not_reached: list[dict] = []
         self.failed_flows: dict[str, int] = {}
         self.tally = rollup.Tally()
+        self.branches: list[dict] = []  # runs going on that reached their client already
+
+    def _reached(self, run_id: str, branch: str | None, fresh: bool) -> None:
+        if branch is not None and fresh:
+            self.branches.append({"id": run_id, "branch": branch})
 
     def add(
-        self, run_id: str, graph: Graph, first: dict[str, StepView], got: dict, flow_id, created_at
+        self,
+        run_id: str,
+        graph: Graph,
+        first: dict[str, StepView],
+        got: dict,
+        flow_id,
+        created_at,
+        branch=None,
     ) -> None:
-        """One run, with the outcomes of its calls (``got``) and its steps as stored (``first``)."""
+        """One run, with the outcomes of its calls (``got``) and its steps as stored (``first``);
+        ``branch``: the one it has already (a resumed run that reached its client before)."""
         views = {nid: StepView(status=got[nid][0].status) for nid in graph.order if nid in got}
+        fresh = branch is None
+        branch = branch or graph.branch({nid: v.status for nid, v in views.items()})
         decided, needs_more = decided_views(graph, first, views)
         resumes = [at for o, at in got.values() if o.status in ("retrying", "waiting")]
         if resumes and not runnable_now(graph, first, views):
             # only retries (or rate-limit waits) are left: the run waits, without the step-by-step
             # path's statements per run; RQ's scheduler resumes it (Engine.schedule_many)
+            self._reached(run_id, branch, fresh)
             self.waiting.append(
                 {
                     "id": run_id,
@@ -154,6 +170,7 @@ class _Ends:
             )
             return
         if needs_more or resumes:
+            self._reached(run_id, branch, fresh)
             self.handoff.append(run_id)
             return
         for nid in decided:
@@ -172,6 +189,7 @@ class _Ends:
             {
                 "id": run_id,
                 "status": "failed" if failed else "succeeded",
+                "branch": branch,
                 "error": failed[0] if failed else None,
                 "finished_at": self.now,
                 "updated_at": self.now,
@@ -191,6 +209,8 @@ class _Ends:
             bulk.update_rows(session, _RUNS, ("id",), self.finals)
         if self.waiting:
             bulk.update_rows(session, _RUNS, ("id",), self.waiting)
+        if self.branches:
+            bulk.update_rows(session, _RUNS, ("id",), self.branches)
         self.tally.store(session)  # before the flows' rows, as every writer of both does
         for flow_id, count in sorted(self.failed_flows.items()):
             session.execute(_COUNT_FAILED, {"flow_id": flow_id, "count": count})

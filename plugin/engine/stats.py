@@ -121,7 +121,7 @@ def overview(session, period: Period) -> dict:
                 point[c] += counts[c]
     series = [{"t": period.label(key), **point} for key, point in by_key.items()]
     names = (
-        dict(session.execute(select(Flow.id, Flow.name).where(Flow.id.in_(list(per_flow)))))
+        dict(session.execute(select(Flow.id, Flow.name).where(Flow.id.in_(list(per_flow)))).all())
         if per_flow
         else {}
     )

@@ -239,7 +239,7 @@ class Run(Base):
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
-    flow_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    flow_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     flow_version: Mapped[int] = mapped_column(Integer, default=0)
     flow_name: Mapped[str] = mapped_column(String(200), default="")
     definition: Mapped[dict] = mapped_column(JSON)
@@ -254,6 +254,9 @@ class Run(Base):
     client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # who its first action writes to (engine/recipients.py): the history's «получатель» filter
     recipient: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # the run's branch once it ended: a split's variant, else its first succeeded action node
+    # (NULL: it reached no one); the analytics' reach per branch (issue #19)
+    branch: Mapped[str | None] = mapped_column(String(100), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -267,6 +270,7 @@ class Run(Base):
         # ones the history is filtered by; succeeded runs, nearly all of them, stay out
         partial_index("ix_runs_status_created", "status", "created_at", "id", where="status <> 'succeeded'"),
         Index("ix_runs_created", "created_at", "id"),
+        Index("ix_runs_flow_created", "flow_id", "created_at"),  # a scenario's history, its reach
         partial_index("ix_runs_order_id", "order_id", where="order_id IS NOT NULL"),
         partial_index("ix_runs_client_id", "client_id", where="client_id IS NOT NULL"),
         # exact and prefix look-ups (``LIKE 'x%'`` on PostgreSQL needs the pattern operator class)

@@ -53,7 +53,8 @@ def test_every_event_counts_once_as_triggered_or_not_triggered(app, client, fake
     b = b["id"]
     prices = [500, 2000, 3000, 6000, 100]
     for i, price in enumerate(prices):
-        assert client.put(f"/api/v1/orders/o{i}", json={"price": price}).status_code == 202
+        client.put(f"/api/v1/clients/c{i}", json={"name": f"Клиент {i}"})
+        assert client.put(f"/api/v1/orders/o{i}", json={"price": price, "client_id": f"c{i}"}).status_code == 202
         if i == 1:
             drain(app)  # two batches: the rows add up
     drain(app)
@@ -62,7 +63,10 @@ def test_every_event_counts_once_as_triggered_or_not_triggered(app, client, fake
     ta, tb = _totals(client, a), _totals(client, b)
     assert ta == {"triggered": 3, "succeeded": 3, "failed": 0, "suppressed": 0, "not_triggered": 2}
     assert tb == {"triggered": 1, "succeeded": 1, "failed": 0, "suppressed": 0, "not_triggered": 4}
+    reach = client.get(f"/api/v1/flows/{a}/stats").get_json()["conversions"]
+    assert reach["clients_reached"] == 3 and reach["by_branch"]["hook"]["clients_reached"] == 3
     with app.app_context():
+        assert sorted(db.session.scalars(select(Run.branch).where(Run.flow_id == a))) == ["hook"] * 3
         # the two flows' event nodes are alike: one group, one «seen» row for the hour
         groups = db.session.scalars(select(StatsGroup.group_id).where(StatsGroup.flow_id.in_([a, b]))).all()
         assert len(groups) == 2 and len(set(groups)) == 1
