@@ -16,6 +16,7 @@ import { summaryMessages } from './i18n/summaries.js';
 import { historyMessages } from './i18n/history.js';
 import { listMessages } from './i18n/lists.js';
 import { versionMessages } from './i18n/versions.js';
+import { journeyMessages } from './i18n/journeys.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
@@ -35,6 +36,7 @@ export const messages = {
   ...historyMessages,
   ...listMessages,
   ...versionMessages,
+  ...journeyMessages,
 };
 
 /** rjsf's translateString for `lang`. */
