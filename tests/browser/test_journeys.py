@@ -131,3 +131,16 @@ def test_build_a_group_and_a_split_in_russian_save_and_run(ui, procs, fake_recei
     assert fake_receiver.deliveries[0].request.path == ("/a" if variant == "A" else "/b")
     assert steps[chosen]["status"] == "succeeded" and steps[other]["status"] == "not_reached"
     assert [i["verdict"] for i in steps[group]["output"]["items"]] == [True, False]
+
+    # the run in the editor's history: the variant taken and each inner verdict of the group
+    ui.by("editor-history").click()
+    runs = ui.by("runs-panel").locator(".run-list > li")
+    expect(runs).to_have_count(1)
+    runs.first.locator(":scope > details > summary").click()
+    expect(ui.by(f"step-variant-{split}")).to_have_text(f"Вариант: {variant}")
+    expect(ui.by(f"step-{other}")).to_have_attribute("data-status", "not_reached")
+    trace = ui.by(f"step-items-{group}")
+    expect(trace.locator(":scope > li")).to_have_count(2)
+    expect(trace.locator(":scope > li").first).to_have_text("Сумма заказа: да")
+    expect(trace.locator(":scope > li").nth(1)).to_contain_text("Группа условий: нет")
+    expect(trace.locator(":scope > li").nth(1)).to_contain_text("Город: нет")
