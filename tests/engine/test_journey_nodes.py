@@ -203,3 +203,24 @@ def _webhook_id(run: dict, node_id: str) -> str:
 
 def _variant(run: dict) -> str:
     return next(s for s in run["steps"] if s["node_id"] == "ab")["output"]["variant"]
+
+
+def test_a_variant_without_an_edge_is_a_control_group_with_runs_on_record(app, client, fake_receiver):
+    """The analytics compare conversions per variant: the control group's runs exist too, with
+    their variant, and send nothing."""
+    flow = split_flow(fake_receiver.url)
+    flow["nodes"][1]["params"]["variants"] = [{"key": "A", "weight": 50}, {"key": "control", "weight": 50}]
+    flow["nodes"] = [n for n in flow["nodes"] if n["id"] != "b"]
+    flow["edges"] = [e for e in flow["edges"] if e["to"] != "b"]
+    flow_id = client.post("/api/v1/flows", json=flow).get_json()["id"]
+    for i in range(20):
+        client.put(f"/api/v1/clients/h{i}", json={"name": f"Клиент {i}"})
+        client.put(f"/api/v1/orders/h{i}", json={"price": 1, "client_id": f"h{i}"})
+    drain(app)
+    runs = runs_of(client, flow_id)
+    assert len(runs) == 20 and all(r["status"] == "succeeded" for r in runs)
+    control = [r for r in runs if _variant(r) == "control"]
+    assert 0 < len(control) < 20
+    for run in control:
+        assert next(s for s in run["steps"] if s["node_id"] == "a")["status"] == "not_reached"
+    assert len(fake_receiver.deliveries) == 20 - len(control)
