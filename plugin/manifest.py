@@ -35,7 +35,7 @@ def _node(node, event_types: list[str]) -> dict[str, Any]:
         "schema": f"{API_BASE}/nodes/{node.type}/schema",
         "catalog": f"{API_BASE}/nodes/{node.type}",
         "execute": f"{API_BASE}/nodes/{node.type}/execute",
-        "answer": EXECUTE_ANSWER[node.kind],
+        "answer": getattr(node.module, "ANSWER", EXECUTE_ANSWER[node.kind]),  # flow.split: variant
         "secrets": list(node.secret_fields),
         "templates": sorted(node.template_fields),
     }

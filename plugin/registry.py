@@ -37,8 +37,11 @@ KIND_HOOKS = {
     "event": ("TRIGGERS", "PAYLOAD_EVENT_TYPE", "matches"),
     "condition": ("EVENTS", "evaluate", "prepare", "access"),
     "action": ("execute", "preview"),
-    "flow": ("delay_seconds",),
+    "flow": (),
 }
+# hooks of which a node of the kind has at least one: a flow node waits (``delay_seconds``) or
+# picks the branch to follow (``choose``, with ``branches``: flow.split)
+KIND_ONE_OF = {"flow": ("delay_seconds", "choose")}
 
 # The order of SPEC §3 (Roistat's own). The node catalog (GET /api/v1/nodes), plugin.json and so the
 # editor's palette list node types by kind (in KIND_DIRS' order) and, within a kind, in this order; a
@@ -67,6 +70,7 @@ CATALOG_ORDER = (
     "condition.event_data",
     "condition.order_field",
     "condition.client_field",
+    "condition.group",
     "action.slack",
     "action.webhook",
     "action.sms",
@@ -74,6 +78,7 @@ CATALOG_ORDER = (
     "action.crm_task",
     "action.telegram",
     "flow.delay",
+    "flow.split",
 )
 
 
@@ -131,6 +136,14 @@ class NodeType:
             if isinstance(rule, dict) and isinstance(value, dict):
                 out += [(name, key) for key in secret_keys(value, rule, params)]
         return tuple(out)
+
+    def branches(self, params: Any) -> tuple[str, ...] | None:
+        """The branches this node's outgoing edges may name: a condition's ``true`` / ``false``,
+        the module's ``branches(params)`` (a split's variant keys); None: they name none."""
+        hook = getattr(self.module, "branches", None)
+        if hook is not None:
+            return tuple(hook(params if isinstance(params, dict) else {}))
+        return ("true", "false") if self.kind == "condition" else None
 
     def validator(self) -> Draft202012Validator:
         return _validator(self.type)
@@ -215,6 +228,9 @@ def _discover() -> tuple[dict[str, NodeType], list[str]]:
                 problems.append(f"nodes/{folder}/{stem}.py failed to import: {exc!r}")
                 continue
             missing = [hook for hook in KIND_HOOKS[kind] if not hasattr(module, hook)]
+            one_of = KIND_ONE_OF.get(kind, ())
+            if one_of and not any(hasattr(module, hook) for hook in one_of):
+                missing.append(" or ".join(one_of))
             if missing:
                 problems.append(f"nodes/{folder}/{stem}.py lacks {', '.join(missing)}")
                 continue

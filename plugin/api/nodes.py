@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from flask.views import MethodView
@@ -65,7 +66,7 @@ class NodeSchema(MethodView):
 @blp.route("/<string:type_id>/execute")
 class NodeExecute(MethodView):
     @blp.doc(
-        summary="Run one node: conditions answer {result}, events {matches}, actions perform the call",
+        summary="Run one node: conditions answer {result}, events {matches}, a split {variant}, actions call",
         requestBody={
             "required": True,
             "content": {
@@ -76,6 +77,15 @@ class NodeExecute(MethodView):
                         "properties": {
                             "params": {"type": "object"},
                             "context": {"$ref": "#/components/schemas/RunContext"},
+                            "flow_id": {
+                                "type": "string",
+                                "description": "For flow.split: the flow whose split this is (with node_id), "
+                                "to get the variant a run of that flow gives",
+                            },
+                            "node_id": {
+                                "type": "string",
+                                "description": "For flow.split: the split's node id",
+                            },
                             "event": {
                                 "type": ["object", "null"],
                                 "description": "For events: the engine event to test, e.g. "
@@ -131,9 +141,11 @@ class NodeExecute(MethodView):
             raise ValidationFailed(problems_detail("params", len(problems)), problems)
         context = ctx.normalize(context)
         if spec.kind == "condition":
-            return {"result": bool(spec.module.evaluate(params, ctx.for_conditions(context)))}
+            return _condition_answer(spec, params, ctx.for_conditions(context))
         if spec.kind == "event":
             return {"matches": _event_matches(spec, params, context, body.get("event"))}
+        if spec.kind == "flow" and hasattr(spec.module, "choose"):
+            return _split_answer(spec, params, context, body)
         if spec.kind == "flow":
             return {"delay_seconds": spec.module.delay_seconds(params)}
         from plugin.engine.execution import execute_direct
@@ -142,6 +154,22 @@ class NodeExecute(MethodView):
 
         sealed = seal_nodes(runtime.registry, runtime.secrets, [node], None)[0]
         return execute_direct(db.session, make_engine(runtime, db.engine), spec, node, sealed, context)
+
+
+def _condition_answer(spec, params: dict, cond_ctx: dict) -> dict:
+    """``{"result"}``; a group adds ``output``, its trace with every inner verdict."""
+    explain = getattr(spec.module, "explain", None)
+    if explain is None:
+        return {"result": bool(spec.module.evaluate(params, cond_ctx))}
+    output = explain(params, cond_ctx)
+    return {"result": bool(output["verdict"]), "output": output}
+
+
+def _split_answer(spec, params: dict, context: dict, body: dict) -> dict:
+    """``{"variant", "subject"}``: the variant a flow's split (``flow_id`` and ``node_id`` of the
+    body, when given) gives this context's client or order; without one, a fresh run's."""
+    salt = f"{body.get('flow_id') or ''}:{body.get('node_id') or 'node'}"
+    return spec.module.choose(params, context, salt=salt, fallback=f"run:{uuid.uuid4().hex}")
 
 
 def _event_problems(event) -> list[dict]:

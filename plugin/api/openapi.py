@@ -16,7 +16,7 @@ from apispec import BasePlugin
 from flask_smorest import Api
 
 from plugin.api.openapi_language import CONTENT_LANGUAGE, with_accept_language
-from plugin.api.openapi_parts import DRY_RUN, TIMESTAMP, _nullable, _obj, _ref
+from plugin.api.openapi_parts import DRY_RUN, GROUP_TRACE, TIMESTAMP, _nullable, _obj, _ref
 from plugin.api.openapi_runs import RUN_HISTORY_PROPERTIES
 from plugin.registry import SCHEMAS_DIR
 
@@ -40,7 +40,14 @@ NODE = _obj(
 )
 EDGE = _obj(
     ["from", "to"],
-    {"from": {"type": "string"}, "to": {"type": "string"}, "branch": {"enum": ["true", "false"]}},
+    {
+        "from": {"type": "string"},
+        "to": {"type": "string"},
+        "branch": {
+            "type": "string",
+            "description": "a condition's true / false (default true); a flow.split's variant key",
+        },
+    },
 )
 FLOW_STATS = _obj(
     ["triggered", "failed", "last_triggered_at"],
@@ -195,11 +202,15 @@ NODE_TYPE = _obj(
     },
 )
 NODE_RESULT = {
-    "description": "conditions answer result, events matches, flow.delay delay_seconds, actions a direct run",
+    "description": "conditions answer result (condition.group adds output: every inner verdict), events "
+    "matches, flow.delay delay_seconds, flow.split variant and subject, actions a direct run",
     "anyOf": [
-        _obj(["result"], {"result": {"type": "boolean"}}),
+        _obj(
+            ["result"], {"result": {"type": "boolean"}, "output": {"$ref": "#/components/schemas/GroupTrace"}}
+        ),
         _obj(["matches"], {"matches": {"type": "boolean"}}),
         _obj(["delay_seconds"], {"delay_seconds": {"type": "integer"}}),
+        _obj(["variant", "subject"], {"variant": {"type": "string"}, "subject": {"type": "string"}}),
         _obj(
             ["run_id", "status", "output", "error"],
             {
@@ -283,6 +294,7 @@ SCHEMAS: dict[str, dict] = {
     "NodeSchema": {"type": "object", "description": "JSON Schema (draft 2020-12) of a node's params"},
     "NodeList": _obj(["nodes"], {"nodes": {"type": "array", "items": _ref("NodeType")}}),
     "NodeResult": NODE_RESULT,
+    "GroupTrace": GROUP_TRACE,
     "Node": NODE,
     "Edge": EDGE,
     "FlowStats": FLOW_STATS,

@@ -43,3 +43,28 @@ DRY_RUN = _obj(
         "context": {"type": "object"},
     },
 )
+
+
+GROUP_TRACE = {
+    "type": "object",
+    "description": "A condition.group's verdict with each inner one (nested groups alike): the step's "
+    "output in runs, dry runs and the execute answer",
+    "required": ["verdict", "mode", "items"],
+    "properties": {
+        "verdict": {"type": "boolean"},
+        "mode": {"enum": ["all", "any", "none"]},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "verdict"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "verdict": {"type": "boolean"},
+                    "mode": {"enum": ["all", "any", "none"]},
+                    "items": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        },
+    },
+}

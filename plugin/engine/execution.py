@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from plugin.engine import rollup
 from plugin.engine.calls import Engine, Outcome, busy_outcome, call_action, refused_outcome
 from plugin.engine.context import for_conditions, iso
-from plugin.engine.graph import DONE, Graph, StepView, evaluate
+from plugin.engine.graph import DONE, Graph, StepView, choose, judge
 from plugin.engine.recipients import recipient_of
 from plugin.engine.sendwindow import window_outcome
 from plugin.storage.models import Flow, Run, Step, new_id, utcnow
@@ -42,19 +42,6 @@ def lease(session: Session, run_id: str, seconds: float) -> bool:
     )
     session.commit()
     return result.rowcount == 1
-
-
-def _views(steps: dict[str, Step]) -> dict[str, StepView]:
-    return {
-        nid: StepView(
-            status=s.status,
-            verdict=s.verdict,
-            resume_at=s.resume_at.timestamp() if s.resume_at else None,
-            attempts=s.attempts,
-            state=s.state or {},
-        )
-        for nid, s in steps.items()
-    }
 
 
 def execute_run(session: Session, engine: Engine, run_id: str) -> str | None:
@@ -94,7 +81,7 @@ class _Walk:
     def advance(self):
         """One pass in graph order: True when a node moved (walk again), else False; :data:`LATE`
         when an action's call outlived the wait."""
-        views = _views(self.steps)
+        views = self.graph.views(self.steps)
         for nid in self.graph.order:
             moved = self._node(nid, views)
             if moved is _DECIDED:
@@ -132,10 +119,20 @@ class _Walk:
         return _DECIDED
 
     def _condition(self, nid: str, step: Step):
-        step.verdict = evaluate(self.graph, nid, self.cond_ctx)
+        step.verdict, output = judge(self.graph, nid, self.cond_ctx)
         _finish(step, "succeeded")
-        if step.verdict is False:
+        if output is not None:
+            step.output = output
+        elif step.verdict is False:
             step.output = {"verdict": False}
+        return _DECIDED
+
+    def _flow(self, nid: str, step: Step):
+        if nid not in self.graph.splits:
+            return self._delay(nid, step)
+        view = choose(self.graph, nid, self.context, flow_id=self.run.flow_id, run_id=self.run_id)
+        step.output = view.output
+        _finish(step, view.status)
         return _DECIDED
 
     def _delay(self, nid: str, step: Step):
@@ -171,7 +168,7 @@ class _Walk:
         self.wake_at = min(self.wake_at or float("inf"), at)
 
 
-_BY_KIND = {"event": _Walk._event, "condition": _Walk._condition, "flow": _Walk._delay}
+_BY_KIND = {"event": _Walk._event, "condition": _Walk._condition, "flow": _Walk._flow}
 
 
 def _finish(step: Step, status: str) -> None:

@@ -4,6 +4,7 @@ no cycle, every node reachable, conditions the event can have (SPEC §3.2). Pure
 from __future__ import annotations
 
 from plugin.engine.graph import Graph, kind_of
+from plugin.engine.node_checks import conditions_in, edge_branch_problems
 from plugin.engine.schema_problems import pointer
 from plugin.messages import Tr, msg
 from plugin.registry import Registry
@@ -24,7 +25,8 @@ def graph_problems(nodes: list[dict], edges: list[dict], registry: Registry) -> 
     kinds = {n["id"]: kind_of(n) for n in nodes}
     events = [n for n in nodes if kinds[n["id"]] == "event"]
     problems = _shape_problems(events, kinds, index_of)
-    edge_problems, linked = _edge_problems(edges, index_of, kinds)
+    branches = {n["id"]: _branches(registry, n) for n in nodes}
+    edge_problems, linked = _edge_problems(edges, index_of, kinds, branches)
     problems += edge_problems
     graph = Graph({"nodes": nodes, "edges": linked}, disabled=True)
     cycle = graph.cycle()
@@ -80,8 +82,17 @@ def _shape_problems(events: list[dict], kinds: dict[str, str], index_of: dict[st
     return problems
 
 
+def _branches(registry: Registry, node: dict) -> tuple[tuple[str, ...] | None, bool]:
+    """The branches a node's outgoing edges may name (None: none), and whether they must name
+    one (a split's variant; a condition's default to ``true``)."""
+    spec = registry.get(node["type"])
+    if spec is None:  # an unknown type is its own problem: its edges are not judged
+        return None, False
+    return spec.branches(node.get("params")), hasattr(spec.module, "branches")
+
+
 def _edge_problems(
-    edges: list[dict], index_of: dict[str, int], kinds: dict[str, str]
+    edges: list[dict], index_of: dict[str, int], kinds: dict[str, str], branches: dict
 ) -> tuple[list[Problem], list[dict]]:
     """The problems of every edge, and the edges that link two nodes (the graph's, for its walks)."""
     problems: list[Problem] = []
@@ -89,6 +100,8 @@ def _edge_problems(
     seen: set[tuple] = set()
     for i, edge in enumerate(edges):
         found, links = _one_edge_problems(i, edge, index_of, kinds, seen)
+        if links:
+            found += edge_branch_problems(i, edge, *branches[edge["from"]])
         problems += found
         if links:
             linked.append(edge)
@@ -125,13 +138,6 @@ def _one_edge_problems(
                 "message": msg("edge.into_event", "the event node cannot have incoming edges"),
             }
         )
-    if "branch" in edge and kinds[src] != "condition":
-        problems.append(
-            {
-                "path": pointer("edges", i, "branch"),
-                "message": msg("edge.branch", "only a condition's edges take a branch"),
-            }
-        )
     key = (src, dst, edge.get("branch", "true"))
     if key in seen:
         problems.append(
@@ -147,8 +153,9 @@ def _one_edge_problems(
 def condition_event_problems(nodes: list[dict], event_type: str, registry: Registry) -> list[Problem]:
     """Conditions whose data the event cannot have (SPEC §3.2), e.g. event_data without event.custom."""
     problems: list[Problem] = []
-    for index, node in enumerate(nodes):
-        spec = registry.get(node["type"])
+    inner = ((i, at, t) for i, n in enumerate(nodes) for at, t in conditions_in(n, registry))
+    for index, at, type_id in inner:
+        spec = registry.get(type_id)
         if spec is None or spec.kind != "condition":
             continue
         allowed = spec.module.EVENTS
@@ -156,7 +163,7 @@ def condition_event_problems(nodes: list[dict], event_type: str, registry: Regis
             event = node_title(registry, event_type)
             problems.append(
                 {
-                    "path": pointer("nodes", index, "type"),
+                    "path": pointer("nodes", index, *at),
                     "message": msg(
                         "condition.event",
                         f"{spec.type} cannot be used with the event {event_type} («{event['ru']}»): "

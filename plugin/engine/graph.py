@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 PENDING = ("pending", "running", "waiting", "retrying")
 DONE = ("succeeded", "failed", "skipped", "not_reached")
+EVERY_BRANCH = "\x00every"  # a split's branch when any variant may be taken (reaches_action)
 
 
 @dataclass
@@ -36,6 +37,8 @@ class StepView:
     resume_at: float | None = None  # epoch seconds
     attempts: int = 0
     state: dict = field(default_factory=dict)
+    branch: str | None = None  # a split's chosen variant: the one branch its edges follow
+    output: dict | None = None  # what the step records, when decided in memory (a group's trace)
 
 
 def kind_of(node: dict) -> str:
@@ -100,6 +103,12 @@ class Graph:
         self.order = self._topological_order()
         self.event_id = next((nid for nid in self.order if self.kind[nid] == "event"), None)
         self.registry = registry
+        # the nodes that pick one branch of their edges (flow.split): known by their module's ``choose``
+        self.splits = frozenset(
+            nid
+            for nid, n in self.nodes.items()
+            if self.kind[nid] == "flow" and registry is not None and _chooses(registry, n["type"])
+        )
         self.settings: dict = definition.get("settings") or {}  # SPEC §11 flow settings
         self.chain = self._as_chain() if registry is not None else None
 
@@ -205,7 +214,29 @@ class Graph:
             return step.status == "succeeded" and step.verdict is (branch != "false")
         if kind == "action":
             return step.status in ("succeeded", "skipped")
+        if src in self.splits:  # only the edge of the chosen variant (none when none is recorded)
+            return step.status == "succeeded" and (step.branch == branch or step.branch == EVERY_BRANCH)
         return step.status == "succeeded"
+
+    def views(self, steps: dict) -> dict[str, StepView]:
+        """The walker's views of stored steps by node id (rows or ORM objects of the steps table)."""
+        return {
+            nid: StepView(
+                status=s.status,
+                verdict=s.verdict,
+                resume_at=s.resume_at.timestamp() if s.resume_at else None,
+                attempts=s.attempts,
+                state=s.state or {},
+                branch=self.branch_of(nid, s.output),
+            )
+            for nid, s in steps.items()
+        }
+
+    def branch_of(self, node_id: str, output) -> str | None:
+        """The branch a stored step of ``node_id`` took (a split's ``output.variant``), or None."""
+        if node_id in self.splits and isinstance(output, dict):
+            return output.get("variant")
+        return None
 
     def activation(self, node_id: str, steps: dict[str, StepView]) -> bool | None:
         """True: the node runs; False: it is not reached; None: not decided yet."""
@@ -248,8 +279,15 @@ class Graph:
             if kind == "action":
                 return True
             verdict = evaluate(self, nid, cond_ctx) if kind == "condition" else None
-            steps[nid] = StepView(status="succeeded", verdict=verdict)
+            # any variant of a split: a run is made whichever it takes (a control group's too)
+            branch = EVERY_BRANCH if nid in self.splits else None
+            steps[nid] = StepView(status="succeeded", verdict=verdict, branch=branch)
         return False
+
+
+def _chooses(registry: Registry, type_id: str) -> bool:
+    spec = registry.get(type_id)
+    return spec is not None and hasattr(spec.module, "choose")
 
 
 def evaluate(graph: Graph, node_id: str, cond_ctx: dict) -> bool:
@@ -261,3 +299,32 @@ def evaluate(graph: Graph, node_id: str, cond_ctx: dict) -> bool:
     except Exception:  # a condition bug must not stop the run: it is a False verdict, logged
         log.exception("condition %s failed to evaluate", node["type"])
         return False
+
+
+def judge(graph: Graph, node_id: str, cond_ctx: dict) -> tuple[bool, dict | None]:
+    """A condition node's verdict and what its step records: a group's trace (its module's
+    ``explain``: every inner verdict), else None. A condition that raises is a False verdict, logged."""
+    node = graph.nodes[node_id]
+    explain = getattr(graph.spec(node_id).module, "explain", None)
+    if explain is None:
+        return evaluate(graph, node_id, cond_ctx), None
+    try:
+        output = explain(node.get("params") or {}, cond_ctx)
+    except Exception:  # a condition bug must not stop the run: it is a False verdict, logged
+        log.exception("condition %s failed to evaluate", node["type"])
+        return False, {"verdict": False}
+    return bool(output["verdict"]), output
+
+
+def choose(graph: Graph, node_id: str, context: dict, *, flow_id: str | None, run_id: str) -> StepView:
+    """A split's decided step: the variant of this context's subject, the same whenever this
+    split (flow id + node id) meets it, with ``run:<id>`` as the subject when there is none."""
+    node = graph.nodes[node_id]
+    try:
+        output = graph.spec(node_id).module.choose(
+            node.get("params") or {}, context, salt=f"{flow_id or ''}:{node_id}", fallback=f"run:{run_id}"
+        )
+    except Exception as exc:  # params the validator would refuse: the step fails, no branch is taken
+        log.exception("split %s could not choose a variant", node_id)
+        return StepView(status="failed", output={"error": f"{type(exc).__name__}: {exc}"})
+    return StepView(status="succeeded", branch=output["variant"], output=output)

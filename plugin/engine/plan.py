@@ -15,7 +15,7 @@ from plugin.engine.calls import Engine, refused_outcome
 from plugin.engine.context import for_conditions
 from plugin.engine.dispatch import days_key, is_days_trigger
 from plugin.engine.frequency import reason, subject_of
-from plugin.engine.graph import Graph, StepView, evaluate
+from plugin.engine.graph import Graph, StepView, choose, judge
 from plugin.engine.recipients import recipient_of
 from plugin.engine.settle import runnable_now
 from plugin.storage.models import new_id, utcnow
@@ -51,8 +51,8 @@ class Plan:
         if days and not graph.reaches_action(context, cond_ctx=cond_ctx):  # others: checked
             self.quiet.append(_quiet_row(event, info, definition, spec, context, self.now))
             return
-        views, actions = first_wave(graph, context, self.now)
         run_id = new_id()
+        views, actions = first_wave(graph, context, self.now, flow_id=info["id"], run_id=run_id)
         rule = graph.settings.get("frequency")
         subject = subject_of(rule, context) if rule else None
         if subject is not None:
@@ -131,8 +131,11 @@ class Plan:
         return [r["dedupe_key"] for r in self.runs] + [r["dedupe_key"] for r in self.quiet]
 
 
-def first_wave(graph: Graph, context: dict, now) -> tuple[dict[str, StepView], list[str]]:
-    """Decide event and conditions in memory; return their steps and the actions reached first."""
+def first_wave(
+    graph: Graph, context: dict, now, *, flow_id: str | None = None, run_id: str = ""
+) -> tuple[dict[str, StepView], list[str]]:
+    """Decide event, conditions and splits in memory (a split is a function of the context, its
+    flow and node ids, like a condition); return their steps and the actions reached first."""
     views: dict[str, StepView] = {}
     actions: list[str] = []
     cond_ctx = for_conditions(context, now)
@@ -146,10 +149,13 @@ def first_wave(graph: Graph, context: dict, now) -> tuple[dict[str, StepView], l
         if kind == "event":
             views[nid] = StepView(status="succeeded")
         elif kind == "condition":
-            views[nid] = StepView(status="succeeded", verdict=evaluate(graph, nid, cond_ctx))
+            verdict, output = judge(graph, nid, cond_ctx)
+            views[nid] = StepView(status="succeeded", verdict=verdict, output=output)
         elif kind == "action":
             views[nid] = StepView(status="running", attempts=1)
             actions.append(nid)
+        elif nid in graph.splits:
+            views[nid] = choose(graph, nid, context, flow_id=flow_id, run_id=run_id)
         # a delay stays undecided: the step-by-step path starts its wait
     return views, actions
 
@@ -240,7 +246,11 @@ def _step_row(run_id: str, graph: Graph, nid: str, view: StepView, held: dict | 
         "state": outcome.state if outcome else {},
         "started_at": now,
         "finished_at": None if view.status == "running" else now,
-        "output": {"verdict": False} if view.verdict is False else None,
+        "output": view.output
+        if view.output is not None
+        else {"verdict": False}
+        if view.verdict is False
+        else None,
         "error": outcome.error if outcome else None,
         "resume_at": resume_at,
     }

@@ -103,7 +103,7 @@ class _Resumed:
 
     def add(self, run, graph: Graph, steps: dict) -> None:
         due, later, other = self._retries(graph, steps)
-        views = {nid: StepView(status=st.status, verdict=st.verdict) for nid, st in steps.items()}
+        views = graph.views(steps)
         if other or not (due or later) or runnable_now(graph, views, {}):
             self.step_path.append(run.id)
             return

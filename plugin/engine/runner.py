@@ -16,7 +16,7 @@ from typing import Any
 
 from plugin.engine import templating
 from plugin.engine.context import for_conditions
-from plugin.engine.graph import Graph, StepView, evaluate
+from plugin.engine.graph import Graph, StepView, choose, judge
 from plugin.masking import mask, strings_in
 from plugin.nodes._services import optout
 from plugin.nodes.base import SECRET_PLACEHOLDER, ActionCall, NodeError, Skip
@@ -134,7 +134,7 @@ def dry_run(
             "error": None,
         }
         if runs:
-            steps[nid], outcome = _dry_step(graph, nid, cond_ctx, preview)
+            steps[nid], outcome = _dry_step(graph, nid, cond_ctx, preview, flow_id=flow.get("id"))
         else:
             outcome = {"status": "not_reached"}
         results.append({**entry, **outcome})
@@ -152,15 +152,25 @@ def dry_run(
 
 
 def _dry_step(
-    graph: Graph, nid: str, cond_ctx: dict, preview: Callable[[str], tuple[StepView, dict]]
+    graph: Graph,
+    nid: str,
+    cond_ctx: dict,
+    preview: Callable[[str], tuple[StepView, dict]],
+    *,
+    flow_id: str | None,
 ) -> tuple[StepView, dict]:
-    """One node of a dry run that runs: its step, and what the dry run shows of it."""
+    """One node of a dry run that runs: its step, and what the dry run shows of it (a group's
+    every inner verdict, a split's variant: the one a real run of this flow would take)."""
     kind = graph.kind[nid]
     if kind == "event":
         return StepView(status="succeeded"), {"status": "succeeded"}
     if kind == "condition":
-        verdict = evaluate(graph, nid, cond_ctx)
-        return StepView(status="succeeded", verdict=verdict), {"status": "succeeded", "verdict": verdict}
+        verdict, output = judge(graph, nid, cond_ctx)
+        shown = {"status": "succeeded", "verdict": verdict}
+        return StepView(status="succeeded", verdict=verdict), {**shown, "output": output} if output else shown
+    if nid in graph.splits:
+        view = choose(graph, nid, cond_ctx, flow_id=flow_id, run_id="dry-run")
+        return view, {"status": view.status, "output": view.output}
     if kind == "flow":
         seconds = graph.spec(nid).module.delay_seconds(graph.nodes[nid].get("params") or {})
         return StepView(status="succeeded"), {"status": "would_wait", "output": {"delay_seconds": seconds}}

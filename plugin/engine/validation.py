@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from plugin.engine import sendwindow, templating
+from plugin.engine import node_checks, sendwindow, templating
 from plugin.engine.flow_checks import condition_event_problems, graph_problems, kinds_of, no_node, node_title
 from plugin.engine.schema_problems import field_name, pointer, schema_problems, without_secrets
 from plugin.messages import msg
@@ -120,7 +120,10 @@ def _node_problems(nodes: list[dict], registry: Registry, *, skip: set[int] = fr
                     ),
                 }
             )
-        problems += _param_problems(spec, node["params"], index)
+        found = _param_problems(spec, node["params"], index)
+        if not found:  # what the schema cannot say, once the params have the schema's shape
+            found = node_checks.param_problems(spec, node["params"], ("nodes", index, "params"), registry)
+        problems += found
     return problems
 
 

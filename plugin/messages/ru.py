@@ -9,6 +9,7 @@ from typing import Any
 from plugin.messages.core import plural_ru
 from plugin.messages.ru_api import CATALOGUE as API
 from plugin.messages.ru_api2 import CATALOGUE as API2
+from plugin.messages.ru_branches import CATALOGUE as BRANCHES
 from plugin.messages.ru_schema import CATALOGUE as SCHEMA
 
 
@@ -56,7 +57,6 @@ FLOW: dict[str, Any] = {
     "edge.no_node": _edge_no_node,
     "edge.self": lambda a: "Связь не может соединять узел с самим собой",
     "edge.into_event": lambda a: "В событие не могут входить связи: событие — начало сценария",
-    "edge.branch": lambda a: "Ветку («да» или «нет») задают только у связи, которая выходит из условия",
     "edge.duplicate": lambda a: "Такая связь уже есть",
     "node.duplicate_id": lambda a: f"Код узла «{a['id']}» повторяется: у каждого узла он свой",
     "node.unknown_type": lambda a: f"Неизвестный тип узла «{a['type']}»",
@@ -137,7 +137,7 @@ PROBLEMS: dict[str, Any] = {
     "problems.any.dry_run": lambda a: f"В запросе тестового запуска {_errors(a['count'])}",
 }
 
-CATALOGUE: dict[str, Any] = {**SCHEMA, **FLOW, **TEMPLATE, **PROBLEMS, **API, **API2}
+CATALOGUE: dict[str, Any] = {**SCHEMA, **FLOW, **TEMPLATE, **PROBLEMS, **API, **API2, **BRANCHES}
 
 
 def say(code: str, args: dict[str, Any]) -> str | None:

@@ -40,6 +40,7 @@ NODE_TYPES = {
         "condition.event_data",
         "condition.order_field",  # SPEC §11
         "condition.client_field",
+        "condition.group",  # SPEC §11 journeys
     ],
     "action": [
         "action.slack",
@@ -49,7 +50,7 @@ NODE_TYPES = {
         "action.crm_task",
         "action.telegram",
     ],
-    "flow": ["flow.delay"],
+    "flow": ["flow.delay", "flow.split"],
 }
 VARIABLES = [
     "visit_id",
@@ -89,12 +90,12 @@ VARIABLES = [
 # -- catalog -----------------------------------------------------------------------------------
 
 
-def test_catalog_lists_all_30_node_types_with_schemas_and_titles(client):
+def test_catalog_lists_all_32_node_types_with_schemas_and_titles(client):
     resp = client.get("/api/v1/nodes")
     assert resp.status_code == 200
     nodes = resp.get_json()["nodes"]
-    assert len(nodes) == 30
-    assert Counter(n["kind"] for n in nodes) == {"event": 6, "condition": 17, "action": 6, "flow": 1}
+    assert len(nodes) == 32
+    assert Counter(n["kind"] for n in nodes) == {"event": 6, "condition": 18, "action": 6, "flow": 2}
     assert {n["type"] for n in nodes} == {t for types in NODE_TYPES.values() for t in types}
     for node in nodes:
         assert node["type"].split(".")[0] == node["kind"]
@@ -145,11 +146,12 @@ def test_a_type_not_in_the_spec_order_follows_the_listed_ones_of_its_kind():
         "condition.aaa": replace(live["condition.visit_city"], type="condition.aaa"),
     }
     types = [n.type for n in Registry({**extra, **live.nodes}).catalog()]
-    assert types.index("condition.client_field") + 1 == types.index("condition.aaa")
+    assert types.index("condition.group") + 1 == types.index("condition.aaa")
     assert types.index("condition.aaa") + 1 == types.index("condition.zzz")
     assert types.index("condition.zzz") + 1 == types.index("action.slack")
     assert types.index("action.telegram") + 1 == types.index("action.aaa")
     assert types.index("action.aaa") + 1 == types.index("flow.delay")
+    assert types.index("flow.delay") + 1 == types.index("flow.split")
     assert [t for t in types if t not in extra] == [n.type for n in live.catalog()]
 
 

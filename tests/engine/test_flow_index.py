@@ -87,7 +87,11 @@ def _text_params(draw, *, ips=False) -> dict:
 
 
 @st.composite
-def conditions(draw, event_type: str) -> dict:
+def conditions(draw, event_type: str, depth: int = 1) -> dict:
+    if depth <= 3 and draw(st.integers(0, 7)) == 0:  # a group of conditions (never indexed: exact)
+        inner = draw(st.lists(conditions(event_type, depth + 1), min_size=1, max_size=3))
+        mode = draw(st.sampled_from(["all", "any", "none", "bogus"]))
+        return {"type": "condition.group", "params": {"mode": mode, "conditions": inner}}
     kinds = ["visit_city", "visit_utm", "visit_ip", "visit_roistat_param", "client_orders_count"]
     if event_type != "event.visit_created" and event_type != "event.custom":
         kinds += ["order_price", "order_price", "order_status", "order_status", "order_created_age"]
@@ -164,7 +168,7 @@ def flows(draw, i: int) -> dict:
     ]
     shape = draw(
         st.sampled_from(
-            ["chain", "chain", "chain", "delay", "false_branch", "parallel", "dead_end", "disabled"]
+            ["chain", "chain", "chain", "delay", "false_branch", "parallel", "dead_end", "disabled", "split"]
         )
     )
     path = ["start"] + [c["id"] for c in conds] + ["A"]
@@ -188,6 +192,14 @@ def flows(draw, i: int) -> dict:
         edges = edges[:-1]
     elif shape == "disabled" and conds:
         conds[0]["disabled"] = True
+    elif shape == "split":  # event → split: variant A the path, B an action or nothing (a control group)
+        variants = [{"key": "A", "weight": 1}, {"key": "B", "weight": 1}]
+        nodes.append({"id": "s", "type": "flow.split", "params": {"variants": variants}})
+        edges[0] = {"from": "s", "to": path[1], "branch": "A"}
+        edges.insert(0, {"from": "start", "to": "s"})
+        if draw(st.booleans()):
+            nodes.append({"id": "B", "type": "action.webhook", "params": {"url": "https://h.example/b"}})
+            edges.append({"from": "s", "to": "B", "branch": "B"})
     return {"nodes": nodes, "edges": edges}
 
 

@@ -28,6 +28,7 @@ VALIDATOR_MODULES = [
     "plugin/engine/templating.py",
     "plugin/engine/sendwindow.py",
     "plugin/engine/alerts.py",  # settings.alert: checked against the stored connections on save
+    "plugin/engine/node_checks.py",  # condition groups' inner conditions, split variants, branches
 ]
 ASSERTIONS = {
     "type", "enum", "const", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
@@ -188,6 +189,26 @@ FLOW_CASES = {
         "edges": [{"from": "start", "to": "a"}, {"from": "a", "to": "b"}, {"from": "b", "to": "a"}],
     },
     "condition the event cannot have": flow(node("ev", "condition.event_data", path="a", operator="is_empty"), slack()),
+    "group inside": flow(
+        node("g", "condition.group", mode="any", conditions=[
+            {"type": "condition.order_price", "params": {"operator": "gt", "value": "много"}},
+            {"type": "condition.nothing", "params": {}},
+            {"type": "condition.event_data", "params": {"path": "a", "operator": "is_empty"}},
+            {"type": "condition.group", "params": {"mode": "all", "conditions": [{"type": "condition.group", "params": {
+                "mode": "all", "conditions": [{"type": "condition.group", "params": {"mode": "all", "conditions": []}}],
+            }}]}},
+        ]),
+        slack(),
+        edges=[{"from": "start", "to": "g"}, {"from": "g", "to": "hook", "branch": "maybe"}],
+    ),
+    "split": flow(
+        node("ab", "flow.split", variants=[{"key": "A", "weight": 1}, {"key": "A", "weight": 1}]),
+        slack("a"), slack("b"), slack("c"),
+        edges=[
+            {"from": "start", "to": "ab"}, {"from": "ab", "to": "a"}, {"from": "ab", "to": "b", "branch": "Z"},
+            {"from": "ab", "to": "c", "branch": "A"}, {"from": "c", "to": "a", "branch": "A"},
+        ],
+    ),
 }  # fmt: skip
 ENABLING_CASES = {"secret not imported": flow(slack(webhook_url="********"))}
 PRESET_CASES = {

@@ -15,7 +15,17 @@ from plugin.engine.variables import VARIABLE_NAMES
 
 FORMATS = Draft202012Validator.FORMAT_CHECKER
 ESCAPES = {"text", "html", "slack", "telegram", "sms"}
-WIDGETS = {"textarea", "html", "password", "status-list", "headers", "hidden", "connection"}
+WIDGETS = {
+    "textarea",
+    "html",
+    "password",
+    "status-list",
+    "headers",
+    "hidden",
+    "connection",
+    "conditions",
+    "variants",
+}
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 ROISTAT_VARIABLE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
@@ -74,6 +84,9 @@ SPEC_PARAMS: dict[str, tuple[set[str], set[str]]] = {
     ),
     "action.telegram": ({"bot_token", "chat_id", "text", "base_url"}, {"bot_token", "chat_id", "text"}),
     "flow.delay": ({"amount", "unit"}, {"amount", "unit"}),
+    # SPEC §11 journey nodes
+    "condition.group": ({"mode", "conditions"}, {"mode", "conditions"}),
+    "flow.split": ({"variants", "sticky"}, {"variants"}),
 }
 SECRETS = {
     "action.slack": {"webhook_url"},
@@ -118,14 +131,14 @@ module_files = pytest.mark.parametrize("path", MODULE_FILES, ids=type_of)
 # ---------------------------------------------------------------- the registry as a whole
 
 
-def test_the_spec_node_set_has_30_types():
+def test_the_spec_node_set_has_32_types():
     kinds = [t.split(".")[0] for t in SPEC_PARAMS]
-    assert len(SPEC_PARAMS) == 30
+    assert len(SPEC_PARAMS) == 32
     assert (kinds.count("event"), kinds.count("condition"), kinds.count("action"), kinds.count("flow")) == (
         6,
-        17,
+        18,
         6,
-        1,
+        2,
     )
 
 
@@ -133,7 +146,7 @@ def test_every_spec_type_has_a_schema_and_every_schema_is_a_spec_type():
     assert {type_of(p) for p in SCHEMA_FILES} == set(SPEC_PARAMS)
 
 
-def test_registry_discovers_all_30_nodes_without_problems():
+def test_registry_discovers_all_32_nodes_without_problems():
     nodes, problems = registry._discover()
     pending = [
         p
@@ -145,10 +158,10 @@ def test_registry_discovers_all_30_nodes_without_problems():
         pytest.skip("action modules not written yet: " + "; ".join(pending))
     assert set(nodes) == set(SPEC_PARAMS)
     counts = {kind: sum(n.kind == kind for n in nodes.values()) for kind in registry.KIND_DIRS}
-    assert counts == {"event": 6, "condition": 17, "action": 6, "flow": 1}
+    assert counts == {"event": 6, "condition": 18, "action": 6, "flow": 2}
     registry.get_registry.cache_clear()
     try:
-        assert len(registry.get_registry()) == 30
+        assert len(registry.get_registry()) == 32
         assert registry.schema_problems(registry.get_registry()) == []
     finally:
         registry.get_registry.cache_clear()
@@ -329,6 +342,18 @@ REJECTED = [
     ("flow.delay", {"amount": 0, "unit": "minutes"}, "at least 1"),
     ("flow.delay", {"amount": 100001, "unit": "minutes"}, "at most 100000"),
     ("flow.delay", {"amount": 1, "unit": "weeks"}, "unit"),
+    ("flow.split", {"variants": [{"key": "A", "weight": 100}]}, "at least 2 variants"),
+    ("flow.split", {"variants": [{"key": str(i), "weight": 1} for i in range(6)]}, "at most 5 variants"),
+    ("flow.split", {"variants": [{"key": "A", "weight": 0}, {"key": "B", "weight": 1}]}, "weights > 0"),
+    ("flow.split", {"variants": [{"key": " A", "weight": 1}, {"key": "B", "weight": 1}]}, "trimmed keys"),
+    ("flow.split", {"variants": [{"key": "A", "weight": 1}, {"key": "B", "weight": 1}], "sticky": "x"}, ""),
+    ("condition.group", {"mode": "all", "conditions": []}, "at least one condition"),
+    ("condition.group", {"mode": "most", "conditions": [{"type": "condition.visit_city", "params": {}}]}, ""),
+    (
+        "condition.group",
+        {"mode": "all", "conditions": [{"type": "action.slack", "params": {}}]},
+        "conditions",
+    ),
     ("event.order_days_since_created", {"days": 3651}, "days ≤ 3650"),
     ("event.order_days_since_paid", {"days": -1}, "days ≥ 0"),
     ("event.order_days_since_paid", {"days": 1, "catch_up_hours": 8761}, "catch-up ≤ a year"),
@@ -390,6 +415,8 @@ def test_module_has_a_schema_and_its_kind_hooks(path):
     kind = KIND_OF_DIR[path.parent.name]
     for hook in registry.KIND_HOOKS[kind]:
         assert hasattr(module, hook), hook
+    one_of = registry.KIND_ONE_OF.get(kind, ())
+    assert not one_of or any(hasattr(module, hook) for hook in one_of), one_of
     doc = (module.__doc__ or "").strip()
     assert doc and "\n" not in doc, "a one-line module docstring"
 

@@ -138,6 +138,34 @@ export function createsCycle(edges, source, target) {
   return false;
 }
 
+export const SPLIT_TYPE = 'flow.split';
+
+/** A split's variant keys, in order (its outgoing edges' branches). */
+export function variantKeys(node) {
+  const variants = node?.data?.params?.variants;
+  return Array.isArray(variants) ? variants.map((v) => v?.key).filter((k) => typeof k === 'string' && k) : [];
+}
+
+/** The variant a new edge from split `src` takes: the first without an edge yet (else the first). */
+export function nextVariant(src, edges) {
+  const keys = variantKeys(src);
+  const used = new Set(edges.filter((e) => e.source === src.id).map((e) => e.data?.branch));
+  return keys.find((k) => !used.has(k)) ?? keys[0];
+}
+
+/** The edges of split `id` after its variant keys changed from `before` to `after` (by position). */
+export function renameVariantEdges(edges, id, before, after) {
+  const renamed = {};
+  before.forEach((key, i) => {
+    if (after[i] !== undefined && after[i] !== key && !after.includes(key)) renamed[key] = after[i];
+  });
+  if (!Object.keys(renamed).length) return edges;
+  return edges.map((e) => {
+    const to = e.source === id ? renamed[e.data?.branch] : undefined;
+    return to === undefined ? e : { ...e, id: edgeId(e.source, e.target, to), data: { ...e.data, branch: to } };
+  });
+}
+
 /** The edge React Flow should add for a connection, or null when the connection is not allowed. */
 export function connectionToEdge(nodes, edges, conn) {
   const { source, target } = conn;
@@ -146,6 +174,11 @@ export function connectionToEdge(nodes, edges, conn) {
   if (!src || !dst) return null;
   if (kindOf(dst.data.type) === 'event') return null;
   if (createsCycle(edges, source, target)) return null;
+  if (src.data.type === SPLIT_TYPE) {
+    const branch = conn.branch ?? nextVariant(src, edges);
+    if (edges.some((e) => e.source === source && e.target === target && e.data?.branch === branch)) return null;
+    return { id: edgeId(source, target, branch), source, target, data: branch ? { branch } : {} };
+  }
   const isCondition = kindOf(src.data.type) === 'condition';
   const branch = isCondition ? (conn.sourceHandle === 'false' ? 'false' : 'true') : undefined;
   if (edges.some((e) => e.source === source && e.target === target && (e.data?.branch ?? (isCondition ? e.sourceHandle : undefined)) === branch)) {

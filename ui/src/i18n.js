@@ -17,6 +17,7 @@ import { historyMessages } from './i18n/history.js';
 import { listMessages } from './i18n/lists.js';
 import { versionMessages } from './i18n/versions.js';
 import { statsMessages } from './i18n/stats.js';
+import { journeyMessages } from './i18n/journeys.js';
 
 export const LANGS = ['ru', 'en'];
 export const DEFAULT_LANG = 'ru';
@@ -37,6 +38,7 @@ export const messages = {
   ...listMessages,
   ...versionMessages,
   ...statsMessages,
+  ...journeyMessages,
 };
 
 /** rjsf's translateString for `lang`. */

@@ -57,6 +57,8 @@ function propertyUi(prop, lang) {
   }
   const widget = prop['x-widget'];
   if (widget === 'headers') ui['ui:field'] = 'headers';
+  else if (widget === 'conditions') ui['ui:field'] = 'conditions';
+  else if (widget === 'variants') ui['ui:field'] = 'variants';
   else if (widget === 'hidden') ui['ui:field'] = 'hidden';
   else if (prop['x-secret']) ui['ui:widget'] = 'secret';
   else if (widget === 'html') ui['ui:widget'] = 'html';

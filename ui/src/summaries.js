@@ -85,12 +85,24 @@ function actionSummary(type, p, lang) {
   return null;
 }
 
+/** «любое из 2», «A 50 % · B 50 %»: a condition group's and an A/B split's cards. */
+function journeySummary(type, p, lang) {
+  if (type === 'condition.group') {
+    const n = Array.isArray(p.conditions) ? p.conditions.length : 0;
+    return translate(lang, `group.summary.${['all', 'any', 'none'].includes(p.mode) ? p.mode : 'all'}`, { n });
+  }
+  const variants = Array.isArray(p.variants) ? p.variants : [];
+  const sum = variants.reduce((a, v) => a + (Number(v?.weight) > 0 ? Number(v.weight) : 0), 0);
+  return variants.map((v) => `${v?.key ?? '?'} ${sum ? Math.round(((Number(v?.weight) || 0) / sum) * 100) : 0} %`).join(' · ');
+}
+
 /** The card's summary of a node of type `def` with `params`, in `lang`. */
 export function nodeSummary(def, params, lang) {
   if (!def) return '';
   const p = params && typeof params === 'object' ? params : {};
   let s = null;
-  if (def.kind === 'condition' || def.type.startsWith('condition.')) s = 'operator' in p ? conditionSummary(def, p, lang) : null;
+  if (def.type === 'condition.group' || def.type === 'flow.split') s = journeySummary(def.type, p, lang);
+  else if (def.kind === 'condition' || def.type.startsWith('condition.')) s = 'operator' in p ? conditionSummary(def, p, lang) : null;
   else if (def.type.startsWith('event.')) s = eventSummary(def.type, p, lang);
   else s = actionSummary(def.type, p, lang);
   if (s === null || s === undefined) s = paramsSummary(def.schema, p, lang);

@@ -1,10 +1,10 @@
 // «Связи» in the node panel: the selected node's outgoing connections, editable without a mouse.
 import { useId, useState } from 'react';
 import { useCatalog } from '../catalog.js';
-import { connectionToEdge, kindOf } from '../flowDoc.js';
+import { SPLIT_TYPE, connectionToEdge, kindOf, nextVariant, variantKeys } from '../flowDoc.js';
 import { pick, useI18n } from '../i18n.js';
 
-export function Connections({ node, nodes, edges, onAdd, onRemove }) {
+export function Connections({ node, nodes, edges, onAdd, onRemove, onBranch }) {
   const { t, lang } = useI18n();
   const { byType } = useCatalog();
   const [target, setTarget] = useState('');
@@ -12,16 +12,17 @@ export function Connections({ node, nodes, edges, onAdd, onRemove }) {
   const targetId = useId();
   const branchId = useId();
   const isCondition = kindOf(node.data.type) === 'condition';
+  const keys = node.data.type === SPLIT_TYPE ? variantKeys(node) : null;
   const title = (id) => {
     const n = nodes.find((x) => x.id === id);
     return n ? `${pick(byType[n.data.type]?.title, lang) || n.data.type} (${n.id})` : id;
   };
   const outgoing = edges.filter((e) => e.source === node.id);
-  const candidates = nodes.filter(
-    (n) => n.id !== node.id && connectionToEdge(nodes, edges, { source: node.id, target: n.id, sourceHandle: isCondition ? branch : undefined }),
-  );
+  const variant = keys ? (keys.includes(branch) ? branch : nextVariant(node, edges)) : undefined;
+  const conn = (to) => ({ source: node.id, target: to, sourceHandle: isCondition ? branch : undefined, branch: variant });
+  const candidates = nodes.filter((n) => n.id !== node.id && connectionToEdge(nodes, edges, conn(n.id)));
   const add = () => {
-    const edge = connectionToEdge(nodes, edges, { source: node.id, target, sourceHandle: isCondition ? branch : undefined });
+    const edge = connectionToEdge(nodes, edges, conn(target));
     if (edge) onAdd(edge);
     setTarget('');
   };
@@ -37,7 +38,24 @@ export function Connections({ node, nodes, edges, onAdd, onRemove }) {
           {outgoing.map((e) => (
             <li key={e.id}>
               <span>
-                {isCondition && <span className={`badge badge-branch-${branchOf(e)}`}>{t(`node.${branchOf(e)}`)}</span>} → {title(e.target)}
+                {isCondition && <span className={`badge badge-branch-${branchOf(e)}`}>{t(`node.${branchOf(e)}`)}</span>}
+                {keys && (
+                  <select
+                    className="input input-sm conn-variant"
+                    aria-label={`${t('split.branch')}: ${title(e.target)}`}
+                    value={e.data?.branch ?? ''}
+                    onChange={(ev) => onBranch?.(e.id, ev.target.value)}
+                    data-testid={`conn-variant-${e.target}`}
+                  >
+                    {!keys.includes(e.data?.branch) && <option value={e.data?.branch ?? ''}>{e.data?.branch ?? '—'}</option>}
+                    {keys.map((k) => (
+                      <option key={k} value={k}>
+                        {k}
+                      </option>
+                    ))}
+                  </select>
+                )}{' '}
+                → {title(e.target)}
               </span>
               <button
                 type="button"
@@ -54,6 +72,18 @@ export function Connections({ node, nodes, edges, onAdd, onRemove }) {
       )}
       {candidates.length > 0 && (
         <div className="conn-add">
+          {keys && (
+            <>
+              <label htmlFor={branchId} className="visually-hidden">{t('split.branch')}</label>
+              <select id={branchId} className="input input-sm conn-branch" value={variant ?? ''} onChange={(e) => setBranch(e.target.value)} data-testid="conn-branch">
+                {keys.map((k) => (
+                  <option key={k} value={k}>
+                    {k}
+                  </option>
+                ))}
+              </select>
+            </>
+          )}
           {isCondition && (
             <>
               <label htmlFor={branchId} className="visually-hidden">{t('conn.branch')}</label>
@@ -77,6 +107,11 @@ export function Connections({ node, nodes, edges, onAdd, onRemove }) {
           </button>
         </div>
       )}
+      {keys && keys.filter((k) => !outgoing.some((e) => e.data?.branch === k)).map((k) => (
+        <p key={k} className="muted small" data-testid={`variant-control-${k}`}>
+          {k}: {t('split.noEdge')}
+        </p>
+      ))}
     </section>
   );
 }

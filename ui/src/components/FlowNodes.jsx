@@ -41,7 +41,13 @@ function NodeCard({ id, data, selected, kind }) {
         <span className="fnode-kind">{t(`kind.${kind}`)}</span>
         {step && (
           <span className={`badge badge-${step.status}`} data-testid={`step-badge-${id}`}>
-            {step.verdict === true ? t('node.true') : step.verdict === false ? t('node.false') : statusLabel(lang, step.status)}
+            {step.verdict === true
+              ? t('node.true')
+              : step.verdict === false
+                ? t('node.false')
+                : step.output?.variant !== undefined
+                  ? `${t('split.key')} ${step.output.variant}`
+                  : statusLabel(lang, step.status)}
           </span>
         )}
         {hasError && <span className="fnode-error-mark" aria-hidden="true">!</span>}

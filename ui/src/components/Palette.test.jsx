@@ -55,9 +55,9 @@ describe('palette order', () => {
       'condition.visit_domain', 'condition.visit_landing_page', 'condition.visit_marker', 'condition.visit_utm',
       'condition.visit_roistat_param', 'condition.client_orders_count', 'condition.order_status',
       'condition.order_created_age', 'condition.order_paid_age', 'condition.order_price', 'condition.event_data',
-      'condition.order_field', 'condition.client_field',
+      'condition.order_field', 'condition.client_field', 'condition.group',
     ]);
     expect(g.action.map((n) => n.type)).toEqual(['action.slack', 'action.webhook', 'action.sms', 'action.email', 'action.crm_task', 'action.telegram']);
-    expect(g.flow.map((n) => n.type)).toEqual(['flow.delay']);
+    expect(g.flow.map((n) => n.type)).toEqual(['flow.delay', 'flow.split']);
   });
 });

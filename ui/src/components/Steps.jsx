@@ -33,6 +33,12 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
                 {t('step.verdict', { value: s.verdict ? t('common.yes') : t('common.no') })}
               </div>
             )}
+            {typeof s.output?.variant === 'string' && (
+              <div className="step-verdict" data-testid={`step-variant-${s.node_id}`}>
+                {t('split.key')}: {s.output.variant}
+              </div>
+            )}
+            {Array.isArray(s.output?.items) && <GroupTrace items={s.output.items} testid={`step-items-${s.node_id}`} />}
             {showAttempts && s.attempts > 0 && (
               <div className="muted small">{t('runs.attempts', { count: s.attempts })}</div>
             )}
@@ -71,6 +77,22 @@ export function StepList({ steps, nodeTypes = {}, onSelectNode, showAttempts }) 
         );
       })}
     </ol>
+  );
+}
+
+/** A condition group's inner verdicts, nested groups as nested lists. */
+function GroupTrace({ items, testid }) {
+  const { t, lang } = useI18n();
+  const { byType } = useCatalog();
+  return (
+    <ul className="group-trace" data-testid={testid}>
+      {items.map((item, i) => (
+        <li key={i} className={`verdict-${item.verdict}`}>
+          {byType[item.type] ? pick(byType[item.type].title, lang) : item.type}: {item.verdict ? t('common.yes') : t('common.no')}
+          {Array.isArray(item.items) && <GroupTrace items={item.items} />}
+        </li>
+      ))}
+    </ul>
   );
 }
 

@@ -7,6 +7,8 @@ import { HeadersField, HiddenField } from './HeadersField.jsx';
 import { StatusListField, StatusListWidget, toStatusList } from './StatusList.jsx';
 import { VariablePicker } from './VariablePicker.jsx';
 import { ConnectionWidget } from './ConnectionPicker.jsx';
+import { ConditionListField } from './ConditionList.jsx';
+import { VariantsField } from './VariantsField.jsx';
 
 export { toStatusList };
 
@@ -172,7 +174,13 @@ export function HtmlWidget(props) {
   );
 }
 
-export const fields = { statusList: StatusListField, headers: HeadersField, hidden: HiddenField };
+export const fields = {
+  statusList: StatusListField,
+  headers: HeadersField,
+  hidden: HiddenField,
+  conditions: ConditionListField,
+  variants: VariantsField,
+};
 
 export const widgets = {
   secret: SecretWidget,

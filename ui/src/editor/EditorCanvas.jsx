@@ -1,8 +1,9 @@
-// The canvas column: React Flow with the node cards, edges labelled «да»/«нет» or with their server
+// The canvas column: React Flow with the node cards, edges labelled «да»/«нет» (or a split's variant) or with their server
 // error, and the footer with «Сохранить событие и условия как шаблон» / «Сохранить действие как шаблон».
 import { useMemo } from 'react';
 import { Background, Controls, MarkerType, MiniMap, ReactFlow } from '@xyflow/react';
-import { kindOf } from '../flowDoc.js';
+import { SPLIT_TYPE, kindOf } from '../flowDoc.js';
+import { shares } from '../components/VariantsField.jsx';
 import { useI18n } from '../i18n.js';
 import { CanvasContext, nodeTypes } from '../components/FlowNodes.jsx';
 
@@ -11,24 +12,39 @@ export function EditorCanvas(props) {
   const { onDragOver, onDrop, onNodeClick, hasEvent, selectedKind, openPresetDialog, onDragStart } = props;
   const { t } = useI18n();
 
+  // a split's edges are labelled with their variant and its share («A · 50 %»)
+  const variantLabels = useMemo(() => {
+    const out = {};
+    for (const n of nodes) {
+      if (n.data.type !== SPLIT_TYPE) continue;
+      const variants = Array.isArray(n.data.params?.variants) ? n.data.params.variants : [];
+      const share = shares(variants);
+      out[n.id] = Object.fromEntries(variants.map((v, i) => [v?.key, `${v?.key} · ${share[i]}`]));
+    }
+    return out;
+  }, [nodes]);
+
   const displayEdges = useMemo(
     () =>
       edges.map((e) => {
         const srcKind = kindOf(nodeTypeById[e.source]);
         const branch = srcKind === 'condition' ? (e.data?.branch === 'false' || e.sourceHandle === 'false' ? 'false' : 'true') : null;
+        const variant = variantLabels[e.source] ? (variantLabels[e.source][e.data?.branch] ?? `${e.data?.branch ?? '?'}`) : null;
         const errs = problems.edges[e.id];
         const classes = [];
         if (branch === 'false') classes.push('edge-false');
+        if (variant) classes.push('edge-variant');
         if (errs) classes.push('edge-error');
+        const said = variant || (branch ? t(`node.${branch}`) : '');
         return {
           ...e,
-          label: errs ? `⚠ ${errs.join('; ')}` : branch ? t(`node.${branch}`) : undefined,
+          label: errs ? `⚠ ${errs.join('; ')}` : said || undefined,
           className: classes.join(' ') || undefined,
           markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 },
-          ariaLabel: `${e.source} → ${e.target}${branch ? ` (${t(`node.${branch}`)})` : ''}`,
+          ariaLabel: `${e.source} → ${e.target}${said ? ` (${said})` : ''}`,
         };
       }),
-    [edges, nodeTypeById, problems.edges, t],
+    [edges, nodeTypeById, problems.edges, t, variantLabels],
   );
 
   const canvasCtx = useMemo(() => ({ nodeProblems: problems.nodes, steps }), [problems.nodes, steps]);

@@ -1,7 +1,7 @@
 // The «Параметры» tab with a node selected: its kind, title, description, errors, the form generated
 // from its schema, its connections, and «Сохранить … как шаблон» / «Удалить узел».
 import { useCatalog } from '../catalog.js';
-import { kindOf } from '../flowDoc.js';
+import { edgeId, kindOf } from '../flowDoc.js';
 import { pick, useI18n } from '../i18n.js';
 import { Banner } from '../components/common.jsx';
 import { Connections } from '../components/Connections.jsx';
@@ -47,6 +47,9 @@ export function NodePanel({ selected, nodes, edges, setEdges, problems, missingS
         edges={edges}
         onAdd={(edge) => setEdges((es) => [...es, edge])}
         onRemove={(id) => setEdges((es) => es.filter((e) => e.id !== id))}
+        onBranch={(id, branch) =>
+          setEdges((es) => es.map((e) => (e.id === id ? { ...e, id: edgeId(e.source, e.target, branch), data: { ...e.data, branch } } : e)))
+        }
       />
       <div className="node-panel-foot">
         {selectedKind === 'action' && (

@@ -2,7 +2,7 @@
 // Each records an undo step first; the keystrokes of one field make one step (its key names the field).
 import { useCallback } from 'react';
 import { useReactFlow } from '@xyflow/react';
-import { connectionToEdge } from '../flowDoc.js';
+import { SPLIT_TYPE, connectionToEdge, renameVariantEdges, variantKeys } from '../flowDoc.js';
 
 /** The params whose values differ between two param objects. */
 export function changedFields(before, after) {
@@ -29,6 +29,12 @@ export function useNodeEditing({ nodes, setNodes, setEdges, setProblems, recordS
       const fields = changedFields(nodes.find((n) => n.id === id)?.data.params, params);
       if (!fields.length) return;
       recordStep(`params:${id}:${fields.join(',')}`);
+      const before = nodes.find((n) => n.id === id);
+      if (before?.data.type === SPLIT_TYPE) {
+        // a renamed variant takes its edges along
+        const keys = variantKeys({ data: { params } });
+        setEdges((es) => renameVariantEdges(es, id, variantKeys(before), keys));
+      }
       setNodes((ns) =>
         ns.map((n) => {
           if (n.id !== id) return n;
@@ -52,7 +58,7 @@ export function useNodeEditing({ nodes, setNodes, setEdges, setProblems, recordS
         return changed ? { ...pr, nodes: { ...pr.nodes, [id]: { ...entry, fields } } } : pr;
       });
     },
-    [nodes, setNodes, setProblems, recordStep],
+    [nodes, setNodes, setEdges, setProblems, recordStep],
   );
 
   const removeNode = (id) => {

@@ -1,0 +1,21 @@
+// UI messages (ru, en): the condition group's and the A/B split's editors, cards and edges.
+export const journeyMessages = {
+  'group.add': { ru: '+ Добавить условие', en: '+ Add condition' },
+  'group.type': { ru: 'Тип условия', en: 'Condition type' },
+  'group.choose': { ru: 'Выберите условие…', en: 'Choose a condition…' },
+  'group.remove': { ru: 'Убрать условие {n}', en: 'Remove condition {n}' },
+  'group.item': { ru: 'Условие {n}', en: 'Condition {n}' },
+  'group.empty': { ru: 'Добавьте хотя бы одно условие', en: 'Add at least one condition' },
+  'group.depthLimit': { ru: 'Группы вкладываются не глубже 3 уровней', en: 'Groups nest at most 3 levels deep' },
+  'group.summary.all': { ru: 'все из {n}', en: 'all of {n}' },
+  'group.summary.any': { ru: 'любое из {n}', en: 'any of {n}' },
+  'group.summary.none': { ru: 'ни одно из {n}', en: 'none of {n}' },
+  'split.key': { ru: 'Вариант', en: 'Variant' },
+  'split.weight': { ru: 'Вес', en: 'Weight' },
+  'split.share': { ru: 'Доля', en: 'Share' },
+  'split.add': { ru: '+ Добавить вариант', en: '+ Add variant' },
+  'split.remove': { ru: 'Убрать вариант {key}', en: 'Remove variant {key}' },
+  'split.total': { ru: 'Сумма весов: {sum}', en: 'Sum of weights: {sum}' },
+  'split.noEdge': { ru: 'без связи — контрольная группа', en: 'no edge — a control group' },
+  'split.branch': { ru: 'Вариант связи', en: 'Edge variant' },
+};
