@@ -128,10 +128,10 @@ def _paid_since(session: Session, since: datetime | None, now: datetime, limit: 
 
 
 def _touches(session: Session, clients: list[str], low: datetime, high: datetime) -> dict:
-    """client → [(touched_at, run_id, flow_id)] of touches between ``low`` and ``high``."""
+    """client → [(touched_at, run_id, flow_id, branch)] of touches between ``low`` and ``high``."""
     step = aliased(Step)
     query = (
-        select(Run.client_id, step.finished_at, Run.id, Run.flow_id)
+        select(Run.client_id, step.finished_at, Run.id, Run.flow_id, Run.branch)
         .select_from(Run)
         .join(step, step.run_id == Run.id)
         .where(
@@ -143,20 +143,21 @@ def _touches(session: Session, clients: list[str], low: datetime, high: datetime
         )
     )
     found: dict[str, list] = {}
-    for client_id, touched_at, run_id, flow_id in session.execute(query):
-        found.setdefault(client_id, []).append((touched_at, run_id, flow_id))
+    for client_id, *touch in session.execute(query):
+        found.setdefault(client_id, []).append(tuple(touch))
     return found
 
 
-def _last_touches(order, touches: list) -> dict[str, tuple[datetime, str]]:
-    """flow → (touched_at, run_id) of the scenario's last touch within the largest window."""
+def _last_touches(order, touches: list) -> dict[str, tuple]:
+    """flow → (touched_at, run_id, branch) of the scenario's last touch within the largest window."""
     earliest = order.paid_at - timedelta(days=MAX_WINDOW_DAYS)
-    last: dict[str, tuple[datetime, str]] = {}
-    for touched_at, run_id, flow_id in touches:
-        if earliest <= touched_at <= order.paid_at and (touched_at, run_id) > last.get(
-            flow_id, (earliest, "")
+    last: dict[str, tuple] = {}
+    for touched_at, run_id, flow_id, branch in touches:
+        if (
+            earliest <= touched_at <= order.paid_at
+            and (touched_at, run_id) > last.get(flow_id, (earliest, ""))[:2]
         ):
-            last[flow_id] = (touched_at, run_id)
+            last[flow_id] = (touched_at, run_id, branch)
     return last
 
 
@@ -168,7 +169,7 @@ def _conversions(session: Session, orders: list) -> list[dict]:
         low = min(o.paid_at for o in chunk) - timedelta(days=MAX_WINDOW_DAYS)
         touches = _touches(session, sorted({o.client_id for o in chunk}), low, max(o.paid_at for o in chunk))
         for order in chunk:
-            for flow_id, (touched_at, run_id) in sorted(
+            for flow_id, (touched_at, run_id, branch) in sorted(
                 _last_touches(order, touches.get(order.client_id, [])).items()
             ):
                 rows.append(
@@ -177,13 +178,17 @@ def _conversions(session: Session, orders: list) -> list[dict]:
                         "order_id": order.id,
                         "client_id": order.client_id,
                         "run_id": run_id,
+                        "branch": branch,
                         "touched_at": touched_at,
                         "paid_at": order.paid_at,
                         "revenue": float(order.price or 0),
                     }
                 )
-    branches = branch_of(session, (r["run_id"] for r in rows))
-    for row in rows:
+    # the run's branch as the engine recorded it (reach per branch reads the same), else — a run
+    # that reached its client before runs had one — as its steps tell
+    missing = [r for r in rows if r["branch"] is None]
+    branches = branch_of(session, (r["run_id"] for r in missing))
+    for row in missing:
         row["branch"] = branches.get(row["run_id"], "")[:100]
     return rows
 

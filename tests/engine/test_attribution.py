@@ -302,6 +302,22 @@ def test_branch_of_prefers_the_split_variant_then_the_first_succeeded_action(app
         assert branch_of(db.session, ["v", "a", "f", "n", "missing"]) == {"v": "B", "a": "sms", "f": "sms"}
 
 
+def test_a_conversion_takes_the_runs_recorded_branch_else_its_steps(app):
+    with app.app_context():
+        _flow("F1", "x", F1_NODES)
+        _run("r1", "F1", "c1", P - DAY, "email")
+        _run("r2", "F1", "c2", P - DAY, "email")
+        # r1 as the engine recorded it (graph order may differ from the steps' ends); r2 reached
+        # its client before runs had a branch
+        db.session.execute(update(Run).where(Run.id == "r1").values(branch="sms"))
+        db.session.execute(update(Run).where(Run.id == "r2").values(branch=None))
+        _order("o1", "c1", P, 1.0)
+        _order("o2", "c2", P, 1.0)
+        db.session.commit()
+        attribute(db.session, now=P + DAY)
+        assert {o: row[1] for (_f, o), row in _rows().items()} == {"o1": "sms", "o2": "email"}
+
+
 def test_the_watermark_advances_and_re_reads_only_the_settling_minutes(app):
     with app.app_context():
         _flow("F1", "x", F1_NODES)
