@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from plugin.storage import bulk
@@ -56,14 +56,16 @@ def _insert(session: Session):
 
 
 def _is_touch(run, step) -> list:
-    """The terms of a touch: a succeeded action step of a counted, non-test run with a client."""
+    """The terms of a touch: a succeeded action step of a counted, non-test run with a client —
+    or its split's choice: a client assigned to a variant is that variant's, even one that sends
+    nothing (a control group), so each variant's conversions compare with the others'."""
     return [
         run.client_id.is_not(None),  # ix_runs_client_id's own predicate, for its use
         run.counted.is_(True),
         run.trigger != "test",
         run.flow_id.is_not(None),
         step.run_id == run.id,
-        step.node_type.like("action.%"),
+        or_(step.node_type.like("action.%"), step.node_type == "flow.split"),
         step.status == "succeeded",
     ]
 

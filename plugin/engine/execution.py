@@ -131,6 +131,7 @@ class _Walk:
         if nid not in self.graph.splits:
             return self._delay(nid, step)
         view = choose(self.graph, nid, self.context, flow_id=self.run.flow_id, run_id=self.run_id)
+        self.run.branch = self.run.branch or view.branch  # the analytics' branch: the variant
         step.output = view.output
         _finish(step, view.status)
         return _DECIDED

@@ -77,6 +77,8 @@ class Plan:
             status="running" if held is None else "waiting",
             triggered=True,
         )
+        # the analytics' branch of a split run is its variant (else its first action, once sent)
+        row["branch"] = next((views[n].branch for n in graph.order if n in graph.splits and n in views), None)
         row["lease_until"] = self.lease_until if held is None else None
         row["next_attempt_at"] = None if held is None else self.waiting[-1][1]
         self.runs.append(row)
@@ -210,6 +212,7 @@ def _run_row(
         "order_id": (context.get("order") or {}).get("id"),
         "client_id": (context.get("client") or {}).get("external_id"),
         "recipient": recipient_of(definition, context),
+        "branch": None,
         "created_at": now,
         "updated_at": now,
     }

@@ -2,30 +2,48 @@
 
 A :class:`Tally` gathers the changes of one transaction — ``add(flow_id, created_at, column)`` —
 and :meth:`Tally.store` writes them as one upsert per (flow, hour) row, in key order (two
-dispatch jobs counting the same rows lock them in the same order). The bucket is always the hour
-the run was *created* in, so a run retried days later moves from ``failed`` to ``succeeded`` in
+dispatch jobs counting the same rows lock them in the same order). Each change lands in the hour
+(``flow_stats``) and in the local day (``flow_stats_days``, days of ``AUTOMATION_TIMEZONE``) the
+run was *created* in, so a run retried days later moves from ``failed`` to ``succeeded`` in
 its own hour, and a chart's bars stay comparable.
 
 Each call site is the statement that already changes the flow's list counters
-(``flows.triggered_count`` …), so the rollup costs one more statement in those transactions.
+(``flows.triggered_count`` …), so the rollup costs two more statements (hours, days) in those transactions.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from plugin.storage.stats_models import COUNTS, FlowStat, StatsGroup, StatsSeen
+from plugin.storage.stats_models import COUNTS, FlowStat, FlowStatDay, StatsGroup, StatsSeen
 
 _STATS = FlowStat.__table__
+_DAYS = FlowStatDay.__table__
 _SEEN = StatsSeen.__table__
 _GROUPS = StatsGroup.__table__
 
 
 def hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
+
+
+@functools.cache
+def zone() -> ZoneInfo:
+    """The zone of the daily rows: ``AUTOMATION_TIMEZONE`` (the config checks it), else Moscow."""
+    try:
+        return ZoneInfo((os.environ.get("AUTOMATION_TIMEZONE") or "Europe/Moscow").strip())
+    except Exception:  # noqa: BLE001 - an invalid name: the app refuses to start with it anyway
+        return ZoneInfo("Europe/Moscow")
+
+
+def local_day(at: datetime, tz: ZoneInfo | None = None) -> date:
+    return at.replace(tzinfo=UTC).astimezone(tz or zone()).date()
 
 
 def _insert(session: Session):
@@ -46,10 +64,11 @@ def _adding(session: Session, table, keys: tuple[str, ...], columns: tuple[str, 
 class Tally:
     """Count changes of one transaction, stored together by :meth:`store`."""
 
-    __slots__ = ("rows", "seen")
+    __slots__ = ("days", "rows", "seen")
 
     def __init__(self):
         self.rows: dict[tuple[str, datetime], dict[str, int]] = defaultdict(dict)
+        self.days: dict[tuple[str, date], dict[str, int]] = defaultdict(dict)
         self.seen: dict[tuple[str, datetime], int] = defaultdict(int)
 
     def add(self, flow_id: str | None, created_at: datetime, column: str, n: int = 1) -> None:
@@ -57,6 +76,8 @@ class Tally:
             return
         row = self.rows[flow_id, hour(created_at)]
         row[column] = row.get(column, 0) + n
+        day = self.days[flow_id, local_day(created_at)]
+        day[column] = day.get(column, 0) + n
 
     def saw(self, group_id: str, at: datetime, n: int = 1) -> None:
         """An event matched by the event node of the flows of ``group_id``."""
@@ -73,7 +94,13 @@ class Tally:
                 for (flow_id, bucket), counts in sorted(self.rows.items())
             ]
             session.execute(_adding(session, _STATS, ("flow_id", "bucket"), COUNTS), params)
+            params = [
+                {"flow_id": flow_id, "day": day, **{c: counts.get(c, 0) for c in COUNTS}}
+                for (flow_id, day), counts in sorted(self.days.items())
+            ]
+            session.execute(_adding(session, _DAYS, ("flow_id", "day"), COUNTS), params)
             self.rows.clear()
+            self.days.clear()
         if self.seen:
             params = [{"group_id": g, "bucket": b, "count": n} for (g, b), n in sorted(self.seen.items())]
             session.execute(_adding(session, _SEEN, ("group_id", "bucket"), ("count",)), params)

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from plugin.engine import rollup
 from plugin.engine.rollup import hour
 from plugin.storage.models import Flow
-from plugin.storage.stats_models import FlowStat, StatsGroup, StatsSeen
+from plugin.storage.stats_models import FlowStat, FlowStatDay, StatsGroup, StatsSeen
 
 SERIES = ("triggered", "succeeded", "failed", "suppressed", "not_triggered")
 INTERVALS = ("hour", "day")
@@ -71,61 +72,82 @@ def _ceil_hour(at: datetime) -> datetime:
     return floor if floor == at else floor + timedelta(hours=1)
 
 
-def _hours(session, period: Period, flow_id: str | None = None) -> dict:
-    """Per flow and hour: the rollup's counts, ``not_triggered`` completed with the events seen."""
-    columns = [FlowStat.flow_id, FlowStat.bucket, *(getattr(FlowStat, c) for c in (*SERIES, "fired"))]
-    query = select(*columns).where(FlowStat.bucket >= period.start, FlowStat.bucket < period.end)
-    if flow_id is not None:
-        query = query.where(FlowStat.flow_id == flow_id)
-    hours: dict[tuple, dict] = {}
-    for row in session.execute(query):
-        hours[row.flow_id, row.bucket] = {c: getattr(row, c) or 0 for c in (*SERIES, "fired")}
-    seen = (
-        select(StatsGroup.flow_id, StatsSeen.bucket, func.sum(StatsSeen.count))
-        .join(StatsGroup, StatsGroup.group_id == StatsSeen.group_id)
-        .where(StatsSeen.bucket >= period.start, StatsSeen.bucket < period.end)
-        .group_by(StatsGroup.flow_id, StatsSeen.bucket)
+_ALL = (*SERIES, "fired")
+
+
+def _by_days(period: Period) -> bool:
+    """Whether whole local days of the rollup's own zone: then the daily rows answer."""
+    return period.interval == "day" and str(period.zone) == str(rollup.zone())
+
+
+def _counts(session, period: Period, flow_id: str | None, by: str) -> dict:
+    """Sums of the rollup grouped ``by`` ``"bucket"`` (hour or local day, as Period keys) or by
+    ``"flow"``; ``not_triggered`` includes the events seen that became no run (seen − fired:
+    a flow's fired events are all among its seen ones, so the difference adds up)."""
+    days = _by_days(period)
+    table = FlowStatDay if days else FlowStat
+    when = table.day if days else table.bucket
+    low, high = (
+        (period.local_day(period.start), period.local_day(period.end)) if days else (period.start, period.end)
     )
+    key = table.flow_id if by == "flow" else when
+    query = select(key, *(func.sum(getattr(table, c)) for c in _ALL)).where(when >= low, when < high)
     if flow_id is not None:
-        seen = seen.where(StatsGroup.flow_id == flow_id)
-    for fid, bucket, n in session.execute(seen):
-        counts = hours.setdefault((fid, bucket), dict.fromkeys((*SERIES, "fired"), 0))
-        counts["not_triggered"] += max(0, int(n or 0) - counts["fired"])
-    return hours
+        query = query.where(table.flow_id == flow_id)
+    out: dict = defaultdict(lambda: dict.fromkeys(SERIES, 0))
+    for row in session.execute(query.group_by(key)):
+        k = row[0] if by == "flow" else (row[0] if days else period.key(row[0]))
+        counts = out[k]
+        for c, total in zip(_ALL, row[1:], strict=True):
+            if c == "fired":
+                counts["not_triggered"] -= int(total or 0)
+            else:
+                counts[c] += int(total or 0)
+    for k, n in _seen(session, period, flow_id, by):
+        out[k]["not_triggered"] += n
+    return out
+
+
+def _seen(session, period: Period, flow_id: str | None, by: str):
+    """``(key, events seen)``: per hour or day of one flow or all, or per flow (each group's
+    count once per member)."""
+    members = select(StatsGroup.group_id, StatsGroup.flow_id)
+    if flow_id is not None:
+        members = members.where(StatsGroup.flow_id == flow_id)
+    members = members.subquery()
+    key = members.c.flow_id if by == "flow" else StatsSeen.bucket
+    query = (
+        select(key, func.sum(StatsSeen.count))
+        .join(members, members.c.group_id == StatsSeen.group_id)
+        .where(StatsSeen.bucket >= period.start, StatsSeen.bucket < period.end)
+        .group_by(key)
+    )
+    for k, n in session.execute(query):
+        yield (k if by == "flow" else period.key(k)), int(n or 0)
 
 
 def flow_series(session, flow_id: str, period: Period) -> dict:
     """``{"series": [{"t", triggered…}], "totals": {…}}`` of one scenario, zero-filled."""
-    by_key = {key: dict.fromkeys(SERIES, 0) for key in period.bucket_keys()}
-    for (_fid, bucket), counts in _hours(session, period, flow_id).items():
-        point = by_key.get(period.key(bucket))
-        if point is not None:
-            for c in SERIES:
-                point[c] += counts[c]
-    series = [{"t": period.label(key), **point} for key, point in by_key.items()]
-    totals = {c: sum(p[c] for p in series) for c in SERIES}
-    return {"series": series, "totals": totals}
+    return _series(_counts(session, period, flow_id, "bucket"), period)
+
+
+def _series(found: dict, period: Period) -> dict:
+    zero = dict.fromkeys(SERIES, 0)
+    series = [{"t": period.label(key), **found.get(key, zero)} for key in period.bucket_keys()]
+    return {"series": series, "totals": {c: sum(p[c] for p in series) for c in SERIES}}
 
 
 def overview(session, period: Period) -> dict:
     """Totals, the series by bucket and the top scenarios by triggered and failed (revenue is the
-    caller's: attribution.py)."""
-    by_key = {key: dict.fromkeys(SERIES, 0) for key in period.bucket_keys()}
-    per_flow: dict[str, dict] = defaultdict(lambda: dict.fromkeys(SERIES, 0))
-    for (fid, bucket), counts in _hours(session, period).items():
-        point = by_key.get(period.key(bucket))
-        flow = per_flow[fid]
-        for c in SERIES:
-            flow[c] += counts[c]
-            if point is not None:
-                point[c] += counts[c]
-    series = [{"t": period.label(key), **point} for key, point in by_key.items()]
+    caller's: conversions.py)."""
+    found = _series(_counts(session, period, None, "bucket"), period)
+    per_flow = _counts(session, period, None, "flow")
     names = (
         dict(session.execute(select(Flow.id, Flow.name).where(Flow.id.in_(list(per_flow)))).all())
         if per_flow
         else {}
     )
-    top = {
+    found["top"] = {
         c: [
             {"id": fid, "name": names[fid], "value": counts[c]}
             for fid, counts in sorted(per_flow.items(), key=lambda kv: (-kv[1][c], names.get(kv[0], "")))
@@ -133,7 +155,7 @@ def overview(session, period: Period) -> dict:
         ][:TOP]
         for c in ("triggered", "failed")
     }
-    return {"series": series, "totals": {c: sum(p[c] for p in series) for c in SERIES}, "top": top}
+    return found
 
 
 def last_days(session, flow_ids: list[str], now: datetime, tz: str, days: int = 7) -> dict[str, dict]:
@@ -146,11 +168,14 @@ def last_days(session, flow_ids: list[str], now: datetime, tz: str, days: int = 
     period = Period(now - timedelta(days=days - 1), now, "day", tz)
     first = today - timedelta(days=days - 1)
     out = {fid: {"triggered": 0, "failed": 0, "daily": [0] * days} for fid in flow_ids}
-    query = select(FlowStat.flow_id, FlowStat.bucket, FlowStat.triggered, FlowStat.failed).where(
-        FlowStat.flow_id.in_(flow_ids), FlowStat.bucket >= period.start, FlowStat.bucket < period.end
+    table = FlowStatDay if _by_days(period) else FlowStat
+    when = table.day if table is FlowStatDay else table.bucket
+    low, high = (first, today + timedelta(days=1)) if table is FlowStatDay else (period.start, period.end)
+    query = select(table.flow_id, when, table.triggered, table.failed).where(
+        table.flow_id.in_(flow_ids), when >= low, when < high
     )
-    for fid, bucket, triggered, failed in session.execute(query):
-        index = (period.local_day(bucket) - first).days
+    for fid, at, triggered, failed in session.execute(query):
+        index = ((at if table is FlowStatDay else period.local_day(at)) - first).days
         entry = out[fid]
         entry["triggered"] += triggered or 0
         entry["failed"] += failed or 0

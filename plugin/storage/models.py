@@ -362,6 +362,7 @@ class Suppression(Base):
 from plugin.storage.stats_models import (  # noqa: E402,F401
     Conversion,
     FlowStat,
+    FlowStatDay,
     StatsGroup,
     StatsMark,
     StatsSeen,

@@ -18,9 +18,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import DateTime, Float, Index, Integer, String
+from sqlalchemy import Date, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.storage.base import Base
@@ -42,6 +42,24 @@ class FlowStat(Base):
 
     # the overview sums every flow over a period
     __table_args__ = (Index("ix_flow_stats_bucket", "bucket"),)
+
+
+class FlowStatDay(Base):
+    """``flow_stats`` by the day of ``AUTOMATION_TIMEZONE`` (written with it): a period of whole
+    days over every scenario reads a row per scenario and day, not 24 (the overview)."""
+
+    __tablename__ = "flow_stats_days"
+
+    flow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    triggered: Mapped[int] = mapped_column(Integer, default=0)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)
+    not_triggered: Mapped[int] = mapped_column(Integer, default=0)
+    fired: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_flow_stats_days_day", "day"),)
 
 
 class StatsSeen(Base):

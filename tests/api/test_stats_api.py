@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert
 
 from plugin.api.extensions import db
+from plugin.engine import rollup
 from plugin.storage.models import Flow, utcnow
-from plugin.storage.stats_models import Conversion, FlowStat
+from plugin.storage.stats_models import Conversion
 
 
 def _flow(flow_id: str, name: str) -> dict:
@@ -48,14 +49,12 @@ def _seed(app) -> datetime:
             },
             {"flow_id": "fb", "bucket": day.replace(hour=21), "triggered": 1, "suppressed": 2},
         ]
-        db.session.execute(
-            insert(FlowStat),
-            [
-                {c.name: r.get(c.name, 0) for c in FlowStat.__table__.c}
-                | {"flow_id": r["flow_id"], "bucket": r["bucket"]}
-                for r in rows
-            ],
-        )
+        tally = rollup.Tally()  # as the engine writes them: the hours and the days of Moscow
+        for row in rows:
+            for column, n in row.items():
+                if column not in ("flow_id", "bucket"):
+                    tally.add(row["flow_id"], row["bucket"], column, n)
+        tally.store(db.session)
         db.session.execute(
             insert(Conversion),
             [

@@ -4,7 +4,7 @@ failed run is retried to success, and flows alike share one «seen» row per hou
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -13,7 +13,7 @@ from plugin.api.extensions import db
 from plugin.engine import stats
 from plugin.engine.execution import execute_isolated
 from plugin.jobs.worker import make_engine
-from plugin.storage.models import Run
+from plugin.storage.models import Run, utcnow
 from plugin.storage.stats_models import FlowStat, StatsGroup, StatsSeen
 from tests.engine.test_flow_rules import drain
 
@@ -54,7 +54,9 @@ def test_every_event_counts_once_as_triggered_or_not_triggered(app, client, fake
     prices = [500, 2000, 3000, 6000, 100]
     for i, price in enumerate(prices):
         client.put(f"/api/v1/clients/c{i}", json={"name": f"Клиент {i}"})
-        assert client.put(f"/api/v1/orders/o{i}", json={"price": price, "client_id": f"c{i}"}).status_code == 202
+        assert (
+            client.put(f"/api/v1/orders/o{i}", json={"price": price, "client_id": f"c{i}"}).status_code == 202
+        )
         if i == 1:
             drain(app)  # two batches: the rows add up
     drain(app)
@@ -130,3 +132,102 @@ def test_days_are_local_and_buckets_zero_filled(app):
         "2026-12-01T21:00:00Z",
         "2026-12-01T22:00:00Z",
     ]
+
+
+def test_reach_and_revenue_per_split_variant_match_a_hand_count(app, client, fake_receiver):
+    doc = {
+        "name": "A/B письмо",
+        "enabled": True,
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}},
+            {
+                "id": "ab",
+                "type": "flow.split",
+                "params": {
+                    "variants": [{"key": "A", "weight": 50}, {"key": "B", "weight": 50}],
+                    "sticky": "client",
+                },
+            },
+            {"id": "mail_a", "type": "action.webhook", "params": {"url": fake_receiver.url + "/a"}},
+            {"id": "mail_b", "type": "action.webhook", "params": {"url": fake_receiver.url + "/b"}},
+        ],
+        "edges": [
+            {"from": "start", "to": "ab"},
+            {"from": "ab", "to": "mail_a", "branch": "A"},
+            {"from": "ab", "to": "mail_b", "branch": "B"},
+        ],
+    }
+    answer = client.post("/api/v1/flows", json=doc)
+    assert answer.status_code == 201, answer.get_json()
+    flow_id = answer.get_json()["id"]
+    prices = {f"o{i}": 1000 + 100 * i for i in range(24)}
+    for i, (order_id, price) in enumerate(prices.items()):
+        client.put(f"/api/v1/clients/k{i}", json={"name": f"Клиент {i}"})
+        client.put(f"/api/v1/orders/{order_id}", json={"price": price, "client_id": f"k{i}"})
+    drain(app)
+    with app.app_context():
+        runs = db.session.execute(select(Run.order_id, Run.branch).where(Run.flow_id == flow_id)).all()
+    variant = dict(runs)  # order -> variant, as each run recorded it
+    assert set(variant.values()) == {"A", "B"} and len(variant) == len(prices)
+    # what was sent agrees: each variant's hook got exactly its runs
+    sent = sorted(d.request.path for d in fake_receiver.deliveries)
+    assert sent == sorted("/" + v.lower() for v in variant.values())
+
+    paid = [f"o{i}" for i in range(0, 24, 3)] + ["o1"]  # o1 paid, then paid again below
+    for order_id in paid:
+        client.put(f"/api/v1/orders/{order_id}", json={"status": "Оплачен"})
+    client.put("/api/v1/orders/o1", json={"status": "В работе"})
+    client.put("/api/v1/orders/o1", json={"status": "Оплачен"})
+    drain(app)
+    with app.app_context():
+        from plugin.engine import attribution
+
+        attribution.catch_up(db.session, now=utcnow() + timedelta(minutes=10))
+    conv = client.get(f"/api/v1/flows/{flow_id}/stats").get_json()["conversions"]
+    for key in ("A", "B"):
+        mine = [o for o, v in variant.items() if v == key]
+        assert conv["by_branch"][key]["clients_reached"] == len(mine)
+        assert conv["by_branch"][key]["converted"] == len([o for o in set(paid) if variant[o] == key])
+        assert conv["by_branch"][key]["revenue"] == sum(prices[o] for o in set(paid) if variant[o] == key)
+    assert conv["converted"] == len(set(paid)) and conv["revenue"] == sum(prices[o] for o in set(paid))
+
+
+def test_a_control_group_is_reached_and_credited_without_a_send(app, client, fake_receiver):
+    doc = {
+        "name": "Письмо против контрольной группы",
+        "enabled": True,
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}},
+            {
+                "id": "ab",
+                "type": "flow.split",
+                "params": {"variants": [{"key": "mail", "weight": 50}, {"key": "control", "weight": 50}]},
+            },
+            {"id": "hook", "type": "action.webhook", "params": {"url": fake_receiver.url + "/m"}},
+        ],
+        "edges": [{"from": "start", "to": "ab"}, {"from": "ab", "to": "hook", "branch": "mail"}],
+    }
+    answer = client.post("/api/v1/flows", json=doc)
+    assert answer.status_code == 201, answer.get_json()
+    flow_id = answer.get_json()["id"]
+    for i in range(16):
+        client.put(f"/api/v1/clients/k{i}", json={"name": f"Клиент {i}"})
+        client.put(f"/api/v1/orders/o{i}", json={"price": 100 * (i + 1), "client_id": f"k{i}"})
+    drain(app)
+    with app.app_context():
+        variant = dict(
+            db.session.execute(select(Run.order_id, Run.branch).where(Run.flow_id == flow_id)).all()
+        )
+    control = sorted(o for o, v in variant.items() if v == "control")
+    assert control and len(fake_receiver.deliveries) == 16 - len(control)  # the control group got nothing
+    for order_id in variant:
+        client.put(f"/api/v1/orders/{order_id}", json={"status": "Оплачен"})
+    drain(app)
+    with app.app_context():
+        from plugin.engine import attribution
+
+        attribution.catch_up(db.session, now=utcnow() + timedelta(minutes=10))
+    conv = client.get(f"/api/v1/flows/{flow_id}/stats").get_json()["conversions"]
+    assert conv["by_branch"]["control"]["clients_reached"] == len(control)
+    assert conv["by_branch"]["control"]["converted"] == len(control)
+    assert conv["by_branch"]["control"]["revenue"] == sum(100 * (int(o[1:]) + 1) for o in control)

@@ -9,6 +9,8 @@ ones) and the index on ``flow_id`` becomes one on ``(flow_id, created_at)``: a s
 a period, for its reach and its history, without reading all its runs.
 """
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,6 +31,14 @@ def upgrade():
         sa.PrimaryKeyConstraint("flow_id", "bucket", name="pk_flow_stats"),
     )
     op.create_index("ix_flow_stats_bucket", "flow_stats", ["bucket"])
+    op.create_table(
+        "flow_stats_days",
+        sa.Column("flow_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTS),
+        sa.PrimaryKeyConstraint("flow_id", "day", name="pk_flow_stats_days"),
+    )
+    op.create_index("ix_flow_stats_days_day", "flow_stats_days", ["day"])
     op.create_table(
         "stats_seen",
         sa.Column("group_id", sa.String(length=40), nullable=False),
@@ -76,6 +86,7 @@ def _backfill():
     else:
         hour = "strftime('%Y-%m-%d %H:00:00.000000', created_at)"
     op.execute(_BACKFILL.replace("HOUR", hour))
+    _backfill_days()
     op.execute(_BRANCHES)
 
 
@@ -90,6 +101,28 @@ _BACKFILL = (
     "SUM(CASE WHEN trigger = 'event' AND (counted OR status = 'suppressed') THEN 1 ELSE 0 END) "
     "FROM runs WHERE trigger <> 'test' AND flow_id IS NOT NULL GROUP BY flow_id, HOUR"
 )
+
+
+def _backfill_days():
+    """The hours folded into the days of ``AUTOMATION_TIMEZONE`` (in Python: SQLite has no zones)."""
+    import os
+    from collections import defaultdict
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo((os.environ.get("AUTOMATION_TIMEZONE") or "Europe/Moscow").strip())
+    bind = op.get_bind()
+    days: dict = defaultdict(lambda: dict.fromkeys(_COUNTS, 0))
+    columns = ", ".join(_COUNTS)
+    for row in bind.execute(sa.text(f"SELECT flow_id, bucket, {columns} FROM flow_stats")):  # noqa: S608
+        bucket = row.bucket if not isinstance(row.bucket, str) else datetime.fromisoformat(row.bucket)
+        counts = days[row.flow_id, bucket.replace(tzinfo=UTC).astimezone(zone).date()]
+        for name in _COUNTS:
+            counts[name] += getattr(row, name) or 0
+    table = sa.table("flow_stats_days", sa.column("flow_id"), sa.column("day"), *map(sa.column, _COUNTS))
+    rows = [{"flow_id": f, "day": d, **counts} for (f, d), counts in days.items()]
+    for start in range(0, len(rows), 1000):
+        op.bulk_insert(table, rows[start : start + 1000])
 
 
 # each ended run's first succeeded action node (runs of a split get their variant from then on)
@@ -112,5 +145,7 @@ def downgrade():
     op.drop_index("ix_stats_groups_flow", table_name="stats_groups")
     op.drop_table("stats_groups")
     op.drop_table("stats_seen")
+    op.drop_index("ix_flow_stats_days_day", table_name="flow_stats_days")
+    op.drop_table("flow_stats_days")
     op.drop_index("ix_flow_stats_bucket", table_name="flow_stats")
     op.drop_table("flow_stats")
