@@ -173,6 +173,12 @@ class _Ends:
             self._reached(run_id, branch, fresh)
             self.handoff.append(run_id)
             return
+        self._end(run_id, graph, decided, got, flow_id, created_at, branch)
+
+    def _end(
+        self, run_id: str, graph: Graph, decided: list[str], got: dict, flow_id, created_at, branch
+    ) -> None:
+        """A run that ends here: its nodes left not reached, its status, its counts."""
         for nid in decided:
             self.not_reached.append(
                 {

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 
 from plugin.engine import rollup
 from plugin.engine.rollup import hour
@@ -103,27 +103,29 @@ def _counts(session, period: Period, flow_id: str | None, by: str) -> dict:
                 counts["not_triggered"] -= int(total or 0)
             else:
                 counts[c] += int(total or 0)
-    for k, n in _seen(session, period, flow_id, by):
+    if by == "flow":  # the top lists read triggered and failed only: no events seen per flow
+        return out
+    for k, n in _seen(session, period, flow_id):
         out[k]["not_triggered"] += n
     return out
 
 
-def _seen(session, period: Period, flow_id: str | None, by: str):
-    """``(key, events seen)``: per hour or day of one flow or all, or per flow (each group's
-    count once per member)."""
-    members = select(StatsGroup.group_id, StatsGroup.flow_id)
+def _seen(session, period: Period, flow_id: str | None):
+    """``(bucket key, events seen)`` of one flow, or of all (each group's count times its
+    members: summed per group and hour before the join, 8 groups × 2,160 hours stay 17,280 rows)."""
     if flow_id is not None:
-        members = members.where(StatsGroup.flow_id == flow_id)
+        members = select(StatsGroup.group_id, literal(1).label("n")).where(StatsGroup.flow_id == flow_id)
+    else:
+        members = select(StatsGroup.group_id, func.count().label("n")).group_by(StatsGroup.group_id)
     members = members.subquery()
-    key = members.c.flow_id if by == "flow" else StatsSeen.bucket
     query = (
-        select(key, func.sum(StatsSeen.count))
+        select(StatsSeen.bucket, func.sum(StatsSeen.count * members.c.n))
         .join(members, members.c.group_id == StatsSeen.group_id)
         .where(StatsSeen.bucket >= period.start, StatsSeen.bucket < period.end)
-        .group_by(key)
+        .group_by(StatsSeen.bucket)
     )
-    for k, n in session.execute(query):
-        yield (k if by == "flow" else period.key(k)), int(n or 0)
+    for bucket, n in session.execute(query):
+        yield period.key(bucket), int(n or 0)
 
 
 def flow_series(session, flow_id: str, period: Period) -> dict:

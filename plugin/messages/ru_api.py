@@ -183,6 +183,9 @@ REQUESTS: dict[str, Any] = {
     "query.invalid": lambda a: "Неверные параметры запроса",
     "query.recipient": lambda a: "Получатель: от 1 до 320 знаков («*» в конце — поиск по началу)",
     "query.until": lambda a: "Конец периода должен быть позже начала",
+    "query.to": lambda a: "Конец периода («to») должен быть позже начала («from»)",
+    "query.points": lambda a: f"Слишком длинный период для такого шага: не больше {a['most']} точек",
+    "query.timezone": lambda a: f"Нужен часовой пояс IANA (например «Europe/Moscow»), а не «{a['value']}»",
     "query.moment": lambda a: (
         f"Нужна дата или дата и время в формате ISO 8601 (например «2026-12-01»), а не «{a['value']}»"
     ),
