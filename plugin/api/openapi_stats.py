@@ -29,12 +29,13 @@ _CONVERSION_NUMBERS = {
     "revenue": _MONEY,
 }
 ATTRIBUTION = (
-    "Attribution: a paid order (its first entry into the `paid` status group) counts for a scenario "
-    "when the scenario's last touch of the order's client — a succeeded run that reached an action — "
-    "finished at most `window_days` days before the payment; each paid order counts once per "
-    "scenario (an order paid twice, once), a client reached by two scenarios counts for both. "
+    "Attribution: a scenario touches a client when an action step of one of its runs for that "
+    "client succeeds (or its split assigns the client a variant); a paid order (its first entry "
+    "into the `paid` status group) counts for a scenario when the scenario's last touch of the "
+    "order's client came at most `window_days` before the payment. Each paid order counts once per "
+    "scenario (an order paid twice, once); a client reached by two scenarios counts for both. "
     "`by_branch` is keyed by the run's branch: a split's variant key, else the id of its first "
-    "action node (`label`: the variant or the node's title)."
+    "succeeded action node (`label`: the variant or the node's title)."
 )
 _CONVERSIONS = {
     "type": "object",
