@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import func, select
 
 from plugin.api.extensions import db
@@ -39,6 +39,8 @@ class _DatabaseCollector:
         )
         yield from _retention()
         yield from _destinations()
+        yield from _send_latency()
+        yield from _destination_failures()
 
 
 FLOW_SERIES = 100
@@ -120,6 +122,59 @@ def _destinations():
             until.add_metric([dest], value["open_until"])
     yield state
     yield until
+
+
+def _send_latency():
+    """Each scenario's calls by how long they took (the rollup's days, all time): a histogram per
+    scenario for the :data:`FLOW_SERIES` scenarios with the most calls, the rest as ``other``."""
+    from plugin.storage.stats_models import LATENCY, LATENCY_MS, FlowStatDay
+
+    sums = [func.sum(getattr(FlowStatDay, c)) for c in (*LATENCY, "send_ms")]
+    rows = db.session.execute(select(FlowStatDay.flow_id, *sums).group_by(FlowStatDay.flow_id)).all()
+    rows = sorted((r for r in rows if r[1]), key=lambda r: (-r[1], r[0]))
+    if not rows:
+        return
+    family = HistogramMetricFamily(
+        "automation_flow_send_seconds", "How long each action's call took, per scenario", labels=["flow_id"]
+    )
+    series: dict[str, list[int]] = {}
+    for flow_id, *numbers in rows:
+        key = flow_id if len(series) < FLOW_SERIES or flow_id in series else "other"
+        kept = series.setdefault(key, [0] * len(numbers))
+        for i, n in enumerate(numbers):
+            kept[i] += int(n or 0)
+    for flow_id, (sends, *counts, send_ms) in series.items():
+        buckets, running = [], 0
+        for ms, n in zip(LATENCY_MS, counts, strict=True):
+            running += n
+            buckets.append((str(ms / 1000), running))
+        buckets.append(("+Inf", sends))
+        family.add_metric([flow_id], buckets, sum_value=send_ms / 1000)
+    yield family
+
+
+def _destination_failures():
+    """Failed calls per destination (host) and reason — a transport failure or an HTTP error
+    status — counted by every process in Redis; the 100 destinations with the most."""
+    from plugin.api.context import rt
+    from plugin.transport.destinations import failures
+
+    counted = failures(rt().redis)
+    if not counted:
+        return
+    per_dest: dict[str, int] = {}
+    for (dest, _reason), n in counted.items():
+        per_dest[dest] = per_dest.get(dest, 0) + n
+    kept = set(sorted(per_dest, key=lambda d: (-per_dest[d], d))[:FLOW_SERIES])
+    family = CounterMetricFamily(
+        "automation_destination_failures",
+        "Failed calls per destination and reason",
+        labels=["destination", "reason"],
+    )
+    for (dest, reason), n in sorted(counted.items()):
+        if dest in kept:
+            family.add_metric([dest, reason], n)
+    yield family
 
 
 def render_metrics() -> tuple[bytes, str]:

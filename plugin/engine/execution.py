@@ -258,6 +258,7 @@ def _attempt(
         except Cancelled as exc:
             outcome = refused_outcome(engine, lane, step.state) or busy_outcome(engine, exc)
     wake = apply_outcome(step, outcome)
+    rollup.count_send(session, run, outcome.duration_ms)  # 0: no call was made (refused, window)
     if outcome.status == "succeeded" and run.branch is None:  # reached its client: the analytics' branch
         run.branch = step.node_id
     session.commit()

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from plugin.storage.stats_models import COUNTS, FlowStat, FlowStatDay, StatsGroup, StatsSeen
+from plugin.storage.stats_models import ALL_COUNTS, LATENCY_MS, FlowStat, FlowStatDay, StatsGroup, StatsSeen
 
 _STATS = FlowStat.__table__
 _DAYS = FlowStatDay.__table__
@@ -79,6 +79,17 @@ class Tally:
         day = self.days[flow_id, local_day(created_at)]
         day[column] = day.get(column, 0) + n
 
+    def sent(self, flow_id: str | None, created_at: datetime, ms: float | None) -> None:
+        """One call of an action that took ``ms`` (the send latency histogram); ``0`` or ``None``:
+        no call went out (an open circuit, outside the send window)."""
+        if not ms:
+            return
+        self.add(flow_id, created_at, "sends")
+        self.add(flow_id, created_at, "send_ms", round(ms))
+        bucket = next((f"le_{b}" for b in LATENCY_MS if ms <= b), None)
+        if bucket is not None:  # slower than the last bucket: in sends (+Inf) only
+            self.add(flow_id, created_at, bucket)
+
     def saw(self, group_id: str, at: datetime, n: int = 1) -> None:
         """An event matched by the event node of the flows of ``group_id``."""
         self.seen[group_id, hour(at)] += n
@@ -90,15 +101,15 @@ class Tally:
         """The upserts (not committed); the tally is emptied."""
         if self.rows:
             params = [
-                {"flow_id": flow_id, "bucket": bucket, **{c: counts.get(c, 0) for c in COUNTS}}
+                {"flow_id": flow_id, "bucket": bucket, **{c: counts.get(c, 0) for c in ALL_COUNTS}}
                 for (flow_id, bucket), counts in sorted(self.rows.items())
             ]
-            session.execute(_adding(session, _STATS, ("flow_id", "bucket"), COUNTS), params)
+            session.execute(_adding(session, _STATS, ("flow_id", "bucket"), ALL_COUNTS), params)
             params = [
-                {"flow_id": flow_id, "day": day, **{c: counts.get(c, 0) for c in COUNTS}}
+                {"flow_id": flow_id, "day": day, **{c: counts.get(c, 0) for c in ALL_COUNTS}}
                 for (flow_id, day), counts in sorted(self.days.items())
             ]
-            session.execute(_adding(session, _DAYS, ("flow_id", "day"), COUNTS), params)
+            session.execute(_adding(session, _DAYS, ("flow_id", "day"), ALL_COUNTS), params)
             self.rows.clear()
             self.days.clear()
         if self.seen:
@@ -122,6 +133,14 @@ def count_end(session: Session, run, *, failed: bool) -> None:
     if run.flow_id and run.trigger != "test":
         outcome = "failed" if failed else ("succeeded" if run.counted else "not_triggered")
         count(session, run.flow_id, run.created_at, **{outcome: 1})
+
+
+def count_send(session: Session, run, ms: float | None) -> None:
+    """A call of the step path, stored at once (not committed)."""
+    if run.flow_id and run.trigger != "test" and ms:
+        tally = Tally()
+        tally.sent(run.flow_id, run.created_at, ms)
+        tally.store(session)
 
 
 def record_groups(session: Session, groups: dict[str, list[str]]) -> None:

@@ -151,6 +151,8 @@ class _Ends:
         """One run, with the outcomes of its calls (``got``) and its steps as stored (``first``);
         ``branch``: the one it has already (a resumed run that reached its client before)."""
         views = {nid: StepView(status=got[nid][0].status) for nid in graph.order if nid in got}
+        for outcome, _at in got.values():
+            self.tally.sent(flow_id, created_at, outcome.duration_ms)
         fresh = branch is None
         branch = branch or graph.branch({nid: v.status for nid, v in views.items()})
         decided, needs_more = decided_views(graph, first, views)

@@ -20,12 +20,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Float, Index, Integer, String
+from sqlalchemy import BigInteger, Date, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.storage.base import Base
 
 COUNTS = ("triggered", "succeeded", "failed", "suppressed", "not_triggered", "fired")
+# the send latency histogram (``/metrics``): calls made, their milliseconds, and per bucket the
+# calls that took at most that long (and more than the bucket before)
+LATENCY_MS = (100, 250, 500, 1000, 2500, 5000, 10000)
+LATENCY = ("sends", *(f"le_{ms}" for ms in LATENCY_MS))
+ALL_COUNTS = (*COUNTS, *LATENCY, "send_ms")
 
 
 class FlowStat(Base):
@@ -39,6 +44,15 @@ class FlowStat(Base):
     suppressed: Mapped[int] = mapped_column(Integer, default=0)
     not_triggered: Mapped[int] = mapped_column(Integer, default=0)
     fired: Mapped[int] = mapped_column(Integer, default=0)
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+    le_100: Mapped[int] = mapped_column(Integer, default=0)
+    le_250: Mapped[int] = mapped_column(Integer, default=0)
+    le_500: Mapped[int] = mapped_column(Integer, default=0)
+    le_1000: Mapped[int] = mapped_column(Integer, default=0)
+    le_2500: Mapped[int] = mapped_column(Integer, default=0)
+    le_5000: Mapped[int] = mapped_column(Integer, default=0)
+    le_10000: Mapped[int] = mapped_column(Integer, default=0)
+    send_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
     # the overview sums every flow over a period
     __table_args__ = (Index("ix_flow_stats_bucket", "bucket"),)
@@ -58,6 +72,15 @@ class FlowStatDay(Base):
     suppressed: Mapped[int] = mapped_column(Integer, default=0)
     not_triggered: Mapped[int] = mapped_column(Integer, default=0)
     fired: Mapped[int] = mapped_column(Integer, default=0)
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+    le_100: Mapped[int] = mapped_column(Integer, default=0)
+    le_250: Mapped[int] = mapped_column(Integer, default=0)
+    le_500: Mapped[int] = mapped_column(Integer, default=0)
+    le_1000: Mapped[int] = mapped_column(Integer, default=0)
+    le_2500: Mapped[int] = mapped_column(Integer, default=0)
+    le_5000: Mapped[int] = mapped_column(Integer, default=0)
+    le_10000: Mapped[int] = mapped_column(Integer, default=0)
+    send_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (Index("ix_flow_stats_days_day", "day"),)
 

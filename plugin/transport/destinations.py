@@ -33,6 +33,7 @@ from plugin.transport.errors import RetryableError
 log = logging.getLogger(__name__)
 
 REDIS_KEY = "automation:destinations"
+FAILURES_KEY = "automation:destinations:failures"  # "<destination>\t<reason>" -> calls failed so
 NEUTRAL = "neutral"
 """The outcome of a call that says nothing about the receiver (refused before it went out)."""
 NO_ANSWER = "no answer in time"
@@ -158,6 +159,16 @@ class Destinations:
             ):
                 self._trip(dest, circuit, failure)
 
+    def count_failure(self, dest: str, reason: str) -> None:
+        """One failed call to ``dest`` counted in Redis for ``/metrics`` (all processes); only a
+        failure costs the round trip, a success nothing."""
+        if self.redis is None:
+            return
+        try:
+            self.redis.hincrby(FAILURES_KEY, f"{dest}\t{reason}", 1)
+        except Exception:  # noqa: BLE001 - visibility only
+            log.debug("could not count a failure of %s", dest)
+
     def trip(self, dest: str, reason: str) -> None:
         """Open ``dest``'s circuit now unless it is open already (the send stage saw it stall)."""
         with self._lock:
@@ -205,6 +216,19 @@ class Destinations:
             self.redis.hset(REDIS_KEY, dest, json.dumps(value))
         except Exception:  # noqa: BLE001 - visibility only; the decision is local
             log.debug("could not publish the circuit of %s", dest)
+
+
+def failures(redis) -> dict[tuple[str, str], int]:
+    """Failed calls per (destination, reason), all processes, since Redis was last emptied."""
+    try:
+        raw = redis.hgetall(FAILURES_KEY)
+    except Exception:  # noqa: BLE001
+        return {}
+    out = {}
+    for key, value in raw.items():
+        dest, _, reason = (key.decode() if isinstance(key, bytes) else key).partition("\t")
+        out[dest, reason] = int(value)
+    return out
 
 
 def published(redis) -> dict[str, dict]:

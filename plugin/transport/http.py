@@ -85,6 +85,8 @@ def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -
     try:
         resp = services.http.request(method, url, allow_redirects=False, **kwargs)
         failure = None
+        if resp.status_code >= 400:  # the receiver answered, with an error: its circuit is fine
+            gate.count_failure(dest, f"HTTP {resp.status_code}")
         return resp
     except NodeError:  # the SSRF guard refused it: nothing was said about the receiver
         raise
@@ -103,6 +105,8 @@ def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -
         raise RetryableError(f"{service}: request to {host_of(url)} failed: {type(exc).__name__}") from None
     finally:
         gate.done(dest, failure)
+        if failure is not None and failure != NEUTRAL:
+            gate.count_failure(dest, failure)
 
 
 def _before_sending(exc: BaseException) -> bool:

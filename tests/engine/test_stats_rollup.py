@@ -240,3 +240,33 @@ def test_a_control_group_is_reached_and_credited_without_a_send(app, client, fak
     assert conv["by_branch"]["control"]["clients_reached"] == len(control)
     assert conv["by_branch"]["control"]["converted"] == len(control)
     assert conv["by_branch"]["control"]["revenue"] == sum(100 * (int(o[1:]) + 1) for o in control)
+
+
+def test_metrics_have_send_latency_per_scenario_and_failures_per_destination(app, client, fake_receiver):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    ok = client.post("/api/v1/flows", json=price_flow(fake_receiver.url + "/ok", 0, "Все")).get_json()["id"]
+    for i in range(3):
+        client.put(f"/api/v1/orders/o{i}", json={"price": 10})
+    drain(app)
+    fake_receiver.gone()
+    client.put("/api/v1/orders/o9", json={"price": 10})
+    drain(app)
+    families = {
+        f.name: f for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
+    }
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for s in families["automation_flow_send_seconds"].samples
+    }
+    assert samples[("automation_flow_send_seconds_count", (("flow_id", ok),))] == 4
+    assert samples[("automation_flow_send_seconds_bucket", (("flow_id", ok), ("le", "+Inf")))] == 4
+    assert 0 < samples[("automation_flow_send_seconds_sum", (("flow_id", ok),))] < 4 * 10
+    failures = {
+        (s.labels["destination"], s.labels["reason"]): s.value
+        for s in families["automation_destination_failures"].samples
+        if s.name.endswith("_total")
+    }
+    assert [(reason, n) for (dest, reason), n in failures.items() if str(fake_receiver.port) in dest] == [
+        ("HTTP 410", 1)
+    ]

@@ -20,6 +20,14 @@ branch_labels = None
 depends_on = None
 
 _COUNTS = ("triggered", "succeeded", "failed", "suppressed", "not_triggered", "fired")
+_LATENCY = ("sends", "le_100", "le_250", "le_500", "le_1000", "le_2500", "le_5000", "le_10000")
+
+
+def _count_columns():
+    return [
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in (*_COUNTS, *_LATENCY)),
+        sa.Column("send_ms", sa.BigInteger(), nullable=False),
+    ]
 
 
 def upgrade():
@@ -27,7 +35,7 @@ def upgrade():
         "flow_stats",
         sa.Column("flow_id", sa.String(length=64), nullable=False),
         sa.Column("bucket", sa.DateTime(), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTS),
+        *_count_columns(),
         sa.PrimaryKeyConstraint("flow_id", "bucket", name="pk_flow_stats"),
     )
     op.create_index("ix_flow_stats_bucket", "flow_stats", ["bucket"])
@@ -35,7 +43,7 @@ def upgrade():
         "flow_stats_days",
         sa.Column("flow_id", sa.String(length=64), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTS),
+        *_count_columns(),
         sa.PrimaryKeyConstraint("flow_id", "day", name="pk_flow_stats_days"),
     )
     op.create_index("ix_flow_stats_days_day", "flow_stats_days", ["day"])
@@ -91,14 +99,16 @@ def _backfill():
 
 
 _BACKFILL = (
-    "INSERT INTO flow_stats (flow_id, bucket, triggered, succeeded, failed, suppressed, not_triggered, fired) "
+    "INSERT INTO flow_stats (flow_id, bucket, triggered, succeeded, failed, suppressed, not_triggered, fired, "
+    "sends, le_100, le_250, le_500, le_1000, le_2500, le_5000, le_10000, send_ms) "
     "SELECT flow_id, HOUR, "
     "SUM(CASE WHEN counted THEN 1 ELSE 0 END), "
     "SUM(CASE WHEN counted AND status = 'succeeded' THEN 1 ELSE 0 END), "
     "SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), "
     "SUM(CASE WHEN status = 'suppressed' THEN 1 ELSE 0 END), "
     "SUM(CASE WHEN status = 'not_triggered' OR (status = 'succeeded' AND NOT counted) THEN 1 ELSE 0 END), "
-    "SUM(CASE WHEN trigger = 'event' AND (counted OR status = 'suppressed') THEN 1 ELSE 0 END) "
+    "SUM(CASE WHEN trigger = 'event' AND (counted OR status = 'suppressed') THEN 1 ELSE 0 END), "
+    "0, 0, 0, 0, 0, 0, 0, 0, 0 "
     "FROM runs WHERE trigger <> 'test' AND flow_id IS NOT NULL GROUP BY flow_id, HOUR"
 )
 
@@ -119,8 +129,9 @@ def _backfill_days():
         counts = days[row.flow_id, bucket.replace(tzinfo=UTC).astimezone(zone).date()]
         for name in _COUNTS:
             counts[name] += getattr(row, name) or 0
-    table = sa.table("flow_stats_days", sa.column("flow_id"), sa.column("day"), *map(sa.column, _COUNTS))
-    rows = [{"flow_id": f, "day": d, **counts} for (f, d), counts in days.items()]
+    names = (*_COUNTS, *_LATENCY, "send_ms")
+    table = sa.table("flow_stats_days", sa.column("flow_id"), sa.column("day"), *map(sa.column, names))
+    rows = [{"flow_id": f, "day": d, **dict.fromkeys(names, 0), **counts} for (f, d), counts in days.items()]
     for start in range(0, len(rows), 1000):
         op.bulk_insert(table, rows[start : start + 1000])
 
