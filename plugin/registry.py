@@ -74,6 +74,7 @@ CATALOG_ORDER = (
     "action.crm_task",
     "action.telegram",
     "flow.delay",
+    "flow.wait_event",
 )
 
 

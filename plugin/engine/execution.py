@@ -17,6 +17,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from plugin.engine import waits
 from plugin.engine.calls import Engine, Outcome, busy_outcome, call_action, refused_outcome
 from plugin.engine.context import for_conditions, iso
 from plugin.engine.graph import DONE, Graph, StepView, evaluate
@@ -138,6 +139,8 @@ class _Walk:
         return _DECIDED
 
     def _delay(self, nid: str, step: Step):
+        if self.graph.nodes[nid]["type"] == waits.NODE_TYPE:  # flow.wait_event: see waits.py
+            return _DECIDED if waits.walk(self, nid, step) else _NEXT
         now = time.time()
         if step.resume_at is None:
             seconds = self.graph.spec(nid).module.delay_seconds(self.graph.nodes[nid].get("params") or {})

@@ -9,6 +9,7 @@ from plugin.messages import Tr, msg
 from plugin.registry import Registry
 
 Problem = dict[str, str]
+BRANCHING_TYPES = frozenset({"flow.wait_event"})  # besides conditions: edges ``true`` / ``false``
 
 
 def node_title(registry: Registry, node_type: str) -> Tr:
@@ -21,7 +22,8 @@ def node_title(registry: Registry, node_type: str) -> Tr:
 
 def graph_problems(nodes: list[dict], edges: list[dict], registry: Registry) -> list[Problem]:
     index_of = {n["id"]: i for i, n in enumerate(nodes)}
-    kinds = {n["id"]: kind_of(n) for n in nodes}
+    # a node whose edges take a branch is filed under its type (a wait node's came / timed out)
+    kinds = {n["id"]: n["type"] if n["type"] in BRANCHING_TYPES else kind_of(n) for n in nodes}
     events = [n for n in nodes if kinds[n["id"]] == "event"]
     problems = _shape_problems(events, kinds, index_of)
     edge_problems, linked = _edge_problems(edges, index_of, kinds)
@@ -125,7 +127,7 @@ def _one_edge_problems(
                 "message": msg("edge.into_event", "the event node cannot have incoming edges"),
             }
         )
-    if "branch" in edge and kinds[src] != "condition":
+    if "branch" in edge and kinds[src] != "condition" and kinds[src] not in BRANCHING_TYPES:
         problems.append(
             {
                 "path": pointer("edges", i, "branch"),

@@ -16,6 +16,7 @@ from plugin.engine.context import for_conditions
 from plugin.engine.dispatch import days_key, is_days_trigger
 from plugin.engine.frequency import reason, subject_of
 from plugin.engine.graph import Graph, StepView, evaluate
+from plugin.engine.journeys import NO_JOURNEY
 from plugin.engine.recipients import recipient_of
 from plugin.engine.settle import runnable_now
 from plugin.storage.models import new_id, utcnow
@@ -40,6 +41,11 @@ class Plan:
         self.quiet: list[dict] = []  # due events whose conditions are false: stored as not_triggered runs
         # runs under a frequency rule: (run_id, flow_id, subject, rule), claimed when stored
         self.limited: list[tuple] = []
+        # journeys (journeys.py): runs a run mode holds back, {run_id: (status, reason)}, stored so;
+        # runs whose waits the batch's events answered; the batch's journey work, if any
+        self.held: dict[str, tuple[str, str]] = {}
+        self.resumed: list[str] = []
+        self.journey = NO_JOURNEY
 
     def add(
         self, event, info: dict, definition: dict, graph: Graph, spec, context: dict, cond_ctx: dict
@@ -89,20 +95,23 @@ class Plan:
 
     def split(self, lost: set[str]) -> tuple[list[dict], list[dict], list[dict]]:
         """The run rows and steps to store, and the ``suppressed`` rows of the runs in ``lost``
-        (their frequency rule let them through no slot); the plan itself is left as it is."""
+        (their frequency rule let them through no slot) and in ``held`` (by their run mode, stored
+        with its status and reason); the plan itself is left as it is."""
+        lost = lost | self.held.keys()
         if not lost:
             return self.runs, self.steps, []
         rules = {c[0]: c[3] for c in self.limited}
+        held = self.held
         suppressed = [
             {
                 **row,
-                "status": "suppressed",
+                "status": held[row["id"]][0] if row["id"] in held else "suppressed",
                 "triggered": False,
                 "counted": False,
                 "lease_until": None,
                 "next_attempt_at": None,
                 "finished_at": self.now,
-                "error": reason(rules[row["id"]]),
+                "error": held[row["id"]][1] if row["id"] in held else reason(rules[row["id"]]),
             }
             for row in self.runs
             if row["id"] in lost
