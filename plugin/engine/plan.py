@@ -207,7 +207,9 @@ def _run_row(
         "counted": triggered,
         "context": context,
         "order_id": (context.get("order") or {}).get("id"),
-        "client_id": (context.get("client") or {}).get("external_id"),
+        # the order's client even when no client record came with it (run modes, exit events count by it)
+        "client_id": (context.get("client") or {}).get("external_id")
+        or (context.get("order") or {}).get("client_id"),
         "recipient": recipient_of(definition, context),
         "created_at": now,
         "updated_at": now,
