@@ -85,7 +85,7 @@ def test_single_mode_starts_one_run_when_two_triggers_for_a_client_are_dispatche
     drain(app)
     assert [r.status for r in _runs(app)].count("suppressed") == 2
     client.put(
-        f"/api/v1/orders/{[r for r in runs if r.status != 'suppressed'][0].order_id}",
+        f"/api/v1/orders/{next(r for r in runs if r.status != 'suppressed').order_id}",
         json={"status": "Оплачен"},
     )
     drain(app)
