@@ -385,6 +385,3 @@ class Suppression(Base):
         Index("uq_suppressions_address_channel", "address", "channel", unique=True),
         Index("ix_suppressions_created", "created_at", "id"),
     )
-
-
-from plugin.storage import journey_models  # noqa: E402, F401 - the journey tables join this metadata

@@ -49,7 +49,7 @@ NODE_TYPES = {
         "action.crm_task",
         "action.telegram",
     ],
-    "flow": ["flow.delay"],
+    "flow": ["flow.delay", "flow.wait_event"],
 }
 VARIABLES = [
     "visit_id",
@@ -89,12 +89,12 @@ VARIABLES = [
 # -- catalog -----------------------------------------------------------------------------------
 
 
-def test_catalog_lists_all_30_node_types_with_schemas_and_titles(client):
+def test_catalog_lists_all_31_node_types_with_schemas_and_titles(client):
     resp = client.get("/api/v1/nodes")
     assert resp.status_code == 200
     nodes = resp.get_json()["nodes"]
-    assert len(nodes) == 30
-    assert Counter(n["kind"] for n in nodes) == {"event": 6, "condition": 17, "action": 6, "flow": 1}
+    assert len(nodes) == 31
+    assert Counter(n["kind"] for n in nodes) == {"event": 6, "condition": 17, "action": 6, "flow": 2}
     assert {n["type"] for n in nodes} == {t for types in NODE_TYPES.values() for t in types}
     for node in nodes:
         assert node["type"].split(".")[0] == node["kind"]

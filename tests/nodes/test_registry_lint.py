@@ -74,6 +74,10 @@ SPEC_PARAMS: dict[str, tuple[set[str], set[str]]] = {
     ),
     "action.telegram": ({"bot_token", "chat_id", "text", "base_url"}, {"bot_token", "chat_id", "text"}),
     "flow.delay": ({"amount", "unit"}, {"amount", "unit"}),
+    "flow.wait_event": (
+        {"event", "to_status", "to_group", "name", "per", "timeout"},
+        {"event", "per", "timeout"},
+    ),
 }
 SECRETS = {
     "action.slack": {"webhook_url"},
@@ -118,14 +122,14 @@ module_files = pytest.mark.parametrize("path", MODULE_FILES, ids=type_of)
 # ---------------------------------------------------------------- the registry as a whole
 
 
-def test_the_spec_node_set_has_30_types():
+def test_the_spec_node_set_has_31_types():
     kinds = [t.split(".")[0] for t in SPEC_PARAMS]
-    assert len(SPEC_PARAMS) == 30
+    assert len(SPEC_PARAMS) == 31
     assert (kinds.count("event"), kinds.count("condition"), kinds.count("action"), kinds.count("flow")) == (
         6,
         17,
         6,
-        1,
+        2,
     )
 
 
@@ -133,7 +137,7 @@ def test_every_spec_type_has_a_schema_and_every_schema_is_a_spec_type():
     assert {type_of(p) for p in SCHEMA_FILES} == set(SPEC_PARAMS)
 
 
-def test_registry_discovers_all_30_nodes_without_problems():
+def test_registry_discovers_all_31_nodes_without_problems():
     nodes, problems = registry._discover()
     pending = [
         p
@@ -145,10 +149,10 @@ def test_registry_discovers_all_30_nodes_without_problems():
         pytest.skip("action modules not written yet: " + "; ".join(pending))
     assert set(nodes) == set(SPEC_PARAMS)
     counts = {kind: sum(n.kind == kind for n in nodes.values()) for kind in registry.KIND_DIRS}
-    assert counts == {"event": 6, "condition": 17, "action": 6, "flow": 1}
+    assert counts == {"event": 6, "condition": 17, "action": 6, "flow": 2}
     registry.get_registry.cache_clear()
     try:
-        assert len(registry.get_registry()) == 30
+        assert len(registry.get_registry()) == 31
         assert registry.schema_problems(registry.get_registry()) == []
     finally:
         registry.get_registry.cache_clear()

@@ -1,6 +1,7 @@
-"""Flow node «Ждать событие»: wait, durably, for an event about the run's order, client or visitor;
-branch ``true`` when it came (its data joins the run's context under ``wait``), ``false`` at the
-timeout. The waiting itself is the engine's (``plugin.engine.waits``); here: what the params mean."""
+"""Flow node «Ждать событие»: wait, durably, for an event about the run's order, client or visitor."""
+
+# Branch ``true`` when it came (its data joins the run's context under ``wait``), ``false`` at the
+# timeout. The waiting itself is the engine's (plugin.engine.waits); here: what the params mean.
 
 from __future__ import annotations
 
