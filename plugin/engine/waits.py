@@ -22,7 +22,7 @@ import logging
 import time
 from datetime import timedelta
 
-from sqlalchemy import JSON, bindparam, select, tuple_, update
+from sqlalchemy import JSON, any_, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from plugin.engine.context import for_conditions, iso
@@ -235,8 +235,10 @@ def _came(session: Session, ends: list[dict], now) -> list[str]:
 
 
 def sweep_timeouts(session: Session, now=None, limit: int = 5000) -> list[str]:
-    """The sweeper's pass: waits past their timeout ended ``timed_out`` (those still waiting, by
-    the ``timeout_at`` index), their runs marked due; committed. Returns the runs to resume."""
+    """The sweeper's pass: up to ``limit`` waits past their timeout ended ``timed_out`` (those still
+    waiting, found through the ``timeout_at`` index), in one statement; committed. Returns their
+    runs, to resume (their ``next_attempt_at`` is the timeout already: the sweep of lost work
+    finds them too, should this hand-off be lost)."""
     now = now or utcnow()
     started = time.monotonic()
     expired = (
@@ -245,26 +247,21 @@ def sweep_timeouts(session: Session, now=None, limit: int = 5000) -> list[str]:
         .order_by(_WAITS.c.timeout_at)
         .limit(limit)
     )
-    ids = list(session.scalars(expired))
-    if not ids:
-        session.commit()
-        return []
+    if session.get_bind().dialect.name == "postgresql":  # one index probe per id (see claim.py)
+        chosen = _WAITS.c.id == any_(func.array(expired.scalar_subquery()))
+    else:
+        chosen = _WAITS.c.id.in_(expired)
     runs = list(
         session.scalars(
             update(_WAITS)
-            .where(bulk.among(session, _WAITS.c.id, ids), WAITING)
+            .where(chosen, WAITING)
             .values(state="timed_out", resolved_at=now)
             .returning(_WAITS.c.run_id)
         )
     )
-    if runs:
-        session.execute(
-            update(_RUNS)
-            .where(bulk.among(session, _RUNS.c.id, runs), _RUNS.c.status == "waiting")
-            .values(next_attempt_at=now, updated_at=now)
-        )
     session.commit()
-    log.info("waits: %d timed out in %.0f ms", len(runs), (time.monotonic() - started) * 1000)
+    if runs:
+        log.info("waits: %d timed out in %.0f ms", len(runs), (time.monotonic() - started) * 1000)
     return runs
 
 
