@@ -102,11 +102,14 @@ def dry_run(
     event_type: str,
     services: Any = None,
     hold: Callable[..., dict | None] | None = None,
+    waits: dict | None = None,
 ) -> dict:
     """Every verdict and the exact rendered messages, with no side effects (SPEC §7).
 
     ``hold(graph, nid, call, output)`` says what a real run would hold back of an action whose
-    preview succeeded (``engine.dryrules.hold``): blocked, capped, or waiting for a send window."""
+    preview succeeded (``engine.dryrules.hold``): blocked, capped, or waiting for a send window.
+    ``waits`` chooses the branch of each ``flow.wait_event`` node (node id → ``"true"`` (the
+    event came, the default) or ``"false"`` (timed out)): a dry run does not wait."""
     graph = Graph(definition, registry)
     steps: dict[str, StepView] = {}
     cond_ctx = for_conditions(context)
@@ -134,7 +137,7 @@ def dry_run(
             "error": None,
         }
         if runs:
-            steps[nid], outcome = _dry_step(graph, nid, cond_ctx, preview)
+            steps[nid], outcome = _dry_step(graph, nid, cond_ctx, preview, waits or {})
         else:
             outcome = {"status": "not_reached"}
         results.append({**entry, **outcome})
@@ -152,7 +155,7 @@ def dry_run(
 
 
 def _dry_step(
-    graph: Graph, nid: str, cond_ctx: dict, preview: Callable[[str], tuple[StepView, dict]]
+    graph: Graph, nid: str, cond_ctx: dict, preview: Callable[[str], tuple[StepView, dict]], waits: dict
 ) -> tuple[StepView, dict]:
     """One node of a dry run that runs: its step, and what the dry run shows of it."""
     kind = graph.kind[nid]
@@ -163,6 +166,14 @@ def _dry_step(
         return StepView(status="succeeded", verdict=verdict), {"status": "succeeded", "verdict": verdict}
     if kind == "flow":
         seconds = graph.spec(nid).module.delay_seconds(graph.nodes[nid].get("params") or {})
+        if graph.nodes[nid]["type"] == "flow.wait_event":  # the branch chosen: came unless told
+            came = str(waits.get(nid, "true")).lower() != "false"
+            output = {"delay_seconds": seconds, "branch": "true" if came else "false"}
+            return StepView(status="succeeded", verdict=came), {
+                "status": "would_wait",
+                "verdict": came,
+                "output": output,
+            }
         return StepView(status="succeeded"), {"status": "would_wait", "output": {"delay_seconds": seconds}}
     return preview(nid)
 

@@ -128,10 +128,5 @@ def test_a_payment_racing_the_timeout_takes_exactly_one_branch(app, live, procs,
     from plugin.storage.models import Run
 
     with app.app_context():
-        state = {
-            order: s
-            for order, s in db.session.execute(
-                select(Run.order_id, Wait.state).join(Wait, Wait.run_id == Run.id)
-            )
-        }
+        state = dict(db.session.execute(select(Run.order_id, Wait.state).join(Wait, Wait.run_id == Run.id)))
     assert sorted(sent) == sorted(("/thanks" if state[o] == "came" else "/remind", o) for o in orders)

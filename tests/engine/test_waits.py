@@ -230,3 +230,15 @@ def test_a_client_wait_is_answered_by_a_custom_event_of_the_client(app, client, 
     ]
     with app.app_context():
         assert sorted(db.session.scalars(select(Wait.state))) == ["came", "waiting"]
+
+
+def test_a_dry_run_takes_the_branch_it_is_told(client, fake_receiver):
+    flow_id = client.post("/api/v1/flows", json=cart_flow(fake_receiver.url)).get_json()["id"]
+    context = {"order": {"id": "o1", "status": "Новая"}}
+    for body, sent, skipped in (({}, "thanks", "remind"), ({"waits": {"wait": "false"}}, "remind", "thanks")):
+        result = client.post(f"/api/v1/flows/{flow_id}/test", json={"context": context, **body}).get_json()
+        steps = {s["node_id"]: s for s in result["steps"]}
+        assert steps["wait"]["status"] == "would_wait"
+        assert steps["wait"]["output"]["delay_seconds"] == 3 * 86400
+        assert (steps[sent]["status"], steps[skipped]["status"]) == ("would_send", "not_reached")
+    assert fake_receiver.deliveries == []

@@ -9,6 +9,7 @@ import { panelMessages } from './i18n/panels.js';
 import { optoutMessages } from './i18n/optout.js';
 import { rjsfRu } from './i18n/rjsf.js';
 import { settingsMessages } from './i18n/settings.js';
+import { journeyMessages } from './i18n/journeys.js';
 import { tokenMessages } from './i18n/tokens.js';
 import { connectionMessages } from './i18n/connections.js';
 import { errorMessages } from './i18n/errors.js';
@@ -30,6 +31,7 @@ export const messages = {
   ...connectionMessages,
   ...optoutMessages,
   ...settingsMessages,
+  ...journeyMessages,
   ...errorMessages,
   ...summaryMessages,
   ...historyMessages,

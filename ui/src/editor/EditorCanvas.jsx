@@ -2,7 +2,7 @@
 // error, and the footer with «Сохранить событие и условия как шаблон» / «Сохранить действие как шаблон».
 import { useMemo } from 'react';
 import { Background, Controls, MarkerType, MiniMap, ReactFlow } from '@xyflow/react';
-import { kindOf } from '../flowDoc.js';
+import { branchKeys, isBranching } from '../flowDoc.js';
 import { useI18n } from '../i18n.js';
 import { CanvasContext, nodeTypes } from '../components/FlowNodes.jsx';
 
@@ -14,18 +14,19 @@ export function EditorCanvas(props) {
   const displayEdges = useMemo(
     () =>
       edges.map((e) => {
-        const srcKind = kindOf(nodeTypeById[e.source]);
-        const branch = srcKind === 'condition' ? (e.data?.branch === 'false' || e.sourceHandle === 'false' ? 'false' : 'true') : null;
+        const srcType = nodeTypeById[e.source];
+        const branch = isBranching(srcType) ? (e.data?.branch === 'false' || e.sourceHandle === 'false' ? 'false' : 'true') : null;
+        const said = branch ? t(branchKeys(srcType)[branch]) : '';
         const errs = problems.edges[e.id];
         const classes = [];
         if (branch === 'false') classes.push('edge-false');
         if (errs) classes.push('edge-error');
         return {
           ...e,
-          label: errs ? `⚠ ${errs.join('; ')}` : branch ? t(`node.${branch}`) : undefined,
+          label: errs ? `⚠ ${errs.join('; ')}` : branch ? said : undefined,
           className: classes.join(' ') || undefined,
           markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 },
-          ariaLabel: `${e.source} → ${e.target}${branch ? ` (${t(`node.${branch}`)})` : ''}`,
+          ariaLabel: `${e.source} → ${e.target}${branch ? ` (${said})` : ''}`,
         };
       }),
     [edges, nodeTypeById, problems.edges, t],
