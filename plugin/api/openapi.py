@@ -47,7 +47,10 @@ FLOW_STATS = _obj(
     {
         "triggered": {"type": "integer"},
         "failed": {"type": "integer"},
-        "suppressed": {"type": "integer", "description": "runs held back by the frequency rule"},
+        "suppressed": {
+            "type": "integer",
+            "description": "runs held back by the frequency rule or the run mode `single` (cancelled: not counted)",
+        },
         "last_triggered_at": TIMESTAMP,
     },
 )
