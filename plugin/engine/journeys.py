@@ -20,6 +20,7 @@ event or a run mode (:func:`info`, cached per load of the flow index).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import delete, or_, select, update
@@ -266,6 +267,14 @@ def sweep_cancels(session: Session, now, limit: int = 1000) -> int:
         session.execute(delete(_CANCELS).where(bulk.among(session, _CANCELS.c.run_id, over)))
     session.commit()
     return ended
+
+
+def prune_locks(session: Session, now, hours: int = 1) -> int:
+    """Delete the run-mode lock rows unused for ``hours`` (a lock matters only within the
+    transaction that took it; a row in use is waited for, not deleted under it); committed."""
+    gone = session.execute(delete(_LOCKS).where(_LOCKS.c.used_at < now - timedelta(hours=hours))).rowcount
+    session.commit()
+    return gone
 
 
 def single_reason(per: str) -> str:

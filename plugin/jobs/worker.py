@@ -355,6 +355,10 @@ def prune() -> dict[str, Any]:
     marks = retention.load_marks(redis, database_url)
     started = time.monotonic()
     with _session() as session:
+        from plugin.engine.journeys import prune_locks
+        from plugin.storage.models import utcnow
+
+        prune_locks(session, utcnow())  # the run modes' lock rows no transaction uses any more
         try:
             pruned = retention.prune(session, retention.Policy.from_config(ctx.config), marks=marks)
         finally:

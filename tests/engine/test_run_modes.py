@@ -230,3 +230,30 @@ def test_settings_and_wait_params_are_validated(client):
         "params": {"to": ["Оплачен"], "to_group": "paid"},
     }
     assert client.post("/api/v1/flows", json=flow).status_code == 201
+
+
+def test_dispatch_looks_nothing_up_unless_a_flow_waits_exits_or_has_a_run_mode(app, client, fake_receiver):
+    plain = cart_flow(fake_receiver.url)
+    plain["nodes"] = [plain["nodes"][0], plain["nodes"][2]]
+    plain["edges"] = [{"from": "start", "to": "thanks"}]
+    assert client.post("/api/v1/flows", json=plain).status_code == 201
+    with app.app_context():
+        runtime = rt()
+        index = FlowIndex(runtime.registry)
+        index.refresh(db.session, runtime.redis)
+        assert journeys.info(index, runtime.registry) is None  # cached per load: no journey work at all
+    waiting = client.post("/api/v1/flows", json=cart_flow(fake_receiver.url)).get_json()
+    with app.app_context():
+        index.refresh(db.session, runtime.redis)
+        needs = journeys.info(index, runtime.registry)
+        assert needs.waits == {"order_status_changed"} and needs.exits == {} and needs.modes == {}
+        assert journeys.info(index, runtime.registry) is needs
+    assert waiting["id"]
+
+
+def test_run_mode_locks_unused_for_an_hour_are_pruned(app, client, fake_receiver):
+    _two_orders_of_one_client(client, fake_receiver, "single")
+    drain(app)
+    with app.app_context():
+        assert journeys.prune_locks(db.session, utcnow()) == 0
+        assert journeys.prune_locks(db.session, utcnow() + timedelta(hours=2)) == 1
