@@ -27,12 +27,13 @@ from sqlalchemy.orm import Session
 
 from plugin.engine.context import for_conditions, iso
 from plugin.storage import bulk
-from plugin.storage.journey_models import WAITING, Wait
+from plugin.storage.journey_models import WAITING, RunCancel, Wait
 from plugin.storage.models import Run, Step, utcnow
 
 log = logging.getLogger(__name__)
 
 NODE_TYPE = "flow.wait_event"
+PARK_SECONDS = 30  # a run to be cancelled waits this long for the sweeper (every 10 s by default)
 _WAITS = Wait.__table__
 _RUNS = Run.__table__
 
@@ -59,6 +60,8 @@ def advance(session: Session, run: Run, graph, nid: str, step: Step) -> float | 
     now = utcnow()
     wait = session.execute(select(_WAITS).where(_WAITS.c.run_id == run.id, _WAITS.c.node_id == nid)).first()
     if wait is None:
+        if session.get(RunCancel, run.id) is not None:  # cancelled while it walked: parked, not waiting,
+            return (now + timedelta(seconds=PARK_SECONDS)).timestamp()  # until the sweeper ends it
         subject = module.subject(params.get("per", "order"), run.context)
         if subject is None:  # nothing to wait for: the event can never come
             _decide(step, False, {"came": False, "reason": f"no {params.get('per')} in the run's context"})

@@ -257,3 +257,37 @@ def test_run_mode_locks_unused_for_an_hour_are_pruned(app, client, fake_receiver
     with app.app_context():
         assert journeys.prune_locks(db.session, utcnow()) == 0
         assert journeys.prune_locks(db.session, utcnow() + timedelta(hours=2)) == 1
+
+
+def test_a_run_replaced_while_its_worker_held_it_never_starts_waiting(app, client, fake_receiver):
+    """The restart came while the old run's first steps were being walked: it is parked at its wait
+    node (no wait an event could answer) until the sweeper cancels it."""
+    flow = cart_flow(fake_receiver.url, settings={"run_mode": {"mode": "restart", "per": "client"}})
+    assert client.post("/api/v1/flows", json=flow).status_code == 201
+    client.put("/api/v1/orders/o1", json={"client_id": "c1"})
+    with app.app_context():  # dispatched (its run stored, leased), not yet walked
+        runtime = rt()
+        engine = make_engine(runtime, db.engine)
+        handed = dispatch_batch(
+            db.session, engine, FlowIndex(runtime.registry), claim_events(db.session, 10, 60)
+        )
+        db.session.execute(update(Run).values(lease_until=utcnow() + timedelta(minutes=1)))
+        db.session.commit()
+    client.put("/api/v1/orders/o2", json={"client_id": "c1"})
+    drain(app)  # the restart: the old run is held, its cancellation recorded
+    with app.app_context():
+        db.session.execute(update(Run).where(Run.id.in_(handed)).values(lease_until=None))
+        db.session.commit()
+    walk(app, handed)
+    with app.app_context():
+        assert db.session.scalars(select(Wait.run_id)).all() == [_new_run(app)]
+    client.put("/api/v1/orders/o1", json={"status": "Оплачен"})  # its payment answers nothing
+    drain(app)
+    with app.app_context():
+        assert journeys.sweep_cancels(db.session, utcnow()) == 1
+    assert sorted(r.status for r in _runs(app)) == ["cancelled", "waiting"]
+    assert fake_receiver.deliveries == []
+
+
+def _new_run(app) -> str:
+    return next(r.id for r in _runs(app) if r.order_id == "o2")
