@@ -102,19 +102,26 @@ def test_abandoned_cart_thanks_the_payer_and_reminds_the_others_across_a_sigkill
 
 
 def test_a_payment_racing_the_timeout_takes_exactly_one_branch(app, live, procs, fake_receiver):
+    """The payments are stored within the wait while no worker runs; the timeout passes; then two
+    workers dispatching them, the sweeper's timeout pass and the runs' own wake-ups go at once.
+    (Which party wins depends on the machine; tests/engine/test_waits.py plays both orders of the
+    race deterministically, each party's UPDATE waiting for the other's transaction.)"""
     from plugin.storage.models import utcnow
 
     api = Api(live.url)
     assert api.post("/api/v1/flows", json=cart_flow(fake_receiver.url)).status_code == 201
-    procs.start("worker")
-    procs.start("worker")
-    procs.start("scheduler")
+    worker = procs.start("worker")
     orders = [f"r{i}" for i in range(1, 31)]
     _orders(api, orders)
     wait_for(_waiting(app, 30), timeout=30, message="30 runs waiting\n" + procs.logs())
-    _pass_time(app, orders, utcnow() + timedelta(milliseconds=500))  # the timeout, this very second
-    time.sleep(0.45)
-    _pay(api, orders)  # the payments, the sweeper and the runs' own wake-ups all at once
+    worker.send_signal(signal.SIGTERM)  # stopped cleanly: the payments below queue a dispatch job
+    worker.wait()
+    _pay(api, orders)  # stored before the timeout ...
+    _pass_time(app, orders, utcnow() + timedelta(milliseconds=200))
+    time.sleep(0.5)  # ... dispatched after it: the dispatch job and the sweeper's first pass start together
+    procs.start("scheduler")
+    procs.start("worker")
+    procs.start("worker")
     wait_for(
         lambda: len(fake_receiver.deliveries) >= 30,
         timeout=40,
@@ -128,5 +135,7 @@ def test_a_payment_racing_the_timeout_takes_exactly_one_branch(app, live, procs,
     from plugin.storage.models import Run
 
     with app.app_context():
-        state = dict(db.session.execute(select(Run.order_id, Wait.state).join(Wait, Wait.run_id == Run.id)))
+        state = dict(
+            db.session.execute(select(Run.order_id, Wait.state).join(Wait, Wait.run_id == Run.id)).all()
+        )
     assert sorted(sent) == sorted(("/thanks" if state[o] == "came" else "/remind", o) for o in orders)

@@ -142,7 +142,8 @@ def test_the_run_woken_at_its_timeout_decides_it_itself(app, client, fake_receiv
 
 def test_event_and_timeout_racing_take_exactly_one_branch(app, client, fake_receiver):
     """The payment is stored within the wait; its dispatch, the sweeper and the run's own wake-up
-    all go at once after the timeout: one of them wins, the run takes one branch, once."""
+    all go at once after the timeout: one of them wins, the run takes one branch, once. (Here the
+    sweeper's single UPDATE usually wins; the test below plays both orders deterministically.)"""
     assert client.post("/api/v1/flows", json=cart_flow(fake_receiver.url)).status_code == 201
     for round_ in range(4):
         client.put(f"/api/v1/orders/n{round_}", json={"status": "Новая", "client_id": f"c{round_}"})
@@ -242,3 +243,86 @@ def test_a_dry_run_takes_the_branch_it_is_told(client, fake_receiver):
         assert steps["wait"]["output"]["delay_seconds"] == 3 * 86400
         assert (steps[sent]["status"], steps[skipped]["status"]) == ("would_send", "not_reached")
     assert fake_receiver.deliveries == []
+
+
+def _blocked_then(app, first_ends, second):
+    """``first_ends(session)`` ends the wait in an open transaction; ``second()`` runs in a thread
+    meanwhile — it must wait for that transaction (a row lock on PostgreSQL, the write lock on
+    SQLite) — and returns what it ended once the first commits."""
+    with app.app_context():
+        session = Session(bind=db.engine)
+    first = first_ends(session)
+    out: list = []
+    thread = threading.Thread(target=lambda: out.append(second()))
+    thread.start()
+    thread.join(0.7)
+    assert thread.is_alive(), "the second party must wait for the first one's transaction"
+    session.commit()
+    session.close()
+    thread.join(30)
+    return first, out[0]
+
+
+def test_the_conditional_update_lets_exactly_one_party_end_a_wait_whichever_comes_first(
+    app, client, fake_receiver
+):
+    """Both orders of the race, deterministically: a payment stored within the wait is dispatched
+    after the timeout, while the sweeper times the wait out. Whoever's UPDATE comes first holds
+    the row; the other waits for its commit, finds the wait ended and ends nothing."""
+    from plugin.engine.context import contexts_for
+
+    assert client.post("/api/v1/flows", json=cart_flow(fake_receiver.url)).status_code == 201
+    for order in ("first-event", "first-sweep"):
+        client.put(f"/api/v1/orders/{order}", json={"status": "Новая"})
+    drain(app)
+    for order in ("first-event", "first-sweep"):
+        client.put(f"/api/v1/orders/{order}", json={"status": "Оплачен"})  # stored within the wait...
+    with app.app_context():
+        db.session.execute(update(Wait).values(timeout_at=utcnow() + timedelta(milliseconds=200)))
+        db.session.commit()
+        runs = dict(db.session.execute(select(Run.order_id, Run.id)).all())
+        waits_of = dict(db.session.execute(select(Wait.run_id, Wait.id)).all())
+        from plugin.storage.models import Event
+
+        events = {
+            e.subject_id: e
+            for e in db.session.scalars(select(Event).where(Event.trigger == "order_status_changed"))
+        }
+    import time
+
+    time.sleep(0.3)  # ... and the timeout passes before it is dispatched
+    with app.app_context():
+        bind, registry = db.engine, rt().registry
+
+    def dispatch(order):
+        def ends(session=None):
+            own = session or Session(bind=bind)
+            event = events[order]
+            found = waits.resolve(own, registry, [event], contexts_for(own, [event]), utcnow())
+            if session is None:
+                own.commit()
+                own.close()
+            return found
+
+        return ends
+
+    def sweep(wait_id):
+        def ends(session=None):
+            own = session or Session(bind=bind)
+            ended = waits._end(own, wait_id, "timed_out", utcnow())
+            if session is None:
+                own.commit()
+                own.close()
+            return ended
+
+        return ends
+
+    came, swept = _blocked_then(app, dispatch("first-event"), sweep(waits_of[runs["first-event"]]))
+    assert (came, swept) == ([runs["first-event"]], False)
+    swept, came = _blocked_then(app, sweep(waits_of[runs["first-sweep"]]), dispatch("first-sweep"))
+    assert (swept, came) == (True, [])
+    walk(app, runs.values())
+    assert sorted((d.request.path, d.payload["order"]["id"]) for d in fake_receiver.deliveries) == [
+        ("/remind", "first-sweep"),
+        ("/thanks", "first-event"),
+    ]
