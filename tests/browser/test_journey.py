@@ -116,6 +116,21 @@ def test_a_marketer_builds_the_abandoned_cart_journey_and_runs_it_on_a_deal(ui, 
     assert [(d.request.path, d.payload["order"]["id"]) for d in fake_receiver.deliveries] == [
         ("/thanks", "2002")
     ]
+    # the exit condition: a waiting deal cancelled ends its run, «Отменён» with the reason
+    ui.api.put("/api/v1/orders/3003", json={"price": 500, "status": "Новая", "client": ANNA})
+
+    def run_of_3003(status):
+        runs = ui.api.get(f"/api/v1/runs?flow_id={flow_id}&order_id=3003").json()["runs"]
+        return [r for r in runs if r["status"] == status]
+
+    (other,) = wait_for(lambda: run_of_3003("waiting"), timeout=20, message="the second run to wait")
+    ui.api.put("/api/v1/orders/3003", json={"status": "Отменён", "status_group": "cancelled"})
+    wait_for(lambda: run_of_3003("cancelled"), timeout=20, message="the exit event\n" + procs.logs())
     ui.by("editor-history").click()
     item = ui.by(f"run-{run['id']}")
     expect(item.locator(".badge").first).to_have_text("Выполнено", timeout=15_000)
+    ended = ui.by(f"run-{other['id']}")
+    expect(ended.locator(".badge").first).to_have_text("Отменён")
+    ended.locator("summary").first.click()
+    expect(ui.by(f"run-reason-{other['id']}")).to_contain_text("Остановлен: отменён: пришло событие выхода")
+    assert len(fake_receiver.deliveries) == 1  # neither branch for the cancelled deal
