@@ -21,7 +21,7 @@ fi
 command -v wrk >/dev/null || apt-get install -y wrk
 "$PY" -c "import psutil" 2>/dev/null || "$PY" -m pip install -q -r bench/requirements.txt
 
-for name in e2e batch_ingest matching date_sweep isolation memory; do
+for name in e2e batch_ingest matching date_sweep waits isolation memory; do
   echo
   echo "=== bench/$name.py"
   "$PY" "bench/$name.py"

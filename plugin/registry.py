@@ -79,6 +79,7 @@ CATALOG_ORDER = (
     "action.telegram",
     "flow.delay",
     "flow.split",
+    "flow.wait_event",
 )
 
 

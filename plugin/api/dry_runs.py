@@ -93,6 +93,7 @@ def dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:
         event_type=event_type,
         services=runtime.services,
         hold=partial(dryrules.hold, services=runtime.services, now=now, timezone=timezone),
+        waits=body.get("waits") if isinstance(body.get("waits"), dict) else None,
     )
     suppressed = dryrules.frequency_hold(db.session, flow_id, definition, context, now)
     if suppressed and result["triggered"]:  # the run would be stored suppressed: nothing sent

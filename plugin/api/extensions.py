@@ -6,6 +6,7 @@ from flask_sqlalchemy import SQLAlchemy
 from plugin.api.openapi import ProblemApi, ProblemsPlugin
 from plugin.api.openapi_ingest import BatchItemPlugin
 from plugin.api.openapi_links import LinksPlugin
+from plugin.storage import journey_models  # noqa: F401 - the journey tables join Base's metadata
 from plugin.storage.models import Base
 
 # the models are declared on storage's plain base (no Flask); Flask-SQLAlchemy takes it as it is

@@ -244,6 +244,12 @@ TEST_BODY = {
                     "order_id": STORED_ID,
                     "visit_id": STORED_ID,
                     "custom_event_id": STORED_ID,
+                    "waits": {
+                        "type": "object",
+                        "description": "the branch each flow.wait_event node takes in the dry run, by node id: "
+                        '"true" (the event came; the default) or "false" (timed out)',
+                        "additionalProperties": {"enum": ["true", "false"]},
+                    },
                 },
             }
         }

@@ -54,7 +54,10 @@ FLOW_STATS = _obj(
     {
         "triggered": {"type": "integer"},
         "failed": {"type": "integer"},
-        "suppressed": {"type": "integer", "description": "runs held back by the frequency rule"},
+        "suppressed": {
+            "type": "integer",
+            "description": "runs held back by the frequency rule or the run mode `single` (cancelled: not counted)",
+        },
         "last_triggered_at": TIMESTAMP,
         "last_7_days": _obj(
             ["triggered", "failed", "daily"],
@@ -169,8 +172,20 @@ RUN = _obj(
         "flow_version": {"type": "integer"},
         "flow_name": {"type": "string"},
         "status": {
-            "enum": ["queued", "running", "waiting", "succeeded", "failed", "not_triggered", "suppressed"],
-            "description": "suppressed: held back by the flow's frequency rule, the rule in error",
+            "enum": [
+                "queued",
+                "running",
+                "waiting",
+                "succeeded",
+                "failed",
+                "not_triggered",
+                "suppressed",
+                "cancelled",
+            ],
+            "description": "suppressed: held back by the flow's frequency rule, or by its run mode `single` "
+            "(a run for the client or order is active: «уже идёт запуск для клиента»), the reason in error; "
+            "cancelled: ended by the flow's exit event or by a `restart` run mode (a newer run replaced "
+            "it), the reason in error — not a failure",
         },
         "trigger": {"type": "string"},
         "direct": {"type": "boolean"},

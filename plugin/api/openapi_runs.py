@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from plugin.api.runs_csv import MAX_ROWS
 
-STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "not_triggered", "suppressed")
+STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "not_triggered", "suppressed", "cancelled")
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 

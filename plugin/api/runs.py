@@ -24,7 +24,7 @@ from plugin.storage.models import Flow, Run, Step, utcnow
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run history")
 
-STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "not_triggered", "suppressed")
+STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "not_triggered", "suppressed", "cancelled")
 
 
 def run_dict(run: Run, steps: list[Step]) -> dict:

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plugin.engine import frequency, rollup
+from plugin.engine import frequency, journeys, rollup
 from plugin.engine.calls import Engine
 from plugin.engine.context import contexts_for, for_conditions
 from plugin.engine.dispatch import (
@@ -82,8 +82,8 @@ def dispatch_batch(
     runs = [r for r in plan.runs if r["id"] in plan.graphs]
     if settlers is not None and plan.sends:
         settlers.submit(runs, plan.graphs, plan.sends, plan.first_views)
-        return []
-    return send_and_settle(session, engine, runs, plan.graphs, plan.sends, plan.first_views)
+        return plan.resumed  # runs whose waits the events answered walk on the step path
+    return send_and_settle(session, engine, runs, plan.graphs, plan.sends, plan.first_views) + plan.resumed
 
 
 def _events(session: Session, event_ids) -> list:
@@ -125,6 +125,7 @@ def _plan(session: Session, engine: Engine, index: FlowIndex, events: list) -> t
     for event, info, definition, graph, spec in candidates:
         if contexts.get(event.id) is not None:
             plan.add(event, info, definition, graph, spec, contexts[event.id], cond_ctxs[event.id])
+    plan.journey = journeys.prepare(session, index, registry, events, contexts)  # run modes, exits, waits
     return plan, orphans
 
 
@@ -138,7 +139,7 @@ def _store(
             lost = _write(session, engine, index, events, plan, orphans)
             session.commit()
             index.recorded.update(g for groups in plan.seen.values() for g, _ in groups)
-            plan.suppress(lost)
+            plan.suppress(lost | plan.held.keys())
             return
         except IntegrityError:
             session.rollback()
@@ -168,13 +169,16 @@ def _write(
         record_due(session, due_flows, orders, now)
     if plan.quiet:
         bulk.insert_rows(session, _RUNS, plan.quiet)
-    lost = frequency.claim(session, plan.limited, now) if plan.limited else set()
+    plan.journey.hold(session, plan, now)  # run modes: plan.held (journeys.py)
+    limited = [c for c in plan.limited if c[0] not in plan.held]
+    lost = frequency.claim(session, limited, now) if limited else set()
     runs, steps, suppressed = plan.split(lost)
     if suppressed:
         bulk.insert_rows(session, _RUNS, suppressed)
     if runs:
         bulk.insert_rows(session, _RUNS, runs)
         bulk.insert_rows(session, _STEPS, steps)
+    plan.journey.write(session, plan, now)  # exit events, waits answered: plan.resumed
     session.execute(
         update(_EVENTS)
         .where(bulk.among(session, _EVENTS.c.id, [e.id for e in events]))
@@ -200,8 +204,9 @@ def _write(
             ],
         )
     if suppressed:
-        held = Counter(row["flow_id"] for row in suppressed)
-        session.execute(_COUNT_SUPPRESSED, [{"flow_id": f, "count": n} for f, n in sorted(held.items())])
+        held = Counter(row["flow_id"] for row in suppressed if row["status"] == "suppressed")
+        if held:  # (a run a restart replaced within the batch is stored cancelled, not suppressed)
+            session.execute(_COUNT_SUPPRESSED, [{"flow_id": f, "count": n} for f, n in sorted(held.items())])
     return lost
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from plugin.engine import rollup
+from plugin.engine import rollup, waits
 from plugin.engine.calls import Engine, Outcome, busy_outcome, call_action, refused_outcome
 from plugin.engine.context import for_conditions, iso
 from plugin.engine.graph import DONE, Graph, StepView, choose, judge
@@ -137,6 +137,8 @@ class _Walk:
         return _DECIDED
 
     def _delay(self, nid: str, step: Step):
+        if self.graph.nodes[nid]["type"] == waits.NODE_TYPE:  # flow.wait_event: see waits.py
+            return _DECIDED if waits.walk(self, nid, step) else _NEXT
         now = time.time()
         if step.resume_at is None:
             seconds = self.graph.spec(nid).module.delay_seconds(self.graph.nodes[nid].get("params") or {})
@@ -258,9 +260,7 @@ def _attempt(
         except Cancelled as exc:
             outcome = refused_outcome(engine, lane, step.state) or busy_outcome(engine, exc)
     wake = apply_outcome(step, outcome)
-    rollup.count_send(session, run, outcome.duration_ms)  # 0: no call was made (refused, window)
-    if outcome.status == "succeeded" and run.branch is None:  # reached its client: the analytics' branch
-        run.branch = step.node_id
+    rollup.after_call(session, run, step.node_id, outcome)
     session.commit()
     return wake
 

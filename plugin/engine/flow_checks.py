@@ -88,7 +88,9 @@ def _branches(registry: Registry, node: dict) -> tuple[tuple[str, ...] | None, b
     spec = registry.get(node["type"])
     if spec is None:  # an unknown type is its own problem: its edges are not judged
         return None, False
-    return spec.branches(node.get("params")), hasattr(spec.module, "branches")
+    # a wait node's edges, like a condition's, default to ``true`` (came); a split's must name one
+    must = hasattr(spec.module, "branches") and getattr(spec.module, "DEFAULT_BRANCH", None) is None
+    return spec.branches(node.get("params")), must
 
 
 def _edge_problems(

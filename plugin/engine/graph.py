@@ -210,7 +210,7 @@ class Graph:
         if step is None or step.status in PENDING:
             return None
         kind = self.kind[src]
-        if kind == "condition":
+        if kind == "condition" or (kind == "flow" and step.verdict is not None):  # a wait's came / timed out
             return step.status == "succeeded" and step.verdict is (branch != "false")
         if kind == "action":
             return step.status in ("succeeded", "skipped")

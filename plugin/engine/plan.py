@@ -16,6 +16,7 @@ from plugin.engine.context import for_conditions
 from plugin.engine.dispatch import days_key, is_days_trigger
 from plugin.engine.frequency import reason, subject_of
 from plugin.engine.graph import Graph, StepView, choose, judge
+from plugin.engine.journeys import NO_JOURNEY
 from plugin.engine.recipients import recipient_of
 from plugin.engine.settle import runnable_now
 from plugin.storage.models import new_id, utcnow
@@ -42,6 +43,11 @@ class Plan:
         self.limited: list[tuple] = []
         # per event, the stats groups whose event node matched it (FlowIndex.matching's ``seen``)
         self.seen: dict[int, list[tuple[str, list[str]]]] = {}
+        # journeys (journeys.py): runs a run mode holds back, {run_id: (status, reason)}, stored so;
+        # runs whose waits the batch's events answered; the batch's journey work, if any
+        self.held: dict[str, tuple[str, str]] = {}
+        self.resumed: list[str] = []
+        self.journey = NO_JOURNEY
 
     def add(
         self, event, info: dict, definition: dict, graph: Graph, spec, context: dict, cond_ctx: dict
@@ -95,20 +101,23 @@ class Plan:
 
     def split(self, lost: set[str]) -> tuple[list[dict], list[dict], list[dict]]:
         """The run rows and steps to store, and the ``suppressed`` rows of the runs in ``lost``
-        (their frequency rule let them through no slot); the plan itself is left as it is."""
+        (their frequency rule let them through no slot) and in ``held`` (by their run mode, stored
+        with its status and reason); the plan itself is left as it is."""
+        lost = lost | self.held.keys()
         if not lost:
             return self.runs, self.steps, []
         rules = {c[0]: c[3] for c in self.limited}
+        held = self.held
         suppressed = [
             {
                 **row,
-                "status": "suppressed",
+                "status": held[row["id"]][0] if row["id"] in held else "suppressed",
                 "triggered": False,
                 "counted": False,
                 "lease_until": None,
                 "next_attempt_at": None,
                 "finished_at": self.now,
-                "error": reason(rules[row["id"]]),
+                "error": held[row["id"]][1] if row["id"] in held else reason(rules[row["id"]]),
             }
             for row in self.runs
             if row["id"] in lost
@@ -210,7 +219,9 @@ def _run_row(
         "counted": triggered,
         "context": context,
         "order_id": (context.get("order") or {}).get("id"),
-        "client_id": (context.get("client") or {}).get("external_id"),
+        # the order's client even when no client record came with it (run modes, exit events count by it)
+        "client_id": (context.get("client") or {}).get("external_id")
+        or (context.get("order") or {}).get("client_id"),
         "recipient": recipient_of(definition, context),
         "branch": None,
         "created_at": now,

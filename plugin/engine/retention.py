@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from plugin.config import RetentionPolicy as Policy
 from plugin.engine import frequency
 from plugin.storage.bulk import among
+from plugin.storage.journey_models import Wait
 from plugin.storage.models import Event, Run, Step, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ FINISHED = (
     "failed",
     "not_triggered",
     "suppressed",
+    "cancelled",
 )  # the other statuses (queued, running, waiting) are open
 CHUNK = 5000
 BUDGET_SECONDS = 20.0  # per scheduled run: a worker is not held longer than a dispatch job holds it
@@ -238,6 +240,9 @@ def _delete_runs(session: Session, rule: list, doomed: list[str], postgresql: bo
         .where(among(session, Step.run_id, doomed), Step.run_id.in_(still))
         .execution_options(synchronize_session=False)
     ).rowcount
+    session.execute(
+        delete(Wait).where(among(session, Wait.run_id, doomed), Wait.run_id.in_(still))
+    )  # their waits
     runs = session.execute(
         delete(Run).where(among(session, Run.id, doomed), *rule).execution_options(synchronize_session=False)
     ).rowcount

@@ -135,11 +135,14 @@ def count_end(session: Session, run, *, failed: bool) -> None:
         count(session, run.flow_id, run.created_at, **{outcome: 1})
 
 
-def count_send(session: Session, run, ms: float | None) -> None:
-    """A call of the step path, stored at once (not committed)."""
-    if run.flow_id and run.trigger != "test" and ms:
+def after_call(session: Session, run, node_id: str, outcome) -> None:
+    """An action's call on the step path (not committed): its latency counted (a ``duration_ms``
+    of 0: no call went out), and the run's branch set when it first reached its client."""
+    if outcome.status == "succeeded" and run.branch is None:
+        run.branch = node_id
+    if run.flow_id and run.trigger != "test" and outcome.duration_ms:
         tally = Tally()
-        tally.sent(run.flow_id, run.created_at, ms)
+        tally.sent(run.flow_id, run.created_at, outcome.duration_ms)
         tally.store(session)
 
 

@@ -102,11 +102,14 @@ def dry_run(
     event_type: str,
     services: Any = None,
     hold: Callable[..., dict | None] | None = None,
+    waits: dict | None = None,
 ) -> dict:
     """Every verdict and the exact rendered messages, with no side effects (SPEC §7).
 
     ``hold(graph, nid, call, output)`` says what a real run would hold back of an action whose
-    preview succeeded (``engine.dryrules.hold``): blocked, capped, or waiting for a send window."""
+    preview succeeded (``engine.dryrules.hold``): blocked, capped, or waiting for a send window.
+    ``waits`` chooses the branch of each ``flow.wait_event`` node (node id → ``"true"`` (the
+    event came, the default) or ``"false"`` (timed out)): a dry run does not wait."""
     graph = Graph(definition, registry)
     steps: dict[str, StepView] = {}
     cond_ctx = for_conditions(context)
@@ -134,7 +137,9 @@ def dry_run(
             "error": None,
         }
         if runs:
-            steps[nid], outcome = _dry_step(graph, nid, cond_ctx, preview, flow_id=flow.get("id"))
+            steps[nid], outcome = _dry_step(
+                graph, nid, cond_ctx, preview, waits or {}, flow_id=flow.get("id")
+            )
         else:
             outcome = {"status": "not_reached"}
         results.append({**entry, **outcome})
@@ -156,6 +161,7 @@ def _dry_step(
     nid: str,
     cond_ctx: dict,
     preview: Callable[[str], tuple[StepView, dict]],
+    waits: dict,
     *,
     flow_id: str | None,
 ) -> tuple[StepView, dict]:
@@ -173,6 +179,14 @@ def _dry_step(
         return view, {"status": view.status, "output": view.output}
     if kind == "flow":
         seconds = graph.spec(nid).module.delay_seconds(graph.nodes[nid].get("params") or {})
+        if graph.nodes[nid]["type"] == "flow.wait_event":  # the branch chosen: came unless told
+            came = str(waits.get(nid, "true")).lower() != "false"
+            output = {"delay_seconds": seconds, "branch": "true" if came else "false"}
+            return StepView(status="succeeded", verdict=came), {
+                "status": "would_wait",
+                "verdict": came,
+                "output": output,
+            }
         return StepView(status="succeeded"), {"status": "would_wait", "output": {"delay_seconds": seconds}}
     return preview(nid)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from plugin.engine import node_checks, sendwindow, templating
+from plugin.engine import journey_checks, node_checks, sendwindow, templating
 from plugin.engine.flow_checks import condition_event_problems, graph_problems, kinds_of, no_node, node_title
 from plugin.engine.schema_problems import field_name, pointer, schema_problems, without_secrets
 from plugin.messages import msg
@@ -35,14 +35,20 @@ def validate_flow(doc: Any, registry: Registry, *, enabling: bool = False) -> li
         return [{"path": "/", "message": msg("flow.not_object", "a flow document must be a JSON object")}]
     problems = schema_problems(flow_validator(), doc, ())
     window = (doc.get("settings") or {}).get("send_window") if isinstance(doc.get("settings"), dict) else None
-    if window and not any(p["path"].startswith("/settings") for p in problems):
+    settings_ok = isinstance(doc.get("settings"), dict) and not any(
+        p["path"].startswith("/settings") for p in problems
+    )
+    if window and settings_ok:
         problems += sendwindow.problems(window)
+    if settings_ok:
+        problems += journey_checks.settings_problems(doc["settings"], registry)
     # Every problem at once: a bad name or one malformed node must not hide the others' problems
     broken = {_under(p["path"]) for p in problems} - {None}
     nodes, edges = doc.get("nodes"), doc.get("edges")
     if "nodes" not in broken:
         skip = {part[1] for part in broken if isinstance(part, tuple)}
         problems += _node_problems(nodes, registry, skip=skip)
+        problems += journey_checks.wait_problems(nodes, registry, skip=skip)
     if broken:
         return problems
     problems += graph_problems(nodes, edges, registry)

@@ -305,6 +305,7 @@ def sweep() -> dict:
     accepted but not finished (lost jobs, expired leases)."""
     from sqlalchemy import update
 
+    from plugin.engine import journeys, waits
     from plugin.engine.dispatch import stale_work, sweep_days
     from plugin.storage.models import Run, utcnow
 
@@ -315,6 +316,9 @@ def sweep() -> dict:
         if due:
             notify_dispatch(runtime.queue)
         events, runs = stale_work(session)
+        # journeys (issue #20): waits past their timeout, cancellations put off while a worker held the run
+        timed = [r for r in waits.sweep_timeouts(session) if r not in set(runs)]
+        journeys.sweep_cancels(session, utcnow())
         if runs:
             session.execute(
                 update(Run).where(Run.id.in_(runs)).values(next_attempt_at=utcnow() + timedelta(seconds=30))
@@ -322,12 +326,12 @@ def sweep() -> dict:
             session.commit()
         if events:
             notify_dispatch(runtime.queue)
-        enqueue_runs(runtime.queue, runs)
+        enqueue_runs(runtime.queue, runs + timed)
         if due or events or runs:
             log.info(
                 "sweep: %d due, %d events re-dispatched, %d runs resumed", len(due), len(events), len(runs)
             )
-        return {"due": len(due), "events": len(events), "runs": len(runs)}
+        return {"due": len(due), "events": len(events), "runs": len(runs), "timed_out": len(timed)}
 
 
 def alerts() -> list[dict]:
@@ -361,6 +365,10 @@ def prune() -> dict[str, Any]:
     marks = retention.load_marks(redis, database_url)
     started = time.monotonic()
     with _session() as session:
+        from plugin.engine.journeys import prune_locks
+        from plugin.storage.models import utcnow
+
+        prune_locks(session, utcnow())  # the run modes' lock rows no transaction uses any more
         try:
             pruned = retention.prune(session, retention.Policy.from_config(ctx.config), marks=marks)
         finally:

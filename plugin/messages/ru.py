@@ -10,6 +10,7 @@ from plugin.messages.core import plural_ru
 from plugin.messages.ru_api import CATALOGUE as API
 from plugin.messages.ru_api2 import CATALOGUE as API2
 from plugin.messages.ru_branches import CATALOGUE as BRANCHES
+from plugin.messages.ru_journeys import CATALOGUE as JOURNEYS
 from plugin.messages.ru_schema import CATALOGUE as SCHEMA
 
 
@@ -137,7 +138,7 @@ PROBLEMS: dict[str, Any] = {
     "problems.any.dry_run": lambda a: f"В запросе тестового запуска {_errors(a['count'])}",
 }
 
-CATALOGUE: dict[str, Any] = {**SCHEMA, **FLOW, **TEMPLATE, **PROBLEMS, **API, **API2, **BRANCHES}
+CATALOGUE: dict[str, Any] = {**SCHEMA, **FLOW, **TEMPLATE, **PROBLEMS, **API, **API2, **BRANCHES, **JOURNEYS}
 
 
 def say(code: str, args: dict[str, Any]) -> str | None:

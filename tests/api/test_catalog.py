@@ -50,7 +50,7 @@ NODE_TYPES = {
         "action.crm_task",
         "action.telegram",
     ],
-    "flow": ["flow.delay", "flow.split"],
+    "flow": ["flow.delay", "flow.split", "flow.wait_event"],
 }
 VARIABLES = [
     "visit_id",
@@ -90,12 +90,12 @@ VARIABLES = [
 # -- catalog -----------------------------------------------------------------------------------
 
 
-def test_catalog_lists_all_32_node_types_with_schemas_and_titles(client):
+def test_catalog_lists_all_33_node_types_with_schemas_and_titles(client):
     resp = client.get("/api/v1/nodes")
     assert resp.status_code == 200
     nodes = resp.get_json()["nodes"]
-    assert len(nodes) == 32
-    assert Counter(n["kind"] for n in nodes) == {"event": 6, "condition": 18, "action": 6, "flow": 2}
+    assert len(nodes) == 33
+    assert Counter(n["kind"] for n in nodes) == {"event": 6, "condition": 18, "action": 6, "flow": 3}
     assert {n["type"] for n in nodes} == {t for types in NODE_TYPES.values() for t in types}
     for node in nodes:
         assert node["type"].split(".")[0] == node["kind"]

@@ -11,6 +11,17 @@ export function kindOf(type) {
   return ['event', 'condition', 'action', 'flow'].includes(kind) ? kind : 'action';
 }
 
+/** Whether a node's outgoing edges take a branch ("true" / "false"): conditions, and the wait for
+ * an event (came / timed out). */
+export function isBranching(type) {
+  return kindOf(type) === 'condition' || type === 'flow.wait_event';
+}
+
+/** The i18n keys of a branching node's two outputs: «да» / «нет», «дождались» / «не дождались». */
+export function branchKeys(type) {
+  return type === 'flow.wait_event' ? { true: 'node.came', false: 'node.timedOut' } : { true: 'node.true', false: 'node.false' };
+}
+
 const NODE_KEYS = ['id', 'type', 'version', 'params', 'position'];
 
 /** A new, empty flow document. */
@@ -55,7 +66,7 @@ export function docToFlow(doc) {
   const nodes = docNodes.map((n) => {
     const extra = {};
     for (const [k, v] of Object.entries(n)) if (!NODE_KEYS.includes(k)) extra[k] = v;
-    kinds[n.id] = kindOf(n.type);
+    kinds[n.id] = isBranching(n.type) ? 'condition' : kindOf(n.type); // edges: a branching node's as a condition's
     const data = { type: n.type, params: n.params ?? {} };
     if (n.version !== undefined) data.version = n.version;
     if (Object.keys(extra).length) data.extra = extra;
@@ -83,7 +94,7 @@ export function flowToDoc(base, nodes, edges) {
   doc.format = base?.format || FLOW_FORMAT;
   const kinds = {};
   doc.nodes = nodes.map((n) => {
-    kinds[n.id] = kindOf(n.data.type);
+    kinds[n.id] = isBranching(n.data.type) ? 'condition' : kindOf(n.data.type);
     const out = { id: n.id, type: n.data.type };
     if (n.data.version !== undefined) out.version = n.data.version;
     out.params = n.data.params ?? {};
@@ -179,7 +190,7 @@ export function connectionToEdge(nodes, edges, conn) {
     if (edges.some((e) => e.source === source && e.target === target && e.data?.branch === branch)) return null;
     return { id: edgeId(source, target, branch), source, target, data: branch ? { branch } : {} };
   }
-  const isCondition = kindOf(src.data.type) === 'condition';
+  const isCondition = isBranching(src.data.type);
   const branch = isCondition ? (conn.sourceHandle === 'false' ? 'false' : 'true') : undefined;
   if (edges.some((e) => e.source === source && e.target === target && (e.data?.branch ?? (isCondition ? e.sourceHandle : undefined)) === branch)) {
     return null;

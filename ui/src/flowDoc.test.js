@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   autoLayout,
+  branchKeys,
   connectionToEdge,
   createsCycle,
   docToFlow,
   flowToDoc,
   freshId,
+  isBranching,
   kindOf,
   maskSecrets,
   missingSecretsByNode,
@@ -186,5 +188,26 @@ describe('maskSecrets', () => {
     const d = { nodes: [{ id: 's', type: 'action.slack', params: { text: 't', webhook_url: 'https://hooks/x' } }] };
     expect(maskSecrets(d, catalog).nodes[0].params).toEqual({ text: 't', webhook_url: '********' });
     expect(d.nodes[0].params.webhook_url).toBe('https://hooks/x');
+  });
+});
+
+describe('the wait for an event branches like a condition', () => {
+  const journey = {
+    nodes: [
+      { id: 'start', type: 'event.order_created', params: {}, position: { x: 0, y: 0 } },
+      { id: 'pay', type: 'flow.wait_event', params: { event: 'order_status_changed' }, position: { x: 0, y: 100 } },
+      { id: 'thanks', type: 'action.webhook', params: {}, position: { x: 0, y: 200 } },
+      { id: 'remind', type: 'action.webhook', params: {}, position: { x: 200, y: 200 } },
+    ],
+    edges: [{ from: 'start', to: 'pay' }, { from: 'pay', to: 'thanks', branch: 'true' }],
+  };
+  it('labels its outputs «дождались» / «не дождались» and keeps the branch of a new edge', () => {
+    expect(isBranching('flow.wait_event')).toBe(true);
+    expect(isBranching('flow.delay')).toBe(false);
+    expect(branchKeys('flow.wait_event')).toEqual({ true: 'node.came', false: 'node.timedOut' });
+    const { nodes, edges } = docToFlow(journey);
+    expect(edges[1].sourceHandle).toBe('true');
+    const e = connectionToEdge(nodes, edges, { source: 'pay', target: 'remind', sourceHandle: 'false' });
+    expect(flowToDoc({}, nodes, [...edges, e]).edges[2]).toEqual({ from: 'pay', to: 'remind', branch: 'false' });
   });
 });

@@ -2,7 +2,7 @@
 import { ApiError, request } from './api.js';
 import { getToken } from './auth.js';
 
-export const RUN_STATUSES = ['succeeded', 'failed', 'waiting', 'running', 'queued', 'suppressed', 'not_triggered'];
+export const RUN_STATUSES = ['succeeded', 'failed', 'waiting', 'running', 'queued', 'suppressed', 'cancelled', 'not_triggered'];
 export const EMPTY_FILTERS = { flow_id: '', status: '', order_id: '', client_id: '', recipient: '', since: '', until: '' };
 
 /** A local date ("2026-12-01") as the UTC instant of that day's start here: what the API takes. */

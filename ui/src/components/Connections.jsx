@@ -1,7 +1,7 @@
 // «Связи» in the node panel: the selected node's outgoing connections, editable without a mouse.
 import { useId, useState } from 'react';
 import { useCatalog } from '../catalog.js';
-import { SPLIT_TYPE, connectionToEdge, kindOf, nextVariant, variantKeys } from '../flowDoc.js';
+import { SPLIT_TYPE, branchKeys, connectionToEdge, isBranching, nextVariant, variantKeys } from '../flowDoc.js';
 import { pick, useI18n } from '../i18n.js';
 
 export function Connections({ node, nodes, edges, onAdd, onRemove, onBranch }) {
@@ -11,7 +11,9 @@ export function Connections({ node, nodes, edges, onAdd, onRemove, onBranch }) {
   const [branch, setBranch] = useState('true');
   const targetId = useId();
   const branchId = useId();
-  const isCondition = kindOf(node.data.type) === 'condition';
+  // a condition's «да» / «нет», a wait's «дождались» / «не дождались»
+  const isCondition = isBranching(node.data.type);
+  const labels = branchKeys(node.data.type);
   const keys = node.data.type === SPLIT_TYPE ? variantKeys(node) : null;
   const title = (id) => {
     const n = nodes.find((x) => x.id === id);
@@ -38,7 +40,7 @@ export function Connections({ node, nodes, edges, onAdd, onRemove, onBranch }) {
           {outgoing.map((e) => (
             <li key={e.id}>
               <span>
-                {isCondition && <span className={`badge badge-branch-${branchOf(e)}`}>{t(`node.${branchOf(e)}`)}</span>}
+                {isCondition && <span className={`badge badge-branch-${branchOf(e)}`}>{t(labels[branchOf(e)])}</span>}
                 {keys && (
                   <select
                     className="input input-sm conn-variant"
@@ -88,8 +90,8 @@ export function Connections({ node, nodes, edges, onAdd, onRemove, onBranch }) {
             <>
               <label htmlFor={branchId} className="visually-hidden">{t('conn.branch')}</label>
               <select id={branchId} className="input input-sm conn-branch" value={branch} onChange={(e) => setBranch(e.target.value)} data-testid="conn-branch">
-                <option value="true">{t('node.true')}</option>
-                <option value="false">{t('node.false')}</option>
+                <option value="true">{t(labels.true)}</option>
+                <option value="false">{t(labels.false)}</option>
               </select>
             </>
           )}

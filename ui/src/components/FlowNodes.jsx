@@ -4,6 +4,7 @@ import { Handle, Position } from '@xyflow/react';
 import { useCatalog } from '../catalog.js';
 import { pick, statusLabel, useI18n } from '../i18n.js';
 import { nodeSummary } from '../summaries.js';
+import { branchKeys, isBranching } from '../flowDoc.js';
 
 /** Per-node errors (mapped problems) and the last test run's steps, by node id. */
 export const CanvasContext = createContext({ nodeProblems: {}, steps: {} });
@@ -22,6 +23,7 @@ function NodeCard({ id, data, selected, kind }) {
   if (selected) classes.push('selected');
   if (hasError) classes.push('fnode-error');
   if (!def) classes.push('fnode-unknown');
+  const outs = branchKeys(data.type);
   const errorText = hasError ? [...problem.messages, ...collectFieldMessages(problem.fields)].join('\n') : '';
 
   return (
@@ -42,9 +44,9 @@ function NodeCard({ id, data, selected, kind }) {
         {step && (
           <span className={`badge badge-${step.status}`} data-testid={`step-badge-${id}`}>
             {step.verdict === true
-              ? t('node.true')
+              ? t(outs.true)
               : step.verdict === false
-                ? t('node.false')
+                ? t(outs.false)
                 : step.output?.variant !== undefined
                   ? `${t('split.key')} ${step.output.variant}`
                   : statusLabel(lang, step.status)}
@@ -55,7 +57,7 @@ function NodeCard({ id, data, selected, kind }) {
       <div className="fnode-title">{title}</div>
       {!def && <div className="fnode-summary text-danger">{t('node.unknownType')}</div>}
       {summary && <div className="fnode-summary" data-testid={`summary-${id}`}>{summary}</div>}
-      {kind === 'condition' ? (
+      {isBranching(data.type) ? (
         <>
           <Handle
             type="source"
@@ -64,9 +66,9 @@ function NodeCard({ id, data, selected, kind }) {
             className="handle handle-true"
             style={{ left: '30%' }}
             data-testid={`handle-${id}-true`}
-            aria-label={t('node.true')}
+            aria-label={t(outs.true)}
           />
-          <span className="handle-label handle-label-true" style={{ left: '30%' }}>{t('node.true')}</span>
+          <span className="handle-label handle-label-true" style={{ left: '30%' }}>{t(outs.true)}</span>
           <Handle
             type="source"
             position={Position.Bottom}
@@ -74,9 +76,9 @@ function NodeCard({ id, data, selected, kind }) {
             className="handle handle-false"
             style={{ left: '70%' }}
             data-testid={`handle-${id}-false`}
-            aria-label={t('node.false')}
+            aria-label={t(outs.false)}
           />
-          <span className="handle-label handle-label-false" style={{ left: '70%' }}>{t('node.false')}</span>
+          <span className="handle-label handle-label-false" style={{ left: '70%' }}>{t(outs.false)}</span>
         </>
       ) : (
         <Handle type="source" position={Position.Bottom} id="out" className="handle handle-out" data-testid={`handle-${id}-out`} aria-label={t('node.out')} />

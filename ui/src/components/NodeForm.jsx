@@ -26,13 +26,14 @@ export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange, onB
     if (node.data.params?.connection) {
       for (const field of connectionFields(def?.schema)) out.uiSchema[field] = { 'ui:field': 'hidden' };
     }
+    for (const field of hiddenFields(def?.schema, node.data.params)) out.uiSchema[field] = { 'ui:field': 'hidden' };
     // Imported secrets come back as the placeholder with nothing stored behind it: not «задано».
     for (const field of missingSecrets || []) {
       const ui = (out.uiSchema[field] ||= {});
       ui['ui:options'] = { ...(ui['ui:options'] || {}), secretMissing: true };
     }
     return out;
-  }, [def, lang, missingSecrets, isCustom, hookNames, Boolean(node.data.params?.connection)]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [def, lang, missingSecrets, isCustom, hookNames, Boolean(node.data.params?.connection), node.data.params?.event]); // eslint-disable-line react-hooks/exhaustive-deps
   const translateString = useMemo(() => rjsfTranslator(lang), [lang]);
   const transformErrors = useMemo(() => (errors) => localizeErrors(errors, schema, lang), [schema, lang]);
   const hasFields = Object.keys(schema.properties || {}).length > 0 || schema.additionalProperties;
@@ -65,10 +66,27 @@ export function NodeForm({ node, def, fieldErrors, missingSecrets, onChange, onB
         transformErrors={transformErrors}
         noHtml5Validate
         translateString={translateString}
-        onChange={(e) => onChange(withoutConnectionFields(def?.schema, e.formData ?? {}))}
+        onChange={(e) => onChange(withoutHidden(def?.schema, withoutConnectionFields(def?.schema, e.formData ?? {})))}
         onBlur={() => onBlur?.()}
         onSubmit={() => {}}
       />
     </div>
   );
+}
+
+/** The fields shown only for some values of another (`x-show-when`, e.g. the wait node's status
+ * fields for a status change) that `params` hide. */
+function hiddenFields(schema, params) {
+  const props = schema?.properties || {};
+  const value = (k) => params?.[k] ?? props[k]?.default;
+  return Object.keys(props).filter((f) => {
+    const when = props[f]['x-show-when'];
+    return when && !Object.entries(when).every(([k, values]) => values.includes(value(k)));
+  });
+}
+
+/** `params` without the values of the fields they hide (a status left over from another event kind). */
+function withoutHidden(schema, params) {
+  const hidden = hiddenFields(schema, params);
+  return hidden.length ? Object.fromEntries(Object.entries(params).filter(([k]) => !hidden.includes(k))) : params;
 }

@@ -58,6 +58,6 @@ describe('palette order', () => {
       'condition.order_field', 'condition.client_field', 'condition.group',
     ]);
     expect(g.action.map((n) => n.type)).toEqual(['action.slack', 'action.webhook', 'action.sms', 'action.email', 'action.crm_task', 'action.telegram']);
-    expect(g.flow.map((n) => n.type)).toEqual(['flow.delay', 'flow.split']);
+    expect(g.flow.map((n) => n.type)).toEqual(['flow.delay', 'flow.split', 'flow.wait_event']);
   });
 });

@@ -29,12 +29,12 @@ export function RunItem({ run, nodeTypes, onSelectNode, onRetry, showFlow = fals
           {run.finished_at && run.created_at && (
             <div className="muted small">{t('runs.duration', { value: duration(run.created_at, run.finished_at) })}</div>
           )}
-          {run.error && run.status === 'suppressed' && (
+          {run.error && (run.status === 'suppressed' || run.status === 'cancelled') && (
             <div className="run-suppressed" role="note" data-testid={`run-reason-${run.id}`}>
-              {t('runs.suppressed', { reason: run.error })}
+              {t(`runs.${run.status}`, { reason: run.error })}
             </div>
           )}
-          {run.error && run.status !== 'suppressed' && (
+          {run.error && run.status !== 'suppressed' && run.status !== 'cancelled' && (
             <div className="step-error" role="note">
               {t('step.error', { message: run.error })}
             </div>

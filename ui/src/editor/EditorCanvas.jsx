@@ -1,8 +1,9 @@
-// The canvas column: React Flow with the node cards, edges labelled «да»/«нет» (or a split's variant) or with their server
-// error, and the footer with «Сохранить событие и условия как шаблон» / «Сохранить действие как шаблон».
+// The canvas column: React Flow with the node cards, edges labelled «да»/«нет» («дождались»/«не дождались»
+// after a wait, a split's variant) or with their server error, and the footer with
+// «Сохранить событие и условия как шаблон» / «Сохранить действие как шаблон».
 import { useMemo } from 'react';
 import { Background, Controls, MarkerType, MiniMap, ReactFlow } from '@xyflow/react';
-import { SPLIT_TYPE, kindOf } from '../flowDoc.js';
+import { SPLIT_TYPE, branchKeys, isBranching } from '../flowDoc.js';
 import { shares } from '../components/VariantsField.jsx';
 import { useI18n } from '../i18n.js';
 import { CanvasContext, nodeTypes } from '../components/FlowNodes.jsx';
@@ -27,15 +28,15 @@ export function EditorCanvas(props) {
   const displayEdges = useMemo(
     () =>
       edges.map((e) => {
-        const srcKind = kindOf(nodeTypeById[e.source]);
-        const branch = srcKind === 'condition' ? (e.data?.branch === 'false' || e.sourceHandle === 'false' ? 'false' : 'true') : null;
+        const srcType = nodeTypeById[e.source];
+        const branch = isBranching(srcType) ? (e.data?.branch === 'false' || e.sourceHandle === 'false' ? 'false' : 'true') : null;
         const variant = variantLabels[e.source] ? (variantLabels[e.source][e.data?.branch] ?? `${e.data?.branch ?? '?'}`) : null;
         const errs = problems.edges[e.id];
         const classes = [];
         if (branch === 'false') classes.push('edge-false');
         if (variant) classes.push('edge-variant');
         if (errs) classes.push('edge-error');
-        const said = variant || (branch ? t(`node.${branch}`) : '');
+        const said = variant || (branch ? t(branchKeys(srcType)[branch]) : '');
         return {
           ...e,
           label: errs ? `⚠ ${errs.join('; ')}` : said || undefined,

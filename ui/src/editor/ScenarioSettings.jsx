@@ -2,6 +2,7 @@
 // settings.send_window; SPEC §11), edited in the document's base and saved with the flow.
 import { useI18n } from '../i18n.js';
 import { AlertSettings } from './AlertSettings.jsx';
+import { ExitEvent, RunMode } from './JourneySettings.jsx';
 
 const DAYS = [1, 2, 3, 4, 5, 6, 7];
 const PER = ['client', 'order', 'visitor'];
@@ -37,6 +38,8 @@ export function ScenarioSettings({ base, setBase, problems = [] }) {
       <h2 className="panel-title">{t('settings.title')}</h2>
       <Frequency value={settings.frequency} onChange={(v) => set('frequency', v)} problems={problemAt('/settings/frequency')} />
       <SendWindow value={settings.send_window} onChange={(v) => set('send_window', v)} problems={problemAt('/settings/send_window')} />
+      <RunMode value={settings.run_mode} onChange={(v) => set('run_mode', v)} problems={problemAt('/settings/run_mode')} Problems={Problems} />
+      <ExitEvent value={settings.exit_event} onChange={(v) => set('exit_event', v)} problems={problemAt('/settings/exit_event')} Problems={Problems} />
       <AlertSettings value={settings.alert} onChange={(v) => set('alert', v)} problems={problemAt('/settings/alert')} Problems={Problems} />
     </div>
   );

@@ -81,6 +81,8 @@ export const editorMessages = {
   'node.out': { ru: 'Выход', en: 'Output' },
   'node.true': { ru: 'да', en: 'yes' },
   'node.false': { ru: 'нет', en: 'no' },
+  'node.came': { ru: 'дождались', en: 'came' },
+  'node.timedOut': { ru: 'не дождались', en: 'timed out' },
   'node.unknownType': { ru: 'Неизвестный тип узла', en: 'Unknown node type' },
   'node.hasErrors': { ru: 'Есть ошибки', en: 'Has errors' },
 

@@ -1,4 +1,5 @@
-// UI messages (ru, en): the condition group's and the A/B split's editors, cards and edges.
+// UI messages (ru, en): the condition group's and the A/B split's editors, cards and edges; the run
+// mode and exit condition of the scenario settings (issue #20).
 export const journeyMessages = {
   'group.add': { ru: '+ Добавить условие', en: '+ Add condition' },
   'group.type': { ru: 'Тип условия', en: 'Condition type' },
@@ -18,4 +19,38 @@ export const journeyMessages = {
   'split.total': { ru: 'Сумма весов: {sum}', en: 'Sum of weights: {sum}' },
   'split.noEdge': { ru: 'без связи — контрольная группа', en: 'no edge — a control group' },
   'split.branch': { ru: 'Вариант связи', en: 'Edge variant' },
+  'journey.runMode': { ru: 'Режим запуска', en: 'Run mode' },
+  'journey.mode.parallel': { ru: 'Параллельно', en: 'In parallel' },
+  'journey.mode.single': { ru: 'Один активный', en: 'One active run' },
+  'journey.mode.restart': { ru: 'Перезапуск', en: 'Restart' },
+  'journey.per': { ru: 'Для кого', en: 'Per' },
+  'journey.per.client': { ru: 'для клиента', en: 'per client' },
+  'journey.per.order': { ru: 'для сделки', en: 'per deal' },
+  'journey.modeHint.parallel': { ru: 'Каждое событие запускает сценарий.', en: 'Every event starts the scenario.' },
+  'journey.modeHint.single': {
+    ru: 'Пока у клиента (сделки) идёт запуск, новые события его не запускают: они видны в истории как «Подавлен».',
+    en: 'While a run for the client (deal) is active, new events start none: the history shows them as “Suppressed”.',
+  },
+  'journey.modeHint.restart': {
+    ru: 'Новое событие отменяет идущий запуск клиента (сделки) и начинает сценарий заново.',
+    en: 'A new event cancels the client’s (deal’s) active run and starts the scenario again.',
+  },
+  'journey.exit': { ru: 'Условие выхода', en: 'Exit condition' },
+  'journey.exitType': { ru: 'Событие выхода', en: 'Exit event' },
+  'journey.exit.none': { ru: 'Нет', en: 'None' },
+  'journey.exit.event.order_status_changed': { ru: 'Смена статуса сделки', en: 'Deal status change' },
+  'journey.exit.event.order_created': { ru: 'Новая сделка', en: 'New deal' },
+  'journey.exit.event.custom': { ru: 'Пользовательское событие', en: 'Custom event' },
+  'journey.exit.event.visit_created': { ru: 'Новый визит', en: 'New visit' },
+  'journey.exitGroup': { ru: 'Группа статусов', en: 'Status group' },
+  'journey.group.any': { ru: 'любая группа', en: 'any group' },
+  'journey.group.paid': { ru: 'Оплачено', en: 'Paid' },
+  'journey.group.in_work': { ru: 'В работе', en: 'In work' },
+  'journey.group.cancelled': { ru: 'Отменено', en: 'Cancelled' },
+  'journey.exitStatuses': { ru: 'Статусы через запятую (пусто — любой)', en: 'Statuses, comma-separated (empty: any)' },
+  'journey.exitName': { ru: 'Название события', en: 'Event name' },
+  'journey.exitHint': {
+    ru: 'Когда это событие приходит по сделке (или клиенту), её идущие запуски отменяются — статус «Отменён».',
+    en: 'When this event comes for the deal (or client), its active runs are cancelled — status “Cancelled”.',
+  },
 };

@@ -38,6 +38,8 @@ export const settingsMessages = {
     en: 'Emails and SMS outside these hours wait for the window and go out when it opens.',
   },
   'status.suppressed': { ru: 'Подавлен', en: 'Suppressed' },
+  'status.cancelled': { ru: 'Отменён', en: 'Cancelled' },
   'runs.suppressed': { ru: 'Не выполнен: {reason}', en: 'Not carried out: {reason}' },
+  'runs.cancelled': { ru: 'Остановлен: {reason}', en: 'Stopped: {reason}' },
   'step.windowWait': { ru: 'Ждёт окна отправки до {time}', en: 'Waiting for the send window until {time}' },
 };
