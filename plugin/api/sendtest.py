@@ -68,6 +68,17 @@ def _recipient(spec, body: dict) -> tuple[str | None, str | None]:
     if recipient is not None and not isinstance(recipient, dict):
         said = msg("sendtest.recipient_object", "expected an object")
         raise ValidationFailed(_invalid_recipient(), [{"path": "/recipient", "message": said}])
+    # every address given is text, whichever the action reads (the body's documented shape)
+    wrong = [
+        k
+        for k in RECIPIENT["properties"]
+        if (recipient or {}).get(k) is not None and not isinstance(recipient[k], str)
+    ]
+    if wrong:
+        said = msg("sendtest.recipient_text", "expected a string")
+        raise ValidationFailed(
+            _invalid_recipient(), [{"path": f"/recipient/{k}", "message": said} for k in wrong]
+        )
     if node_type not in RECIPIENTS:
         return None, None
     key, where, required = RECIPIENTS[node_type]
