@@ -16,7 +16,7 @@ from apispec import BasePlugin
 from flask_smorest import Api
 
 from plugin.api.openapi_language import CONTENT_LANGUAGE, with_accept_language
-from plugin.api.openapi_parts import DRY_RUN, GROUP_TRACE, TIMESTAMP, _nullable, _obj, _ref
+from plugin.api.openapi_parts import DRY_RUN, FLOW_STATS, GROUP_TRACE, TIMESTAMP, _nullable, _obj, _ref
 from plugin.api.openapi_runs import RUN_HISTORY_PROPERTIES
 from plugin.registry import SCHEMAS_DIR
 
@@ -47,30 +47,6 @@ EDGE = _obj(
             "type": "string",
             "description": "a condition's true / false (default true); a flow.split's variant key",
         },
-    },
-)
-FLOW_STATS = _obj(
-    ["triggered", "failed", "last_triggered_at"],
-    {
-        "triggered": {"type": "integer"},
-        "failed": {"type": "integer"},
-        "suppressed": {
-            "type": "integer",
-            "description": "runs held back by the frequency rule or the run mode `single` (cancelled: not counted)",
-        },
-        "last_triggered_at": TIMESTAMP,
-        "last_7_days": _obj(
-            ["triggered", "failed", "daily"],
-            {
-                "triggered": {"type": "integer"},
-                "failed": {"type": "integer"},
-                "daily": {
-                    "type": "array",
-                    "items": {"type": "integer"},
-                    "description": "7 local days, oldest first",
-                },
-            },
-        ),
     },
 )
 EXPORT = _obj(

@@ -68,3 +68,29 @@ GROUP_TRACE = {
         },
     },
 }
+
+
+FLOW_STATS = _obj(
+    ["triggered", "failed", "last_triggered_at"],
+    {
+        "triggered": {"type": "integer"},
+        "failed": {"type": "integer"},
+        "suppressed": {
+            "type": "integer",
+            "description": "runs held back by the frequency rule or the run mode `single` (cancelled: not counted)",
+        },
+        "last_triggered_at": TIMESTAMP,
+        "last_7_days": _obj(
+            ["triggered", "failed", "daily"],
+            {
+                "triggered": {"type": "integer"},
+                "failed": {"type": "integer"},
+                "daily": {
+                    "type": "array",
+                    "items": {"type": "integer"},
+                    "description": "7 local days, oldest first",
+                },
+            },
+        ),
+    },
+)

@@ -129,7 +129,7 @@ def dry_run(
     results = []
     started = time.monotonic()
     for nid, runs in graph.walk(steps):
-        entry: dict[str, Any] = {
+        entry = {
             "node_id": nid,
             "type": graph.nodes[nid]["type"],
             "verdict": None,
@@ -143,17 +143,22 @@ def dry_run(
         else:
             outcome = {"status": "not_reached"}
         results.append({**entry, **outcome})
-    triggered = any(
-        r["status"] in ("would_send", "needs_secret", "skipped", "blocked", "would_wait")
-        for r in results
-        if graph.kind.get(r["node_id"]) == "action"
-    )
+    triggered = _triggered(graph, results)
     return {
         "status": "would_trigger" if triggered else "not_triggered",
         "triggered": triggered,
         "steps": results,
         "duration_ms": round((time.monotonic() - started) * 1000, 2),
     }
+
+
+def _triggered(graph: Graph, results: list[dict]) -> bool:
+    """Whether a dry run reached an action (whatever that action would do)."""
+    return any(
+        r["status"] in ("would_send", "needs_secret", "skipped", "blocked", "would_wait")
+        for r in results
+        if graph.kind.get(r["node_id"]) == "action"
+    )
 
 
 def _dry_step(

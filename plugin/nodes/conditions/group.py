@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,12 +18,16 @@ Test = Callable[[dict[str, Any]], bool]
 
 
 def _module(type_id: Any):
-    from plugin.registry import get_registry  # at call time: the registry imports this module
-
-    spec = get_registry().get(type_id) if isinstance(type_id, str) else None
-    if spec is None or spec.kind != "condition":
+    """The module of an inner condition type, ``condition.<stem>`` → ``plugin.nodes.conditions.<stem>``
+    (the registry's own pairing; imported here directly, so nodes never import the registry)."""
+    text = type_id if isinstance(type_id, str) else ""
+    stem = text.removeprefix("condition.")
+    if not text.startswith("condition.") or not stem.isidentifier() or stem.startswith("_"):
         raise ValueError(f"unknown condition type {type_id!r}")
-    return spec.module
+    try:
+        return importlib.import_module(f"plugin.nodes.conditions.{stem}")
+    except ImportError:
+        raise ValueError(f"unknown condition type {type_id!r}") from None
 
 
 def _parts(params: dict[str, Any]) -> tuple[str, list[dict]]:
