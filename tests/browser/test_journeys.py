@@ -1,16 +1,24 @@
 """The editor in Chromium, in Russian: a condition group («любое» of a price and a nested group) and
-an A/B split whose edges take the variants, built by hand, saved, and run through a test deal."""
+an A/B split whose edges take the variants, built by hand, saved, and run through a test deal; an
+A/B split's «Статистика» with the significance of each variant's conversions."""
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
+from plugin.api.extensions import db
+from plugin.engine import attribution
+from plugin.storage.models import Run, utcnow
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.helpers import drop, edge
 from tests.conftest import wait_for
+from tests.engine.test_flow_rules import drain
 
 pytestmark = pytest.mark.browser
 
@@ -144,3 +152,91 @@ def test_build_a_group_and_a_split_in_russian_save_and_run(ui, procs, fake_recei
     expect(trace.locator(":scope > li").first).to_have_text("Сумма заказа: да")
     expect(trace.locator(":scope > li").nth(1)).to_contain_text("Группа условий: нет")
     expect(trace.locator(":scope > li").nth(1)).to_contain_text("Город: нет")
+
+
+def _z_test(n1: int, x1: int, n2: int, x2: int) -> float:
+    """The two-sided p of the pooled two-proportion z-test (math.erfc: independent of the UI's)."""
+    pooled = (x1 + x2) / (n1 + n2)
+    z = (x1 / n1 - x2 / n2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def test_a_split_statistics_tab_says_whether_the_variants_differ(ui, app, fake_receiver):
+    """120 deals through an A/B/control split (45/45/10, the control without an edge); B's deals
+    paid one in two, A's one in four, the control's one in three: «Значимость» calls B the best, A
+    significantly worse (its p the same as the test's own), and the small control «мало данных»."""
+    doc = {
+        "name": "A/B: письмо со скидкой",
+        "enabled": True,
+        "nodes": [
+            {"id": "start", "type": "event.order_created", "params": {}},
+            {
+                "id": "ab",
+                "type": "flow.split",
+                "params": {
+                    "variants": [
+                        {"key": "A", "weight": 45},
+                        {"key": "B", "weight": 45},
+                        {"key": "control", "weight": 10},
+                    ]
+                },
+            },
+            {"id": "mail_a", "type": "action.webhook", "params": {"url": fake_receiver.url + "/a"}},
+            {"id": "mail_b", "type": "action.webhook", "params": {"url": fake_receiver.url + "/b"}},
+        ],
+        "edges": [
+            {"from": "start", "to": "ab"},
+            {"from": "ab", "to": "mail_a", "branch": "A"},
+            {"from": "ab", "to": "mail_b", "branch": "B"},
+        ],
+    }
+    answer = ui.api.post("/api/v1/flows", json=doc)
+    assert answer.status_code == 201, answer.text
+    flow_id = answer.json()["id"]
+    deals = [
+        {"type": "order", "data": {"id": f"d{i}", "price": 1000, "client": {"external_id": f"k{i}"}}}
+        for i in range(120)
+    ]
+    assert ui.api.post("/api/v1/batch", json={"items": deals}).status_code == 202
+    drain(app)
+    with app.app_context():
+        runs = db.session.execute(select(Run.order_id, Run.branch).where(Run.flow_id == flow_id)).all()
+    by_variant: dict[str, list[str]] = {}
+    for order_id, branch in sorted(runs):
+        by_variant.setdefault(branch, []).append(order_id)
+    assert set(by_variant) == {"A", "B", "control"} and len(runs) == 120
+    paid = by_variant["A"][::4] + by_variant["B"][::2] + by_variant["control"][::3]
+    items = [{"type": "order", "data": {"id": o, "status": "Оплачен"}} for o in paid]
+    assert ui.api.post("/api/v1/batch", json={"items": items}).status_code == 202
+    drain(app)
+    with app.app_context():
+        attribution.catch_up(db.session, now=utcnow() + timedelta(minutes=10))
+    branches = ui.api.get(f"/api/v1/flows/{flow_id}/stats").json()["conversions"]["by_branch"]
+    n = {k: (b["clients_reached"], b["converted"]) for k, b in branches.items()}
+    assert n["A"][0] >= 30 and n["B"][0] >= 30 and n["control"][0] < 30, n
+    assert n["B"][1] / n["B"][0] > n["A"][1] / n["A"][0]
+    p = _z_test(*n["A"], *n["B"])
+    assert p < 0.05, n
+
+    ui.open(f"#/flows/{flow_id}")
+    ui.by("panel-tab-stats").click()
+    table = ui.by("branch-table")
+    expect(ui.by("sig-head")).to_have_text("Значимость")
+    expect(ui.by("sig-B")).to_have_text("лучшая доля — с ней сравниваются остальные")
+    expect(ui.by("sig-A")).to_have_attribute("data-kind", "significant")
+    text = ui.by("sig-A").inner_text()
+    shown = re.match(r"p ([=<]) (\d+(?:,\d+)?) — разница значима\n?−\d+(?:,\d)? % к «B»$", text)
+    assert shown, text
+    if shown[1] == "=":  # two significant digits of the same p
+        assert float(shown[2].replace(",", ".")) == pytest.approx(p, rel=0.05), (text, p)
+    else:
+        assert p < 0.001, (text, p)
+    expect(ui.by("sig-control")).to_have_text("мало данных")
+    expect(ui.by("sig-hint")).to_contain_text("z-тест двух долей")
+    table.scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    ui.page.screenshot(path=str(SCREENSHOTS / "stats-split.png"))
+    ui.by("lang-en").click()
+    expect(ui.by("sig-head")).to_have_text("Significance")
+    expect(ui.by("sig-A")).to_contain_text("the difference is significant")
+    expect(ui.by("sig-control")).to_have_text("too little data")

@@ -57,7 +57,7 @@ export function SidePanel({ tab, setTab, selected, doc, flowId, dirty, nodeTypeB
         {tab === 'history' && <RunsPanel flowId={flowId} nodeTypes={nodeTypeById} onSelectNode={selectNode} onToast={onToast} />}
         {tab === 'stats' && (
           <Suspense fallback={<p className="muted" role="status">{t('app.loading')}</p>}>
-            <StatsPanel flowId={flowId} />
+            <StatsPanel flowId={flowId} nodes={doc?.nodes} />
           </Suspense>
         )}
         {tab === 'versions' && <HistoryPanel flowId={flowId} dirty={dirty} onRestored={onRestored} onToast={onToast} nodeTypes={nodeTypeById} />}

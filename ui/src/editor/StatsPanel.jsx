@@ -11,7 +11,8 @@ import { statsApi } from '../statsApi.js';
 
 const FIRST_PERIOD = { days: 30, interval: 'day', windowDays: 7 };
 
-export function StatsPanel({ flowId }) {
+/** `nodes`: the flow document's, for the A/B split's variants in «Конверсии по веткам». */
+export function StatsPanel({ flowId, nodes }) {
   const { t, lang } = useI18n();
   const [period, setPeriod] = useState(FIRST_PERIOD);
   const [stats, setStats] = useState(null);
@@ -72,7 +73,7 @@ export function StatsPanel({ flowId }) {
             label={t('stats.chartConv', { converted: c.converted ?? 0, revenue: formatMoney(c.revenue, lang) })}
           />
           <h3 className="section-title stats-heading">{t('stats.branchTitle')}</h3>
-          <BranchTable byBranch={c.by_branch} />
+          <BranchTable byBranch={c.by_branch} nodes={nodes} />
         </>
       )}
     </div>
