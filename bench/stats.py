@@ -73,21 +73,23 @@ def generate(url: str, flows: int, runs: int, orders: int) -> dict:
                FROM runs WHERE status IN ('succeeded', 'failed')"""
         )
         conn.execute(
-            """INSERT INTO flow_stats (flow_id, bucket, triggered, succeeded, failed, suppressed, not_triggered, fired)
+            """INSERT INTO flow_stats (flow_id, bucket, triggered, succeeded, failed, suppressed, not_triggered, fired,
+                   sends, le_100, le_250, le_500, le_1000, le_2500, le_5000, le_10000, send_ms)
                SELECT flow_id, date_trunc('hour', created_at),
                    SUM(CASE WHEN counted THEN 1 ELSE 0 END),
                    SUM(CASE WHEN counted AND status = 'succeeded' THEN 1 ELSE 0 END),
                    SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0, 0,
-                   SUM(CASE WHEN counted THEN 1 ELSE 0 END)
+                   SUM(CASE WHEN counted THEN 1 ELSE 0 END), 0, 0, 0, 0, 0, 0, 0, 0, 0
                FROM runs GROUP BY flow_id, date_trunc('hour', created_at)"""
         )
         conn.execute(
             "INSERT INTO stats_groups (group_id, flow_id) SELECT 'g' || (substr(id, 2)::int % 8), id FROM flows"
         )
         conn.execute(  # the same counts by the Moscow day, as the engine writes them
-            """INSERT INTO flow_stats_days (flow_id, day, triggered, succeeded, failed, suppressed, not_triggered, fired)
+            """INSERT INTO flow_stats_days (flow_id, day, triggered, succeeded, failed, suppressed, not_triggered, fired,
+                   sends, le_100, le_250, le_500, le_1000, le_2500, le_5000, le_10000, send_ms)
                SELECT flow_id, (bucket AT TIME ZONE 'UTC' AT TIME ZONE 'Europe/Moscow')::date,
-                   sum(triggered), sum(succeeded), sum(failed), 0, 0, sum(fired)
+                   sum(triggered), sum(succeeded), sum(failed), 0, 0, sum(fired), 0, 0, 0, 0, 0, 0, 0, 0, 0
                FROM flow_stats GROUP BY 1, 2"""
         )
         conn.execute(
