@@ -12,6 +12,7 @@ from plugin.engine import context as ctx
 from plugin.engine import dryrules
 from plugin.engine.runner import dry_run
 from plugin.errors import ValidationFailed, problems_detail
+from plugin.ingest.reading import pointer
 from plugin.messages import msg
 from plugin.storage.connections import session_lookup
 from plugin.storage.models import CustomEvent, Event, Order, Visit, utcnow
@@ -64,6 +65,7 @@ def _test_request_problems(body: dict) -> list[dict]:
                 "message": msg("dryrun.event_id", f"expected a positive integer event id, got {event_id!r}"),
             }
         )
+    problems += _waits_problems(body.get("waits"))
     for name, _model, _what, _context_of in _STORED_SUBJECTS:
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
@@ -74,6 +76,25 @@ def _test_request_problems(body: dict) -> list[dict]:
                 }
             )
     return problems
+
+
+def _waits_problems(waits) -> list[dict]:
+    """``waits``: node id → "true" | "false" (the documented shape; found by the fuzz: anything
+    else was taken silently)."""
+    if waits is None:
+        return []
+    if not isinstance(waits, dict):
+        return [
+            {"path": "/waits", "message": msg("dryrun.waits", "expected an object of node id → true | false")}
+        ]
+    return [
+        {
+            "path": pointer("/waits", k),
+            "message": msg("query.one_of", f"must be true or false, got {v!r}", allowed=("true", "false")),
+        }
+        for k, v in waits.items()
+        if v not in ("true", "false")
+    ]
 
 
 def dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:
@@ -93,7 +114,7 @@ def dry(definition: dict, name: str, flow_id: str, body: dict) -> dict:
         event_type=event_type,
         services=runtime.services,
         hold=partial(dryrules.hold, services=runtime.services, now=now, timezone=timezone),
-        waits=body.get("waits") if isinstance(body.get("waits"), dict) else None,
+        waits=body.get("waits"),
     )
     suppressed = dryrules.frequency_hold(db.session, flow_id, definition, context, now)
     if suppressed and result["triggered"]:  # the run would be stored suppressed: nothing sent

@@ -184,6 +184,7 @@ REQUESTS: dict[str, Any] = {
     "query.recipient": lambda a: "Получатель: от 1 до 320 знаков («*» в конце — поиск по началу)",
     "query.until": lambda a: "Конец периода должен быть позже начала",
     "sendtest.recipient_text": lambda a: "Нужна строка",
+    "dryrun.waits": lambda a: "Нужен объект: код узла ожидания → «true» или «false»",
     "query.to": lambda a: "Конец периода («to») должен быть позже начала («from»)",
     "query.points": lambda a: f"Слишком длинный период для такого шага: не больше {a['most']} точек",
     "query.timezone": lambda a: f"Нужен часовой пояс IANA (например «Europe/Moscow»), а не «{a['value']}»",
