@@ -243,8 +243,13 @@ def test_a_dry_run_takes_the_branch_it_is_told(client, fake_receiver):
         assert steps["wait"]["output"]["delay_seconds"] == 3 * 86400
         assert (steps[sent]["status"], steps[skipped]["status"]) == ("would_send", "not_reached")
     # anything but "true" / "false" per node is named (the fuzz found it taken silently)
-    for waits, path in (({"wait": {}}, "/waits/wait"), ({"wait": True}, "/waits/wait"), ([], "/waits")):
-        answer = client.post(f"/api/v1/flows/{flow_id}/test", json={"context": context, "waits": waits})
+    for chosen, path in (
+        ({"wait": {}}, "/waits/wait"),
+        ({"wait": True}, "/waits/wait"),
+        ([], "/waits"),
+        (None, "/waits"),
+    ):
+        answer = client.post(f"/api/v1/flows/{flow_id}/test", json={"context": context, "waits": chosen})
         assert answer.status_code == 422 and [e["path"] for e in answer.get_json()["errors"]] == [path]
     assert fake_receiver.deliveries == []
 
