@@ -33,11 +33,9 @@ LATENCY = ("sends", *(f"le_{ms}" for ms in LATENCY_MS))
 ALL_COUNTS = (*COUNTS, *LATENCY, "send_ms")
 
 
-class FlowStat(Base):
-    __tablename__ = "flow_stats"
+class _Counts:
+    """The counts of a rollup row (:data:`ALL_COUNTS`), the same by the hour and by the day."""
 
-    flow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    bucket: Mapped[datetime] = mapped_column(DateTime, primary_key=True)  # the hour, naive UTC
     triggered: Mapped[int] = mapped_column(Integer, default=0)
     succeeded: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
@@ -54,11 +52,18 @@ class FlowStat(Base):
     le_10000: Mapped[int] = mapped_column(Integer, default=0)
     send_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
+
+class FlowStat(_Counts, Base):
+    __tablename__ = "flow_stats"
+
+    flow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime, primary_key=True)  # the hour, naive UTC
+
     # the overview sums every flow over a period
     __table_args__ = (Index("ix_flow_stats_bucket", "bucket"),)
 
 
-class FlowStatDay(Base):
+class FlowStatDay(_Counts, Base):
     """``flow_stats`` by the day of ``AUTOMATION_TIMEZONE`` (written with it): a period of whole
     days over every scenario reads a row per scenario and day, not 24 (the overview)."""
 
@@ -66,21 +71,6 @@ class FlowStatDay(Base):
 
     flow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    triggered: Mapped[int] = mapped_column(Integer, default=0)
-    succeeded: Mapped[int] = mapped_column(Integer, default=0)
-    failed: Mapped[int] = mapped_column(Integer, default=0)
-    suppressed: Mapped[int] = mapped_column(Integer, default=0)
-    not_triggered: Mapped[int] = mapped_column(Integer, default=0)
-    fired: Mapped[int] = mapped_column(Integer, default=0)
-    sends: Mapped[int] = mapped_column(Integer, default=0)
-    le_100: Mapped[int] = mapped_column(Integer, default=0)
-    le_250: Mapped[int] = mapped_column(Integer, default=0)
-    le_500: Mapped[int] = mapped_column(Integer, default=0)
-    le_1000: Mapped[int] = mapped_column(Integer, default=0)
-    le_2500: Mapped[int] = mapped_column(Integer, default=0)
-    le_5000: Mapped[int] = mapped_column(Integer, default=0)
-    le_10000: Mapped[int] = mapped_column(Integer, default=0)
-    send_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (Index("ix_flow_stats_days_day", "day"),)
 
