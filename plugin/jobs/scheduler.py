@@ -45,28 +45,12 @@ def schedule_jobs(scheduler, config: dict, queue_name: str) -> list:
                 _job(JOB_PREFIX + "prune"), queue_name, interval=prune_interval, job_timeout=600, result_ttl=0
             )
         )
-    alert_interval = int(config.get("ALERT_INTERVAL", 60))
-    if alert_interval > 0:  # the scenarios' failure alerts (plugin/engine/alerts.py)
-        jobs.append(
-            scheduler.register(
-                _job(JOB_PREFIX + "alerts"),
-                queue_name,
-                interval=alert_interval,
-                job_timeout=300,
-                result_ttl=0,
-            )
-        )
-    attribution_interval = int(config.get("ATTRIBUTION_INTERVAL", 60))
-    if attribution_interval > 0:  # paid orders attributed to scenarios (plugin/engine/attribution.py)
-        jobs.append(
-            scheduler.register(
-                _job(JOB_PREFIX + "attribution"),
-                queue_name,
-                interval=attribution_interval,
-                job_timeout=300,
-                result_ttl=0,
-            )
-        )
+    # the scenarios' failure alerts (engine/alerts.py), paid orders attributed (engine/attribution.py)
+    for name, key in (("alerts", "ALERT_INTERVAL"), ("attribution", "ATTRIBUTION_INTERVAL")):
+        interval = int(config.get(key, 60))
+        if interval > 0:
+            job = _job(JOB_PREFIX + name)
+            jobs.append(scheduler.register(job, queue_name, interval=interval, job_timeout=300, result_ttl=0))
     for job in jobs:
         job.__class__ = JsonCronJob
     return jobs
