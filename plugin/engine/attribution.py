@@ -47,14 +47,6 @@ _TABLE = Conversion.__table__
 _MARKS = StatsMark.__table__
 
 
-def _insert(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def _is_touch(run, step) -> list:
     """The terms of a touch: a succeeded action step of a counted, non-test run with a client —
     or its split's choice: a client assigned to a variant is that variant's, even one that sends
@@ -200,7 +192,7 @@ def _store(session: Session, rows: list[dict]) -> int:
     stored = 0
     for start in range(0, len(rows), CHUNK):
         stmt = (
-            _insert(session)(_TABLE)
+            bulk.dialect_insert(session, _TABLE)
             .values(rows[start : start + CHUNK])
             .on_conflict_do_nothing(index_elements=["flow_id", "order_id"])
             .returning(_TABLE.c.order_id)
@@ -211,7 +203,7 @@ def _store(session: Session, rows: list[dict]) -> int:
 
 def _advance(session: Session, at: datetime) -> None:
     """Move the watermark to ``at``, never back (another pass may have gone further)."""
-    stmt = _insert(session)(_MARKS).values(name=MARK, at=at)
+    stmt = bulk.dialect_insert(session, _MARKS).values(name=MARK, at=at)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"],
         set_={"at": case((_MARKS.c.at > stmt.excluded.at, _MARKS.c.at), else_=stmt.excluded.at)},

@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from plugin.storage import bulk
 from plugin.storage.models import Flow, FrequencySlot
 
 _SUBJECTS = {"client": ("client", "external_id"), "order": ("order", "id"), "visitor": ("visit", "id")}
@@ -85,7 +86,7 @@ def _take(session: Session, run_id: str, flow_id: str, subject: str, rule: dict,
     connection = session.connection()
     for slot in range(int(rule["limit"])):
         row = {"flow_id": flow_id, "subject": subject, "slot": slot, "used_at": now, "run_id": run_id}
-        statement = _insert(session).values(**row)
+        statement = bulk.dialect_insert(session, _SLOTS).values(**row)
         if hours:
             statement = statement.on_conflict_do_update(
                 index_elements=[_SLOTS.c.flow_id, _SLOTS.c.subject, _SLOTS.c.slot],
@@ -97,14 +98,6 @@ def _take(session: Session, run_id: str, flow_id: str, subject: str, rule: dict,
         if connection.execute(statement.returning(_SLOTS.c.slot)).first() is not None:
             return True
     return False
-
-
-def _insert(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(_SLOTS)
 
 
 def prune_slots(session: Session, now) -> None:

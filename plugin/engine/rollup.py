@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from plugin.storage import bulk
 from plugin.storage.stats_models import ALL_COUNTS, LATENCY_MS, FlowStat, FlowStatDay, StatsGroup, StatsSeen
 
 _STATS = FlowStat.__table__
@@ -46,16 +47,8 @@ def local_day(at: datetime, tz: ZoneInfo | None = None) -> date:
     return at.replace(tzinfo=UTC).astimezone(tz or zone()).date()
 
 
-def _insert(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def _adding(session: Session, table, keys: tuple[str, ...], columns: tuple[str, ...]):
-    stmt = _insert(session)(table)
+    stmt = bulk.dialect_insert(session, table)
     return stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in columns}
     )
@@ -150,4 +143,4 @@ def record_groups(session: Session, groups: dict[str, list[str]]) -> None:
     """Store the members of groups met for the first time (an existing membership is kept)."""
     rows = [{"group_id": g, "flow_id": f} for g, flows in sorted(groups.items()) for f in sorted(set(flows))]
     if rows:
-        session.execute(_insert(session)(_GROUPS).on_conflict_do_nothing(), rows)
+        session.execute(bulk.dialect_insert(session, _GROUPS).on_conflict_do_nothing(), rows)

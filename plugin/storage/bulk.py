@@ -167,3 +167,13 @@ def insert_new_rows(session: Session, table: Table, rows: list[dict], key: str =
             stmt = sqlite_insert(table).values(chunk).on_conflict_do_nothing().returning(table.c[key])
             inserted.update(session.connection().execute(stmt).scalars())
     return [row[key] for row in unique if row[key] in inserted]
+
+
+def dialect_insert(session: Session, table):
+    """``insert(table)`` of the session's dialect (PostgreSQL or SQLite), whose statements take
+    ``on_conflict_do_nothing`` / ``on_conflict_do_update`` and their ``excluded`` row."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)

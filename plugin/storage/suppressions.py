@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.nodes._services.optout import normalize_email, normalize_phone  # noqa: F401 - the list's rules
+from plugin.storage import bulk
 from plugin.storage.models import Suppression, new_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,9 @@ def _row(kind: str, address: str, channel: str, reason: str, source: str) -> dic
 
 def _insert(session: Session):
     """``INSERT INTO suppressions … ON CONFLICT (address, channel) DO NOTHING`` in the session's dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(Suppression).on_conflict_do_nothing(index_elements=["address", "channel"])
+    return bulk.dialect_insert(session, Suppression).on_conflict_do_nothing(
+        index_elements=["address", "channel"]
+    )
 
 
 def _existing(session: Session, address: str, channel: str) -> Suppression | None:
