@@ -267,7 +267,9 @@ def test_actions_send_through_the_connection_and_rotation_applies_everywhere(app
     finally:
         rotated.stop()
     runs = client.get("/api/v1/runs").get_json()["runs"]
-    assert all(r["status"] == "succeeded" for r in runs)
+    assert all(r["status"] == "succeeded" for r in runs), [
+        (r["status"], r.get("error"), r["created_at"]) for r in runs
+    ]
     assert "XXXXXXXX" not in json.dumps(runs)  # the hook's secret path is never shown
 
 
