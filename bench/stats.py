@@ -57,10 +57,11 @@ def generate(url: str, flows: int, runs: int, orders: int) -> dict:
         )
         conn.execute(
             """INSERT INTO runs (id, flow_id, flow_version, flow_name, definition, trigger, event_type, status,
-                   triggered, context, order_id, client_id, created_at, updated_at, finished_at, counted)
+                   triggered, context, order_id, client_id, created_at, updated_at, finished_at, counted, branch)
                SELECT 'r' || g, 'f' || (SELECT min(k) FROM shares WHERE upto >= d.draw), 1, '', '{}', 'event',
                    'order_created', d.status, d.status <> 'not_triggered', '{}', 'o' || (g %% %s),
-                   'c' || (g %% %s), d.at, d.at, d.at + interval '2 seconds', d.status <> 'not_triggered'
+                   'c' || (g %% %s), d.at, d.at, d.at + interval '2 seconds', d.status <> 'not_triggered',
+                   CASE WHEN d.status = 'succeeded' THEN 'hook' END
                FROM generate_series(1, %s) g,
                    LATERAL (SELECT random() AS draw, now() at time zone 'utc' - random() * interval '90 days' AS at,
                        CASE WHEN g %% 100 < 90 THEN 'succeeded' WHEN g %% 100 < 94 THEN 'failed'
@@ -107,11 +108,13 @@ def generate(url: str, flows: int, runs: int, orders: int) -> dict:
                    LATERAL (SELECT now() at time zone 'utc' - random() * interval '90 days' AS at, g AS gg) d""",
             (orders,),
         )
-        conn.execute("ANALYZE")
+        # what autovacuum does to a table after bulk inserts: statistics, and the visibility map
+        # that lets index-only scans skip the heap
+        conn.execute("VACUUM ANALYZE")
     return {"generate_seconds": round(time.monotonic() - started, 1)}
 
 
-def attribute(app) -> dict:
+def attribute(app, url: str) -> dict:
     from plugin.api.extensions import db
     from plugin.engine import attribution
 
@@ -120,7 +123,12 @@ def attribute(app) -> dict:
         total = attribution.catch_up(
             db.session, now=datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=10)
         )
-    return {"attribution_seconds": round(time.monotonic() - started, 1), "conversions": total}
+    seconds = round(time.monotonic() - started, 1)
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE conversions")  # as autovacuum would after the pass's inserts
+    return {"attribution_seconds": seconds, "conversions": total}
 
 
 def ask(client, paths: list[str]) -> list[float]:
@@ -154,7 +162,7 @@ def main() -> int:
         made = generate(url, args.flows, args.runs, args.orders)
         print(f"generated {args.runs:,} runs in {made['generate_seconds']} s", flush=True)
         app = c.make_app(env)
-        made |= attribute(app)
+        made |= attribute(app, url)
         print(
             f"attributed {made['conversions']:,} conversions in {made['attribution_seconds']} s", flush=True
         )
@@ -167,7 +175,7 @@ def main() -> int:
 
             return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-        flow_paths, overview_paths = [], []
+        flow_paths, overview_paths, wide_paths = [], [], []
         for _ in range(args.requests):
             days = rng.choice([7, 30, 90])
             shape = rng.choice(periods)
@@ -176,10 +184,13 @@ def main() -> int:
             flow = f"f{rng.randrange(args.flows)}"
             flow_paths.append(f"/api/v1/flows/{flow}/stats?" + shape.format(since(days)))
             overview_paths.append("/api/v1/stats/overview?" + f"from={since(rng.choice([7, 30, 90]))}")
+            wide_paths.append(f"/api/v1/stats/overview?window_days=90&from={since(rng.choice([7, 30, 90]))}")
         ask(client, flow_paths[:20] + overview_paths[:10])  # warm: buffers, imports
         rows = []
         results = {}
-        for label, paths in (("flow stats", flow_paths), ("overview", overview_paths)):
+        measured = [("flow stats", flow_paths), ("overview", overview_paths)]
+        measured.append(("overview, window_days=90 (not a target)", wide_paths[: max(1, args.requests // 5)]))
+        for label, paths in measured:
             times = ask(client, paths)
             p50, p95 = statistics.median(times), c.percentile(times, 95)
             results[label] = {
@@ -204,7 +215,7 @@ def main() -> int:
                 {"flows": args.flows, "runs": args.runs, "orders": args.orders, **made, "results": results},
             )
             print(f"written: {path}")
-        return 0 if all(r["p95_ms"] < TARGET_MS for r in results.values()) else 1
+        return 0 if all(results[label]["p95_ms"] < TARGET_MS for label in ("flow stats", "overview")) else 1
     finally:
         if not args.keep:
             c.drop_database(name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import or_, select
+from sqlalchemy import literal_column, or_, select
 
 from plugin.api.auth import READ, requires_scope
 from plugin.api.extensions import db
@@ -25,7 +25,7 @@ from plugin.api.records_docs import (
 from plugin.engine import context as ctx
 from plugin.errors import NotFound, ValidationFailed
 from plugin.messages import msg
-from plugin.storage.models import Client, CustomEvent, Order, Run, Visit
+from plugin.storage.models import STATUS_CHANGED, Client, CustomEvent, Event, Order, Run, Visit
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Stored orders, visits, clients")
 
@@ -181,7 +181,9 @@ class EventSearch(MethodView):
 @blp.route("/clients/<string:external_id>")
 class ClientItem(MethodView):
     @requires_scope(READ)
-    @blp.doc(summary="One client with its timeline: orders, visits, events and runs, newest first")
+    @blp.doc(
+        summary="One client with its timeline: orders, visits, events, status changes and runs, newest first"
+    )
     @blp.doc(parameters=TIMELINE_PARAMETERS, responses=CLIENT_ANSWER)
     def get(self, external_id: str):
         limit, _q = _args()
@@ -196,7 +198,9 @@ class ClientItem(MethodView):
 
 
 def _timeline(external_id: str, limit: int) -> dict:
-    """The client's newest ``limit`` orders, visits, custom events and runs."""
+    """The client's newest ``limit`` orders, visits, custom events, status changes of its deals
+    (the ``order_status_changed`` events ingestion derived, through ``ix_events_status_changes``)
+    and runs."""
     session = db.session
 
     def newest(model, column, *order):
@@ -206,11 +210,30 @@ def _timeline(external_id: str, limit: int) -> dict:
     visits = newest(Visit, Visit.client_id, Visit.created_at.desc(), Visit.id.desc())
     events = newest(CustomEvent, CustomEvent.client_id, CustomEvent.created_at.desc(), CustomEvent.id.desc())
     runs = newest(Run, Run.client_id, Run.created_at.desc(), Run.id.desc())
+    deals = select(Order.id).where(Order.client_id == external_id)
+    changes = session.scalars(
+        select(Event)
+        .where(Event.trigger == literal_column(f"'{STATUS_CHANGED}'"), Event.subject_id.in_(deals))
+        .order_by(Event.created_at.desc(), Event.id.desc())
+        .limit(limit)
+    )
     return {
         "orders": [ctx.order_dict(o) for o in orders],
         "visits": [ctx.visit_dict(v) for v in visits],
         "events": [_event_dict(e) for e in events],
+        "status_changes": [_status_change(e) for e in changes],
         "runs": [_run_item(r) for r in runs],
+    }
+
+
+def _status_change(event: Event) -> dict:
+    data = event.data if isinstance(event.data, dict) else {}
+    return {
+        "id": event.id,
+        "order_id": event.subject_id,
+        "from": data.get("from"),
+        "to": data.get("to"),
+        "at": ctx.iso(event.created_at),
     }
 
 

@@ -128,7 +128,9 @@ SEARCH_PARAMETERS = [
     {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}},
     LIMIT,
 ]
-TIMELINE_PARAMETERS = [{**LIMIT, "description": "at most this many of each: orders, visits, events, runs"}]
+TIMELINE_PARAMETERS = [
+    {**LIMIT, "description": "at most this many of each: orders, visits, events, status changes, runs"}
+]
 ORDER_LIST = _list("orders", ORDER)
 VISIT_LIST = _list("visits", VISIT)
 EVENT_LIST = _list("events", EVENT)
@@ -145,13 +147,26 @@ ORDER_ANSWER = _answer(
     query=False,
 )
 VISIT_ANSWER = _answer(_with_client(VISIT), query=False)
+STATUS_CHANGE = {
+    "type": "object",
+    "description": "A deal of the client moved from one status to another (kept as long as events are)",
+    "required": ["id", "order_id", "from", "to", "at"],
+    "properties": {
+        "id": {"type": "integer", "description": "the order_status_changed event's id"},
+        "order_id": {"type": "string"},
+        "from": {"type": ["string", "null"]},
+        "to": {"type": ["string", "null"]},
+        "at": _TIME,
+    },
+}
 TIMELINE = {
     "type": "object",
-    "required": ["orders", "visits", "events", "runs"],
+    "required": ["orders", "visits", "events", "status_changes", "runs"],
     "properties": {
         "orders": {"type": "array", "items": ORDER},
         "visits": {"type": "array", "items": VISIT},
         "events": {"type": "array", "items": EVENT},
+        "status_changes": {"type": "array", "items": STATUS_CHANGE},
         "runs": {"type": "array", "items": RUN_ITEM},
     },
 }

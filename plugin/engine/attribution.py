@@ -11,8 +11,10 @@ asks for (``window_days``, default 7) is applied when read: ``paid_at − touche
 
 A periodic pass (:func:`attribute`, the ``attribution`` job) reads the orders paid since its
 watermark and stores one ``conversions`` row per (scenario, order), with the touch's run and
-branch. Rows go in with ``ON CONFLICT DO NOTHING`` and the watermark only moves forward, in the
-same transaction, so passes may repeat or overlap. The reading side is engine/conversions.py.
+branch; a second cursor, on ``updated_at``, reads the paid orders the first one went past (a
+payment reported days later with its real date, a client attached after the payment). Rows go
+in with ``ON CONFLICT DO NOTHING`` and the watermarks only move forward, in the same
+transaction, so passes may repeat or overlap. The reading side is engine/conversions.py.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from plugin.storage import bulk
 from plugin.storage.models import Order, Run, Step, utcnow
-from plugin.storage.stats_models import Conversion, StatsMark
+from plugin.storage.stats_models import Conversion, StatsMark, age_days
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,11 @@ MAX_WINDOW_DAYS = 90
 """The largest ``window_days`` a reader may ask for: touches older than this are never stored."""
 
 MARK = "attribution"
+LATE_MARK = "attribution_late"
+"""The second cursor: paid orders by ``updated_at``, for the ones the first one passed by — an
+order whose integration gave a ``paid_at`` behind the watermark (a payment entered days later),
+or whose transaction committed after the watermark's settling minutes, or that got its client
+only after it was paid."""
 
 SETTLE = timedelta(minutes=5)
 """How far behind ``now`` the watermark stays. An order's ``paid_at`` (and a touch's time) is set
@@ -176,6 +183,7 @@ def _conversions(session: Session, orders: list) -> list[dict]:
                         "touched_at": touched_at,
                         "paid_at": order.paid_at,
                         "revenue": float(order.price or 0),
+                        "age_days": age_days(touched_at, order.paid_at),
                     }
                 )
     # the run's branch as the engine recorded it (reach per branch reads the same), else — a run
@@ -201,9 +209,9 @@ def _store(session: Session, rows: list[dict]) -> int:
     return stored
 
 
-def _advance(session: Session, at: datetime) -> None:
-    """Move the watermark to ``at``, never back (another pass may have gone further)."""
-    stmt = bulk.dialect_insert(session, _MARKS).values(name=MARK, at=at)
+def _advance(session: Session, at: datetime, name: str = MARK) -> None:
+    """Move the watermark ``name`` to ``at``, never back (another pass may have gone further)."""
+    stmt = bulk.dialect_insert(session, _MARKS).values(name=name, at=at)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"],
         set_={"at": case((_MARKS.c.at > stmt.excluded.at, _MARKS.c.at), else_=stmt.excluded.at)},
@@ -211,9 +219,38 @@ def _advance(session: Session, at: datetime) -> None:
     session.execute(stmt)
 
 
+def _mark(session: Session, name: str) -> datetime | None:
+    return session.execute(select(StatsMark.at).where(StatsMark.name == name)).scalar_one_or_none()
+
+
+def _late(session: Session, since: datetime, now: datetime, limit: int) -> tuple[list, datetime]:
+    """Orders paid at or before ``since`` (the first cursor's watermark: it went past them) but
+    changed after :data:`LATE_MARK`, about ``limit`` in ``updated_at`` order (through
+    ``ix_orders_paid_updated``), and the time :data:`LATE_MARK` may move to. Its first pass only
+    sets the mark: the first cursor starts from the beginning, so it reads every paid order."""
+    low = _mark(session, LATE_MARK)
+    if low is None:
+        return [], now - SETTLE
+    columns = (Order.id, Order.client_id, Order.paid_at, Order.price, Order.updated_at)
+    changed = (Order.paid_at.is_not(None), Order.updated_at > low, Order.updated_at <= now)
+    rows = session.execute(
+        select(*columns).where(*changed).order_by(Order.updated_at, Order.id).limit(limit + 1)
+    ).all()
+    high = now - SETTLE
+    if len(rows) > limit:  # more follow: up to the instant of the first one left out, whole
+        edge = rows[limit].updated_at
+        rows = [r for r in rows[:limit] if r.updated_at < edge]
+        if not rows:  # more than ``limit`` changed at one instant: that instant at once
+            rows = session.execute(select(*columns).where(*changed, Order.updated_at == edge)).all()
+            high = min(high, edge)
+        else:
+            high = min(high, rows[-1].updated_at)
+    return [r for r in rows if r.paid_at <= since], max(low, high)
+
+
 def watermark(session: Session) -> datetime | None:
     """Orders paid up to this time have been attributed (None: no pass yet)."""
-    return session.execute(select(StatsMark.at).where(StatsMark.name == MARK)).scalar_one_or_none()
+    return _mark(session, MARK)
 
 
 def attribute(session: Session, now: datetime | None = None, limit: int = 5000) -> int:
@@ -225,11 +262,15 @@ def attribute(session: Session, now: datetime | None = None, limit: int = 5000) 
     now = now or utcnow()
     since = watermark(session)
     orders, read_to = _paid_since(session, since, now, limit)
+    late, late_to = _late(session, since, now, limit) if since is not None else ([], now - SETTLE)
+    taken = {o.id for o in orders}
+    orders = [*orders, *(o for o in late if o.id not in taken)]
     rows = _conversions(session, [o for o in orders if o.client_id])
     stored = _store(session, rows)
     mark = min(read_to, now - SETTLE)
     if since is None or mark > since:
         _advance(session, mark)
+    _advance(session, late_to, LATE_MARK)
     session.commit()
     if stored:
         log.info(
@@ -252,13 +293,9 @@ def catch_up(
             return stored
 
 
-def window_terms(session: Session, window_days: int) -> list:
-    """``paid_at − touched_at ≤ window_days`` on a conversions row, on either database."""
+def window_terms(window_days: int) -> list:
+    """``paid_at − touched_at ≤ window_days`` on a conversions row: its ``age_days`` (the days
+    rounded up) at most ``window_days`` — exact, and a range of ``ix_conversions_age_paid``."""
     if not 0 <= window_days <= MAX_WINDOW_DAYS:
         raise ValueError(f"window_days must be between 0 and {MAX_WINDOW_DAYS}, got {window_days!r}")
-    c = _TABLE.c
-    if session.get_bind().dialect.name == "postgresql":
-        return [c.touched_at >= c.paid_at - timedelta(days=window_days)]
-    # SQLite keeps datetimes as text: compared as seconds, with a millisecond's slack for julianday
-    seconds = (func.julianday(c.paid_at) - func.julianday(c.touched_at)) * 86400.0
-    return [seconds <= window_days * 86400 + 0.001]
+    return [_TABLE.c.age_days <= window_days]

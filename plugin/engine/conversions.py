@@ -36,10 +36,10 @@ def _local_day(at: datetime, zone: tzinfo) -> date:
     return at.replace(tzinfo=UTC).astimezone(zone).date()
 
 
-def _paid(session: Session, start: datetime, end: datetime, window_days: int) -> list:
+def _paid(start: datetime, end: datetime, window_days: int) -> list:
     """The terms selecting the conversions of a period within the window."""
     c = Conversion.__table__.c
-    return [c.paid_at >= _naive_utc(start), c.paid_at < _naive_utc(end), *window_terms(session, window_days)]
+    return [c.paid_at >= _naive_utc(start), c.paid_at < _naive_utc(end), *window_terms(window_days)]
 
 
 def reach(session: Session, flow_id: str, start: datetime, end: datetime) -> tuple[int, dict[str, int]]:
@@ -107,9 +107,7 @@ def conversions(
     zone = _zone(tz)
     c = Conversion.__table__.c
     paid = session.execute(
-        select(c.branch, c.paid_at, c.revenue).where(
-            c.flow_id == flow_id, *_paid(session, start, end, window_days)
-        )
+        select(c.branch, c.paid_at, c.revenue).where(c.flow_id == flow_id, *_paid(start, end, window_days))
     ).all()
     clients, reached = reach(session, flow_id, start, end)
     labels = _labels(session, flow_id)
@@ -151,7 +149,7 @@ def top_revenue(
     rows = session.execute(
         select(c.flow_id, Flow.name, value)
         .join(Flow, Flow.id == c.flow_id)
-        .where(*_paid(session, start, end, window_days))
+        .where(*_paid(start, end, window_days))
         .group_by(c.flow_id, Flow.name)
         .order_by(value.desc(), c.flow_id)
         .limit(limit)
@@ -167,7 +165,7 @@ def revenue_total(
     c = Conversion.__table__.c
     orders = (
         select(c.order_id, func.max(c.revenue).label("revenue"))
-        .where(*_paid(session, start, end, window_days))
+        .where(*_paid(start, end, window_days))
         .group_by(c.order_id)
         .subquery()
     )

@@ -8,7 +8,8 @@ run was *created* in, so a run retried days later moves from ``failed`` to ``suc
 its own hour, and a chart's bars stay comparable.
 
 Each call site is the statement that already changes the flow's list counters
-(``flows.triggered_count`` …), so the rollup costs two more statements (hours, days) in those transactions.
+(``flows.triggered_count`` …); the rollup adds one statement to those transactions on PostgreSQL
+(hours, days and seen groups together: storage/bulk.add_counts), three on SQLite.
 """
 
 from __future__ import annotations
@@ -45,13 +46,6 @@ def zone() -> ZoneInfo:
 
 def local_day(at: datetime, tz: ZoneInfo | None = None) -> date:
     return at.replace(tzinfo=UTC).astimezone(tz or zone()).date()
-
-
-def _adding(session: Session, table, keys: tuple[str, ...], columns: tuple[str, ...]):
-    stmt = bulk.dialect_insert(session, table)
-    return stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in columns}
-    )
 
 
 class Tally:
@@ -91,24 +85,23 @@ class Tally:
         return bool(self.rows) or bool(self.seen)
 
     def store(self, session: Session) -> None:
-        """The upserts (not committed); the tally is emptied."""
-        if self.rows:
-            params = [
-                {"flow_id": flow_id, "bucket": bucket, **{c: counts.get(c, 0) for c in ALL_COUNTS}}
-                for (flow_id, bucket), counts in sorted(self.rows.items())
-            ]
-            session.execute(_adding(session, _STATS, ("flow_id", "bucket"), ALL_COUNTS), params)
-            params = [
-                {"flow_id": flow_id, "day": day, **{c: counts.get(c, 0) for c in ALL_COUNTS}}
-                for (flow_id, day), counts in sorted(self.days.items())
-            ]
-            session.execute(_adding(session, _DAYS, ("flow_id", "day"), ALL_COUNTS), params)
-            self.rows.clear()
-            self.days.clear()
-        if self.seen:
-            params = [{"group_id": g, "bucket": b, "count": n} for (g, b), n in sorted(self.seen.items())]
-            session.execute(_adding(session, _SEEN, ("group_id", "bucket"), ("count",)), params)
-            self.seen.clear()
+        """The upserts (not committed), in one statement on PostgreSQL; the tally is emptied."""
+        if not self:
+            return
+        hours = [{"flow_id": f, "bucket": b, **counts} for (f, b), counts in sorted(self.rows.items())]
+        days = [{"flow_id": f, "day": d, **counts} for (f, d), counts in sorted(self.days.items())]
+        seen = [{"group_id": g, "bucket": b, "count": n} for (g, b), n in sorted(self.seen.items())]
+        bulk.add_counts(
+            session,
+            [
+                (_STATS, ("flow_id", "bucket"), ALL_COUNTS, hours),
+                (_DAYS, ("flow_id", "day"), ALL_COUNTS, days),
+                (_SEEN, ("group_id", "bucket"), ("count",), seen),
+            ],
+        )
+        self.rows.clear()
+        self.days.clear()
+        self.seen.clear()
 
 
 def count(session: Session, flow_id: str | None, created_at: datetime, **columns: int) -> None:

@@ -14,14 +14,29 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Table, Text, bindparam, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Table,
+    Text,
+    bindparam,
+    text,
+)
 from sqlalchemy.orm import Session
 
 _PG_TYPES = (
     (JSON, "json"),
     (Boolean, "boolean"),
     (DateTime, "timestamp"),
+    (Date, "date"),
     (Float, "double precision"),
+    (BigInteger, "bigint"),
     (Integer, "integer"),
     (Text, "text"),
     (String, "text"),
@@ -70,10 +85,14 @@ def _with_defaults(table: Table, rows: list[dict]) -> list[dict]:
     return out
 
 
-def _recordset(table: Table, names: tuple[str, ...]) -> str:
+def _recordset(table: Table, names: tuple[str, ...], param: str = "rows") -> str:
     """``json_to_recordset(CAST(:rows AS json)) AS r("a" type, …)`` for these columns."""
     spec = ", ".join(f'"{c.name}" {_pg_type(c)}' for c in _columns(table, names))
-    return f"json_to_recordset(CAST(:rows AS json)) AS r({spec})"
+    return f"json_to_recordset(CAST(:{param} AS json)) AS r({spec})"
+
+
+def _quoted(names) -> str:
+    return ", ".join(f'"{name}"' for name in names)
 
 
 def _pg_insert(table: Table, names: tuple[str, ...], tail: str = ""):
@@ -177,3 +196,47 @@ def dialect_insert(session: Session, table):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table)
+
+
+def add_counts(
+    session: Session, parts: list[tuple[Table, tuple[str, ...], tuple[str, ...], list[dict]]]
+) -> None:
+    """Counter upserts, ``INSERT … ON CONFLICT (keys) DO UPDATE SET c = c + excluded.c``, into
+    several tables at once: each part is ``(table, key columns, count columns, rows)``, a row
+    holding its keys and any of the counts (those left out add 0).
+
+    PostgreSQL gets one statement whatever the parts hold — each part a data-modifying CTE over
+    ``json_to_recordset`` (an empty part inserts nothing) — where one executemany per table cost
+    the engine's settle and dispatch jobs three statements per batch (issue #19: the rollup's
+    hours, days and seen groups took the RQ worker from 1.35 to 1.73 CPU ms per action). SQLite
+    keeps an executemany per non-empty part. Rows are written in the order given (callers sort
+    them, so two transactions lock shared rows in the same order)."""
+    if not any(rows for *_, rows in parts):
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        for table, keys, counts, rows in parts:
+            if rows:
+                stmt = dialect_insert(session, table)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in counts}
+                )
+                session.connection().execute(stmt, [{**dict.fromkeys(counts, 0), **row} for row in rows])
+        return
+    key = ("add-counts", tuple((table.name, keys, counts) for table, keys, counts, _ in parts))
+    if key not in _CACHE:
+        ctes = []
+        for n, (table, keys, counts, _) in enumerate(parts):
+            names = (*keys, *counts)
+            picked = ", ".join([*(f'r."{k}"' for k in keys), *(f'coalesce(r."{c}", 0)' for c in counts)])
+            adding = ", ".join(f'"{c}" = t."{c}" + excluded."{c}"' for c in counts)
+            ctes.append(
+                f'p{n} AS (INSERT INTO "{table.name}" AS t ({_quoted(names)}) SELECT {picked} '  # noqa: S608 - names from the model, values bound
+                f"FROM {_recordset(table, names, f'rows{n}')} "
+                f"ON CONFLICT ({_quoted(keys)}) DO UPDATE SET {adding})"
+            )
+        _CACHE[key] = text("WITH " + ", ".join(ctes) + " SELECT 1").bindparams(
+            *(bindparam(f"rows{n}") for n in range(len(parts)))
+        )
+    session.connection().execute(
+        _CACHE[key], {f"rows{n}": document(rows) for n, (*_, rows) in enumerate(parts)}
+    )

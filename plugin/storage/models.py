@@ -182,6 +182,9 @@ class Order(Base):
     first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
+    # the attribution's second cursor: paid orders changed since it last read (engine/attribution.py)
+    __table_args__ = (partial_index("ix_orders_paid_updated", "updated_at", where="paid_at IS NOT NULL"),)
+
 
 ORDER_FIELDS = (
     "price",
@@ -208,6 +211,9 @@ class CustomEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+STATUS_CHANGED = "order_status_changed"  # the trigger of an order's status change (ingest/orders.py)
+
+
 class Event(Base):
     """The engine's inbox: one row per thing that may fire flows, stored with the data it came with."""
 
@@ -232,6 +238,10 @@ class Event(Base):
         partial_index("ix_events_failed_id", "id", where="error IS NOT NULL"),
         # ``INSERT … ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL`` names this index
         partial_index("uq_events_dedupe_key", "dedupe_key", where="dedupe_key IS NOT NULL", unique=True),
+        # a client's timeline: its deals' status changes (no entry for any other event)
+        partial_index(
+            "ix_events_status_changes", "subject_id", "created_at", where=f"trigger = '{STATUS_CHANGED}'"
+        ),
     )
 
 
@@ -270,7 +280,13 @@ class Run(Base):
         # ones the history is filtered by; succeeded runs, nearly all of them, stay out
         partial_index("ix_runs_status_created", "status", "created_at", "id", where="status <> 'succeeded'"),
         Index("ix_runs_created", "created_at", "id"),
-        Index("ix_runs_flow_created", "flow_id", "created_at"),  # a scenario's history, its reach
+        # a scenario's history; its reach (distinct clients by branch) from the index alone
+        Index(
+            "ix_runs_flow_created",
+            "flow_id",
+            "created_at",
+            postgresql_include=["client_id", "branch", "trigger"],
+        ),
         partial_index("ix_runs_order_id", "order_id", where="order_id IS NOT NULL"),
         partial_index("ix_runs_client_id", "client_id", where="client_id IS NOT NULL"),
         # exact and prefix look-ups (``LIKE 'x%'`` on PostgreSQL needs the pattern operator class)

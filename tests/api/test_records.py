@@ -83,8 +83,27 @@ def test_a_clients_timeline_holds_its_orders_visits_events_and_runs_newest_first
     assert [v["id"] for v in timeline["visits"]] == ["v-1"]
     assert [e["id"] for e in timeline["events"]] == ["e-1"]
     assert timeline["runs"] == []  # no scenario is enabled
+    assert timeline["status_changes"] == []  # no deal changed its status
     bounded = client.get("/api/v1/clients/c-anna?limit=1").get_json()["timeline"]
     assert [o["id"] for o in bounded["orders"]] == ["2001"]
+
+
+def test_the_timeline_holds_the_status_changes_of_the_clients_deals_only(client, stored):
+    for status in ("В работе", "Оплачен"):
+        body = {"price": 15000, "status": status, "client": {"external_id": "c-anna"}}
+        assert client.put("/api/v1/orders/1001", json=body).status_code == 202
+    other = {"price": 900, "status": "Оплачен", "client": {"external_id": "c-boris"}}
+    assert client.put("/api/v1/orders/1002", json=other).status_code == 202
+    changes = client.get("/api/v1/clients/c-anna").get_json()["timeline"]["status_changes"]
+    assert [(c["order_id"], c["from"], c["to"]) for c in changes] == [
+        ("1001", "В работе", "Оплачен"),
+        ("1001", "Новая", "В работе"),
+    ]
+    assert changes[0]["at"] >= changes[1]["at"] and isinstance(changes[0]["id"], int)
+    bounded = client.get("/api/v1/clients/c-anna?limit=1").get_json()["timeline"]["status_changes"]
+    assert [c["to"] for c in bounded] == ["Оплачен"]
+    boris = client.get("/api/v1/clients/c-boris").get_json()["timeline"]["status_changes"]
+    assert [(c["order_id"], c["to"]) for c in boris] == [("1002", "Оплачен")]
 
 
 @pytest.mark.parametrize(

@@ -322,7 +322,8 @@ def test_the_history_of_every_scenario_is_searched_downloaded_paged_and_opens_a_
     expect(ui.by("client-email")).to_contain_text("@shop.ru")
     timeline = ui.by("timeline")
     kinds = timeline.locator("li").evaluate_all("els => els.map(e => e.dataset.kind)")
-    assert {"visit", "order", "run"} <= set(kinds), kinds
+    assert {"visit", "order", "status", "run"} <= set(kinds), kinds
+    expect(timeline.locator("li[data-kind=status]")).to_contain_text("Сделка o1: Новый → Оплачен")
     expect(ui.by("timeline-visit-v1")).to_contain_text("Визит v1 · yandex · Москва")
     expect(ui.by("timeline-order-o1")).to_contain_text("Сделка o1 · 15\u00a0000 ₽ · Оплачен")
     visit_run = timeline.locator("li[data-kind=run]").filter(has_text="Визит → вебхук")

@@ -418,3 +418,51 @@ def test_through_ingestion_an_order_paid_twice_counts_once(app, client, fake_rec
         run_id, branch, touched_at, paid, revenue = _rows()[flow_id, "z1"]
         assert (branch, paid, revenue) == ("hook", paid_at, 1500.0) and touched_at <= paid_at
         assert db.session.get(Run, run_id).client_id == "k1"
+
+
+def _entered(order_id: str, client: str, paid_at: datetime, price: float, at: datetime) -> None:
+    """An order the integration reports at ``at``, paid at ``paid_at`` (maybe days before)."""
+    _order(order_id, client, paid_at, price)
+    db.session.flush()
+    db.session.execute(update(Order).where(Order.id == order_id).values(updated_at=at))
+
+
+def test_a_payment_entered_later_with_an_earlier_date_is_attributed_once(app):
+    with app.app_context():
+        _flow("F1", "x", F1_NODES)
+        _run("r1", "F1", "c1", P - 2 * DAY, "email")
+        _run("r2", "F1", "c2", P - 2 * DAY, "email")
+        _entered("on-time", "c2", P, 20.0, at=P)
+        db.session.commit()
+        assert attribute(db.session, now=P + DAY) == 1
+        # two days later the CRM reports a payment dated P, behind the first cursor's watermark
+        _entered("backdated", "c1", P, 10.0, at=P + 3 * DAY)
+        db.session.commit()
+        assert attribute(db.session, now=P + 3 * DAY + timedelta(minutes=10)) == 1
+        assert set(_rows()) == {("F1", "on-time"), ("F1", "backdated")}
+        assert conversions(db.session, "F1", *PERIOD)["revenue"] == 30.0
+        assert attribute(db.session, now=P + 4 * DAY) == 0
+        # an attributed order changed later (its price) is read again, and not counted twice
+        db.session.execute(
+            update(Order).where(Order.id == "on-time").values(updated_at=P + 4 * DAY, price=99.0)
+        )
+        db.session.commit()
+        assert attribute(db.session, now=P + 5 * DAY) == 0 and len(_rows()) == 2
+
+
+def test_the_second_cursor_takes_an_instant_whole_and_moves_on(app):
+    with app.app_context():
+        _flow("F1", "x", F1_NODES)
+        db.session.commit()
+        assert attribute(db.session, now=P) == 0  # both marks set
+        late = P + DAY
+        for n in range(3):  # three backdated payments reported at one instant, one more after
+            _run(f"r{n}", "F1", f"c{n}", P - 3 * DAY, "email")
+            _entered(f"o{n}", f"c{n}", P - 2 * DAY, 1.0, at=late)
+        _run("r3", "F1", "c3", P - 3 * DAY, "email")
+        _entered("o3", "c3", P - 2 * DAY, 1.0, at=late + timedelta(hours=1))
+        db.session.commit()
+        now = late + DAY
+        assert attribute(db.session, now=now, limit=2) == 3  # the instant whole
+        assert attribute(db.session, now=now, limit=2) == 1  # then the one after it
+        assert attribute(db.session, now=now, limit=2) == 0 and len(_rows()) == 4

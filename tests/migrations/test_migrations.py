@@ -356,3 +356,41 @@ def test_0007_makes_existing_tokens_admin_and_downgrades(bare_app):
         with db.engine.connect() as conn:
             columns = {c["name"] for c in inspect(conn).get_columns("api_tokens")}
         assert columns == {"id", "name", "token_hash", "created_at"}
+
+
+def test_0016_gives_stored_conversions_their_age_in_days_and_downgrades(bare_app):
+    """The window becomes ``age_days ≤ W``: every stored row gets the days from its touch to its
+    payment rounded up, exactly at the edges (7 days is 7; 7 days and a microsecond is 8)."""
+    from datetime import datetime
+
+    from sqlalchemy import text
+
+    paid = datetime(2026, 11, 20, 12, 0, 0)
+    gaps = {
+        "same": timedelta(0),
+        "second": timedelta(seconds=1),
+        "day": timedelta(days=1),
+        "week": timedelta(days=7),
+        "week+": timedelta(days=7, microseconds=1),
+        "long": timedelta(days=89, hours=23),
+    }
+    with bare_app.app_context():
+        _migrate(upgrade, "0015")
+        db.session.execute(
+            text(
+                "INSERT INTO conversions (flow_id, order_id, client_id, run_id, branch, touched_at, paid_at, revenue) "
+                "VALUES ('f1', :order, 'c1', 'r1', 'hook', :touched, :paid, 10.0)"
+            ),
+            [{"order": name, "touched": paid - gap, "paid": paid} for name, gap in gaps.items()],
+        )
+        db.session.commit()
+        _migrate(upgrade, "0016")
+        ages = dict(db.session.execute(text("SELECT order_id, age_days FROM conversions")).all())
+        db.session.commit()
+        assert ages == {"same": 0, "second": 1, "day": 1, "week": 7, "week+": 8, "long": 90}
+        assert {"ix_conversions_age_paid", "ix_conversions_flow_paid"} <= _index_names("conversions")
+        assert "ix_conversions_paid" not in _index_names("conversions")
+        _migrate(downgrade, "0015")
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("conversions")}
+        assert "age_days" not in columns and "ix_conversions_paid" in _index_names("conversions")
