@@ -59,9 +59,15 @@ def _serving(server: str, tmp_path, redis_url, *args: str, **extra):
         wait_for(healthy, timeout=60, interval=0.3, message=f"{server} answering")
         yield base, proc, log, tmp_path / "api.db"
     finally:
+        # SIGTERM: server.py stops the HTTP server it started (granian / gunicorn run in a process
+        # group of their own, so a SIGKILL of server.py's group alone left them serving, orphans)
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
         log.close()
 
 
