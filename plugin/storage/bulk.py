@@ -99,7 +99,7 @@ def _pg_insert(table: Table, names: tuple[str, ...], tail: str = ""):
     """``INSERT INTO table (names) SELECT … FROM json_to_recordset(:rows)`` + ``tail``, built once."""
     key = ("insert", table.name, names, tail)
     if key not in _CACHE:
-        listed = ", ".join(f'"{name}"' for name in names)
+        listed = _quoted(names)
         _CACHE[key] = text(
             f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM {_recordset(table, names)} {tail}'  # noqa: S608 - names from the model, values bound
         ).bindparams(bindparam("rows"))
