@@ -322,3 +322,16 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+def settle_late(timeout: float = 60.0) -> None:
+    """Wait until this process's late settler has stored every late call and walked its run on.
+
+    An in-process drain returns when its waiters are done; a call that outlived its waiter's
+    patience (0.1 s for a destination not heard from lately: each fake is new) is stored after
+    that by the settler's thread, so a run read at once may still be ``running``."""
+    from plugin.transport.sendstage import stage
+
+    idle = getattr(stage().on_late, "idle", None)
+    if idle is not None:
+        wait_for(idle, timeout=timeout, interval=0.02, message="the late calls to settle")

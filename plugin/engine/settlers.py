@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from plugin.engine import rollup
 from plugin.engine.calls import Engine, Outcome
 from plugin.engine.execution import apply_outcome, execute_isolated
 from plugin.engine.settle import send_and_settle
@@ -120,17 +121,30 @@ class LateSettler:
         self._lock = threading.Lock()
         self._unsettled: Counter[str] = Counter()  # run → its ended calls not stored yet
         self._handed: set[str] = set()  # runs their waiters are done with (the settling thread's)
+        self._pending = 0  # items queued and not yet processed (guarded by _lock)
 
     def __call__(self, key, outcome, error) -> None:
         with self._lock:
             self._unsettled[key[0]] += 1
+            self._pending += 1
         self._queue.put((key, outcome, error))
         self.start()
 
     def hand_over(self, run_id: str) -> None:
         """The waiter of ``run_id`` is done with it, what it had stored; its late calls are ours."""
+        with self._lock:
+            self._pending += 1
         self._queue.put((None, run_id, None))
         self.start()
+
+    def idle(self) -> bool:
+        """Whether every late call has ended, been stored, and its run walked on (or given up to
+        the sweeper): nothing of this process's late work is left. An in-process drain (tests,
+        a shell) waits for it before it reads the runs."""
+        if stage().late_in_flight():
+            return False
+        with self._lock:
+            return self._pending == 0 and not self._unsettled and not self._handed
 
     def start(self) -> None:
         if not self._threads:
@@ -166,6 +180,9 @@ class LateSettler:
                 self._handed.discard(run_id)
                 _discard(session)  # the database may be gone: a fresh session for the next one
                 session = self.sessions()
+            finally:
+                with self._lock:
+                    self._pending -= 1
 
     def _renew_every(self) -> float:
         return max(self.engine.lease_seconds / 3, 0.1)
@@ -224,6 +241,9 @@ class LateSettler:
             session.rollback()
             return False
         apply_outcome(step, outcome)
+        run = session.get(Run, run_id)
+        if run is not None:  # its latency in the histogram, as the waiter counts the calls it saw
+            rollup.after_call(session, run, node_id, outcome)
         session.commit()
         return True
 

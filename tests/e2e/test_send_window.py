@@ -74,8 +74,13 @@ def test_an_order_at_three_is_sent_when_the_window_opens_across_a_worker_restart
     expected = utcnow() + (opens - local)
     assert abs(step.resume_at - expected) < timedelta(seconds=30)
     assert step.error.startswith("ждёт окна отправки до 09:00")
-    (run,) = api.get("/api/v1/runs").json()["runs"]
-    assert run["status"] == "waiting" and run["next_attempt_at"] is not None
+    # the step may be stored a moment before its run (the batch's steps and runs: two commits)
+    (run,) = wait_for(
+        lambda: [r for r in api.get("/api/v1/runs").json()["runs"] if r["status"] == "waiting"],
+        timeout=10,
+        message="the run to wait",
+    )
+    assert run["next_attempt_at"] is not None
     assert run["steps"][-1]["resume_at"] is not None
 
     worker.send_signal(signal.SIGKILL)

@@ -9,6 +9,7 @@ from plugin.engine.claim import claim_events
 from plugin.engine.dispatch import FlowIndex
 from plugin.jobs.worker import make_engine
 from plugin.storage.models import Event, Order
+from tests.conftest import settle_late
 
 
 def drain(app) -> int:
@@ -19,7 +20,8 @@ def drain(app) -> int:
         while ids := claim_events(db.session, 200, 60):
             dispatch_batch(db.session, engine, index, ids, runtime.redis)
             total += len(ids)
-        return total
+    settle_late()
+    return total
 
 
 def _flow(url, event="event.order_created", event_params=None, conditions=()):

@@ -270,3 +270,35 @@ def test_metrics_have_send_latency_per_scenario_and_failures_per_destination(app
     assert [(reason, n) for (dest, reason), n in failures.items() if str(fake_receiver.port) in dest] == [
         ("HTTP 410", 1)
     ]
+
+
+def test_a_late_call_is_counted_in_the_latency_and_its_run_settles(app, client, fake_receiver, caplog):
+    """A receiver slower than the stage's patience for a new destination (0.1 s): the call is
+    stored by the late settler, and its latency still reaches the histogram (it was lost)."""
+    import logging
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    fake_receiver.answer_after(0.6)
+    flow_id = client.post("/api/v1/flows", json=price_flow(fake_receiver.url + "/slow", 0, "Все")).get_json()[
+        "id"
+    ]
+    client.put("/api/v1/orders/o1", json={"price": 10})
+    with caplog.at_level(logging.INFO, logger="plugin.transport.sendstage"):
+        drain(app)  # returns once the late settler is idle (tests/conftest.settle_late)
+    assert "still in flight are settled when they end" in caplog.text, "the call was not late: proves nothing"
+    with app.app_context():
+        assert db.session.scalars(select(Run.status)).all() == ["succeeded"]
+        sends = db.session.execute(
+            select(*(func.sum(getattr(FlowStat, c)) for c in ("sends", "le_100", "le_250", "le_500")))
+        ).one()
+    assert tuple(sends) == (1, 0, 0, 0)  # one call, slower than 0.5 s
+    families = {
+        f.name: f for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
+    }
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for s in families["automation_flow_send_seconds"].samples
+    }
+    assert samples[("automation_flow_send_seconds_count", (("flow_id", flow_id),))] == 1
+    assert 0.6 <= samples[("automation_flow_send_seconds_sum", (("flow_id", flow_id),))] < 10

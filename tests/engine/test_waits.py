@@ -19,6 +19,7 @@ from plugin.engine.execution import execute_isolated
 from plugin.jobs.worker import make_engine
 from plugin.storage.journey_models import Wait
 from plugin.storage.models import Run, Step, utcnow
+from tests.conftest import settle_late
 
 
 def cart_flow(url: str, *, settings: dict | None = None, timeout=None) -> dict:
@@ -59,6 +60,7 @@ def drain(app, session: Session | None = None) -> None:
         while ids := claim_events(session, 200, 60):
             for run_id in dispatch_batch(session, engine, index, ids, runtime.redis):
                 execute_isolated(session, engine, run_id)
+    settle_late()
 
 
 def walk(app, run_ids) -> None:
@@ -66,6 +68,7 @@ def walk(app, run_ids) -> None:
         engine = make_engine(rt(), db.engine)
         for run_id in run_ids:
             execute_isolated(db.session, engine, run_id)
+    settle_late()
 
 
 def paths(receiver) -> list[str]:
