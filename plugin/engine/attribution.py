@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, aliased
 
 from plugin.storage import bulk
 from plugin.storage.models import Order, Run, Step, utcnow
-from plugin.storage.stats_models import Conversion, StatsMark, age_days
+from plugin.storage.stats_models import Conversion, ConversionOrder, StatsMark, age_days
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ late, and ``ON CONFLICT DO NOTHING`` makes the re-reading free of double counts.
 CHUNK = 500  # orders (their clients) per touch query and rows per insert
 
 _TABLE = Conversion.__table__
+_ORDERS = ConversionOrder.__table__
 _MARKS = StatsMark.__table__
 
 
@@ -196,7 +197,8 @@ def _conversions(session: Session, orders: list) -> list[dict]:
 
 
 def _store(session: Session, rows: list[dict]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING; how many rows were new."""
+    """INSERT … ON CONFLICT DO NOTHING; how many rows were new. The orders' ``conversion_orders``
+    rows follow (:func:`_store_orders`)."""
     stored = 0
     for start in range(0, len(rows), CHUNK):
         stmt = (
@@ -206,7 +208,34 @@ def _store(session: Session, rows: list[dict]) -> int:
             .returning(_TABLE.c.order_id)
         )
         stored += len(session.execute(stmt).all())
+    _store_orders(session, rows)
     return stored
+
+
+def _store_orders(session: Session, rows: list[dict]) -> None:
+    """Each order of ``rows`` once in ``conversion_orders``: its nearest touch's age and its
+    largest amount, merged with what an earlier pass stored (an order a scenario converts for
+    later only ever lowers the age). Repeating a pass changes nothing."""
+    orders: dict[str, dict] = {}
+    for row in rows:
+        found = orders.get(row["order_id"])
+        if found is None:
+            orders[row["order_id"]] = {k: row[k] for k in ("order_id", "paid_at", "age_days", "revenue")}
+        else:
+            found["age_days"] = min(found["age_days"], row["age_days"])
+            found["revenue"] = max(found["revenue"], row["revenue"])
+    merged, c = list(orders.values()), _ORDERS.c
+    for start in range(0, len(merged), CHUNK):
+        stmt = bulk.dialect_insert(session, _ORDERS).values(merged[start : start + CHUNK])
+        new = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["order_id"],
+            set_={
+                "age_days": case((c.age_days < new.age_days, c.age_days), else_=new.age_days),
+                "revenue": case((c.revenue > new.revenue, c.revenue), else_=new.revenue),
+            },
+        )
+        session.execute(stmt)
 
 
 def _advance(session: Session, at: datetime, name: str = MARK) -> None:

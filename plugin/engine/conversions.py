@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from plugin.engine.attribution import window_terms
 from plugin.storage.models import Flow, Run
-from plugin.storage.stats_models import Conversion
+from plugin.storage.stats_models import Conversion, ConversionOrder
 
 DEFAULT_TZ = "Europe/Moscow"  # AUTOMATION_TIMEZONE's default (plugin/config.py)
 
@@ -161,13 +161,13 @@ def revenue_total(
     session: Session, start: datetime, end: datetime, window_days: int = 7
 ) -> tuple[int, float]:
     """``(converted, revenue)`` over every scenario in ``[start, end)``: the paid orders some
-    scenario touched within the window, each order once (two scenarios' order is not doubled)."""
-    c = Conversion.__table__.c
-    orders = (
-        select(c.order_id, func.max(c.revenue).label("revenue"))
-        .where(*_paid(start, end, window_days))
-        .group_by(c.order_id)
-        .subquery()
-    )
-    count, total = session.execute(select(func.count(), func.coalesce(func.sum(orders.c.revenue), 0.0))).one()
+    scenario touched within the window, each order once (two scenarios' order is not doubled) —
+    read from ``conversion_orders``, an order's nearest touch (attribution.py keeps it)."""
+    c = ConversionOrder.__table__.c
+    window_terms(window_days)  # the same bounds as the per-scenario reads
+    count, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(c.revenue), 0.0)).where(
+            c.paid_at >= _naive_utc(start), c.paid_at < _naive_utc(end), c.age_days <= window_days
+        )
+    ).one()
     return count, round(total or 0.0, 2)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, select, text
 
 from plugin.engine import rollup
 from plugin.engine.rollup import hour
@@ -118,14 +118,22 @@ def _seen(session, period: Period, flow_id: str | None):
     else:
         members = select(StatsGroup.group_id, func.count().label("n")).group_by(StatsGroup.group_id)
     members = members.subquery()
+    local_days = period.interval == "day" and session.get_bind().dialect.name == "postgresql"
+    # by day on PostgreSQL: the hours summed into the zone's days by the server (its zone data),
+    # 90 rows, not 2,160 hours each converted here
+    key = (
+        func.date(func.timezone(str(period.zone), func.timezone("UTC", StatsSeen.bucket)))
+        if local_days
+        else StatsSeen.bucket
+    )
     query = (
-        select(StatsSeen.bucket, func.sum(StatsSeen.count * members.c.n))
+        select(key, func.sum(StatsSeen.count * members.c.n))
         .join(members, members.c.group_id == StatsSeen.group_id)
         .where(StatsSeen.bucket >= period.start, StatsSeen.bucket < period.end)
-        .group_by(StatsSeen.bucket)
+        .group_by(text("1"))  # the key by position: its bound zone names would not match twice
     )
-    for bucket, n in session.execute(query):
-        yield period.key(bucket), int(n or 0)
+    for at, n in session.execute(query):
+        yield (at if local_days else period.key(at)), int(n or 0)
 
 
 def flow_series(session, flow_id: str, period: Period) -> dict:

@@ -377,6 +377,7 @@ class Suppression(Base):
 # the analytics' tables join the same metadata (their own module: this one is near its size budget)
 from plugin.storage.stats_models import (  # noqa: E402,F401
     Conversion,
+    ConversionOrder,
     FlowStat,
     FlowStatDay,
     StatsGroup,

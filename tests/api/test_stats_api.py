@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from plugin.api.extensions import db
 from plugin.engine import rollup
 from plugin.storage.models import Flow, utcnow
-from plugin.storage.stats_models import Conversion
+from plugin.storage.stats_models import Conversion, ConversionOrder
 
 
 def _flow(flow_id: str, name: str) -> dict:
@@ -88,6 +88,14 @@ def _seed(app) -> datetime:
                     "paid_at": day + timedelta(hours=1),
                     "revenue": 900.0,
                 },
+            ],
+        )
+        # each order once, with its nearest touch (as engine/attribution.py stores it)
+        db.session.execute(
+            insert(ConversionOrder),
+            [
+                {"order_id": "o1", "paid_at": day + timedelta(days=2), "age_days": 2, "revenue": 1500.0},
+                {"order_id": "o2", "paid_at": day + timedelta(hours=1), "age_days": 11, "revenue": 900.0},
             ],
         )
         db.session.commit()

@@ -12,7 +12,7 @@ from plugin.api.extensions import db
 from plugin.engine.attribution import SETTLE, attribute, branch_of, catch_up, watermark
 from plugin.engine.conversions import conversions, revenue_total, top_revenue
 from plugin.storage.models import Flow, Order, Run, Step, utcnow
-from plugin.storage.stats_models import Conversion
+from plugin.storage.stats_models import Conversion, ConversionOrder
 from tests.engine.test_ingest_and_runs import drain
 
 P = datetime(2026, 3, 10, 12, 0)  # the payment instant most orders share (naive UTC, 15:00 in Moscow)
@@ -466,3 +466,31 @@ def test_the_second_cursor_takes_an_instant_whole_and_moves_on(app):
         assert attribute(db.session, now=now, limit=2) == 3  # the instant whole
         assert attribute(db.session, now=now, limit=2) == 1  # then the one after it
         assert attribute(db.session, now=now, limit=2) == 0 and len(_rows()) == 4
+
+
+def test_the_overview_total_counts_an_order_once_by_its_nearest_touch_across_passes(app):
+    """``conversion_orders``: an order one scenario converted for 10 days after its touch, then —
+    its client changed after the payment, read by the second cursor — another one converted for
+    a day after its touch: the order counts once, in the 7-day window too, with its amount."""
+    with app.app_context():
+        _flow("F1", "Первый", F1_NODES)
+        _flow("F2", "Второй", F2_NODES)
+        _run("r1", "F1", "c1", P - 10 * DAY, "email")
+        _run("r2", "F2", "c2", P - DAY, "a_email")
+        _entered("o1", "c1", P, 700.0, at=P)
+        db.session.commit()
+        assert attribute(db.session, now=P + DAY) == 1
+        assert revenue_total(db.session, *PERIOD) == (0, 0.0)
+        assert revenue_total(db.session, *PERIOD, window_days=14) == (1, 700.0)
+        db.session.execute(
+            update(Order).where(Order.id == "o1").values(client_id="c2", updated_at=P + 2 * DAY)
+        )
+        db.session.commit()
+        assert attribute(db.session, now=P + 3 * DAY) == 1
+        assert set(_rows()) == {("F1", "o1"), ("F2", "o1")}
+        assert revenue_total(db.session, *PERIOD) == (1, 700.0)
+        assert revenue_total(db.session, *PERIOD, window_days=14) == (1, 700.0)
+        assert revenue_total(db.session, P + DAY, P + 2 * DAY, window_days=14) == (0, 0.0)
+        assert attribute(db.session, now=P + 4 * DAY) == 0
+        orders = db.session.execute(select(ConversionOrder.order_id, ConversionOrder.age_days)).all()
+        assert orders == [("o1", 1)]

@@ -394,3 +394,46 @@ def test_0016_gives_stored_conversions_their_age_in_days_and_downgrades(bare_app
         with db.engine.connect() as conn:
             columns = {c["name"] for c in inspect(conn).get_columns("conversions")}
         assert "age_days" not in columns and "ix_conversions_paid" in _index_names("conversions")
+
+
+def test_0017_keeps_each_attributed_order_once_with_its_nearest_touch_and_downgrades(bare_app):
+    """``conversion_orders`` filled from the stored conversions: an order two scenarios converted
+    for is one row with the smaller age and the larger amount."""
+    from datetime import datetime
+
+    from sqlalchemy import text
+
+    paid = datetime(2026, 11, 20, 12, 0, 0)
+    rows = [("f1", "o1", 9, 100.0), ("f2", "o1", 2, 120.0), ("f1", "o2", 30, 50.0)]
+    with bare_app.app_context():
+        _migrate(upgrade, "0016")
+        db.session.execute(
+            text(
+                "INSERT INTO conversions (flow_id, order_id, client_id, run_id, branch, touched_at, paid_at, "
+                "revenue, age_days) VALUES (:flow, :order, 'c1', 'r1', 'hook', :touched, :paid, :revenue, :age)"
+            ),
+            [
+                {
+                    "flow": f,
+                    "order": o,
+                    "touched": paid - timedelta(days=age),
+                    "paid": paid,
+                    "revenue": r,
+                    "age": age,
+                }
+                for f, o, age, r in rows
+            ],
+        )
+        db.session.commit()
+        _migrate(upgrade, "0017")
+        found = db.session.execute(
+            text("SELECT order_id, paid_at, age_days, revenue FROM conversion_orders ORDER BY order_id")
+        ).all()
+        db.session.commit()
+        paid_back = [p if isinstance(p, datetime) else datetime.fromisoformat(p) for _, p, _, _ in found]
+        assert [(o, a, r) for o, _, a, r in found] == [("o1", 2, 120.0), ("o2", 30, 50.0)]
+        assert paid_back == [paid, paid]
+        assert "ix_conversion_orders_age_paid" in _index_names("conversion_orders")
+        _migrate(downgrade, "0016")
+        with db.engine.connect() as conn:
+            assert "conversion_orders" not in inspect(conn).get_table_names()
