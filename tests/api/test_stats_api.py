@@ -166,3 +166,33 @@ def test_overview_totals_and_tops(app, client):
     ]
     seven = client.get("/api/v1/stats/overview?from=2026-11-19&to=2026-11-25").get_json()
     assert seven["totals"]["converted"] == 1 and seven["totals"]["revenue"] == 1500.0
+
+
+def test_seen_events_count_in_the_local_day_of_their_hour(app, client):
+    """``not_triggered`` from the «seen» counts (no run stored): each hour falls in its day of the
+    asked zone — summed by the database on PostgreSQL, here on SQLite — for a scenario and for the
+    overview (a group's count once per member scenario)."""
+    day = datetime(2026, 11, 20)
+    with app.app_context():
+        db.session.execute(insert(Flow), [_flow("fa", "Крупные"), _flow("fb", "Повторные")])
+        rollup.record_groups(db.session, {"g1": ["fa", "fb"]})
+        tally = rollup.Tally()
+        tally.saw("g1", day.replace(hour=20, minute=30), 4)  # 23:30 in Moscow, Nov 20
+        tally.saw("g1", day.replace(hour=21, minute=5), 6)  # 00:05 in Moscow, Nov 21
+        tally.store(db.session)
+        db.session.commit()
+
+    def days(path: str) -> dict[str, int]:
+        answer = client.get(path)
+        assert answer.status_code == 200, answer.get_json()
+        return {p["t"]: p["not_triggered"] for p in answer.get_json()["series"] if p["not_triggered"]}
+
+    span = "from=2026-11-19T00:00:00Z&to=2026-11-23T00:00:00Z"
+    assert days(f"/api/v1/flows/fa/stats?{span}") == {"2026-11-20": 4, "2026-11-21": 6}
+    assert days(f"/api/v1/flows/fa/stats?{span}&tz=UTC") == {"2026-11-20": 10}
+    assert days(f"/api/v1/flows/fa/stats?{span}&tz=Asia/Vladivostok") == {"2026-11-21": 10}
+    assert days(f"/api/v1/stats/overview?{span}") == {"2026-11-20": 8, "2026-11-21": 12}
+    assert days(f"/api/v1/flows/fb/stats?{span}&interval=hour") == {
+        "2026-11-20T20:00:00Z": 4,
+        "2026-11-20T21:00:00Z": 6,
+    }
