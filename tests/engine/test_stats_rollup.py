@@ -242,9 +242,19 @@ def test_a_control_group_is_reached_and_credited_without_a_send(app, client, fak
     assert conv["by_branch"]["control"]["revenue"] == sum(100 * (int(o[1:]) + 1) for o in control)
 
 
-def test_metrics_have_send_latency_per_scenario_and_failures_per_destination(app, client, fake_receiver):
+def _metric_families(client) -> dict:
     from prometheus_client.parser import text_string_to_metric_families
 
+    text = client.get("/metrics").get_data(as_text=True)
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def _samples(families: dict, name: str) -> dict:
+    """(sample name, sorted labels) → value of one metric family."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in families[name].samples}
+
+
+def test_metrics_have_send_latency_per_scenario_and_failures_per_destination(app, client, fake_receiver):
     ok = client.post("/api/v1/flows", json=price_flow(fake_receiver.url + "/ok", 0, "Все")).get_json()["id"]
     for i in range(3):
         client.put(f"/api/v1/orders/o{i}", json={"price": 10})
@@ -252,13 +262,8 @@ def test_metrics_have_send_latency_per_scenario_and_failures_per_destination(app
     fake_receiver.gone()
     client.put("/api/v1/orders/o9", json={"price": 10})
     drain(app)
-    families = {
-        f.name: f for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
-    }
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for s in families["automation_flow_send_seconds"].samples
-    }
+    families = _metric_families(client)
+    samples = _samples(families, "automation_flow_send_seconds")
     assert samples[("automation_flow_send_seconds_count", (("flow_id", ok),))] == 4
     assert samples[("automation_flow_send_seconds_bucket", (("flow_id", ok), ("le", "+Inf")))] == 4
     assert 0 < samples[("automation_flow_send_seconds_sum", (("flow_id", ok),))] < 4 * 10
@@ -277,8 +282,6 @@ def test_a_late_call_is_counted_in_the_latency_and_its_run_settles(app, client, 
     stored by the late settler, and its latency still reaches the histogram (it was lost)."""
     import logging
 
-    from prometheus_client.parser import text_string_to_metric_families
-
     fake_receiver.answer_after(0.6)
     flow_id = client.post("/api/v1/flows", json=price_flow(fake_receiver.url + "/slow", 0, "Все")).get_json()[
         "id"
@@ -293,12 +296,7 @@ def test_a_late_call_is_counted_in_the_latency_and_its_run_settles(app, client, 
             select(*(func.sum(getattr(FlowStat, c)) for c in ("sends", "le_100", "le_250", "le_500")))
         ).one()
     assert tuple(sends) == (1, 0, 0, 0)  # one call, slower than 0.5 s
-    families = {
-        f.name: f for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
-    }
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for s in families["automation_flow_send_seconds"].samples
-    }
+    families = _metric_families(client)
+    samples = _samples(families, "automation_flow_send_seconds")
     assert samples[("automation_flow_send_seconds_count", (("flow_id", flow_id),))] == 1
     assert 0.6 <= samples[("automation_flow_send_seconds_sum", (("flow_id", flow_id),))] < 10
