@@ -111,6 +111,10 @@ def from_env() -> dict:
         "GROUP_COMMIT": switch("AUTOMATION_GROUP_COMMIT"),
         "RATE_LIMITS": switch("AUTOMATION_RATE_LIMITS"),
         "DISPATCH_GATHER_MS": max(0.0, _float("AUTOMATION_DISPATCH_GATHER_MS", 40.0)),
+        # dense ingestion: the group commit waits this long for more rows (plugin/ingest/groupcommit.py)
+        "INGEST_GATHER_MS": max(0.0, _float("AUTOMATION_INGEST_GATHER_MS", 10.0)),
+        # request threads per API process (plugin/wsgi.py; set by `server.py serve --threads`)
+        "API_THREADS": _int("AUTOMATION_API_THREADS", 8, minimum=1),
     }
 
 

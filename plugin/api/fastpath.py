@@ -264,7 +264,13 @@ class FastIngest:
                 self._autocommit = _autocommit_engine(self._engine)
                 self._dbapi_error = self._autocommit.dialect.loaded_dbapi.Error
                 if self.app.config.get("GROUP_COMMIT", True):
-                    self._group = GroupCommit(self._autocommit, self._dbapi_error, self._notify)
+                    self._group = GroupCommit(
+                        self._autocommit,
+                        self._dbapi_error,
+                        self._notify,
+                        linger=self.app.config.get("INGEST_GATHER_MS", 0.0) / 1000,
+                        capacity=self.app.config.get("API_THREADS"),
+                    )
         return self._engine
 
     def _identity(self, engine, header: str | None) -> Identity | None:

@@ -81,9 +81,12 @@ def dispatch_batch(
         engine.schedule_many(plan.waiting)
     runs = [r for r in plan.runs if r["id"] in plan.graphs]
     if settlers is not None and plan.sends:
-        settlers.submit(runs, plan.graphs, plan.sends, plan.first_views)
+        settlers.submit(runs, plan.graphs, plan.sends, plan.first_views, plan.leased_at)
         return plan.resumed  # runs whose waits the events answered walk on the step path
-    return send_and_settle(session, engine, runs, plan.graphs, plan.sends, plan.first_views) + plan.resumed
+    settled = send_and_settle(
+        session, engine, runs, plan.graphs, plan.sends, plan.first_views, plan.leased_at
+    )
+    return settled + plan.resumed
 
 
 def _events(session: Session, event_ids) -> list:

@@ -8,6 +8,7 @@ without a send; a due (N-day) event whose conditions are false, as a ``not_trigg
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ class Plan:
         self.engine = engine
         self.now = now
         self.lease_until = now + timedelta(seconds=engine.lease_seconds)
+        self.leased_at = time.monotonic()  # when that lease began, for its renewals (settle.py)
         self.circuits_open = engine.services.destinations.any_open()
         self.runs: list[dict] = []  # run rows with their first wave (``running``, or ``waiting`` if held)
         self.steps: list[dict] = []

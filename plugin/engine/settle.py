@@ -44,13 +44,17 @@ def send_and_settle(
     graphs: dict,
     sends: list[tuple],
     first_views: dict[str, dict[str, StepView]],
+    leased_at: float | None = None,
 ) -> list[str]:
     """Send ``sends`` — ``(run_id, graph, node_id, context, flow_info, event_type, attempt, state)``,
     their steps already marked ``running`` — and settle the runs (``runs``: rows with ``id`` and
-    ``flow_id``; ``first_views``: each run's steps as stored before these calls). Returns the
-    runs handed to the step-by-step path."""
+    ``flow_id``; ``first_views``: each run's steps as stored before these calls; ``leased_at``:
+    when their lease began, ``time.monotonic()``, default now). Returns the runs handed to the
+    step-by-step path."""
     outcomes: dict[str, dict] = {run_id: {} for run_id in graphs}
-    last_group = _gather(session, engine, sends, outcomes)
+    last_group = _gather(
+        session, engine, sends, outcomes, time.monotonic() if leased_at is None else leased_at
+    )
     if last_group:  # the last group is committed with the runs' final states below: one commit less
         bulk.update_rows(session, _STEPS, ("run_id", "node_id"), last_group)
     # a run with a send still in flight (a silent receiver) stays leased: the send stage settles
@@ -72,7 +76,9 @@ def send_and_settle(
     return ends.handoff
 
 
-def _gather(session: Session, engine: Engine, sends: list[tuple], outcomes: dict[str, dict]) -> list[dict]:
+def _gather(
+    session: Session, engine: Engine, sends: list[tuple], outcomes: dict[str, dict], leased_at: float
+) -> list[dict]:
     """Send, filing each outcome under its run as ``{node_id: (outcome, resume_at)}`` and storing
     the outcomes every ``FLUSH_SECONDS``; returns the step updates of the last group, not stored.
 
@@ -80,10 +86,10 @@ def _gather(session: Session, engine: Engine, sends: list[tuple], outcomes: dict
     longer than that (200 sends through 16 senders, each up to the HTTP timeout), and a run whose
     lease ran out is resumed by the sweeper — which would send again what is still in flight
     here (a second Slack message: no idempotency key there). So the lease of the batch's runs is
-    renewed every third of it until they are settled."""
+    renewed every third of it (counted from ``leased_at``) until they are settled."""
     step_updates: list[dict] = []
     attempt_of = {(send[0], send[2]): send[6] for send in sends}
-    last_flush = renewed = time.monotonic()
+    last_flush, renewed = time.monotonic(), leased_at
     renew_every = engine.lease_seconds / 3
     for sent in _sent(engine, sends):
         if time.monotonic() - renewed >= renew_every:

@@ -25,6 +25,10 @@ from plugin.transport.sendstage import stage
 log = logging.getLogger(__name__)
 
 _RUNS = Run.__table__
+# a batch taken within this share of a lease from its runs' lease: the lease still holds (only a
+# lapsed lease lets the sweeper take a run), so it is neither checked nor renewed here — one
+# statement and one commit less per batch (the renewals during its sends count from its start)
+RECHECK_AFTER = 1 / 3
 
 
 class Settlers:
@@ -41,9 +45,10 @@ class Settlers:
         for n in range(threads):
             threading.Thread(target=self._work, name=f"settle-{n}", daemon=True).start()
 
-    def submit(self, runs, graphs, sends, first_views) -> None:
+    def submit(self, runs, graphs, sends, first_views, leased_at: float) -> None:
+        """Hand over a stored batch: its runs leased at ``leased_at`` (``time.monotonic()``)."""
         self._room.acquire()
-        self._todo.put((runs, graphs, sends, first_views))
+        self._todo.put((runs, graphs, sends, first_views, leased_at))
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Wait until every batch handed over is settled; False if that took over ``timeout``."""
@@ -62,11 +67,14 @@ class Settlers:
     def _work(self) -> None:
         session = self.sessions()
         while True:
-            runs, graphs, sends, first_views = self._todo.get()
+            runs, graphs, sends, first_views, leased_at = self._todo.get()
             try:
-                runs, sends = _still_held(session, self.engine, runs, sends)
-                graphs = {run["id"]: graphs[run["id"]] for run in runs}
-                for run_id in send_and_settle(session, self.engine, runs, graphs, sends, first_views):
+                if time.monotonic() - leased_at >= self.engine.lease_seconds * RECHECK_AFTER:
+                    runs, sends = _still_held(session, self.engine, runs, sends)
+                    graphs = {run["id"]: graphs[run["id"]] for run in runs}
+                    leased_at = time.monotonic()
+                settled = send_and_settle(session, self.engine, runs, graphs, sends, first_views, leased_at)
+                for run_id in settled:
                     execute_isolated(session, self.engine, run_id)
             except Exception:
                 session.rollback()
