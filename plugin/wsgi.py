@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import io
 import json
-import os
 import queue
 import socket
 import sys
@@ -272,7 +271,7 @@ def _settle(future: asyncio.Future, result, exc) -> None:
 
 app = create_app()
 tune_gc()
-THREADS = int(os.environ.get("AUTOMATION_API_THREADS", "8"))
+THREADS = app.config["API_THREADS"]  # AUTOMATION_API_THREADS, read with the rest of the configuration
 # under gunicorn only (it acts on gunicorn's socket); slow bodies may hold half the threads
 app.wsgi_app = bounded_body(
     app.wsgi_app, read_timeout(), max(1, THREADS // 2), app.config.get("MAX_CONTENT_LENGTH")
