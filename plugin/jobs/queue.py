@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime, timedelta
 
 from rq import Queue
@@ -68,15 +69,20 @@ def notify_dispatch(queue: Queue) -> None:
     millisecond instead of an RQ job's start-up. With no job alive, the flag is free and this
     enqueues one. A job clears the flag *before* its last look for events, so an event committed
     after that look enqueues the next job: nothing waits for the sweeper.
+
+    The token is the time of the commit (this clock's, in seconds): the job's gather counts from
+    the first event waiting, not from the moment the job got to it (plugin.jobs.worker.gather_left).
     """
-    if hot_script(queue.connection, _NOTIFY_LUA)(keys=[DISPATCH_FLAG, WAKE_LIST], args=[FLAG_SECONDS]):
+    args = [FLAG_SECONDS, f"{time.time():.4f}"]
+    if hot_script(queue.connection, _NOTIFY_LUA)(keys=[DISPATCH_FLAG, WAKE_LIST], args=args):
         enqueue_dispatch(queue)
 
 
-# SET flag NX (no job alive: enqueue one), else leave one wake-up token: one command, one round trip
+# SET flag NX (no job alive: enqueue one), else leave one wake-up token, the oldest one kept: one
+# command, one round trip
 _NOTIFY_LUA = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 1 end
-redis.call('RPUSH', KEYS[2], '1')
+redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], 0, 0)
 return 0
 """

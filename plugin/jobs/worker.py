@@ -139,9 +139,9 @@ INLINE_HANDOFF = 16
 """A dispatch batch runs at most this many handed-off runs itself (step by step); more go to
 other workers as ``execute_runs`` jobs, so a thousand deals for a rate-limited CRM never keep the
 next events from their flows."""
-# woken from idle, a dispatch job waits this long before it claims: at a few hundred events a
-# second the events of those milliseconds share one claim, one transaction and one settle instead
-# of one each (AUTOMATION_DISPATCH_GATHER_MS; 0 claims at once)
+# a woken dispatch job claims this long after the first waiting event's commit (gather_left): at a
+# few hundred events a second the events of those milliseconds share one claim, one transaction
+# and one settle instead of one each (AUTOMATION_DISPATCH_GATHER_MS; 0 claims at once)
 GATHER_SECONDS = 0.04  # the default; a worker's context sets it from its configuration
 COALESCE_SECONDS = 0.05  # at its end, a dispatch job waits this long at most for its batches to settle
 
@@ -210,8 +210,9 @@ def _dispatch_loop(runtime, index, engine, settlers, session, started: float) ->
             log.warning("dispatch job could not wait for events; ending")
             woken = None
         if woken:
-            if GATHER_SECONDS:
-                time.sleep(GATHER_SECONDS)
+            wait = gather_left(woken[1], time.time())
+            if wait:
+                time.sleep(wait)
             continue
         try:
             redis.delete(DISPATCH_FLAG)
@@ -222,6 +223,20 @@ def _dispatch_loop(runtime, index, engine, settlers, session, started: float) ->
         dispatched += last
         if not last:
             return dispatched
+
+
+def gather_left(token: bytes, now: float) -> float:
+    """How much longer a woken dispatch job waits before it claims: :data:`GATHER_SECONDS` from
+    the commit of the first event waiting (the wake-up token's time, see ``notify_dispatch``).
+
+    Events committed while the job was busy with the batch before have waited already: counted
+    from the wake-up, they would wait a whole gather more on top of that batch's time. A token in
+    the future (another host's clock ahead) or unreadable waits the whole gather."""
+    try:
+        since = now - float(token)
+    except ValueError:
+        since = 0.0
+    return min(GATHER_SECONDS, max(0.0, GATHER_SECONDS - since))
 
 
 def _runs_have_a_worker(runtime) -> bool:

@@ -35,10 +35,10 @@ def test_same_replies_as_redis_py(client):
 
     notify = hot_script(client, _NOTIFY_LUA)
     flag, wake = f"flag-{key}", f"wake-{key}"
-    assert notify(keys=[flag, wake], args=[10]) == 1  # no job alive: the caller enqueues one
-    assert notify(keys=[flag, wake], args=[10]) == 0  # alive: one wake-up token
-    assert notify(keys=[flag, wake], args=[10]) == 0
-    assert client.lrange(wake, 0, -1) == [b"1"] and 0 < client.ttl(flag) <= 10
+    assert notify(keys=[flag, wake], args=[10, "1.5"]) == 1  # no job alive: the caller enqueues one
+    assert notify(keys=[flag, wake], args=[10, "2.5"]) == 0  # alive: one wake-up token
+    assert notify(keys=[flag, wake], args=[10, "3.5"]) == 0
+    assert client.lrange(wake, 0, -1) == [b"2.5"] and 0 < client.ttl(flag) <= 10  # the oldest
     assert hot_script(client, _NOTIFY_LUA) is notify  # made once per connection pool
 
 
