@@ -205,6 +205,9 @@ def main() -> int:
     parser.add_argument(
         "--read-timeout", help="AUTOMATION_REQUEST_READ_TIMEOUT for the API (default: its own)"
     )
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not write bench/results/slow_clients.json"
+    )
     args = parser.parse_args()
     servers = ("granian", "gunicorn") if args.server == "both" else (args.server,)
     results = [measure(s, args.stalls, args.hold, args.baseline, args.read_timeout) for s in servers]
@@ -248,10 +251,11 @@ def main() -> int:
             ],
         )
     )
-    path = c.write_results(
-        "slow_clients", {"stalls": args.stalls, "hold_s": args.hold, "results": results, "table": table}
-    )
-    print(f"results: {path}")
+    if not args.no_write:
+        path = c.write_results(
+            "slow_clients", {"stalls": args.stalls, "hold_s": args.hold, "results": results, "table": table}
+        )
+        print(f"results: {path}")
     return 0
 
 
