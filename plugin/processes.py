@@ -327,6 +327,14 @@ def announce_when_up(port: int, message: str, stopping: threading.Event, timeout
     threading.Thread(target=wait, name="announce", daemon=True).start()
 
 
+# The workers and the scheduler run with -OO: docstrings (their libraries' too) are dead weight in a
+# process that serves no documentation — ~5 MB RSS less per process (bench/README.md §10). -OO also
+# drops asserts: plugin/ has none (tests/architecture/test_background_python.py). The gain needs the
+# opt-2 bytecode cached (scripts/_setup.sh compiles it; without, each start compiles anew). The API
+# keeps its docstrings: flask-smorest builds the OpenAPI document from them.
+BACKGROUND_PYTHON = (sys.executable, "-OO")
+
+
 def supervise(port: int, n_workers: int, ready_message: str = "") -> int:
     """Start API, workers and scheduler as children; stop them all within 10 s of Ctrl-C/SIGTERM,
     then the embedded Redis (if this process started it). ``ready_message`` is printed once the
@@ -334,7 +342,7 @@ def supervise(port: int, n_workers: int, ready_message: str = "") -> int:
     from plugin.storage.redisconn import stop_embedded_redis
 
     stopping = stop_on_signals()
-    worker = [sys.executable, str(ROOT / "server.py"), "worker"]
+    worker = [*BACKGROUND_PYTHON, str(ROOT / "server.py"), "worker"]
     children: list[subprocess.Popen] = []
     try:
         children.append(serve_api(port))
@@ -342,7 +350,7 @@ def supervise(port: int, n_workers: int, ready_message: str = "") -> int:
         children += [
             _child(worker, {**os.environ, "AUTOMATION_WORKER_SCHEDULER": "0"}) for _ in range(n_workers)
         ]
-        children.append(_child([sys.executable, str(ROOT / "server.py"), "scheduler"]))
+        children.append(_child([*BACKGROUND_PYTHON, str(ROOT / "server.py"), "scheduler"]))
         if ready_message:
             announce_when_up(port, ready_message, stopping)
         return run_until_signalled(children, stopping)

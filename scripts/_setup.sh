@@ -13,8 +13,11 @@ ensure_venv() {
     echo "==> installing Python packages ($extras)"
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
     .venv/bin/python -m pip install -q -e ".[$extras]"
+    # the workers and the scheduler run with -OO (plugin/processes.py): their bytecode, cached
+    .venv/bin/python -m compileall -q -j 0 -o 2 .venv/lib >/dev/null 2>&1 || true
     echo "$stamp" > .venv/.installed
   fi
+  .venv/bin/python -m compileall -q -j 0 -o 2 plugin >/dev/null 2>&1 || true
 }
 
 ensure_ui() {

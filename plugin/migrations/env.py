@@ -39,6 +39,10 @@ target_db = current_app.extensions["migrate"].db
 
 
 def get_metadata():
+    # the models' index and table options, for autogenerate's comparison (plugin/storage/base.py)
+    from plugin.storage.base import apply_dialect_options
+
+    apply_dialect_options()
     if hasattr(target_db, "metadatas"):
         return target_db.metadatas[None]
     return target_db.metadata

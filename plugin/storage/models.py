@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.storage.base import Base, new_id, partial_index, utcnow
+from plugin.storage.base import Base, dialect_options, new_id, partial_index, utcnow
 
 
 class Flow(Base):
@@ -281,18 +281,15 @@ class Run(Base):
         partial_index("ix_runs_status_created", "status", "created_at", "id", where="status <> 'succeeded'"),
         Index("ix_runs_created", "created_at", "id"),
         # a scenario's history; its reach (distinct clients by branch) from the index alone
-        Index(
-            "ix_runs_flow_created",
-            "flow_id",
-            "created_at",
+        dialect_options(
+            Index("ix_runs_flow_created", "flow_id", "created_at"),
             postgresql_include=["client_id", "branch", "trigger"],
         ),
         partial_index("ix_runs_order_id", "order_id", where="order_id IS NOT NULL"),
         partial_index("ix_runs_client_id", "client_id", where="client_id IS NOT NULL"),
         # exact and prefix look-ups (``LIKE 'x%'`` on PostgreSQL needs the pattern operator class)
-        Index(
-            "ix_runs_recipient",
-            "recipient",
+        dialect_options(
+            Index("ix_runs_recipient", "recipient"),
             postgresql_ops={"recipient": "varchar_pattern_ops"},
             postgresql_where=text("recipient IS NOT NULL"),
             sqlite_where=text("recipient IS NOT NULL"),
@@ -343,11 +340,11 @@ class Step(Base):
     resume_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
 
-    __table_args__ = (
-        Index("uq_steps_run_node", "run_id", "node_id", unique=True),
-        # room on each page for the action's outcome, written in place (migration 0005)
-        {"postgresql_with": {"fillfactor": 80}},
-    )
+    __table_args__ = (Index("uq_steps_run_node", "run_id", "node_id", unique=True),)
+
+
+# room on each page for the action's outcome, written in place (migration 0005)
+dialect_options(Step.__table__, postgresql_with={"fillfactor": 80})
 
 
 class Suppression(Base):

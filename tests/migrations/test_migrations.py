@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from plugin.api.extensions import db
 from plugin.engine.claim import claim_events
 from plugin.engine.dispatch import DaysFlow, record_due, stale_work
+from plugin.storage.base import apply_dialect_options
 from plugin.storage.models import Event, Run, Step, utcnow
 from tests.conftest import BACKENDS, app_env
 
@@ -70,6 +71,7 @@ def _reflected(conn, table: str) -> dict:
 
 
 def _declared(table) -> dict:
+    apply_dialect_options()  # as DDL and Alembic do: the models declare them deferred
     out = {}
     for ix in table.indexes:
         where = {_predicate(ix.dialect_options[d]["where"]) for d in ("postgresql", "sqlite")}
