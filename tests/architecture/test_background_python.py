@@ -69,6 +69,7 @@ def test_a_worker_starts_under_minus_oo(tmp_path):
         [*processes.BACKGROUND_PYTHON, "-c", code],
         cwd=ROOT,
         env=env,
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
