@@ -456,13 +456,26 @@ def parse_importtime(stderr: str, top: int = 10) -> list[dict[str, Any]]:
     return [{"module": k, "cumulative_ms": round(us / 1000, 1)} for k, us in biggest][:top]
 
 
+def background_flags(role: str) -> list[str]:
+    """The interpreter flags the product starts ``role`` with: ``-OO`` for the workers and the
+    scheduler where the target's supervisor uses it (``plugin/processes.py``, ``BACKGROUND_PYTHON``)."""
+    source = (c.TARGET / "plugin" / "processes.py").read_text(encoding="utf-8")
+    return (
+        ["-OO"]
+        if role in ("worker", "scheduler") and 'BACKGROUND_PYTHON = (sys.executable, "-OO")' in source
+        else []
+    )
+
+
 def import_profile(role: str, env: dict[str, str]) -> dict[str, Any]:
-    """The start-up of ``role`` in a fresh interpreter: importtime's largest imports, modules loaded,
-    RSS after start-up, and (another run) tracemalloc's Python memory by package."""
+    """The start-up of ``role`` in a fresh interpreter (with the flags the product gives it):
+    importtime's largest imports, modules loaded, RSS after start-up, and (another run)
+    tracemalloc's Python memory by package."""
     code = STARTUP[role]
     env = {**env, "BENCH_STARTUP": code, "BENCH_ROOT": str(c.TARGET)}
+    flags = background_flags(role)
     timed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code + _REPORT],
+        [sys.executable, *flags, "-X", "importtime", "-c", code + _REPORT],
         cwd=c.TARGET,
         env=env,
         capture_output=True,
@@ -474,7 +487,7 @@ def import_profile(role: str, env: dict[str, str]) -> dict[str, Any]:
         return {"error": timed.stderr.strip().splitlines()[-1:] or ["failed"]}
     report = json.loads(timed.stdout.strip().splitlines()[-1])
     traced = subprocess.run(
-        [sys.executable, "-c", _TRACE],
+        [sys.executable, *flags, "-c", _TRACE],
         cwd=c.TARGET,
         env=env,
         capture_output=True,
@@ -512,10 +525,6 @@ FLOOR_STEPS = (
     ("SQLAlchemy core", "import sqlalchemy"),
     ("SQLAlchemy ORM", "import sqlalchemy.orm"),
     ("SQLAlchemy SQLite dialect", "import sqlalchemy.dialects.sqlite"),
-    (
-        "SQLAlchemy PostgreSQL dialect (loaded on SQLite too: the models' index options)",
-        "import sqlalchemy.dialects.postgresql",
-    ),
     ("urllib3", "import urllib3"),
     ("requests (+ charset_normalizer, idna, certifi)", "import requests"),
     ("our models (plugin.storage.models)", "import plugin.storage.models"),
@@ -549,9 +558,10 @@ print(json.dumps(rows))
 
 
 def worker_floor(env: dict[str, str]) -> list[dict[str, Any]]:
-    """:data:`FLOOR_STEPS` in a fresh interpreter: what each adds to the RSS (``[]`` on failure)."""
+    """:data:`FLOOR_STEPS` in a fresh interpreter, with a worker's flags: what each adds to the RSS
+    (``[]`` on failure)."""
     proc = subprocess.run(
-        [sys.executable, "-c", _FLOOR],
+        [sys.executable, *background_flags("worker"), "-c", _FLOOR],
         cwd=c.TARGET,
         env={**env, "BENCH_FLOOR": json.dumps(FLOOR_STEPS)},
         capture_output=True,
