@@ -143,7 +143,7 @@ def main() -> int:
         groups = {"api": api.pid}
         for i in range(args.rq_workers):
             groups[f"rq-worker-{i}"] = procs.start(
-                f"rq-worker-{i}", [sys.executable, str(c.TARGET / "server.py"), "worker"], env
+                f"rq-worker-{i}", [*c.background_python(), str(c.TARGET / "server.py"), "worker"], env
             ).pid
         c.wait_healthy(procs, base, args.rq_workers)
         import requests

@@ -45,6 +45,15 @@ for _path in (ROOT, TARGET):
 # -- databases ---------------------------------------------------------------------------------
 
 
+def background_python(role: str = "worker") -> list[str]:
+    """The interpreter and flags the product starts ``role`` (``worker`` / ``scheduler``) with:
+    ``-OO`` where the target's supervisor uses it (``plugin/processes.py`` ``BACKGROUND_PYTHON``),
+    so an older tree is run as it ran."""
+    source = (TARGET / "plugin" / "processes.py").read_text(encoding="utf-8")
+    optimized = 'BACKGROUND_PYTHON = (sys.executable, "-OO")' in source
+    return [sys.executable, "-OO"] if optimized and role in ("worker", "scheduler") else [sys.executable]
+
+
 def create_database(prefix: str) -> tuple[str, str]:
     """A fresh, empty PostgreSQL database: (name, url)."""
     import psycopg

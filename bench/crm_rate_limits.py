@@ -181,8 +181,8 @@ def main() -> int:
         base, _api = c.start_api(procs, env)
         server = str(c.TARGET / "server.py")
         for i in range(args.rq_workers):
-            procs.start(f"rq-worker-{i}", [sys.executable, server, "worker"], env)
-        procs.start("scheduler", [sys.executable, server, "scheduler"], env)
+            procs.start(f"rq-worker-{i}", [*c.background_python(), server, "worker"], env)
+        procs.start("scheduler", [*c.background_python("scheduler"), server, "scheduler"], env)
         http = requests.Session()
         http.headers["Authorization"] = f"Bearer {c.TOKEN}"
         c.wait_healthy(procs, base, args.rq_workers)

@@ -356,10 +356,12 @@ def ours_phase(args, mode: str, procs: c.Procs, receiver: Receiver, log_dir: Pat
         server = str(c.TARGET / "server.py")
         for i in range(args.rq_workers):
             groups[f"rq-worker-{i}"] = procs.start(
-                f"rq-worker-{i}", [sys.executable, server, "worker"], env
+                f"rq-worker-{i}", [*c.background_python(), server, "worker"], env
             ).pid
         if not args.no_scheduler:
-            groups["scheduler"] = procs.start("scheduler", [sys.executable, server, "scheduler"], env).pid
+            groups["scheduler"] = procs.start(
+                "scheduler", [*c.background_python("scheduler"), server, "scheduler"], env
+            ).pid
         http = requests.Session()
         http.headers["Authorization"] = f"Bearer {c.TOKEN}"
         c.wait_healthy(procs, base, args.rq_workers)

@@ -169,10 +169,10 @@ class Stack:
             server = str(c.TARGET / "server.py")
             for i in range(args.rq_workers):
                 self.groups[f"rq-worker-{i}"] = self.procs.start(
-                    f"rq-worker-{i}", [sys.executable, server, "worker"], self.env
+                    f"rq-worker-{i}", [*c.background_python(), server, "worker"], self.env
                 ).pid
             self.groups["scheduler"] = self.procs.start(
-                "scheduler", [sys.executable, server, "scheduler"], self.env
+                "scheduler", [*c.background_python("scheduler"), server, "scheduler"], self.env
             ).pid
             self.http = requests.Session()
             self.http.headers["Authorization"] = f"Bearer {c.TOKEN}"

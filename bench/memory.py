@@ -457,14 +457,8 @@ def parse_importtime(stderr: str, top: int = 10) -> list[dict[str, Any]]:
 
 
 def background_flags(role: str) -> list[str]:
-    """The interpreter flags the product starts ``role`` with: ``-OO`` for the workers and the
-    scheduler where the target's supervisor uses it (``plugin/processes.py``, ``BACKGROUND_PYTHON``)."""
-    source = (c.TARGET / "plugin" / "processes.py").read_text(encoding="utf-8")
-    return (
-        ["-OO"]
-        if role in ("worker", "scheduler") and 'BACKGROUND_PYTHON = (sys.executable, "-OO")' in source
-        else []
-    )
+    """The interpreter flags the product starts ``role`` with (``bench.common.background_python``)."""
+    return c.background_python(role)[1:]
 
 
 def import_profile(role: str, env: dict[str, str]) -> dict[str, Any]:
