@@ -75,7 +75,7 @@ def _blocks(variants: dict, calls: int, blocks: int) -> dict[str, list[float]]:
 
 def micro_http(calls: int, blocks: int) -> dict:
     from plugin.nodes._services import Settings
-    from plugin.transport.net import guarded_session
+    from plugin.transport.net import guarded_client
     from plugin.transport.pool_http import PoolTransport
 
     procs = c.Procs(c.LOGS / "lean_clients")
@@ -83,8 +83,8 @@ def micro_http(calls: int, blocks: int) -> dict:
     procs.start("receiver", [sys.executable, str(c.BENCH / "receiver.py"), "--port", str(port)])
     url = f"http://127.0.0.1:{port}/hook"
     settings = Settings(outbound_allowlist=("127.0.0.1",), http_timeout=10)
-    sessions = {name: guarded_session(settings) for name in ("lean", "urllib3", "requests")}
-    sessions["urllib3"].lean = PoolTransport(sessions["urllib3"].get_adapter(url).poolmanager)
+    sessions = {name: guarded_client(settings) for name in ("lean", "urllib3", "requests")}
+    sessions["urllib3"].lean = PoolTransport(sessions["urllib3"].fallback.adapter.poolmanager)
     sessions["requests"].lean = None
     body = json.dumps(
         {

@@ -1,11 +1,12 @@
-"""The common outgoing call, as :class:`plugin.transport.net.GuardedSession` hands it to its fast
-transport: which calls qualify, the request they make, and the ``requests.Response`` they return.
+"""The common outgoing call, as :class:`plugin.transport.net.GuardedClient` hands it to its fast
+transport: which calls qualify, the request they make, and the :class:`~plugin.transport.wire.Response`
+they return.
 
 A call qualifies when it is one request with a bytes or JSON body, no redirects, and nothing
-``requests`` would add on its own (auth, cookies, a client certificate, proxies, form encoding,
-user info in the URL, response hooks): the request is then fully known here (``prepare``), so a
+``requests`` would add on its own (form encoding, ``verify=False`` or a client certificate, user
+info in the URL, headers it would refuse or encode): the request is then fully known here, so a
 transport only has to put it on the wire and read the answer. Everything else goes through
-``requests`` as before.
+``requests`` (``plugin.transport.fallback``).
 """
 
 from __future__ import annotations
@@ -16,22 +17,16 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers, requote_uri
+from plugin.transport.wire import Headers, InvalidURL, Response, requote_uri
 
 SIMPLE_KWARGS = frozenset({"headers", "data", "json", "timeout", "allow_redirects", "verify"})
 
 
-def simple_call(session: requests.Session, method: Any, url: Any, kwargs: dict) -> bool:
+def simple_call(client: Any, method: Any, url: Any, kwargs: dict) -> bool:
     """Whether this call is the common one (see the module docstring)."""
     if not kwargs.keys() <= SIMPLE_KWARGS or kwargs.get("allow_redirects", True) is not False:
         return False
-    if session.auth or session.cookies or session.cert or session.proxies:
-        return False
-    if session.params or session.hooks.get("response"):
-        return False
-    verify = kwargs.get("verify", session.verify)
+    verify = kwargs.get("verify", client.verify)
     if verify is not True and not (isinstance(verify, str) and verify):
         return False  # verify=False (or a bundle object): requests decides
     data = kwargs.get("data")
@@ -80,20 +75,20 @@ class Call:
         "verify",
     )
 
-    def __init__(self, session: requests.Session, method: str, url: str, kwargs: dict):
+    def __init__(self, client: Any, method: str, url: str, kwargs: dict):
         self.started = time.perf_counter()
         self.url = url = requote_uri(url)
         parts = urlsplit(url)
         if "@" in parts.netloc or not parts.hostname:
-            raise requests.exceptions.InvalidURL(f"invalid URL {url!r}")
+            raise InvalidURL(f"invalid URL {url!r}")
         self.scheme = parts.scheme.lower()
         self.host = parts.hostname
         self.port = parts.port or self.default_port
         self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.connect_timeout, self.read_timeout = _timeouts(kwargs.get("timeout"))
-        self.verify = kwargs.get("verify", session.verify)
+        self.verify = kwargs.get("verify", client.verify)
         self.method = method.upper()
-        self.headers, self.body = _content(session, self.method, kwargs)
+        self.headers, self.body = _content(client, self.method, kwargs)
 
     @property
     def default_port(self) -> int:
@@ -104,37 +99,18 @@ class Call:
         netloc = self.host if ":" not in self.host else f"[{self.host}]"
         return netloc if self.port == self.default_port else f"{netloc}:{self.port}"
 
-    def response(
-        self, status: int, reason: str, headers: Any, content: bytes, raw: Any = None
-    ) -> requests.Response:
-        """The ``requests.Response`` requests would have built for this answer (body read, decoded)."""
-        prepared = requests.PreparedRequest()
-        prepared.method, prepared.url, prepared.headers, prepared.body = (
-            self.method,
-            self.url,
-            self.headers,
-            self.body,
-        )
-        resp = requests.Response()
-        resp.status_code = status
-        resp.reason = reason
-        resp.headers = headers if isinstance(headers, CaseInsensitiveDict) else CaseInsensitiveDict(headers)
-        resp.url = self.url
-        resp.request = prepared
-        resp.encoding = get_encoding_from_headers(resp.headers)
-        resp._content = content
-        resp._content_consumed = True
-        resp.elapsed = timedelta(seconds=time.perf_counter() - self.started)
-        resp.raw = raw
-        return resp
+    def response(self, status: int, reason: str, headers: Any, content: bytes) -> Response:
+        """The answer, as requests would have given it (body read, decoded)."""
+        if not isinstance(headers, Headers):
+            headers = Headers(headers)
+        elapsed = timedelta(seconds=time.perf_counter() - self.started)
+        return Response(status, reason, headers, content, self.url, elapsed)
 
 
-def _content(
-    session: requests.Session, method: str, kwargs: dict
-) -> tuple[CaseInsensitiveDict, bytes | None]:
-    """The headers (the session's, then the call's; ``None`` removes one) and the body, as requests
+def _content(client: Any, method: str, kwargs: dict) -> tuple[Headers, bytes | None]:
+    """The headers (the client's, then the call's; ``None`` removes one) and the body, as requests
     prepares them: JSON encoded as UTF-8 with its Content-Type, Content-Length on every body."""
-    headers = CaseInsensitiveDict(session.headers)
+    headers = Headers(client.headers)
     for key, value in (kwargs.get("headers") or {}).items():
         if value is None:
             headers.pop(key, None)

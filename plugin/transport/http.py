@@ -5,17 +5,23 @@ from __future__ import annotations
 import email.utils
 import logging
 import socket
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-from urllib3.exceptions import NameResolutionError, NewConnectionError
-
 from plugin.masking import mask_current
 from plugin.transport.destinations import NEUTRAL, NO_ANSWER, destination_of
 from plugin.transport.errors import SECRET_PLACEHOLDER, NodeError, PermanentError, RetryableError
+from plugin.transport.wire import (
+    ConnectionFailed,
+    ConnectTimeout,
+    InvalidRequest,
+    RequestError,
+    Response,
+    TimedOut,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +68,10 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-Describe = Callable[[requests.Response], str | None]
+Describe = Callable[[Response], str | None]
 
 
-def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -> requests.Response:
+def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -> Response:
     """Perform one request through the guarded session; network failures become RetryableError.
 
     The destination's circuit is asked first (:mod:`plugin.transport.destinations`): an
@@ -90,18 +96,18 @@ def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -
         return resp
     except NodeError:  # the SSRF guard refused it: nothing was said about the receiver
         raise
-    except requests.ConnectTimeout:
+    except ConnectTimeout:
         failure = "connection timed out"
         raise RetryableError(f"{service}: timed out connecting to {host_of(url)}") from None
-    except requests.Timeout:
+    except TimedOut:
         failure = NO_ANSWER
         raise RetryableError(f"{service}: timed out talking to {host_of(url)}") from None
-    except requests.ConnectionError as exc:
+    except ConnectionFailed as exc:
         failure = "cannot connect" if _before_sending(exc) else NEUTRAL
         raise RetryableError(f"{service}: cannot connect to {host_of(url)}") from None
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError) as exc:
+    except (InvalidRequest, ValueError) as exc:
         raise PermanentError(f"{service}: invalid request to {host_of(url)}: {type(exc).__name__}") from None
-    except requests.RequestException as exc:
+    except RequestError as exc:
         raise RetryableError(f"{service}: request to {host_of(url)} failed: {type(exc).__name__}") from None
     finally:
         gate.done(dest, failure)
@@ -112,12 +118,14 @@ def send(services: Any, method: str, url: str, *, service: str, **kwargs: Any) -
 def _before_sending(exc: BaseException) -> bool:
     """Whether a connection error happened before the request reached the receiver (refused,
     unreachable, name not resolved) rather than after (a connection reset mid-answer)."""
+    before: tuple[type, ...] = (ConnectionRefusedError, socket.gaierror)
+    urllib3 = sys.modules.get("urllib3.exceptions")  # loaded with requests (the fallback) only
+    if urllib3 is not None:
+        before += (urllib3.NewConnectionError, urllib3.NameResolutionError)
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(
-            exc, (ConnectionRefusedError, NewConnectionError, NameResolutionError, socket.gaierror)
-        ):
+        if isinstance(exc, before):
             return True
         exc = (
             exc.__cause__
@@ -127,7 +135,7 @@ def _before_sending(exc: BaseException) -> bool:
     return False
 
 
-def check(resp: requests.Response, *, service: str, describe: Describe | None = None) -> requests.Response:
+def check(resp: Response, *, service: str, describe: Describe | None = None) -> Response:
     """Return ``resp`` when it is 2xx, else raise the matching node error."""
     status = resp.status_code
     if 200 <= status < 300:
@@ -141,7 +149,7 @@ def check(resp: requests.Response, *, service: str, describe: Describe | None = 
     raise PermanentError(message, status=status)
 
 
-def json_or_none(resp: requests.Response) -> Any:
+def json_or_none(resp: Response) -> Any:
     """The decoded JSON body, or ``None`` when the body is not JSON."""
     try:
         return resp.json()

@@ -1,14 +1,15 @@
-"""A small HTTP/1.1 client for the engine's outgoing calls, behind :class:`GuardedSession`.
+"""A small HTTP/1.1 client for the engine's outgoing calls, behind :class:`plugin.transport.net.GuardedClient`.
 
 It does the common call — one request with a bytes or JSON body, no redirects, kept-alive
-connections (which calls qualify: :mod:`plugin.transport.calls`) — and returns the same
-``requests.Response`` requests would. Connections are made by the SSRF guard (resolve once,
+connections (which calls qualify: :mod:`plugin.transport.calls`) — and returns the answer
+requests would give, as a :class:`plugin.transport.wire.Response`. Connections are made by the SSRF guard (resolve once,
 check every address, connect to a checked one), exactly as the urllib3 pools of
 :mod:`plugin.transport.pinned` do; TLS verifies against certifi's bundle (what ``requests``
 verifies against) with the real host name for SNI and the certificate check.
 
-Errors are the ``requests`` exceptions that path raises (``ConnectTimeout``, ``ReadTimeout``,
-``ConnectionError``, ``SSLError``), so callers cannot tell the two apart. Calls this client does
+Errors are those of :mod:`plugin.transport.wire` that requests' errors become on the other path
+(``ConnectTimeout``, ``ReadTimeout``, ``ConnectionFailed``, ``TLSError``), so callers cannot tell
+the two apart. Calls this client does
 not take (streaming, auth, cookies, ``verify=False``, client ``cert``, form dicts, user info or non-ASCII
 host names in the URL, redirects) go through ``requests`` as before.
 
@@ -39,11 +40,18 @@ import threading
 import zlib
 from typing import Any
 
-import requests
-from requests.structures import CaseInsensitiveDict
+import certifi
 
 from plugin.transport.calls import Call, simple_call
-from plugin.transport.pinned import connect_first
+from plugin.transport.wire import (
+    ConnectionFailed,
+    ConnectTimeout,
+    ContentDecodingError,
+    Headers,
+    ReadTimeout,
+    Response,
+    TLSError,
+)
 
 MAX_IDLE_PER_HOST = 32
 MAX_HEADER_LINES = 200
@@ -62,11 +70,11 @@ class LeanTransport:
         self._lock = threading.Lock()
         self._tls: dict[str, ssl.SSLContext] = {}
 
-    def takes(self, session: requests.Session, method: str, url: str, kwargs: dict) -> bool:
-        return simple_call(session, method, url, kwargs)
+    def takes(self, client: Any, method: str, url: str, kwargs: dict) -> bool:
+        return simple_call(client, method, url, kwargs)
 
-    def request(self, session: requests.Session, method: str, url: str, kwargs: dict) -> requests.Response:
-        call = Call(session, method, url, kwargs)
+    def request(self, client: Any, method: str, url: str, kwargs: dict) -> Response:
+        call = Call(client, method, url, kwargs)
         head = [f"{call.method} {call.target} HTTP/1.1", f"Host: {call.host_header}"]
         head += [f"{k}: {v}" for k, v in call.headers.items() if k.lower() != "host"]
         wire = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (call.body or b"")
@@ -78,7 +86,7 @@ class LeanTransport:
         )  # a connection verified against one bundle serves only it
         answer = self._attempt(key, call, wire) or self._attempt(key, call, wire)
         if answer is None:
-            raise requests.exceptions.ConnectionError(f"connection to {call.host} closed without an answer")
+            raise ConnectionFailed(f"connection to {call.host} closed without an answer")
         status, reason, headers, content, _keep = answer
         return call.response(status, reason, headers, content)
 
@@ -114,11 +122,11 @@ class LeanTransport:
         try:
             sock = connect_first(self._guard.resolve(host, port), timeout, None, NODELAY)
         except socket.gaierror as exc:
-            raise requests.exceptions.ConnectionError(f"cannot resolve {host}: {exc}") from None
+            raise ConnectionFailed(f"cannot resolve {host}: {exc}") from None
         except TimeoutError:
-            raise requests.exceptions.ConnectTimeout(f"connection to {host} timed out") from None
+            raise ConnectTimeout(f"connection to {host} timed out") from None
         except OSError as exc:
-            raise requests.exceptions.ConnectionError(f"cannot connect to {host}: {exc}") from None
+            raise ConnectionFailed(f"cannot connect to {host}: {exc}") from None
         if scheme == "https":
             sock = self._wrap_tls(sock, host, verify)
         return _Connection(sock), False
@@ -128,13 +136,13 @@ class LeanTransport:
             return self._context(verify).wrap_socket(sock, server_hostname=host)
         except ssl.SSLError as exc:
             sock.close()
-            raise requests.exceptions.SSLError(f"TLS with {host} failed: {exc}") from None
+            raise TLSError(f"TLS with {host} failed: {exc}") from None
         except TimeoutError:
             sock.close()
-            raise requests.exceptions.ConnectTimeout(f"TLS handshake with {host} timed out") from None
+            raise ConnectTimeout(f"TLS handshake with {host} timed out") from None
         except OSError as exc:
             sock.close()
-            raise requests.exceptions.ConnectionError(f"TLS with {host} failed: {exc}") from None
+            raise ConnectionFailed(f"TLS with {host} failed: {exc}") from None
 
     def _release(self, key: tuple, conn: _Connection) -> None:
         with self._lock:
@@ -146,9 +154,7 @@ class LeanTransport:
 
     def _context(self, verify: bool | str) -> ssl.SSLContext:
         """Verifying TLS: certifi's bundle (what requests uses), or the bundle file ``verify`` names."""
-        from requests.utils import DEFAULT_CA_BUNDLE_PATH
-
-        cafile = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+        cafile = certifi.where() if verify is True else verify
         context = self._tls.get(cafile)
         if context is None:
             context = ssl.create_default_context(cafile=cafile)
@@ -177,23 +183,23 @@ def _exchange(conn: _Connection, wire: bytes, method: str, timeout: float | None
     except (BrokenPipeError, ConnectionResetError) as exc:
         if reused:
             raise _Retry from None
-        raise requests.exceptions.ConnectionError(f"connection lost while sending: {exc}") from None
+        raise ConnectionFailed(f"connection lost while sending: {exc}") from None
     except TimeoutError:
-        raise requests.exceptions.ConnectionError("timed out while sending the request") from None
+        raise ConnectionFailed("timed out while sending the request") from None
     except OSError as exc:
-        raise requests.exceptions.ConnectionError(f"connection lost while sending: {exc}") from None
+        raise ConnectionFailed(f"connection lost while sending: {exc}") from None
     try:
         return _read_response(conn, method, reused)
     except TimeoutError:
-        raise requests.exceptions.ReadTimeout(f"no answer within {timeout} s") from None
+        raise ReadTimeout(f"no answer within {timeout} s") from None
     except ssl.SSLError as exc:
-        raise requests.exceptions.SSLError(f"TLS error: {exc}") from None
+        raise TLSError(f"TLS error: {exc}") from None
     except (ConnectionResetError, BrokenPipeError) as exc:
         if reused and not conn.got_bytes:
             raise _Retry from None
-        raise requests.exceptions.ConnectionError(f"connection lost: {exc}") from None
+        raise ConnectionFailed(f"connection lost: {exc}") from None
     except OSError as exc:
-        raise requests.exceptions.ConnectionError(f"connection lost: {exc}") from None
+        raise ConnectionFailed(f"connection lost: {exc}") from None
 
 
 def _read_response(conn: _Connection, method: str, reused: bool):
@@ -208,31 +214,29 @@ def _read_response(conn: _Connection, method: str, reused: bool):
         try:
             content = _decompress(content, encoding)
         except zlib.error as exc:
-            raise requests.exceptions.ContentDecodingError(f"cannot decode {encoding} body: {exc}") from None
+            raise ContentDecodingError(f"cannot decode {encoding} body: {exc}") from None
     return status, reason, headers, content, not (close or to_close)
 
 
-def _read_head(conn: _Connection, reused: bool) -> tuple[str, int, str, CaseInsensitiveDict]:
+def _read_head(conn: _Connection, reused: bool) -> tuple[str, int, str, Headers]:
     """The status line and headers of the final answer (a 1xx other than 101 is skipped)."""
     while True:
         line = conn.readline()
         if not line:
             if reused and not conn.got_bytes:
                 raise _Retry
-            raise requests.exceptions.ConnectionError("the server closed the connection without an answer")
+            raise ConnectionFailed("the server closed the connection without an answer")
         version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
         code, _, reason = rest.partition(" ")
         if not version.startswith("HTTP/") or not code.isdigit() or len(code) != 3:
-            raise requests.exceptions.ConnectionError(f"not an HTTP response: {line[:60]!r}")
+            raise ConnectionFailed(f"not an HTTP response: {line[:60]!r}")
         status = int(code)
         headers = _read_headers(conn)
         if not 100 <= status < 200 or status == 101:
             return version, status, reason, headers
 
 
-def _read_body(
-    conn: _Connection, method: str, status: int, headers: CaseInsensitiveDict
-) -> tuple[bytes, bool]:
+def _read_body(conn: _Connection, method: str, status: int, headers: Headers) -> tuple[bytes, bool]:
     """The body as framed by the answer, and whether reading it used up the connection."""
     if method == "HEAD" or status in (204, 304):
         return b"", False
@@ -242,13 +246,13 @@ def _read_body(
         try:
             length = int(headers["Content-Length"].split(",")[0].strip())
         except ValueError:
-            raise requests.exceptions.ConnectionError("invalid Content-Length in the answer") from None
+            raise ConnectionFailed("invalid Content-Length in the answer") from None
         return conn.read_exactly(length), False
     return conn.read_to_close(), True
 
 
-def _read_headers(conn: _Connection) -> CaseInsensitiveDict:
-    headers: CaseInsensitiveDict = CaseInsensitiveDict()
+def _read_headers(conn: _Connection) -> Headers:
+    headers: Headers = Headers()
     for _ in range(MAX_HEADER_LINES):
         line = conn.readline()
         if line in (b"\r\n", b"\n", b""):
@@ -258,7 +262,7 @@ def _read_headers(conn: _Connection) -> CaseInsensitiveDict:
             continue
         name, value = name.strip(), value.strip()
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    raise requests.exceptions.ConnectionError("too many header lines in the answer")
+    raise ConnectionFailed("too many header lines in the answer")
 
 
 class _Connection:
@@ -297,7 +301,7 @@ class _Connection:
                 line, self.buffer = self.buffer[: end + 1], self.buffer[end + 1 :]
                 return line
             if len(self.buffer) > MAX_LINE:
-                raise requests.exceptions.ConnectionError("a line of the answer is too long")
+                raise ConnectionFailed("a line of the answer is too long")
             if not self._fill():
                 line, self.buffer = self.buffer, b""
                 return line
@@ -305,9 +309,7 @@ class _Connection:
     def read_exactly(self, n: int) -> bytes:
         while len(self.buffer) < n:
             if not self._fill():
-                raise requests.exceptions.ConnectionError(
-                    f"the answer ended after {len(self.buffer)} of {n} bytes"
-                )
+                raise ConnectionFailed(f"the answer ended after {len(self.buffer)} of {n} bytes")
         data, self.buffer = self.buffer[:n], self.buffer[n:]
         return data
 
@@ -322,11 +324,11 @@ class _Connection:
         while True:
             line = self.readline()
             if not line:
-                raise requests.exceptions.ConnectionError("the chunked answer ended early")
+                raise ConnectionFailed("the chunked answer ended early")
             try:
                 size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
-                raise requests.exceptions.ConnectionError("invalid chunk size in the answer") from None
+                raise ConnectionFailed("invalid chunk size in the answer") from None
             if size == 0:
                 while self.readline() not in (b"\r\n", b"\n", b""):  # trailers
                     pass
@@ -348,3 +350,32 @@ def _decompress(content: bytes, encoding: str) -> bytes:
         except zlib.error:
             return zlib.decompress(content, -zlib.MAX_WBITS)  # raw deflate, as some servers send
     return zlib.decompress(content, 16 + zlib.MAX_WBITS)
+
+
+def connect_first(
+    infos: list[tuple],
+    timeout: float | None,
+    source_address: Any,
+    socket_options: Any,
+    set_timeout: bool = True,
+) -> socket.socket:
+    """Connect to the first reachable checked address, without resolving anything again (the lean
+    client's connections and the fallback's urllib3 pools, ``pinned.py``)."""
+    error: OSError | None = None
+    for family, socktype, proto, _canonname, sockaddr in infos:
+        sock = socket.socket(family, socktype, proto)
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            if set_timeout:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as e:
+            error = e
+            sock.close()
+    if error is None:  # infos is never empty
+        raise OSError("no address to connect to")
+    raise error

@@ -9,16 +9,14 @@ import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
-
-import requests
-from urllib3.util.connection import allowed_gai_family
 
 from plugin.config import switch
 from plugin.transport.errors import PermanentError
 from plugin.transport.lean_http import LeanTransport
-from plugin.transport.pinned import GuardedAdapter
+from plugin.transport.wire import DEFAULT_HEADERS, Response
 
 # 0: every outgoing call through requests; "urllib3": the common call through urllib3's guarded
 # pools directly (plugin/transport/pool_http.py: the alternative bench/lean_clients.py measures)
@@ -177,51 +175,61 @@ def check_url(url: str, settings: Any) -> None:
     _QuietGuard(Allowlist.parse(settings.outbound_allowlist)).resolve(parts.hostname, port)
 
 
-def guarded_session(settings: Any) -> requests.Session:
-    """A ``requests.Session`` whose every connection passes the SSRF guard and never follows redirects."""
-    return GuardedSession(settings)
+def guarded_client(settings: Any) -> GuardedClient:
+    """A client whose every connection passes the SSRF guard and never follows redirects."""
+    return GuardedClient(settings)
 
 
-class GuardedSession(requests.Session):
-    """Session with pinned-IP adapters; a 3xx comes back to the caller, ``settings.http_timeout`` by default."""
+class GuardedClient:
+    """Every outgoing call: through the SSRF guard, never following a redirect (a 3xx comes back to
+    the caller), ``settings.http_timeout`` unless the call says otherwise.
+
+    The common call (a body, no redirects) goes through the lean client (``lean_http.py``: the same
+    guard, a fifth of requests' CPU per call); any other through requests (``fallback.py``,
+    imported at the first such call). Both answer a :class:`~plugin.transport.wire.Response` and
+    raise the errors of :mod:`plugin.transport.wire`.
+    """
 
     def __init__(self, settings: Any):
-        super().__init__()
-        # nothing from the environment: no ~/.netrc credentials sent to a user-configured URL, no
-        # proxy variables (the guard connects directly); it also spares a netrc lookup per request
-        self.trust_env = False
+        self.headers = dict(DEFAULT_HEADERS)
+        self.verify: bool | str = True
         self._default_timeout = settings.http_timeout
-        # as many kept-alive connections per host as the engine sends concurrently (engine/settle.py)
-        guard = _Guard(Allowlist.parse(settings.outbound_allowlist))
-        adapter = GuardedAdapter(guard, pool_connections=64, pool_maxsize=32)
-        self.mount("http://", adapter)
-        self.mount("https://", adapter)
-        # the common call (a body, no redirects) skips requests/urllib3/http.client: same guard,
-        # same Response, a fifth of requests' CPU per call (plugin/transport/lean_http.py)
-        self.lean = _fast_transport(guard, adapter)
+        self.guard = _Guard(Allowlist.parse(settings.outbound_allowlist))
+        self._fallback: Any = None
+        self.lean: Any = None
+        if POOL_HTTP:
+            from plugin.transport.pool_http import PoolTransport
 
-    def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
+            self.lean = PoolTransport(self.fallback.adapter.poolmanager)
+        elif LEAN_HTTP:
+            self.lean = LeanTransport(self.guard)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Response:
         kwargs.setdefault("timeout", self._default_timeout)  # a call without one could hang a worker
         if self.lean is not None and self.lean.takes(self, method, url, kwargs):
             return self.lean.request(self, method, url, kwargs)
-        return super().request(method, url, **kwargs)
+        return self.fallback.request(method, url, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        return self.request("POST", url, **kwargs)
+
+    @property
+    def fallback(self) -> Any:
+        """The requests session of the calls the lean client does not take (``fallback.py``)."""
+        if self._fallback is None:
+            from plugin.transport.fallback import RequestsFallback
+
+            self._fallback = RequestsFallback(self.guard, self.headers, self.verify)
+        return self._fallback
 
     def close(self) -> None:
         if self.lean is not None:
             self.lean.close()
-        super().close()
-
-    def get_redirect_target(self, resp: requests.Response) -> None:
-        # Never follow, even with allow_redirects=True: the caller decides, and its next call is checked.
-        return None
-
-
-def _fast_transport(guard: _Guard, adapter: GuardedAdapter) -> Any:
-    if POOL_HTTP:
-        from plugin.transport.pool_http import PoolTransport
-
-        return PoolTransport(adapter.poolmanager)
-    return LeanTransport(guard) if LEAN_HTTP else None
+        if self._fallback is not None:
+            self._fallback.close()
 
 
 class _Guard:
@@ -278,10 +286,23 @@ class _QuietGuard(_Guard):
 
 
 def _resolve(name: str, port: int) -> list[tuple]:
-    infos = socket.getaddrinfo(name, port, allowed_gai_family(), socket.SOCK_STREAM)
+    infos = socket.getaddrinfo(name, port, _address_family(), socket.SOCK_STREAM)
     if not infos:
         raise socket.gaierror(f"{name} did not resolve")
     return infos
+
+
+@cache
+def _address_family() -> int:
+    """IPv4 and IPv6 where this host can use IPv6, else IPv4 only (urllib3's ``allowed_gai_family``)."""
+    if not socket.has_ipv6:
+        return socket.AF_INET
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return socket.AF_INET
+    return socket.AF_UNSPEC
 
 
 def _blocked_reason(ip: IPAddress) -> str | None:

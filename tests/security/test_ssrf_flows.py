@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from plugin.transport.net import GuardedSession
+from plugin.transport.net import GuardedClient
 from tests.conftest import wait_for
 from tests.fakes._http import Reply
 from tests.security.conftest import isolated_env
@@ -164,8 +164,8 @@ def test_the_engine_and_the_api_use_the_guarded_session(app):
     from plugin.jobs.worker import make_engine
 
     runtime = app.extensions["automation"]
-    assert isinstance(runtime.services.http, GuardedSession)
-    assert isinstance(make_engine(runtime).services.http, GuardedSession)
+    assert isinstance(runtime.services.http, GuardedClient)
+    assert isinstance(make_engine(runtime).services.http, GuardedClient)
     assert runtime.services.settings.outbound_allowlist == ("127.0.0.1/32",)
 
 

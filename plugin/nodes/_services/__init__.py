@@ -55,9 +55,9 @@ class Services:
 
     @property
     def http(self):
-        """A ``requests.Session`` whose every connection passes the SSRF guard (SPEC §8)."""
+        """The outgoing HTTP client: every connection passes the SSRF guard (SPEC §8)."""
         if self._http is None:
-            from plugin.transport.net import guarded_session
+            from plugin.transport.net import guarded_client
 
-            self._http = guarded_session(self.settings)
+            self._http = guarded_client(self.settings)
         return self._http

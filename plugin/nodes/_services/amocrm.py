@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import requests
-
 from plugin.nodes._services import limits
 from plugin.nodes.base import PermanentError
 from plugin.transport import http
+from plugin.transport.wire import Response
 
 SERVICE = "amocrm"
 MAX_PAGES = 20
@@ -23,7 +22,7 @@ def _headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "Accept": "application/hal+json, application/json"}
 
 
-def _describe(resp: requests.Response) -> str | None:
+def _describe(resp: Response) -> str | None:
     body = http.json_or_none(resp)
     if not isinstance(body, dict):
         return None
@@ -40,7 +39,7 @@ def _take(services: Any, base_url: str, state: dict[str, Any]) -> None:
 
 def _get(
     services: Any, base_url: str, token: str, path: str, state: dict[str, Any], **kwargs: Any
-) -> requests.Response:
+) -> Response:
     _take(services, base_url, state)
     resp = http.send(
         services, "GET", base_url.rstrip("/") + path, service=SERVICE, headers=_headers(token), **kwargs

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
 from plugin.nodes.base import PermanentError
 from plugin.transport import http
+from plugin.transport.wire import Response
 
 SERVICE = "slack"
 
@@ -40,7 +39,7 @@ def request(url: str, text: str) -> dict[str, Any]:
     }
 
 
-def _describe(resp: requests.Response) -> str:
+def _describe(resp: Response) -> str:
     code = http.trim(resp.text or "", 80)
     return f"{code} ({MEANINGS[code]})" if code in MEANINGS else code
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import requests
-
 from plugin.nodes.base import PermanentError
 from plugin.transport import http
+from plugin.transport.wire import Response
 
 SERVICE = "twilio"
 DEFAULT_BASE_URL = "https://api.twilio.com"
@@ -23,7 +22,7 @@ def request(base_url: str | None, account_sid: str, to: str, sender: str, text: 
     return {"method": "POST", "url": f"{root}/2010-04-01/Accounts/{account_sid}/Messages.json", "data": data}
 
 
-def _describe(resp: requests.Response) -> str | None:
+def _describe(resp: Response) -> str | None:
     body = http.json_or_none(resp)
     if isinstance(body, dict) and ("code" in body or "message" in body):
         return f"{body.get('code')} {http.trim(str(body.get('message') or ''), 200)}"

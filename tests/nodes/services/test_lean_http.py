@@ -1,7 +1,7 @@
 """The lean HTTP transport answers exactly what requests/urllib3 answers, over real sockets.
 
-Every case runs twice against the same local server — through ``GuardedSession`` with its lean
-transport and with ``session.lean = None`` (plain requests) — and the two ``Response`` objects
+Every case runs twice against the same local server — through ``GuardedClient`` with its lean
+transport and with ``client.lean = None`` (requests, ``plugin.transport.fallback``) — and the two ``Response`` objects
 (or raised exception types) must match. The server speaks raw HTTP/1.1 so each case controls
 the bytes: chunked bodies, gzip, no Content-Length, 1xx, repeated headers, early closes.
 """
@@ -16,11 +16,11 @@ import time
 import zlib
 
 import pytest
-import requests
 
 from plugin.nodes._services import Settings
-from plugin.transport.net import BlockedDestination, guarded_session
+from plugin.transport.net import BlockedDestination, guarded_client
 from plugin.transport.pool_http import PoolTransport
+from plugin.transport.wire import ConnectionFailed, RequestError, TimedOut, TLSError
 
 
 def _ok(body: bytes, extra: str = "") -> bytes:
@@ -134,8 +134,8 @@ def server():
 
 
 def _sessions():
-    lean = guarded_session(Settings(outbound_allowlist=("127.0.0.1",), http_timeout=1.5))
-    plain = guarded_session(Settings(outbound_allowlist=("127.0.0.1",), http_timeout=1.5))
+    lean = guarded_client(Settings(outbound_allowlist=("127.0.0.1",), http_timeout=1.5))
+    plain = guarded_client(Settings(outbound_allowlist=("127.0.0.1",), http_timeout=1.5))
     assert lean.lean is not None
     plain.lean = None
     return lean, plain
@@ -144,7 +144,7 @@ def _sessions():
 def _call(session, method, url, **kwargs):
     try:
         r = session.request(method, url, allow_redirects=False, **kwargs)
-    except requests.RequestException as exc:
+    except RequestError as exc:
         return ("error", type(exc).__mro__[:3])
     return (
         r.status_code,
@@ -195,7 +195,7 @@ def test_urllib3_pools_called_directly_answer_as_requests(server, method, path, 
     """The library alternative the lean client is measured against (bench/lean_clients.py,
     ``AUTOMATION_LEAN_HTTP=urllib3``) makes the same call and gives the same answer."""
     pooled, plain = _sessions()
-    pooled.lean = PoolTransport(pooled.get_adapter("http://127.0.0.1/").poolmanager)
+    pooled.lean = PoolTransport(pooled.fallback.adapter.poolmanager)
     url = f"http://127.0.0.1:{server.port}{path}"
     assert pooled.lean.takes(pooled, method, url, {**kwargs, "allow_redirects": False}) == url.isascii()
     _compare(server, pooled, plain, method, path, kwargs)
@@ -214,9 +214,9 @@ def _compare(server, session, plain, method, path, kwargs):
     assert ours_seen[0] == theirs_seen[0] and ours_seen[2] == theirs_seen[2]
     assert ours_seen[1] == theirs_seen[1]
     if path == "/hang":
-        assert ours[0] == "error" and issubclass(ours[1][0], requests.Timeout)
+        assert ours[0] == "error" and issubclass(ours[1][0], TimedOut)
     if path == "/drop":
-        assert ours[0] == "error" and issubclass(ours[1][0], requests.ConnectionError)
+        assert ours[0] == "error" and issubclass(ours[1][0], ConnectionFailed)
 
 
 def test_connections_are_kept_alive_and_a_closed_idle_one_is_replaced(server):
@@ -241,7 +241,7 @@ def test_refused_connection_and_guarded_destinations(server):
     assert _call(lean, "POST", f"http://127.0.0.1:{port}/x", json={}) == _call(
         plain, "POST", f"http://127.0.0.1:{port}/x", json={}
     )
-    guarded = guarded_session(Settings(outbound_allowlist=(), http_timeout=1))
+    guarded = guarded_client(Settings(outbound_allowlist=(), http_timeout=1))
     for url in (f"http://127.0.0.1:{server.port}/json", "http://169.254.169.254/latest", "http://[::1]:9/"):
         with pytest.raises(BlockedDestination):
             guarded.post(url, json={}, allow_redirects=False)
@@ -275,7 +275,7 @@ def tls_server(tls):
 
 def test_https_verifies_the_certificate_against_the_host_name(tls_server):
     server, ca_file = tls_server
-    lean = guarded_session(Settings(outbound_allowlist=("127.0.0.1", "::1", "localhost"), http_timeout=2))
+    lean = guarded_client(Settings(outbound_allowlist=("127.0.0.1", "::1", "localhost"), http_timeout=2))
     url = f"https://localhost:{server.port}/json"
     assert lean.lean.takes(lean, "POST", url, {"json": {}, "allow_redirects": False, "verify": ca_file})
     answers = [lean.post(url, json={"n": i}, verify=ca_file, allow_redirects=False) for i in range(3)]
@@ -283,7 +283,7 @@ def test_https_verifies_the_certificate_against_the_host_name(tls_server):
     assert server.connections == 1 and server.sni == ["localhost"]  # one kept-alive TLS connection
     assert server.requests[0][1]["host"] == f"localhost:{server.port}"
     # the same bundle through requests gives the same answer
-    plain = guarded_session(Settings(outbound_allowlist=("127.0.0.1", "::1", "localhost"), http_timeout=2))
+    plain = guarded_client(Settings(outbound_allowlist=("127.0.0.1", "::1", "localhost"), http_timeout=2))
     plain.lean = None
     theirs = plain.post(url, json={"n": 0}, verify=ca_file, allow_redirects=False)
     assert (theirs.status_code, theirs.content) == (answers[0].status_code, answers[0].content)
@@ -291,9 +291,9 @@ def test_https_verifies_the_certificate_against_the_host_name(tls_server):
 
 def test_https_refuses_a_certificate_for_another_name_or_an_unknown_authority(tls_server):
     server, ca_file = tls_server
-    lean = guarded_session(Settings(outbound_allowlist=("127.0.0.1", "localhost"), http_timeout=2))
-    with pytest.raises(requests.exceptions.SSLError, match="127.0.0.1"):
+    lean = guarded_client(Settings(outbound_allowlist=("127.0.0.1", "localhost"), http_timeout=2))
+    with pytest.raises(TLSError, match="127.0.0.1"):
         lean.post(f"https://127.0.0.1:{server.port}/json", json={}, verify=ca_file, allow_redirects=False)
-    with pytest.raises(requests.exceptions.SSLError):  # certifi's bundle does not know the test CA
+    with pytest.raises(TLSError):  # certifi's bundle does not know the test CA
         lean.post(f"https://localhost:{server.port}/json", json={}, allow_redirects=False)
     assert server.requests == []

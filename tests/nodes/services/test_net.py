@@ -14,11 +14,12 @@ from plugin.nodes.base import PermanentError
 from plugin.transport.net import (
     Allowlist,
     BlockedDestination,
-    GuardedSession,
+    GuardedClient,
     check_host,
-    guarded_session,
+    guarded_client,
     is_allowed_ip,
 )
+from plugin.transport.wire import TLSError
 
 
 def _has_ipv6_loopback() -> bool:
@@ -142,8 +143,8 @@ def canary():
     receiver.close()
 
 
-def session(*allowlist: str) -> requests.Session:
-    return guarded_session(Settings(outbound_allowlist=allowlist, http_timeout=5))
+def session(*allowlist: str) -> GuardedClient:
+    return guarded_client(Settings(outbound_allowlist=allowlist, http_timeout=5))
 
 
 LOOPBACK = "a loopback address"
@@ -300,7 +301,7 @@ def test_message_for_a_resolved_name_names_the_host_and_the_address():
 def test_services_http_is_the_guarded_session():
     http = Services(settings=Settings(outbound_allowlist=("127.0.0.1",))).http
 
-    assert isinstance(http, GuardedSession)
+    assert isinstance(http, GuardedClient)
     with pytest.raises(BlockedDestination):
         http.get("http://10.0.0.1/")
 
@@ -494,7 +495,7 @@ def test_https_with_a_name_the_certificate_does_not_cover_fails_verification(rec
     server_context, ca_file = tls
     receiver = receiver_factory(ssl_context=server_context)
 
-    with pytest.raises(requests.exceptions.SSLError, match="127.0.0.1"):
+    with pytest.raises(TLSError, match="127.0.0.1"):
         session("127.0.0.1").get(f"https://127.0.0.1:{receiver.port}/", verify=ca_file)
 
     assert receiver.hits == []
@@ -520,6 +521,6 @@ def test_default_timeout_comes_from_settings(monkeypatch):
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", fake_send)
     with pytest.raises(RuntimeError):
-        guarded_session(Settings(http_timeout=7.5)).get("http://8.8.8.8/")
+        guarded_client(Settings(http_timeout=7.5)).get("http://8.8.8.8/")
 
     assert seen == {"timeout": 7.5}
