@@ -14,6 +14,13 @@ def _send_threads(stage: SendStage) -> int:
         return stage._alive
 
 
+def _threads_of(stage: SendStage) -> list[threading.Thread]:
+    """The live threads running this stage's loop (other tests' stages have theirs)."""
+    return [
+        t for t in threading.enumerate() if getattr(getattr(t, "_target", None), "__self__", None) is stage
+    ]
+
+
 def _answered(stage: SendStage, lanes) -> None:
     """One quick call per lane: lanes that answered lately get the waiter's whole patience."""
     items = [(lane, lane, lambda: None, ()) for lane in lanes]
@@ -54,7 +61,7 @@ def test_threads_start_with_the_calls_and_end_when_idle(monkeypatch):
     thread = threading.Thread(target=waiter)
     thread.start()
     assert _wait_for(lambda: len(running) == 5), running
-    assert _send_threads(stage) == 5
+    assert _send_threads(stage) == 5 and len(_threads_of(stage)) == 5
     release.set()
     thread.join(5)
     assert sorted(key for key, _result, error in results if error is None) == [0, 1, 2, 3, 4]
@@ -65,7 +72,7 @@ def test_threads_start_with_the_calls_and_end_when_idle(monkeypatch):
 
     # idle for longer than THREAD_IDLE_EXIT: every send thread has ended
     assert _wait_for(lambda: _send_threads(stage) == 0, timeout=3)
-    assert not [t for t in threading.enumerate() if t.name.startswith("send-") and t.is_alive()]
+    assert _threads_of(stage) == []
 
     # and the stage works again afterwards
     assert stage.call("again", "lane-1", lambda: 42) == 42
