@@ -29,12 +29,15 @@ _RUNS = Run.__table__
 # lapsed lease lets the sweeper take a run), so it is neither checked nor renewed here — one
 # statement and one commit less per batch (the renewals during its sends count from its start)
 RECHECK_AFTER = 1 / 3
+IDLE_EXIT = 15.0  # a settler thread with no batch for this long ends
 
 
 class Settlers:
     """Threads that send and settle dispatched batches while the dispatcher goes on claiming, so
     that claiming and recording events never wait for a receiver (each thread on its own
-    database session). At most ``depth`` batches are in hand; past that ``submit`` waits."""
+    database session). At most ``depth`` batches are in hand; past that ``submit`` waits. Up to
+    ``threads`` threads start as batches come; one that has had none for ``IDLE_EXIT`` seconds
+    ends, its session closed: an idle worker holds none."""
 
     def __init__(self, engine: Engine, sessions, threads: int = 2, depth: int = 2):
         self.engine = engine
@@ -42,13 +45,19 @@ class Settlers:
         self._todo: queue.Queue = queue.Queue()
         self._room = threading.BoundedSemaphore(depth)
         self._depth = depth
-        for n in range(threads):
-            threading.Thread(target=self._work, name=f"settle-{n}", daemon=True).start()
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._alive = 0  # threads running
+        self._waiting = 0  # ...of which waiting for a batch
 
     def submit(self, runs, graphs, sends, first_views, leased_at: float) -> None:
         """Hand over a stored batch: its runs leased at ``leased_at`` (``time.monotonic()``)."""
         self._room.acquire()
-        self._todo.put((runs, graphs, sends, first_views, leased_at))
+        with self._lock:  # with the put, so that a thread leaving for want of work sees it
+            self._todo.put((runs, graphs, sends, first_views, leased_at))
+            if self._todo.qsize() > self._waiting and self._alive < self._threads:
+                self._alive += 1
+                threading.Thread(target=self._work, name=f"settle-{self._alive}", daemon=True).start()
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Wait until every batch handed over is settled; False if that took over ``timeout``."""
@@ -64,24 +73,50 @@ class Settlers:
             for _ in range(taken):
                 self._room.release()
 
+    @property
+    def alive(self) -> int:
+        with self._lock:
+            return self._alive
+
+    def _next(self) -> tuple | None:
+        """The next batch; None when none came for ``IDLE_EXIT`` seconds (the thread ends)."""
+        while True:
+            with self._lock:
+                self._waiting += 1
+            try:
+                return self._todo.get(timeout=IDLE_EXIT)
+            except queue.Empty:
+                with self._lock:
+                    if self._todo.empty():
+                        self._alive -= 1
+                        return None
+            finally:
+                with self._lock:
+                    self._waiting -= 1
+
     def _work(self) -> None:
         session = self.sessions()
-        while True:
-            runs, graphs, sends, first_views, leased_at = self._todo.get()
-            try:
-                if time.monotonic() - leased_at >= self.engine.lease_seconds * RECHECK_AFTER:
-                    runs, sends = _still_held(session, self.engine, runs, sends)
-                    graphs = {run["id"]: graphs[run["id"]] for run in runs}
-                    leased_at = time.monotonic()
-                settled = send_and_settle(session, self.engine, runs, graphs, sends, first_views, leased_at)
-                for run_id in settled:
-                    execute_isolated(session, self.engine, run_id)
-            except Exception:
-                session.rollback()
-                log.exception("settling a batch of %d runs failed; the sweeper resumes them", len(runs))
-            finally:
-                session.expunge_all()
-                self._room.release()
+        try:
+            while (batch := self._next()) is not None:
+                self._settle(session, *batch)
+        finally:
+            session.close()
+
+    def _settle(self, session: Session, runs, graphs, sends, first_views, leased_at: float) -> None:
+        try:
+            if time.monotonic() - leased_at >= self.engine.lease_seconds * RECHECK_AFTER:
+                runs, sends = _still_held(session, self.engine, runs, sends)
+                graphs = {run["id"]: graphs[run["id"]] for run in runs}
+                leased_at = time.monotonic()
+            settled = send_and_settle(session, self.engine, runs, graphs, sends, first_views, leased_at)
+            for run_id in settled:
+                execute_isolated(session, self.engine, run_id)
+        except Exception:
+            session.rollback()
+            log.exception("settling a batch of %d runs failed; the sweeper resumes them", len(runs))
+        finally:
+            session.expunge_all()
+            self._room.release()
 
 
 def _still_held(session: Session, engine: Engine, runs: list[dict], sends: list[tuple]):

@@ -1,4 +1,4 @@
-"""The send stage's threads start as calls come and end when idle: an idle worker holds none."""
+"""The send stage's and the settlers' threads start as work comes and end when idle: an idle worker holds none."""
 
 from __future__ import annotations
 
@@ -102,3 +102,45 @@ def test_never_more_threads_than_the_stage_allows():
     release.set()
     thread.join(5)
     assert sorted(key for key, _r, error in results if error is None) == list(range(10))
+
+
+def test_settler_threads_start_with_the_batches_and_end_when_idle(monkeypatch):
+    """The dispatcher's settler threads too: none before the first batch, at most ``threads``,
+    each ending (its session closed) after ``IDLE_EXIT`` seconds without a batch."""
+    from plugin.engine import settlers as settlers_module
+    from plugin.engine.settlers import Settlers
+
+    monkeypatch.setattr(settlers_module, "IDLE_EXIT", 0.3)
+    sessions, settled, release = [], [], threading.Event()
+
+    class FakeSession:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    def new_session():
+        sessions.append(FakeSession())
+        return sessions[-1]
+
+    def settle(self, session, runs, *_rest):
+        release.wait(5)
+        settled.append(runs)
+        self._room.release()
+
+    monkeypatch.setattr(Settlers, "_settle", settle)
+    settlers = Settlers(engine=None, sessions=new_session, threads=2, depth=3)
+    assert settlers.alive == 0 and sessions == []
+
+    for n in range(3):
+        settlers.submit([n], {}, [], {}, time.monotonic())
+    assert _wait_for(lambda: settlers.alive == 2)  # two threads for three batches, not three
+    release.set()
+    assert settlers.wait_idle(5)
+    assert sorted(r[0] for r in settled) == [0, 1, 2]
+
+    assert _wait_for(lambda: settlers.alive == 0, timeout=3)
+    assert len(sessions) == 2 and all(s.closed for s in sessions)
+
+    settlers.submit([3], {}, [], {}, time.monotonic())  # and it works again
+    assert settlers.wait_idle(5) and settled[-1] == [3] and len(sessions) == 3
