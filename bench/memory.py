@@ -27,7 +27,7 @@ objects, classes, module-level tables; summed by top-level package, ``plugin.<su
 ours).
 
 With the import profiles, an RQ worker's floor too: the libraries it runs (redis-py, rq,
-SQLAlchemy, requests) imported one after the other in a fresh interpreter, then our modules and
+SQLAlchemy) imported one after the other in a fresh interpreter, then our modules and
 its start-up, each with what it adds to the RSS (``FLOOR_STEPS``).
 
 Targets (issue #21): all processes together ≤ 400 MB idle; an RQ worker ≤ 60 MB idle.
@@ -511,7 +511,7 @@ FLOOR_STEPS = (
         "stdlib of the start-up (logging, argparse, threading, json, subprocess)",
         "import logging, argparse, threading, json, dataclasses, subprocess",
     ),
-    ("ssl: libssl + libcrypto (redis-py, urllib3, the lean HTTP client)", "import ssl"),
+    ("ssl: libssl + libcrypto (redis-py, the lean HTTP client)", "import ssl"),
     ("asyncio (redis-py's sync client imports its asyncio one)", "import asyncio"),
     ("importlib.metadata (redis-py, for versions)", "import importlib.metadata"),
     ("redis-py, the rest", "import redis"),
@@ -519,8 +519,7 @@ FLOOR_STEPS = (
     ("SQLAlchemy core", "import sqlalchemy"),
     ("SQLAlchemy ORM", "import sqlalchemy.orm"),
     ("SQLAlchemy SQLite dialect", "import sqlalchemy.dialects.sqlite"),
-    ("urllib3", "import urllib3"),
-    ("requests (+ charset_normalizer, idna, certifi)", "import requests"),
+    ("certifi (the lean client's CA bundle)", "import certifi"),
     ("our models (plugin.storage.models)", "import plugin.storage.models"),
     (
         "our worker's modules (jobs, engine, transport, nodes)",
