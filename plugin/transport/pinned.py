@@ -1,6 +1,6 @@
 """urllib3 connections pinned to the SSRF guard's answer: resolve once, check, connect to the checked address.
 
-:class:`GuardedAdapter` is the ``requests`` adapter of :class:`plugin.transport.net.GuardedSession`;
+:class:`GuardedAdapter` is the ``requests`` adapter of the fallback (:mod:`plugin.transport.fallback`);
 its pool manager makes every connection through the guard (``guard.resolve``: every address of the
 host checked, :class:`plugin.transport.net.BlockedDestination` otherwise) and connects to one of
 the checked addresses, never resolving again (``lean_http.connect_first``, as the lean client does).
