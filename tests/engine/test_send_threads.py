@@ -21,6 +21,24 @@ def _threads_of(stage: SendStage) -> list[threading.Thread]:
     ]
 
 
+def _held_calls(stage: SendStage, lanes: list[str]):
+    """One call per lane in ``lanes``, each held until ``release`` is set, run by a waiter thread:
+    (release, started, results, waiter)."""
+    release, started, results = threading.Event(), [], []
+
+    def call(n):
+        started.append(n)
+        release.wait(5)
+        return n
+
+    items = [(n, lane, call, (n,)) for n, lane in enumerate(lanes)]
+    waiter = threading.Thread(
+        target=lambda: results.extend(i for i in stage.run(items, idle_patience=5, max_wait=5) if i)
+    )
+    waiter.start()
+    return release, started, results, waiter
+
+
 def _answered(stage: SendStage, lanes) -> None:
     """One quick call per lane: lanes that answered lately get the waiter's whole patience."""
     items = [(lane, lane, lambda: None, ()) for lane in lanes]
@@ -43,23 +61,8 @@ def test_threads_start_with_the_calls_and_end_when_idle(monkeypatch):
 
     _answered(stage, ["lane-0", "lane-1"])
     assert _send_threads(stage) <= 2
-    release = threading.Event()
-    running = []
-
-    def call(n):
-        running.append(n)
-        release.wait(5)
-        return n
-
     # 5 calls on two lanes at once: one thread each, up to the lanes' places (3 + 2)
-    items = [(n, f"lane-{n % 2}", call, (n,)) for n in range(5)]
-    results = []
-
-    def waiter():
-        results.extend(item for item in stage.run(items, idle_patience=5, max_wait=5) if item)
-
-    thread = threading.Thread(target=waiter)
-    thread.start()
+    release, running, results, thread = _held_calls(stage, [f"lane-{n % 2}" for n in range(5)])
     assert _wait_for(lambda: len(running) == 5), running
     # one thread per call; a thread still finishing the priming call when they came may add one
     # more (never past the stage's limit)
@@ -69,8 +72,9 @@ def test_threads_start_with_the_calls_and_end_when_idle(monkeypatch):
     assert sorted(key for key, _result, error in results if error is None) == [0, 1, 2, 3, 4]
 
     # one call later: a thread waiting for work takes it, none is added
+    before = _send_threads(stage)
     assert stage.call("one", "lane-0", lambda: "done") == "done"
-    assert _send_threads(stage) <= 5
+    assert _send_threads(stage) <= before
 
     # idle for longer than THREAD_IDLE_EXIT: every send thread has ended
     assert _wait_for(lambda: _send_threads(stage) == 0, timeout=8)
@@ -84,20 +88,7 @@ def test_threads_start_with_the_calls_and_end_when_idle(monkeypatch):
 def test_never_more_threads_than_the_stage_allows():
     stage = SendStage(threads=4, lane_threads=8)
     _answered(stage, [f"lane-{n}" for n in range(10)])
-    release = threading.Event()
-    started = []
-
-    def call(n):
-        started.append(n)
-        release.wait(5)
-        return n
-
-    items = [(n, f"lane-{n}", call, (n,)) for n in range(10)]
-    results = []
-    thread = threading.Thread(
-        target=lambda: results.extend(i for i in stage.run(items, idle_patience=5, max_wait=5) if i)
-    )
-    thread.start()
+    release, started, results, thread = _held_calls(stage, [f"lane-{n}" for n in range(10)])
     assert _wait_for(lambda: len(started) == 4)
     time.sleep(0.1)
     assert len(started) == 4 and _send_threads(stage) == 4
