@@ -119,3 +119,93 @@ def test_a_workers_batch_statements_are_not_prepared_server_side(pg_url, redis_u
     finally:
         tasks.context.cache_clear()
     assert _prepared_after_repeats(create_app()) >= 1
+
+
+def _explain(statement: str, parameters) -> list[dict]:
+    raw = db.engine.raw_connection()
+    try:
+        with raw.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+            plan = cursor.fetchone()[0]
+    finally:
+        raw.rollback()
+        raw.close()
+    plan = plan[0]["Plan"] if isinstance(plan, list) else json.loads(plan)[0]["Plan"]
+    return list(_nodes(plan))
+
+
+def test_settling_updates_probe_the_key_index_however_many_rows_the_table_holds(pg_url, redis_url, tmp_path):
+    """Settling updates a batch's steps and runs by key (``bulk.update_rows``). The planner
+    estimates the batch's JSON recordset at 100 rows: joined with it alone, a table of tens of
+    thousands of rows (a small site's, or a young one not yet analysed) was hashed and scanned
+    whole on every settle (1.3 ms at 20,000 steps, growing with the table: the largest PostgreSQL
+    cost of bench/e2e.py's rate phase). Checked before and after the tables' first ANALYZE."""
+    from plugin.storage.models import Run, Step
+
+    app = _pg_app(pg_url, redis_url, tmp_path)
+    with app.app_context():
+        now = utcnow()
+        runs = [
+            {
+                "id": f"r{i}",
+                "definition": {},
+                "trigger": "event",
+                "event_type": "x",
+                "context": {},
+                "created_at": now,
+            }
+            for i in range(20000)
+        ]
+        steps = [
+            {
+                "run_id": f"r{i}",
+                "node_id": "a",
+                "node_type": "action.webhook",
+                "status": "running",
+                "attempts": 1,
+                "state": {},
+            }
+            for i in range(20000)
+        ]
+        bulk.insert_rows(db.session, Run.__table__, [{**r, "status": "running"} for r in runs])
+        bulk.insert_rows(db.session, Step.__table__, steps)
+        db.session.commit()
+        _assert_updates_probe(range(100, 20000, 2250), "succeeded")
+        db.session.execute(text("ANALYZE steps"))
+        db.session.execute(text("ANALYZE runs"))
+        db.session.commit()
+        _assert_updates_probe(range(200, 20000, 2250), "failed")
+
+
+def _assert_updates_probe(numbers, status: str) -> None:
+    from plugin.storage.models import Run, Step
+
+    picked = [f"r{i}" for i in numbers]  # a batch of 9
+    seen: list[tuple[str, dict]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("UPDATE"):
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        bulk.update_rows(
+            db.session,
+            Step.__table__,
+            ("run_id", "node_id"),
+            [{"run_id": r, "node_id": "a", "status": status} for r in picked],
+        )
+        bulk.update_rows(db.session, Run.__table__, ("id",), [{"id": r, "status": status} for r in picked])
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    for table in ("steps", "runs"):
+        changed = db.session.execute(text(f"SELECT count(*) FROM {table} WHERE status = :s"), {"s": status})
+        assert changed.scalar() == len(picked) == 9
+    assert len(seen) == 2
+    for statement, parameters in seen:
+        nodes = _explain(statement, parameters)
+        scans = [n for n in nodes if n["Node Type"] == "Seq Scan"]
+        assert not scans, json.dumps(nodes[0], indent=1)
+        probes = [n for n in nodes if n["Node Type"] in ("Index Scan", "Bitmap Index Scan")]
+        assert probes, json.dumps(nodes[0], indent=1)
