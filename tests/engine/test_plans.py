@@ -209,3 +209,58 @@ def _assert_updates_probe(numbers, status: str) -> None:
         assert not scans, json.dumps(nodes[0], indent=1)
         probes = [n for n in nodes if n["Node Type"] in ("Index Scan", "Bitmap Index Scan")]
         assert probes, json.dumps(nodes[0], indent=1)
+
+
+def test_a_workers_fixed_plan_writes_are_prepared_and_nothing_else(pg_url, redis_url, tmp_path, monkeypatch):
+    """A worker's connections prepare nothing on their own; the bulk INSERTs from JSON and the
+    counter upserts, whose plans cannot depend on the tables' size, are prepared on their first
+    use (parsing and planning the rollup's upsert cost more than running it), and stay prepared
+    across commits. Errors still come as SQLAlchemy's (dispatch retries on ``IntegrityError``)."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from plugin.engine import rollup
+    from plugin.jobs import worker as tasks
+
+    _pg_app(pg_url, redis_url, tmp_path)  # migrated
+    for key, value in app_env(pg_url, redis_url, tmp_path / "data").items():
+        monkeypatch.setenv(key, value)
+    tasks.context.cache_clear()
+    try:
+        database = tasks.context().database
+        session = database.session
+        table = Event.__table__
+        now = utcnow()
+        for n in range(3):
+            rows = [
+                {
+                    "id": 100 * n + i,
+                    "trigger": "custom_event",
+                    "subject_id": f"c{i}",
+                    "data": {},
+                    "created_at": now,
+                }
+                for i in range(3)
+            ]
+            bulk.insert_rows(session, table, rows)
+            rollup.count(session, "flow-1", now, triggered=1)
+            session.commit()
+            for _ in range(6):  # a statement the worker must never prepare
+                session.execute(select(table.c.id).where(bulk.among(session, table.c.id, [1, 2]))).all()
+        prepared = session.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+        assert len(prepared) == 2, prepared
+        assert sorted(p.split(" ", 2)[:2] for p in prepared) == [["INSERT", "INTO"], ["WITH", "p0"]]
+        assert session.connection().connection.driver_connection.prepare_threshold is None
+        session.commit()
+        with pytest.raises(IntegrityError):
+            bulk.insert_rows(
+                session, table, [{"id": 1, "trigger": "x", "subject_id": "c", "data": {}, "created_at": now}]
+            )
+        session.rollback()
+        stats = (
+            session.execute(text("SELECT triggered FROM flow_stats WHERE flow_id = 'flow-1'")).scalars().all()
+        )
+        assert stats == [3]
+        database.dispose()
+    finally:
+        tasks.context.cache_clear()
