@@ -49,13 +49,18 @@ class Settlers:
         self._lock = threading.Lock()
         self._alive = 0  # threads running
         self._waiting = 0  # ...of which waiting for a batch
+        # batches handed over and not yet taken. Counted down together with ``_waiting`` when a
+        # thread takes one (the queue's own size drops first): a batch submitted while a thread
+        # was taking the one before starts a thread, instead of waiting behind that batch
+        self._queued = 0
 
     def submit(self, runs, graphs, sends, first_views, leased_at: float) -> None:
         """Hand over a stored batch: its runs leased at ``leased_at`` (``time.monotonic()``)."""
         self._room.acquire()
         with self._lock:  # with the put, so that a thread leaving for want of work sees it
             self._todo.put((runs, graphs, sends, first_views, leased_at))
-            if self._todo.qsize() > self._waiting and self._alive < self._threads:
+            self._queued += 1
+            if self._queued > self._waiting and self._alive < self._threads:
                 self._alive += 1
                 threading.Thread(target=self._work, name=f"settle-{self._alive}", daemon=True).start()
 
@@ -84,15 +89,18 @@ class Settlers:
             with self._lock:
                 self._waiting += 1
             try:
-                return self._todo.get(timeout=IDLE_EXIT)
+                batch = self._todo.get(timeout=IDLE_EXIT)
             except queue.Empty:
                 with self._lock:
+                    self._waiting -= 1
                     if self._todo.empty():
                         self._alive -= 1
                         return None
-            finally:
-                with self._lock:
-                    self._waiting -= 1
+                continue
+            with self._lock:
+                self._waiting -= 1
+                self._queued -= 1
+            return batch
 
     def _work(self) -> None:
         session = self.sessions()

@@ -27,8 +27,12 @@ from tests.conftest import settle_late
 from tests.engine.test_ingest_and_runs import _flow
 from tests.fakes._http import Reply
 
-LEASE = 1.0
-DELAY = 1.5
+# renewed every third of the lease: a run is seen stale only if the renewing thread does not run
+# for two thirds of it. At 1.0 s a loaded CI machine starved the test process that long once (7 runs
+# seen stale; a 0.95-s sleep injected into the dispatch thread reproduces it); 2.0 s tolerates a
+# 1.3-s stall, and the sends still outlive the lease
+LEASE = 2.0
+DELAY = 2.5
 
 
 def test_a_batch_slower_than_the_lease_keeps_its_runs_leased(app, client, fake_receiver):
@@ -86,7 +90,7 @@ def test_a_batch_waiting_past_the_lease_for_answers_that_keep_coming_keeps_its_r
     app, client, fake_receiver
 ):
     """The stage waits as long as a destination keeps answering: seven calls to a receiver known to
-    X. The waiting
+    answer, each answered 0.45 s after the one before, the last well past the lease. The waiting
     batch itself renews their lease (settle._gather); no call is left to the late settler."""
     url = fake_receiver.url + "/h"
     assert client.post("/api/v1/flows", json=_flow(url, event="event.custom")).status_code == 201

@@ -137,3 +137,46 @@ def test_settler_threads_start_with_the_batches_and_end_when_idle(monkeypatch):
 
     settlers.submit([3], {}, [], {}, time.monotonic())  # and it works again
     assert settlers.wait_idle(5) and settled[-1] == [3] and len(sessions) == 3
+
+
+def test_a_batch_submitted_while_a_settler_takes_the_one_before_gets_a_thread_of_its_own(monkeypatch):
+    """A settler thread that has just taken a batch from the queue, and not yet counted itself busy,
+    must not be taken for an idle one: the next batch would wait behind a batch that may be held
+    by a silent receiver, its runs' lease running out meanwhile."""
+    import queue as queue_module
+
+    from plugin.engine.settlers import Settlers
+
+    taken, release = threading.Event(), threading.Event()
+    settled: list = []
+
+    class SlowToCount(queue_module.Queue):
+        def get(self, *args, **kwargs):  # the thread is preempted right after taking a batch
+            item = super().get(*args, **kwargs)
+            if item[0] == ["held"]:
+                taken.set()
+                time.sleep(0.5)
+            return item
+
+    def settle(self, session, runs, *_rest):
+        if runs == ["held"]:
+            release.wait(10)  # a silent receiver
+        settled.append(runs)
+        self._room.release()
+
+    class FakeSession:
+        def close(self):
+            pass
+
+    monkeypatch.setattr(Settlers, "_settle", settle)
+    settlers = Settlers(engine=None, sessions=FakeSession, threads=2, depth=3)
+    settlers._todo = SlowToCount()
+    try:
+        settlers.submit(["held"], {}, [], {}, time.monotonic())
+        assert taken.wait(5)
+        settlers.submit(["next"], {}, [], {}, time.monotonic())  # while the first thread counts itself
+        assert _wait_for(lambda: settled == [["next"]], timeout=5), settled
+        assert settlers.alive == 2
+    finally:
+        release.set()
+    assert settlers.wait_idle(5)

@@ -149,6 +149,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver listens with a backlog of 5: a burst of connections (8 lane threads in each of
+    # two workers) while this process was slow to accept overflowed it, the kernel dropped the
+    # SYNs past 6, and the client's 1-s connect timeout ran out before the retransmission — an
+    # attempt that never reached the fake, not a fault any test meant to inject (a real server
+    # listens with 128 or more, as werkzeug's does)
+    request_queue_size = 128
     fake: FakeHTTPServer
 
 

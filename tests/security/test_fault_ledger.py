@@ -10,6 +10,7 @@ everyone else's tests); PostgreSQL restarted mid-load (pg_ctlcluster).
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 import time
@@ -23,7 +24,7 @@ import requests
 
 from tests.conftest import TOKEN, LiveServer, Processes, make_app, wait_for
 from tests.e2e.helpers import Api
-from tests.fakes._http import Reply
+from tests.fakes._http import Reply, _Handler, _Server
 from tests.fakes.receiver import FakeReceiver
 from tests.fakes.slack import FakeSlack
 from tests.security.conftest import isolated_env
@@ -274,6 +275,23 @@ def test_receiver_faults_lose_nothing_and_duplicate_only_after_a_timeout(deploym
     finally:
         for fake in (slack, *receivers.values()):
             fake.stop()
+
+
+def test_a_fake_receiver_takes_a_burst_of_connections_its_accept_loop_has_not_reached():
+    """The fakes listen with a real server's backlog: with socketserver's 5, the 7th connection of a
+    burst waited for a SYN retransmission (1 s) while the test process was slow to accept, and the
+    engine's 1-s connect timeout counted an attempt that never reached the fake (a CI failure of
+    the test above: a step with 3 attempts, its receiver 2 requests)."""
+    server = _Server(("127.0.0.1", 0), _Handler)  # listening; its accept loop not running
+    clients = []
+    try:
+        for _ in range(16):  # 8 lane threads in each of two workers
+            clients.append(socket.create_connection(server.server_address, timeout=0.5))
+    finally:
+        for client in clients:
+            client.close()
+        server.server_close()
+    assert len(clients) == 16
 
 
 def _kill_clients_of(redis_url: str) -> int:
