@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plugin.engine import frequency, journeys, rollup
+from plugin.engine import claim, frequency, journeys, rollup
 from plugin.engine.calls import Engine
 from plugin.engine.context import contexts_for, for_conditions
 from plugin.engine.dispatch import (
@@ -146,6 +146,9 @@ def _store(
             return
         except IntegrityError:
             session.rollback()
+            kept = claim.retake(session, [e.id for e in events])  # the rollback freed a held claim
+            if len(kept) < len(events):
+                raise ClaimLost(kept) from None
             existing = _existing_keys(session, plan.keys())
             if not existing:
                 raise
@@ -243,14 +246,39 @@ def _existing_keys(session: Session, keys: list[str]) -> set[str]:
     return set(session.scalars(taken))
 
 
+class ClaimLost(Exception):
+    """A rollback freed the batch's held claim and another worker took some of its events before
+    they were locked again: the batch is planned anew with those still held (``kept``)."""
+
+    def __init__(self, kept):
+        super().__init__(f"{len(kept)} events still held")
+        self.kept = kept
+
+
 def dispatch_isolating(
-    session: Session, engine: Engine, index: FlowIndex, event_ids: list[int], redis=None, settlers=None
+    session: Session,
+    engine: Engine,
+    index: FlowIndex,
+    event_ids: list[int],
+    redis=None,
+    settlers=None,
+    *,
+    retake: bool = False,
 ) -> list[str]:
     """:func:`dispatch_batch`, with a poison event isolated: when the batch fails for a reason of
     its events, it is halved until the event that fails alone is found; that one is recorded as
-    dispatched with its ``error`` (no run), and every other event of the batch goes on."""
+    dispatched with its ``error`` (no run), and every other event of the batch goes on.
+
+    The halves are claimed again first (``retake``): the rollback, and the first half's commit,
+    freed a held claim (claim.py)."""
+    if retake:
+        event_ids = claim.retake(session, list(event_ids))
+        if not event_ids:
+            return []
     try:
         return dispatch_batch(session, engine, index, event_ids, redis, settlers)
+    except ClaimLost as lost:
+        return dispatch_isolating(session, engine, index, lost.kept, redis, settlers) if lost.kept else []
     except TRANSIENT:
         session.rollback()
         raise
@@ -258,12 +286,13 @@ def dispatch_isolating(
         session.rollback()
         ids = list(event_ids)
         if len(ids) == 1:
-            _record_failed_event(session, ids[0], exc)
+            if claim.retake(session, ids):
+                _record_failed_event(session, ids[0], exc)
             return []
         half = len(ids) // 2
-        return dispatch_isolating(session, engine, index, ids[:half], redis, settlers) + dispatch_isolating(
-            session, engine, index, ids[half:], redis, settlers
-        )
+        return dispatch_isolating(
+            session, engine, index, ids[:half], redis, settlers, retake=True
+        ) + dispatch_isolating(session, engine, index, ids[half:], redis, settlers, retake=True)
 
 
 def _record_failed_event(session: Session, event_id: int, exc: Exception) -> None:
@@ -271,6 +300,8 @@ def _record_failed_event(session: Session, event_id: int, exc: Exception) -> Non
     message = f"dispatch failed: {type(exc).__name__}: {exc}"
     message = message.encode("utf-8", "replace").decode("utf-8")[:2000]  # storable, whatever it quotes
     session.execute(
-        update(_EVENTS).where(_EVENTS.c.id == event_id).values(dispatched_at=utcnow(), error=message)
+        update(_EVENTS)
+        .where(_EVENTS.c.id == event_id, _EVENTS.c.dispatched_at.is_(None))
+        .values(dispatched_at=utcnow(), error=message)
     )
     session.commit()

@@ -1,5 +1,14 @@
-"""Claiming stored events for dispatch: each worker takes a batch of undispatched events for a
-lease, others skip them; an event whose claim ran out (its worker died) is claimed again.
+"""Claiming stored events for dispatch: each worker takes a batch of undispatched events, others
+skip them.
+
+A claim is a lease (``claimed_until``, committed: an event whose claim ran out — its worker died
+— is claimed again), or, on PostgreSQL in a session that :func:`hold_claims` marked (the dispatch
+jobs'), row locks held by the session's open transaction (``FOR NO KEY UPDATE SKIP LOCKED``):
+nothing is written and nothing committed, the batch's T1 marks the events dispatched and ends the
+claim in the same commit, and a rollback, a crash or a lost connection frees them at once. One
+statement that wrote every claimed row and one commit less per batch (bench/README.md §12). A
+rollback in the middle of a batch (a poison event halved, a run that exists already) frees the
+events too: :func:`retake` locks again those still undispatched, and no other worker took.
 """
 
 from __future__ import annotations
@@ -7,10 +16,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import any_, bindparam, func, select, update
+from sqlalchemy import Integer, any_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.storage.models import Event, utcnow
+
+HOLD = "automation.hold_claims"  # a session's info key: its claims are row locks (PostgreSQL)
 
 
 class Claim(list):
@@ -21,16 +32,102 @@ class Claim(list):
 
 
 def claim_events(session: Session, limit: int, lease_seconds: float) -> Claim:
-    """Take up to ``limit`` undispatched events for this worker (others skip them)."""
+    """Take up to ``limit`` undispatched events for this worker (others skip them): as a lease,
+    committed, or as row locks held until the session's transaction ends (:func:`hold_claims`)."""
     now = utcnow()
     postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql and session.info.get(HOLD):
+        rows = session.execute(_held_statement(limit), {"now": now}).all()
+        if not rows:
+            # nothing locked: end the transaction (a commit: psycopg drops its prepared statements
+            # on every rollback)
+            session.commit()
+        return _claim(rows)
     statement = _claim_statement(postgresql, limit)
     rows = session.execute(statement, {"now": now, "until": now + timedelta(seconds=lease_seconds)}).all()
     rows.sort(key=lambda row: row.id)
     session.commit()
+    return _claim(rows)
+
+
+def hold_claims(session: Session) -> None:
+    """Make this session's claims row locks held by its transaction, on PostgreSQL (see above);
+    SQLite keeps leases (a held claim would hold its one writer's lock through the whole batch)."""
+    session.info[HOLD] = session.get_bind().dialect.name == "postgresql"
+
+
+def holds_claims(session: Session) -> bool:
+    return bool(session.info.get(HOLD))
+
+
+def retake(session: Session, event_ids) -> Claim:
+    """After a rollback freed a held claim: those of ``event_ids`` still undispatched and not taken
+    by another worker meanwhile, locked again (a lease claim survives a rollback: as it was)."""
+    if not holds_claims(session):
+        return event_ids
+    ids = sorted(event_ids)
+    if not ids:
+        return _claim([])
+    rows = session.execute(_retake_statement(), {"ids": ids}).all()
+    if not rows:
+        session.commit()  # nothing held: no transaction left open
+    return _claim(rows)
+
+
+def _claim(rows) -> Claim:
     claim = Claim(row.id for row in rows)
     claim.rows = rows
     return claim
+
+
+def _columns(table):
+    # what dispatching needs (not ``error``: a claim made before migration 0006 works too)
+    return (
+        table.c.id,
+        table.c.trigger,
+        table.c.subject_id,
+        table.c.data,
+        table.c.created_at,
+        table.c.dispatched_at,
+        table.c.dedupe_key,
+    )
+
+
+_HELD: dict[Any, Any] = {}
+
+
+def _held_statement(limit: int):
+    """The held claim's SELECT, built once per limit: the oldest undispatched events nobody holds,
+    through the partial index of undispatched ids (a lease still running is respected: a claim
+    another version of the worker made during an upgrade)."""
+    if limit not in _HELD:
+        table = Event.__table__
+        claimable = (table.c.claimed_until.is_(None)) | (table.c.claimed_until < bindparam("now"))
+        _HELD[limit] = (
+            select(*_columns(table))
+            .where(table.c.dispatched_at.is_(None))
+            .where(claimable)
+            .order_by(table.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, key_share=True)
+        )
+    return _HELD[limit]
+
+
+def _retake_statement():
+    if "retake" in _HELD:
+        return _HELD["retake"]
+    from sqlalchemy.dialects.postgresql import ARRAY  # PostgreSQL only: a SQLite worker never loads it
+
+    table = Event.__table__
+    _HELD["retake"] = (
+        select(*_columns(table))
+        .where(table.c.id == any_(bindparam("ids", type_=ARRAY(Integer()))))
+        .where(table.c.dispatched_at.is_(None))
+        .order_by(table.c.id)
+        .with_for_update(skip_locked=True, key_share=True)
+    )
+    return _HELD["retake"]
 
 
 _CLAIMS: dict[tuple[bool, int], Any] = {}
@@ -68,15 +165,6 @@ def _claim_statement(postgresql: bool, limit: int):
         .where(table.c.dispatched_at.is_(None))
         .where(claimable)
         .values(claimed_until=bindparam("until"))
-        # what dispatching needs (not ``error``: a claim made before migration 0006 works too)
-        .returning(
-            table.c.id,
-            table.c.trigger,
-            table.c.subject_id,
-            table.c.data,
-            table.c.created_at,
-            table.c.dispatched_at,
-            table.c.dedupe_key,
-        )
+        .returning(*_columns(table))
     )
     return _CLAIMS[key]

@@ -257,8 +257,9 @@ def _dispatch_all(runtime, index, engine, session, started: float, settlers=None
     """Claim and dispatch until no event is left (or the job's budget is spent); with
     ``settlers``, each batch's sends are settled by them while the next batch is claimed."""
     from plugin.engine.batch import dispatch_isolating
-    from plugin.engine.claim import claim_events
+    from plugin.engine.claim import claim_events, hold_claims
 
+    hold_claims(session)  # PostgreSQL: a batch's events are row locks until its T1 (claim.py)
     dispatched = 0
     while time.monotonic() - started < JOB_BUDGET_SECONDS and not STOPPING.is_set():
         if settlers is not None:
@@ -277,7 +278,7 @@ def _dispatch_all(runtime, index, engine, session, started: float, settlers=None
             handoff = dispatch_isolating(session, engine, index, ids, runtime.redis, settlers)
         except Exception:
             session.rollback()
-            log.exception("dispatch of %d events failed; their claims expire and they are retried", len(ids))
+            log.exception("dispatch of %d events failed; their claims end and they are retried", len(ids))
             raise
         if len(handoff) > INLINE_HANDOFF:  # many: other workers take them, dispatch goes on
             enqueue_runs(runtime.queue, handoff)
