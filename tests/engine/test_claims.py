@@ -50,14 +50,22 @@ def test_concurrent_claims_are_disjoint(app):
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
+    _in_three_threads(worker)
+    _assert_disjoint(errors, claimed, 1000)
+
+
+def _in_three_threads(worker) -> None:
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+
+
+def _assert_disjoint(errors: list, claimed: list, total: int) -> None:
     assert not errors, errors
     every = [i for ids in claimed for i in ids]
-    assert len(every) == len(set(every)) == 1000
+    assert len(every) == len(set(every)) == total
     assert max(len(ids) for ids in claimed) <= 50
 
 
@@ -145,15 +153,8 @@ def test_concurrent_held_claims_are_disjoint(pg_url, redis_url, tmp_path):
             finally:
                 session.close()
 
-        threads = [threading.Thread(target=worker) for _ in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert not errors, errors
-        every = [i for ids in claimed for i in ids]
-        assert len(every) == len(set(every)) == 600
-        assert max(len(ids) for ids in claimed) <= 50
+        _in_three_threads(worker)
+        _assert_disjoint(errors, claimed, 600)
 
 
 def test_a_batch_whose_rollback_let_another_worker_take_an_event_dispatches_the_rest(

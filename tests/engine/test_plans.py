@@ -64,17 +64,8 @@ def test_the_claim_never_rescans_its_chosen_ids_per_event(pg_url, redis_url, tmp
         assert [row.id for row in claimed.rows] == list(claimed)  # the rows travel with the ids
         assert all(row.trigger == "custom_event" and row.dispatched_at is None for row in claimed.rows)
 
-        statement, parameters = seen[0]
-        raw = db.engine.raw_connection()
-        try:
-            with raw.cursor() as cursor:
-                cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
-                plan = cursor.fetchone()[0]
-        finally:
-            raw.rollback()
-            raw.close()
-        plan = plan[0]["Plan"] if isinstance(plan, list) else json.loads(plan)[0]["Plan"]
-        nodes = list(_nodes(plan))
+        nodes = _explain(*seen[0])
+        plan = nodes[0]
         assert plan["Actual Rows"] == 200
         rescans = [n for n in nodes if n["Node Type"] == "CTE Scan" and n["Actual Loops"] > 1]
         assert not rescans, json.dumps(plan, indent=1)
