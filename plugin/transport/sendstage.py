@@ -89,6 +89,10 @@ class SendStage:
         self._answered: dict[str, float] = {}  # lane → when a call of it last ended within IDLE_PATIENCE
         self._alive = 0  # send threads running
         self._waiting = 0  # ...of which waiting for a call
+        # ...of which notified and not yet running again: a notified thread counts as waiting until
+        # it gets the lock back, and taken for an idle one by a second ``run`` in that moment it
+        # started one thread too few (that run's calls waited behind the first run's)
+        self._signalled = 0
 
     # -- the waiter's side ---------------------------------------------------------------------
 
@@ -120,8 +124,7 @@ class SendStage:
                     self._progress[ticket.lane] = begun  # an idle lane: its patience starts now
                 self._lanes.setdefault(ticket.lane, deque()).append(ticket)
                 self._mark_ready(ticket.lane)
-            self._grow(len(tickets) - len(refused))
-            self._cond.notify(len(tickets) - len(refused))
+            self._wake(len(tickets) - len(refused))
         for ticket in refused:
             yield ticket.key, None, Cancelled(ticket.lane, self.lane_threads)
         pending = set(tickets).difference(refused)
@@ -254,12 +257,19 @@ class SendStage:
         if self._lanes.get(lane) and self._busy.get(lane, 0) < self.lane_threads and lane not in self._ready:
             self._ready.append(lane)
 
-    def _grow(self, calls: int) -> None:
-        """Start threads for ``calls`` new calls that the waiting threads cannot take at once, up to
-        ``threads`` in all (held by the lock)."""
-        for _ in range(min(calls - self._waiting, self.threads - self._alive)):
+    def _wake(self, calls: int) -> None:
+        """Wake idle threads for ``calls`` new calls and start threads for those they cannot take,
+        up to ``threads`` in all (held by the lock)."""
+        idle = self._waiting - self._signalled
+        for _ in range(min(calls - idle, self.threads - self._alive)):
             self._alive += 1
             threading.Thread(target=self._work, name=f"send-{self._alive}", daemon=True).start()
+        self._notify(min(calls, idle))
+
+    def _notify(self, threads: int) -> None:
+        if threads > 0:
+            self._signalled += threads
+            self._cond.notify(threads)
 
     def _next(self) -> Ticket | None:
         """The next call to make; None when there was none for ``THREAD_IDLE_EXIT`` seconds (the
@@ -283,6 +293,9 @@ class SendStage:
                     woken = self._cond.wait(THREAD_IDLE_EXIT)
                 finally:
                     self._waiting -= 1
+                    # one notification is spent, whoever runs first: a thread whose wait timed out
+                    # as it was notified says "not woken", and either way it takes what is ready
+                    self._signalled = max(0, self._signalled - 1)
                 if not woken and not self._ready:
                     self._alive -= 1
                     return None
@@ -310,7 +323,7 @@ class SendStage:
                     del self._busy[ticket.lane]
                 if self._lanes.get(ticket.lane):
                     self._mark_ready(ticket.lane)
-                    self._cond.notify()
+                    self._notify(min(1, self._waiting - self._signalled))
                 late = ticket.abandoned
                 if not late:
                     ticket.reply.put((ticket, ticket.key, result, error))

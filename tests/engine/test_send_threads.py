@@ -180,3 +180,44 @@ def test_a_batch_submitted_while_a_settler_takes_the_one_before_gets_a_thread_of
     finally:
         release.set()
     assert settlers.wait_idle(5)
+
+
+def test_calls_that_come_while_a_notified_thread_is_still_waking_get_a_thread_of_their_own():
+    """A thread notified for one run's call counts as waiting until it gets the lock back; a second
+    run in that moment must not take it for an idle thread (its call waited behind the first)."""
+
+    class SlowToWake(threading.Condition):
+        slow = False
+
+        def __init__(self):
+            super().__init__()
+            self.waking = threading.Event()
+            restore = self._acquire_restore
+
+            def slow_restore(state):
+                if self.slow and threading.current_thread().name.startswith("send-"):
+                    self.waking.set()
+                    time.sleep(2.0)  # notified, not yet running
+                restore(state)
+
+            self._acquire_restore = slow_restore
+
+    stage = SendStage(threads=4, lane_threads=4)
+    stage._cond = SlowToWake()
+    _answered(stage, ["lane"])  # one thread, now idle
+    assert _wait_for(lambda: stage._waiting == 1)
+    stage._cond.slow = True
+    first = _held_calls(stage, ["lane"])  # wakes the idle thread, which takes 2 s to run
+    assert stage._cond.waking.wait(2)
+    second = _held_calls(stage, ["lane"])
+    try:
+        # a thread is started at once for the second call (it takes the lane's first call), and the
+        # other runs when the notified thread is up
+        assert _wait_for(lambda: len(first[1] + second[1]) == 1, timeout=1.5), (first[1], second[1])
+        assert _wait_for(lambda: len(first[1] + second[1]) == 2, timeout=5), (first[1], second[1])
+    finally:
+        stage._cond.slow = False
+        for release, _started, _results, waiter in (first, second):
+            release.set()
+            waiter.join(5)
+    assert [error for _key, _r, error in first[2] + second[2]] == [None, None]
