@@ -8,7 +8,7 @@ nothing is written and nothing committed, the batch's T1 marks the events dispat
 claim in the same commit, and a rollback, a crash or a lost connection frees them at once. One
 statement that wrote every claimed row and one commit less per batch (bench/README.md §12). A
 rollback in the middle of a batch (a poison event halved, a run that exists already) frees the
-events too: :func:`retake` locks again those still undispatched, and no other worker took.
+events too: :func:`retake` locks again those still undispatched that no other worker took meanwhile.
 """
 
 from __future__ import annotations
