@@ -138,13 +138,7 @@ class SendStage:
                     stalled = list(pending)
                 else:
                     with self._cond:
-                        stalled = [
-                            t
-                            for t in pending
-                            if now - self._progress.get(t.lane, begun)
-                            >= self._patience(t.lane, now, idle_patience)
-                            or self._blocked(t.lane, now)
-                        ]
+                        stalled = [t for t in pending if self._given_up(t, now, begun, idle_patience)]
                 if not stalled:
                     yield None
                     continue
@@ -155,6 +149,25 @@ class SendStage:
                 continue
             pending.discard(ticket)
             yield key, result, error
+
+    def _given_up(self, ticket: Ticket, now: float, begun: float, idle_patience: float) -> bool:
+        """Whether the waiter stops waiting for ``ticket`` (held by the lock).
+
+        A call not started while nothing of its lane is in flight waits for one of our threads, not
+        for its receiver: it is kept while a thread is free or coming (on a starved machine a new
+        thread may take longer than a fresh lane's patience to run, and cancelling then would put
+        off calls nobody had even tried). Otherwise the lane's patience runs from the last call
+        that ended or, for a lane that was idle, from its first call's start."""
+        if not ticket.started and not self._busy.get(ticket.lane) and self._thread_free():
+            return False
+        lane = ticket.lane
+        return now - self._progress.get(lane, begun) >= self._patience(lane, now, idle_patience) or (
+            self._blocked(lane, now)
+        )
+
+    def _thread_free(self) -> bool:
+        """Whether a thread is idle or may still be started (held by the lock)."""
+        return self._alive < self.threads or self._waiting > self._signalled
 
     def _patience(self, lane: str, now: float, idle_patience: float) -> float:
         """How long a waiter waits for a lane that ends nothing: ``idle_patience`` for a receiver
@@ -285,7 +298,10 @@ class SendStage:
                     if not calls:
                         del self._lanes[lane]
                     ticket.started = True
-                    self._busy[lane] = self._busy.get(lane, 0) + 1
+                    busy = self._busy.get(lane, 0)
+                    if not busy:  # an idle lane's patience starts with its first call
+                        self._progress[lane] = time.monotonic()
+                    self._busy[lane] = busy + 1
                     self._mark_ready(lane)  # round-robin: the lane goes to the back if it has more
                     return ticket
                 self._waiting += 1

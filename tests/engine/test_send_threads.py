@@ -221,3 +221,43 @@ def test_calls_that_come_while_a_notified_thread_is_still_waking_get_a_thread_of
             release.set()
             waiter.join(5)
     assert [error for _key, _r, error in first[2] + second[2]] == [None, None]
+
+
+def test_calls_wait_for_threads_slow_to_start_not_cancelled_as_a_busy_receiver():
+    """On a starved machine a new send thread may run only after a fresh lane's patience (0.1 s):
+    its calls wait for our threads, not for the receiver, and must not come back ``Cancelled``
+    (their runs put off for seconds with no call ever tried). Patience starts with the first call."""
+
+    class SlowToStart(threading.Condition):
+        def __init__(self):
+            super().__init__()
+            self.seen: set[str] = set()
+
+        def __enter__(self):
+            name = threading.current_thread().name
+            if name.startswith("send-") and name not in self.seen:
+                self.seen.add(name)
+                time.sleep(0.4)  # the thread's first run, late
+            return super().__enter__()
+
+    stage = SendStage(threads=4, lane_threads=4)
+    stage._cond = SlowToStart()
+    calls = [(n, "http://fresh.example:80", lambda n: n, (n,)) for n in range(3)]
+    outcomes = sorted((key, result, error) for key, result, error in filter(None, stage.run(calls)))
+    assert outcomes == [(0, 0, None), (1, 1, None), (2, 2, None)]
+    assert sendstage.FRESH_PATIENCE < 0.4  # the delay above is longer than a fresh lane's patience
+
+
+def test_calls_behind_a_silent_fresh_receiver_are_still_cancelled_after_its_patience():
+    """The other side of the test above: once a call of the lane is in flight and ends nothing for
+    the fresh lane's patience, the calls not started are handed back ``Cancelled``."""
+    stage = SendStage(threads=4, lane_threads=1)
+    release = threading.Event()
+    calls = [(n, "http://silent.example:80", lambda: release.wait(5), ()) for n in range(3)]
+    begun = time.monotonic()
+    try:
+        outcomes = [item for item in stage.run(calls) if item]
+    finally:
+        release.set()
+    assert time.monotonic() - begun < 1.0
+    assert sorted(type(error).__name__ for _key, _result, error in outcomes) == ["Cancelled", "Cancelled"]
