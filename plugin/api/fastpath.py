@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 PATHS = {"/api/v1/events": "event", "/api/v1/visits": "visit", "/api/v1/batch": "batch"}
 BATCH_MAX = 1000
+TOKENS_KNOWN = 1024
 _TOKEN_SQL = text("SELECT id, scope FROM api_tokens WHERE token_hash = :h")
 
 
@@ -88,6 +89,9 @@ class FastIngest:
         self._group: GroupCommit | None = None  # PostgreSQL: concurrent rows in one statement
         self._answers: dict[tuple, tuple[bytes, list]] = {}  # answer → (body, headers)
         self.served = 0  # requests answered here (the rest went to Flask): for tests and metrics
+        # stored tokens seen valid here, SHA-256 → (id, scope), for plugin.api.fastloop (which
+        # checks each one again in the statement that stores its row)
+        self.tokens: dict[str, tuple[int, str]] = {}
 
     # -- WSGI ------------------------------------------------------------------------------
 
@@ -109,6 +113,12 @@ class FastIngest:
             environ["wsgi.input"] = io.BytesIO(raw)
             environ["CONTENT_LENGTH"] = str(len(raw))
             return self.flask_wsgi(environ, start_response)
+        body, headers = self.encoded(answer)
+        start_response("202 ACCEPTED", headers)
+        return [body]
+
+    def encoded(self, answer: dict) -> tuple[bytes, list[tuple[str, str]]]:
+        """A 202's body and headers (counted as served here)."""
         self.served += 1
         key = tuple(answer.items())  # a handful of distinct answers: encoded once each
         cached = self._answers.get(key)
@@ -117,8 +127,7 @@ class FastIngest:
             cached = (body, [*self.headers, ("Content-Length", str(len(body)))])
             if len(self._answers) < 1024:
                 self._answers[key] = cached
-        start_response("202 ACCEPTED", list(cached[1]))
-        return [cached[0]]
+        return cached[0], list(cached[1])
 
     def _read(self, environ) -> bytes | None:
         content_type = (environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
@@ -277,9 +286,27 @@ class FastIngest:
         def lookup(digest: str) -> tuple[int, str] | None:
             with engine.connect() as conn:
                 row = conn.execute(_TOKEN_SQL, {"h": digest}).first()
-            return (row[0], row[1]) if row is not None else None
+            if row is None:
+                self.tokens.pop(digest, None)
+                return None
+            if len(self.tokens) < TOKENS_KNOWN or digest in self.tokens:
+                self.tokens[digest] = (row[0], row[1])
+            return (row[0], row[1])
 
         return identity_for(header, self.app.config.get("API_TOKEN") or "", lookup)
+
+    def row_values(self, kind: str, data: dict) -> dict:
+        """The row (and engine event) a loaded visit or custom event is stored as (PostgreSQL)."""
+        now = utcnow()
+        values = visit_row(data, now) if kind == "visit" else custom_event_row(data, now)
+        values["now"] = now
+        if kind == "event":
+            values["event_data"] = {"name": data["name"]}
+        return values
+
+    def store_alone(self, kind: str, values: dict) -> bool:
+        """One row on its own statement (PostgreSQL), the same id: whether it was new."""
+        return values["id"] in write_rows(self._autocommit, self._dbapi_error, kind, [values])
 
     def _store(self, engine, kind: str, data: dict) -> tuple[bool, bool]:
         """Store one visit or custom event with its engine event: (new?, dispatch notified?)."""
@@ -288,17 +315,13 @@ class FastIngest:
                 created, _events = (ingest_visit if kind == "visit" else ingest_custom_event)(session, data)
                 session.commit()
             return created, False
-        now = utcnow()
-        values = visit_row(data, now) if kind == "visit" else custom_event_row(data, now)
-        values["now"] = now
-        if kind == "event":
-            values["event_data"] = {"name": data["name"]}
+        values = self.row_values(kind, data)
         if self._group is not None:
             created = self._group.store(kind, values)
             if created is not None:
                 return created, True  # the committer notified dispatch for its whole group
         # no group commit, or the group failed: this row alone (the same id), in the same statement
-        return values["id"] in write_rows(self._autocommit, self._dbapi_error, kind, [values]), False
+        return self.store_alone(kind, values), False
 
 
 # an id that reads the same in PATH_INFO and in Flask's decoded URL: anything else goes to Flask
@@ -359,4 +382,4 @@ def _headers_of(app) -> list[tuple[str, str]]:
 def install(app) -> None:
     """Put the fast path in front of the Flask app (``AUTOMATION_FAST_INGEST=0`` turns it off)."""
     if app.config.get("FAST_INGEST", True):
-        app.wsgi_app = FastIngest(app)
+        app.wsgi_app = app.extensions["fast_ingest"] = FastIngest(app)

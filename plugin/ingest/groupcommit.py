@@ -18,7 +18,11 @@ Nothing is weakened:
 * a group that fails (a row the database refuses, the database down) fails no request: each of
   its requests stores its row alone on the one-row path, which declines to Flask on an error, so
   only the bad row gets its problem details;
-* a request whose group is not written within ``WAIT_SECONDS`` stores alone, with the same id.
+* a request whose group is not written within ``WAIT_SECONDS`` stores alone, with the same id;
+* a row may name the stored API token its request was accepted with (``token``, the requests
+  answered on the event loop, plugin/api/fastloop.py, which knew the token from an earlier
+  request): it is inserted only if that token still exists, in the same statement, so a token
+  revoked a moment ago stores nothing more.
 
 While groups begin closer together than ``DENSE`` lingers (at the default 10 ms: more than 20
 requests a second to one API process), the committer lingers ``linger`` seconds after a group's
@@ -58,8 +62,9 @@ def _statement(
     listed = ", ".join(f'"{c}"' for c in columns)
     return (
         f"WITH r AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(%(rows)s AS json)) "  # noqa: S608 - names are constants, rows bound
-        f"AS r({spec}, event_data json, now timestamp, ord integer)), "
-        f"n AS (INSERT INTO {table} ({listed}) SELECT {listed} FROM r ORDER BY ord "
+        f"AS r({spec}, event_data json, now timestamp, ord integer, token integer)), "
+        f"n AS (INSERT INTO {table} ({listed}) SELECT {listed} FROM r "
+        f"WHERE r.token IS NULL OR EXISTS (SELECT 1 FROM api_tokens t WHERE t.id = r.token) ORDER BY ord "
         f"ON CONFLICT (id) DO NOTHING RETURNING id) "
         f"INSERT INTO events (trigger, subject_id, data, created_at) "
         f"SELECT '{trigger}', r.id, {event_data}, r.now FROM r JOIN n ON n.id = r.id ORDER BY r.ord "
@@ -82,13 +87,16 @@ STATEMENTS = {
 
 
 class _Item:
-    __slots__ = ("created", "done", "kind", "values")
+    __slots__ = ("created", "done", "kind", "sink", "tag", "values")
 
-    def __init__(self, kind: str, values: dict):
+    def __init__(self, kind: str, values: dict, sink=None, tag=None):
         self.kind = kind
         self.values = values
-        self.done = threading.Lock()
-        self.done.acquire()
+        self.sink, self.tag = sink, tag  # submit(): told with the group's other rows of the same sink
+        self.done = None
+        if sink is None:  # store(): the request thread waits on this lock
+            self.done = threading.Lock()
+            self.done.acquire()
         self.created: bool | None = None  # None: not stored by a group (store it alone)
 
 
@@ -116,6 +124,14 @@ class GroupCommit:
             log.warning("group commit did not answer within %.0f s; storing alone", WAIT_SECONDS)
             return None
         return item.created
+
+    def submit(self, kind: str, values: dict, sink, tag) -> None:
+        """``store`` without waiting: once the row's group is committed (or has failed), the
+        committer calls ``sink([(tag, created), ...])`` once for all of the group's rows submitted
+        with that sink — one wake-up of an event loop per group, not per request
+        (``created`` None: store it alone, as with ``store``)."""
+        self._ensure_thread()
+        self._queue.put(_Item(kind, values, sink, tag))
 
     def _ensure_thread(self) -> None:
         if self._started_in == os.getpid():
@@ -159,8 +175,17 @@ class GroupCommit:
                     self._notify(created)
                 except Exception:  # noqa: BLE001 - stored: the sweeper dispatches undispatched events
                     log.warning("could not notify dispatch of %d events", created)
+            told: dict = {}
             for item in group:
-                item.done.release()
+                if item.sink is None:
+                    item.done.release()
+                else:
+                    told.setdefault(item.sink, []).append((item.tag, item.created))
+            for sink, results in told.items():
+                try:
+                    sink(results)
+                except Exception:  # noqa: BLE001 - an event loop that is gone: its requests are gone too
+                    log.warning("could not hand %d stored rows back to their requests", len(results))
 
     def _write(self, group: list[_Item]) -> int:
         """Store the group, one statement (and transaction) per kind; set each item's answer."""

@@ -80,6 +80,18 @@ class RateLimiter:
                 return None
         return self._ask(identity, cost)
 
+    def take_held(self, identity: str) -> bool:
+        """Take one request from what this process holds ahead for ``identity``, without Redis:
+        False when it holds none (then ``take`` asks). With no limit, always True."""
+        if self.rate == 0:
+            return True
+        with self._lock:
+            held = self._held.get(identity, 0)
+            if held:
+                self._held[identity] = held - 1
+                return True
+        return False
+
     def _ask(self, identity: str, cost: int) -> float | None:
         allowed, retry_after = self._script(
             keys=[KEY_PREFIX + identity], args=[1.0 / self.rate, self.burst, cost]
