@@ -581,7 +581,12 @@ def main() -> int:
     parser.add_argument("--rate-duration", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=None,
+        help="default: the product's (plugin.processes.default_api_workers)",
+    )
     parser.add_argument("--api-threads", type=int, default=8)
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument("--no-scheduler", action="store_true")
@@ -614,6 +619,13 @@ def main() -> int:
     )
     args = parser.parse_args()
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if args.api_workers is None:
+        try:  # the tree under test's own default (an older export has none: it used 2)
+            from plugin.processes import default_api_workers
+        except ImportError:
+            args.api_workers = 2
+        else:
+            args.api_workers = default_api_workers("postgresql://")
     if args.print:
         path = c.RESULTS / "e2e.json"
         results = json.loads(path.read_text())

@@ -272,3 +272,15 @@ def test_granian_answers_the_same_whoever_reads_the_body(tmp_path, redis_url):
         ) as served:
             answers.append(_answers(served[0]))
     assert answers[0] == answers[1]
+
+
+def test_api_processes_follow_the_database_and_the_cores_unless_told(monkeypatch):
+    from plugin.processes import api_workers, default_api_workers
+
+    assert default_api_workers("sqlite:////tmp/a.db", cores=16) == 1  # one writer at a time
+    assert [default_api_workers("postgresql://db/x", cores=n) for n in (1, 2, 3, 4, 8)] == [1, 1, 1, 2, 2]
+    monkeypatch.setenv("AUTOMATION_API_WORKERS", "3")
+    assert api_workers() == 3
+    monkeypatch.setenv("AUTOMATION_API_WORKERS", "none")
+    with pytest.raises(SystemExit, match="AUTOMATION_API_WORKERS must be a whole number"):
+        api_workers()
