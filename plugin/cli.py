@@ -186,8 +186,8 @@ def _serve_command(args: argparse.Namespace) -> int:
 
     port = from_env()["PORT"]
     if args.dev:
-        from plugin.accesslog import RedactingRequestHandler
         from plugin.api.app import create_app
+        from plugin.redacting import RedactingRequestHandler
 
         host = "0.0.0.0"  # noqa: S104 - the server's job is to listen
         create_app().run(host=host, port=port, threaded=True, request_handler=RedactingRequestHandler)

@@ -207,18 +207,20 @@ def _gunicorn_command(host: str, port: int, workers: int, threads: int) -> list[
         *("--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads)),
         *("--worker-class", "gthread", "--timeout", "120", "--graceful-timeout", str(int(stop_grace()))),
         # its request line and Referer carry the query (the login link's token): redacted
-        *("--logger-class", "plugin.accesslog.RedactingGunicornLogger"),
+        *("--logger-class", "plugin.redacting.RedactingGunicornLogger"),
         *access_log,
         *("--log-level", "warning"),
     ]
 
 
 def _granian_command(host: str, port: int, workers: int, threads: int) -> list[str]:
-    # the body read on granian's event loop before a thread is taken (plugin.wsgi.BufferedRSGI);
-    # without it (behind a proxy that buffers bodies) granian's WSGI threads read it, ~0.09 CPU ms less
+    # the body read on granian's event loop before a thread is taken (plugin.serving.BufferedRSGI,
+    # which writes the access line itself: plugin.accesslog); without it (behind a proxy that
+    # buffers bodies) granian's WSGI threads read it, ~0.09 CPU ms less, and granian logs
+    rsgi = switch("AUTOMATION_READ_BODY_FIRST")
     interface = (
         ["plugin.wsgi:rsgi", "--interface", "rsgi"]
-        if switch("AUTOMATION_READ_BODY_FIRST")
+        if rsgi
         else ["plugin.wsgi:app", "--interface", "wsgi", "--blocking-threads", str(threads)]
     )
     return [
@@ -227,7 +229,7 @@ def _granian_command(host: str, port: int, workers: int, threads: int) -> list[s
         *("--http1-header-read-timeout", str(int(read_timeout() * 1000))),
         *("--no-ws", "--respawn-failed-workers"),
         *("--workers-kill-timeout", str(max(1, int(stop_grace())))),
-        "--access-log" if switch("AUTOMATION_ACCESS_LOG") else "--no-access-log",
+        "--access-log" if switch("AUTOMATION_ACCESS_LOG") and not rsgi else "--no-access-log",
         *("--log-level", "warning"),
     ]
 

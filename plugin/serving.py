@@ -131,8 +131,11 @@ class BufferedRSGI:
     request's body read in full on granian's event loop first, within ``timeout`` seconds (else 408),
     and at most ``max_body`` bytes of it (more: the app sees the declared length and answers 413)."""
 
-    def __init__(self, wsgi_app, threads: int, timeout: float, max_body: int | None, on_loop=None):
+    def __init__(
+        self, wsgi_app, threads: int, timeout: float, max_body: int | None, on_loop=None, access_log=None
+    ):
         self.app, self.timeout, self.max_body = wsgi_app, timeout, max_body
+        self.access_log = access_log  # plugin.accesslog.AccessLog: a line per request answered
         self.on_loop = on_loop  # plugin.api.fastloop.LoopIngest: requests answered on the loop
         self.threads, self.started = threads, False
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()  # (environ, future, loop); threads start lazily
@@ -154,6 +157,17 @@ class BufferedRSGI:
     async def __rsgi__(self, scope, proto) -> None:
         if scope.proto != "http":  # no websockets here
             return
+        if self.access_log is None:
+            await self._answer(scope, proto)
+            return
+        wall, began, status = time.time(), time.perf_counter(), None
+        try:
+            status = await self._answer(scope, proto)
+        finally:
+            self.access_log(wall, began, scope, status)
+
+    async def _answer(self, scope, proto) -> int:
+        """Answer the request; returns the status sent."""
         headers = scope.headers
         declared = headers.get("content-length")
         body = b""
@@ -162,13 +176,13 @@ class BufferedRSGI:
                 body = await self._body(proto, declared)
             except TimeoutError:
                 proto.response_bytes(408, TIMEOUT_HEADERS, TIMEOUT_BODY)
-                return
+                return 408
         on_loop = self.on_loop
         if on_loop is not None and on_loop.handles(scope.method, scope.path, scope.query_string):
             answered = await on_loop.answer(scope.path, headers, body)
             if answered is not None:
                 proto.response_bytes(202, answered[1], answered[0])
-                return
+                return 202
         environ = self._environ(scope, headers, body)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
@@ -177,6 +191,7 @@ class BufferedRSGI:
         self.jobs.put((environ, future, loop))
         status, response_headers, payload = await future
         proto.response_bytes(status, response_headers, payload)
+        return status
 
     async def _body(self, proto, declared: str | None) -> bytes:
         limit = self.max_body

@@ -7,8 +7,9 @@ Built at import, as the servers expect: the Flask app, behind ``plugin.serving``
 
 from __future__ import annotations
 
+from plugin.accesslog import AccessLog, install_granian_redaction
 from plugin.api.app import create_app
-from plugin.config import read_timeout
+from plugin.config import read_timeout, switch
 from plugin.processes import tune_gc
 from plugin.serving import BufferedRSGI, bounded_body, loop_ingest
 
@@ -25,4 +26,6 @@ rsgi = BufferedRSGI(
     timeout=read_timeout(),
     max_body=app.config.get("MAX_CONTENT_LENGTH"),
     on_loop=loop_ingest(app),
+    access_log=AccessLog() if switch("AUTOMATION_ACCESS_LOG") else None,  # granian's is off (processes.py)
 )
+install_granian_redaction()  # granian's own WSGI threads log through their logger

@@ -177,6 +177,10 @@ def test_api_command_names_the_server(monkeypatch):
 
 def test_the_access_log_can_be_turned_off(monkeypatch):
     monkeypatch.delenv("AUTOMATION_ACCESS_LOG", raising=False)
+    monkeypatch.delenv("AUTOMATION_READ_BODY_FIRST", raising=False)
+    # RSGI: the app writes the line itself (plugin.accesslog.AccessLog), granian's logger is off
+    assert "--no-access-log" in api_command(8080, server="granian")
+    monkeypatch.setenv("AUTOMATION_READ_BODY_FIRST", "0")  # granian's own WSGI threads: its logger
     assert "--access-log" in api_command(8080, server="granian")
     assert api_command(8080, server="gunicorn")[-4:-2] == ["--access-logfile", "-"]
     monkeypatch.setenv("AUTOMATION_ACCESS_LOG", "0")

@@ -14,6 +14,7 @@ from tests.conftest import TOKEN, wait_for
 from tests.e2e.test_api_server import _chunked_post, _serving
 
 SECRET = "an_SeCrEt-login-token-0123456789abcdef"
+HOOK_KEY = "hk_FoRm-KeY-0123456789abcdefghij"  # a site-form source's key is its secret
 SERVERS = {
     "granian": ("granian", (), {}),
     "granian-wsgi": ("granian", (), {"AUTOMATION_READ_BODY_FIRST": "0"}),
@@ -47,6 +48,7 @@ def test_no_server_logs_a_token_and_each_answers_413_to_a_chunked_body_over_the_
     )
     requests.get(f"{base}/api/v1/flows?access_token={SECRET}", headers=auth, timeout=10)
     requests.get(f"{base}/api/v1/runs", headers={"Authorization": f"Bearer {SECRET}"}, timeout=10)
+    requests.post(f"{base}/api/v1/hooks/{HOOK_KEY}", data={"name": "Анна"}, timeout=10)  # a form's key
 
     big = b'{"id": "big", "name": "signup", "data": {"pad": "' + b"x" * 6000 + b'"}}'
     for path in ("/api/v1/events", "/api/v1/flows"):  # the fast path's and a Flask view's
@@ -62,5 +64,7 @@ def test_no_server_logs_a_token_and_each_answers_413_to_a_chunked_body_over_the_
     )
     text = _log_text(log)
     assert "GET /api/v1/runs" in text and "GET /favicon.svg" in text, text[-3000:]
+    assert "POST /api/v1/hooks/***" in text, text[-3000:]
     assert SECRET not in text, [line for line in text.splitlines() if SECRET in line]
     assert SECRET[:12] not in text
+    assert HOOK_KEY[:12] not in text, [line for line in text.splitlines() if HOOK_KEY[:12] in line]
