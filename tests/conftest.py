@@ -314,6 +314,26 @@ def procs(env, tmp_path):
     p.stop_all()
 
 
+def refuse_custom_event_named(database_url: str, name: str) -> None:
+    """A PostgreSQL trigger that refuses to insert a custom event of this name (a row the
+    database refuses, for the ingestion paths' error handling)."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse_name() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.name = '{name}' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_name BEFORE INSERT ON custom_events "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_name()"
+            )
+        )
+    engine.dispose()
+
+
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

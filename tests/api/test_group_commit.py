@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from plugin.storage.models import CustomEvent, Event, Visit
-from tests.conftest import TOKEN, app_env, make_app
+from tests.conftest import TOKEN, app_env, make_app, refuse_custom_event_named
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: no group path
@@ -125,21 +125,7 @@ def test_a_row_the_database_refuses_fails_only_its_own_request(app, database_url
     """A trigger refuses one name: its group fails, every other request of the group is stored
     alone and answers 202; the refused one gets Flask's error answer for a database error it did not
     expect (500 problem details), and nothing of it is stored."""
-    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(
-            text(
-                "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                "IF NEW.name = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
-            )
-        )
-        conn.execute(
-            text(
-                "CREATE TRIGGER refuse_boom BEFORE INSERT ON custom_events "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
-            )
-        )
-    engine.dispose()
+    refuse_custom_event_named(database_url, "boom")
     assert _post(app, "/api/v1/events", {"id": "warm", "name": "x"}).status_code == 202
     lock = _TableLock(database_url, "events")
     requests = [("/api/v1/events", {"id": f"ok{i}", "name": "fine"}) for i in range(10)]

@@ -12,12 +12,12 @@ import asyncio
 import json
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from plugin.api.fastloop import LoopIngest
 from plugin.serving import BufferedRSGI
 from plugin.storage.models import ApiToken, CustomEvent, Event, Visit
-from tests.conftest import TOKEN, app_env, fresh_database, make_app
+from tests.conftest import TOKEN, app_env, fresh_database, make_app, refuse_custom_event_named
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # the group commit's
 
@@ -160,21 +160,7 @@ def test_a_stored_token_is_known_after_its_first_request_and_revoked_at_once(app
 
 
 def test_a_row_the_database_refuses_is_answered_by_flask_and_the_next_is_not(app, database_url, servers):
-    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(
-            text(
-                "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                "IF NEW.name = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
-            )
-        )
-        conn.execute(
-            text(
-                "CREATE TRIGGER refuse_boom BEFORE INSERT ON custom_events "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
-            )
-        )
-    engine.dispose()
+    refuse_custom_event_named(database_url, "boom")
     on_loop = servers[0]
     assert on_loop.post("/api/v1/events", {"id": "warm", "name": "x"})[0] == 202
     assert on_loop.post("/api/v1/events", {"id": "bad", "name": "boom"})[0] >= 500
