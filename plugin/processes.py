@@ -261,7 +261,7 @@ def default_api_workers(database_url: str, cores: int | None = None) -> int:
 
 def serve_api(port: int, workers: int | None = None, threads: int = 8) -> subprocess.Popen:
     workers = workers or api_workers()
-    # granian's app threads are plugin.wsgi.BufferedRSGI's, sized by this variable in each worker
+    # granian's app threads are plugin.serving.BufferedRSGI's, sized by this variable in each worker
     return _child(api_command(port, workers, threads), {**os.environ, "AUTOMATION_API_THREADS": str(threads)})
 
 

@@ -1,5 +1,5 @@
 """The lean ingestion path on granian's event loop: ``POST /api/v1/events`` and ``/visits``
-answered without a request thread (RSGI, ``plugin.wsgi.BufferedRSGI``; PostgreSQL with the group
+answered without a request thread (RSGI, ``plugin.serving.BufferedRSGI``; PostgreSQL with the group
 commit).
 
 Under ``BufferedRSGI`` a request that :class:`~plugin.api.fastpath.FastIngest` answers crossed
