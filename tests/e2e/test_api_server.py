@@ -1,6 +1,6 @@
 """`python server.py serve` under each production server: granian (the default) and gunicorn.
 
-The WSGI app is the same (under granian behind plugin.wsgi.BufferedRSGI, or granian's own WSGI
+The WSGI app is the same (under granian behind plugin.serving.BufferedRSGI, or granian's own WSGI
 threads with AUTOMATION_READ_BODY_FIRST=0); what the server adds must not change what a client sees: keep-alive,
 chunked request bodies, the problem details of a bad body, the 413 of a body over the limit, the
 access log, and a clean stop on SIGTERM.
@@ -267,7 +267,7 @@ def _answers(base: str) -> list:
 
 @pytest.mark.slow
 def test_granian_answers_the_same_whoever_reads_the_body(tmp_path, redis_url):
-    """plugin.wsgi.BufferedRSGI builds the WSGI environ itself: it must match granian's own."""
+    """plugin.serving.BufferedRSGI builds the WSGI environ itself: it must match granian's own."""
     answers = []
     for read_first in ("1", "0"):
         (tmp_path / read_first).mkdir()
