@@ -625,7 +625,8 @@ def main() -> int:
         except ImportError:
             args.api_workers = 2
         else:
-            args.api_workers = default_api_workers("postgresql://")
+            gunicorn = (os.environ.get("AUTOMATION_API_SERVER") or "").strip().lower() == "gunicorn"
+            args.api_workers = 2 if gunicorn else default_api_workers("postgresql://")
     if args.print:
         path = c.RESULTS / "e2e.json"
         results = json.loads(path.read_text())

@@ -243,12 +243,16 @@ def api_workers() -> int:
         if not value.isdigit() or int(value) < 1:
             raise SystemExit(f"AUTOMATION_API_WORKERS must be a whole number of at least 1, got {value!r}")
         return int(value)
-    return default_api_workers(from_env()["SQLALCHEMY_DATABASE_URI"])
+    return default_api_workers(
+        from_env()["SQLALCHEMY_DATABASE_URI"], server=os.environ.get("AUTOMATION_API_SERVER")
+    )
 
 
-def default_api_workers(database_url: str, cores: int | None = None) -> int:
+def default_api_workers(database_url: str, cores: int | None = None, server: str | None = None) -> int:
     """API processes unless told: 1 on SQLite (the embedded default: one writer at a time, and
-    ~100 MB less for a second process); on PostgreSQL 2 from 4 cores up, else 1. On 2 cores (with
+    ~100 MB less for a second process); on PostgreSQL under granian 2 from 4 cores up, else 1 (under
+    gunicorn 2: its threads read the bodies, half of them at most for slow ones, so a second process
+    keeps more of them for everyone else). On 2 cores (with
     two RQ workers, the scheduler and PostgreSQL beside it) one process needs 14 % less CPU per
     delivered action at 200 events/s — one event loop, group commit and dispatch notification for
     all requests, groups twice as large — and serves the same full load (closed loop, 5 rounds
@@ -256,6 +260,8 @@ def default_api_workers(database_url: str, cores: int | None = None) -> int:
     answers ~3,000 ingestion requests a second, so more cores take a second one."""
     if database_url.startswith("sqlite"):
         return 1
+    if (server or "granian").strip().lower() == "gunicorn":
+        return 2
     return 2 if (cores if cores is not None else os.cpu_count() or 1) >= 4 else 1
 
 

@@ -283,6 +283,11 @@ def test_api_processes_follow_the_database_and_the_cores_unless_told(monkeypatch
 
     assert default_api_workers("sqlite:////tmp/a.db", cores=16) == 1  # one writer at a time
     assert [default_api_workers("postgresql://db/x", cores=n) for n in (1, 2, 3, 4, 8)] == [1, 1, 1, 2, 2]
+    assert default_api_workers("postgresql://db/x", cores=2, server="gunicorn") == 2  # threads read bodies
+    monkeypatch.delenv("AUTOMATION_API_WORKERS", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/x")
+    monkeypatch.setenv("AUTOMATION_API_SERVER", "gunicorn")
+    assert api_workers() == 2
     monkeypatch.setenv("AUTOMATION_API_WORKERS", "3")
     assert api_workers() == 3
     monkeypatch.setenv("AUTOMATION_API_WORKERS", "none")
