@@ -185,10 +185,12 @@ def _write(
         bulk.insert_rows(session, _RUNS, runs)
         bulk.insert_rows(session, _STEPS, steps)
     plan.journey.write(session, plan, now)  # exit events, waits answered: plan.resumed
-    session.execute(
+    bulk.execute_prepared(
+        session,
         update(_EVENTS)
         .where(bulk.among(session, _EVENTS.c.id, [e.id for e in events]))
-        .values(dispatched_at=now)
+        .values(dispatched_at=now),
+        grown=("events",),
     )
     if orphans:  # no run was made: free the (flow, order) key, so that re-enabling the flow
         # catches the order up (within catch_up_hours) instead of the old key blocking it forever

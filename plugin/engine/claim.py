@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Integer, any_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from plugin.storage import bulk
 from plugin.storage.models import Event, utcnow
 
 HOLD = "automation.hold_claims"  # a session's info key: its claims are row locks (PostgreSQL)
@@ -37,7 +38,8 @@ def claim_events(session: Session, limit: int, lease_seconds: float) -> Claim:
     now = utcnow()
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql and session.info.get(HOLD):
-        rows = session.execute(_held_statement(limit), {"now": now}).all()
+        # prepared once the events outgrow a young table's plan (bulk.execute_prepared)
+        rows = bulk.execute_prepared(session, _held_statement(limit), {"now": now}, grown=("events",)).all()
         if not rows:
             # nothing locked: end the transaction (a commit: psycopg drops its prepared statements
             # on every rollback)

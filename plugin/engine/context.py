@@ -191,7 +191,8 @@ def _by_id(session: Session, model, key: str, ids) -> dict:
     if not ids:
         return {}
     table = model.__table__
-    rows = session.execute(select(table).where(bulk.among(session, table.c[key], ids)))
+    statement = select(table).where(bulk.among(session, table.c[key], ids))
+    rows = bulk.execute_prepared(session, statement, grown=(table.name,))
     return {getattr(row, key): row for row in rows}
 
 

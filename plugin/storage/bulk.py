@@ -10,6 +10,7 @@ server unpacks them — and SQLite keeps its executemany (a C loop, no network).
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from typing import Any
 
@@ -44,27 +45,59 @@ _PG_TYPES = (
 _CACHE: dict[tuple, Any] = {}
 
 
-def _execute_prepared(session: Session, statement, params: dict):
+def execute_prepared(session: Session, statement, params: dict | None = None, *, grown: tuple[str, ...] = ()):
     """Execute ``statement`` as a server-side prepared statement (psycopg 3); returns the result.
 
-    Only for statements whose plan cannot depend on how many rows the tables hold — an INSERT from
-    the rows' JSON, a counter upsert through its unique index — so that a worker's connections,
-    which prepare nothing on their own (storage/db.py: generic plans made on young tables), still
-    skip parsing and planning these on every batch: the rollup's three-table upsert cost
-    PostgreSQL ~0.7 ms to parse and plan and ~0.1 ms to run, twice per dispatched batch.
+    A worker's connections prepare nothing on their own (storage/db.py): PostgreSQL keeps the
+    generic plan it made on a statement's 6th run, and one made while a table was young — a
+    sequential scan with an ``id = ANY(array)`` test per row — is kept as the table grows. Here
+    the statements of every dispatched batch still skip parsing and planning: an INSERT from the
+    rows' JSON, a counter upsert through its unique index (plans that cannot depend on how many
+    rows the tables hold: ``grown`` empty; the rollup's three-table upsert cost PostgreSQL ~0.7 ms
+    to parse and plan and ~0.1 ms to run, twice per batch), and the claim, the subjects' read and
+    the updates by key once every table named in ``grown`` is past :data:`GROWN_PAGES` pages on
+    disk — from there on PostgreSQL's generic plan probes the index (tests/engine/test_plans.py),
+    and a table only shrinks on disk by ``TRUNCATE`` or ``VACUUM FULL`` (whose relcache
+    invalidation makes PostgreSQL plan again; the ANALYZE autovacuum runs at the latest within a
+    minute after 50 changed rows replans a seq scan then made). Until then each runs unprepared,
+    planned with its values, and the size is looked up again at most every
+    :data:`GROWN_RECHECK` seconds per connection.
+
     psycopg prepares a statement on the use that finds its connection's threshold reached: 0 for
     this call (SQLAlchemy still runs it: its events, its errors). A prepared statement lasts until
     the connection's next rollback (psycopg then deallocates them all); a commit keeps it."""
     connection = session.connection()
     driver = connection.connection.driver_connection
     threshold = getattr(driver, "prepare_threshold", False)
-    if threshold is False:  # not psycopg 3
+    if threshold is False or (grown and not _grown(connection, grown)):  # not psycopg 3, or young
         return connection.execute(statement, params)
     driver.prepare_threshold = 0
     try:
         return connection.execute(statement, params)
     finally:
         driver.prepare_threshold = threshold
+
+
+GROWN_PAGES = 64  # 512 kB: a generic plan of ``id = ANY($1)`` took the index from ~40 pages up
+GROWN_RECHECK = 10.0
+_GROWN = "automation.grown"  # a DBAPI connection's info key: {table: True, or when to look again}
+_PAGES = text("SELECT pg_relation_size(CAST(:t AS regclass)) / current_setting('block_size')::int")
+
+
+def _grown(connection, tables: tuple[str, ...]) -> bool:
+    """Whether every one of ``tables`` is past :data:`GROWN_PAGES` pages, as this connection last
+    looked (a table once past stays past for the connection's life)."""
+    known = connection.info.setdefault(_GROWN, {})
+    young = [t for t in tables if known.get(t) is not True]
+    if not young:
+        return True
+    now = time.monotonic()
+    if any(known.get(t, 0.0) > now for t in young):
+        return False
+    for table in young:
+        pages = connection.execute(_PAGES, {"t": table}).scalar()
+        known[table] = True if pages >= GROWN_PAGES else now + GROWN_RECHECK
+    return all(known[t] is True for t in young)
 
 
 def _pg_type(column) -> str:
@@ -138,7 +171,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.connection().execute(table.insert(), rows)
         return
-    _execute_prepared(session, _pg_insert(table, names), {"rows": document(rows)})
+    execute_prepared(session, _pg_insert(table, names), {"rows": document(rows)})
 
 
 def update_rows(session: Session, table: Table, keys: tuple[str, ...], rows: list[dict]) -> None:
@@ -176,7 +209,7 @@ def update_rows(session: Session, table: Table, keys: tuple[str, ...], rows: lis
             f'WHERE t."{first.name}" = ANY(CAST(:first AS {_pg_type(first)}[])) AND {match}'
         ).bindparams(bindparam("rows"), bindparam("first"))
     firsts = list(dict.fromkeys(row[keys[0]] for row in rows))
-    session.connection().execute(_CACHE[key], {"rows": document(rows), "first": firsts})
+    execute_prepared(session, _CACHE[key], {"rows": document(rows), "first": firsts}, grown=(table.name,))
 
 
 def among(session: Session, column, values) -> Any:
@@ -209,7 +242,7 @@ def insert_new_rows(session: Session, table: Table, rows: list[dict], key: str =
     inserted: set = set()
     if session.get_bind().dialect.name == "postgresql":
         statement = _pg_insert(table, names, f'ON CONFLICT ("{key}") DO NOTHING RETURNING "{key}"')
-        inserted.update(_execute_prepared(session, statement, {"rows": document(unique)}).scalars())
+        inserted.update(execute_prepared(session, statement, {"rows": document(unique)}).scalars())
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -269,6 +302,4 @@ def add_counts(
         _CACHE[key] = text("WITH " + ", ".join(ctes) + " SELECT 1").bindparams(
             *(bindparam(f"rows{n}") for n in range(len(parts)))
         )
-    _execute_prepared(
-        session, _CACHE[key], {f"rows{n}": document(rows) for n, (*_, rows) in enumerate(parts)}
-    )
+    execute_prepared(session, _CACHE[key], {f"rows{n}": document(rows) for n, (*_, rows) in enumerate(parts)})

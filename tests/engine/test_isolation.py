@@ -411,3 +411,25 @@ def test_a_dispatch_job_past_its_budget_yields_to_the_runs_only_when_no_other_wo
             assert not tasks._runs_have_a_worker(runtime)
         finally:
             other.register_death()
+
+
+def test_a_dispatch_job_that_goes_on_after_its_last_look_holds_the_flag_again(app, monkeypatch):
+    """The job refreshes its flag only every fifth of its life, not every batch; but after it
+    cleared the flag for its last look and that look found events, it sets the flag again before
+    its next claim — else every event meanwhile would enqueue another dispatch job."""
+    from plugin.jobs.queue import DISPATCH_FLAG
+
+    monkeypatch.setattr(tasks, "LINGER_SECONDS", 1)
+    seen: list[bool] = []
+
+    def dispatch_all(runtime, index, engine, session, started, settlers=None):
+        seen.append(bool(runtime.redis.exists(DISPATCH_FLAG)))
+        return 1 if len(seen) == 2 else 0  # the last look finds an event, the next finds none
+
+    monkeypatch.setattr(tasks, "_dispatch_all", dispatch_all)
+    with app.app_context():
+        runtime = rt()
+        runtime.redis.delete(DISPATCH_FLAG)
+        assert tasks._dispatch_loop(runtime, None, None, None, db.session, time.monotonic()) == 1
+        assert seen == [True, False, True, False]
+        assert not runtime.redis.exists(DISPATCH_FLAG)

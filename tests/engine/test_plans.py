@@ -255,3 +255,50 @@ def test_a_workers_fixed_plan_writes_are_prepared_and_nothing_else(pg_url, redis
         database.dispose()
     finally:
         tasks.context.cache_clear()
+
+
+def test_lookups_by_key_are_prepared_once_their_table_is_past_a_young_tables_plan(
+    pg_url, redis_url, tmp_path, monkeypatch
+):
+    """The claim, the subjects' read and the updates by key run as prepared statements on a
+    worker's connection (no parse and plan per batch) only once their table is past
+    ``bulk.GROWN_PAGES`` pages: prepared on a young table, PostgreSQL's generic plan would be a
+    sequential scan kept as the table grows. Past that size, the generic plan probes the index."""
+    from plugin.jobs import worker as tasks
+
+    _pg_app(pg_url, redis_url, tmp_path)  # migrated
+    for key, value in app_env(pg_url, redis_url, tmp_path / "data").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(bulk, "GROWN_RECHECK", 0.0)
+    tasks.context.cache_clear()
+    try:
+        database = tasks.context().database
+        session = database.session
+        table = Event.__table__
+
+        def lookups() -> list[str]:
+            for _ in range(8):  # past the 5 custom plans PostgreSQL makes before a generic one
+                # a batch of 12: a generic plan (estimated at 10) is then as cheap as a custom one
+                statement = select(table.c.id).where(bulk.among(session, table.c.id, range(12, 0, -1)))
+                found = bulk.execute_prepared(session, statement, grown=("events",)).scalars()
+                assert sorted(found) == list(range(1, 13))
+                session.commit()
+            return session.execute(text("SELECT name FROM pg_prepared_statements")).scalars().all()
+
+        _events(50, session)
+        assert lookups() == []  # young: planned with its values every time
+        for _ in range(4):
+            _events(2500, session)
+        names = lookups()
+        assert len(names) == 1
+        assert session.execute(text("SELECT generic_plans FROM pg_prepared_statements")).scalar() >= 1
+        plan = session.execute(
+            text(f"EXPLAIN (FORMAT JSON) EXECUTE {names[0]}('{{5,6,7,8,9,10,11,12,13,14}}')")
+        )
+        nodes = list(_nodes(plan.scalar()[0]["Plan"]))
+        assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], json.dumps(nodes[0], indent=1)
+        assert [n for n in nodes if n["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Index Scan")]
+        session.rollback()
+        database.dispose()
+    finally:
+        tasks.context.cache_clear()
