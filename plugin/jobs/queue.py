@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ JOB_PREFIX = "plugin.jobs.worker."
 DISPATCH_FLAG = "automation:dispatch:pending"
 WAKE_LIST = "automation:dispatch:wake"
 HELPER_FLAG = "automation:dispatch:helper"
+log = logging.getLogger(__name__)
+
 FLAG_SECONDS = 10  # the flag outlives a crashed job by at most this
 
 
@@ -86,6 +89,29 @@ redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], 0, 0)
 return 0
 """
+
+
+class DispatchFlag:
+    """A dispatch job's flag (``DISPATCH_FLAG``: a job is alive, events only leave wake-up
+    tokens), set again every fifth of its life rather than before every batch: one Redis round
+    trip less per batch (3 % of a busy dispatch worker's CPU, py-spy), and it always outlives a
+    BLPOP's wait (``plugin.jobs.worker.LINGER_SECONDS``). Once cleared it is set again at the next :meth:`hold`."""
+
+    def __init__(self, redis):
+        self.redis = redis
+        self.due = 0.0
+
+    def hold(self) -> None:
+        if time.monotonic() >= self.due:
+            self.redis.set(DISPATCH_FLAG, b"1", ex=FLAG_SECONDS)
+            self.due = time.monotonic() + FLAG_SECONDS / 5
+
+    def clear(self) -> None:
+        self.due = 0.0
+        try:
+            self.redis.delete(DISPATCH_FLAG)
+        except Exception:  # noqa: BLE001 - the flag expires by itself within FLAG_SECONDS
+            log.warning("dispatch job could not clear its flag; it expires in %d s", FLAG_SECONDS)
 
 
 def dispatch_queue(queue: Queue) -> Queue:
