@@ -111,9 +111,7 @@ class LoopIngest:
         except TimeoutError:
             log.warning("group commit did not answer within %.0f s; storing alone", WAIT_SECONDS)
         if created is None:
-            created = await loop.run_in_executor(None, self.fast.store_alone, kind, values)
-            if created:
-                self.fast._notify(1)
+            created = await loop.run_in_executor(None, _store_alone, self.fast, kind, values)
         return created
 
     def _plain(self, headers, body: bytes) -> bool:
@@ -152,3 +150,12 @@ def _resolve(results: list) -> None:
     for future, created in results:
         if not future.done():
             future.set_result(created)
+
+
+def _store_alone(fast, kind: str, values: dict) -> bool:
+    """A row its group did not store, on its own statement, and dispatch told (a Redis round
+    trip): both on a request thread, never on the event loop."""
+    created = fast.store_alone(kind, values)
+    if created:
+        fast._notify(1)
+    return created

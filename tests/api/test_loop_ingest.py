@@ -171,3 +171,54 @@ def test_a_row_the_database_refuses_is_answered_by_flask_and_the_next_is_not(app
     with app.app_context():
         assert db.session.get(CustomEvent, "bad") is None
         assert db.session.get(CustomEvent, "ok") is not None
+
+
+def test_a_row_whose_group_failed_is_stored_alone_and_dispatch_told_off_the_loop(
+    app, database_url, servers, monkeypatch
+):
+    """Two rows in one group, the database refusing one: the group fails, each is stored alone
+    (same id), the good one created and dispatch told — by a request thread, never on the event
+    loop (telling dispatch is a Redis round trip)."""
+    import threading
+
+    refuse_custom_event_named(database_url, "boom")
+    on_loop = servers[0]
+    assert on_loop.post("/api/v1/events", {"id": "warm", "name": "x"})[0] == 202
+    fast = on_loop.on_loop.fast
+    told: list[tuple[int, bool]] = []
+    notify = fast._notify
+
+    def spy(count: int) -> None:
+        told.append((count, threading.current_thread() is threading.main_thread()))
+        notify(count)
+
+    monkeypatch.setattr(fast, "_notify", spy)
+    # the committer lingers for the row right behind the first (the warm-up's group was just
+    # before: dense traffic), so both are in one group however slowly the second one comes
+    monkeypatch.setattr(fast._group, "_linger", 0.5)
+    monkeypatch.setattr(fast._group, "_capacity", 2)
+
+    async def both():  # submitted together: one group
+        bodies = ({"id": "bad", "name": "boom"}, {"id": "good", "name": "fine"})
+        return await asyncio.gather(*(_post_async(on_loop, "/api/v1/events", body) for body in bodies))
+
+    bad, good = on_loop.loop.run_until_complete(both())
+    assert bad[0] >= 500 and good[0] == 202 and json.loads(good[2])["created"] is True
+    assert told == [(1, False)]  # the good row alone: told once, on a request thread
+    from plugin.api.extensions import db
+
+    with app.app_context():
+        assert db.session.get(CustomEvent, "bad") is None
+        assert db.session.get(CustomEvent, "good") is not None
+
+
+async def _post_async(server: _Server, path: str, body: dict):
+    data = json.dumps(body).encode()
+    headers = {
+        "authorization": f"Bearer {TOKEN}",
+        "content-type": "application/json",
+        "content-length": str(len(data)),
+    }
+    proto = _Proto(data)
+    await server.rsgi.__rsgi__(_Scope("POST", path, headers), proto)
+    return proto.answer
