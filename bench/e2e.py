@@ -337,6 +337,36 @@ def run_ours(args, procs: c.Procs, receiver: Receiver, log_dir: Path) -> dict:
     return result
 
 
+_HISTORY = """
+INSERT INTO custom_events (id, name, data, created_at)
+  SELECT 'past-' || g, 'page_view', '{"page": "/catalog"}', now() - interval '1 day'
+  FROM generate_series(1, %(n)s) g;
+INSERT INTO events (trigger, subject_id, data, created_at, dispatched_at)
+  SELECT 'custom_event', 'past-' || g, '{"name": "page_view"}', now() - interval '1 day', now() - interval '1 day'
+  FROM generate_series(1, %(n)s) g;
+INSERT INTO runs (id, flow_version, flow_name, definition, trigger, event_type, status, triggered, counted,
+                  context, created_at, updated_at)
+  SELECT 'past-run-' || g, 1, 'past', '{}', 'event', 'custom_event', 'succeeded', true, true, '{}',
+         now() - interval '1 day', now() - interval '1 day'
+  FROM generate_series(1, %(n)s) g;
+INSERT INTO steps (run_id, node_id, node_type, status, attempts, state)
+  SELECT 'past-run-' || g, n, 'action.webhook', 'succeeded', 1, '{}'
+  FROM generate_series(1, %(n)s) g, (VALUES ('trigger'), ('send')) AS s(n);
+ANALYZE;
+"""
+
+
+def seed_history(db_url: str, events: int) -> None:
+    """A site in use (``--history``): ``events`` custom events of yesterday, dispatched, each with
+    its run and two steps, analysed — tables past a young table's plans (storage/bulk.py prepares
+    the claim, the subjects' read and the updates by key only from 64 pages on)."""
+    import psycopg
+
+    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        for statement in filter(str.strip, _HISTORY.split(";")):
+            conn.execute(statement, {"n": events} if "%(n)s" in statement else None)
+
+
 def ours_phase(args, mode: str, procs: c.Procs, receiver: Receiver, log_dir: Path) -> dict:
     db_name, db_url = c.create_database("bench_e2e")
     redis = c.redis_url()
@@ -351,6 +381,8 @@ def ours_phase(args, mode: str, procs: c.Procs, receiver: Receiver, log_dir: Pat
         old.unlink()
     try:
         c.migrate(env, log_dir / "migrate.log")
+        if args.history:
+            seed_history(db_url, args.history)
         base, api = c.start_api(procs, env, args.api_workers, args.api_threads)
         groups = {"api": api.pid}
         server = str(c.TARGET / "server.py")
@@ -611,6 +643,12 @@ def main() -> int:
     parser.add_argument("--skip-ours", action="store_true")
     parser.add_argument("--skip-node-red", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="events already dispatched before the load, with their runs and steps (a site in use)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/e2e.json")
     parser.add_argument(
         "--print",
