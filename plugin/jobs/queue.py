@@ -13,13 +13,13 @@ from rq import Queue
 
 from plugin.transport.redis_scripts import hot_script
 
+log = logging.getLogger(__name__)
+
 JOB_PREFIX = "plugin.jobs.worker."
 
 DISPATCH_FLAG = "automation:dispatch:pending"
 WAKE_LIST = "automation:dispatch:wake"
 HELPER_FLAG = "automation:dispatch:helper"
-log = logging.getLogger(__name__)
-
 FLAG_SECONDS = 10  # the flag outlives a crashed job by at most this
 
 
@@ -102,9 +102,13 @@ class DispatchFlag:
         self.due = 0.0
 
     def hold(self) -> None:
+        """Set, unless set within the last fifth of its life."""
         if time.monotonic() >= self.due:
-            self.redis.set(DISPATCH_FLAG, b"1", ex=FLAG_SECONDS)
-            self.due = time.monotonic() + FLAG_SECONDS / 5
+            self.set()
+
+    def set(self) -> None:
+        self.redis.set(DISPATCH_FLAG, b"1", ex=FLAG_SECONDS)
+        self.due = time.monotonic() + FLAG_SECONDS / 5
 
     def clear(self) -> None:
         self.due = 0.0

@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 
 from plugin.jobs.queue import (
     DISPATCH_FLAG,
-    FLAG_SECONDS,
     HELPER_FLAG,
     WAKE_LIST,
     DispatchFlag,
@@ -201,7 +200,7 @@ def _dispatch_loop(runtime, index, engine, settlers, session, started: float) ->
             if not _runs_have_a_worker(runtime):
                 # yield: the flag stays (events only leave wake-up tokens), the successor queues
                 # behind the run jobs waiting now; the flag's expiry bounds how long
-                redis.set(DISPATCH_FLAG, b"1", ex=FLAG_SECONDS)
+                flag.set()
                 enqueue_dispatch(runtime.queue, behind_runs=True)
                 return dispatched
             started = time.monotonic()  # another worker serves the runs: go on
