@@ -52,6 +52,7 @@ class FakeReceiver(FakeHTTPServer):
         self.duplicates: Counter[str] = Counter()
         self.rejections: list[tuple[str, Request]] = []
         self._dlock = threading.Lock()
+        self._late_answers: list[float] = []  # slow_to_answer: delays of the next accepted deliveries
 
     # switches
     def respond_with(self, *statuses: int) -> None:
@@ -67,6 +68,11 @@ class FakeReceiver(FakeHTTPServer):
 
     def slow(self, seconds: float, times: int | None = 1) -> None:
         self.force(Reply(200, "late", delay=seconds), times)
+
+    def slow_to_answer(self, seconds: float, times: int) -> None:
+        """Take the next ``times`` deliveries as usual (recorded) and answer each ``seconds`` late."""
+        with self._dlock:
+            self._late_answers.extend([seconds] * times)
 
     def redirect(self, location: str = "http://169.254.169.254/latest/meta-data/", status: int = 302) -> None:
         self.force(Reply(status, "", headers={"Location": location}), None)
@@ -105,4 +111,5 @@ class FakeReceiver(FakeHTTPServer):
                 self.duplicates[msg_id] += 1
             else:
                 self.deliveries.append(Delivery(msg_id, int(stamp), payload, raw, req))
-        return Reply(self.success_status, "" if self.success_status == 204 else "accepted")
+            delay = self._late_answers.pop(0) if self._late_answers else 0.0
+        return Reply(self.success_status, "" if self.success_status == 204 else "accepted", delay=delay)
