@@ -186,11 +186,7 @@ def _write(
         bulk.insert_rows(session, _STEPS, steps)
     plan.journey.write(session, plan, now)  # exit events, waits answered: plan.resumed
     bulk.execute_prepared(
-        session,
-        update(_EVENTS)
-        .where(bulk.among(session, _EVENTS.c.id, [e.id for e in events]))
-        .values(dispatched_at=now),
-        grown=("events",),
+        session, _dispatched(session), {"ids": [e.id for e in events], "now": now}, grown=("events",)
     )
     if orphans:  # no run was made: free the (flow, order) key, so that re-enabling the flow
         # catches the order up (within catch_up_hours) instead of the old key blocking it forever
@@ -203,14 +199,9 @@ def _write(
     triggered: dict[str, int] = {}
     for run in runs:
         triggered[run["flow_id"]] = triggered.get(run["flow_id"], 0) + 1
-    if triggered:
-        session.execute(
-            _COUNT_TRIGGERED,
-            [
-                {"flow_id": flow_id, "count": count, "now": now}
-                for flow_id, count in sorted(triggered.items())
-            ],
-        )
+    for flow_id, count in sorted(triggered.items()):  # a batch's runs are mostly of one flow
+        params = {"flow_id": flow_id, "count": count, "now": now}
+        bulk.execute_prepared(session, _COUNT_TRIGGERED, params, grown=("flows",))
     if suppressed:
         held = Counter(row["flow_id"] for row in suppressed if row["status"] == "suppressed")
         if held:  # (a run a restart replaced within the batch is stored cancelled, not suppressed)
@@ -238,6 +229,21 @@ def _tally(session: Session, index: FlowIndex, plan: Plan, runs: list[dict], sup
                 new_groups[group_id] = flow_ids
     rollup.record_groups(session, new_groups)
     tally.store(session)
+
+
+def _dispatched(session: Session):
+    """``UPDATE events SET dispatched_at = :now WHERE id IN :ids``, built once per dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _DISPATCHED:
+        _DISPATCHED[dialect] = (
+            update(_EVENTS)
+            .where(bulk.among_param(session, _EVENTS.c.id, "ids"))
+            .values(dispatched_at=bindparam("now", type_=_EVENTS.c.dispatched_at.type))
+        )
+    return _DISPATCHED[dialect]
+
+
+_DISPATCHED: dict[str, object] = {}
 
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:

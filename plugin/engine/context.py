@@ -191,9 +191,15 @@ def _by_id(session: Session, model, key: str, ids) -> dict:
     if not ids:
         return {}
     table = model.__table__
-    statement = select(table).where(bulk.among(session, table.c[key], ids))
-    rows = bulk.execute_prepared(session, statement, grown=(table.name,))
+    cached = (table.name, key, session.get_bind().dialect.name)
+    statement = _BY_ID.get(cached)
+    if statement is None:
+        statement = _BY_ID[cached] = select(table).where(bulk.among_param(session, table.c[key], "ids"))
+    rows = bulk.execute_prepared(session, statement, {"ids": list(ids)}, grown=(table.name,))
     return {getattr(row, key): row for row in rows}
+
+
+_BY_ID: dict[tuple, Any] = {}  # (table, key, dialect) → its SELECT, built once
 
 
 def _orders_counts(session: Session, client_ids) -> dict:

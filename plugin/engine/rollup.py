@@ -48,22 +48,29 @@ def local_day(at: datetime, tz: ZoneInfo | None = None) -> date:
     return at.replace(tzinfo=UTC).astimezone(tz or zone()).date()
 
 
+_UNSET = object()
+
+
 class Tally:
     """Count changes of one transaction, stored together by :meth:`store`."""
 
-    __slots__ = ("days", "rows", "seen")
+    __slots__ = ("_buckets", "days", "rows", "seen")
 
     def __init__(self):
         self.rows: dict[tuple[str, datetime], dict[str, int]] = defaultdict(dict)
         self.days: dict[tuple[str, date], dict[str, int]] = defaultdict(dict)
         self.seen: dict[tuple[str, datetime], int] = defaultdict(int)
+        self._buckets: tuple = (_UNSET, None, None)  # (moment, its hour, its local day): a batch's are one
 
     def add(self, flow_id: str | None, created_at: datetime, column: str, n: int = 1) -> None:
         if not flow_id or not n:
             return
-        row = self.rows[flow_id, hour(created_at)]
+        at, bucket, today = self._buckets
+        if at != created_at:
+            at, bucket, today = self._buckets = (created_at, hour(created_at), local_day(created_at))
+        row = self.rows[flow_id, bucket]
         row[column] = row.get(column, 0) + n
-        day = self.days[flow_id, local_day(created_at)]
+        day = self.days[flow_id, today]
         day[column] = day.get(column, 0) + n
 
     def sent(self, flow_id: str | None, created_at: datetime, ms: float | None) -> None:
