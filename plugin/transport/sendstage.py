@@ -12,9 +12,9 @@ again), and calls in flight are *late* — the stage settles each when it ends, 
 The threads are daemon threads of our own rather than a ``ThreadPoolExecutor``: the executor
 joins its threads at interpreter exit, so a process asked to stop would wait for a call to a
 silent receiver (up to the HTTP timeout); a late call is resumed from the database instead. They
-start as calls come (up to ``THREADS``) and a thread that has had nothing to do for
-``THREAD_IDLE_EXIT`` seconds ends: an idle worker holds none (each costs ~45 KB of stack and
-thread state, 1.4 MB for 32).
+start as calls come (up to ``THREADS``; a destination that answers in a millisecond gets one at a
+time, :mod:`plugin.transport.pace`) and a thread that has had nothing to do for ``THREAD_IDLE_EXIT``
+seconds ends: an idle worker holds none (~45 KB of stack and thread state each).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from plugin.lifecycle import STOPPING
+from plugin.transport.pace import Pace
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,10 @@ class Ticket:
 class SendStage:
     """This process's send threads and lanes, started on first use."""
 
-    def __init__(self, threads: int = THREADS, lane_threads: int = LANE_THREADS):
+    def __init__(self, threads: int = THREADS, lane_threads: int = LANE_THREADS, pace: Pace | None = None):
         self.threads = threads
         self.lane_threads = lane_threads
+        self.pace = pace or Pace()  # a destination that answers in a millisecond: one thread at a time
         self.on_late: Callable[[Any, Any, BaseException | None], None] | None = None
         self.on_stall: Callable[[str, int, float], None] | None = None  # (lane, calls, seconds)
         self._stalled: set[str] = set()  # lanes reported stalled, until one of their calls ends
@@ -124,7 +126,7 @@ class SendStage:
                     self._progress[ticket.lane] = begun  # an idle lane: its patience starts now
                 self._lanes.setdefault(ticket.lane, deque()).append(ticket)
                 self._mark_ready(ticket.lane)
-            self._wake(len(tickets) - len(refused))
+            self._wake(self._wanted({t.lane for t in tickets}, begun))
         for ticket in refused:
             yield ticket.key, None, Cancelled(ticket.lane, self.lane_threads)
         pending = set(tickets).difference(refused)
@@ -138,6 +140,7 @@ class SendStage:
                     stalled = list(pending)
                 else:
                     with self._cond:
+                        self._spread(now)
                         stalled = [t for t in pending if self._given_up(t, now, begun, idle_patience)]
                 if not stalled:
                     yield None
@@ -180,10 +183,8 @@ class SendStage:
     def _blocked(self, lane: str, now: float) -> bool:
         """Whether every place of ``lane`` is held and none has ended a call for a while (held by
         the lock): a call queued there would only wait."""
-        return (
-            self._busy.get(lane, 0) >= self.lane_threads
-            and now - self._progress.get(lane, now) >= BLOCKED_AFTER
-        )
+        busy, since = self._busy.get(lane, 0), now - self._progress.get(lane, now)
+        return busy >= self.lane_threads and since >= BLOCKED_AFTER
 
     def call(self, key: Any, lane: str, fn: Callable, *args: Any, patience: float = STEP_PATIENCE):
         """One call, waited for while its lane makes progress (``patience`` seconds without, twice
@@ -266,6 +267,24 @@ class SendStage:
 
     # -- the threads ---------------------------------------------------------------------------
 
+    def _wanted(self, lanes, now: float) -> int:
+        """Threads wanted for the queued calls of ``lanes``, each as many as its pace allows (held
+        by the lock)."""
+        wanted = 0
+        for lane in lanes:
+            queued, busy = len(self._lanes.get(lane) or ()), self._busy.get(lane, 0)
+            since = now - self._progress.get(lane, now)
+            wanted += max(
+                0, min(queued, self.pace.threads(lane, self.lane_threads, busy, queued, since) - busy)
+            )
+        return wanted
+
+    def _spread(self, now: float) -> None:
+        """Wake threads for the queued calls of lanes their pace held to fewer threads, whose call
+        has since overrun; less the threads already on their way to a call (held by the lock)."""
+        coming = self._alive - self._waiting - sum(self._busy.values()) + self._signalled
+        self._wake(self._wanted(list(self._lanes), now) - max(0, coming))
+
     def _mark_ready(self, lane: str) -> None:
         if self._lanes.get(lane) and self._busy.get(lane, 0) < self.lane_threads and lane not in self._ready:
             self._ready.append(lane)
@@ -329,6 +348,7 @@ class SendStage:
                 error = exc
             with self._cond:
                 ended = self._progress[ticket.lane] = time.monotonic()
+                self.pace.ended(ticket.lane, ended - started)
                 if ended - started < IDLE_PATIENCE:
                     self._answered[ticket.lane] = ended
                 self._stalled.discard(ticket.lane)
@@ -337,10 +357,11 @@ class SendStage:
                     self._busy[ticket.lane] = busy
                 else:
                     del self._busy[ticket.lane]
+                late = ticket.abandoned
                 if self._lanes.get(ticket.lane):
                     self._mark_ready(ticket.lane)
-                    self._notify(min(1, self._waiting - self._signalled))
-                late = ticket.abandoned
+                    if late or self._wanted((ticket.lane,), ended) > 1:  # else this thread takes it
+                        self._notify(min(1, self._waiting - self._signalled))
                 if not late:
                     ticket.reply.put((ticket, ticket.key, result, error))
             if late:
