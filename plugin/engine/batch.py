@@ -179,21 +179,17 @@ def _write(
     limited = [c for c in plan.limited if c[0] not in plan.held]
     lost = frequency.claim(session, limited, now) if limited else set()
     runs, steps, suppressed = plan.split(lost)
-    if suppressed:
-        bulk.insert_rows(session, _RUNS, suppressed)
-    if runs:
-        bulk.insert_rows(session, _RUNS, runs)
-        bulk.insert_rows(session, _STEPS, steps)
-    plan.journey.write(session, plan, now)  # exit events, waits answered: plan.resumed
-    bulk.execute_prepared(
-        session, _dispatched(session), {"ids": [e.id for e in events], "now": now}, grown=("events",)
-    )
-    if orphans:  # no run was made: free the (flow, order) key, so that re-enabling the flow
-        # catches the order up (within catch_up_hours) instead of the old key blocking it forever
-        session.execute(
-            update(_EVENTS).where(bulk.among(session, _EVENTS.c.id, orphans)).values(dedupe_key=None)
-        )
-    _tally(session, index, plan, runs, suppressed)
+    writes = bulk.Writes(session)  # from here, one statement on PostgreSQL (its parts in this order)
+    writes.insert(_RUNS, suppressed).insert(_RUNS, runs).insert(_STEPS, steps)
+    if plan.journey is not journeys.NO_JOURNEY:
+        writes.flush()  # it reads the runs stored
+        plan.journey.write(session, plan, now)  # exit events, waits answered: plan.resumed
+    writes.update_in(_EVENTS, "id", [e.id for e in events], dispatched_at=now)
+    # an orphan (no run was made): its (flow, order) key freed, so that re-enabling the flow
+    # catches the order up (within catch_up_hours) instead of the old key blocking it forever
+    writes.update_in(_EVENTS, "id", orphans, dedupe_key=None)
+    _tally(session, index, plan, runs, suppressed, writes)
+    writes.flush()
     # last: a flow's row is locked from here to the commit, and a concurrent dispatch job
     # updating the same flow waits for it (it waited through the events' update before)
     triggered: dict[str, int] = {}
@@ -209,9 +205,16 @@ def _write(
     return lost
 
 
-def _tally(session: Session, index: FlowIndex, plan: Plan, runs: list[dict], suppressed: list[dict]) -> None:
-    """The batch's counts by the hour (engine/rollup.py): runs triggered, held back, not
-    triggered, and the events each group of flows saw."""
+def _tally(
+    session: Session,
+    index: FlowIndex,
+    plan: Plan,
+    runs: list[dict],
+    suppressed: list[dict],
+    writes: bulk.Writes,
+) -> None:
+    """The batch's counts by the hour (engine/rollup.py), added to ``writes``: runs triggered,
+    held back, not triggered, and the events each group of flows saw."""
     tally, now = rollup.Tally(), plan.now
     for row in runs:
         tally.add(row["flow_id"], now, "triggered")
@@ -228,22 +231,7 @@ def _tally(session: Session, index: FlowIndex, plan: Plan, runs: list[dict], sup
             if group_id not in index.recorded:
                 new_groups[group_id] = flow_ids
     rollup.record_groups(session, new_groups)
-    tally.store(session)
-
-
-def _dispatched(session: Session):
-    """``UPDATE events SET dispatched_at = :now WHERE id IN :ids``, built once per dialect."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _DISPATCHED:
-        _DISPATCHED[dialect] = (
-            update(_EVENTS)
-            .where(bulk.among_param(session, _EVENTS.c.id, "ids"))
-            .values(dispatched_at=bindparam("now", type_=_EVENTS.c.dispatched_at.type))
-        )
-    return _DISPATCHED[dialect]
-
-
-_DISPATCHED: dict[str, object] = {}
+    tally.store(session, writes)
 
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:

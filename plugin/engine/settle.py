@@ -55,8 +55,8 @@ def send_and_settle(
     last_group = _gather(
         session, engine, sends, outcomes, time.monotonic() if leased_at is None else leased_at
     )
-    if last_group:  # the last group is committed with the runs' final states below: one commit less
-        bulk.update_rows(session, _STEPS, ("run_id", "node_id"), last_group)
+    # the last group is stored with the runs' final states below: one commit (and one statement) less
+    writes = bulk.Writes(session).update(_STEPS, ("run_id", "node_id"), last_group)
     # a run with a send still in flight (a silent receiver) stays leased: the send stage settles
     # that send when it ends, and the run goes on from there once all its sends have ended and
     # this is stored (sendstage.py, settlers.LateSettler: sooner, its other sends would go twice)
@@ -67,7 +67,7 @@ def send_and_settle(
     for run_id, got in outcomes.items():
         if run_id not in late:
             ends.add(run_id, graphs[run_id], first_views[run_id], got, *flow_of[run_id])
-    ends.store(session)
+    ends.store(session, writes)
     session.commit()
     for run_id in late:  # what was settled here is stored: the late calls' settler takes them on
         stage().hand_over(run_id)
@@ -215,17 +215,13 @@ class _Ends:
             self.failed_flows[flow_id] = self.failed_flows.get(flow_id, 0) + 1
         self.tally.add(flow_id, created_at, "failed" if failed else "succeeded")
 
-    def store(self, session: Session) -> None:
-        """The statements of every run's end (not committed)."""
-        if self.not_reached:
-            bulk.insert_rows(session, _STEPS, self.not_reached)
-        if self.finals:
-            bulk.update_rows(session, _RUNS, ("id",), self.finals)
-        if self.waiting:
-            bulk.update_rows(session, _RUNS, ("id",), self.waiting)
-        if self.branches:
-            bulk.update_rows(session, _RUNS, ("id",), self.branches)
-        self.tally.store(session)  # before the flows' rows, as every writer of both does
+    def store(self, session: Session, writes: bulk.Writes) -> None:
+        """The statements of every run's end, sent with ``writes`` (not committed)."""
+        writes.insert(_STEPS, self.not_reached)
+        for rows in (self.finals, self.waiting, self.branches):
+            writes.update(_RUNS, ("id",), rows)
+        self.tally.store(session, writes)  # before the flows' rows, as every writer of both does
+        writes.flush()
         for flow_id, count in sorted(self.failed_flows.items()):
             session.execute(_COUNT_FAILED, {"flow_id": flow_id, "count": count})
         if self.handoff:  # the step-by-step path takes over right away (or at the retry time it finds)

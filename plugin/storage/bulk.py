@@ -4,14 +4,15 @@ SQLAlchemy's ``session.execute(insert(Model), rows)`` becomes, with psycopg 3, a
 that sends every row as its own prepared statement through a pipeline: ~0.2 ms of Python per row.
 Here PostgreSQL gets one ``INSERT … SELECT … FROM json_to_recordset(:rows)`` (or
 ``UPDATE … FROM json_to_recordset``) per call — the rows travel as one JSON document and the
-server unpacks them — and SQLite keeps its executemany (a C loop, no network).
+server unpacks them — and SQLite keeps its executemany (a C loop, no network). :class:`Writes`
+sends the writes of one transaction as one statement.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -31,6 +32,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from plugin.storage.prepared import Rows, execute_prepared
+
+__all__ = ["Rows", "Writes", "execute_prepared"]  # Rows and execute_prepared: the engine's, from here
+
 _PG_TYPES = (
     (JSON, "json"),
     (Boolean, "boolean"),
@@ -43,141 +48,6 @@ _PG_TYPES = (
     (String, "text"),
 )
 _CACHE: dict[tuple, Any] = {}
-
-
-def execute_prepared(session: Session, statement, params: dict | None = None, *, grown: tuple[str, ...] = ()):
-    """Execute ``statement`` as a server-side prepared statement (psycopg 3); returns the result.
-
-    A worker's connections prepare nothing on their own (storage/db.py): PostgreSQL keeps the
-    generic plan it made on a statement's 6th run, and one made while a table was young — a
-    sequential scan with an ``id = ANY(array)`` test per row — is kept as the table grows. Here
-    the statements of every dispatched batch still skip parsing and planning: an INSERT from the
-    rows' JSON, a counter upsert through its unique index (plans that cannot depend on how many
-    rows the tables hold: ``grown`` empty; the rollup's three-table upsert cost PostgreSQL ~0.7 ms
-    to parse and plan and ~0.1 ms to run, twice per batch), and the claim, the subjects' read and
-    the updates by key once every table named in ``grown`` is past :data:`GROWN_PAGES` pages on
-    disk — from there on PostgreSQL's generic plan probes the index (tests/engine/test_plans.py),
-    and a table only shrinks on disk by ``TRUNCATE`` or ``VACUUM FULL`` (whose relcache
-    invalidation makes PostgreSQL plan again; the ANALYZE autovacuum runs at the latest within a
-    minute after 50 changed rows replans a seq scan then made). Until then each runs unprepared,
-    planned with its values, and the size is looked up again at most every
-    :data:`GROWN_RECHECK` seconds per connection.
-
-    psycopg prepares a statement on the use that finds its connection's threshold reached: 0 for
-    this call. A prepared statement lasts until the connection's next rollback (psycopg then
-    deallocates them all); a commit keeps it. The statement runs on psycopg's cursor
-    (:func:`_on_driver`: callers pass statements they built once, and read the rows by attribute,
-    ``.all()`` or ``.scalars()``), or through SQLAlchemy when its engine has listeners."""
-    connection = session.connection()
-    driver = connection.connection.driver_connection
-    threshold = getattr(driver, "prepare_threshold", False)
-    if threshold is False:  # not psycopg 3: SQLite
-        return connection.execute(statement, params)
-    prepare = not grown or _grown(connection, grown)
-    if not (connection._has_events or connection.engine._has_events):
-        return _on_driver(connection, driver, statement, params, prepare)
-    # someone listens to the statements (instrumentation, a test): SQLAlchemy runs it
-    if not prepare:
-        return connection.execute(statement, params)
-    driver.prepare_threshold = 0
-    try:
-        return connection.execute(statement, params)
-    finally:
-        driver.prepare_threshold = threshold
-
-
-class Rows(list):
-    """The rows a statement run on the driver returned (named tuples), with the two accessors of
-    SQLAlchemy's result its callers use."""
-
-    def all(self) -> list:
-        return list(self)
-
-    def scalars(self) -> list:
-        return [row[0] for row in self]
-
-
-_COMPILED: dict[int, list] = {}  # id(statement) → [statement, compiled, result processors or None]
-
-
-def _on_driver(connection, driver, statement, params: dict | None, prepare: bool) -> Rows:
-    """``statement`` — one built once by its caller, so compiled once — run on psycopg's cursor.
-
-    SQLAlchemy's ``Connection.execute`` of an already compiled statement cost ~50 µs of Python
-    (its cache key, execution context and result metadata) over psycopg's ~90 µs round trip,
-    measured on local PostgreSQL; about ten such statements run per dispatched batch. Errors
-    still go through SQLAlchemy (``_handle_dbapi_exception``): the same exception classes, and a
-    lost connection invalidated in its pool, as if SQLAlchemy had run the statement."""
-    entry = _COMPILED.get(id(statement))
-    if entry is None or entry[0] is not statement:
-        if len(_COMPILED) > 512:  # statements are built once each; this only guards a misuse
-            _COMPILED.clear()
-        compiled = statement.compile(dialect=connection.dialect)
-        # an expanding IN or a literal-execute parameter is rendered per call: SQLAlchemy's to run
-        entry = _COMPILED[id(statement)] = [
-            statement,
-            None if "POSTCOMPILE" in compiled.string else compiled,
-            None,
-        ]
-    compiled = entry[1]
-    if compiled is None:
-        return connection.execute(statement, params)
-    sql, values = compiled.string, compiled.construct_params(params)  # a LIMIT's value included
-    from psycopg.rows import namedtuple_row  # psycopg is loaded: its connection is here
-
-    cursor = driver.cursor(row_factory=namedtuple_row)
-    threshold = driver.prepare_threshold  # None (a worker's): psycopg prepares nothing, however asked
-    try:
-        if prepare:
-            driver.prepare_threshold = 0
-        cursor.execute(sql, values, prepare=prepare)
-        if cursor.description is None:
-            return Rows()
-        rows = cursor.fetchall()
-        if entry[2] is None:
-            entry[2] = _processors(compiled, connection.dialect, cursor.description)
-    except Exception as exc:  # noqa: BLE001 - raised again as SQLAlchemy would have
-        connection._handle_dbapi_exception(exc, sql, values, cursor, None)
-    finally:
-        driver.prepare_threshold = threshold
-        cursor.close()
-    processors = entry[2]
-    if any(processors):
-        rows = [type(row)(*(p(v) if p else v for p, v in zip(processors, row, strict=True))) for row in rows]
-    return Rows(rows)
-
-
-def _processors(compiled, dialect, description) -> list:
-    """SQLAlchemy's result processor of each column, or None where it has none (psycopg already
-    returns the Python value: every type of our tables on PostgreSQL, checked in tests)."""
-    types = {entry.keyname: entry.type for entry in compiled._result_columns or ()}
-    out = []
-    for column in description:
-        type_ = types.get(column.name)
-        out.append(type_._cached_result_processor(dialect, column.type_code) if type_ is not None else None)
-    return out
-
-
-GROWN_PAGES = 64  # 512 kB: a generic plan of ``id = ANY($1)`` took the index from ~40 pages up
-GROWN_RECHECK = 10.0
-_GROWN = "automation.grown"  # a DBAPI connection's info key: {table: True, or when to look again}
-_PAGES = text("SELECT pg_relation_size(CAST(:t AS regclass)) / current_setting('block_size')::int")
-
-
-def _grown(connection, tables: tuple[str, ...]) -> bool:
-    """Whether every one of ``tables`` is past :data:`GROWN_PAGES` pages, as this connection last
-    looked (a table once past stays past for the connection's life)."""
-    known = connection.info.setdefault(_GROWN, {})
-    young = [t for t in tables if known.get(t) is not True]
-    if not young:
-        return True
-    now = time.monotonic()
-    if any(known.get(t, 0.0) > now for t in young):
-        return False
-    for table in young:
-        pages = connection.execute(_PAGES, {"t": table}).scalar()
-        known[table] = True if pages >= GROWN_PAGES else now + GROWN_RECHECK
-    return all(known[t] is True for t in young)
 
 
 def _pg_type(column) -> str:
@@ -235,61 +105,54 @@ def _pg_insert(table: Table, names: tuple[str, ...], tail: str = ""):
     """``INSERT INTO table (names) SELECT … FROM json_to_recordset(:rows)`` + ``tail``, built once."""
     key = ("insert", table.name, names, tail)
     if key not in _CACHE:
-        listed = _quoted(names)
-        _CACHE[key] = text(
-            f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM {_recordset(table, names)} {tail}'  # noqa: S608 - names from the model, values bound
-        ).bindparams(bindparam("rows"))
+        _CACHE[key] = text(_insert_sql(table, names) + f" {tail}").bindparams(bindparam("rows"))
     return _CACHE[key]
+
+
+def _insert_sql(table: Table, names: tuple[str, ...], p: str = "") -> str:
+    """The INSERT of :func:`_pg_insert`, its parameter named ``{p}rows``."""
+    listed = _quoted(names)
+    return (
+        f'INSERT INTO "{table.name}" ({listed}) SELECT {listed} FROM {_recordset(table, names, p + "rows")}'  # noqa: S608 - names from the model, values bound
+    )
+
+
+def _update_sql(table: Table, names: tuple[str, ...], keys: tuple[str, ...], p: str = "") -> str:
+    """UPDATE by ``keys`` from ``{p}rows``, the rows picked by their first key in ``{p}first``."""
+    assign = ", ".join(f'"{n}" = r."{n}"' for n in names if n not in keys)
+    match = " AND ".join(f't."{k}" = r."{k}"' for k in keys)
+    # the rows to update are also picked by their first key column (``= ANY(:first)``), so that
+    # PostgreSQL probes the key's index. Joined with the recordset alone, which it estimates at
+    # 100 rows whatever it holds, it hashed the recordset and scanned the whole table on every
+    # call while the table was young or small (steps and runs before their first ANALYZE: 1.3 ms
+    # per settle at 20,000 steps and growing, the largest PostgreSQL cost of bench/e2e.py's rate
+    # phase; tests/engine/test_plans.py)
+    column = table.c[keys[0]]
+    return (
+        f'UPDATE "{table.name}" AS t SET {assign} FROM {_recordset(table, names, p + "rows")} '  # noqa: S608 - names from the model, values bound
+        f'WHERE t."{column.name}" = ANY(CAST(:{p}first AS {_pg_type(column)}[])) AND {match}'
+    )
+
+
+def _count_sql(table: Table, keys: tuple[str, ...], counts: tuple[str, ...], p: str = "") -> str:
+    """The counter upsert of :meth:`Writes.add_counts`, its rows in ``{p}rows``."""
+    names = (*keys, *counts)
+    picked = ", ".join([*(f'r."{k}"' for k in keys), *(f'coalesce(r."{c}", 0)' for c in counts)])
+    adding = ", ".join(f'"{c}" = t."{c}" + excluded."{c}"' for c in counts)
+    return (
+        f'INSERT INTO "{table.name}" AS t ({_quoted(names)}) SELECT {picked} '  # noqa: S608 - names from the model, values bound
+        f"FROM {_recordset(table, names, p + 'rows')} ON CONFLICT ({_quoted(keys)}) DO UPDATE SET {adding}"
+    )
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     """INSERT every row (all with the same keys) into ``table``; PostgreSQL: one statement."""
-    if not rows:
-        return
-    rows = _with_defaults(table, rows)
-    names = tuple(rows[0])
-    if session.get_bind().dialect.name != "postgresql":
-        session.connection().execute(table.insert(), rows)
-        return
-    execute_prepared(session, _pg_insert(table, names), {"rows": document(rows)})
+    Writes(session).insert(table, rows).flush()
 
 
 def update_rows(session: Session, table: Table, keys: tuple[str, ...], rows: list[dict]) -> None:
     """UPDATE ``table`` row by row: each dict holds the ``keys`` columns and the columns to set."""
-    if not rows:
-        return
-    names = tuple(rows[0])
-    settable = [n for n in names if n not in keys]
-    if session.get_bind().dialect.name != "postgresql":
-        key = ("update-lite", table.name, names, keys)
-        if key not in _CACHE:
-            _CACHE[key] = (
-                table.update()
-                .where(*[table.c[k] == bindparam("k_" + k) for k in keys])
-                .values({n: bindparam("v_" + n) for n in settable})
-            )
-        params = [
-            {**{"k_" + k: row[k] for k in keys}, **{"v_" + n: row[n] for n in settable}} for row in rows
-        ]
-        session.connection().execute(_CACHE[key], params)
-        return
-    key = ("update", table.name, names, keys)
-    if key not in _CACHE:
-        assign = ", ".join(f'"{n}" = r."{n}"' for n in settable)
-        match = " AND ".join(f't."{k}" = r."{k}"' for k in keys)
-        # the rows to update are also picked by their first key column (``= ANY(:first)``), so
-        # that PostgreSQL probes the key's index. Joined with the recordset alone, which it
-        # estimates at 100 rows whatever it holds, it hashed the recordset and scanned the whole
-        # table on every call while the table was young or small (steps and runs before their
-        # first ANALYZE: 1.3 ms per settle at 20,000 steps and growing, the largest PostgreSQL
-        # cost of bench/e2e.py's rate phase; tests/engine/test_plans.py)
-        first = table.c[keys[0]]
-        _CACHE[key] = text(
-            f'UPDATE "{table.name}" AS t SET {assign} FROM {_recordset(table, names)} '  # noqa: S608 - names from the model, values bound
-            f'WHERE t."{first.name}" = ANY(CAST(:first AS {_pg_type(first)}[])) AND {match}'
-        ).bindparams(bindparam("rows"), bindparam("first"))
-    firsts = list(dict.fromkeys(row[keys[0]] for row in rows))
-    execute_prepared(session, _CACHE[key], {"rows": document(rows), "first": firsts}, grown=(table.name,))
+    Writes(session).update(table, keys, rows).flush()
 
 
 def among_param(session: Session, column, name: str) -> Any:
@@ -359,39 +222,164 @@ def add_counts(
     session: Session, parts: list[tuple[Table, tuple[str, ...], tuple[str, ...], list[dict]]]
 ) -> None:
     """Counter upserts, ``INSERT … ON CONFLICT (keys) DO UPDATE SET c = c + excluded.c``, into
-    several tables at once: each part is ``(table, key columns, count columns, rows)``, a row
-    holding its keys and any of the counts (those left out add 0).
+    several tables at once (:meth:`Writes.add_counts`): each part is ``(table, key columns, count
+    columns, rows)``, a row holding its keys and any of the counts (those left out add 0)."""
+    Writes(session).add_counts(parts).flush()
 
-    PostgreSQL gets one statement whatever the parts hold — each part a data-modifying CTE over
-    ``json_to_recordset`` (an empty part inserts nothing) — where one executemany per table cost
-    the engine's settle and dispatch jobs three statements per batch (issue #19: the rollup's
-    hours, days and seen groups took the RQ worker from 1.35 to 1.73 CPU ms per action). SQLite
-    keeps an executemany per non-empty part. Rows are written in the order given (callers sort
-    them, so two transactions lock shared rows in the same order)."""
-    if not any(rows for *_, rows in parts):
-        return
-    if session.get_bind().dialect.name != "postgresql":
+
+class Writes:
+    """The writes of one transaction, sent as one statement on PostgreSQL.
+
+    Each :meth:`insert`, :meth:`update`, :meth:`update_in` and :meth:`add_counts` is a part;
+    :meth:`flush` sends those gathered as ``WITH w0 AS (… RETURNING 1), w1 AS (…) SELECT (SELECT
+    count(*) FROM w0), (SELECT count(*) FROM w1)``: one round trip and one statement where a
+    dispatched batch sent one per part (runs, steps, events, counters; then steps, runs,
+    counters). Each scalar subquery reads its part to the end before the next runs, so the parts
+    run in the order given and rows other transactions write too (counters) are locked in the one
+    order every writer uses (a ``WITH`` part nothing reads runs at the end, the last listed first).
+
+    Every part sees the tables as they were before the statement: a part writing a row another
+    pending part writes flushes that one first, and a caller reading what it wrote flushes first.
+    SQLite runs each part at once."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.pg = session.get_bind().dialect.name == "postgresql"
+        self.parts: list[_Part] = []
+
+    def insert(self, table: Table, rows: list[dict]) -> Writes:
+        """INSERT every row (all with the same keys)."""
+        if not rows:
+            return self
+        rows = _with_defaults(table, rows)
+        names = tuple(rows[0])
+        if not self.pg:
+            self.session.connection().execute(table.insert(), rows)
+            return self
+        build = partial(_insert_sql, table, names)
+        return self._add(_Part(("insert", table, names), build, {"rows": document(rows)}, "insert", rows))
+
+    def update(self, table: Table, keys: tuple[str, ...], rows: list[dict]) -> Writes:
+        """UPDATE row by row: each dict holds the ``keys`` columns and the columns to set."""
+        if not rows:
+            return self
+        names = tuple(rows[0])
+        if not self.pg:
+            _update_lite(self.session, table, keys, names, rows)
+            return self
+        params = {"rows": document(rows), "first": list(dict.fromkeys(row[keys[0]] for row in rows))}
+        build = partial(_update_sql, table, names, keys)
+        return self._add(_Part(("update", table, names, keys), build, params, "update", rows, keys))
+
+    def update_in(self, table: Table, column: str, values: list, **assign) -> Writes:
+        """``UPDATE table SET name = value, … WHERE column IN values``."""
+        if not values:
+            return self
+        if not self.pg:
+            self.session.connection().execute(
+                table.update().where(table.c[column].in_(values)).values(**assign)
+            )
+            return self
+        names = tuple(sorted(assign))
+        params = {**{n: assign[n] for n in names}, "among": list(values)}
+        build = partial(_update_in_sql, table, column, names)
+        rows = [{column: value} for value in values]
+        return self._add(_Part(("in", table, column, names), build, params, "update", rows, (column,)))
+
+    def add_counts(self, parts: list[tuple[Table, tuple[str, ...], tuple[str, ...], list[dict]]]) -> Writes:
+        """Counter upserts, ``INSERT … ON CONFLICT (keys) DO UPDATE SET c = c + excluded.c``: each
+        part is ``(table, key columns, count columns, rows)``, a row holding its keys and any of
+        the counts (those left out add 0). Rows are written in the order given (callers sort them,
+        so two transactions lock shared rows in the same order)."""
         for table, keys, counts, rows in parts:
-            if rows:
-                stmt = dialect_insert(session, table)
+            if rows and not self.pg:
+                stmt = dialect_insert(self.session, table)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in counts}
                 )
-                session.connection().execute(stmt, [{**dict.fromkeys(counts, 0), **row} for row in rows])
-        return
-    key = ("add-counts", tuple((table.name, keys, counts) for table, keys, counts, _ in parts))
+                self.session.connection().execute(stmt, [{**dict.fromkeys(counts, 0), **row} for row in rows])
+            elif rows:
+                build = partial(_count_sql, table, keys, counts)
+                self._add(
+                    _Part(("count", table, keys, counts), build, {"rows": document(rows)}, "count", rows)
+                )
+        return self
+
+    def _add(self, part: _Part) -> Writes:
+        if any(part.clashes(other) for other in self.parts):
+            self.flush()
+        self.parts.append(part)
+        return self
+
+    def flush(self) -> None:
+        """Send the parts gathered (not committed)."""
+        parts, self.parts = self.parts, []
+        if not parts:
+            return
+        for n, part in enumerate(parts):
+            part.prefix = f"w{n}_" if len(parts) > 1 else ""
+        shape = tuple(part.shape for part in parts)
+        if shape not in _CACHE:
+            _CACHE[shape] = _joined(parts)
+        params = {part.prefix + name: value for part in parts for name, value in part.params.items()}
+        grown = tuple(dict.fromkeys(part.table.name for part in parts if part.kind == "update"))
+        execute_prepared(self.session, _CACHE[shape], params, grown=grown)
+
+
+def _joined(parts: list[_Part]):
+    """The one statement of ``parts`` (see :class:`Writes`), each part's parameters prefixed."""
+    if len(parts) == 1:
+        sql = parts[0].build("")
+    else:
+        ctes = ", ".join(f"{part.prefix[:-1]} AS ({part.build(part.prefix)} RETURNING 1)" for part in parts)
+        names = [part.prefix[:-1] for part in parts]
+        reads = ", ".join(f"(SELECT count(*) FROM {n}) AS {n}" for n in names)  # noqa: S608 - ours
+        sql = f"WITH {ctes} SELECT {reads}"
+    return text(sql).bindparams(*(bindparam(part.prefix + name) for part in parts for name in part.params))
+
+
+class _Part:
+    """One part of :class:`Writes`: its statement's shape (the cache key), its SQL given a prefix
+    for its parameters' names, and the rows it writes (to tell a clash with another part)."""
+
+    def __init__(self, shape: tuple, build, params: dict, kind: str, rows: list[dict], keys: tuple = ()):
+        self.shape, self.build, self.params = shape, build, params
+        self.table, self.kind, self.rows, self.keys = shape[1], kind, rows, keys
+        self.prefix = ""  # its parameters' names' prefix in the statement (set by Writes.flush)
+
+    def clashes(self, other: _Part) -> bool:
+        """Whether one statement holding both could lose a write: they may write one row."""
+        if other.table is not self.table or self.kind == other.kind == "insert":
+            return False
+        if "count" in (self.kind, other.kind):
+            return True
+        keys = self.keys or other.keys  # an update's (one of the two is one)
+        mine, theirs = _keyed(self.rows, keys), _keyed(other.rows, keys)
+        return mine is None or theirs is None or bool(mine & theirs)
+
+
+def _keyed(rows: list[dict], keys: tuple[str, ...]) -> set | None:
+    """The ``keys`` of every row, or None when the rows do not hold them all."""
+    if any(k not in rows[0] for k in keys):
+        return None
+    return {tuple(row[k] for k in keys) for row in rows}
+
+
+def _update_in_sql(table: Table, column: str, names: tuple[str, ...], p: str = "") -> str:
+    sets = ", ".join(f'"{n}" = CAST(:{p}{n} AS {_pg_type(table.c[n])})' for n in names)
+    kind = _pg_type(table.c[column])
+    return f'UPDATE "{table.name}" SET {sets} WHERE "{column}" = ANY(CAST(:{p}among AS {kind}[]))'  # noqa: S608 - names from the model, values bound
+
+
+def _update_lite(session: Session, table: Table, keys: tuple, names: tuple, rows: list[dict]) -> None:
+    """:meth:`Writes.update` on SQLite: an executemany of the update by key."""
+    settable = [n for n in names if n not in keys]
+    key = ("update-lite", table.name, names, keys)
     if key not in _CACHE:
-        ctes = []
-        for n, (table, keys, counts, _) in enumerate(parts):
-            names = (*keys, *counts)
-            picked = ", ".join([*(f'r."{k}"' for k in keys), *(f'coalesce(r."{c}", 0)' for c in counts)])
-            adding = ", ".join(f'"{c}" = t."{c}" + excluded."{c}"' for c in counts)
-            ctes.append(
-                f'p{n} AS (INSERT INTO "{table.name}" AS t ({_quoted(names)}) SELECT {picked} '  # noqa: S608 - names from the model, values bound
-                f"FROM {_recordset(table, names, f'rows{n}')} "
-                f"ON CONFLICT ({_quoted(keys)}) DO UPDATE SET {adding})"
-            )
-        _CACHE[key] = text("WITH " + ", ".join(ctes) + " SELECT 1").bindparams(
-            *(bindparam(f"rows{n}") for n in range(len(parts)))
+        _CACHE[key] = (
+            table.update()
+            .where(*[table.c[k] == bindparam("k_" + k) for k in keys])
+            .values({n: bindparam("v_" + n) for n in settable})
         )
-    execute_prepared(session, _CACHE[key], {f"rows{n}": document(rows) for n, (*_, rows) in enumerate(parts)})
+    params = [{**{"k_" + k: row[k] for k in keys}, **{"v_" + n: row[n] for n in settable}} for row in rows]
+    session.connection().execute(_CACHE[key], params)

@@ -13,7 +13,7 @@ from sqlalchemy import event, insert, select, text
 
 from plugin.api.extensions import db
 from plugin.engine.claim import claim_events
-from plugin.storage import bulk
+from plugin.storage import bulk, prepared
 from plugin.storage.models import Event, utcnow
 from tests.conftest import app_env, make_app
 
@@ -240,7 +240,7 @@ def test_a_workers_fixed_plan_writes_are_prepared_and_nothing_else(pg_url, redis
                 session.execute(select(table.c.id).where(bulk.among(session, table.c.id, [1, 2]))).all()
         prepared = session.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
         assert len(prepared) == 2, prepared
-        assert sorted(p.split(" ", 2)[:2] for p in prepared) == [["INSERT", "INTO"], ["WITH", "p0"]]
+        assert sorted(p.split(" ", 2)[:2] for p in prepared) == [["INSERT", "INTO"], ["WITH", "w0"]]
         assert session.connection().connection.driver_connection.prepare_threshold is None
         session.commit()
         with pytest.raises(IntegrityError):
@@ -262,14 +262,14 @@ def test_lookups_by_key_are_prepared_once_their_table_is_past_a_young_tables_pla
 ):
     """The claim, the subjects' read and the updates by key run as prepared statements on a
     worker's connection (no parse and plan per batch) only once their table is past
-    ``bulk.GROWN_PAGES`` pages: prepared on a young table, PostgreSQL's generic plan would be a
+    ``prepared.GROWN_PAGES`` pages: prepared on a young table, PostgreSQL's generic plan would be a
     sequential scan kept as the table grows. Past that size, the generic plan probes the index."""
     from plugin.jobs import worker as tasks
 
     _pg_app(pg_url, redis_url, tmp_path)  # migrated
     for key, value in app_env(pg_url, redis_url, tmp_path / "data").items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(bulk, "GROWN_RECHECK", 0.0)
+    monkeypatch.setattr(prepared, "GROWN_RECHECK", 0.0)
     tasks.context.cache_clear()
     try:
         database = tasks.context().database
