@@ -9,10 +9,10 @@ quarter with an order and a third with a client; 3 steps each), then ``--actions
 
   1. the API: ``custom_events`` row + ``events`` row, the fast path's one statement per event;
   2. the claim: ``claim_events`` (plugin/engine/claim.py);
-  3. dispatch: the runs (1 per event) and their 3 steps inserted with ``bulk.insert_rows``, the
+  3. dispatch: the runs (1 per event) and their 3 steps inserted with ``writes.insert_rows``, the
      events marked ``dispatched_at`` — one transaction, as ``dispatch_batch`` does it;
   4. settle: the action step updated and the run's final status (1 % failed) with
-     ``bulk.update_rows`` — one transaction.
+     ``writes.update_rows`` — one transaction.
 
 Measured around step 1–4 over all actions, after a ``CHECKPOINT``: WAL bytes
 (``pg_current_wal_lsn`` difference, cluster-wide, so use a PostgreSQL nobody else writes to —
@@ -177,7 +177,7 @@ def write_actions(url: str, actions: int, batch: int) -> dict:
     from sqlalchemy.orm import Session
 
     from plugin.engine.claim import claim_events
-    from plugin.storage import bulk
+    from plugin.storage import bulk, writes
     from plugin.storage.models import Event, Run, Step, new_id, utcnow
 
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"), pool_size=2)
@@ -279,8 +279,8 @@ def write_actions(url: str, actions: int, batch: int) -> dict:
                             "output": None,
                         }
                     )
-            bulk.insert_rows(session, Run.__table__, runs)
-            bulk.insert_rows(session, Step.__table__, steps)
+            writes.insert_rows(session, Run.__table__, runs)
+            writes.insert_rows(session, Step.__table__, steps)
             session.execute(
                 update(Event.__table__)
                 .where(bulk.among(session, Event.__table__.c.id, ids))
@@ -290,7 +290,7 @@ def write_actions(url: str, actions: int, batch: int) -> dict:
             mark("dispatch")
             now = utcnow()
             failed = [(done + k) % 100 == 1 for k in range(len(runs))]
-            bulk.update_rows(
+            writes.update_rows(
                 session,
                 Step.__table__,
                 ("run_id", "node_id"),
@@ -310,7 +310,7 @@ def write_actions(url: str, actions: int, batch: int) -> dict:
                     for r, bad in zip(runs, failed, strict=True)
                 ],
             )
-            bulk.update_rows(
+            writes.update_rows(
                 session,
                 Run.__table__,
                 ("id",),

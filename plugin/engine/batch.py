@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 from datetime import UTC
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,7 @@ from plugin.engine.plan import Plan
 from plugin.engine.settle import send_and_settle
 from plugin.storage import bulk
 from plugin.storage.models import Event, Flow, Order, Run, Step, utcnow
+from plugin.storage.writes import Writes, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +47,6 @@ _STEPS = Step.__table__
 _RUNS = Run.__table__
 _EVENTS = Event.__table__
 _FLOWS = Flow.__table__
-# the flows' counters, as Core statements built once: through the ORM entity (``update(Flow)``)
-# each went through the ORM's bulk-update path (session synchronisation included), ~13 % of a
-# dispatch worker's CPU at 200 events/s, where a batch holds an event or two
-_COUNT_TRIGGERED = (
-    update(_FLOWS)
-    .where(_FLOWS.c.id == bindparam("flow_id"))
-    .values(triggered_count=_FLOWS.c.triggered_count + bindparam("count"), last_triggered_at=bindparam("now"))
-)
-
-_COUNT_SUPPRESSED = (
-    update(_FLOWS)
-    .where(_FLOWS.c.id == bindparam("flow_id"))
-    .values(suppressed_count=_FLOWS.c.suppressed_count + bindparam("count"))
-)
 
 
 def dispatch_batch(
@@ -174,12 +161,12 @@ def _write(
         ).all()
         record_due(session, due_flows, orders, now)
     if plan.quiet:
-        bulk.insert_rows(session, _RUNS, plan.quiet)
+        insert_rows(session, _RUNS, plan.quiet)
     plan.journey.hold(session, plan, now)  # run modes: plan.held (journeys.py)
     limited = [c for c in plan.limited if c[0] not in plan.held]
     lost = frequency.claim(session, limited, now) if limited else set()
     runs, steps, suppressed = plan.split(lost)
-    writes = bulk.Writes(session)  # from here, one statement on PostgreSQL (its parts in this order)
+    writes = Writes(session)  # from here, one statement on PostgreSQL (its parts in this order)
     writes.insert(_RUNS, suppressed).insert(_RUNS, runs).insert(_STEPS, steps)
     if plan.journey is not journeys.NO_JOURNEY:
         writes.flush()  # it reads the runs stored
@@ -189,19 +176,16 @@ def _write(
     # catches the order up (within catch_up_hours) instead of the old key blocking it forever
     writes.update_in(_EVENTS, "id", orphans, dedupe_key=None)
     _tally(session, index, plan, runs, suppressed, writes)
-    writes.flush()
     # last: a flow's row is locked from here to the commit, and a concurrent dispatch job
-    # updating the same flow waits for it (it waited through the events' update before)
-    triggered: dict[str, int] = {}
-    for run in runs:
-        triggered[run["flow_id"]] = triggered.get(run["flow_id"], 0) + 1
-    for flow_id, count in sorted(triggered.items()):  # a batch's runs are mostly of one flow
-        params = {"flow_id": flow_id, "count": count, "now": now}
-        bulk.execute_prepared(session, _COUNT_TRIGGERED, params, grown=("flows",))
-    if suppressed:
-        held = Counter(row["flow_id"] for row in suppressed if row["status"] == "suppressed")
-        if held:  # (a run a restart replaced within the batch is stored cancelled, not suppressed)
-            session.execute(_COUNT_SUPPRESSED, [{"flow_id": f, "count": n} for f, n in sorted(held.items())])
+    # updating the same flow waits for it (it waited through the events' update before); the
+    # flows in one order (a batch's runs are mostly of one flow)
+    for flow_id, count in sorted(Counter(run["flow_id"] for run in runs).items()):
+        row = {"id": flow_id, "triggered_count": count, "last_triggered_at": now}
+        writes.add_to(_FLOWS, "id", row, counts=("triggered_count",))
+    held = Counter(row["flow_id"] for row in suppressed if row["status"] == "suppressed")
+    for flow_id, count in sorted(held.items()):  # (a run a restart replaced is stored cancelled)
+        writes.add_to(_FLOWS, "id", {"id": flow_id, "suppressed_count": count}, counts=("suppressed_count",))
+    writes.flush()
     return lost
 
 
@@ -211,7 +195,7 @@ def _tally(
     plan: Plan,
     runs: list[dict],
     suppressed: list[dict],
-    writes: bulk.Writes,
+    writes: Writes,
 ) -> None:
     """The batch's counts by the hour (engine/rollup.py), added to ``writes``: runs triggered,
     held back, not triggered, and the events each group of flows saw."""

@@ -19,6 +19,7 @@ from plugin.engine.graph import DONE, Graph, StepView
 from plugin.engine.settle import runnable_now, send_and_settle
 from plugin.storage import bulk
 from plugin.storage.models import Run, Step, utcnow
+from plugin.storage.writes import update_rows
 
 RESUMABLE = ("retrying", "waiting")  # an action step that is to be tried again at its resume_at
 
@@ -153,9 +154,9 @@ class _Resumed:
     def store(self, session: Session) -> None:
         """Mark the retries sent now, re-wait the runs woken early, release the others (not committed)."""
         if self.marks:  # the attempts are on record before anything leaves the process
-            bulk.update_rows(session, _STEPS, ("run_id", "node_id"), self.marks)
+            update_rows(session, _STEPS, ("run_id", "node_id"), self.marks)
         if self.rewait:
-            bulk.update_rows(session, _RUNS, ("id",), self.rewait)
+            update_rows(session, _RUNS, ("id",), self.rewait)
         if self.step_path:
             session.execute(
                 update(_RUNS)

@@ -9,7 +9,7 @@ its own hour, and a chart's bars stay comparable.
 
 Each call site is the statement that already changes the flow's list counters
 (``flows.triggered_count`` …); the rollup adds one statement to those transactions on PostgreSQL
-(hours, days and seen groups together: storage/bulk.add_counts), three on SQLite.
+(hours, days and seen groups together: storage/writes.Writes.add_counts), three on SQLite.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from plugin.storage import bulk
 from plugin.storage.stats_models import ALL_COUNTS, LATENCY_MS, FlowStat, FlowStatDay, StatsGroup, StatsSeen
+from plugin.storage.writes import Writes
 
 _STATS = FlowStat.__table__
 _DAYS = FlowStatDay.__table__
@@ -91,7 +92,7 @@ class Tally:
     def __bool__(self) -> bool:
         return bool(self.rows) or bool(self.seen)
 
-    def store(self, session: Session, writes: bulk.Writes | None = None) -> None:
+    def store(self, session: Session, writes: Writes | None = None) -> None:
         """The upserts (not committed), in one statement on PostgreSQL — or added to ``writes``,
         sent with the transaction's other writes; the tally is emptied."""
         if not self:
@@ -99,7 +100,7 @@ class Tally:
         hours = [{"flow_id": f, "bucket": b, **counts} for (f, b), counts in sorted(self.rows.items())]
         days = [{"flow_id": f, "day": d, **counts} for (f, d), counts in sorted(self.days.items())]
         seen = [{"group_id": g, "bucket": b, "count": n} for (g, b), n in sorted(self.seen.items())]
-        gathered = bulk.Writes(session) if writes is None else writes
+        gathered = Writes(session) if writes is None else writes
         gathered.add_counts(
             [
                 (_STATS, ("flow_id", "bucket"), ALL_COUNTS, hours),

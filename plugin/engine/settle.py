@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from plugin.engine import rollup
@@ -21,6 +21,7 @@ from plugin.engine.sendwindow import window_outcome
 from plugin.storage import bulk
 from plugin.storage.models import Flow, Run, Step, utcnow
 from plugin.storage.secrets import open_params
+from plugin.storage.writes import Writes, update_rows
 from plugin.transport.destinations import lane_of
 from plugin.transport.sendstage import Cancelled, stage
 
@@ -29,12 +30,6 @@ FLUSH_SECONDS = 0.02
 _STEPS = Step.__table__
 _RUNS = Run.__table__
 _FLOWS = Flow.__table__
-# a Core statement built once, as batch._COUNT_TRIGGERED (the ORM's bulk-update path cost CPU)
-_COUNT_FAILED = (
-    update(_FLOWS)
-    .where(_FLOWS.c.id == bindparam("flow_id"))
-    .values(failed_count=_FLOWS.c.failed_count + bindparam("count"))
-)
 
 
 def send_and_settle(
@@ -56,7 +51,7 @@ def send_and_settle(
         session, engine, sends, outcomes, time.monotonic() if leased_at is None else leased_at
     )
     # the last group is stored with the runs' final states below: one commit (and one statement) less
-    writes = bulk.Writes(session).update(_STEPS, ("run_id", "node_id"), last_group)
+    writes = Writes(session).update(_STEPS, ("run_id", "node_id"), last_group)
     # a run with a send still in flight (a silent receiver) stays leased: the send stage settles
     # that send when it ends, and the run goes on from there once all its sends have ended and
     # this is stored (sendstage.py, settlers.LateSettler: sooner, its other sends would go twice)
@@ -215,15 +210,15 @@ class _Ends:
             self.failed_flows[flow_id] = self.failed_flows.get(flow_id, 0) + 1
         self.tally.add(flow_id, created_at, "failed" if failed else "succeeded")
 
-    def store(self, session: Session, writes: bulk.Writes) -> None:
+    def store(self, session: Session, writes: Writes) -> None:
         """The statements of every run's end, sent with ``writes`` (not committed)."""
         writes.insert(_STEPS, self.not_reached)
         for rows in (self.finals, self.waiting, self.branches):
             writes.update(_RUNS, ("id",), rows)
         self.tally.store(session, writes)  # before the flows' rows, as every writer of both does
-        writes.flush()
         for flow_id, count in sorted(self.failed_flows.items()):
-            session.execute(_COUNT_FAILED, {"flow_id": flow_id, "count": count})
+            writes.add_to(_FLOWS, "id", {"id": flow_id, "failed_count": count}, counts=("failed_count",))
+        writes.flush()
         if self.handoff:  # the step-by-step path takes over right away (or at the retry time it finds)
             session.execute(
                 update(Run)
@@ -297,7 +292,7 @@ def _sent(engine: Engine, sends: list[tuple]):
 def _flush_steps(session: Session, step_updates: list[dict]) -> None:
     if not step_updates:
         return
-    bulk.update_rows(session, _STEPS, ("run_id", "node_id"), step_updates)
+    update_rows(session, _STEPS, ("run_id", "node_id"), step_updates)
     session.commit()
     step_updates.clear()
 

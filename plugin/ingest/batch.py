@@ -9,6 +9,7 @@ from plugin.ingest.orders import new_order_row, upsert_order
 from plugin.ingest.store import custom_event_row, upsert_client, visit_row
 from plugin.storage import bulk
 from plugin.storage.models import Client, CustomEvent, Event, Order, Visit, utcnow
+from plugin.storage.writes import insert_rows
 
 
 def ingest_batch(session: Session, items: list[tuple[str, dict]], groups: dict[str, str]) -> int:
@@ -88,7 +89,7 @@ class _Batch:
             )
         for row in rows:
             row["created_at"] = self.now
-        bulk.insert_rows(self.session, Event.__table__, rows)
+        insert_rows(self.session, Event.__table__, rows)
         self.derived += len(rows)
         for data in late:
             self._upsert_order(data, known=False)

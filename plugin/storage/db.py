@@ -6,11 +6,13 @@ Flask, make their engine and sessions here.
 
 from __future__ import annotations
 
+import select
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.dialects import plugins
+from sqlalchemy.engine import CreateEnginePlugin, Engine, make_url
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 # the configuration of the processes that dispatch and run flows (RQ workers, the scheduler)
@@ -45,6 +47,8 @@ def engine_options(config: dict[str, Any]) -> dict[str, Any]:
     # pool_size above the API's threads (8 a worker): a connection closed and reopened per
     # request past the default 5 costs a PostgreSQL backend start each time
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    if _driver(url) == "psycopg":
+        options["plugins"] = [QUIET_PING]
     if not config.get("PG_PREPARE", True) and _driver(url) == "psycopg":
         # Workers (WORKER_CONFIG): no server-side prepared statements. psycopg prepares a statement
         # on its 5th use, and PostgreSQL then keeps a generic plan made while the tables were
@@ -55,6 +59,46 @@ def engine_options(config: dict[str, Any]) -> dict[str, Any]:
         # statements, and unprepared they cost it ~20 % more PostgreSQL CPU per item.
         options["connect_args"] = {"prepare_threshold": None}
     return options
+
+
+class QuietPing(CreateEnginePlugin):
+    """``pool_pre_ping`` without its round trip while a pooled connection has nothing to read.
+
+    SQLAlchemy pings each connection it takes from the pool: a round trip for the process and a
+    statement for PostgreSQL at every checkout, two per dispatched batch. A connection its server
+    still holds has nothing to read between statements; one the server ended (a restart, a
+    terminated backend) has the server's error and the end of the stream waiting on its socket.
+    So the socket is polled first, without waiting, and only a connection with something to read
+    is pinged, and replaced (with the pool's other connections) when that fails, as before. A
+    server gone without a word (its host down) is seen by neither way before a statement fails.
+    (tests/engine/test_driver_statements.py)"""
+
+    def update_url(self, url):
+        return url  # named in the engine's options, not in its URL
+
+    def engine_created(self, engine: Engine) -> None:
+        ping = engine.dialect.do_ping
+
+        def do_ping(dbapi_connection) -> bool:
+            return True if _quiet(dbapi_connection) else ping(dbapi_connection)
+
+        engine.dialect.do_ping = do_ping
+
+
+def _quiet(dbapi_connection) -> bool:
+    """Whether a psycopg connection is open with nothing to read on its socket."""
+    try:
+        if dbapi_connection.closed:
+            return False
+        poll = select.poll()
+        poll.register(dbapi_connection.pgconn.socket, select.POLLIN | select.POLLPRI)
+        return not poll.poll(0)
+    except Exception:  # noqa: BLE001 - not a psycopg connection, or a broken one: pinged
+        return False
+
+
+QUIET_PING = "automation_quiet_ping"
+plugins.register(QUIET_PING, __name__, "QuietPing")
 
 
 class Database:

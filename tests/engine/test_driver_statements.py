@@ -3,16 +3,19 @@ values and types as SQLAlchemy would return, its exceptions, and a lost connecti
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from plugin.api.extensions import db
 from plugin.engine import claim, context
 from plugin.engine.claim import claim_events, hold_claims
-from plugin.storage import bulk
+from plugin.storage import writes
+from plugin.storage.db import WORKER_CONFIG
 from plugin.storage.models import Client, CustomEvent, Event, Order, Visit, utcnow
 from tests.conftest import app_env, make_app
 
@@ -97,10 +100,10 @@ def test_an_error_on_the_driver_is_sqlalchemys_and_the_transaction_goes_on_after
     with pg_app.app_context():
         session = db.session
         row = {"id": 1, "trigger": "x", "subject_id": "c", "data": {}, "created_at": utcnow()}
-        bulk.insert_rows(session, Event.__table__, [row])
+        writes.insert_rows(session, Event.__table__, [row])
         session.commit()
         with pytest.raises(IntegrityError) as raised:
-            bulk.insert_rows(session, Event.__table__, [row])
+            writes.insert_rows(session, Event.__table__, [row])
         assert "pk_events" in str(raised.value.orig)
         session.rollback()
         assert session.execute(text("SELECT count(*) FROM events")).scalar() == 1
@@ -138,3 +141,56 @@ def test_with_a_listener_on_the_engine_sqlalchemy_runs_the_statement_and_the_lis
         assert rows["o1"].price == 1234.5
         assert any("FROM orders" in s for s in seen)
         session.rollback()
+
+
+def _admin(pg_url: str, sql: str, **params):
+    """``sql``'s value, run on a connection of its own (not from the pool under test)."""
+    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool)
+    try:
+        with engine.begin() as other:
+            return other.execute(text(sql), params).scalar()
+    finally:
+        engine.dispose()
+
+
+def _last_query(pg_url: str, pid: int) -> str | None:
+    return _admin(pg_url, "SELECT query FROM pg_stat_activity WHERE pid = :p", p=pid)
+
+
+def test_a_pooled_connection_with_nothing_to_read_is_taken_without_a_ping(pg_url):
+    """storage/db.QuietPing: the pre-ping's round trip only for a connection with something to
+    read; a quiet one goes out of the pool without a word to the server."""
+    from plugin.storage.db import Database
+
+    database = Database({"SQLALCHEMY_DATABASE_URI": pg_url, **WORKER_CONFIG})
+    try:
+        with database.engine.connect() as connection:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+            connection.execute(text("SELECT 'the last statement'"))
+            connection.rollback()
+        with database.engine.connect() as connection:  # the same pooled connection, pre-pinged
+            assert connection.connection.driver_connection.info.backend_pid == pid
+            assert _last_query(pg_url, pid) == "ROLLBACK"  # no ping came after it
+    finally:
+        database.dispose()
+
+
+def test_a_pooled_connection_its_server_ended_is_replaced_at_checkout(pg_url):
+    """A backend terminated while its connection sat in the pool (a restart, an administrator):
+    the server's goodbye waits on the socket, the ping goes out and fails, and the session gets a
+    new connection instead of an error."""
+    from plugin.storage.db import Database
+
+    database = Database({"SQLALCHEMY_DATABASE_URI": pg_url, **WORKER_CONFIG})
+    try:
+        session = database.new_session()
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+        session.commit()  # back in the pool
+        assert _admin(pg_url, "SELECT pg_terminate_backend(:p)", p=pid)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _last_query(pg_url, pid) is not None:
+            time.sleep(0.02)
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+        session.close()
+    finally:
+        database.dispose()

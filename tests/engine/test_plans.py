@@ -13,7 +13,7 @@ from sqlalchemy import event, insert, select, text
 
 from plugin.api.extensions import db
 from plugin.engine.claim import claim_events
-from plugin.storage import bulk, prepared
+from plugin.storage import bulk, prepared, writes
 from plugin.storage.models import Event, utcnow
 from tests.conftest import app_env, make_app
 
@@ -126,7 +126,7 @@ def _explain(statement: str, parameters) -> list[dict]:
 
 
 def test_settling_updates_probe_the_key_index_however_many_rows_the_table_holds(pg_url, redis_url, tmp_path):
-    """Settling updates a batch's steps and runs by key (``bulk.update_rows``). The planner
+    """Settling updates a batch's steps and runs by key (``writes.update_rows``). The planner
     estimates the batch's JSON recordset at 100 rows: joined with it alone, a table of tens of
     thousands of rows (a small site's, or a young one not yet analysed) was hashed and scanned
     whole on every settle (1.3 ms at 20,000 steps, growing with the table: the largest PostgreSQL
@@ -158,8 +158,8 @@ def test_settling_updates_probe_the_key_index_however_many_rows_the_table_holds(
             }
             for i in range(20000)
         ]
-        bulk.insert_rows(db.session, Run.__table__, [{**r, "status": "running"} for r in runs])
-        bulk.insert_rows(db.session, Step.__table__, steps)
+        writes.insert_rows(db.session, Run.__table__, [{**r, "status": "running"} for r in runs])
+        writes.insert_rows(db.session, Step.__table__, steps)
         db.session.commit()
         _assert_updates_probe(range(100, 20000, 2250), "succeeded")
         db.session.execute(text("ANALYZE steps"))
@@ -180,13 +180,13 @@ def _assert_updates_probe(numbers, status: str) -> None:
 
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
-        bulk.update_rows(
+        writes.update_rows(
             db.session,
             Step.__table__,
             ("run_id", "node_id"),
             [{"run_id": r, "node_id": "a", "status": status} for r in picked],
         )
-        bulk.update_rows(db.session, Run.__table__, ("id",), [{"id": r, "status": status} for r in picked])
+        writes.update_rows(db.session, Run.__table__, ("id",), [{"id": r, "status": status} for r in picked])
         db.session.commit()
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
@@ -233,7 +233,7 @@ def test_a_workers_fixed_plan_writes_are_prepared_and_nothing_else(pg_url, redis
                 }
                 for i in range(3)
             ]
-            bulk.insert_rows(session, table, rows)
+            writes.insert_rows(session, table, rows)
             rollup.count(session, "flow-1", now, triggered=1)
             session.commit()
             for _ in range(6):  # a statement the worker must never prepare
@@ -244,7 +244,7 @@ def test_a_workers_fixed_plan_writes_are_prepared_and_nothing_else(pg_url, redis
         assert session.connection().connection.driver_connection.prepare_threshold is None
         session.commit()
         with pytest.raises(IntegrityError):
-            bulk.insert_rows(
+            writes.insert_rows(
                 session, table, [{"id": 1, "trigger": "x", "subject_id": "c", "data": {}, "created_at": now}]
             )
         session.rollback()

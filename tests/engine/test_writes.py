@@ -1,4 +1,4 @@
-"""``bulk.Writes``: a transaction's writes sent as one statement on PostgreSQL, in the order given,
+"""``Writes``: a transaction's writes sent as one statement on PostgreSQL, in the order given,
 with nothing lost where two parts write one row; each part at once on SQLite."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from sqlalchemy import BigInteger, Column, MetaData, String, Table, event, selec
 
 from plugin.api.extensions import db
 from plugin.engine import rollup
-from plugin.storage import bulk
 from plugin.storage.models import Event, Run, utcnow
 from plugin.storage.stats_models import FlowStat
+from plugin.storage.writes import Writes
 
 _META = MetaData()
 # two tables of this test only: ``seq`` (filled by PostgreSQL from one sequence as each row is
@@ -51,7 +51,7 @@ def test_a_transactions_writes_go_as_one_statement_on_postgresql_and_all_land(ap
         event_id = session.execute(select(Event.id)).scalar_one()
         session.commit()
         seen = _statements(session)
-        writes = bulk.Writes(session)
+        writes = Writes(session)
         writes.insert(Run.__table__, [_run(1, now), _run(2, now)])
         writes.update_in(Event.__table__, "id", [event_id], dispatched_at=now)
         tally = rollup.Tally()
@@ -79,8 +79,8 @@ def test_parts_run_in_the_order_given(pg_url, redis_url, tmp_path):
         for table in (FIRST, SECOND):
             session.execute(text(f"ALTER TABLE {table.name} ALTER seq SET DEFAULT nextval('writes_seq')"))
         session.commit()
-        bulk.Writes(session).insert(FIRST, [{"id": "a"}]).insert(SECOND, [{"id": "a"}]).flush()
-        bulk.Writes(session).insert(SECOND, [{"id": "b"}]).insert(FIRST, [{"id": "b"}]).flush()
+        Writes(session).insert(FIRST, [{"id": "a"}]).insert(SECOND, [{"id": "a"}]).flush()
+        Writes(session).insert(SECOND, [{"id": "b"}]).insert(FIRST, [{"id": "b"}]).flush()
         session.commit()
         order = session.execute(
             text(
@@ -101,7 +101,7 @@ def test_a_part_writing_a_row_another_part_writes_goes_in_a_statement_after_it(a
     with app.app_context():
         session, now = db.session, utcnow()
         seen = _statements(session)
-        writes = bulk.Writes(session)
+        writes = Writes(session)
         writes.insert(Run.__table__, [_run(1, now), _run(2, now)])
         writes.update(Run.__table__, ("id",), [{"id": "r2", "status": "waiting"}])  # inserted just now
         writes.update(Run.__table__, ("id",), [{"id": "r2", "branch": "b"}])  # updated just now
@@ -117,7 +117,7 @@ def test_a_part_writing_a_row_another_part_writes_goes_in_a_statement_after_it(a
 def test_counts_into_one_table_twice_are_both_added(app):
     with app.app_context():
         session, now = db.session, utcnow()
-        writes = bulk.Writes(session)
+        writes = Writes(session)
         for n in (1, 2):
             tally = rollup.Tally()
             tally.add("f1", now, "triggered", n)
@@ -131,5 +131,34 @@ def test_nothing_gathered_sends_nothing(app):
     with app.app_context():
         session = db.session
         seen = _statements(session)
-        bulk.Writes(session).insert(Run.__table__, []).update(Run.__table__, ("id",), []).flush()
+        Writes(session).insert(Run.__table__, []).update(Run.__table__, ("id",), []).flush()
         assert seen == []
+
+
+def test_a_counter_added_to_twice_in_one_transaction_gets_both(app):
+    """``add_to`` (the flows' counters): a second addition to one row goes in a statement of its own."""
+    from plugin.storage.models import Flow
+
+    with app.app_context():
+        session, now = db.session, utcnow()
+        session.add_all([Flow(id=i, name=i, event_type="custom_event", definition={}) for i in ("a", "b")])
+        session.commit()
+        seen = _statements(session)
+        writes = Writes(session)
+        for flow_id, n in (("a", 2), ("b", 1), ("a", 3)):
+            writes.add_to(
+                Flow.__table__,
+                "id",
+                {"id": flow_id, "triggered_count": n, "last_triggered_at": now},
+                ("triggered_count",),
+            )
+        writes.add_to(Flow.__table__, "id", {"id": "b", "failed_count": 4}, ("failed_count",))
+        writes.flush()
+        session.commit()
+        rows = {
+            r.id: (r.triggered_count, r.failed_count, r.last_triggered_at)
+            for r in session.execute(select(Flow.__table__))
+        }
+        assert rows == {"a": (5, 0, now), "b": (1, 4, now)}
+        if session.get_bind().dialect.name == "postgresql":
+            assert len([s for s in seen if "UPDATE" in s]) == 2  # (a, b), then (a, b) again
