@@ -31,9 +31,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from plugin.storage.prepared import Rows, execute_prepared
+from plugin.storage.prepared import execute_prepared
 
-__all__ = ["Rows", "execute_prepared"]  # the engine's, from here
+__all__ = ["execute_prepared"]  # the engine's, from here
 
 _PG_TYPES = (
     (JSON, "json"),

@@ -31,15 +31,6 @@ def update_rows(session: Session, table: Table, keys: tuple[str, ...], rows: lis
     Writes(session).update(table, keys, rows).flush()
 
 
-def add_counts(
-    session: Session, parts: list[tuple[Table, tuple[str, ...], tuple[str, ...], list[dict]]]
-) -> None:
-    """Counter upserts, ``INSERT … ON CONFLICT (keys) DO UPDATE SET c = c + excluded.c``, into
-    several tables at once (:meth:`Writes.add_counts`): each part is ``(table, key columns, count
-    columns, rows)``, a row holding its keys and any of the counts (those left out add 0)."""
-    Writes(session).add_counts(parts).flush()
-
-
 class Writes:
     """The writes of one transaction, sent as one statement on PostgreSQL.
 
