@@ -5,6 +5,7 @@ All timestamps are stored as naive UTC (SQLite has no time zones); :func:`utcnow
 
 from __future__ import annotations
 
+import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -63,7 +64,12 @@ def _before_create(_metadata, _connection, **_kw) -> None:
 
 
 def utcnow() -> datetime:
+    """Now in UTC, naive (how every timestamp column holds it)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+if sys.version_info < (3, 12):  # deprecated from 3.12 on; the same value, 1.2 → 0.15 µs a call (timeit)
+    utcnow = datetime.utcnow
 
 
 def new_id() -> str:

@@ -75,7 +75,10 @@ class Headers(MutableMapping):
     __slots__ = ("_store",)
 
     def __init__(self, data: Mapping | None = None, **kwargs: Any):
-        self._store: dict[str, tuple[str, Any]] = {}
+        if isinstance(data, Headers) and not kwargs:
+            self._store: dict[str, tuple[str, Any]] = dict(data._store)
+            return
+        self._store = {}
         self.update(data or {}, **kwargs)
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -86,6 +89,14 @@ class Headers(MutableMapping):
 
     def __delitem__(self, key: str) -> None:
         del self._store[key.lower()]
+
+    # Mapping's own get and ``in`` go through __getitem__ and a KeyError: these skip it
+    def get(self, key: str, default: Any = None) -> Any:
+        found = self._store.get(key.lower())
+        return default if found is None else found[1]
+
+    def __contains__(self, key: object) -> bool:
+        return key.lower() in self._store  # type: ignore[attr-defined]
 
     def __iter__(self) -> Iterator[str]:
         return (cased for cased, _value in self._store.values())

@@ -222,3 +222,33 @@ async def _post_async(server: _Server, path: str, body: dict):
     proto = _Proto(data)
     await server.rsgi.__rsgi__(_Scope("POST", path, headers), proto)
     return proto.answer
+
+
+def test_a_row_whose_group_never_answers_is_stored_alone_after_the_wait(app, servers, monkeypatch):
+    """The committer keeps a row past ``WAIT_SECONDS`` (here it drops it): the loop's timer
+    answers it None and the request stores it alone, with its id; answered rows leave nothing
+    behind to watch."""
+    import time
+
+    from plugin.api import fastloop
+
+    on_loop = servers[0]
+    assert on_loop.post("/api/v1/events", {"id": "warm", "name": "x"})[0] == 202
+    assert on_loop.post("/api/v1/events", {"id": "on-time", "name": "x"})[2]["created"] is True
+    assert on_loop.on_loop._waiting == {}  # answered by its group: no longer watched
+    monkeypatch.setattr(fastloop, "WAIT_SECONDS", 0.4)
+    monkeypatch.setattr(fastloop, "WATCH_TICK", 0.05)
+    dropped: list = []
+    monkeypatch.setattr(on_loop.on_loop.fast._group, "submit", lambda *args: dropped.append(args[1]))
+    began = time.monotonic()
+    status, _headers, body = on_loop.post("/api/v1/events", {"id": "late", "name": "x"})
+    took = time.monotonic() - began
+    assert (status, body["created"]) == (202, True)
+    assert [values["id"] for values in dropped] == ["late"]
+    assert 0.4 <= took < 3.0
+    assert on_loop.on_loop._waiting == {}
+    from plugin.api.extensions import db
+
+    with app.app_context():
+        assert db.session.get(CustomEvent, "late") is not None
+        assert db.session.scalar(select(Event.id).where(Event.subject_id == "late")) is not None
