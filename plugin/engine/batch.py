@@ -168,7 +168,7 @@ def _write(
     runs, steps, suppressed = plan.split(lost)
     writes = Writes(session)  # from here, one statement on PostgreSQL (its parts in this order)
     writes.insert(_RUNS, suppressed).insert(_RUNS, runs).insert(_STEPS, steps)
-    if plan.journey is not journeys.NO_JOURNEY:
+    if plan.journey.reads_runs:
         writes.flush()  # it reads the runs stored
         plan.journey.write(session, plan, now)  # exit events, waits answered: plan.resumed
     writes.update_in(_EVENTS, "id", [e.id for e in events], dispatched_at=now)
@@ -215,7 +215,7 @@ def _tally(
             if group_id not in index.recorded:
                 new_groups[group_id] = flow_ids
     rollup.record_groups(session, new_groups)
-    tally.store(session, writes)
+    tally.gather(writes)
 
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:

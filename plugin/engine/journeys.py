@@ -101,6 +101,8 @@ def prepare(session: Session, index, registry, events: list, contexts: dict) -> 
 class _Nothing:
     """The journey work of a batch that has none."""
 
+    reads_runs = False  # nothing to read: the batch's writes stay gathered in one statement
+
     def hold(self, session: Session, plan, now) -> None:
         pass
 
@@ -114,6 +116,8 @@ NO_JOURNEY = _Nothing()
 class Journey:
     """A batch's run modes (:meth:`hold`, before its runs are stored) and exit events and waits
     (:meth:`write`, after), in its transaction."""
+
+    reads_runs = True  # :meth:`write` reads the batch's runs: they are sent before it
 
     def __init__(self, needs: Info, registry, events: list, contexts: dict):
         self.needs, self.registry, self.events, self.contexts = needs, registry, events, contexts

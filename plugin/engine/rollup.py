@@ -92,24 +92,27 @@ class Tally:
     def __bool__(self) -> bool:
         return bool(self.rows) or bool(self.seen)
 
-    def store(self, session: Session, writes: Writes | None = None) -> None:
-        """The upserts (not committed), in one statement on PostgreSQL — or added to ``writes``,
-        sent with the transaction's other writes; the tally is emptied."""
+    def store(self, session: Session) -> None:
+        """The upserts, in one statement on PostgreSQL (not committed); the tally is emptied."""
+        writes = Writes(session)
+        self.gather(writes)
+        writes.flush()
+
+    def gather(self, writes: Writes) -> None:
+        """The upserts added to ``writes``, sent with the transaction's other writes; the tally
+        is emptied."""
         if not self:
             return
         hours = [{"flow_id": f, "bucket": b, **counts} for (f, b), counts in sorted(self.rows.items())]
         days = [{"flow_id": f, "day": d, **counts} for (f, d), counts in sorted(self.days.items())]
         seen = [{"group_id": g, "bucket": b, "count": n} for (g, b), n in sorted(self.seen.items())]
-        gathered = Writes(session) if writes is None else writes
-        gathered.add_counts(
+        writes.add_counts(
             [
                 (_STATS, ("flow_id", "bucket"), ALL_COUNTS, hours),
                 (_DAYS, ("flow_id", "day"), ALL_COUNTS, days),
                 (_SEEN, ("group_id", "bucket"), ("count",), seen),
             ],
         )
-        if writes is None:
-            gathered.flush()
         self.rows.clear()
         self.days.clear()
         self.seen.clear()

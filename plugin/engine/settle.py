@@ -62,7 +62,7 @@ def send_and_settle(
     for run_id, got in outcomes.items():
         if run_id not in late:
             ends.add(run_id, graphs[run_id], first_views[run_id], got, *flow_of[run_id])
-    ends.store(session, writes)
+    ends.store(writes)
     session.commit()
     for run_id in late:  # what was settled here is stored: the late calls' settler takes them on
         stage().hand_over(run_id)
@@ -210,12 +210,13 @@ class _Ends:
             self.failed_flows[flow_id] = self.failed_flows.get(flow_id, 0) + 1
         self.tally.add(flow_id, created_at, "failed" if failed else "succeeded")
 
-    def store(self, session: Session, writes: Writes) -> None:
+    def store(self, writes: Writes) -> None:
         """The statements of every run's end, sent with ``writes`` (not committed)."""
+        session = writes.session
         writes.insert(_STEPS, self.not_reached)
         for rows in (self.finals, self.waiting, self.branches):
             writes.update(_RUNS, ("id",), rows)
-        self.tally.store(session, writes)  # before the flows' rows, as every writer of both does
+        self.tally.gather(writes)  # before the flows' rows, as every writer of both does
         for flow_id, count in sorted(self.failed_flows.items()):
             writes.add_to(_FLOWS, "id", {"id": flow_id, "failed_count": count}, counts=("failed_count",))
         writes.flush()

@@ -88,8 +88,9 @@ class Writes:
         names = tuple(sorted(assign))
         params = {**{n: assign[n] for n in names}, "among": list(values)}
         build = partial(_update_in_sql, table, column, names)
-        rows = [{column: value} for value in values]
-        return self._add(_Part(("in", table, column, names), build, params, "update", rows, (column,)))
+        part = _Part(("in", table, column, names), build, params, "update", [], (column,))
+        part.among = params["among"]  # its rows' keys, built only if another part writes the table
+        return self._add(part)
 
     def add_to(self, table: Table, key: str, row: dict, counts: tuple[str, ...]) -> Writes:
         """``UPDATE table SET c = c + :c (each of counts), other = :other WHERE key = :key``: one
@@ -170,6 +171,7 @@ class _Part:
         self.table, self.kind, self.rows, self.keys = shape[1], kind, rows, keys
         self.prefix = ""  # its parameters' names' prefix in the statement (set by Writes.flush)
         self.gated = True  # an update prepared only once its table has grown (execute_prepared)
+        self.among: list | None = None  # update_in's values of its one key column (``rows`` unused)
 
     def clashes(self, other: _Part) -> bool:
         """Whether one statement holding both could lose a write: they may write one row."""
@@ -178,15 +180,19 @@ class _Part:
         if "count" in (self.kind, other.kind):
             return True
         keys = self.keys or other.keys  # an update's (one of the two is one)
-        mine, theirs = _keyed(self.rows, keys), _keyed(other.rows, keys)
-        return mine is None or theirs is None or bool(mine & theirs)
+        mine = self.keyed(keys)
+        if mine is None:
+            return True
+        theirs = other.keyed(keys)
+        return theirs is None or bool(mine & theirs)
 
-
-def _keyed(rows: list[dict], keys: tuple[str, ...]) -> set | None:
-    """The ``keys`` of every row, or None when the rows do not hold them all."""
-    if any(k not in rows[0] for k in keys):
-        return None
-    return {tuple(row[k] for k in keys) for row in rows}
+    def keyed(self, keys: tuple[str, ...]) -> set | None:
+        """The ``keys`` of every row it writes, or None when its rows do not hold them all."""
+        if self.among is not None:
+            return {(value,) for value in self.among} if keys == self.keys else None
+        if any(k not in self.rows[0] for k in keys):
+            return None
+        return {tuple(row[k] for k in keys) for row in self.rows}
 
 
 def _add_to_sql(table: Table, key: str, names: tuple, counts: tuple, p: str = "") -> str:

@@ -56,7 +56,7 @@ def test_a_transactions_writes_go_as_one_statement_on_postgresql_and_all_land(ap
         writes.update_in(Event.__table__, "id", [event_id], dispatched_at=now)
         tally = rollup.Tally()
         tally.add("f1", now, "triggered", 2)
-        tally.store(session, writes)
+        tally.gather(writes)
         pg = session.get_bind().dialect.name == "postgresql"
         assert (seen == []) is pg  # PostgreSQL: nothing sent before the flush
         writes.flush()
@@ -114,6 +114,28 @@ def test_a_part_writing_a_row_another_part_writes_goes_in_a_statement_after_it(a
             assert len([s for s in seen if "INSERT" in s or "UPDATE" in s]) == 3
 
 
+def test_an_update_by_a_list_of_keys_clashes_only_with_the_rows_it_names(app):
+    """``update_in`` of a row inserted just now, or updated by key just now, goes in a statement
+    after it; of other rows, in the same statement."""
+    with app.app_context():
+        session, now = db.session, utcnow()
+        seen = _statements(session)
+        writes = Writes(session)
+        writes.insert(Run.__table__, [_run(1, now), _run(2, now)])
+        writes.update_in(Run.__table__, "id", ["r2"], status="waiting")  # inserted just now
+        writes.update(Run.__table__, ("id",), [{"id": "r1", "branch": "a"}])  # not r2: no clash
+        writes.update_in(Run.__table__, "id", ["r1", "r3"], flow_name="g")  # r1 updated just now
+        writes.flush()
+        session.commit()
+        rows = {
+            r.id: (r.status, r.branch, r.flow_name)
+            for r in session.execute(select(Run.id, Run.status, Run.branch, Run.flow_name))
+        }
+        assert rows == {"r1": ("running", "a", "g"), "r2": ("waiting", None, "f")}
+        if session.get_bind().dialect.name == "postgresql":
+            assert len([s for s in seen if "INSERT" in s or "UPDATE" in s]) == 3
+
+
 def test_counts_into_one_table_twice_are_both_added(app):
     with app.app_context():
         session, now = db.session, utcnow()
@@ -121,7 +143,7 @@ def test_counts_into_one_table_twice_are_both_added(app):
         for n in (1, 2):
             tally = rollup.Tally()
             tally.add("f1", now, "triggered", n)
-            tally.store(session, writes)
+            tally.gather(writes)
         writes.flush()
         session.commit()
         assert session.scalar(select(FlowStat.triggered).where(FlowStat.flow_id == "f1")) == 3
