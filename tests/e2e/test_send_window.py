@@ -15,10 +15,12 @@ from tests.conftest import wait_for
 from tests.e2e.helpers import Api
 
 
-def _zone_where_it_is_three_now() -> tuple[str, datetime]:
-    """An IANA zone (Etc/GMT±N) whose local time is 03:MM now, and that moment's local time."""
+def _zone_where_it_is_night_now() -> tuple[str, datetime]:
+    """An IANA zone (Etc/GMT±N) whose local time is 03:MM now — 02:MM in the last two minutes of
+    an hour, so that it is still night, well before the window, when the hour turns during the
+    test — and that moment's local time."""
     now = datetime.utcnow()  # noqa: DTZ003 - naive UTC, as the engine stores it
-    offset = 3 - now.hour
+    offset = (2 if now.minute >= 58 else 3) - now.hour
     if offset < -12:
         offset += 24
     if offset > 14:
@@ -33,10 +35,7 @@ def test_an_order_at_three_is_sent_when_the_window_opens_across_a_worker_restart
     from plugin.api.extensions import db
     from plugin.storage.models import Run, Step, utcnow
 
-    zone, local = _zone_where_it_is_three_now()
-    if local.minute >= 58:  # the hour is about to turn: the zone found would be stale
-        time.sleep(125)
-        zone, local = _zone_where_it_is_three_now()
+    zone, local = _zone_where_it_is_night_now()
     api = Api(live.url)
     window = {"from": "09:00", "to": "21:00", "timezone": zone}
     flow = {
